@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages Shoal needs to build, test and benchmark, when any
+# is missing. Runs apt-get as root, through sudo otherwise, or prints the command.
+set -eu
+
+pkgs="build-essential pkg-config libevent-dev libssl-dev openssl libsqlite3-dev sqlite3
+libprotobuf-c-dev protobuf-c-compiler libinih-dev libjansson-dev libcmocka-dev
+clang libclang-rt-14-dev clang-format rsync iproute2"
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "shoal: installing missing packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+	sudo="sudo"
+else
+	echo "shoal: run as root: apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,491 @@
+/*
+ * The put and get pipelines; see files.h. Both keep a ring of slots, each with
+ * a buffer big enough for one chunk. The calling thread fills slots in order
+ * (reading and chunking for put, walking the manifest for get) and hands them
+ * to the worker pool; before reusing a slot it waits for that slot's job, so
+ * results are retired in file order and memory stays at nslots chunks. Index
+ * work happens only on the calling thread.
+ */
+#include "store/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/manifest.h"
+#include "store/chunker.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#define READ_BLOCK     ((size_t)64 * 1024)
+#define SLOT_PLAIN_CAP (CHUNK_SIZE_MAX + READ_BLOCK)
+#define SLOT_CAP       (SLOT_PLAIN_CAP + CHUNK_TAG_LEN)
+
+_Static_assert(CHUNK_MAX == CHUNK_SIZE_MAX, "chunker and manifest agree on the largest chunk");
+
+struct slot {
+	struct pool_job job; /* first: the pool hands this back */
+	struct store *s;
+	uint8_t *buf;
+	size_t len;   /* put: plaintext bytes; get: unused */
+	uint64_t off; /* get: where the plaintext goes */
+	int out_fd;   /* get: the output file */
+	int busy;
+	int err;
+	struct chunk_ref ref;
+};
+
+struct ring {
+	struct slot *slots;
+	size_t n;
+};
+
+static int ring_init(struct ring *r, struct store *s, pool_job_fn fn)
+{
+	r->n = 2 * (size_t)pool_size(s->pool) + 1;
+	r->slots = calloc(r->n, sizeof(*r->slots));
+	if (!r->slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n; i++) {
+		r->slots[i].s = s;
+		r->slots[i].job.fn = fn;
+		r->slots[i].buf = malloc(SLOT_CAP);
+		if (!r->slots[i].buf)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Waits for every job still in flight (after an error) and frees the ring. */
+static void ring_release(struct ring *r, struct store *s)
+{
+	for (size_t i = 0; r->slots && i < r->n; i++) {
+		if (r->slots[i].busy)
+			pool_wait(s->pool, &r->slots[i].job);
+		free(r->slots[i].buf);
+	}
+	free(r->slots);
+	r->slots = NULL;
+}
+
+static void slot_submit(struct slot *sl)
+{
+	sl->busy = 1;
+	sl->err = 0;
+	pool_submit(sl->s->pool, &sl->job);
+}
+
+/* Waits for sl's job; returns its result. */
+static int slot_finish(struct slot *sl)
+{
+	pool_wait(sl->s->pool, &sl->job);
+	sl->busy = 0;
+	return sl->err;
+}
+
+/* ---- put ---- */
+
+struct put {
+	struct store *s;
+	struct ring ring;
+	/* refs not yet placed, inline or in the next ChunkList */
+	struct chunk_ref *refs;
+	size_t nrefs;
+	struct chunk_ref *lists;
+	size_t nlists;
+	/* Until the manifest id is known, refs rows hang off this random token. */
+	uint8_t token[CHUNK_ID_LEN];
+	uint64_t size;
+	struct progress *progress;
+};
+
+static void put_work(struct pool_job *job)
+{
+	struct slot *sl = (struct slot *)job;
+	struct store *s = sl->s;
+	seal_key(s->secret, sl->buf, sl->len, sl->ref.key);
+	sl->ref.size = (uint32_t)sl->len;
+	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
+	if (!sl->err)
+		sl->err = objects_write(&s->objects, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN,
+					NULL);
+}
+
+/* Records a stored chunk in the index, under the put's token. */
+static int put_record(struct put *p, const uint8_t id[CHUNK_ID_LEN], uint64_t stored_size)
+{
+	int err = index_chunk_add(p->s->index, id, stored_size);
+	if (!err)
+		err = index_ref_add(p->s->index, p->token, id);
+	return err;
+}
+
+/* Encrypts and stores plain[0..n) (n <= CHUNK_SIZE_MAX) on this thread, filling ref.
+ * Used for the manifest and ChunkLists, which are few. */
+static int put_small(struct put *p, const uint8_t *plain, size_t n, struct chunk_ref *ref)
+{
+	uint8_t *sealed = malloc(n + CHUNK_TAG_LEN);
+	if (!sealed)
+		return -ENOMEM;
+	seal_key(p->s->secret, plain, n, ref->key);
+	ref->size = (uint32_t)n;
+	int err = seal_encrypt(ref->key, plain, n, sealed, ref->id);
+	if (!err)
+		err = objects_write(&p->s->objects, ref->id, sealed, n + CHUNK_TAG_LEN, NULL);
+	if (!err)
+		err = put_record(p, ref->id, n + CHUNK_TAG_LEN);
+	free(sealed);
+	return err;
+}
+
+/* Moves the pending refs into a ChunkList chunk. */
+static int put_flush_list(struct put *p)
+{
+	if (p->nlists == MANIFEST_LISTS_MAX)
+		return SHOAL_ETOOBIG;
+	struct buf plain = BUF_INIT;
+	int err = chunklist_encode(p->refs, p->nrefs, &plain);
+	if (!err)
+		err = put_small(p, plain.data, plain.len, &p->lists[p->nlists]);
+	buf_release(&plain);
+	if (err)
+		return err;
+	p->nlists++;
+	p->nrefs = 0;
+	return 0;
+}
+
+static int put_retire(struct put *p, struct slot *sl)
+{
+	int err = slot_finish(sl);
+	if (err)
+		return err;
+	err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
+	if (err)
+		return err;
+	if (p->nrefs == MANIFEST_INLINE_MAX) {
+		err = put_flush_list(p);
+		if (err)
+			return err;
+	}
+	p->refs[p->nrefs++] = sl->ref;
+	p->size += sl->len;
+	if (p->progress)
+		progress_add(p->progress, sl->len);
+	return 0;
+}
+
+/* Reads and chunks fd, keeping the workers busy; returns once every chunk is
+ * retired. */
+static int put_chunks(struct put *p, int fd)
+{
+	struct ring *r = &p->ring;
+	struct chunker ch;
+	chunker_reset(&ch);
+	size_t cur = 0;
+	struct slot *sl = &r->slots[cur];
+	sl->len = 0;
+	int eof = 0, err = 0;
+	for (;;) {
+		size_t cut;
+		while (!(cut = chunker_find(&ch, sl->buf, sl->len, eof)) && !eof) {
+			size_t room = SLOT_PLAIN_CAP - sl->len;
+			ssize_t got =
+				read(fd, sl->buf + sl->len, room < READ_BLOCK ? room : READ_BLOCK);
+			if (got < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			if (got == 0)
+				eof = 1;
+			sl->len += (size_t)got;
+		}
+		if (cut == 0)
+			break;
+		struct slot *next = &r->slots[(cur + 1) % r->n];
+		if (next->busy && (err = put_retire(p, next)))
+			return err;
+		/* The bytes past the cut start the next chunk; copy them out before
+		 * the in-place encryption overwrites them with the tag. */
+		next->len = sl->len - cut;
+		memcpy(next->buf, sl->buf + cut, next->len);
+		sl->len = cut;
+		slot_submit(sl);
+		chunker_reset(&ch);
+		cur = (cur + 1) % r->n;
+		sl = next;
+	}
+	for (size_t i = 1; i < r->n; i++) {
+		struct slot *older = &r->slots[(cur + i) % r->n];
+		if (older->busy && (err = put_retire(p, older)))
+			return err;
+	}
+	return 0;
+}
+
+/* Writes the manifest and fills cap. */
+static int put_manifest(struct put *p, const struct stat *st, struct capability *cap)
+{
+	if (p->nlists && p->nrefs) {
+		int err = put_flush_list(p);
+		if (err)
+			return err;
+	}
+	struct manifest m = {
+		.kind = MANIFEST_FILE,
+		.size = p->size,
+		.mode = (uint32_t)(st->st_mode & 07777),
+		.mtime = (int64_t)st->st_mtime,
+	};
+	if (p->nlists) {
+		m.lists = p->lists;
+		m.nlists = p->nlists;
+	} else {
+		m.chunks = p->refs;
+		m.nchunks = p->nrefs;
+	}
+	struct buf plain = BUF_INIT;
+	struct chunk_ref ref;
+	int err = manifest_encode(&m, &plain);
+	if (!err)
+		err = put_small(p, plain.data, plain.len, &ref);
+	buf_release(&plain);
+	if (!err) {
+		memcpy(cap->id, ref.id, CHUNK_ID_LEN);
+		memcpy(cap->key, ref.key, CHUNK_KEY_LEN);
+	}
+	return err;
+}
+
+int files_put(struct store *s, int fd, const char *name, struct progress *progress,
+	      struct capability *cap, uint64_t *size)
+{
+	struct put p = {.s = s, .progress = progress};
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	int err = random_bytes(p.token, sizeof(p.token));
+	if (err)
+		return err;
+	p.refs = calloc(MANIFEST_INLINE_MAX, sizeof(*p.refs));
+	p.lists = calloc(MANIFEST_LISTS_MAX, sizeof(*p.lists));
+	if (!p.refs || !p.lists) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = ring_init(&p.ring, s, put_work);
+	if (err)
+		goto out;
+	err = index_begin(s->index);
+	if (err)
+		goto out;
+	err = put_chunks(&p, fd);
+	if (!err)
+		err = put_manifest(&p, &st, cap);
+	/* Every renamed object's directory must be durable before the index
+	 * commits rows naming it. */
+	if (!err)
+		err = objects_sync(&s->objects);
+	if (!err) {
+		struct index_name n = {.size = p.size, .created = (int64_t)time(NULL)};
+		snprintf(n.name, sizeof(n.name), "%s", name);
+		capability_format(cap, n.cap);
+		memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
+		err = index_refs_move(s->index, p.token, cap->id);
+		if (!err)
+			err = index_name_set(s->index, &n);
+	}
+	if (err) {
+		index_rollback(s->index);
+		goto out;
+	}
+	/* Replacing an earlier binding may leave its chunks unneeded. */
+	err = store_commit_releasing(s);
+	if (!err)
+		*size = p.size;
+out:
+	ring_release(&p.ring, s);
+	free(p.refs);
+	free(p.lists);
+	return err;
+}
+
+/* ---- get ---- */
+
+/* Reads, verifies and decrypts one small chunk (a manifest or ChunkList) on
+ * this thread into plain (appending). */
+static int get_small(struct store *s, const uint8_t id[CHUNK_ID_LEN],
+		     const uint8_t key[CHUNK_KEY_LEN], struct buf *plain)
+{
+	uint8_t *stored = malloc(OBJECT_SIZE_MAX);
+	if (!stored)
+		return -ENOMEM;
+	size_t len = 0;
+	int err = objects_read(&s->objects, id, stored, OBJECT_SIZE_MAX, &len);
+	if (!err && len < CHUNK_TAG_LEN)
+		err = SHOAL_ECORRUPT;
+	if (!err) {
+		buf_grow(plain, len);
+		err = seal_decrypt(key, stored, len, plain->data + plain->len);
+		if (!err)
+			buf_setlen(plain, plain->len + len - CHUNK_TAG_LEN);
+	}
+	free(stored);
+	return err;
+}
+
+int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m)
+{
+	struct buf plain = BUF_INIT;
+	int err = get_small(s, cap->id, cap->key, &plain);
+	if (!err)
+		err = manifest_decode(m, plain.data, plain.len);
+	buf_release(&plain);
+	return err;
+}
+
+struct get {
+	struct store *s;
+	struct ring ring;
+	size_t next;   /* slot to fill next */
+	uint64_t off;  /* plaintext offset of the next chunk */
+	uint64_t size; /* the manifest's file size */
+	int out_fd;
+	struct progress *progress;
+};
+
+static void get_work(struct pool_job *job)
+{
+	struct slot *sl = (struct slot *)job;
+	size_t len = 0;
+	sl->err = objects_read(&sl->s->objects, sl->ref.id, sl->buf, SLOT_CAP, &len);
+	if (sl->err)
+		return;
+	/* The bytes are the ones the id names; a size the manifest disagrees with
+	 * means the manifest lies. */
+	if (len != (size_t)sl->ref.size + CHUNK_TAG_LEN) {
+		sl->err = SHOAL_EPROTO;
+		return;
+	}
+	sl->err = seal_decrypt(sl->ref.key, sl->buf, len, sl->buf);
+	if (!sl->err)
+		sl->err = pwrite_in_full(sl->out_fd, sl->buf, sl->ref.size, (off_t)sl->off);
+}
+
+static int get_retire(struct get *g, struct slot *sl)
+{
+	int err = slot_finish(sl);
+	if (!err && g->progress)
+		progress_add(g->progress, sl->ref.size);
+	return err;
+}
+
+/* Queues one chunk, first retiring the slot's previous job. */
+static int get_chunk(struct get *g, const struct chunk_ref *ref)
+{
+	if (ref->size > g->size - g->off)
+		return SHOAL_EPROTO;
+	struct slot *sl = &g->ring.slots[g->next];
+	if (sl->busy) {
+		int err = get_retire(g, sl);
+		if (err)
+			return err;
+	}
+	sl->ref = *ref;
+	sl->off = g->off;
+	sl->out_fd = g->out_fd;
+	g->off += ref->size;
+	g->next = (g->next + 1) % g->ring.n;
+	slot_submit(sl);
+	return 0;
+}
+
+static int get_chunks(struct get *g, const struct manifest *m)
+{
+	int err = 0;
+	for (size_t i = 0; !err && i < m->nchunks; i++)
+		err = get_chunk(g, &m->chunks[i]);
+	for (size_t l = 0; !err && l < m->nlists; l++) {
+		struct buf plain = BUF_INIT;
+		struct chunk_ref *refs = NULL;
+		size_t count = 0;
+		err = get_small(g->s, m->lists[l].id, m->lists[l].key, &plain);
+		if (!err)
+			err = chunklist_decode(plain.data, plain.len, &refs, &count);
+		buf_release(&plain);
+		for (size_t i = 0; !err && i < count; i++)
+			err = get_chunk(g, &refs[i]);
+		free(refs);
+	}
+	for (size_t i = 0; i < g->ring.n; i++) {
+		struct slot *sl = &g->ring.slots[(g->next + i) % g->ring.n];
+		int e = sl->busy ? get_retire(g, sl) : 0;
+		if (!err)
+			err = e;
+	}
+	if (!err && g->off != g->size)
+		err = SHOAL_EPROTO;
+	return err;
+}
+
+/* Makes the finished temp file look like the original and puts it in place. */
+static int get_finish(int fd, const struct manifest *m, const char *tmp, const char *out_path,
+		      const char *dir)
+{
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = m->mtime}};
+	if (fchmod(fd, m->mode & 07777))
+		return -errno;
+	if (futimens(fd, times))
+		return -errno;
+	if (fsync(fd))
+		return -errno;
+	if (rename(tmp, out_path))
+		return -errno;
+	return fsync_dir(dir);
+}
+
+int files_get(struct store *s, const struct capability *cap, const char *out_path,
+	      struct progress *progress)
+{
+	struct manifest m;
+	int err = files_read_manifest(s, cap, &m);
+	if (err)
+		return err;
+	char dir[PATH_MAX], tmp[PATH_MAX + 64];
+	path_dirname(out_path, dir, sizeof(dir));
+	struct get g = {.s = s, .size = m.size, .progress = progress, .out_fd = -1};
+	g.out_fd = create_temp_file(dir, ".shoal-get-", 0600, tmp, sizeof(tmp));
+	if (g.out_fd < 0) {
+		err = g.out_fd;
+		goto out;
+	}
+	if (progress)
+		progress->total = m.size;
+	if (ftruncate(g.out_fd, (off_t)m.size)) {
+		err = -errno;
+		goto out;
+	}
+	err = ring_init(&g.ring, s, get_work);
+	if (!err)
+		err = get_chunks(&g, &m);
+	ring_release(&g.ring, s);
+	if (!err)
+		err = get_finish(g.out_fd, &m, tmp, out_path, dir);
+out:
+	if (g.out_fd >= 0) {
+		close(g.out_fd);
+		if (err)
+			unlink(tmp);
+	}
+	manifest_release(&m);
+	return err;
+}

@@ -1,0 +1,360 @@
+/*
+ * SQLite index; see index.h. Statements are prepared per call: the index is
+ * touched once per chunk at most, far below SQLite's cost of preparing.
+ */
+#include "store/index.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+struct index {
+	sqlite3 *db;
+};
+
+static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
+			     " id BLOB PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS refs("
+			     " manifest BLOB NOT NULL, chunk BLOB NOT NULL,"
+			     " PRIMARY KEY(manifest, chunk)) WITHOUT ROWID;"
+			     "CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs(chunk);"
+			     "CREATE TABLE IF NOT EXISTS names("
+			     " name TEXT PRIMARY KEY, cap TEXT NOT NULL, manifest BLOB NOT NULL,"
+			     " size INTEGER NOT NULL, created INTEGER NOT NULL);"
+			     "CREATE INDEX IF NOT EXISTS names_by_manifest ON names(manifest);"
+			     "PRAGMA user_version = 1;";
+
+static int db_error(struct index *ix, const char *what)
+{
+	log_warnx("index: %s: %s", what, sqlite3_errmsg(ix->db));
+	return SHOAL_EDB;
+}
+
+int index_open(struct index **out, const char *path)
+{
+	struct index *ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	int err = 0;
+	if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		err = db_error(ix, "open");
+		goto out;
+	}
+	sqlite3_busy_timeout(ix->db, 10000);
+	if (sqlite3_exec(ix->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "PRAGMA foreign_keys=ON;",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		err = db_error(ix, "schema");
+		goto out;
+	}
+out:
+	if (err) {
+		index_close(ix);
+		return err;
+	}
+	*out = ix;
+	return 0;
+}
+
+void index_close(struct index *ix)
+{
+	if (!ix)
+		return;
+	sqlite3_close(ix->db);
+	free(ix);
+}
+
+static int exec(struct index *ix, const char *sql)
+{
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(ix, sql);
+	return 0;
+}
+
+int index_begin(struct index *ix)
+{
+	return exec(ix, "BEGIN IMMEDIATE");
+}
+
+int index_commit(struct index *ix)
+{
+	return exec(ix, "COMMIT");
+}
+
+void index_rollback(struct index *ix)
+{
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int prepare(struct index *ix, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(ix->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_error(ix, sql);
+	return 0;
+}
+
+/* Runs a statement that returns no rows, then finalizes it. */
+static int run(struct index *ix, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	int err = rc == SQLITE_DONE ? 0 : db_error(ix, sqlite3_sql(st));
+	sqlite3_finalize(st);
+	return err;
+}
+
+static void bind_id(sqlite3_stmt *st, int col, const uint8_t id[CHUNK_ID_LEN])
+{
+	sqlite3_bind_blob(st, col, id, CHUNK_ID_LEN, SQLITE_TRANSIENT);
+}
+
+/* Copies a 32-byte blob column; returns -1 when the column is not one. */
+static int column_id(sqlite3_stmt *st, int col, uint8_t id[CHUNK_ID_LEN])
+{
+	if (sqlite3_column_bytes(st, col) != CHUNK_ID_LEN)
+		return -1;
+	memcpy(id, sqlite3_column_blob(st, col), CHUNK_ID_LEN);
+	return 0;
+}
+
+int index_chunk_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], uint64_t size)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "INSERT OR IGNORE INTO chunks(id, size) VALUES(?, ?)", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	return run(ix, st);
+}
+
+int index_chunk_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT 1 FROM chunks WHERE id = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "chunk lookup");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_chunk_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "DELETE FROM chunks WHERE id = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	return run(ix, st);
+}
+
+/* Steps st, calling fn(id column 0, size column 1) per row. */
+static int foreach_chunk_row(struct index *ix, sqlite3_stmt *st, index_chunk_fn fn, void *arg)
+{
+	int ret = 0, rc;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t id[CHUNK_ID_LEN];
+		if (column_id(st, 0, id))
+			continue;
+		ret = fn(id, (uint64_t)sqlite3_column_int64(st, 1), arg);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_error(ix, sqlite3_sql(st));
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_chunks_foreach(struct index *ix, index_chunk_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT id, size FROM chunks ORDER BY id", &st);
+	return err ? err : foreach_chunk_row(ix, st, fn, arg);
+}
+
+int index_missing_foreach(struct index *ix, index_chunk_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "SELECT DISTINCT chunk, 0 FROM refs"
+			  " WHERE chunk NOT IN (SELECT id FROM chunks) ORDER BY chunk",
+			  &st);
+	return err ? err : foreach_chunk_row(ix, st, fn, arg);
+}
+
+int index_chunk_stats(struct index *ix, uint64_t *count, uint64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT count(*), coalesce(sum(size), 0) FROM chunks", &st);
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*count = (uint64_t)sqlite3_column_int64(st, 0);
+		*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	} else {
+		err = db_error(ix, "stats");
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int index_ref_add(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN],
+		  const uint8_t chunk[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "INSERT OR IGNORE INTO refs(manifest, chunk) VALUES(?, ?)", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, manifest);
+	bind_id(st, 2, chunk);
+	return run(ix, st);
+}
+
+int index_refs_move(struct index *ix, const uint8_t from[CHUNK_ID_LEN],
+		    const uint8_t to[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT OR IGNORE INTO refs(manifest, chunk)"
+			  " SELECT ?, chunk FROM refs WHERE manifest = ?",
+			  &st);
+	if (err)
+		return err;
+	bind_id(st, 1, to);
+	bind_id(st, 2, from);
+	err = run(ix, st);
+	if (err)
+		return err;
+	err = prepare(ix, "DELETE FROM refs WHERE manifest = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, from);
+	return run(ix, st);
+}
+
+int index_name_set(struct index *ix, const struct index_name *n)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT OR REPLACE INTO names(name, cap, manifest, size, created)"
+			  " VALUES(?, ?, ?, ?, ?)",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, n->cap, -1, SQLITE_TRANSIENT);
+	bind_id(st, 3, n->manifest);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n->size);
+	sqlite3_bind_int64(st, 5, n->created);
+	return run(ix, st);
+}
+
+/* Fills out from a row (name, cap, manifest, size, created). */
+static int name_from_row(sqlite3_stmt *st, struct index_name *out)
+{
+	const unsigned char *name = sqlite3_column_text(st, 0);
+	const unsigned char *cap = sqlite3_column_text(st, 1);
+	if (!name || !cap || column_id(st, 2, out->manifest))
+		return -1;
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->cap, sizeof(out->cap), "%s", cap);
+	out->size = (uint64_t)sqlite3_column_int64(st, 3);
+	out->created = sqlite3_column_int64(st, 4);
+	return 0;
+}
+
+int index_name_get(struct index *ix, const char *name, struct index_name *out)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT name, cap, manifest, size, created FROM names WHERE name = ?",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = name_from_row(st, out) ? SHOAL_EDB : 0;
+	else if (rc == SQLITE_DONE)
+		err = SHOAL_ENOTFOUND;
+	else
+		err = db_error(ix, "name lookup");
+	sqlite3_finalize(st);
+	return err;
+}
+
+int index_name_remove(struct index *ix, const char *name)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "DELETE FROM names WHERE name = ?", &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	err = run(ix, st);
+	if (!err && sqlite3_changes(ix->db) == 0)
+		err = SHOAL_ENOTFOUND;
+	return err;
+}
+
+int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT name, cap, manifest, size, created FROM names ORDER BY name",
+			  &st);
+	if (err)
+		return err;
+	int ret = 0, rc;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct index_name n;
+		if (!name_from_row(st, &n))
+			ret = fn(&n, arg);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_error(ix, "names");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
+{
+	int err = exec(ix, "DELETE FROM refs WHERE manifest NOT IN (SELECT manifest FROM names)");
+	if (err)
+		return err;
+	sqlite3_stmt *st;
+	const char *orphans =
+		"SELECT id, size FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)";
+	if (fn) {
+		err = prepare(ix, orphans, &st);
+		if (!err)
+			err = foreach_chunk_row(ix, st, fn, arg);
+		if (err)
+			return err;
+	}
+	return exec(ix, "DELETE FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)");
+}
+
+int index_integrity_check(struct index *ix)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "PRAGMA integrity_check", &st);
+	if (err)
+		return err;
+	err = SHOAL_EDB;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *res = sqlite3_column_text(st, 0);
+		if (res && !strcmp((const char *)res, "ok"))
+			err = 0;
+		else
+			log_warnx("index: integrity check: %s", res ? (const char *)res : "?");
+	}
+	sqlite3_finalize(st);
+	return err;
+}

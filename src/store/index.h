@@ -1,0 +1,80 @@
+/*
+ * The node's index: a SQLite database (WAL, synchronous=FULL) beside the
+ * objects. It records which chunks are stored (chunks), which manifests need
+ * which chunks (refs: a manifest's own chunk, its ChunkLists and its data
+ * chunks), and the names people gave their files (names: name -> capability).
+ * A chunk is kept while some named manifest refers to it. The index never
+ * names a chunk before that chunk is durable on disk; deleting goes the other
+ * way round (rows first, files after).
+ */
+#ifndef SHOAL_STORE_INDEX_H
+#define SHOAL_STORE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/seal.h"
+
+struct index;
+
+/* Opens or creates the database at path. Returns 0 or SHOAL_EDB (logged). */
+int index_open(struct index **out, const char *path);
+/* Closes (checkpointing the WAL). NULL is fine. */
+void index_close(struct index *ix);
+
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). 0 or SHOAL_EDB. */
+int index_begin(struct index *ix);
+int index_commit(struct index *ix);
+void index_rollback(struct index *ix);
+
+/* Records a stored chunk of size bytes (no-op when present). */
+int index_chunk_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], uint64_t size);
+/* Returns 1 if the chunk is recorded, 0 if not, or SHOAL_EDB. */
+int index_chunk_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
+/* Forgets a chunk row. */
+int index_chunk_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
+/* Calls fn for every recorded chunk until it returns non-zero (returned). */
+typedef int (*index_chunk_fn)(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg);
+int index_chunks_foreach(struct index *ix, index_chunk_fn fn, void *arg);
+/* Counts recorded chunks and their bytes. */
+int index_chunk_stats(struct index *ix, uint64_t *count, uint64_t *bytes);
+
+/* Records that manifest needs chunk (no-op when present). */
+int index_ref_add(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN],
+		  const uint8_t chunk[CHUNK_ID_LEN]);
+/* Moves every ref of manifest from to manifest to (merging with refs to
+ * already has). */
+int index_refs_move(struct index *ix, const uint8_t from[CHUNK_ID_LEN],
+		    const uint8_t to[CHUNK_ID_LEN]);
+/* Calls fn for every referenced chunk that has no chunks row (missing data). */
+int index_missing_foreach(struct index *ix, index_chunk_fn fn, void *arg);
+
+struct index_name {
+	char name[256];
+	char cap[128];
+	uint8_t manifest[CHUNK_ID_LEN];
+	uint64_t size;
+	int64_t created;
+};
+
+/* Binds name to a capability (replacing an earlier binding). */
+int index_name_set(struct index *ix, const struct index_name *n);
+/* Looks a name up: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
+int index_name_get(struct index *ix, const char *name, struct index_name *out);
+/* Removes a name: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
+int index_name_remove(struct index *ix, const char *name);
+/* Lists names in order. */
+typedef int (*index_name_fn)(const struct index_name *n, void *arg);
+int index_names_foreach(struct index *ix, index_name_fn fn, void *arg);
+
+/*
+ * Drops refs of every manifest no name points to, then every chunk row no ref
+ * points to, calling fn (may be NULL) with each chunk dropped so the caller can
+ * delete its file after committing. Run inside a transaction.
+ */
+int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg);
+
+/* Runs PRAGMA integrity_check: 0 when "ok", else SHOAL_EDB. */
+int index_integrity_check(struct index *ix);
+
+#endif

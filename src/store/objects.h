@@ -1,0 +1,71 @@
+/*
+ * The object directory: one file per chunk at objects/<2 hex>/<64 hex>, named
+ * by the SHA-256 of its contents. Writes are atomic and durable: a temp file in
+ * objects/tmp is written, fsynced and renamed into place; the fsync of the
+ * renamed-into directories is batched (objects_sync) so a put of many chunks
+ * syncs each directory once. Reads re-hash and refuse to return bad bytes.
+ * Safe to call from several threads at once.
+ */
+#ifndef SHOAL_STORE_OBJECTS_H
+#define SHOAL_STORE_OBJECTS_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/seal.h"
+
+struct objects {
+	char dir[3072];
+	char tmpdir[3080];
+	atomic_uint_fast64_t touched[4]; /* subdirectories awaiting fsync, a bit each */
+};
+
+/* Opens (creating when missing) home/objects with its 256 subdirectories and
+ * tmp/, and removes every stray temp file left by a crash. */
+int objects_open(struct objects *o, const char *home);
+
+/* Writes the path of id's object into out. */
+void objects_path(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], char *out, size_t size);
+
+/*
+ * Stores p[0..n) as object id (the caller computed id = SHA-256 of p). When the
+ * object already exists nothing is written. On return 0 the file's data is
+ * durable and it has been renamed into place; the rename itself is durable
+ * after the next objects_sync(). *created (may be NULL) tells whether a new
+ * file was written.
+ */
+int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8_t *p, size_t n,
+		  int *created);
+
+/* fsyncs every subdirectory changed by objects_write/objects_delete since the
+ * last call. */
+int objects_sync(struct objects *o);
+
+/*
+ * Reads object id into out (cap bytes of room) and checks its hash. Returns 0
+ * with *len set, SHOAL_EMISSING when there is no such object, SHOAL_ECORRUPT
+ * when its bytes do not hash to id (or it is larger than OBJECT_SIZE_MAX), or
+ * -errno.
+ */
+int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
+		 size_t *len);
+
+/* Re-hashes object id without keeping its bytes. Same returns as objects_read;
+ * *size (may be NULL) receives its length. */
+int objects_verify(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint64_t *size);
+
+/* Returns 1 if object id exists, 0 if not, or -errno. */
+int objects_exists(const struct objects *o, const uint8_t id[CHUNK_ID_LEN]);
+
+/* Removes object id (absent is not an error). */
+int objects_delete(struct objects *o, const uint8_t id[CHUNK_ID_LEN]);
+
+/* Calls fn for every object file (names that are not 64 hex digits in the
+ * right subdirectory are skipped). Stops early when fn returns non-zero and
+ * returns that value; else 0 or -errno. */
+typedef int (*objects_iter_fn)(const uint8_t id[CHUNK_ID_LEN], void *arg);
+int objects_iterate(const struct objects *o, objects_iter_fn fn, void *arg);
+
+#endif

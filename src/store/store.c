@@ -1,0 +1,314 @@
+/*
+ * Opening, recovering, verifying and releasing the store; see store.h.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/hash.h"
+#include "util/encoding.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#define SECRET_FILE "secret"
+#define INDEX_FILE  "index.sqlite"
+#define LOCK_FILE   "lock"
+/* Present while a process has the store open; left behind by a crash. */
+#define OPEN_MARKER "store.open"
+
+static int home_path(const char *home, const char *name, char *out, size_t size)
+{
+	if ((size_t)snprintf(out, size, "%s/%s", home, name) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int store_create(const char *home)
+{
+	char path[PATH_MAX];
+	uint8_t secret[CONVERGENCE_SECRET_LEN];
+	int err = home_path(home, SECRET_FILE, path, sizeof(path));
+	if (err)
+		return err;
+	if (access(path, F_OK) == 0)
+		return SHOAL_EEXIST;
+	err = random_bytes(secret, sizeof(secret));
+	if (!err)
+		err = write_file_atomic(path, secret, sizeof(secret), 0600);
+	if (err)
+		return err;
+	struct store *s;
+	err = store_open(&s, home, STORE_NOWAIT);
+	if (!err)
+		store_close(s);
+	return err;
+}
+
+static int load_secret(struct store *s)
+{
+	char path[PATH_MAX];
+	struct buf b = BUF_INIT;
+	int err = home_path(s->home, SECRET_FILE, path, sizeof(path));
+	if (!err)
+		err = read_file(path, &b, 64);
+	if (err == -ENOENT) {
+		log_warnx("%s is not a shoal node home (run 'shoal init')", s->home);
+		err = SHOAL_EIDENTITY;
+	} else if (!err && b.len != CONVERGENCE_SECRET_LEN) {
+		log_warnx("%s: wrong length", path);
+		err = SHOAL_EIDENTITY;
+	}
+	if (!err)
+		memcpy(s->secret, b.data, CONVERGENCE_SECRET_LEN);
+	buf_release(&b);
+	return err;
+}
+
+static int take_lock(struct store *s, int flags)
+{
+	char path[PATH_MAX];
+	int err = home_path(s->home, LOCK_FILE, path, sizeof(path));
+	if (err)
+		return err;
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0)
+		return -errno;
+	int op = LOCK_EX | ((flags & STORE_NOWAIT) ? LOCK_NB : 0);
+	while (flock(s->lock_fd, op)) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Reconciliation: an object file no chunk row names is left over from a put
+ * that never committed, so it is deleted. */
+static int drop_unindexed(const uint8_t id[CHUNK_ID_LEN], void *arg)
+{
+	struct store *s = arg;
+	int has = index_chunk_has(s->index, id);
+	if (has < 0)
+		return has;
+	if (!has)
+		return objects_delete(&s->objects, id);
+	return 0;
+}
+
+/* Reconciliation: a chunk row whose file is gone cannot be served; the row is
+ * dropped (refs stay, so verify reports the chunk missing). */
+static int drop_absent(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
+{
+	(void)size;
+	struct store *s = arg;
+	int exists = objects_exists(&s->objects, id);
+	if (exists < 0)
+		return exists;
+	if (!exists) {
+		char hex[2 * CHUNK_ID_LEN + 1];
+		hex_encode(hex, id, CHUNK_ID_LEN);
+		log_warnx("index names chunk %s but its file is missing", hex);
+		return index_chunk_remove(s->index, id);
+	}
+	return 0;
+}
+
+static int reconcile(struct store *s)
+{
+	log_info("%s was not closed cleanly; reconciling index with disk", s->home);
+	int err = objects_iterate(&s->objects, drop_unindexed, s);
+	if (err)
+		return err;
+	err = index_begin(s->index);
+	if (err)
+		return err;
+	err = index_chunks_foreach(s->index, drop_absent, s);
+	if (err) {
+		index_rollback(s->index);
+		return err;
+	}
+	err = index_commit(s->index);
+	if (!err)
+		err = objects_sync(&s->objects);
+	return err;
+}
+
+int store_open(struct store **out, const char *home, int flags)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = -1;
+	int err = 0;
+	char path[PATH_MAX];
+	if ((size_t)snprintf(s->home, sizeof(s->home), "%s", home) >= sizeof(s->home)) {
+		err = -ENAMETOOLONG;
+		goto out;
+	}
+	err = load_secret(s);
+	if (err)
+		goto out;
+	err = take_lock(s, flags);
+	if (err)
+		goto out;
+	err = objects_open(&s->objects, home);
+	if (err)
+		goto out;
+	home_path(home, INDEX_FILE, path, sizeof(path));
+	err = index_open(&s->index, path);
+	if (err)
+		goto out;
+	home_path(home, OPEN_MARKER, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		err = reconcile(s);
+		if (err)
+			goto out;
+	} else {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			err = -errno;
+			goto out;
+		}
+		close(fd);
+		err = fsync_dir(home);
+		if (err)
+			goto out;
+	}
+	s->pool = pool_new(0);
+out:
+	if (err) {
+		store_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	pool_free(s->pool);
+	int clean = s->index != NULL;
+	index_close(s->index);
+	if (clean && objects_sync(&s->objects) == 0) {
+		char path[PATH_MAX];
+		home_path(s->home, OPEN_MARKER, path, sizeof(path));
+		unlink(path);
+	}
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	memset(s->secret, 0, sizeof(s->secret));
+	free(s);
+}
+
+struct verify_ctx {
+	struct store *s;
+	store_bad_fn bad;
+	void *arg;
+	struct store_verify_report *report;
+};
+
+static int verify_one(const uint8_t id[CHUNK_ID_LEN], void *arg)
+{
+	struct verify_ctx *v = arg;
+	uint64_t size = 0;
+	int err = objects_verify(&v->s->objects, id, &size);
+	v->report->checked++;
+	if (err == SHOAL_ECORRUPT) {
+		v->report->corrupt++;
+		if (v->bad)
+			v->bad(id, err, v->arg);
+		return 0;
+	}
+	if (err)
+		return err;
+	v->report->bytes += size;
+	return 0;
+}
+
+static int report_missing(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
+{
+	(void)size;
+	struct verify_ctx *v = arg;
+	v->report->missing++;
+	if (v->bad)
+		v->bad(id, SHOAL_EMISSING, v->arg);
+	return 0;
+}
+
+int store_verify(struct store *s, store_bad_fn bad, void *arg, struct store_verify_report *report)
+{
+	memset(report, 0, sizeof(*report));
+	struct verify_ctx v = {s, bad, arg, report};
+	int err = objects_iterate(&s->objects, verify_one, &v);
+	if (!err)
+		err = index_missing_foreach(s->index, report_missing, &v);
+	return err;
+}
+
+/* Garbage collection hands each dropped chunk here; files go after commit. */
+struct dropped {
+	uint8_t (*ids)[CHUNK_ID_LEN];
+	size_t n, cap;
+};
+
+static int collect_dropped(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
+{
+	(void)size;
+	struct dropped *d = arg;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		void *p = realloc(d->ids, cap * sizeof(*d->ids));
+		if (!p)
+			return -ENOMEM;
+		d->ids = p;
+		d->cap = cap;
+	}
+	memcpy(d->ids[d->n++], id, CHUNK_ID_LEN);
+	return 0;
+}
+
+int store_commit_releasing(struct store *s)
+{
+	struct dropped d = {0};
+	int err = index_collect_garbage(s->index, collect_dropped, &d);
+	if (err) {
+		index_rollback(s->index);
+		goto out;
+	}
+	err = index_commit(s->index);
+	if (err)
+		goto out;
+	/* The rows are gone; a crash from here on leaves unindexed files, which
+	 * the next open after an unclean close deletes. */
+	for (size_t i = 0; i < d.n; i++) {
+		int e = objects_delete(&s->objects, d.ids[i]);
+		if (e)
+			log_warnx("cannot delete released chunk: %s", shoal_strerror(e));
+	}
+	objects_sync(&s->objects);
+out:
+	free(d.ids);
+	return err;
+}
+
+int store_remove_name(struct store *s, const char *name)
+{
+	int err = index_begin(s->index);
+	if (err)
+		return err;
+	err = index_name_remove(s->index, name);
+	if (err) {
+		index_rollback(s->index);
+		return err;
+	}
+	return store_commit_releasing(s);
+}

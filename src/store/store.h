@@ -1,0 +1,69 @@
+/*
+ * One node's store: the object directory, the SQLite index and the convergence
+ * secret of a node home, opened together under an exclusive lock on
+ * home/lock. Opening recovers from a crash: stray temp files are removed and,
+ * when the previous holder did not close cleanly, the index is reconciled with
+ * the disk (rows naming absent objects dropped, objects no row names deleted).
+ */
+#ifndef SHOAL_STORE_STORE_H
+#define SHOAL_STORE_STORE_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "crypto/seal.h"
+#include "store/index.h"
+#include "store/objects.h"
+#include "util/pool.h"
+
+struct store {
+	char home[3000];
+	int lock_fd;
+	struct objects objects;
+	struct index *index;
+	struct pool *pool;
+	uint8_t secret[CONVERGENCE_SECRET_LEN];
+};
+
+enum store_open_flags {
+	STORE_NOWAIT = 1, /* fail with -EWOULDBLOCK instead of waiting for the lock */
+};
+
+/* Creates the store parts of a new home (the directory must exist): a fresh
+ * convergence secret (home/secret, mode 0600), the object tree and the index. */
+int store_create(const char *home);
+
+/* Opens the store of home (see the file comment). Returns 0 with *out set, or
+ * SHOAL_EIDENTITY when home is not an initialised node home, -EWOULDBLOCK (with
+ * STORE_NOWAIT) when another process holds it, SHOAL_EDB, or -errno. */
+int store_open(struct store **out, const char *home, int flags);
+
+/* Closes the store, marking it cleanly closed. NULL is fine. */
+void store_close(struct store *s);
+
+/* Report of store_verify(). */
+struct store_verify_report {
+	uint64_t checked; /* objects re-hashed */
+	uint64_t bytes;	  /* their bytes */
+	uint64_t corrupt; /* objects whose bytes do not match their id */
+	uint64_t missing; /* chunks a manifest needs that are not stored */
+};
+
+/* Called once per bad chunk: err is SHOAL_ECORRUPT or SHOAL_EMISSING. */
+typedef void (*store_bad_fn)(const uint8_t id[CHUNK_ID_LEN], int err, void *arg);
+
+/* Re-hashes every stored object and checks that every chunk a named file needs
+ * is present. Fills report; returns 0 (even when chunks are bad) or -errno. */
+int store_verify(struct store *s, store_bad_fn bad, void *arg, struct store_verify_report *report);
+
+/*
+ * Inside a transaction the caller began: drops refs of manifests no name
+ * points to and chunks no ref points to, commits, then deletes the dropped
+ * chunks' files. Rolls back on error. 0 or SHOAL_EDB.
+ */
+int store_commit_releasing(struct store *s);
+
+/* Removes name and releases the chunks no other name needs. 0 or SHOAL_ENOTFOUND. */
+int store_remove_name(struct store *s, const char *name);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * File-system helpers; see fsutil.h.
+ */
+#include "util/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+ssize_t read_in_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, (uint8_t *)p + got, n - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int write_in_full(int fd, const void *p, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, (const uint8_t *)p + done, n - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int pwrite_in_full(int fd, const void *p, size_t n, off_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = pwrite(fd, (const uint8_t *)p + done, n - done, off + (off_t)done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int pread_exact(int fd, void *p, size_t n, off_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (uint8_t *)p + got, n - got, off + (off_t)got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return SHOAL_ECORRUPT;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = fsync(fd) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != 0)
+			continue;
+		char saved = tmp[i];
+		tmp[i] = 0;
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		tmp[i] = saved;
+	}
+	struct stat st;
+	if (stat(path, &st))
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+void path_dirname(const char *path, char *out, size_t out_size)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(out, out_size, ".");
+	} else if (slash == path) {
+		snprintf(out, out_size, "/");
+	} else {
+		snprintf(out, out_size, "%.*s", (int)(slash - path), path);
+	}
+}
+
+int create_temp_file(const char *dir, const char *prefix, mode_t mode, char *path_out,
+		     size_t path_size)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint64_t r;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			return -EIO;
+		int n = snprintf(path_out, path_size, "%s/%s%016llx", dir, prefix,
+				 (unsigned long long)r);
+		if (n < 0 || (size_t)n >= path_size)
+			return -ENAMETOOLONG;
+		int fd = open(path_out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode)
+{
+	char dir[4096], tmp[4200];
+	path_dirname(path, dir, sizeof(dir));
+	int fd = create_temp_file(dir, ".tmp-", mode, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	int err = write_in_full(fd, p, n);
+	if (!err && fchmod(fd, mode))
+		err = -errno;
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	return fsync_dir(dir);
+}
+
+int read_file(const char *path, struct buf *out, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	struct stat st;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = SHOAL_ETOOBIG;
+		goto out;
+	}
+	buf_grow(out, (size_t)st.st_size);
+	ssize_t r = read_in_full(fd, out->data + out->len, (size_t)st.st_size);
+	if (r < 0) {
+		err = (int)r;
+		goto out;
+	}
+	buf_setlen(out, out->len + (size_t)r);
+out:
+	close(fd);
+	return err;
+}

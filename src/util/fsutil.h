@@ -1,0 +1,48 @@
+/*
+ * File-system helpers with full error handling: reads and writes that retry
+ * short transfers and EINTR, directory fsync, recursive mkdir, and whole-file
+ * atomic replacement (temp file, fsync, rename, fsync of the directory).
+ * All return 0 or -errno unless stated otherwise.
+ */
+#ifndef SHOAL_UTIL_FSUTIL_H
+#define SHOAL_UTIL_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+/* Reads up to n bytes, stopping early only at end of file. Returns the number
+ * of bytes read (>= 0) or -errno. */
+ssize_t read_in_full(int fd, void *p, size_t n);
+/* Writes all n bytes. */
+int write_in_full(int fd, const void *p, size_t n);
+/* Writes all n bytes at offset off. */
+int pwrite_in_full(int fd, const void *p, size_t n, off_t off);
+/* Reads exactly n bytes at offset off; a short file gives SHOAL_ECORRUPT. */
+int pread_exact(int fd, void *p, size_t n, off_t off);
+
+/* fsyncs the directory at path (so renames and creations in it are durable). */
+int fsync_dir(const char *path);
+/* Creates path and its missing parents with mode; existing dirs are fine. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* Replaces path with the n bytes at p, atomically and durably, file mode mode. */
+int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode);
+/* Reads a whole regular file of at most max bytes into out (appending). A
+ * larger file gives SHOAL_ETOOBIG. */
+int read_file(const char *path, struct buf *out, size_t max);
+
+/*
+ * Creates a new file "<dir>/<prefix><random>" with O_EXCL and mode, writing its
+ * path into path_out (which receives at most path_size bytes). Returns the open
+ * fd (>= 0) or -errno.
+ */
+int create_temp_file(const char *dir, const char *prefix, mode_t mode, char *path_out,
+		     size_t path_size);
+
+/* Copies the directory part of path ("." when there is none) into out. */
+void path_dirname(const char *path, char *out, size_t out_size);
+
+#endif

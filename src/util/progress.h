@@ -1,0 +1,33 @@
+/*
+ * A progress bar for long transfers, drawn on stderr only when stderr is a
+ * terminal (scripts and logs never see it). Redraws at most ten times a second.
+ */
+#ifndef SHOAL_UTIL_PROGRESS_H
+#define SHOAL_UTIL_PROGRESS_H
+
+#include <stdint.h>
+
+struct progress {
+	const char *label;
+	uint64_t total;
+	uint64_t done;
+	double start;
+	double last_draw;
+	int enabled;
+};
+
+/* Starts a bar labelled label (borrowed) for total bytes. force_off disables
+ * it even on a terminal. */
+void progress_start(struct progress *p, const char *label, uint64_t total, int force_off);
+/* Adds n bytes done and redraws if due. */
+void progress_add(struct progress *p, uint64_t n);
+/* Draws the final state and ends the line (no-op when disabled). */
+void progress_finish(struct progress *p);
+
+/* Formats n bytes as "12.3 MiB" into out. */
+void format_bytes(uint64_t n, char *out, unsigned size);
+
+/* Seconds on the monotonic clock. */
+double monotonic_seconds(void);
+
+#endif
