@@ -21,6 +21,7 @@
 #include "store/chunker.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 
 #define READ_BLOCK     ((size_t)64 * 1024)
@@ -55,9 +56,10 @@ static int ring_init(struct ring *r, struct store *s, pool_job_fn fn)
 	for (size_t i = 0; i < r->n; i++) {
 		r->slots[i].s = s;
 		r->slots[i].job.fn = fn;
-		r->slots[i].buf = malloc(SLOT_CAP);
-		if (!r->slots[i].buf)
+		void *p = NULL;
+		if (posix_memalign(&p, OBJECTS_ALIGN, SLOT_CAP))
 			return -ENOMEM;
+		r->slots[i].buf = p;
 	}
 	return 0;
 }
@@ -114,7 +116,7 @@ static void put_work(struct pool_job *job)
 	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
 	if (!sl->err)
 		sl->err = objects_write(&s->objects, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN,
-					NULL);
+					OBJECTS_DIRECT, NULL);
 }
 
 /* Records a stored chunk in the index, under the put's token. */
@@ -137,7 +139,7 @@ static int put_small(struct put *p, const uint8_t *plain, size_t n, struct chunk
 	ref->size = (uint32_t)n;
 	int err = seal_encrypt(ref->key, plain, n, sealed, ref->id);
 	if (!err)
-		err = objects_write(&p->s->objects, ref->id, sealed, n + CHUNK_TAG_LEN, NULL);
+		err = objects_write(&p->s->objects, ref->id, sealed, n + CHUNK_TAG_LEN, 0, NULL);
 	if (!err)
 		err = put_record(p, ref->id, n + CHUNK_TAG_LEN);
 	free(sealed);
@@ -199,7 +201,7 @@ static int put_chunks(struct put *p, int fd)
 			ssize_t got =
 				read(fd, sl->buf + sl->len, room < READ_BLOCK ? room : READ_BLOCK);
 			if (got < 0) {
-				if (errno == EINTR)
+				if (errno == EINTR && !interrupt_pending())
 					continue;
 				return -errno;
 			}
@@ -209,6 +211,8 @@ static int put_chunks(struct put *p, int fd)
 		}
 		if (cut == 0)
 			break;
+		if (interrupt_pending())
+			return -EINTR;
 		struct slot *next = &r->slots[(cur + 1) % r->n];
 		if (next->busy && (err = put_retire(p, next)))
 			return err;
@@ -324,13 +328,14 @@ out:
 /* Reads, verifies and decrypts one small chunk (a manifest or ChunkList) on
  * this thread into plain (appending). */
 static int get_small(struct store *s, const uint8_t id[CHUNK_ID_LEN],
-		     const uint8_t key[CHUNK_KEY_LEN], struct buf *plain)
+		     const uint8_t key[CHUNK_KEY_LEN], struct buf *plain,
+		     struct files_failure *failed)
 {
 	uint8_t *stored = malloc(OBJECT_SIZE_MAX);
 	if (!stored)
 		return -ENOMEM;
 	size_t len = 0;
-	int err = objects_read(&s->objects, id, stored, OBJECT_SIZE_MAX, &len);
+	int err = objects_read(&s->objects, id, stored, OBJECT_SIZE_MAX, 0, &len);
 	if (!err && len < CHUNK_TAG_LEN)
 		err = SHOAL_ECORRUPT;
 	if (!err) {
@@ -340,13 +345,17 @@ static int get_small(struct store *s, const uint8_t id[CHUNK_ID_LEN],
 			buf_setlen(plain, plain->len + len - CHUNK_TAG_LEN);
 	}
 	free(stored);
+	if (err && failed && !failed->set) {
+		memcpy(failed->id, id, CHUNK_ID_LEN);
+		failed->set = 1;
+	}
 	return err;
 }
 
 int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m)
 {
 	struct buf plain = BUF_INIT;
-	int err = get_small(s, cap->id, cap->key, &plain);
+	int err = get_small(s, cap->id, cap->key, &plain, NULL);
 	if (!err)
 		err = manifest_decode(m, plain.data, plain.len);
 	buf_release(&plain);
@@ -361,13 +370,15 @@ struct get {
 	uint64_t size; /* the manifest's file size */
 	int out_fd;
 	struct progress *progress;
+	struct files_failure *failed;
 };
 
 static void get_work(struct pool_job *job)
 {
 	struct slot *sl = (struct slot *)job;
 	size_t len = 0;
-	sl->err = objects_read(&sl->s->objects, sl->ref.id, sl->buf, SLOT_CAP, &len);
+	sl->err =
+		objects_read(&sl->s->objects, sl->ref.id, sl->buf, SLOT_CAP, OBJECTS_DIRECT, &len);
 	if (sl->err)
 		return;
 	/* The bytes are the ones the id names; a size the manifest disagrees with
@@ -384,6 +395,10 @@ static void get_work(struct pool_job *job)
 static int get_retire(struct get *g, struct slot *sl)
 {
 	int err = slot_finish(sl);
+	if (err && g->failed && !g->failed->set) {
+		memcpy(g->failed->id, sl->ref.id, CHUNK_ID_LEN);
+		g->failed->set = 1;
+	}
 	if (!err && g->progress)
 		progress_add(g->progress, sl->ref.size);
 	return err;
@@ -394,6 +409,8 @@ static int get_chunk(struct get *g, const struct chunk_ref *ref)
 {
 	if (ref->size > g->size - g->off)
 		return SHOAL_EPROTO;
+	if (interrupt_pending())
+		return -EINTR;
 	struct slot *sl = &g->ring.slots[g->next];
 	if (sl->busy) {
 		int err = get_retire(g, sl);
@@ -418,7 +435,7 @@ static int get_chunks(struct get *g, const struct manifest *m)
 		struct buf plain = BUF_INIT;
 		struct chunk_ref *refs = NULL;
 		size_t count = 0;
-		err = get_small(g->s, m->lists[l].id, m->lists[l].key, &plain);
+		err = get_small(g->s, m->lists[l].id, m->lists[l].key, &plain, g->failed);
 		if (!err)
 			err = chunklist_decode(plain.data, plain.len, &refs, &count);
 		buf_release(&plain);
@@ -454,15 +471,22 @@ static int get_finish(int fd, const struct manifest *m, const char *tmp, const c
 }
 
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
-	      struct progress *progress)
+	      struct progress *progress, struct files_failure *failed)
 {
 	struct manifest m;
-	int err = files_read_manifest(s, cap, &m);
+	if (failed)
+		failed->set = 0;
+	struct buf plain = BUF_INIT;
+	int err = get_small(s, cap->id, cap->key, &plain, failed);
+	if (!err)
+		err = manifest_decode(&m, plain.data, plain.len);
+	buf_release(&plain);
 	if (err)
 		return err;
 	char dir[PATH_MAX], tmp[PATH_MAX + 64];
 	path_dirname(out_path, dir, sizeof(dir));
-	struct get g = {.s = s, .size = m.size, .progress = progress, .out_fd = -1};
+	struct get g = {
+		.s = s, .size = m.size, .progress = progress, .out_fd = -1, .failed = failed};
 	g.out_fd = create_temp_file(dir, ".shoal-get-", 0600, tmp, sizeof(tmp));
 	if (g.out_fd < 0) {
 		err = g.out_fd;

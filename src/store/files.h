@@ -30,13 +30,20 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
 /* Reads and validates cap's manifest from the store into m (caller releases). */
 int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m);
 
+/* Which chunk made a get fail, when one did. */
+struct files_failure {
+	int set;
+	uint8_t id[CHUNK_ID_LEN];
+};
+
 /*
  * Writes the file cap names to out_path atomically: a temp file beside it is
  * filled, fsynced and renamed; on any failure it is removed and out_path is
  * untouched. Returns 0, SHOAL_EMISSING / SHOAL_ECORRUPT / SHOAL_EDECRYPT when
- * a chunk is absent, damaged or does not decrypt, or -errno.
+ * a chunk is absent, damaged or does not decrypt (failed, when not NULL,
+ * then names that chunk), -EINTR when interrupted, or -errno.
  */
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
-	      struct progress *progress);
+	      struct progress *progress, struct files_failure *failed);
 
 #endif

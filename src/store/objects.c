@@ -93,8 +93,35 @@ int objects_exists(const struct objects *o, const uint8_t id[CHUNK_ID_LEN])
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/* Writes p[0..n) to the new temp file at path (opened by create_temp_file as
+ * fd) and makes it durable. */
+static int write_durably(int fd, const char *path, const uint8_t *p, size_t n, int flags)
+{
+	int err = 0;
+	if (flags & OBJECTS_DIRECT) {
+		/* Re-open for direct I/O; a file system without it says EINVAL. */
+		int dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		if (dfd >= 0) {
+			size_t padded = objects_align_up(n);
+			err = write_in_full(dfd, p, padded);
+			if (!err && padded != n && ftruncate(dfd, (off_t)n))
+				err = -errno;
+			if (!err && fdatasync(dfd))
+				err = -errno;
+			close(dfd);
+			return err;
+		}
+		if (errno != EINVAL)
+			return -errno;
+	}
+	err = write_in_full(fd, p, n);
+	if (!err && fdatasync(fd))
+		err = -errno;
+	return err;
+}
+
 int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8_t *p, size_t n,
-		  int *created)
+		  int flags, int *created)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	if (created)
@@ -106,9 +133,7 @@ int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8
 	int fd = create_temp_file(o->tmpdir, "", 0400, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	int err = write_in_full(fd, p, n);
-	if (!err && fdatasync(fd))
-		err = -errno;
+	int err = write_durably(fd, tmp, p, n, flags);
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && rename(tmp, path))
@@ -167,18 +192,24 @@ static int open_object(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], 
 }
 
 int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
-		 size_t *len)
+		 int flags, size_t *len)
 {
 	uint64_t size;
 	int fd = open_object(o, id, &size);
 	if (fd < 0)
 		return fd;
 	int err = 0;
-	if (size > cap) {
+	if (size > cap || ((flags & OBJECTS_DIRECT) && objects_align_up((size_t)size) > cap)) {
 		err = SHOAL_ECORRUPT;
 		goto out;
 	}
-	err = pread_exact(fd, out, (size_t)size, 0);
+	if ((flags & OBJECTS_DIRECT) && fcntl(fd, F_SETFL, O_DIRECT) == 0) {
+		/* A direct read of whole blocks stops short at the end of file. */
+		ssize_t got = read_in_full(fd, out, objects_align_up((size_t)size));
+		err = got < 0 ? (int)got : (uint64_t)got != size ? SHOAL_ECORRUPT : 0;
+	} else {
+		err = pread_exact(fd, out, (size_t)size, 0);
+	}
 	if (err)
 		goto out;
 	uint8_t digest[CHUNK_ID_LEN];

@@ -29,6 +29,17 @@ int objects_open(struct objects *o, const char *home);
 /* Writes the path of id's object into out. */
 void objects_path(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], char *out, size_t size);
 
+/* Direct I/O: p is aligned to OBJECTS_ALIGN and has room up to n rounded up to
+ * OBJECTS_ALIGN, so the bytes can go to disk without a copy through the page
+ * cache (on file systems that support it; others get ordinary I/O). */
+#define OBJECTS_ALIGN  4096
+#define OBJECTS_DIRECT 1
+
+static inline size_t objects_align_up(size_t n)
+{
+	return (n + OBJECTS_ALIGN - 1) & ~(size_t)(OBJECTS_ALIGN - 1);
+}
+
 /*
  * Stores p[0..n) as object id (the caller computed id = SHA-256 of p). When the
  * object already exists nothing is written. On return 0 the file's data is
@@ -37,20 +48,21 @@ void objects_path(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], char 
  * file was written.
  */
 int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8_t *p, size_t n,
-		  int *created);
+		  int flags, int *created);
 
 /* fsyncs every subdirectory changed by objects_write/objects_delete since the
  * last call. */
 int objects_sync(struct objects *o);
 
 /*
- * Reads object id into out (cap bytes of room) and checks its hash. Returns 0
+ * Reads object id into out (cap bytes of room) and checks its hash. With
+ * OBJECTS_DIRECT, out is aligned and cap covers the size rounded up. Returns 0
  * with *len set, SHOAL_EMISSING when there is no such object, SHOAL_ECORRUPT
  * when its bytes do not hash to id (or it is larger than OBJECT_SIZE_MAX), or
  * -errno.
  */
 int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
-		 size_t *len);
+		 int flags, size_t *len);
 
 /* Re-hashes object id without keeping its bytes. Same returns as objects_read;
  * *size (may be NULL) receives its length. */

@@ -181,7 +181,7 @@ int store_open(struct store **out, const char *home, int flags)
 		if (err)
 			goto out;
 	}
-	s->pool = pool_new(0);
+	s->pool = pool_new(4);
 out:
 	if (err) {
 		store_close(s);

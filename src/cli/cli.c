@@ -1,0 +1,170 @@
+/*
+ * The command table, help texts and error helpers of the CLI; see cli.h.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/home.h"
+#include "proto/name.h"
+#include "util/error.h"
+
+static const struct command commands[] = {
+	{"network", cmd_network, "create FILE", "create a new network (its CA) in FILE, mode 0600",
+	 NULL},
+	{"init", cmd_init, "--network FILE [--listen HOST:PORT] [--bootstrap HOST:PORT,...]",
+	 "create a node in the home, signed by the network's CA; prints the node id",
+	 "  --network FILE        the network file made by 'shoal network create'\n"
+	 "  --listen HOST:PORT    address the daemon listens on (default " CONFIG_DEFAULT_LISTEN
+	 ")\n"
+	 "  --bootstrap LIST      comma-separated HOST:PORT of members to join through\n"},
+	{"id", cmd_id, "", "print this node's id", NULL},
+	{"put", cmd_put, "FILE [--name NAME]",
+	 "store a file; prints its capability (the name defaults to the file's base name)",
+	 "  --name NAME           the name to store it under\n"
+	 "  --no-progress         never draw a progress bar\n"},
+	{"get", cmd_get, "CAP_OR_NAME -o OUT", "fetch a file, verify it, write OUT atomically",
+	 "  -o, --output OUT      where to write the file (required)\n"
+	 "  --no-progress         never draw a progress bar\n"},
+	{"ls", cmd_ls, "[--json]", "list stored names: name, size, capability",
+	 "  --json                print a JSON array\n"},
+	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},
+	{"verify", cmd_verify, "",
+	 "re-hash every stored chunk; non-zero exit if any is bad or missing", NULL},
+};
+
+const struct command *cli_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+void cli_print_overview(FILE *f)
+{
+	fprintf(f, "usage: shoal [--home DIR] COMMAND [ARGS]\n\n"
+		   "Shoal stores files encrypted, content-addressed and replicated across the\n"
+		   "nodes of a network. The node home is --home DIR, else $SHOAL_HOME, else\n"
+		   "~/.shoal.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'shoal COMMAND --help' describes a command.\n");
+}
+
+int cli_help(const struct command *cmd)
+{
+	printf("usage: shoal %s %s\n\n%s\n", cmd->name, cmd->args, cmd->summary);
+	printf("\noptions:\n%s  --home DIR            the node home\n  -h, --help            "
+	       "this help\n",
+	       cmd->help ? cmd->help : "");
+	return EXIT_OK;
+}
+
+static void vprint(const char *fmt, va_list ap, const char *suffix)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		line[0] = 0;
+	fprintf(stderr, "shoal: %s%s\n", line, suffix);
+}
+
+int cli_fail(int err, const char *fmt, ...)
+{
+	char suffix[300];
+	snprintf(suffix, sizeof(suffix), ": %s", shoal_strerror(err));
+	va_list ap;
+	va_start(ap, fmt);
+	vprint(fmt, ap, suffix);
+	va_end(ap);
+	return EXIT_FAIL;
+}
+
+int cli_failx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprint(fmt, ap, "");
+	va_end(ap);
+	return EXIT_FAIL;
+}
+
+int cli_usage(const struct command *cmd, const char *fmt, ...)
+{
+	char suffix[128];
+	snprintf(suffix, sizeof(suffix), " (see 'shoal %s --help')", cmd->name);
+	va_list ap;
+	va_start(ap, fmt);
+	vprint(fmt, ap, suffix);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int cli_home(struct cli *cli)
+{
+	int err = home_resolve(cli->home_flag, cli->home, sizeof(cli->home));
+	if (err)
+		return cli_fail(err, "cannot find the node home (use --home or SHOAL_HOME)");
+	return 0;
+}
+
+int cli_open_store(struct cli *cli, struct store **out)
+{
+	int err = cli_home(cli);
+	if (err)
+		return err;
+	err = store_open(out, cli->home, 0);
+	if (err == SHOAL_EIDENTITY || err == -ENOENT)
+		return cli_failx("%s is not a shoal node home (run 'shoal init' first)", cli->home);
+	if (err)
+		return cli_fail(err, "cannot open the store in %s", cli->home);
+	return 0;
+}
+
+int cli_resolve(struct store *s, const char *arg, struct capability *cap)
+{
+	if (capability_looks_like(arg)) {
+		int err = capability_parse(cap, arg);
+		return err ? cli_fail(err, "not a valid capability") : 0;
+	}
+	int err = name_validate(arg, strlen(arg));
+	if (err)
+		return cli_fail(err, "neither a capability nor a valid name");
+	struct index_name n;
+	err = index_name_get(s->index, arg, &n);
+	if (err == SHOAL_ENOTFOUND)
+		return cli_failx("no file named '%s' (see 'shoal ls')", arg);
+	if (!err)
+		err = capability_parse(cap, n.cap);
+	return err ? cli_fail(err, "cannot look up '%s'", arg) : 0;
+}
+
+int cli_getopt(const struct command *cmd, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	/* ':' first: report a missing value as ':' rather than '?'; "h" is
+	 * always accepted. */
+	char spec[64];
+	snprintf(spec, sizeof(spec), ":h%s", shortopts);
+	opterr = 0;
+	int c = getopt_long(argc, argv, spec, longopts, NULL);
+	switch (c) {
+	case 'h':
+		cli_help(cmd);
+		return 'H';
+	case ':':
+		cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
+		return 'E';
+	case '?':
+		cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+		return 'E';
+	default:
+		return c;
+	}
+}

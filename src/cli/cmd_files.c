@@ -1,0 +1,260 @@
+/*
+ * Commands on stored files: put, get, ls, rm and verify (offline mode: they
+ * work on the home's store directly).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "proto/name.h"
+#include "store/files.h"
+#include "util/encoding.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {0}};
+
+/* The default name of a put: the file's base name. */
+static const char *base_name(const char *path)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	const char *slash = memrchr(path, '/', n);
+	return slash ? slash + 1 : path;
+}
+
+int cmd_put(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"name", required_argument, NULL, 'n'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const struct command *cmd = cli_command("put");
+	const char *name = NULL;
+	int no_progress = 0, c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'P')
+			no_progress = 1;
+		else
+			return cli_opt_exit(c);
+	}
+	if (argc - optind != 1)
+		return cli_usage(cmd, argc == optind ? "which FILE?" : "one FILE at a time");
+	const char *path = argv[optind];
+	char default_name[NAME_MAX_LEN + 1];
+	if (!name) {
+		snprintf(default_name, sizeof(default_name), "%s", base_name(path));
+		name = default_name;
+	}
+	int err = name_validate(name, strlen(name));
+	if (err)
+		return cli_failx("invalid name '%s': use 1-255 bytes of UTF-8 without '/', control "
+				 "characters, or edge spaces, and not '.' or '..'",
+				 name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_fail(-errno, "cannot open %s", path);
+	struct stat st;
+	if (fstat(fd, &st) || S_ISDIR(st.st_mode)) {
+		close(fd);
+		return cli_fail(-EISDIR, "cannot put %s", path);
+	}
+	struct store *s;
+	int ret = cli_open_store(cli, &s);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	struct progress pr;
+	progress_start(&pr, "put", S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, no_progress);
+	struct capability cap;
+	uint64_t size;
+	err = files_put(s, fd, name, &pr, &cap, &size);
+	progress_finish(&pr);
+	close(fd);
+	store_close(s);
+	if (err == -EINTR)
+		return cli_failx("put of %s interrupted; nothing was stored under '%s'", path,
+				 name);
+	if (err)
+		return cli_fail(err, "cannot put %s", path);
+	char text[CAPABILITY_STR_LEN + 1];
+	capability_format(&cap, text);
+	printf("%s\n", text);
+	return EXIT_OK;
+}
+
+int cmd_get(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const struct command *cmd = cli_command("get");
+	const char *out = NULL;
+	int no_progress = 0, c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "o:", opts)) != -1) {
+		if (c == 'o')
+			out = optarg;
+		else if (c == 'P')
+			no_progress = 1;
+		else
+			return cli_opt_exit(c);
+	}
+	if (argc - optind != 1)
+		return cli_usage(cmd, argc == optind ? "which CAP_OR_NAME?" : "one file at a time");
+	if (!out || !*out)
+		return cli_usage(cmd, "-o OUT is required");
+	struct store *s;
+	int ret = cli_open_store(cli, &s);
+	if (ret)
+		return ret;
+	struct capability cap;
+	ret = cli_resolve(s, argv[optind], &cap);
+	if (ret) {
+		store_close(s);
+		return ret;
+	}
+	struct progress pr;
+	progress_start(&pr, "get", 0, no_progress);
+	struct files_failure failed;
+	int err = files_get(s, &cap, out, &pr, &failed);
+	progress_finish(&pr);
+	store_close(s);
+	if (err && failed.set) {
+		char hex[2 * CHUNK_ID_LEN + 1];
+		hex_encode(hex, failed.id, CHUNK_ID_LEN);
+		return cli_fail(err, "cannot get %s: chunk sha256:%s", argv[optind], hex);
+	}
+	if (err == -EINTR)
+		return cli_failx("get interrupted; %s was not written", out);
+	if (err)
+		return cli_fail(err, "cannot get %s into %s", argv[optind], out);
+	return EXIT_OK;
+}
+
+static int print_name(const struct index_name *n, void *arg)
+{
+	json_t *list = arg;
+	if (list) {
+		json_t *o = json_pack("{s:s, s:I, s:s, s:I}", "name", n->name, "size",
+				      (json_int_t)n->size, "capability", n->cap, "created",
+				      (json_int_t)n->created);
+		if (!o || json_array_append_new(list, o))
+			return -ENOMEM;
+	} else {
+		printf("%s\t%llu\t%s\n", n->name, (unsigned long long)n->size, n->cap);
+	}
+	return 0;
+}
+
+int cmd_ls(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const struct command *cmd = cli_command("ls");
+	int json = 0, c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return cli_opt_exit(c);
+	}
+	if (optind != argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	struct store *s;
+	int ret = cli_open_store(cli, &s);
+	if (ret)
+		return ret;
+	json_t *list = json ? json_array() : NULL;
+	int err = index_names_foreach(s->index, print_name, list);
+	store_close(s);
+	if (!err && list) {
+		char *text = json_dumps(list, JSON_INDENT(2));
+		if (text)
+			printf("%s\n", text);
+		else
+			err = -ENOMEM;
+		free(text);
+	}
+	json_decref(list);
+	return err ? cli_fail(err, "cannot list names") : EXIT_OK;
+}
+
+int cmd_rm(struct cli *cli, int argc, char **argv)
+{
+	const struct command *cmd = cli_command("rm");
+	int c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", help_only)) != -1)
+		return cli_opt_exit(c);
+	if (argc - optind != 1)
+		return cli_usage(cmd, argc == optind ? "which NAME?" : "one NAME at a time");
+	const char *name = argv[optind];
+	if (name_validate(name, strlen(name)))
+		return cli_failx("invalid name '%s'", name);
+	struct store *s;
+	int ret = cli_open_store(cli, &s);
+	if (ret)
+		return ret;
+	int err = store_remove_name(s, name);
+	store_close(s);
+	if (err == SHOAL_ENOTFOUND)
+		return cli_failx("no file named '%s' (see 'shoal ls')", name);
+	return err ? cli_fail(err, "cannot remove '%s'", name) : EXIT_OK;
+}
+
+static void report_bad(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)
+{
+	(void)arg;
+	char hex[2 * CHUNK_ID_LEN + 1];
+	hex_encode(hex, id, CHUNK_ID_LEN);
+	fprintf(stderr, "shoal: chunk sha256:%s is %s\n", hex,
+		err == SHOAL_EMISSING ? "missing" : "corrupt");
+}
+
+int cmd_verify(struct cli *cli, int argc, char **argv)
+{
+	const struct command *cmd = cli_command("verify");
+	int c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", help_only)) != -1)
+		return cli_opt_exit(c);
+	if (optind != argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	struct store *s;
+	int ret = cli_open_store(cli, &s);
+	if (ret)
+		return ret;
+	struct store_verify_report r;
+	int err = store_verify(s, report_bad, NULL, &r);
+	store_close(s);
+	if (err)
+		return cli_fail(err, "verify stopped");
+	char bytes[32];
+	format_bytes(r.bytes, bytes, sizeof(bytes));
+	printf("verified %llu chunks (%s): %llu corrupt, %llu missing\n",
+	       (unsigned long long)r.checked, bytes, (unsigned long long)r.corrupt,
+	       (unsigned long long)r.missing);
+	return r.corrupt || r.missing ? EXIT_FAIL : EXIT_OK;
+}
