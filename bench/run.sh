@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Shoal benchmarks. Every figure is printed beside a baseline measured in the
+# same run on the same file, because this machine is shared and noisy:
+#   store: put and get of a 1 GiB random file vs `openssl dgst -sha256` of it
+#          (OpenSSL's SHA-NI SHA-256; coreutils sha256sum is no baseline here),
+#          and peak RSS of put/get for 256 MiB and 1 GiB files.
+#   chunker: the content-defined chunker alone on in-memory data.
+# Each timed step runs after `sync` with the best of RUNS runs reported.
+#   bench/run.sh BUILD_DIR
+set -euo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+shoal="$root/$build/shoal"
+runstat="$root/$build/bench/runstat"
+runs=${RUNS:-3}
+work=$(mktemp -d "${BENCH_DIR:-/tmp}/shoal-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# best_of FILE: the lowest time and highest RSS recorded in FILE.
+best_time() { sort -n "$1" | head -n 1 | cut -d' ' -f1; }
+max_rss() { sort -k2 -n "$1" | tail -n 1 | cut -d' ' -f2; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
+
+"$shoal" network create "$work/net.pem"
+
+echo "== chunker =="
+"$root/$build/bench/bench_chunker"
+
+echo
+echo "== store: put and get on one node =="
+declare -A put_t get_t put_rss get_rss
+for size_mib in 256 1024; do
+	f="$work/data-$size_mib"
+	head -c $((size_mib * 1024 * 1024)) /dev/urandom >"$f"
+	bytes=$((size_mib * 1024 * 1024))
+	: >"$work/sha" && : >"$work/put" && : >"$work/get"
+	for _ in $(seq "$runs"); do
+		sync
+		"$runstat" "$work/sha" openssl dgst -sha256 "$f" >/dev/null
+		rm -rf "$work/home"
+		"$shoal" --home "$work/home" init --network "$work/net.pem" >/dev/null
+		sync
+		"$runstat" "$work/put" "$shoal" --home "$work/home" put "$f" --no-progress >/dev/null
+		rm -f "$work/out"
+		sync
+		"$runstat" "$work/get" "$shoal" --home "$work/home" get "data-$size_mib" \
+			-o "$work/out" --no-progress
+		cmp -s "$f" "$work/out" || { echo "bench: get returned different bytes" >&2; exit 1; }
+	done
+	sha_s=$(best_time "$work/sha")
+	put_s=$(best_time "$work/put")
+	get_s=$(best_time "$work/get")
+	printf '\n%s MiB file (best of %d)\n' "$size_mib" "$runs"
+	printf '  %-28s %8s %10s %8s %12s\n' step seconds MB/s ratio "peak RSS"
+	printf '  %-28s %8.3f %10s %8s %12s\n' "openssl dgst -sha256" "$sha_s" "$(mbps $bytes "$sha_s")" 1.00 -
+	printf '  %-28s %8.3f %10s %8s %9s KiB\n' "shoal put" "$put_s" "$(mbps $bytes "$put_s")" \
+		"$(ratio "$put_s" "$sha_s")" "$(max_rss "$work/put")"
+	printf '  %-28s %8.3f %10s %8s %9s KiB\n' "shoal get" "$get_s" "$(mbps $bytes "$get_s")" \
+		"$(ratio "$get_s" "$sha_s")" "$(max_rss "$work/get")"
+	rm -f "$f" "$work/out"
+done
+echo
+echo "ratio = openssl seconds / step seconds (higher is better); aim: put >= 0.5, get >= 0.7"
