@@ -24,7 +24,9 @@
 #include "util/interrupt.h"
 #include "util/log.h"
 
-#define READ_BLOCK     ((size_t)64 * 1024)
+#define READ_BLOCK ((size_t)64 * 1024)
+/* Chunk rows per index transaction during a put. */
+#define PUT_BATCH      64
 #define SLOT_PLAIN_CAP (CHUNK_SIZE_MAX + READ_BLOCK)
 #define SLOT_CAP       (SLOT_PLAIN_CAP + CHUNK_TAG_LEN)
 
@@ -34,9 +36,9 @@ struct slot {
 	struct pool_job job; /* first: the pool hands this back */
 	struct store *s;
 	uint8_t *buf;
-	size_t len;   /* put: plaintext bytes; get: unused */
-	uint64_t off; /* get: where the plaintext goes */
-	int out_fd;   /* get: the output file */
+	size_t len;    /* put: plaintext bytes; get: unused */
+	uint64_t off;  /* get: where the plaintext goes */
+	int out_fd;    /* get: the output file */
 	int direct_fd; /* get: the same, opened for direct I/O, or -1 */
 	int busy;
 	int err;
@@ -106,6 +108,8 @@ struct put {
 	uint8_t token[CHUNK_ID_LEN];
 	uint64_t size;
 	struct progress *progress;
+	int in_batch; /* an index transaction of chunk rows is open */
+	size_t batched;
 };
 
 static void put_work(struct pool_job *job)
@@ -120,12 +124,38 @@ static void put_work(struct pool_job *job)
 					OBJECTS_DIRECT, NULL);
 }
 
-/* Records a stored chunk in the index, under the put's token. */
+/* Commits the open batch of chunk rows. Every renamed object's directory must
+ * be durable before the index commits rows naming it. */
+static int put_commit_batch(struct put *p)
+{
+	if (!p->in_batch)
+		return 0;
+	int err = objects_sync(&p->s->objects);
+	if (!err)
+		err = index_commit(p->s->index);
+	if (err)
+		index_rollback(p->s->index);
+	p->in_batch = 0;
+	p->batched = 0;
+	return err;
+}
+
+/* Records a stored chunk in the index, under the put's token. Rows are
+ * committed in batches so no write transaction stays open for long. */
 static int put_record(struct put *p, const uint8_t id[CHUNK_ID_LEN], uint64_t stored_size)
 {
-	int err = index_chunk_add(p->s->index, id, stored_size);
+	int err = 0;
+	if (!p->in_batch) {
+		err = index_begin(p->s->index);
+		if (err)
+			return err;
+		p->in_batch = 1;
+	}
+	err = index_chunk_add(p->s->index, id, stored_size);
 	if (!err)
 		err = index_ref_add(p->s->index, p->token, id);
+	if (!err && ++p->batched == PUT_BATCH)
+		err = put_commit_batch(p);
 	return err;
 }
 
@@ -290,25 +320,35 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
 	err = ring_init(&p.ring, s, put_work);
 	if (err)
 		goto out;
-	err = index_begin(s->index);
+	/* The token pins what this put stores until its name does. */
+	err = index_pending_set(s->index, p.token, 1);
 	if (err)
 		goto out;
 	err = put_chunks(&p, fd);
 	if (!err)
 		err = put_manifest(&p, &st, cap);
-	/* Every renamed object's directory must be durable before the index
-	 * commits rows naming it. */
 	if (!err)
-		err = objects_sync(&s->objects);
-	if (!err) {
-		struct index_name n = {.size = p.size, .created = (int64_t)time(NULL)};
-		snprintf(n.name, sizeof(n.name), "%s", name);
-		capability_format(cap, n.cap);
-		memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
-		err = index_refs_move(s->index, p.token, cap->id);
-		if (!err)
-			err = index_name_set(s->index, &n);
+		err = put_commit_batch(&p);
+	if (err) {
+		if (p.in_batch)
+			index_rollback(s->index);
+		/* Release what this put stored that nothing else needs. */
+		if (!index_begin(s->index) && !index_pending_set(s->index, p.token, 0))
+			store_commit_releasing(s);
+		goto out;
 	}
+	struct index_name n = {.size = p.size, .created = (int64_t)time(NULL)};
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	capability_format(cap, n.cap);
+	memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
+	err = index_begin(s->index);
+	if (err)
+		goto out;
+	err = index_refs_move(s->index, p.token, cap->id);
+	if (!err)
+		err = index_pending_set(s->index, p.token, 0);
+	if (!err)
+		err = index_name_set(s->index, &n);
 	if (err) {
 		index_rollback(s->index);
 		goto out;
@@ -516,8 +556,12 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 		return err;
 	char dir[PATH_MAX], tmp[PATH_MAX + 64];
 	path_dirname(out_path, dir, sizeof(dir));
-	struct get g = {
-		.s = s, .size = m.size, .progress = progress, .out_fd = -1, .direct_fd = -1, .failed = failed};
+	struct get g = {.s = s,
+			.size = m.size,
+			.progress = progress,
+			.out_fd = -1,
+			.direct_fd = -1,
+			.failed = failed};
 	g.out_fd = create_temp_file(dir, ".shoal-get-", 0600, tmp, sizeof(tmp));
 	if (g.out_fd < 0) {
 		err = g.out_fd;

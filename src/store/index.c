@@ -27,11 +27,13 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     " name TEXT PRIMARY KEY, cap TEXT NOT NULL, manifest BLOB NOT NULL,"
 			     " size INTEGER NOT NULL, created INTEGER NOT NULL);"
 			     "CREATE INDEX IF NOT EXISTS names_by_manifest ON names(manifest);"
+			     "CREATE TABLE IF NOT EXISTS pending("
+			     " token BLOB PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
 			     "PRAGMA user_version = 1;";
 
 static int db_error(struct index *ix, const char *what)
 {
-	log_warnx("index: %s: %s", what, sqlite3_errmsg(ix->db));
+	log_info("index: %s: %s", what, sqlite3_errmsg(ix->db));
 	return SHOAL_EDB;
 }
 
@@ -323,9 +325,29 @@ int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
 	return ret;
 }
 
+int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int set)
+{
+	sqlite3_stmt *st;
+	int err = prepare(
+		ix,
+		set ? "INSERT OR IGNORE INTO pending(token, created) VALUES(?, strftime('%s'))"
+		    : "DELETE FROM pending WHERE token = ?",
+		&st);
+	if (err)
+		return err;
+	bind_id(st, 1, token);
+	return run(ix, st);
+}
+
+int index_pending_clear(struct index *ix)
+{
+	return exec(ix, "DELETE FROM pending");
+}
+
 int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 {
-	int err = exec(ix, "DELETE FROM refs WHERE manifest NOT IN (SELECT manifest FROM names)");
+	int err = exec(ix, "DELETE FROM refs WHERE manifest NOT IN (SELECT manifest FROM names)"
+			   " AND manifest NOT IN (SELECT token FROM pending)");
 	if (err)
 		return err;
 	sqlite3_stmt *st;

@@ -68,7 +68,17 @@ typedef int (*index_name_fn)(const struct index_name *n, void *arg);
 int index_names_foreach(struct index *ix, index_name_fn fn, void *arg);
 
 /*
- * Drops refs of every manifest no name points to, then every chunk row no ref
+ * Pending tokens: a put in progress hangs its refs off a random token, which
+ * keeps them (and their chunks) from garbage collection until the put binds a
+ * name or gives up. set=1 adds token (committing at once when no transaction
+ * is open), set=0 removes it. index_pending_clear() drops every token (after a
+ * crash, no put can be in progress).
+ */
+int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int set);
+int index_pending_clear(struct index *ix);
+
+/*
+ * Drops refs of every manifest no name or pending token points to, then every chunk row no ref
  * points to, calling fn (may be NULL) with each chunk dropped so the caller can
  * delete its file after committing. Run inside a transaction.
  */

@@ -60,7 +60,6 @@ static int load_secret(struct store *s)
 	if (!err)
 		err = read_file(path, &b, 64);
 	if (err == -ENOENT) {
-		log_warnx("%s is not a shoal node home (run 'shoal init')", s->home);
 		err = SHOAL_EIDENTITY;
 	} else if (!err && b.len != CONVERGENCE_SECRET_LEN) {
 		log_warnx("%s: wrong length", path);
@@ -134,10 +133,13 @@ static int reconcile(struct store *s)
 		index_rollback(s->index);
 		return err;
 	}
-	err = index_commit(s->index);
-	if (!err)
-		err = objects_sync(&s->objects);
-	return err;
+	/* Puts cut short by the crash: release what only they stored. */
+	err = index_pending_clear(s->index);
+	if (err) {
+		index_rollback(s->index);
+		return err;
+	}
+	return store_commit_releasing(s);
 }
 
 int store_open(struct store **out, const char *home, int flags)
