@@ -49,15 +49,19 @@ struct manifest {
 void manifest_release(struct manifest *m);
 
 /* Serializes m (which must satisfy the decoder's rules) into out (appending).
- * Returns 0 or SHOAL_EPROTO when m is invalid. */
+ * Returns 0, or SHOAL_EPROTO / SHOAL_ETOOBIG / SHOAL_EVERSION when m breaks
+ * them. */
 int manifest_encode(const struct manifest *m, struct buf *out);
 
 /*
  * Parses and validates p[0..n) into m (which the caller releases). Rules:
- * n <= CHUNK_SIZE_MAX, version 1, SHA-256, a known kind, mode <= 07777, size
+ * n <= CHUNK_SIZE_MAX, version 1, SHA-256, kind file (directories come
+ * later: SHOAL_EVERSION), mode <= 07777, size
  * >= 0; ids and keys exactly 32 bytes; chunk sizes 1..CHUNK_SIZE_MAX; at most
  * one of chunks/lists non-empty, within their limits; inline sizes sum to size.
  * Returns 0, or SHOAL_EPROTO / SHOAL_EVERSION / SHOAL_ETOOBIG with m zeroed.
+ * Protobuf cannot tell a message cut at a field boundary from a shorter one,
+ * so decode only bytes already authenticated (id checked, AEAD tag verified).
  */
 int manifest_decode(struct manifest *m, const uint8_t *p, size_t n);
 

@@ -12,8 +12,10 @@ int cursor_get_ref(struct cursor *c, const uint8_t **out, size_t n)
 	if (n > c->left)
 		return SHOAL_EPROTO;
 	*out = c->p;
-	c->p += n;
-	c->left -= n;
+	if (n) {
+		c->p += n;
+		c->left -= n;
+	}
 	return 0;
 }
 
@@ -29,7 +31,8 @@ int cursor_get_bytes(struct cursor *c, void *out, size_t n)
 	int err = cursor_get_ref(c, &p, n);
 	if (err)
 		return err;
-	memcpy(out, p, n);
+	if (n)
+		memcpy(out, p, n);
 	return 0;
 }
 

@@ -1,0 +1,426 @@
+/*
+ * Tests for src/util/fsutil.c: atomic whole-file writes (contents and mode
+ * replaced, no temp file left behind, on success or failure), bounded whole-file
+ * reads, recursive mkdir, unique temp files, path_dirname, and the full-transfer
+ * read/write helpers, including read_in_full on a pipe that can only deliver a
+ * little at a time. Each test runs in its own mkdtemp directory under /tmp,
+ * removed afterwards.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+struct fixture {
+	char dir[64];
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-test-fsutil-XXXXXX");
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	int err = nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return err;
+}
+
+/* Writes "<dir>/<name>" into out (PATH_MAX bytes). */
+static void join(const char *dir, const char *name, char *out)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+	assert_true(n > 0 && n < PATH_MAX);
+}
+
+/* Returns the number of entries in dir (without "." and ".."); when only is
+ * not NULL, fails the test on any entry with another name. */
+static int count_entries(const char *dir, const char *only)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (only && strcmp(e->d_name, only) != 0)
+			fail_msg("unexpected entry \"%s\" in %s", e->d_name, dir);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static mode_t file_mode(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void assert_file_is(const char *path, const void *p, size_t n)
+{
+	struct buf b = BUF_INIT;
+	assert_int_equal(read_file(path, &b, n + 1), 0);
+	assert_int_equal(b.len, n);
+	if (n)
+		assert_memory_equal(b.data, p, n);
+	buf_release(&b);
+}
+
+static void test_write_file_atomic_creates_and_replaces(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+
+	join(fx->dir, "file", path);
+	assert_int_equal(write_file_atomic(path, "first version\n", 14, 0600), 0);
+	assert_file_is(path, "first version\n", 14);
+	assert_int_equal(file_mode(path), 0600);
+	assert_int_equal(count_entries(fx->dir, "file"), 1);
+
+	/* Shorter contents and a different mode: nothing of the old file stays. */
+	assert_int_equal(write_file_atomic(path, "v2", 2, 0644), 0);
+	assert_file_is(path, "v2", 2);
+	assert_int_equal(file_mode(path), 0644);
+	assert_int_equal(count_entries(fx->dir, "file"), 1);
+
+	/* The mode is set exactly, whatever the umask would have allowed. */
+	mode_t old = umask(077);
+	assert_int_equal(write_file_atomic(path, "v3", 2, 0664), 0);
+	umask(old);
+	assert_int_equal(file_mode(path), 0664);
+
+	/* Empty contents. */
+	assert_int_equal(write_file_atomic(path, "", 0, 0600), 0);
+	assert_file_is(path, "", 0);
+	assert_int_equal(count_entries(fx->dir, "file"), 1);
+}
+
+static void test_write_file_atomic_large(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	size_t n = (1u << 20) + 7;
+	uint8_t *data = malloc(n);
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 8));
+
+	join(fx->dir, "big", path);
+	assert_int_equal(write_file_atomic(path, data, n, 0600), 0);
+	assert_file_is(path, data, n);
+	assert_int_equal(count_entries(fx->dir, "big"), 1);
+	free(data);
+}
+
+static void test_write_file_atomic_failure_leaves_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX], sub[PATH_MAX];
+
+	/* The target's directory does not exist. */
+	join(fx->dir, "missing/file", path);
+	assert_int_equal(write_file_atomic(path, "x", 1, 0600), -ENOENT);
+	assert_int_equal(count_entries(fx->dir, NULL), 0);
+
+	/* The target is a non-empty directory: the rename fails, and the temp
+	 * file must be cleaned up. */
+	join(fx->dir, "dir", path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	join(path, "inside", sub);
+	assert_int_equal(write_file_atomic(sub, "y", 1, 0600), 0);
+	int err = write_file_atomic(path, "x", 1, 0600);
+	assert_true(err < 0);
+	assert_int_equal(count_entries(fx->dir, "dir"), 1);
+	assert_int_equal(count_entries(path, "inside"), 1);
+}
+
+static void test_read_file_limits(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX], empty[PATH_MAX], missing[PATH_MAX];
+	struct buf b = BUF_INIT;
+
+	join(fx->dir, "ten", path);
+	assert_int_equal(write_file_atomic(path, "0123456789", 10, 0600), 0);
+
+	/* Exactly max bytes is fine, and read_file appends. */
+	buf_addstr(&b, "prefix:");
+	assert_int_equal(read_file(path, &b, 10), 0);
+	assert_string_equal(buf_str(&b), "prefix:0123456789");
+
+	/* One byte over: SHOAL_ETOOBIG and the buffer is untouched. */
+	assert_int_equal(read_file(path, &b, 9), SHOAL_ETOOBIG);
+	assert_string_equal(buf_str(&b), "prefix:0123456789");
+	assert_int_equal(read_file(path, &b, 0), SHOAL_ETOOBIG);
+	assert_int_equal(b.len, 17);
+
+	join(fx->dir, "empty", empty);
+	assert_int_equal(write_file_atomic(empty, "", 0, 0600), 0);
+	assert_int_equal(read_file(empty, &b, 0), 0);
+	assert_int_equal(b.len, 17);
+
+	join(fx->dir, "missing", missing);
+	assert_int_equal(read_file(missing, &b, 100), -ENOENT);
+	/* Not a regular file. */
+	assert_true(read_file(fx->dir, &b, 100) < 0);
+	assert_true(read_file("/dev/zero", &b, 100) < 0);
+	assert_int_equal(b.len, 17);
+	buf_release(&b);
+}
+
+static void test_mkdir_p(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX], file[PATH_MAX], under_file[PATH_MAX];
+	struct stat st;
+
+	join(fx->dir, "a/b/c/d", path);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	/* Existing directories, the whole path or a prefix, are fine. */
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	join(fx->dir, "a/b", path);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	assert_int_equal(mkdir_p(fx->dir, 0700), 0);
+
+	/* A trailing slash and doubled slashes. */
+	join(fx->dir, "x//y/", path);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	join(fx->dir, "x/y", path);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	/* A file in the way, at the end or in the middle. */
+	join(fx->dir, "file", file);
+	assert_int_equal(write_file_atomic(file, "f", 1, 0600), 0);
+	assert_int_equal(mkdir_p(file, 0700), -ENOTDIR);
+	join(fx->dir, "file/sub", under_file);
+	assert_int_equal(mkdir_p(under_file, 0700), -ENOTDIR);
+
+	assert_true(mkdir_p("", 0700) < 0);
+}
+
+static void test_create_temp_file_unique(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 200 };
+	static char paths[N][PATH_MAX];
+	char prefix[PATH_MAX];
+
+	join(fx->dir, "tmp-", prefix);
+	for (int i = 0; i < N; i++) {
+		int fd = create_temp_file(fx->dir, "tmp-", 0600, paths[i], PATH_MAX);
+		assert_true(fd >= 0);
+		assert_int_equal(strncmp(paths[i], prefix, strlen(prefix)), 0);
+		assert_true(strlen(paths[i]) > strlen(prefix));
+		assert_int_equal(file_mode(paths[i]), 0600);
+		/* The fd is open for writing on the named file. */
+		char text[16];
+		int n = snprintf(text, sizeof(text), "%d", i);
+		assert_int_equal(write_in_full(fd, text, (size_t)n), 0);
+		assert_int_equal(close(fd), 0);
+		assert_file_is(paths[i], text, (size_t)n);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(paths[i], paths[j]);
+	}
+	assert_int_equal(count_entries(fx->dir, NULL), N);
+}
+
+static void test_create_temp_file_errors(void **state)
+{
+	struct fixture *fx = *state;
+	char missing[PATH_MAX], path[PATH_MAX], small[16];
+
+	join(fx->dir, "missing", missing);
+	assert_int_equal(create_temp_file(missing, "t", 0600, path, sizeof(path)), -ENOENT);
+	assert_int_equal(create_temp_file(fx->dir, "t", 0600, small, sizeof(small)), -ENAMETOOLONG);
+	assert_int_equal(count_entries(fx->dir, NULL), 0);
+}
+
+static void test_path_dirname(void **state)
+{
+	(void)state;
+	const struct {
+		const char *path, *dir;
+	} cases[] = {
+		{"a/b/c", "a/b"},
+		{"/a/b/c", "/a/b"},
+		{"/a", "/"},
+		{"/", "/"},
+		{"file", "."},
+		{"", "."},
+		{"./file", "."},
+		{"../x/y", "../x"},
+		{"/tmp/shoal-test/.tmp-0123", "/tmp/shoal-test"},
+	};
+	char out[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, '#', sizeof(out));
+		path_dirname(cases[i].path, out, sizeof(out));
+		assert_string_equal(out, cases[i].dir);
+	}
+
+	/* A short output buffer gets a truncated, terminated prefix. */
+	char small[4];
+	memset(small, '#', sizeof(small));
+	path_dirname("abcdef/g", small, sizeof(small));
+	assert_string_equal(small, "abc");
+}
+
+struct pipe_writer {
+	int fd;
+	const uint8_t *data;
+	size_t n;
+	int err;
+};
+
+/* Writes the data in odd-sized pieces, then closes the pipe. */
+static void *pipe_writer_main(void *arg)
+{
+	struct pipe_writer *w = arg;
+	size_t done = 0;
+	for (size_t i = 0; done < w->n && !w->err; i++) {
+		size_t piece = 1 + (i * 7919) % 5003;
+		if (piece > w->n - done)
+			piece = w->n - done;
+		w->err = write_in_full(w->fd, w->data + done, piece);
+		done += piece;
+	}
+	close(w->fd);
+	return NULL;
+}
+
+static void test_read_in_full_pipe(void **state)
+{
+	(void)state;
+	/* Far more than a pipe holds (64 KiB), so the reader must see many short
+	 * reads whatever the scheduling. */
+	size_t n = 1u << 20;
+	uint8_t *data = malloc(n), *got = malloc(n + 100);
+	assert_non_null(data);
+	assert_non_null(got);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (uint8_t)(i ^ (i >> 9));
+
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	struct pipe_writer w = {.fd = fds[1], .data = data, .n = n};
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, pipe_writer_main, &w), 0);
+
+	/* First an exact amount, then ask for more than is left: the rest is
+	 * returned at end of file, short. */
+	assert_int_equal(read_in_full(fds[0], got, 100000), 100000);
+	assert_int_equal(read_in_full(fds[0], got + 100000, n), n - 100000);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(w.err, 0);
+	assert_memory_equal(got, data, n);
+
+	/* At end of file. */
+	assert_int_equal(read_in_full(fds[0], got, 10), 0);
+	assert_int_equal(read_in_full(fds[0], got, 0), 0);
+	close(fds[0]);
+
+	assert_int_equal(read_in_full(-1, got, 10), -EBADF);
+	free(data);
+	free(got);
+}
+
+static void test_pread_pwrite(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	uint8_t got[16];
+
+	join(fx->dir, "p", path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite_in_full(fd, "world", 5, 6), 0);
+	assert_int_equal(pwrite_in_full(fd, "hello ", 6, 0), 0);
+	assert_int_equal(pread_exact(fd, got, 11, 0), 0);
+	assert_memory_equal(got, "hello world", 11);
+	assert_int_equal(pread_exact(fd, got, 3, 8), 0);
+	assert_memory_equal(got, "rld", 3);
+	/* Past the end of the file: corrupt, not a short success. */
+	assert_int_equal(pread_exact(fd, got, 4, 8), SHOAL_ECORRUPT);
+	assert_int_equal(pread_exact(fd, got, 1, 11), SHOAL_ECORRUPT);
+	assert_int_equal(pread_exact(fd, got, 0, 11), 0);
+	close(fd);
+	assert_int_equal(write_in_full(-1, "x", 1), -EBADF);
+}
+
+static void test_fsync_dir(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(fsync_dir(fx->dir), 0);
+	join(fx->dir, "missing", path);
+	assert_int_equal(fsync_dir(path), -ENOENT);
+	join(fx->dir, "file", path);
+	assert_int_equal(write_file_atomic(path, "f", 1, 0600), 0);
+	assert_int_equal(fsync_dir(path), -ENOTDIR);
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TEST(test_write_file_atomic_creates_and_replaces),
+		TEST(test_write_file_atomic_large),
+		TEST(test_write_file_atomic_failure_leaves_nothing),
+		TEST(test_read_file_limits),
+		TEST(test_mkdir_p),
+		TEST(test_create_temp_file_unique),
+		TEST(test_create_temp_file_errors),
+		cmocka_unit_test(test_path_dirname),
+		cmocka_unit_test(test_read_in_full_pipe),
+		TEST(test_pread_pwrite),
+		TEST(test_fsync_dir),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
