@@ -299,6 +299,50 @@ static int put_manifest(struct put *p, const struct stat *st, struct capability 
 	return err;
 }
 
+/* Binds name to the stored file, releasing the token and whatever an earlier
+ * binding of the name alone needed. */
+static int put_bind(struct put *p, const char *name, const struct capability *cap)
+{
+	struct store *s = p->s;
+	struct index_name n = {.size = p->size, .created = (int64_t)time(NULL)};
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	capability_format(cap, n.cap);
+	memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
+	int err = index_begin(s->index);
+	if (err)
+		return err;
+	err = index_refs_move(s->index, p->token, cap->id);
+	if (!err)
+		err = index_pending_set(s->index, p->token, 0);
+	if (!err)
+		err = index_name_set(s->index, &n);
+	if (err) {
+		index_rollback(s->index);
+		return err;
+	}
+	return store_commit_releasing(s);
+}
+
+/* After a failure: drops the open batch and the token, releasing what only
+ * this put stored. Objects written but never recorded may remain; the store is
+ * marked so the next open reconciles them away. */
+static void put_abandon(struct put *p)
+{
+	struct store *s = p->s;
+	if (p->in_batch) {
+		index_rollback(s->index);
+		p->in_batch = 0;
+	}
+	s->unclean = 1;
+	if (index_begin(s->index))
+		return;
+	if (index_pending_set(s->index, p->token, 0)) {
+		index_rollback(s->index);
+		return;
+	}
+	store_commit_releasing(s);
+}
+
 int files_put(struct store *s, int fd, const char *name, struct progress *progress,
 	      struct capability *cap, uint64_t *size)
 {
@@ -329,34 +373,13 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
 		err = put_manifest(&p, &st, cap);
 	if (!err)
 		err = put_commit_batch(&p);
+	if (!err)
+		err = put_bind(&p, name, cap);
 	if (err) {
-		if (p.in_batch)
-			index_rollback(s->index);
-		/* Release what this put stored that nothing else needs. */
-		if (!index_begin(s->index) && !index_pending_set(s->index, p.token, 0))
-			store_commit_releasing(s);
+		put_abandon(&p);
 		goto out;
 	}
-	struct index_name n = {.size = p.size, .created = (int64_t)time(NULL)};
-	snprintf(n.name, sizeof(n.name), "%s", name);
-	capability_format(cap, n.cap);
-	memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
-	err = index_begin(s->index);
-	if (err)
-		goto out;
-	err = index_refs_move(s->index, p.token, cap->id);
-	if (!err)
-		err = index_pending_set(s->index, p.token, 0);
-	if (!err)
-		err = index_name_set(s->index, &n);
-	if (err) {
-		index_rollback(s->index);
-		goto out;
-	}
-	/* Replacing an earlier binding may leave its chunks unneeded. */
-	err = store_commit_releasing(s);
-	if (!err)
-		*size = p.size;
+	*size = p.size;
 out:
 	ring_release(&p.ring, s);
 	free(p.refs);

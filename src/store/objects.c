@@ -127,8 +127,12 @@ int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8
 	if (created)
 		*created = 0;
 	int exists = objects_exists(o, id);
-	if (exists)
-		return exists < 0 ? exists : 0;
+	if (exists < 0)
+		return exists;
+	/* An existing copy is kept only when it is intact; a damaged one is
+	 * replaced by these (known good) bytes. */
+	if (exists && objects_verify(o, id, NULL) != SHOAL_ECORRUPT)
+		return 0;
 	objects_path(o, id, path, sizeof(path));
 	int fd = create_temp_file(o->tmpdir, "", 0400, tmp, sizeof(tmp));
 	if (fd < 0)
@@ -279,7 +283,11 @@ int objects_iterate(const struct objects *o, objects_iter_fn fn, void *arg)
 		while (!ret && (de = readdir(d))) {
 			uint8_t id[CHUNK_ID_LEN];
 			size_t n = strlen(de->d_name);
-			if (hex_decode(id, sizeof(id), de->d_name, n) || id[0] != sub)
+			/* Only the spelling objects_path() makes: lowercase hex. */
+			if (n != 2 * CHUNK_ID_LEN || strspn(de->d_name, "0123456789abcdef") != n ||
+			    hex_decode(id, sizeof(id), de->d_name, n) || id[0] != sub)
+				continue;
+			if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 				continue;
 			ret = fn(id, arg);
 		}

@@ -183,7 +183,11 @@ int store_open(struct store **out, const char *home, int flags)
 		if (err)
 			goto out;
 	}
-	s->pool = pool_new(4);
+	/* Twice the CPUs: workers spend part of each job waiting on direct I/O
+	 * and fsync, and the others keep the cores busy meanwhile. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	s->pool = pool_new(ncpu > 0 ? 2 * (unsigned)ncpu : 2);
+	s->opened = 1;
 out:
 	if (err) {
 		store_close(s);
@@ -198,7 +202,7 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	pool_free(s->pool);
-	int clean = s->index != NULL;
+	int clean = s->opened && !s->unclean;
 	index_close(s->index);
 	if (clean && objects_sync(&s->objects) == 0) {
 		char path[PATH_MAX];
@@ -223,6 +227,8 @@ static int verify_one(const uint8_t id[CHUNK_ID_LEN], void *arg)
 	struct verify_ctx *v = arg;
 	uint64_t size = 0;
 	int err = objects_verify(&v->s->objects, id, &size);
+	if (err == SHOAL_EMISSING)
+		return 0; /* deleted while we walked the directory */
 	v->report->checked++;
 	if (err == SHOAL_ECORRUPT) {
 		v->report->corrupt++;

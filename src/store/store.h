@@ -23,6 +23,8 @@ struct store {
 	struct index *index;
 	struct pool *pool;
 	uint8_t secret[CONVERGENCE_SECRET_LEN];
+	int opened;  /* store_open() finished: closing may mark the store clean */
+	int unclean; /* unindexed objects may exist: reconcile at the next open */
 };
 
 enum store_open_flags {

@@ -1,0 +1,596 @@
+/*
+ * Tests for the SQLite index (src/store/index.c): chunk rows (add, has, remove, stats,
+ * foreach), names (set, get, replace, remove, ordered foreach, SHOAL_ENOTFOUND), refs and
+ * garbage collection (a chunk lives exactly as long as some named manifest or pending put
+ * refers to it, and the callback sees each dropped chunk once), moving refs from a put's token to
+ * its manifest, chunks referenced but absent, rollback, and the integrity check. Ids are SHA-256 of
+ * short labels, so failures can be read back. Each test gets a fresh node home under /tmp
+ * (store_create + store_open) and uses its index; the home is removed afterwards.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto/hash.h"
+#include "store/index.h"
+#include "store/store.h"
+#include "util/error.h"
+#include "util/log.h"
+
+struct fixture {
+	char home[64];
+	struct store *s;
+	struct index *ix; /* fx->s->index */
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	snprintf(fx->home, sizeof(fx->home), "/tmp/shoal-test-index-XXXXXX");
+	if (!mkdtemp(fx->home) || store_create(fx->home) || store_open(&fx->s, fx->home, 0)) {
+		free(fx);
+		return -1;
+	}
+	fx->ix = fx->s->index;
+	*state = fx;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	store_close(fx->s);
+	int err = nftw(fx->home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return err;
+}
+
+/* The id of a label: SHA-256 of its text. */
+static void id_of(const char *label, uint8_t id[CHUNK_ID_LEN])
+{
+	sha256(label, strlen(label), id);
+}
+
+/* A set of ids collected by callbacks. */
+#define IDSET_MAX 32
+struct idset {
+	uint8_t ids[IDSET_MAX][CHUNK_ID_LEN];
+	uint64_t sizes[IDSET_MAX];
+	size_t n;
+	size_t stop_after; /* 0: never */
+};
+
+static int idset_add(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
+{
+	struct idset *v = arg;
+	assert_true(v->n < IDSET_MAX);
+	memcpy(v->ids[v->n], id, CHUNK_ID_LEN);
+	v->sizes[v->n] = size;
+	v->n++;
+	return v->stop_after && v->n == v->stop_after ? 9 : 0;
+}
+
+/* How many times the id of label occurs in v. */
+static int idset_count(const struct idset *v, const char *label)
+{
+	uint8_t id[CHUNK_ID_LEN];
+	id_of(label, id);
+	int count = 0;
+	for (size_t i = 0; i < v->n; i++)
+		count += memcmp(v->ids[i], id, CHUNK_ID_LEN) == 0;
+	return count;
+}
+
+/* Asserts that v holds exactly the ids of the NULL-terminated labels, each once. */
+static void assert_idset(const struct idset *v, const char *const *labels)
+{
+	size_t n = 0;
+	for (; labels[n]; n++)
+		assert_int_equal(idset_count(v, labels[n]), 1);
+	assert_int_equal(v->n, n);
+}
+
+static void add_chunk(struct fixture *fx, const char *label, uint64_t size)
+{
+	uint8_t id[CHUNK_ID_LEN];
+	id_of(label, id);
+	assert_int_equal(index_chunk_add(fx->ix, id, size), 0);
+}
+
+static int has_chunk(struct fixture *fx, const char *label)
+{
+	uint8_t id[CHUNK_ID_LEN];
+	id_of(label, id);
+	return index_chunk_has(fx->ix, id);
+}
+
+static void add_ref(struct fixture *fx, const char *manifest, const char *chunk)
+{
+	uint8_t m[CHUNK_ID_LEN], c[CHUNK_ID_LEN];
+	id_of(manifest, m);
+	id_of(chunk, c);
+	assert_int_equal(index_ref_add(fx->ix, m, c), 0);
+}
+
+/* Binds name to the manifest of label. */
+static void set_name(struct fixture *fx, const char *name, const char *manifest, uint64_t size)
+{
+	struct index_name n = {.size = size, .created = 1700000000 + (int64_t)size};
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.cap, sizeof(n.cap), "shoal:cap-of-%s", manifest);
+	id_of(manifest, n.manifest);
+	assert_int_equal(index_name_set(fx->ix, &n), 0);
+}
+
+/* Runs garbage collection in its own transaction; returns the dropped chunks. */
+static void collect(struct fixture *fx, struct idset *dropped)
+{
+	memset(dropped, 0, sizeof(*dropped));
+	assert_int_equal(index_begin(fx->ix), 0);
+	assert_int_equal(index_collect_garbage(fx->ix, idset_add, dropped), 0);
+	assert_int_equal(index_commit(fx->ix), 0);
+}
+
+static void assert_stats(struct fixture *fx, uint64_t count, uint64_t bytes)
+{
+	uint64_t c = 999, b = 999;
+	assert_int_equal(index_chunk_stats(fx->ix, &c, &b), 0);
+	assert_int_equal(c, count);
+	assert_int_equal(b, bytes);
+}
+
+static void test_chunks(void **state)
+{
+	struct fixture *fx = *state;
+	assert_stats(fx, 0, 0);
+	assert_int_equal(has_chunk(fx, "a"), 0);
+
+	add_chunk(fx, "a", 10);
+	add_chunk(fx, "b", 200);
+	add_chunk(fx, "c", 3000);
+	assert_int_equal(has_chunk(fx, "a"), 1);
+	assert_int_equal(has_chunk(fx, "b"), 1);
+	assert_int_equal(has_chunk(fx, "c"), 1);
+	assert_int_equal(has_chunk(fx, "d"), 0);
+	assert_stats(fx, 3, 3210);
+
+	/* Adding again is a no-op, even with another size. */
+	add_chunk(fx, "b", 999999);
+	assert_stats(fx, 3, 3210);
+
+	/* Sizes above 2^32 survive the database. */
+	add_chunk(fx, "big", UINT64_C(5) << 32);
+	assert_stats(fx, 4, 3210 + (UINT64_C(5) << 32));
+
+	struct idset all = {0};
+	assert_int_equal(index_chunks_foreach(fx->ix, idset_add, &all), 0);
+	assert_idset(&all, (const char *const[]){"a", "b", "c", "big", NULL});
+	for (size_t i = 0; i < all.n; i++) {
+		if (i)
+			assert_true(memcmp(all.ids[i - 1], all.ids[i], CHUNK_ID_LEN) < 0);
+		uint8_t b[CHUNK_ID_LEN];
+		id_of("b", b);
+		if (!memcmp(all.ids[i], b, CHUNK_ID_LEN))
+			assert_int_equal(all.sizes[i], 200);
+	}
+	struct idset two = {.stop_after = 2};
+	assert_int_equal(index_chunks_foreach(fx->ix, idset_add, &two), 9);
+	assert_int_equal(two.n, 2);
+
+	uint8_t id[CHUNK_ID_LEN];
+	id_of("b", id);
+	assert_int_equal(index_chunk_remove(fx->ix, id), 0);
+	assert_int_equal(has_chunk(fx, "b"), 0);
+	assert_int_equal(has_chunk(fx, "a"), 1);
+	assert_stats(fx, 3, 3010 + (UINT64_C(5) << 32));
+	/* Removing an absent chunk is harmless. */
+	assert_int_equal(index_chunk_remove(fx->ix, id), 0);
+	assert_stats(fx, 3, 3010 + (UINT64_C(5) << 32));
+}
+
+struct names {
+	struct index_name v[8];
+	size_t n;
+	size_t stop_after;
+};
+
+static int collect_name(const struct index_name *n, void *arg)
+{
+	struct names *l = arg;
+	assert_true(l->n < 8);
+	l->v[l->n++] = *n;
+	return l->stop_after && l->n == l->stop_after ? 5 : 0;
+}
+
+static void test_names(void **state)
+{
+	struct fixture *fx = *state;
+	struct index_name got;
+	assert_int_equal(index_name_get(fx->ix, "nothing", &got), SHOAL_ENOTFOUND);
+	assert_int_equal(index_name_remove(fx->ix, "nothing"), SHOAL_ENOTFOUND);
+
+	set_name(fx, "photos/b.jpg", "m-b", 20);
+	set_name(fx, "a.txt", "m-a", 10);
+	set_name(fx, "zeta", "m-z", 30);
+	set_name(fx, "photos/a.jpg", "m-pa", 40);
+
+	assert_int_equal(index_name_get(fx->ix, "a.txt", &got), 0);
+	assert_string_equal(got.name, "a.txt");
+	assert_string_equal(got.cap, "shoal:cap-of-m-a");
+	uint8_t m[CHUNK_ID_LEN];
+	id_of("m-a", m);
+	assert_memory_equal(got.manifest, m, CHUNK_ID_LEN);
+	assert_int_equal(got.size, 10);
+	assert_int_equal(got.created, 1700000010);
+	/* Lookups are exact: no prefix or case folding. */
+	assert_int_equal(index_name_get(fx->ix, "a.tx", &got), SHOAL_ENOTFOUND);
+	assert_int_equal(index_name_get(fx->ix, "A.TXT", &got), SHOAL_ENOTFOUND);
+
+	/* Replacing a binding. */
+	set_name(fx, "zeta", "m-z2", 31);
+	assert_int_equal(index_name_get(fx->ix, "zeta", &got), 0);
+	assert_string_equal(got.cap, "shoal:cap-of-m-z2");
+	id_of("m-z2", m);
+	assert_memory_equal(got.manifest, m, CHUNK_ID_LEN);
+	assert_int_equal(got.size, 31);
+
+	struct names l = {0};
+	assert_int_equal(index_names_foreach(fx->ix, collect_name, &l), 0);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.v[0].name, "a.txt");
+	assert_string_equal(l.v[1].name, "photos/a.jpg");
+	assert_string_equal(l.v[2].name, "photos/b.jpg");
+	assert_string_equal(l.v[3].name, "zeta");
+	assert_int_equal(l.v[1].size, 40);
+	assert_string_equal(l.v[3].cap, "shoal:cap-of-m-z2");
+
+	struct names first = {.stop_after = 1};
+	assert_int_equal(index_names_foreach(fx->ix, collect_name, &first), 5);
+	assert_int_equal(first.n, 1);
+
+	assert_int_equal(index_name_remove(fx->ix, "photos/a.jpg"), 0);
+	assert_int_equal(index_name_get(fx->ix, "photos/a.jpg", &got), SHOAL_ENOTFOUND);
+	assert_int_equal(index_name_remove(fx->ix, "photos/a.jpg"), SHOAL_ENOTFOUND);
+	assert_int_equal(index_name_get(fx->ix, "photos/b.jpg", &got), 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(index_names_foreach(fx->ix, collect_name, &l), 0);
+	assert_int_equal(l.n, 3);
+}
+
+/*
+ * Manifests M1 (chunks c1 c2 c3) and M2 (c2 c3 c4), each also referring to its own chunk
+ * as a put records it; c5 is stored but no manifest needs it; names "one" -> M1 and
+ * "two" -> M2.
+ */
+static void build_two_files(struct fixture *fx)
+{
+	const char *chunks[] = {"M1", "M2", "c1", "c2", "c3", "c4", "c5"};
+	for (size_t i = 0; i < 7; i++)
+		add_chunk(fx, chunks[i], 100 + i);
+	const char *m1[] = {"M1", "c1", "c2", "c3"}, *m2[] = {"M2", "c2", "c3", "c4"};
+	for (size_t i = 0; i < 4; i++) {
+		add_ref(fx, "M1", m1[i]);
+		add_ref(fx, "M2", m2[i]);
+	}
+	set_name(fx, "one", "M1", 1);
+	set_name(fx, "two", "M2", 2);
+}
+
+static void test_gc_shared_chunks(void **state)
+{
+	struct fixture *fx = *state;
+	build_two_files(fx);
+	struct idset dropped;
+
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"c5", NULL});
+	assert_int_equal(has_chunk(fx, "c5"), 0);
+	assert_stats(fx, 6, 100 + 101 + 102 + 103 + 104 + 105);
+
+	/* Nothing more to collect. */
+	collect(fx, &dropped);
+	assert_int_equal(dropped.n, 0);
+
+	/* Dropping "one" frees what only M1 needed. */
+	assert_int_equal(index_name_remove(fx->ix, "one"), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"M1", "c1", NULL});
+	const char *kept[] = {"M2", "c2", "c3", "c4"};
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(has_chunk(fx, kept[i]), 1);
+	assert_int_equal(has_chunk(fx, "c1"), 0);
+	assert_int_equal(has_chunk(fx, "M1"), 0);
+
+	assert_int_equal(index_name_remove(fx->ix, "two"), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"M2", "c2", "c3", "c4", NULL});
+	assert_stats(fx, 0, 0);
+}
+
+static void test_gc_two_names_one_manifest(void **state)
+{
+	struct fixture *fx = *state;
+	add_chunk(fx, "M", 1);
+	add_chunk(fx, "x", 2);
+	add_ref(fx, "M", "M");
+	add_ref(fx, "M", "x");
+	set_name(fx, "first", "M", 3);
+	set_name(fx, "second", "M", 3);
+	struct idset dropped;
+
+	assert_int_equal(index_name_remove(fx->ix, "first"), 0);
+	collect(fx, &dropped);
+	assert_int_equal(dropped.n, 0);
+	assert_int_equal(has_chunk(fx, "x"), 1);
+	assert_int_equal(has_chunk(fx, "M"), 1);
+
+	assert_int_equal(index_name_remove(fx->ix, "second"), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"M", "x", NULL});
+	assert_stats(fx, 0, 0);
+}
+
+static void test_gc_rebinding_releases_old_manifest(void **state)
+{
+	struct fixture *fx = *state;
+	build_two_files(fx);
+	struct idset dropped;
+	collect(fx, &dropped);
+
+	/* "one" now names M2 too; M1's own chunks go, shared ones stay. */
+	set_name(fx, "one", "M2", 2);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"M1", "c1", NULL});
+
+	/* A NULL callback still collects. */
+	assert_int_equal(index_name_remove(fx->ix, "one"), 0);
+	assert_int_equal(index_name_remove(fx->ix, "two"), 0);
+	assert_int_equal(index_begin(fx->ix), 0);
+	assert_int_equal(index_collect_garbage(fx->ix, NULL, NULL), 0);
+	assert_int_equal(index_commit(fx->ix), 0);
+	assert_stats(fx, 0, 0);
+}
+
+static void test_refs_move_merges(void **state)
+{
+	struct fixture *fx = *state;
+	/* A put's refs hang off a token until the manifest id is known; the
+	 * manifest already has refs of its own from an earlier put. */
+	add_ref(fx, "token", "x1");
+	add_ref(fx, "token", "x2");
+	add_ref(fx, "M", "x2");
+	add_ref(fx, "M", "x3");
+	uint8_t token[CHUNK_ID_LEN], m[CHUNK_ID_LEN];
+	id_of("token", token);
+	id_of("M", m);
+	assert_int_equal(index_refs_move(fx->ix, token, m), 0);
+
+	/* The refs are all under M now (x2 once). */
+	struct idset missing = {0};
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_idset(&missing, (const char *const[]){"x1", "x2", "x3", NULL});
+
+	/* With "m" -> M, all three are kept. */
+	const char *xs[] = {"x1", "x2", "x3"};
+	for (size_t i = 0; i < 3; i++)
+		add_chunk(fx, xs[i], 7);
+	set_name(fx, "m", "M", 21);
+	set_name(fx, "t", "token", 0);
+	struct idset dropped;
+	collect(fx, &dropped);
+	assert_int_equal(dropped.n, 0);
+
+	/* The token kept no refs: with only "t" left, nothing is needed. */
+	assert_int_equal(index_name_remove(fx->ix, "m"), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"x1", "x2", "x3", NULL});
+
+	/* Moving refs of a manifest that has none changes nothing. */
+	uint8_t none[CHUNK_ID_LEN];
+	id_of("none", none);
+	assert_int_equal(index_refs_move(fx->ix, none, m), 0);
+	memset(&missing, 0, sizeof(missing));
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_int_equal(missing.n, 0);
+}
+
+static void set_pending(struct fixture *fx, const char *token, int set)
+{
+	uint8_t id[CHUNK_ID_LEN];
+	id_of(token, id);
+	assert_int_equal(index_pending_set(fx->ix, id, set), 0);
+}
+
+static void test_pending_tokens_pin_refs(void **state)
+{
+	struct fixture *fx = *state;
+	/* Two puts in progress and one named file sharing a chunk with the first. */
+	add_chunk(fx, "p1", 1);
+	add_chunk(fx, "p2", 2);
+	add_chunk(fx, "shared", 4);
+	add_chunk(fx, "q1", 8);
+	add_chunk(fx, "M", 16);
+	set_pending(fx, "put-1", 1);
+	set_pending(fx, "put-1", 1); /* again: no-op */
+	set_pending(fx, "put-2", 1);
+	add_ref(fx, "put-1", "p1");
+	add_ref(fx, "put-1", "p2");
+	add_ref(fx, "put-1", "shared");
+	add_ref(fx, "put-2", "q1");
+	add_ref(fx, "M", "M");
+	add_ref(fx, "M", "shared");
+	set_name(fx, "named", "M", 1);
+	struct idset dropped;
+	collect(fx, &dropped);
+	assert_int_equal(dropped.n, 0);
+
+	/* The first put gives up: what only it stored goes. */
+	set_pending(fx, "put-1", 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"p1", "p2", NULL});
+	assert_int_equal(has_chunk(fx, "shared"), 1);
+	assert_int_equal(has_chunk(fx, "q1"), 1);
+
+	/* A token set inside a transaction that rolls back was never set. */
+	add_chunk(fx, "r1", 32);
+	add_ref(fx, "put-3", "r1");
+	assert_int_equal(index_begin(fx->ix), 0);
+	set_pending(fx, "put-3", 1);
+	index_rollback(fx->ix);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"r1", NULL});
+
+	/* After a crash no put is in progress: clearing releases the second. */
+	assert_int_equal(index_pending_clear(fx->ix), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"q1", NULL});
+	assert_stats(fx, 2, 4 + 16);
+}
+
+static void test_missing_foreach(void **state)
+{
+	struct fixture *fx = *state;
+	struct idset missing = {0};
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_int_equal(missing.n, 0);
+
+	add_chunk(fx, "M1", 1);
+	add_chunk(fx, "present", 1);
+	add_chunk(fx, "unreferenced", 1);
+	add_ref(fx, "M1", "M1");
+	add_ref(fx, "M1", "present");
+	add_ref(fx, "M1", "gone");
+	add_ref(fx, "M2", "gone");
+	add_ref(fx, "M2", "lost");
+	/* Adding a ref twice is a no-op. */
+	add_ref(fx, "M2", "lost");
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_idset(&missing, (const char *const[]){"gone", "lost", NULL});
+
+	/* Storing one makes it present. */
+	add_chunk(fx, "lost", 5);
+	memset(&missing, 0, sizeof(missing));
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_idset(&missing, (const char *const[]){"gone", NULL});
+
+	/* And removing a row makes it missing again. */
+	uint8_t id[CHUNK_ID_LEN];
+	id_of("present", id);
+	assert_int_equal(index_chunk_remove(fx->ix, id), 0);
+	memset(&missing, 0, sizeof(missing));
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_idset(&missing, (const char *const[]){"gone", "present", NULL});
+}
+
+static void test_rollback_discards(void **state)
+{
+	struct fixture *fx = *state;
+	add_chunk(fx, "before", 1);
+	set_name(fx, "kept", "M0", 1);
+
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "during", 2);
+	add_ref(fx, "M", "ghost");
+	set_name(fx, "new", "M", 2);
+	set_name(fx, "kept", "M-other", 9);
+	uint8_t id[CHUNK_ID_LEN];
+	id_of("before", id);
+	assert_int_equal(index_chunk_remove(fx->ix, id), 0);
+	assert_int_equal(has_chunk(fx, "during"), 1);
+	index_rollback(fx->ix);
+
+	assert_int_equal(has_chunk(fx, "during"), 0);
+	assert_int_equal(has_chunk(fx, "before"), 1);
+	struct index_name got;
+	assert_int_equal(index_name_get(fx->ix, "new", &got), SHOAL_ENOTFOUND);
+	assert_int_equal(index_name_get(fx->ix, "kept", &got), 0);
+	assert_string_equal(got.cap, "shoal:cap-of-M0");
+	struct idset missing = {0};
+	assert_int_equal(index_missing_foreach(fx->ix, idset_add, &missing), 0);
+	assert_int_equal(missing.n, 0);
+	assert_stats(fx, 1, 1);
+
+	/* A new transaction can start, and what it commits survives a reopen. */
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "committed", 4);
+	assert_int_equal(index_commit(fx->ix), 0);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(&fx->s, fx->home, 0), 0);
+	fx->ix = fx->s->index;
+	assert_int_equal(has_chunk(fx, "committed"), 1);
+	assert_int_equal(has_chunk(fx, "during"), 0);
+	assert_stats(fx, 2, 5);
+}
+
+static void test_nested_begin_fails(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(index_begin(fx->ix), 0);
+	assert_int_equal(index_begin(fx->ix), SHOAL_EDB);
+	index_rollback(fx->ix);
+	/* Committing with no transaction open is an error too. */
+	assert_int_equal(index_commit(fx->ix), SHOAL_EDB);
+}
+
+static void test_integrity_check(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(index_integrity_check(fx->ix), 0);
+	build_two_files(fx);
+	assert_int_equal(index_integrity_check(fx->ix), 0);
+
+	/* A second index beside the store's, opened and closed on its own. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/other.sqlite", fx->home);
+	struct index *other = NULL;
+	assert_int_equal(index_open(&other, path), 0);
+	assert_int_equal(index_integrity_check(other), 0);
+	uint8_t id[CHUNK_ID_LEN];
+	id_of("a", id);
+	assert_int_equal(index_chunk_has(other, id), 0);
+	index_close(other);
+	index_close(NULL);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	log_init(LOG_LEVEL_ERROR, 0);
+	const struct CMUnitTest tests[] = {
+		T(test_chunks),
+		T(test_names),
+		T(test_gc_shared_chunks),
+		T(test_gc_two_names_one_manifest),
+		T(test_gc_rebinding_releases_old_manifest),
+		T(test_refs_move_merges),
+		T(test_pending_tokens_pin_refs),
+		T(test_missing_foreach),
+		T(test_rollback_discards),
+		T(test_nested_begin_fails),
+		T(test_integrity_check),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
