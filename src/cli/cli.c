@@ -133,16 +133,18 @@ int cli_resolve(struct store *s, const char *arg, struct capability *cap)
 		int err = capability_parse(cap, arg);
 		return err ? cli_fail(err, "not a valid capability") : 0;
 	}
+	char quoted[CLI_QUOTE_MAX];
+	cli_quote(arg, quoted, sizeof(quoted));
 	int err = name_validate(arg, strlen(arg));
 	if (err)
-		return cli_fail(err, "neither a capability nor a valid name");
+		return cli_failx("'%s' is neither a capability nor a valid name", quoted);
 	struct index_name n;
 	err = index_name_get(s->index, arg, &n);
 	if (err == SHOAL_ENOTFOUND)
-		return cli_failx("no file named '%s' (see 'shoal ls')", arg);
+		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
 	if (!err)
 		err = capability_parse(cap, n.cap);
-	return err ? cli_fail(err, "cannot look up '%s'", arg) : 0;
+	return err ? cli_fail(err, "cannot look up '%s'", quoted) : 0;
 }
 
 int cli_getopt(const struct command *cmd, int argc, char **argv, const char *shortopts,
@@ -159,12 +161,43 @@ int cli_getopt(const struct command *cmd, int argc, char **argv, const char *sho
 		cli_help(cmd);
 		return 'H';
 	case ':':
-		cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
+		if (optopt)
+			cli_usage(cmd, "option '-%c' needs a value", optopt);
+		else
+			cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
 		return 'E';
 	case '?':
-		cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+		/* Inside a group of short options (-xy) optind has not moved on
+		 * yet; optopt names the culprit. */
+		if (optopt)
+			cli_usage(cmd, "unknown option '-%c'", optopt);
+		else
+			cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 		return 'E';
 	default:
 		return c;
 	}
+}
+
+const char *cli_quote(const char *s, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (o + 8 >= size) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p >= 0x20 && *p < 0x7f) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = 0;
+	return out;
 }

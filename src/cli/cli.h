@@ -65,6 +65,12 @@ static inline int cli_opt_exit(int c)
 	return c == 'H' ? EXIT_OK : EXIT_USAGE;
 }
 
+/* Copies s into out for an error message: bytes outside printable ASCII
+ * (control bytes, DEL, non-ASCII) are written as \xNN, and long text is cut
+ * with "...", so one message stays one line. Returns out. */
+const char *cli_quote(const char *s, char *out, size_t size);
+#define CLI_QUOTE_MAX 96
+
 /* Prints the list of commands. */
 void cli_print_overview(FILE *f);
 

@@ -60,10 +60,11 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 		name = default_name;
 	}
 	int err = name_validate(name, strlen(name));
+	char quoted[CLI_QUOTE_MAX];
 	if (err)
 		return cli_failx("invalid name '%s': use 1-255 bytes of UTF-8 without '/', control "
 				 "characters, or edge spaces, and not '.' or '..'",
-				 name);
+				 cli_quote(name, quoted, sizeof(quoted)));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cli_fail(-errno, "cannot open %s", path);
@@ -211,8 +212,10 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage(cmd, argc == optind ? "which NAME?" : "one NAME at a time");
 	const char *name = argv[optind];
+	char quoted[CLI_QUOTE_MAX];
+	cli_quote(name, quoted, sizeof(quoted));
 	if (name_validate(name, strlen(name)))
-		return cli_failx("invalid name '%s'", name);
+		return cli_failx("invalid name '%s'", quoted);
 	struct store *s;
 	int ret = cli_open_store(cli, &s);
 	if (ret)
@@ -220,8 +223,8 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 	int err = store_remove_name(s, name);
 	store_close(s);
 	if (err == SHOAL_ENOTFOUND)
-		return cli_failx("no file named '%s' (see 'shoal ls')", name);
-	return err ? cli_fail(err, "cannot remove '%s'", name) : EXIT_OK;
+		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
+	return err ? cli_fail(err, "cannot remove '%s'", quoted) : EXIT_OK;
 }
 
 static void report_bad(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)

@@ -242,6 +242,22 @@ static int verify_one(const uint8_t id[CHUNK_ID_LEN], void *arg)
 	return 0;
 }
 
+/* A chunk row whose file is gone is as missing as a chunk with no row. */
+static int check_present(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
+{
+	(void)size;
+	struct verify_ctx *v = arg;
+	int exists = objects_exists(&v->s->objects, id);
+	if (exists < 0)
+		return exists;
+	if (!exists) {
+		v->report->missing++;
+		if (v->bad)
+			v->bad(id, SHOAL_EMISSING, v->arg);
+	}
+	return 0;
+}
+
 static int report_missing(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
 {
 	(void)size;
@@ -257,6 +273,8 @@ int store_verify(struct store *s, store_bad_fn bad, void *arg, struct store_veri
 	memset(report, 0, sizeof(*report));
 	struct verify_ctx v = {s, bad, arg, report};
 	int err = objects_iterate(&s->objects, verify_one, &v);
+	if (!err)
+		err = index_chunks_foreach(s->index, check_present, &v);
 	if (!err)
 		err = index_missing_foreach(s->index, report_missing, &v);
 	return err;

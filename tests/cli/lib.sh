@@ -1,0 +1,129 @@
+# Helpers for the CLI test scripts (sourced, bash). Each script gets:
+#   $T                a fresh temp dir, removed on exit (with any process we started)
+#   shoal ARGS...     runs $SHOAL (killed after $SHOAL_TIMEOUT s, so a hang shows as a crash)
+#   check DESC CMD...        ok when CMD exits 0
+#   check_fails DESC CMD...  ok when CMD exits non-zero without crashing (1..127)
+#   check_failed DESC RC     the same for an exit status already collected
+#   check_eq DESC EXPECTED ACTUAL, check_ne DESC A B, check_match DESC REGEX ACTUAL
+#   check_err1 DESC ERRFILE [SUBSTRING]: ERRFILE is one line "shoal: ...", containing SUBSTRING
+#   done_testing      prints the plan and exits non-zero when anything failed
+# and make_node, gen_data, flip_byte, count_objects. TAP lines go to stdout.
+set -u
+
+SHOAL=${SHOAL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/shoal}
+SHOAL_TIMEOUT=${SHOAL_TIMEOUT:-300}
+# A sanitizer report exits 1 by default, which would look like an ordinary
+# failure; make it look like a crash (>= 128) instead.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=199"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=199:print_stacktrace=1"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli.XXXXXX") || exit 1
+# Never touch the real ~/.shoal.
+export HOME="$T/user"
+mkdir "$HOME"
+unset SHOAL_HOME
+
+_pids=()
+_cleanup() {
+	local p
+	for p in "${_pids[@]}" $(jobs -p); do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	chmod -R u+w "$T" 2>/dev/null
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+_n=0
+_nfail=0
+ok() {
+	_n=$((_n + 1))
+	echo "ok $_n - $1"
+}
+fail() { # DESC [DIAGNOSTIC LINES...]
+	_n=$((_n + 1))
+	_nfail=$((_nfail + 1))
+	echo "not ok $_n - $1"
+	shift
+	local l
+	for l in "$@"; do
+		printf '%s\n' "$l" | head -c 2000 | sed 's/^/#   /'
+	done
+}
+_last_out() { head -c 2000 "$T/.check" 2>/dev/null; }
+
+check() {
+	local desc=$1 rc
+	shift
+	"$@" >"$T/.check" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then ok "$desc"; else fail "$desc" "exit $rc: $*" "$(_last_out)"; fi
+}
+check_fails() {
+	local desc=$1 rc
+	shift
+	"$@" >"$T/.check" 2>&1
+	rc=$?
+	if [ "$rc" -gt 0 ] && [ "$rc" -lt 128 ]; then
+		ok "$desc"
+	else
+		fail "$desc" "exit $rc (wanted 1..127): $*" "$(_last_out)"
+	fi
+}
+check_failed() { # DESC RC: ok when RC (an exit status) is 1..127
+	if [ "$2" -gt 0 ] && [ "$2" -lt 128 ]; then ok "$1"; else fail "$1" "exit $2 (wanted 1..127)"; fi
+}
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
+}
+check_ne() {
+	if [ "$2" != "$3" ]; then ok "$1"; else fail "$1" "both: $2"; fi
+}
+check_match() {
+	if [[ "$3" =~ $2 ]]; then ok "$1"; else fail "$1" "wanted match for: $2" "actual: $3"; fi
+}
+check_err1() {
+	local lines first
+	lines=$(wc -l <"$2")
+	first=$(head -n 1 "$2")
+	if [ "$lines" -eq 1 ] && [[ "$first" == "shoal: "* ]] && [[ "$first" == *"${3:-}"* ]]; then
+		ok "$1"
+	else
+		fail "$1" "wanted one line 'shoal: ...${3:+$3...}', got $lines lines:" "$(head -c 2000 "$2")"
+	fi
+}
+done_testing() {
+	echo "1..$_n"
+	[ "$_nfail" -eq 0 ]
+	exit
+}
+
+shoal() { timeout -s KILL "$SHOAL_TIMEOUT" "$SHOAL" "$@"; }
+
+# make_node HOME: makes $T/network (once) and a node in HOME; prints its id.
+make_node() {
+	[ -f "$T/network" ] || shoal network create "$T/network" || return 1
+	shoal --home "$1" init --network "$T/network"
+}
+
+# gen_data FILE BYTES [SEED]: deterministic pseudo-random bytes, streamed.
+gen_data() {
+	openssl enc -aes-128-ctr -pass "pass:${3:-seed}" -nosalt -pbkdf2 </dev/zero 2>/dev/null |
+		head -c "$2" >"$1"
+}
+
+# flip_byte FILE OFFSET: inverts every bit of one byte (doing it twice restores the file).
+flip_byte() {
+	local b mode
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || return 1
+	mode=$(stat -c %a "$1")
+	chmod u+w "$1"
+	# shellcheck disable=SC2059
+	printf "\\$(printf %03o $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
+	chmod "$mode" "$1"
+}
+
+# count_objects HOME: the number of chunk files in HOME/objects/??/.
+count_objects() { find "$1"/objects/?? -type f 2>/dev/null | wc -l; }
