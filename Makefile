@@ -39,6 +39,9 @@ CLI_MAIN := src/cli/main.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(PROTO_C:.c=.o)
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
+# Helper programs the integration tests drive (certificate forgers and the like).
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_SRCS:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -89,7 +92,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshoal.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-test: $(BUILD)/shoal $(TEST_BINS) $(REPLAY_BINS)
+test: $(BUILD)/shoal $(TEST_BINS) $(TOOL_BINS) $(REPLAY_BINS)
 	$(Q)./tests/run.sh $(BUILD)
 
 run: $(BUILD)/shoal

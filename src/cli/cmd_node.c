@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "crypto/identity.h"
+#include "net/addr.h"
 #include "node/config.h"
 #include "node/home.h"
 #include "util/error.h"
@@ -54,12 +55,12 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 			network = optarg;
 			break;
 		case 'l':
-			if (config_check_addr(optarg))
+			if (addr_check(optarg))
 				return cli_usage(cmd, "--listen: not HOST:PORT: '%s'", optarg);
 			snprintf(cfg.listen, sizeof(cfg.listen), "%s", optarg);
 			break;
 		case 'b':
-			if (config_check_addr_list(optarg))
+			if (addr_check_list(optarg))
 				return cli_usage(cmd, "--bootstrap: not a list of HOST:PORT: '%s'",
 						 optarg);
 			snprintf(cfg.bootstrap, sizeof(cfg.bootstrap), "%s", optarg);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/addr.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -19,40 +20,6 @@ void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->listen, sizeof(cfg->listen), "%s", CONFIG_DEFAULT_LISTEN);
-}
-
-int config_check_addr(const char *addr)
-{
-	const char *colon = strrchr(addr, ':');
-	if (!colon || colon == addr || strlen(addr) >= CONFIG_ADDR_MAX)
-		return SHOAL_ECONFIG;
-	if (addr[0] == '[' && colon[-1] != ']')
-		return SHOAL_ECONFIG;
-	for (const char *p = addr; p < colon; p++) {
-		if ((unsigned char)*p <= ' ' || *p == ',' || *p == 0x7f)
-			return SHOAL_ECONFIG;
-	}
-	const char *port = colon + 1;
-	if (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port))
-		return SHOAL_ECONFIG;
-	return atoi(port) <= 65535 ? 0 : SHOAL_ECONFIG;
-}
-
-int config_check_addr_list(const char *list)
-{
-	if (!*list)
-		return 0;
-	if (strlen(list) >= CONFIG_BOOTSTRAP_MAX)
-		return SHOAL_ECONFIG;
-	char copy[CONFIG_BOOTSTRAP_MAX];
-	snprintf(copy, sizeof(copy), "%s", list);
-	char *save = NULL;
-	int n = 0;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
-		if (config_check_addr(tok))
-			return SHOAL_ECONFIG;
-	}
-	return n ? 0 : SHOAL_ECONFIG;
 }
 
 struct load_ctx {
@@ -70,14 +37,14 @@ static int on_entry(void *arg, const char *section, const char *name, const char
 		return 0;
 	}
 	if (!strcmp(name, "listen")) {
-		if (config_check_addr(value)) {
+		if (addr_check(value)) {
 			log_warnx("%s: listen: not HOST:PORT: %s", c->path, value);
 			c->err = SHOAL_ECONFIG;
 			return 0;
 		}
 		snprintf(c->cfg->listen, sizeof(c->cfg->listen), "%s", value);
 	} else if (!strcmp(name, "bootstrap")) {
-		if (config_check_addr_list(value)) {
+		if (addr_check_list(value)) {
 			log_warnx("%s: bootstrap: not a list of HOST:PORT: %s", c->path, value);
 			c->err = SHOAL_ECONFIG;
 			return 0;

@@ -28,10 +28,4 @@ int config_load(const char *home, struct config *cfg);
 /* Writes cfg to home/config atomically. */
 int config_save(const char *home, const struct config *cfg);
 
-/* Checks "HOST:PORT" (port 0..65535, host non-empty, "[v6]:port" allowed).
- * 0 or SHOAL_ECONFIG. */
-int config_check_addr(const char *addr);
-/* Checks a comma-separated list of addresses (empty is fine). */
-int config_check_addr_list(const char *list);
-
 #endif
