@@ -29,6 +29,9 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE INDEX IF NOT EXISTS names_by_manifest ON names(manifest);"
 			     "CREATE TABLE IF NOT EXISTS pending("
 			     " token BLOB PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS members("
+			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL)"
+			     " WITHOUT ROWID;"
 			     "PRAGMA user_version = 1;";
 
 static int db_error(struct index *ix, const char *what)
@@ -361,6 +364,45 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 			return err;
 	}
 	return exec(ix, "DELETE FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)");
+}
+
+int index_member_set(struct index *ix, const struct index_member *m)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT INTO members(id, addr, last_seen) VALUES(?, ?, ?)"
+			  " ON CONFLICT(id) DO UPDATE SET addr = excluded.addr,"
+			  " last_seen = max(last_seen, excluded.last_seen)",
+			  &st);
+	if (err)
+		return err;
+	bind_id(st, 1, m->id);
+	sqlite3_bind_text(st, 2, m->addr, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, m->last_seen);
+	return run(ix, st);
+}
+
+int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT id, addr, last_seen FROM members ORDER BY last_seen DESC",
+			  &st);
+	if (err)
+		return err;
+	int ret = 0, rc;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct index_member m;
+		const unsigned char *addr = sqlite3_column_text(st, 1);
+		if (column_id(st, 0, m.id) || !addr)
+			continue;
+		snprintf(m.addr, sizeof(m.addr), "%s", addr);
+		m.last_seen = sqlite3_column_int64(st, 2);
+		ret = fn(&m, arg);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_error(ix, "members");
+	sqlite3_finalize(st);
+	return ret;
 }
 
 int index_integrity_check(struct index *ix)

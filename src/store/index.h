@@ -84,6 +84,19 @@ int index_pending_clear(struct index *ix);
  */
 int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg);
 
+/* Members of the network this node knows (kept so a restarted node can
+ * reconnect without its bootstrap nodes). */
+#define INDEX_ADDR_MAX 256
+struct index_member {
+	uint8_t id[32];
+	char addr[INDEX_ADDR_MAX];
+	int64_t last_seen; /* Unix seconds, 0 if never connected */
+};
+/* Inserts or updates a member. */
+int index_member_set(struct index *ix, const struct index_member *m);
+typedef int (*index_member_fn)(const struct index_member *m, void *arg);
+int index_members_foreach(struct index *ix, index_member_fn fn, void *arg);
+
 /* Runs PRAGMA integrity_check: 0 when "ok", else SHOAL_EDB. */
 int index_integrity_check(struct index *ix);
 

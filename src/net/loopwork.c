@@ -1,0 +1,87 @@
+/*
+ * Worker-to-loop messages; see loopwork.h. A mutex-guarded list and one
+ * persistent event that posters activate; the loop swaps the list out and runs
+ * it in posting order.
+ */
+#include "net/loopwork.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "util/log.h"
+
+struct loopwork {
+	struct event_base *base;
+	struct pool *pool;
+	struct event *ev;
+	pthread_mutex_t lock;
+	struct lw_msg *head, *tail;
+};
+
+static void drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct loopwork *lw = arg;
+	pthread_mutex_lock(&lw->lock);
+	struct lw_msg *m = lw->head;
+	lw->head = lw->tail = NULL;
+	pthread_mutex_unlock(&lw->lock);
+	while (m) {
+		struct lw_msg *next = m->next;
+		m->fn(m);
+		m = next;
+	}
+}
+
+struct loopwork *loopwork_new(struct event_base *base, struct pool *pool)
+{
+	struct loopwork *lw = calloc(1, sizeof(*lw));
+	if (!lw)
+		fatalx("out of memory");
+	lw->base = base;
+	lw->pool = pool;
+	pthread_mutex_init(&lw->lock, NULL);
+	lw->ev = event_new(base, -1, EV_PERSIST, drain, lw);
+	if (!lw->ev)
+		fatalx("cannot create the loop's work event");
+	return lw;
+}
+
+void loopwork_free(struct loopwork *lw)
+{
+	if (!lw)
+		return;
+	event_free(lw->ev);
+	pthread_mutex_destroy(&lw->lock);
+	free(lw);
+}
+
+void loopwork_post(struct loopwork *lw, struct lw_msg *m)
+{
+	m->next = NULL;
+	pthread_mutex_lock(&lw->lock);
+	if (lw->tail)
+		lw->tail->next = m;
+	else
+		lw->head = m;
+	lw->tail = m;
+	pthread_mutex_unlock(&lw->lock);
+	event_active(lw->ev, EV_READ, 0);
+}
+
+static void job_notify(struct pool_job *pj)
+{
+	struct lw_job *j = lw_job_of(pj);
+	loopwork_post(j->lw, &j->msg);
+}
+
+void loopwork_submit(struct loopwork *lw, struct lw_job *j, pool_job_fn work, lw_fn done)
+{
+	j->lw = lw;
+	j->job.fn = work;
+	j->job.notify = job_notify;
+	j->msg.fn = done;
+	pool_submit(lw->pool, &j->job);
+}
