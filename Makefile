@@ -112,4 +112,8 @@ format:
 clean:
 	rm -rf build build-san build-fuzz
 
+# Keep intermediate objects (fuzz harness objects would otherwise be deleted
+# after linking and rebuilt every time).
+.SECONDARY:
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -53,6 +53,8 @@ void loopwork_free(struct loopwork *lw)
 {
 	if (!lw)
 		return;
+	/* Messages still queued own memory (finished jobs): run them. */
+	drain(-1, 0, lw);
 	event_free(lw->ev);
 	pthread_mutex_destroy(&lw->lock);
 	free(lw);

@@ -34,7 +34,7 @@ struct lw_job {
 /* Creates the bridge for base (evthread_use_pthreads() must have been called
  * before base was made). Aborts on failure. */
 struct loopwork *loopwork_new(struct event_base *base, struct pool *pool);
-/* Frees lw; messages still queued are dropped. The pool must be idle. */
+/* Runs the messages still queued, then frees lw. The pool must be idle. */
 void loopwork_free(struct loopwork *lw);
 
 /* Posts m from any thread; m->fn runs soon on the loop thread. */

@@ -4,6 +4,10 @@
  *   [node]
  *   listen = 127.0.0.1:7400
  *   bootstrap = 10.0.0.1:7400,10.0.0.2:7400
+ *   peer_timeout = 5        (also ping_interval, handshake_timeout,
+ *                            gossip_interval, backoff_max: seconds;
+ *                            max_connections, max_pending,
+ *                            max_pending_per_host: counts)
  *
  * `shoal init` writes it; command-line flags override it. Addresses are
  * HOST:PORT with a numeric port; bootstrap is a comma-separated list.
@@ -18,6 +22,16 @@
 struct config {
 	char listen[CONFIG_ADDR_MAX];
 	char bootstrap[CONFIG_BOOTSTRAP_MAX]; /* comma-separated, may be empty */
+	/* Timing, in seconds (keys of the same names). */
+	double ping_interval;     /* keepalive ping to each peer */
+	double peer_timeout;      /* a peer silent this long is down */
+	double handshake_timeout; /* TCP+TLS must finish within this */
+	double gossip_interval;   /* peer exchange with every peer */
+	double backoff_max;       /* cap of the reconnect backoff */
+	/* Limits. */
+	unsigned max_connections;      /* all connections, authenticated or not */
+	unsigned max_pending;          /* connections still in their handshake */
+	unsigned max_pending_per_host; /* ... from one IP address */
 };
 
 /* Fills cfg with defaults. */
@@ -25,7 +39,11 @@ void config_defaults(struct config *cfg);
 /* Reads home/config over the defaults. A missing file is fine (defaults);
  * a malformed one is SHOAL_ECONFIG (logged with its line number). */
 int config_load(const char *home, struct config *cfg);
-/* Writes cfg to home/config atomically. */
+/* Sets one key from text (the same keys as the file). 0 or SHOAL_ECONFIG
+ * (logged with the key). */
+int config_set(struct config *cfg, const char *key, const char *value);
+/* Writes cfg to home/config atomically (listen and bootstrap, and the other
+ * keys only where they differ from the defaults). */
 int config_save(const char *home, const struct config *cfg);
 
 #endif

@@ -24,7 +24,10 @@ struct capability {
 void capability_format(const struct capability *cap, char out[CAPABILITY_STR_LEN + 1]);
 
 /*
- * Parses s (exactly the text form; surrounding white space is not accepted).
+ * Parses s (the text form; surrounding white space is not accepted). The
+ * base32 parts may be given in either case (people retype them), so compare
+ * capabilities by value, not by text; capability_format() always writes
+ * lowercase.
  * Returns 0, or SHOAL_EBADCAP for a wrong prefix, wrong length, bad base32 or
  * missing separator; cap is untouched on error.
  */

@@ -13,6 +13,42 @@
 #include "proto/shoal.pb-c.h"
 #include "util/error.h"
 
+/*
+ * protobuf-c materialises every repeated entry before our limits are checked,
+ * so a hostile 4 MiB manifest of empty entries could make it allocate
+ * hundreds of MiB. Decoding therefore draws from a byte budget: a full valid
+ * manifest (16384 refs) needs about 3 MiB.
+ */
+#define DECODE_ALLOC_MAX ((size_t)8 * 1024 * 1024)
+
+struct budget {
+	ProtobufCAllocator a;
+	size_t left;
+};
+
+static void *budget_alloc(void *ctx, size_t n)
+{
+	struct budget *b = ctx;
+	if (n > b->left)
+		return NULL;
+	b->left -= n;
+	return malloc(n);
+}
+
+static void budget_free(void *ctx, void *p)
+{
+	(void)ctx;
+	free(p);
+}
+
+static void budget_init(struct budget *b)
+{
+	b->a.alloc = budget_alloc;
+	b->a.free = budget_free;
+	b->a.allocator_data = b;
+	b->left = DECODE_ALLOC_MAX;
+}
+
 void manifest_release(struct manifest *m)
 {
 	free(m->chunks);
@@ -142,7 +178,9 @@ int manifest_decode(struct manifest *m, const uint8_t *p, size_t n)
 	memset(m, 0, sizeof(*m));
 	if (n > CHUNK_SIZE_MAX)
 		return SHOAL_ETOOBIG;
-	Shoal__Manifest *pb = shoal__manifest__unpack(NULL, n, p);
+	struct budget b;
+	budget_init(&b);
+	Shoal__Manifest *pb = shoal__manifest__unpack(&b.a, n, p);
 	if (!pb)
 		return SHOAL_EPROTO;
 	int err = SHOAL_EVERSION;
@@ -170,7 +208,7 @@ int manifest_decode(struct manifest *m, const uint8_t *p, size_t n)
 	m->nlists = pb->n_lists;
 	err = manifest_check(m);
 out:
-	shoal__manifest__free_unpacked(pb, NULL);
+	shoal__manifest__free_unpacked(pb, &b.a);
 	if (err)
 		manifest_release(m);
 	return err;
@@ -199,7 +237,9 @@ int chunklist_decode(const uint8_t *p, size_t n, struct chunk_ref **refs, size_t
 	*count = 0;
 	if (n > CHUNK_SIZE_MAX)
 		return SHOAL_ETOOBIG;
-	Shoal__ChunkList *pb = shoal__chunk_list__unpack(NULL, n, p);
+	struct budget b;
+	budget_init(&b);
+	Shoal__ChunkList *pb = shoal__chunk_list__unpack(&b.a, n, p);
 	if (!pb)
 		return SHOAL_EPROTO;
 	int err = SHOAL_EPROTO;
@@ -213,6 +253,6 @@ int chunklist_decode(const uint8_t *p, size_t n, struct chunk_ref **refs, size_t
 	if (!err)
 		*count = pb->n_chunks;
 out:
-	shoal__chunk_list__free_unpacked(pb, NULL);
+	shoal__chunk_list__free_unpacked(pb, &b.a);
 	return err;
 }

@@ -1,0 +1,348 @@
+/*
+ * Writes the seed corpora of the fuzz harnesses: `gen_corpus MANIFEST_DIR
+ * CAPABILITY_DIR` (fuzz/run.sh --seeds runs it into fuzz/corpus/). Valid seeds
+ * come from the real encoders (manifest_encode, chunklist_encode,
+ * capability_format) so they track the format; invalid ones are those
+ * encodings truncated, or protobuf written by hand with one rule broken
+ * (version, kind, mode, sizes, lengths, counts past the limits, wire types),
+ * plus garbage, and for the text harness names good and bad. Everything is
+ * deterministic, so regenerating the seeds changes no file unless the format
+ * changed.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "proto/capability.h"
+#include "proto/manifest.h"
+#include "proto/name.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+static const char *out_dir;
+static int failures;
+
+static void emit(const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", out_dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "gen_corpus: cannot write %s: %s\n", path, strerror(errno));
+		failures++;
+	}
+}
+
+static void emit_buf(const char *name, const struct buf *b)
+{
+	emit(name, b->data, b->len);
+}
+
+static void emit_str(const char *name, const char *s)
+{
+	emit(name, s, strlen(s));
+}
+
+/* Deterministic filler bytes; seed picks the pattern. */
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	uint32_t x = 2463534242u ^ seed;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
+static struct chunk_ref ref_make(unsigned seed, uint32_t size)
+{
+	struct chunk_ref ref;
+	fill(ref.id, sizeof(ref.id), seed);
+	fill(ref.key, sizeof(ref.key), seed + 1000);
+	ref.size = size;
+	return ref;
+}
+
+/* Hand-written protobuf, for the inputs the encoders refuse to produce. */
+static void pb_varint(struct buf *b, uint64_t v)
+{
+	uint8_t byte;
+	do {
+		byte = v & 0x7f;
+		v >>= 7;
+		if (v)
+			byte |= 0x80;
+		buf_add(b, &byte, 1);
+	} while (v);
+}
+
+static void pb_tag(struct buf *b, unsigned field, unsigned wire_type)
+{
+	pb_varint(b, (uint64_t)field << 3 | wire_type);
+}
+
+static void pb_bytes(struct buf *b, unsigned field, const void *p, size_t n)
+{
+	pb_tag(b, field, 2);
+	pb_varint(b, n);
+	buf_add(b, p, n);
+}
+
+/* A ChunkRef with id and key of the given lengths, as field `field`. */
+static void pb_ref(struct buf *b, unsigned field, size_t id_len, size_t key_len, uint32_t size)
+{
+	struct buf ref = BUF_INIT;
+	uint8_t bytes[72];
+
+	fill(bytes, sizeof(bytes), (unsigned)(id_len * 7 + key_len + size));
+	pb_bytes(&ref, 1, bytes, id_len);
+	pb_tag(&ref, 2, 0);
+	pb_varint(&ref, size);
+	pb_bytes(&ref, 3, bytes + 32, key_len);
+	pb_bytes(b, field, ref.data, ref.len);
+	buf_release(&ref);
+}
+
+/* The scalar fields of a Manifest; proto3 leaves zero values out. */
+static void pb_header(struct buf *b, uint64_t version, uint64_t kind, uint64_t size, uint64_t mode)
+{
+	const uint64_t fields[] = {version, 0, kind, size, mode};
+	for (unsigned i = 0; i < 5; i++) {
+		if (fields[i]) {
+			pb_tag(b, i + 1, 0);
+			pb_varint(b, fields[i]);
+		}
+	}
+}
+
+static void encode_manifest(struct buf *out, struct chunk_ref *chunks, size_t nchunks,
+			    struct chunk_ref *lists, size_t nlists, uint64_t size, uint32_t mode,
+			    int64_t mtime)
+{
+	struct manifest m = {
+		.kind = MANIFEST_FILE,
+		.size = size,
+		.mode = mode,
+		.mtime = mtime,
+		.chunks = chunks,
+		.nchunks = nchunks,
+		.lists = lists,
+		.nlists = nlists,
+	};
+	int err = manifest_encode(&m, out);
+	if (err) {
+		fprintf(stderr, "gen_corpus: manifest_encode: %s\n", shoal_strerror(err));
+		failures++;
+	}
+}
+
+static void encode_chunklist(struct buf *out, const struct chunk_ref *refs, size_t n)
+{
+	int err = chunklist_encode(refs, n, out);
+	if (err) {
+		fprintf(stderr, "gen_corpus: chunklist_encode: %s\n", shoal_strerror(err));
+		failures++;
+	}
+}
+
+static void manifest_seeds(void)
+{
+	struct chunk_ref one[1] = {ref_make(1, 1000)};
+	struct chunk_ref three[3] = {ref_make(2, 262144), ref_make(3, 1048576), ref_make(4, 17)};
+	struct chunk_ref max[1] = {ref_make(5, CHUNK_SIZE_MAX)};
+	struct chunk_ref lists[2] = {ref_make(6, 16384 * 72), ref_make(7, 72)};
+	struct chunk_ref five[5];
+	struct buf b = BUF_INIT;
+	uint8_t junk[128];
+
+	for (unsigned i = 0; i < 5; i++)
+		five[i] = ref_make(10 + i, 1 + i * 4096);
+
+	/* Valid, from the encoders. */
+	encode_manifest(&b, NULL, 0, NULL, 0, 0, 0644, 1700000000);
+	emit_buf("valid-manifest-empty", &b);
+	buf_reset(&b);
+	encode_manifest(&b, one, 1, NULL, 0, 1000, 0600, 1700000000);
+	emit_buf("valid-manifest-one-chunk", &b);
+	buf_reset(&b);
+	encode_manifest(&b, max, 1, NULL, 0, CHUNK_SIZE_MAX, 07777, -1);
+	emit_buf("valid-manifest-max-chunk", &b);
+	buf_reset(&b);
+	encode_manifest(&b, NULL, 0, lists, 2, (uint64_t)20 << 30, 0644, 1700000000);
+	emit_buf("valid-manifest-lists", &b);
+	buf_reset(&b);
+	/* Unknown fields are skipped, so later versions can add some. */
+	encode_manifest(&b, one, 1, NULL, 0, 1000, 0600, 1700000000);
+	pb_tag(&b, 15, 0);
+	pb_varint(&b, 42);
+	emit_buf("valid-manifest-unknown-field", &b);
+	buf_reset(&b);
+
+	/* Truncated encodings. */
+	encode_manifest(&b, three, 3, NULL, 0, 262144 + 1048576 + 17, 0755, 1600000000);
+	emit_buf("valid-manifest-three-chunks", &b);
+	emit("bad-manifest-truncated-half", b.data, b.len / 2);
+	emit("bad-manifest-truncated-end", b.data, b.len - 3);
+	buf_reset(&b);
+
+	/* ChunkLists. */
+	encode_chunklist(&b, one, 1);
+	emit_buf("valid-chunklist-one", &b);
+	buf_reset(&b);
+	encode_chunklist(&b, five, 5);
+	emit_buf("valid-chunklist-five", &b);
+	emit("bad-chunklist-truncated", b.data, b.len - 10);
+	buf_reset(&b);
+
+	/* One rule broken each, by hand. */
+	pb_header(&b, 2, 0, 1000, 0644);
+	pb_ref(&b, 7, 32, 32, 1000);
+	emit_buf("bad-manifest-version-2", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 1, 0, 0755);
+	emit_buf("bad-manifest-directory", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 0, 1000, 010000);
+	pb_ref(&b, 7, 32, 32, 1000);
+	emit_buf("bad-manifest-mode", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 0, 1001, 0644);
+	pb_ref(&b, 7, 32, 32, 1000);
+	emit_buf("bad-manifest-size-mismatch", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 0, 1000, 0644);
+	pb_ref(&b, 7, 32, 32, 1000);
+	pb_ref(&b, 8, 32, 32, 72);
+	emit_buf("bad-manifest-chunks-and-lists", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 0, 1000, 0644);
+	pb_ref(&b, 7, 31, 33, 1000);
+	emit_buf("bad-manifest-id-key-length", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 0, CHUNK_SIZE_MAX + 1, 0644);
+	pb_ref(&b, 7, 32, 32, CHUNK_SIZE_MAX + 1);
+	pb_ref(&b, 7, 32, 32, 0);
+	emit_buf("bad-manifest-chunk-sizes", &b);
+	buf_reset(&b);
+	/* An announced length far past the input. */
+	pb_header(&b, 1, 0, 1000, 0644);
+	pb_tag(&b, 7, 2);
+	pb_varint(&b, 0xffffffffu);
+	buf_add(&b, "\x0a\x20", 2);
+	emit_buf("bad-manifest-length-overflow", &b);
+	buf_reset(&b);
+	pb_tag(&b, 1, 2);
+	pb_varint(&b, 1);
+	buf_add(&b, "\x01", 1);
+	emit_buf("bad-manifest-wire-type", &b);
+	buf_reset(&b);
+	buf_add(&b, "\x20\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12);
+	emit_buf("bad-varint-overlong", &b);
+	buf_reset(&b);
+
+	/* One ref past the count limits; empty refs keep the file small. */
+	pb_header(&b, 1, 0, 1000, 0644);
+	for (size_t i = 0; i <= MANIFEST_INLINE_MAX; i++)
+		pb_bytes(&b, 7, "", 0);
+	emit_buf("bad-manifest-too-many-chunks", &b);
+	buf_reset(&b);
+	for (size_t i = 0; i <= CHUNKLIST_MAX; i++)
+		pb_bytes(&b, 1, "", 0);
+	emit_buf("bad-chunklist-too-many", &b);
+	buf_reset(&b);
+
+	/* Garbage. */
+	emit("garbage-empty", "", 0);
+	memset(junk, 0xff, sizeof(junk));
+	emit("garbage-ff", junk, 64);
+	fill(junk, sizeof(junk), 99);
+	emit("garbage-random", junk, sizeof(junk));
+	buf_release(&b);
+}
+
+static void capability_seeds(void)
+{
+	struct capability cap;
+	char text[CAPABILITY_STR_LEN + 1], edited[CAPABILITY_STR_LEN + 8];
+	char name[NAME_MAX_LEN + 2];
+
+	memset(&cap, 0, sizeof(cap));
+	capability_format(&cap, text);
+	emit_str("valid-cap-zero", text);
+	memset(&cap, 0xff, sizeof(cap));
+	capability_format(&cap, text);
+	emit_str("valid-cap-ones", text);
+	fill(cap.id, sizeof(cap.id), 1);
+	fill(cap.key, sizeof(cap.key), 2);
+	capability_format(&cap, text);
+	emit_str("valid-cap-pattern", text);
+
+	/* Variants of the pattern. */
+	strcpy(edited, text);
+	for (size_t i = strlen(CAPABILITY_PREFIX); edited[i]; i++) {
+		if (edited[i] >= 'a' && edited[i] <= 'z')
+			edited[i] = (char)(edited[i] - 'a' + 'A');
+	}
+	emit_str("valid-cap-upper-case", edited);
+	emit("bad-cap-truncated", text, CAPABILITY_STR_LEN - 1);
+	snprintf(edited, sizeof(edited), "%sa", text);
+	emit_str("bad-cap-too-long", edited);
+	snprintf(edited, sizeof(edited), "%s\n", text);
+	emit_str("bad-cap-newline", edited);
+	strcpy(edited, text);
+	edited[strlen(CAPABILITY_PREFIX) + 52] = ';';
+	emit_str("bad-cap-separator", edited);
+	strcpy(edited, text);
+	edited[20] = '1';
+	emit_str("bad-cap-digit", edited);
+	/* The 52nd digit of 32 bytes carries 4 padding bits that must be 0. */
+	strcpy(edited, text);
+	edited[strlen(CAPABILITY_PREFIX) + 51] = 'b';
+	emit_str("bad-cap-padding-bits", edited);
+	strcpy(edited, text);
+	memcpy(edited, "SHOAL:", 6);
+	emit_str("bad-cap-prefix-case", edited);
+	strcpy(edited, text);
+	edited[40] = '\0';
+	emit("bad-cap-nul", edited, CAPABILITY_STR_LEN);
+	emit_str("bad-cap-prefix-only", CAPABILITY_PREFIX);
+
+	/* Names. */
+	emit_str("valid-name-simple", "report 2024.pdf");
+	emit_str("valid-name-utf8", "caf\xc3\xa9 \xe2\x80\x93 \xf0\x9f\x98\x80.txt");
+	emit_str("valid-name-dots", "...");
+	memset(name, 'x', sizeof(name));
+	emit("valid-name-max-length", name, NAME_MAX_LEN);
+	emit("bad-name-too-long", name, NAME_MAX_LEN + 1);
+	emit_str("bad-name-dot", ".");
+	emit_str("bad-name-dotdot", "..");
+	emit_str("bad-name-slash", "../etc/passwd");
+	emit_str("bad-name-control", "a\tb");
+	emit_str("bad-name-spaces", " a ");
+	emit_str("bad-name-overlong-utf8", "\xc0\xaf");
+	emit_str("bad-name-surrogate", "a\xed\xa0\x80");
+	emit_str("bad-name-past-unicode", "\xf4\x90\x80\x80");
+	emit_str("bad-name-cut-utf8", "ab\xe2\x82");
+	emit("garbage-empty", "", 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s MANIFEST_DIR CAPABILITY_DIR\n", argv[0]);
+		return 2;
+	}
+	out_dir = argv[1];
+	mkdir(out_dir, 0777);
+	manifest_seeds();
+	out_dir = argv[2];
+	mkdir(out_dir, 0777);
+	capability_seeds();
+	return failures ? 1 : 0;
+}
