@@ -21,7 +21,6 @@
 #include "store/chunker.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "util/interrupt.h"
 #include "util/log.h"
 
 #define READ_BLOCK ((size_t)64 * 1024)
@@ -232,7 +231,7 @@ static int put_chunks(struct put *p, int fd)
 			ssize_t got =
 				read(fd, sl->buf + sl->len, room < READ_BLOCK ? room : READ_BLOCK);
 			if (got < 0) {
-				if (errno == EINTR && !interrupt_pending())
+				if (errno == EINTR && !progress_cancelled(p->progress))
 					continue;
 				return -errno;
 			}
@@ -242,7 +241,7 @@ static int put_chunks(struct put *p, int fd)
 		}
 		if (cut == 0)
 			break;
-		if (interrupt_pending())
+		if (progress_cancelled(p->progress))
 			return -EINTR;
 		struct slot *next = &r->slots[(cur + 1) % r->n];
 		if (next->busy && (err = put_retire(p, next)))
@@ -502,7 +501,7 @@ static int get_chunk(struct get *g, const struct chunk_ref *ref)
 {
 	if (ref->size > g->size - g->off)
 		return SHOAL_EPROTO;
-	if (interrupt_pending())
+	if (progress_cancelled(g->progress))
 		return -EINTR;
 	struct slot *sl = &g->ring.slots[g->next];
 	if (sl->busy) {

@@ -3,6 +3,8 @@
  */
 #include "util/progress.h"
 
+#include "util/interrupt.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,18 +68,33 @@ void progress_start(struct progress *p, const char *label, uint64_t total, int f
 	p->start = monotonic_seconds();
 }
 
+int progress_cancelled(const struct progress *p)
+{
+	return interrupt_pending() || (p && p->cancel && *p->cancel);
+}
+
 void progress_add(struct progress *p, uint64_t n)
 {
 	p->done += n;
-	if (!p->enabled)
+	if (!p->enabled && !p->report)
 		return;
 	double now = monotonic_seconds();
-	if (now - p->last_draw >= 0.1)
+	if (now - p->last_draw < 0.1)
+		return;
+	if (p->report) {
+		p->last_draw = now;
+		p->report(p, p->report_arg);
+	} else {
 		draw(p, now);
+	}
 }
 
 void progress_finish(struct progress *p)
 {
+	if (p->report) {
+		p->report(p, p->report_arg);
+		return;
+	}
 	if (!p->enabled)
 		return;
 	draw(p, monotonic_seconds());
