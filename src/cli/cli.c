@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/ctlclient.h"
 #include "node/home.h"
 #include "proto/name.h"
 #include "util/error.h"
@@ -23,6 +25,21 @@ static const struct command commands[] = {
 	 ")\n"
 	 "  --bootstrap LIST      comma-separated HOST:PORT of members to join through\n"},
 	{"id", cmd_id, "", "print this node's id", NULL},
+	{"daemon", cmd_daemon, "[--listen HOST:PORT] [--bootstrap HOST:PORT,...] [--set KEY=VALUE]",
+	 "run the node in the foreground until SIGTERM or SIGINT; logs on stderr",
+	 "  --listen HOST:PORT    listen here (default: the config's)\n"
+	 "  --bootstrap LIST      join through these members (default: the config's)\n"
+	 "  --set KEY=VALUE       override a config setting (peer_timeout, ping_interval,\n"
+	 "                        handshake_timeout, gossip_interval, backoff_max,\n"
+	 "                        max_connections, max_pending, max_pending_per_host)\n"
+	 "  --log-level LEVEL     error, warn, info (default) or debug\n"},
+	{"status", cmd_status, "[--json]",
+	 "ask the daemon how the node is: id, address, peers, what it stores (exit 0 when it "
+	 "answers)",
+	 "  --json                print a JSON object\n"},
+	{"peers", cmd_peers, "[--json]",
+	 "list known members: node id, address, up or down, round-trip time",
+	 "  --json                print a JSON array\n"},
 	{"put", cmd_put, "FILE [--name NAME]",
 	 "store a file; prints its capability (the name defaults to the file's base name)",
 	 "  --name NAME           the name to store it under\n"
@@ -114,12 +131,40 @@ int cli_home(struct cli *cli)
 	return 0;
 }
 
+int cli_daemon(struct cli *cli, int *fd)
+{
+	int err = cli_home(cli);
+	if (err)
+		return err;
+	*fd = ctlclient_connect(cli->home);
+	if (*fd >= 0)
+		return 0;
+	if (*fd == -ENOENT || *fd == -ECONNREFUSED || *fd == -ENOTDIR) {
+		*fd = -1;
+		return 0;
+	}
+	return cli_fail(*fd, "cannot reach the daemon of %s", cli->home);
+}
+
+/* How long an offline command waits for another one holding the store. */
+#define STORE_WAIT_SECONDS 30
+
 int cli_open_store(struct cli *cli, struct store **out)
 {
 	int err = cli_home(cli);
 	if (err)
 		return err;
-	err = store_open(out, cli->home, 0);
+	for (int waited = 0;; waited++) {
+		err = store_open(out, cli->home, STORE_NOWAIT);
+		if (err != -EWOULDBLOCK || waited == STORE_WAIT_SECONDS * 10)
+			break;
+		if (waited == 10)
+			fprintf(stderr, "shoal: waiting for another shoal process using %s\n",
+				cli->home);
+		usleep(100 * 1000);
+	}
+	if (err == -EWOULDBLOCK)
+		return cli_failx("%s is in use by another shoal process", cli->home);
 	if (err == SHOAL_EIDENTITY || err == -ENOENT)
 		return cli_failx("%s is not a shoal node home (run 'shoal init' first)", cli->home);
 	if (err)

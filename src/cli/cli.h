@@ -43,6 +43,11 @@ int cli_help(const struct command *cmd);
 /* Returns the table entry of a command by name, or NULL. */
 const struct command *cli_command(const char *name);
 
+/* Finds out whether a daemon runs on the home: 0 with *fd connected to its
+ * control socket, 0 with *fd = -1 when none runs (offline mode), or prints an
+ * error and returns EXIT_FAIL. */
+int cli_daemon(struct cli *cli, int *fd);
+
 /* Opens the home's store, printing a clear error on failure. */
 int cli_open_store(struct cli *cli, struct store **out);
 
@@ -83,5 +88,8 @@ int cmd_get(struct cli *cli, int argc, char **argv);
 int cmd_ls(struct cli *cli, int argc, char **argv);
 int cmd_rm(struct cli *cli, int argc, char **argv);
 int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_daemon(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_peers(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -9,6 +9,10 @@
 
 #include "util/error.h"
 
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 int addr_check(const char *addr)
 {
 	const char *colon = strrchr(addr, ':');
@@ -43,3 +47,21 @@ int addr_check_list(const char *list)
 	return n ? 0 : SHOAL_EPROTO;
 }
 
+int addr_parse_numeric(const char *addr, struct sockaddr_storage *ss, int *len)
+{
+	if (addr_check(addr))
+		return SHOAL_EPROTO;
+	const char *colon = strrchr(addr, ':');
+	int port = atoi(colon + 1);
+	/* libevent's parser refuses port 0; parse with a stand-in, then fix. */
+	char copy[ADDR_MAX];
+	snprintf(copy, sizeof(copy), "%.*s:1", (int)(colon - addr), addr);
+	*len = (int)sizeof(*ss);
+	if (evutil_parse_sockaddr_port(copy, (struct sockaddr *)ss, len))
+		return SHOAL_EPROTO;
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	return 0;
+}

@@ -23,14 +23,14 @@ struct config {
 	char listen[CONFIG_ADDR_MAX];
 	char bootstrap[CONFIG_BOOTSTRAP_MAX]; /* comma-separated, may be empty */
 	/* Timing, in seconds (keys of the same names). */
-	double ping_interval;     /* keepalive ping to each peer */
-	double peer_timeout;      /* a peer silent this long is down */
+	double ping_interval;	  /* keepalive ping to each peer */
+	double peer_timeout;	  /* a peer silent this long is down */
 	double handshake_timeout; /* TCP+TLS must finish within this */
-	double gossip_interval;   /* peer exchange with every peer */
-	double backoff_max;       /* cap of the reconnect backoff */
+	double gossip_interval;	  /* peer exchange with every peer */
+	double backoff_max;	  /* cap of the reconnect backoff */
 	/* Limits. */
 	unsigned max_connections;      /* all connections, authenticated or not */
-	unsigned max_pending;          /* connections still in their handshake */
+	unsigned max_pending;	       /* connections still in their handshake */
 	unsigned max_pending_per_host; /* ... from one IP address */
 };
 

@@ -385,8 +385,8 @@ int index_member_set(struct index *ix, const struct index_member *m)
 int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT id, addr, last_seen FROM members ORDER BY last_seen DESC",
-			  &st);
+	int err =
+		prepare(ix, "SELECT id, addr, last_seen FROM members ORDER BY last_seen DESC", &st);
 	if (err)
 		return err;
 	int ret = 0, rc;

@@ -1,0 +1,218 @@
+/*
+ * Commands about the running node: daemon (run it), status and peers (ask it).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/ctlclient.h"
+#include "net/addr.h"
+#include "node/config.h"
+#include "node/node.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/progress.h"
+
+int cmd_daemon(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"bootstrap", required_argument, NULL, 'b'},
+		{"set", required_argument, NULL, 's'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const struct command *cmd = cli_command("daemon");
+	/* Flags win over the config file, so they are applied after loading it;
+	 * keep them until then. */
+	const char *listen = NULL, *bootstrap = NULL;
+	const char *sets[32];
+	size_t nsets = 0;
+	enum log_level level = LOG_LEVEL_INFO;
+	int c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		switch (c) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'b':
+			bootstrap = optarg;
+			break;
+		case 's':
+			if (nsets == sizeof(sets) / sizeof(sets[0]))
+				return cli_usage(cmd, "too many --set options");
+			if (!strchr(optarg, '='))
+				return cli_usage(cmd, "--set wants KEY=VALUE, not '%s'", optarg);
+			sets[nsets++] = optarg;
+			break;
+		case 'L':
+			if (log_level_parse(optarg, &level))
+				return cli_usage(cmd, "--log-level: error, warn, info or debug");
+			break;
+		default:
+			return cli_opt_exit(c);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	int ret = cli_home(cli);
+	if (ret)
+		return ret;
+	struct config cfg;
+	if (config_load(cli->home, &cfg))
+		return cli_failx("%s/config is not valid", cli->home);
+	if (listen && config_set(&cfg, "listen", listen))
+		return cli_usage(cmd, "--listen: not HOST:PORT: '%s'", listen);
+	if (bootstrap && config_set(&cfg, "bootstrap", bootstrap))
+		return cli_usage(cmd, "--bootstrap: not a list of HOST:PORT: '%s'", bootstrap);
+	for (size_t i = 0; i < nsets; i++) {
+		char key[64];
+		const char *eq = strchr(sets[i], '=');
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - sets[i]), sets[i]);
+		if (config_set(&cfg, key, eq + 1))
+			return cli_usage(cmd, "--set %s: not a valid setting", sets[i]);
+	}
+	log_init(level, 1);
+	return node_run(cli->home, &cfg) ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Asks the daemon; prints the error itself. */
+static int ask(struct cli *cli, Shoal__CtlRequest *req, Shoal__CtlReply **rep)
+{
+	int ret = cli_home(cli);
+	if (ret)
+		return ret;
+	int fd = ctlclient_connect(cli->home);
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		return cli_failx("no daemon is running on %s (start one with 'shoal daemon')",
+				 cli->home);
+	if (fd < 0)
+		return cli_fail(fd, "cannot reach the daemon of %s", cli->home);
+	int err = ctlclient_call(fd, req, NULL, rep);
+	close(fd);
+	if (err)
+		return cli_fail(err, "the daemon of %s did not answer", cli->home);
+	if ((*rep)->err) {
+		int e = (*rep)->err;
+		shoal__ctl_reply__free_unpacked(*rep, NULL);
+		return cli_fail(e, "the daemon refused");
+	}
+	return 0;
+}
+
+static int parse_json_flag(const struct command *cmd, int argc, char **argv, int *json)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	*json = 0;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		if (c == 'j')
+			*json = 1;
+		else
+			return cli_opt_exit(c);
+	}
+	if (optind != argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+static int print_json(json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	json_decref(j);
+	if (!text)
+		return cli_fail(-ENOMEM, "cannot format JSON");
+	printf("%s\n", text);
+	free(text);
+	return EXIT_OK;
+}
+
+int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	int json, ret = parse_json_flag(cli_command("status"), argc, argv, &json);
+	if (ret >= 0)
+		return ret;
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlStatusRequest sr = SHOAL__CTL_STATUS_REQUEST__INIT;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_STATUS;
+	req.status = &sr;
+	Shoal__CtlReply *rep;
+	if ((ret = ask(cli, &req, &rep)))
+		return ret;
+	if (rep->reply_case != SHOAL__CTL_REPLY__REPLY_STATUS ||
+	    rep->status->node_id.len != NODE_ID_LEN) {
+		shoal__ctl_reply__free_unpacked(rep, NULL);
+		return cli_failx("the daemon sent a malformed status");
+	}
+	const Shoal__CtlStatus *st = rep->status;
+	char id[NODE_ID_STR_LEN + 1], bytes[32];
+	node_id_format(st->node_id.data, id);
+	format_bytes(st->bytes, bytes, sizeof(bytes));
+	if (json) {
+		ret = print_json(json_pack("{s:s, s:s, s:i, s:i, s:I, s:I}", "node_id", id,
+					   "listen", st->listen_addr, "peers_up", (int)st->peers_up,
+					   "peers_down", (int)st->peers_down, "chunks",
+					   (json_int_t)st->chunks, "bytes", (json_int_t)st->bytes));
+	} else {
+		printf("node    %s\nlisten  %s\npeers   %u up, %u down\nstored  %llu chunks, %s\n",
+		       id, st->listen_addr, st->peers_up, st->peers_down,
+		       (unsigned long long)st->chunks, bytes);
+		ret = EXIT_OK;
+	}
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	return ret;
+}
+
+int cmd_peers(struct cli *cli, int argc, char **argv)
+{
+	int json, ret = parse_json_flag(cli_command("peers"), argc, argv, &json);
+	if (ret >= 0)
+		return ret;
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlPeersRequest pr = SHOAL__CTL_PEERS_REQUEST__INIT;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_PEERS;
+	req.peers = &pr;
+	Shoal__CtlReply *rep;
+	if ((ret = ask(cli, &req, &rep)))
+		return ret;
+	if (rep->reply_case != SHOAL__CTL_REPLY__REPLY_PEERS) {
+		shoal__ctl_reply__free_unpacked(rep, NULL);
+		return cli_failx("the daemon sent a malformed peer list");
+	}
+	json_t *list = json ? json_array() : NULL;
+	for (size_t i = 0; i < rep->peers->n_peers; i++) {
+		const Shoal__CtlPeer *p = rep->peers->peers[i];
+		if (p->node_id.len != NODE_ID_LEN)
+			continue;
+		char id[NODE_ID_STR_LEN + 1];
+		node_id_format(p->node_id.data, id);
+		if (list) {
+			json_array_append_new(
+				list, json_pack("{s:s, s:s, s:s, s:f, s:I}", "node_id", id, "addr",
+						p->addr, "state", p->up ? "up" : "down", "rtt_ms",
+						p->rtt_us / 1000.0, "last_seen",
+						(json_int_t)p->last_seen));
+		} else if (p->up && p->rtt_us) {
+			printf("%s\t%s\tup\t%.2fms\n", id, p->addr[0] ? p->addr : "-",
+			       p->rtt_us / 1000.0);
+		} else {
+			printf("%s\t%s\t%s\t-\n", id, p->addr[0] ? p->addr : "-",
+			       p->up ? "up" : "down");
+		}
+	}
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	return list ? print_json(list) : EXIT_OK;
+}

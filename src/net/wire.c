@@ -1,0 +1,334 @@
+/*
+ * Envelope and control message codecs; see wire.h. protobuf-c does the wire
+ * parsing; one validator per message then checks what it produced, and the
+ * same validators guard the packers, so a node refuses to send what its peers
+ * would refuse to receive. Validators take const messages and treat NULL
+ * strings and submessages (possible in hand-built messages, never in decoded
+ * ones) as empty and missing.
+ */
+#include "net/wire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/addr.h"
+#include "net/frame.h"
+#include "proto/manifest.h"
+#include "proto/name.h"
+#include "util/error.h"
+
+static size_t str_len(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+static int id_ok(const ProtobufCBinaryData *id)
+{
+	return id->len == WIRE_ID_LEN && id->data;
+}
+
+static int addr_ok(const char *addr)
+{
+	return addr && addr_check(addr) == 0;
+}
+
+static int name_ok(const char *name)
+{
+	return name && name_validate(name, strlen(name)) == 0;
+}
+
+static int abs_path_ok(const char *path)
+{
+	return path && path[0] == '/' && strlen(path) <= WIRE_PATH_MAX;
+}
+
+static int hello_ok(const Shoal__Hello *m)
+{
+	if (!id_ok(&m->node_id))
+		return 0;
+	return str_len(m->listen_addr) == 0 || addr_ok(m->listen_addr);
+}
+
+static int peers_ok(const Shoal__Peers *m)
+{
+	if (m->n_members > WIRE_MEMBERS_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_members; i++) {
+		const Shoal__Member *member = m->members[i];
+		if (!member || !id_ok(&member->node_id) || !addr_ok(member->addr) ||
+		    member->last_seen < 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int envelope_ok(const Shoal__Envelope *env)
+{
+	/* Every case but Chunk carries no payload; the union member is checked first. */
+	if (env->msg_case != SHOAL__ENVELOPE__MSG_CHUNK && env->payload_len != 0)
+		return 0;
+	switch (env->msg_case) {
+	case SHOAL__ENVELOPE__MSG_HELLO:
+		return env->hello && hello_ok(env->hello);
+	case SHOAL__ENVELOPE__MSG_PING:
+		return env->ping != NULL;
+	case SHOAL__ENVELOPE__MSG_PONG:
+		return env->pong != NULL;
+	case SHOAL__ENVELOPE__MSG_PEERS:
+		return env->peers && peers_ok(env->peers);
+	case SHOAL__ENVELOPE__MSG_GET_CHUNK:
+		return env->get_chunk && id_ok(&env->get_chunk->id);
+	case SHOAL__ENVELOPE__MSG_CHUNK:
+		return env->chunk && id_ok(&env->chunk->id) && env->payload_len >= WIRE_CHUNK_MIN &&
+		       env->payload_len <= OBJECT_SIZE_MAX;
+	case SHOAL__ENVELOPE__MSG_ERROR:
+		return env->error && str_len(env->error->text) <= WIRE_TEXT_MAX;
+	default:
+		/* Nothing set (or a case this build does not know). */
+		return 0;
+	}
+}
+
+static int ctl_request_ok(const Shoal__CtlRequest *req)
+{
+	switch (req->req_case) {
+	case SHOAL__CTL_REQUEST__REQ_STATUS:
+		return req->status != NULL;
+	case SHOAL__CTL_REQUEST__REQ_PEERS:
+		return req->peers != NULL;
+	case SHOAL__CTL_REQUEST__REQ_LS:
+		return req->ls != NULL;
+	case SHOAL__CTL_REQUEST__REQ_VERIFY:
+		return req->verify != NULL;
+	case SHOAL__CTL_REQUEST__REQ_PUT:
+		return req->put && abs_path_ok(req->put->path) && name_ok(req->put->name);
+	case SHOAL__CTL_REQUEST__REQ_GET: {
+		size_t target_len = req->get ? str_len(req->get->target) : 0;
+		return target_len > 0 && target_len <= WIRE_PATH_MAX &&
+		       abs_path_ok(req->get->out_path);
+	}
+	case SHOAL__CTL_REQUEST__REQ_RM:
+		return req->rm && name_ok(req->rm->name);
+	default:
+		return 0;
+	}
+}
+
+static int ctl_peers_ok(const Shoal__CtlPeersReply *m)
+{
+	if (m->n_peers > WIRE_CTL_LIST_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_peers; i++) {
+		if (!m->peers[i] || !id_ok(&m->peers[i]->node_id))
+			return 0;
+	}
+	return 1;
+}
+
+static int ctl_names_ok(const Shoal__CtlNames *m)
+{
+	if (m->n_names > WIRE_CTL_LIST_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_names; i++) {
+		if (!m->names[i])
+			return 0;
+	}
+	return 1;
+}
+
+static int ctl_verify_ok(const Shoal__CtlVerify *m)
+{
+	if (m->n_bad > WIRE_CTL_LIST_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_bad; i++) {
+		if (!m->bad[i] || !id_ok(&m->bad[i]->id))
+			return 0;
+	}
+	return 1;
+}
+
+static int ctl_reply_ok(const Shoal__CtlReply *rep)
+{
+	if (str_len(rep->text) > WIRE_CTL_TEXT_MAX)
+		return 0;
+	if (rep->failed_chunk.len != 0 && !id_ok(&rep->failed_chunk))
+		return 0;
+	switch (rep->reply_case) {
+	case SHOAL__CTL_REPLY__REPLY__NOT_SET:
+		return 1;
+	case SHOAL__CTL_REPLY__REPLY_STATUS:
+		return rep->status && id_ok(&rep->status->node_id);
+	case SHOAL__CTL_REPLY__REPLY_PEERS:
+		return rep->peers && ctl_peers_ok(rep->peers);
+	case SHOAL__CTL_REPLY__REPLY_CAPABILITY:
+		return rep->capability != NULL;
+	case SHOAL__CTL_REPLY__REPLY_NAMES:
+		return rep->names && ctl_names_ok(rep->names);
+	case SHOAL__CTL_REPLY__REPLY_VERIFY:
+		return rep->verify && ctl_verify_ok(rep->verify);
+	case SHOAL__CTL_REPLY__REPLY_PROGRESS:
+		return rep->progress != NULL;
+	default:
+		return 0;
+	}
+}
+
+int wire_decode(const uint8_t *p, size_t n, ProtobufCAllocator *alloc, Shoal__Envelope **out)
+{
+	Shoal__Envelope *env;
+
+	if (n > FRAME_HEADER_MAX)
+		return SHOAL_EPROTO;
+	env = shoal__envelope__unpack(alloc, n, p);
+	if (!env)
+		return SHOAL_EPROTO;
+	if (!envelope_ok(env)) {
+		shoal__envelope__free_unpacked(env, alloc);
+		return SHOAL_EPROTO;
+	}
+	*out = env;
+	return 0;
+}
+
+void wire_free(Shoal__Envelope *env, ProtobufCAllocator *alloc)
+{
+	if (env)
+		shoal__envelope__free_unpacked(env, alloc);
+}
+
+int wire_frame_decode(const uint8_t *p, size_t n, void **msg, uint32_t *payload_len, void *arg)
+{
+	Shoal__Envelope *env = NULL;
+	(void)arg;
+
+	int err = wire_decode(p, n, NULL, &env);
+	if (err)
+		return err;
+	*msg = env;
+	*payload_len = env->payload_len;
+	return 0;
+}
+
+void wire_frame_free(void *msg, void *arg)
+{
+	(void)arg;
+	wire_free(msg, NULL);
+}
+
+int wire_send(struct evbuffer *out, Shoal__Envelope *env, const void *payload, size_t n)
+{
+	uint8_t *hdr = NULL;
+	size_t hdr_len;
+	int err;
+
+	if (n > UINT32_MAX)
+		return SHOAL_EPROTO;
+	env->payload_len = (uint32_t)n;
+	if (!envelope_ok(env))
+		return SHOAL_EPROTO;
+	hdr_len = protobuf_c_message_get_packed_size(&env->base);
+	if (hdr_len == 0 || hdr_len > FRAME_HEADER_MAX)
+		return SHOAL_ETOOBIG;
+	hdr = malloc(hdr_len);
+	if (!hdr)
+		return -ENOMEM;
+	if (protobuf_c_message_pack(&env->base, hdr) != hdr_len) {
+		err = SHOAL_EPROTO;
+		goto out;
+	}
+	err = frame_write(out, hdr, hdr_len, payload, n);
+out:
+	free(hdr);
+	return err;
+}
+
+int wire_ctl_request_decode(const uint8_t *p, size_t n, Shoal__CtlRequest **out)
+{
+	Shoal__CtlRequest *req;
+
+	if (n > FRAME_HEADER_MAX)
+		return SHOAL_EPROTO;
+	req = shoal__ctl_request__unpack(NULL, n, p);
+	if (!req)
+		return SHOAL_EPROTO;
+	if (!ctl_request_ok(req)) {
+		shoal__ctl_request__free_unpacked(req, NULL);
+		return SHOAL_EPROTO;
+	}
+	*out = req;
+	return 0;
+}
+
+int wire_ctl_reply_decode(const uint8_t *p, size_t n, Shoal__CtlReply **out)
+{
+	Shoal__CtlReply *rep;
+
+	if (n > WIRE_CTL_REPLY_MAX)
+		return SHOAL_EPROTO;
+	rep = shoal__ctl_reply__unpack(NULL, n, p);
+	if (!rep)
+		return SHOAL_EPROTO;
+	if (!ctl_reply_ok(rep)) {
+		shoal__ctl_reply__free_unpacked(rep, NULL);
+		return SHOAL_EPROTO;
+	}
+	*out = rep;
+	return 0;
+}
+
+int wire_ctl_request_frame_decode(const uint8_t *p, size_t n, void **msg, uint32_t *payload_len,
+				  void *arg)
+{
+	Shoal__CtlRequest *req = NULL;
+	(void)arg;
+
+	int err = wire_ctl_request_decode(p, n, &req);
+	if (err)
+		return err;
+	*msg = req;
+	*payload_len = 0;
+	return 0;
+}
+
+void wire_ctl_request_frame_free(void *msg, void *arg)
+{
+	(void)arg;
+	if (msg)
+		shoal__ctl_request__free_unpacked(msg, NULL);
+}
+
+/* Appends msg to out as a frame of at most max bytes of message. */
+static int pack_frame(const ProtobufCMessage *msg, size_t max, struct buf *out)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+
+	/* A frame is never empty: only a reply with every field at its default packs to nothing. */
+	if (len == 0)
+		return SHOAL_EPROTO;
+	if (len > max || len > UINT32_MAX)
+		return SHOAL_ETOOBIG;
+	buf_grow(out, 4 + len);
+	size_t start = out->len;
+	buf_add_be32(out, (uint32_t)len);
+	if (protobuf_c_message_pack(msg, out->data + out->len) != len) {
+		buf_setlen(out, start);
+		return SHOAL_EPROTO;
+	}
+	buf_setlen(out, out->len + len);
+	return 0;
+}
+
+int wire_ctl_request_pack(const Shoal__CtlRequest *req, struct buf *out)
+{
+	if (!ctl_request_ok(req))
+		return SHOAL_EPROTO;
+	return pack_frame(&req->base, FRAME_HEADER_MAX, out);
+}
+
+int wire_ctl_reply_pack(const Shoal__CtlReply *rep, struct buf *out)
+{
+	if (!ctl_reply_ok(rep))
+		return SHOAL_EPROTO;
+	return pack_frame(&rep->base, WIRE_CTL_REPLY_MAX, out);
+}

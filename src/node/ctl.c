@@ -1,0 +1,575 @@
+/*
+ * The control socket, home/ctl.sock: how the CLI talks to its daemon. Status
+ * and peer listings are answered on the loop; store operations (put, get, ls,
+ * rm, verify) run one at a time on a dedicated thread, which builds the whole
+ * reply and sends progress through the loop. A client that disconnects
+ * cancels its operation.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/frame.h"
+#include "net/wire.h"
+#include "node/node.h"
+#include "proto/capability.h"
+#include "proto/name.h"
+#include "store/files.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define CTL_BAD_LIST_MAX 1000
+
+struct op;
+
+struct ctl_client {
+	struct ctl *ctl;
+	struct bufferevent *bev;
+	struct frame_reader reader;
+	uint64_t serial;
+	struct ctl_client *prev, *next;
+	struct op *op; /* the operation running for it, or NULL */
+	int closing;
+};
+
+struct ctl {
+	struct node *n;
+	struct evconnlistener *lis;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct ctl_client *clients;
+	uint64_t next_serial;
+	struct pool *ops;
+	struct loopwork *lw;
+};
+
+/* One store operation; work on the ops thread, done on the loop. */
+struct op {
+	struct lw_job lw;
+	struct ctl *ctl;
+	uint64_t client_serial;
+	uint64_t request_id;
+	Shoal__CtlRequest *req;
+	struct progress progress;
+	volatile int cancel;
+	struct buf reply; /* the packed final reply frame */
+};
+
+struct progress_msg {
+	struct lw_msg m;
+	struct ctl *ctl;
+	uint64_t client_serial;
+	uint64_t request_id;
+	uint64_t done, total;
+};
+
+static struct ctl_client *client_find(struct ctl *ctl, uint64_t serial)
+{
+	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+		if (c->serial == serial)
+			return c;
+	}
+	return NULL;
+}
+
+static void client_free(struct ctl_client *c)
+{
+	struct ctl *ctl = c->ctl;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->op)
+		c->op->cancel = 1; /* its result is dropped when it finishes */
+	bufferevent_free(c->bev);
+	frame_reader_release(&c->reader);
+	free(c);
+}
+
+static void client_send(struct ctl_client *c, const Shoal__CtlReply *rep)
+{
+	struct buf b = BUF_INIT;
+	if (wire_ctl_reply_pack(rep, &b) == 0)
+		evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
+	buf_release(&b);
+}
+
+static void reply_error(struct ctl_client *c, uint64_t request_id, int err, const char *text)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	rep.request_id = request_id;
+	rep.err = err;
+	rep.text = (char *)text;
+	client_send(c, &rep);
+}
+
+/* ---- answered on the loop ---- */
+
+static void reply_status(struct ctl_client *c, uint64_t request_id)
+{
+	struct node *n = c->ctl->n;
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlStatus st = SHOAL__CTL_STATUS__INIT;
+	unsigned up, down;
+	members_counts(n, &up, &down);
+	st.node_id.data = n->id;
+	st.node_id.len = NODE_ID_LEN;
+	st.listen_addr = n->listen_addr;
+	st.peers_up = up;
+	st.peers_down = down;
+	uint64_t chunks = 0, bytes = 0;
+	index_chunk_stats(n->ix, &chunks, &bytes);
+	st.chunks = chunks;
+	st.bytes = bytes;
+	rep.request_id = request_id;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_STATUS;
+	rep.status = &st;
+	client_send(c, &rep);
+}
+
+static void reply_peers(struct ctl_client *c, uint64_t request_id)
+{
+	struct node *n = c->ctl->n;
+	Shoal__CtlPeer *items = calloc(n->nmembers ? n->nmembers : 1, sizeof(*items));
+	Shoal__CtlPeer **ptrs = calloc(n->nmembers ? n->nmembers : 1, sizeof(*ptrs));
+	if (!items || !ptrs) {
+		reply_error(c, request_id, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (unsigned i = 0; i < n->nmembers; i++) {
+		struct member *m = &n->members[i];
+		shoal__ctl_peer__init(&items[i]);
+		items[i].node_id.data = m->id;
+		items[i].node_id.len = NODE_ID_LEN;
+		items[i].addr = m->addr;
+		items[i].up = m->state == MEMBER_UP;
+		items[i].rtt_us = m->rtt_us;
+		items[i].last_seen = m->last_seen;
+		ptrs[i] = &items[i];
+	}
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlPeersReply pr = SHOAL__CTL_PEERS_REPLY__INIT;
+	pr.n_peers = n->nmembers;
+	pr.peers = ptrs;
+	rep.request_id = request_id;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_PEERS;
+	rep.peers = &pr;
+	client_send(c, &rep);
+out:
+	free(items);
+	free(ptrs);
+}
+
+/* ---- operations on the ops thread ---- */
+
+static void progress_deliver(struct lw_msg *msg)
+{
+	struct progress_msg *m = (struct progress_msg *)msg;
+	struct ctl_client *c = client_find(m->ctl, m->client_serial);
+	if (c && !c->closing) {
+		Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+		Shoal__CtlProgress pr = SHOAL__CTL_PROGRESS__INIT;
+		pr.done = m->done;
+		pr.total = m->total;
+		rep.request_id = m->request_id;
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_PROGRESS;
+		rep.progress = &pr;
+		client_send(c, &rep);
+	}
+	free(m);
+}
+
+static void op_progress(struct progress *p, void *arg)
+{
+	struct op *op = arg;
+	struct progress_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	m->ctl = op->ctl;
+	m->client_serial = op->client_serial;
+	m->request_id = op->request_id;
+	m->done = p->done;
+	m->total = p->total;
+	m->m.fn = progress_deliver;
+	loopwork_post(op->ctl->lw, &m->m);
+}
+
+static void op_finish(struct op *op, Shoal__CtlReply *rep, int err, const char *text)
+{
+	rep->request_id = op->request_id;
+	rep->err = err;
+	if (err && text)
+		rep->text = (char *)text;
+	wire_ctl_reply_pack(rep, &op->reply);
+}
+
+static void op_put(struct op *op, struct store *s)
+{
+	const Shoal__CtlPutRequest *r = op->req->put;
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	char text[WIRE_TEXT_MAX];
+	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+		snprintf(text, sizeof(text), "cannot open %s", r->path);
+		op_finish(op, &rep, err, text);
+		return;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		op->progress.total = (uint64_t)st.st_size;
+	struct capability cap;
+	uint64_t size;
+	int err = files_put(s, fd, r->name, &op->progress, &cap, &size);
+	close(fd);
+	char captext[CAPABILITY_STR_LEN + 1];
+	if (!err) {
+		capability_format(&cap, captext);
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_CAPABILITY;
+		rep.capability = captext;
+	}
+	snprintf(text, sizeof(text), "cannot put %s", r->path);
+	op_finish(op, &rep, err, text);
+}
+
+static void op_get(struct op *op, struct store *s)
+{
+	const Shoal__CtlGetRequest *r = op->req->get;
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	char text[WIRE_TEXT_MAX];
+	struct capability cap;
+	int err;
+	if (capability_looks_like(r->target)) {
+		err = capability_parse(&cap, r->target);
+		if (err) {
+			op_finish(op, &rep, err, "not a valid capability");
+			return;
+		}
+	} else {
+		struct index_name nm;
+		err = name_validate(r->target, strlen(r->target));
+		if (!err)
+			err = index_name_get(s->index, r->target, &nm);
+		if (!err)
+			err = capability_parse(&cap, nm.cap);
+		if (err) {
+			op_finish(op, &rep, err, "no such name");
+			return;
+		}
+	}
+	struct files_failure failed;
+	err = files_get(s, &cap, r->out_path, &op->progress, &failed);
+	if (err && failed.set) {
+		rep.failed_chunk.data = failed.id;
+		rep.failed_chunk.len = CHUNK_ID_LEN;
+	}
+	snprintf(text, sizeof(text), "cannot get into %s", r->out_path);
+	op_finish(op, &rep, err, text);
+}
+
+struct names_acc {
+	Shoal__CtlName *items;
+	size_t n, cap;
+};
+
+static int collect_name(const struct index_name *nm, void *arg)
+{
+	struct names_acc *a = arg;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		void *p = realloc(a->items, cap * sizeof(*a->items));
+		if (!p)
+			return -ENOMEM;
+		a->items = p;
+		a->cap = cap;
+	}
+	Shoal__CtlName *x = &a->items[a->n++];
+	shoal__ctl_name__init(x);
+	x->name = strdup(nm->name);
+	x->capability = strdup(nm->cap);
+	x->size = nm->size;
+	x->created = nm->created;
+	return x->name && x->capability ? 0 : -ENOMEM;
+}
+
+static void op_ls(struct op *op, struct store *s)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlNames names = SHOAL__CTL_NAMES__INIT;
+	struct names_acc a = {0};
+	int err = index_names_foreach(s->index, collect_name, &a);
+	Shoal__CtlName **ptrs = calloc(a.n ? a.n : 1, sizeof(*ptrs));
+	if (!ptrs)
+		err = -ENOMEM;
+	for (size_t i = 0; ptrs && i < a.n; i++)
+		ptrs[i] = &a.items[i];
+	names.n_names = a.n;
+	names.names = ptrs;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_NAMES;
+	rep.names = &names;
+	op_finish(op, &rep, err, "cannot list names");
+	for (size_t i = 0; i < a.n; i++) {
+		free(a.items[i].name);
+		free(a.items[i].capability);
+	}
+	free(a.items);
+	free(ptrs);
+}
+
+static void op_rm(struct op *op, struct store *s)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	int err = store_remove_name(s, op->req->rm->name);
+	op_finish(op, &rep, err, err == SHOAL_ENOTFOUND ? "no such name" : "cannot remove");
+}
+
+struct bad_acc {
+	Shoal__CtlBadChunk items[CTL_BAD_LIST_MAX];
+	uint8_t ids[CTL_BAD_LIST_MAX][CHUNK_ID_LEN];
+	size_t n;
+};
+
+static void collect_bad(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)
+{
+	struct bad_acc *a = arg;
+	if (a->n == CTL_BAD_LIST_MAX)
+		return;
+	shoal__ctl_bad_chunk__init(&a->items[a->n]);
+	memcpy(a->ids[a->n], id, CHUNK_ID_LEN);
+	a->items[a->n].id.data = a->ids[a->n];
+	a->items[a->n].id.len = CHUNK_ID_LEN;
+	a->items[a->n].err = err;
+	a->n++;
+}
+
+static void op_verify(struct op *op, struct store *s)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlVerify v = SHOAL__CTL_VERIFY__INIT;
+	struct bad_acc *a = calloc(1, sizeof(*a));
+	Shoal__CtlBadChunk *ptrs[CTL_BAD_LIST_MAX];
+	if (!a) {
+		op_finish(op, &rep, -ENOMEM, "out of memory");
+		return;
+	}
+	struct store_verify_report r;
+	int err = store_verify(s, collect_bad, a, &r);
+	for (size_t i = 0; i < a->n; i++)
+		ptrs[i] = &a->items[i];
+	v.checked = r.checked;
+	v.bytes = r.bytes;
+	v.corrupt = r.corrupt;
+	v.missing = r.missing;
+	v.n_bad = a->n;
+	v.bad = ptrs;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_VERIFY;
+	rep.verify = &v;
+	op_finish(op, &rep, err, "verify stopped");
+	free(a);
+}
+
+static void op_work(struct pool_job *pj)
+{
+	struct op *op = (struct op *)lw_job_of(pj);
+	struct store *s = op->ctl->n->store;
+	switch (op->req->req_case) {
+	case SHOAL__CTL_REQUEST__REQ_PUT:
+		op_put(op, s);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_GET:
+		op_get(op, s);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_LS:
+		op_ls(op, s);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_RM:
+		op_rm(op, s);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_VERIFY:
+		op_verify(op, s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void op_done(struct lw_msg *msg)
+{
+	struct op *op = (struct op *)lw_job_of_msg(msg);
+	struct ctl_client *c = client_find(op->ctl, op->client_serial);
+	if (c) {
+		c->op = NULL;
+		if (op->reply.len)
+			evbuffer_add(bufferevent_get_output(c->bev), op->reply.data, op->reply.len);
+		else
+			reply_error(c, op->request_id, SHOAL_EPROTO, "request not understood");
+	}
+	buf_release(&op->reply);
+	shoal__ctl_request__free_unpacked(op->req, NULL);
+	free(op);
+}
+
+/* ---- the socket ---- */
+
+static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
+{
+	switch (req->req_case) {
+	case SHOAL__CTL_REQUEST__REQ_STATUS:
+		reply_status(c, req->request_id);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_PEERS:
+		reply_peers(c, req->request_id);
+		break;
+	default: {
+		if (c->op) {
+			reply_error(c, req->request_id, -EBUSY, "one operation at a time");
+			break;
+		}
+		struct op *op = calloc(1, sizeof(*op));
+		if (!op) {
+			reply_error(c, req->request_id, -ENOMEM, "out of memory");
+			break;
+		}
+		op->ctl = c->ctl;
+		op->client_serial = c->serial;
+		op->request_id = req->request_id;
+		op->req = req;
+		op->progress.report = op_progress;
+		op->progress.report_arg = op;
+		op->progress.cancel = &op->cancel;
+		c->op = op;
+		loopwork_submit(c->ctl->lw, &op->lw, op_work, op_done);
+		return; /* op owns req */
+	}
+	}
+	shoal__ctl_request__free_unpacked(req, NULL);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	while (!c->closing) {
+		struct frame f;
+		int r = frame_reader_next(&c->reader, in, &f);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			log_warnx("control socket: malformed request; disconnecting the client");
+			c->closing = 1;
+			bufferevent_disable(bev, EV_READ);
+			if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+				client_free(c);
+			return;
+		}
+		free(f.payload);
+		on_request(c, f.msg);
+	}
+}
+
+static void client_write(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		client_free(c);
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct ctl_client *c = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		client_free(c);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	(void)lis;
+	(void)sa;
+	(void)salen;
+	struct ctl *ctl = arg;
+	struct ctl_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->bev = bufferevent_socket_new(ctl->n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->ctl = ctl;
+	c->serial = ++ctl->next_serial;
+	frame_reader_init(&c->reader, wire_ctl_request_frame_decode, wire_ctl_request_frame_free,
+			  NULL, 0);
+	c->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = c;
+	ctl->clients = c;
+	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + FRAME_HEADER_MAX);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+int ctl_start(struct node *n)
+{
+	struct ctl *ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->n = n;
+	n->ctl = ctl;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if ((size_t)snprintf(ctl->path, sizeof(ctl->path), "%s/ctl.sock", n->home) >=
+	    sizeof(ctl->path)) {
+		log_error("home path too long for its control socket: %s", n->home);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, ctl->path, sizeof(sun.sun_path));
+	/* We hold the store lock, so a socket left here is a dead daemon's. */
+	unlink(ctl->path);
+	mode_t old = umask(077);
+	ctl->lis = evconnlistener_new_bind(n->base, on_accept, ctl,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+					   (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (!ctl->lis) {
+		log_error("cannot create %s: %s", ctl->path, strerror(errno));
+		return -errno;
+	}
+	ctl->ops = pool_new(1);
+	ctl->lw = loopwork_new(n->base, ctl->ops);
+	return 0;
+}
+
+void ctl_stop(struct node *n)
+{
+	struct ctl *ctl = n->ctl;
+	if (!ctl)
+		return;
+	if (ctl->lis) {
+		evconnlistener_free(ctl->lis);
+		unlink(ctl->path);
+	}
+	/* Cancel what runs, let it end, then drop the clients. */
+	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+		if (c->op)
+			c->op->cancel = 1;
+	}
+	pool_free(ctl->ops);
+	loopwork_free(ctl->lw);
+	while (ctl->clients)
+		client_free(ctl->clients);
+	free(ctl);
+	n->ctl = NULL;
+}

@@ -1,0 +1,128 @@
+/*
+ * A running node: the daemon's state, owned by its event-loop thread. It
+ * listens for peers (TLS, see net/conn.h), dials the members it knows and its
+ * bootstrap addresses, keeps one connection per member alive with pings,
+ * gossips membership, serves chunks, and answers the CLI on home/ctl.sock.
+ * The files of this layer share this header: node.c (start, stop, accept,
+ * timers), members.c (membership and the peer protocol), ctl.c (the control
+ * socket and the operations it runs).
+ */
+#ifndef SHOAL_NODE_NODE_H
+#define SHOAL_NODE_NODE_H
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "net/addr.h"
+#include "net/conn.h"
+#include "net/loopwork.h"
+#include "node/config.h"
+#include "store/store.h"
+
+#define NODE_MEMBERS_MAX   1024
+#define NODE_BOOTSTRAP_MAX 32
+
+enum member_state { MEMBER_DOWN = 0, MEMBER_UP = 1 };
+
+struct link;
+
+struct member {
+	uint8_t id[NODE_ID_LEN];
+	char addr[ADDR_MAX];  /* where it listens, "" if unknown */
+	int64_t last_seen;    /* Unix seconds it was last up, 0 if never */
+	struct link *link;    /* the established connection, or NULL */
+	struct link *dialing; /* an outbound attempt in progress, or NULL */
+	enum member_state state;
+	double last_heard; /* monotonic seconds of the last frame from it */
+	double next_dial;
+	double backoff;
+	uint64_t ping_nonce;
+	double ping_sent; /* 0 when no ping is outstanding */
+	uint32_t rtt_us;
+	int dirty; /* changed since last persisted */
+};
+
+struct bootstrap {
+	char addr[ADDR_MAX];
+	struct link *dialing;
+	uint8_t id[NODE_ID_LEN]; /* learnt once connected */
+	int known;		 /* id is set */
+	int self;		 /* it turned out to be this node */
+	double next_dial;
+	double backoff;
+};
+
+/* One connection and what the protocol knows of it. */
+struct link {
+	struct node *n;
+	struct conn *c;
+	uint64_t serial; /* stable handle for work finishing after a close */
+	struct link *prev, *next;
+	struct member *member; /* set once Hello both ways made it a member's link */
+	struct bootstrap *bootstrap;
+	uint8_t expect[NODE_ID_LEN]; /* the id a dial was meant to reach */
+	int has_expect;
+	int authenticated;
+	int hello_received;
+	unsigned serving; /* GetChunk jobs in flight */
+};
+
+struct ctl;
+
+struct node {
+	struct event_base *base;
+	char home[PATH_MAX];
+	struct config cfg;
+	uint8_t id[NODE_ID_LEN];
+	char id_text[NODE_ID_STR_LEN + 1];
+	char listen_addr[ADDR_MAX]; /* as bound (port resolved) */
+	SSL_CTX *ssl;
+	struct evconnlistener *listener;
+	struct store *store;
+	struct index *ix; /* the loop thread's own (read) connection */
+	struct pool *pool;
+	struct loopwork *lw;
+	struct ctl *ctl;
+	struct event *tick;
+	struct event *sig_term, *sig_int;
+	struct link *links;
+	unsigned nlinks, npending;
+	uint64_t next_serial;
+	struct member members[NODE_MEMBERS_MAX];
+	unsigned nmembers;
+	struct bootstrap bootstraps[NODE_BOOTSTRAP_MAX];
+	unsigned nbootstraps;
+	double last_gossip;
+	double last_save;
+	int saving;
+	double refused_log_at; /* rate limit for "refused connection" lines */
+	unsigned refused_quiet;
+	struct conn_params conn_params;
+};
+
+/* Runs the node of home until SIGTERM or SIGINT. cfg holds the effective
+ * settings (config file and flags). Returns a process exit status. */
+int node_run(const char *home, const struct config *cfg);
+
+/* node.c */
+double node_now(void);
+struct link *node_link_new(struct node *n);
+struct link *node_link_find(struct node *n, uint64_t serial);
+/* Dials addr; expect (may be NULL) is the id it must turn out to have. */
+struct link *node_dial(struct node *n, const char *addr, const uint8_t *expect);
+
+/* members.c */
+extern const struct conn_ops node_peer_ops;
+int members_load(struct node *n);
+void members_tick(struct node *n, double now);
+struct member *member_find(struct node *n, const uint8_t id[NODE_ID_LEN]);
+void members_counts(const struct node *n, unsigned *up, unsigned *down);
+
+/* ctl.c */
+int ctl_start(struct node *n);
+void ctl_stop(struct node *n);
+
+#endif
