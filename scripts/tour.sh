@@ -59,4 +59,59 @@ run "$shoal" rm sample
 run "$shoal" rm sample-copy
 echo "chunks on disk: $(find "$SHOAL_HOME/objects" -path '*/tmp' -prune -o -type f -print | wc -l)"
 
-step "Done: the network parts (daemon, replication, send, catalog) come next"
+step "A network: three daemons on 127.0.0.1, each told only of the first"
+pids=()
+stop_all() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap 'stop_all; rm -rf "$work"' EXIT
+start() { # start HOME [ARGS...]: runs a daemon, waits until it answers
+	local home=$1
+	shift
+	"$shoal" --home "$home" daemon --listen 127.0.0.1:0 --set peer_timeout=2 \
+		--set ping_interval=0.5 "$@" 2>>"$home.log" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		"$shoal" --home "$home" status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "daemon of $home did not start" >&2
+	return 1
+}
+listen_of() { "$shoal" --home "$1" status --json | sed -n 's/.*"listen": "\(.*\)".*/\1/p'; }
+for i in 2 3; do "$shoal" --home "$work/node$i" init --network network.pem >/dev/null; done
+start "$work/node1"
+first=$(listen_of "$work/node1")
+start "$work/node2" --bootstrap "$first"
+start "$work/node3" --bootstrap "$first"
+wait_up() { # wait_up HOME N: until HOME sees N peers up
+	for _ in $(seq 100); do
+		[ "$("$shoal" --home "$1" peers | grep -c $'\tup\t')" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+wait_up "$work/node3" 2
+echo "node3 found node2 through node1's gossip:"
+run "$shoal" --home "$work/node3" peers
+run "$shoal" --home "$work/node1" status
+
+step "Kill node3 with SIGKILL: the others mark it down; restarted, it is back"
+kill -9 "${pids[2]}"
+wait "${pids[2]}" 2>/dev/null || true
+for _ in $(seq 100); do
+	[ "$("$shoal" --home "$work/node1" peers | grep -c $'\tdown\t')" -ge 1 ] && break
+	sleep 0.05
+done
+run "$shoal" --home "$work/node1" peers
+start "$work/node3"
+wait_up "$work/node1" 2
+echo "node3 restarted without --bootstrap and rejoined through the members it remembers:"
+run "$shoal" --home "$work/node1" peers
+
+step "With a daemon running, the CLI goes through it"
+run "$shoal" --home "$work/node2" put sample.bin --name sample-on-node2
+run "$shoal" --home "$work/node2" ls
+
+step "Done: replication across these nodes, send and the catalog come next"

@@ -18,6 +18,56 @@
 #include "proto/name.h"
 #include "util/error.h"
 
+/* Field numbers protobuf allows: 1 .. 2^29 - 1. */
+#define FIELD_NUMBER_MAX 0x1fffffffu
+
+/*
+ * Checks the field numbers of the unknown fields kept in m and in every
+ * submessage it holds. protobuf-c 1.4.1 refuses field number 0 only when the
+ * tag is one byte: an overlong tag such as 0x85 0x00 (field 0, fixed32) gets
+ * through and is kept as an unknown field, which would re-pack into bytes
+ * protobuf-c itself refuses. Walks the descriptors, so fields added to the
+ * schema are covered; the schema has no recursion, so neither has this.
+ */
+static int field_numbers_ok(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const uint8_t *base = (const uint8_t *)m;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		uint32_t tag = m->unknown_fields[i].tag;
+		if (tag == 0 || tag > FIELD_NUMBER_MAX)
+			return 0;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n;
+			ProtobufCMessage *const *items;
+			memcpy(&n, base + f->quantifier_offset, sizeof(n));
+			memcpy(&items, base + f->offset, sizeof(items));
+			for (size_t j = 0; j < n; j++) {
+				if (items[j] && !field_numbers_ok(items[j]))
+					return 0;
+			}
+			continue;
+		}
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which;
+			memcpy(&which, base + f->quantifier_offset, sizeof(which));
+			if (which != f->id)
+				continue;
+		}
+		const ProtobufCMessage *sub;
+		memcpy(&sub, base + f->offset, sizeof(sub));
+		if (sub && !field_numbers_ok(sub))
+			return 0;
+	}
+	return 1;
+}
+
 static size_t str_len(const char *s)
 {
 	return s ? strlen(s) : 0;
@@ -65,6 +115,8 @@ static int peers_ok(const Shoal__Peers *m)
 
 static int envelope_ok(const Shoal__Envelope *env)
 {
+	if (!field_numbers_ok(&env->base))
+		return 0;
 	/* Every case but Chunk carries no payload; the union member is checked first. */
 	if (env->msg_case != SHOAL__ENVELOPE__MSG_CHUNK && env->payload_len != 0)
 		return 0;
@@ -92,6 +144,8 @@ static int envelope_ok(const Shoal__Envelope *env)
 
 static int ctl_request_ok(const Shoal__CtlRequest *req)
 {
+	if (!field_numbers_ok(&req->base))
+		return 0;
 	switch (req->req_case) {
 	case SHOAL__CTL_REQUEST__REQ_STATUS:
 		return req->status != NULL;
@@ -150,6 +204,8 @@ static int ctl_verify_ok(const Shoal__CtlVerify *m)
 
 static int ctl_reply_ok(const Shoal__CtlReply *rep)
 {
+	if (!field_numbers_ok(&rep->base))
+		return 0;
 	if (str_len(rep->text) > WIRE_CTL_TEXT_MAX)
 		return 0;
 	if (rep->failed_chunk.len != 0 && !id_ok(&rep->failed_chunk))

@@ -49,7 +49,9 @@
  *  - Error: text at most WIRE_TEXT_MAX bytes (any code: unknown ones mean
  *    UNKNOWN);
  *  - Ping, Pong: nothing.
- * Unknown fields are ignored. Returns 0 with *out set (free with wire_free()
+ * Unknown fields are ignored (this holds for every decoder here), but must
+ * have a valid field number, 1..2^29-1, in any message. Returns 0 with *out
+ * set (free with wire_free()
  * and the same alloc), or SHOAL_EPROTO with *out untouched and nothing
  * allocated. protobuf-c materialises every field before the rules are checked;
  * what it allocates is bounded by a small multiple of n (see
