@@ -145,6 +145,7 @@ static void send_ping(struct member *m, double now)
 	m->ping_nonce++;
 	p.nonce = m->ping_nonce;
 	m->ping_sent = now;
+	m->last_ping = now;
 	env.msg_case = SHOAL__ENVELOPE__MSG_PING;
 	env.ping = &p;
 	send_msg(m->link, &env);
@@ -450,6 +451,12 @@ static void on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, siz
 	struct link *l = arg;
 	(void)payload_len;
 	if (!l->hello_received) {
+		if (env->msg_case == SHOAL__ENVELOPE__MSG_ERROR) {
+			/* Our Hello was refused (another version, say). */
+			log_warnx("%s: peer refused us: %s", conn_remote(c), env->error->text);
+			conn_close(c, SHOAL_EPROTO, 0, NULL);
+			goto out;
+		}
 		if (env->msg_case != SHOAL__ENVELOPE__MSG_HELLO) {
 			log_warnx("%s: first message is not Hello; disconnecting", conn_remote(c));
 			conn_close(c, SHOAL_EPROTO, SHOAL__ERROR__CODE__PROTOCOL, "expected Hello");
@@ -501,11 +508,14 @@ static void on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, siz
 		on_get_chunk(l, env->request_id, env->get_chunk);
 		break;
 	case SHOAL__ENVELOPE__MSG_ERROR:
-		log_info("%s: peer reports error %d: %s", conn_remote(c), env->error->code,
-			 env->error->text);
 		if (env->error->code == SHOAL__ERROR__CODE__PROTOCOL ||
-		    env->error->code == SHOAL__ERROR__CODE__VERSION)
+		    env->error->code == SHOAL__ERROR__CODE__VERSION) {
+			log_warnx("%s: peer refused us: %s", conn_remote(c), env->error->text);
 			conn_close(c, SHOAL_EPROTO, 0, NULL);
+		} else {
+			log_debug("%s: peer reports error %d: %s", conn_remote(c),
+				  env->error->code, env->error->text);
+		}
 		break;
 	case SHOAL__ENVELOPE__MSG_CHUNK:
 		/* Nothing asks peers for chunks yet; an unsolicited one is dropped. */

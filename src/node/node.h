@@ -41,6 +41,7 @@ struct member {
 	double backoff;
 	uint64_t ping_nonce;
 	double ping_sent; /* 0 when no ping is outstanding */
+	double last_ping; /* when the last ping went out */
 	uint32_t rtt_us;
 	int dirty; /* changed since last persisted */
 };
