@@ -62,3 +62,9 @@ for size_mib in 256 1024; do
 done
 echo
 echo "ratio = openssl seconds / step seconds (higher is better); aim: put >= 0.5, get >= 0.7"
+
+echo
+echo "== network =="
+# Two node identities of a temporary network on 127.0.0.1: raw TCP vs the framed TLS
+# channel (net/conn), TLS handshake rate, Ping/Pong round trips (best of RUNS).
+RUNS="$runs" BENCH_DIR="$work" "$root/$build/bench/bench_net"

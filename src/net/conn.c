@@ -176,7 +176,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		log_info("%s: connection lost: %s", c->remote,
 			 reason[0] ? reason : evutil_socket_error_to_string(sock_err));
 	}
-	teardown(c, err ? err : -ECONNRESET);
+	teardown(c, err);
 }
 
 static struct conn *conn_new(struct event_base *base, const struct conn_params *p)

@@ -12,7 +12,8 @@
  *    CONN_OUT_LOW, when on_drain fires.
  *
  * All of it runs on the loop thread. Callbacks never fire after conn_free()
- * or after on_close (which is the last).
+ * or after on_close (which is the last). Inside a callback, end a connection
+ * with conn_close(), never conn_free().
  */
 #ifndef SHOAL_NET_CONN_H
 #define SHOAL_NET_CONN_H
@@ -42,7 +43,8 @@ struct conn_ops {
 			 void *arg);
 	/* Output fell below CONN_OUT_LOW after having been above CONN_OUT_HIGH. */
 	void (*on_drain)(struct conn *c, void *arg);
-	/* The connection is gone: err is 0 for an orderly close, else why.
+	/* The connection is gone: err is 0 when either side closed it in order
+	 * (conn_close(c, 0, ...) or the peer's end of stream), else why.
 	 * c is freed right after this returns. */
 	void (*on_close)(struct conn *c, int err, void *arg);
 };

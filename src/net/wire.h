@@ -51,11 +51,10 @@
  *  - Ping, Pong: nothing.
  * Unknown fields are ignored (this holds for every decoder here), but must
  * have a valid field number, 1..2^29-1, in any message. Returns 0 with *out
- * set (free with wire_free()
- * and the same alloc), or SHOAL_EPROTO with *out untouched and nothing
- * allocated. protobuf-c materialises every field before the rules are checked;
- * what it allocates is bounded by a small multiple of n (see
- * fuzz/fuzz_envelope.c for the measured bound).
+ * set (free with wire_free() and the same alloc), or SHOAL_EPROTO with *out
+ * untouched and nothing allocated. protobuf-c materialises every field before the rules are
+ * checked, allocating in total at most 64 * n + 4 KiB (so 4 MiB for the largest header, briefly:
+ * fuzz/fuzz_envelope.c checks the bound); a caller that wants less passes an alloc with a budget.
  */
 int wire_decode(const uint8_t *p, size_t n, ProtobufCAllocator *alloc, Shoal__Envelope **out);
 

@@ -6,6 +6,7 @@
 #include "node/node.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -277,6 +278,10 @@ int node_run(const char *home, const struct config *cfg)
 	snprintf(n->home, sizeof(n->home), "%s", home);
 	n->cfg = *cfg;
 	signal(SIGPIPE, SIG_IGN);
+	/* Chunk-sized buffers (4 MiB) come and go for every transfer; keep them
+	 * in the heap for reuse instead of mapping and faulting them in anew. */
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	if (evthread_use_pthreads())
 		fatalx("libevent lacks thread support");
 	int err = identity_load_id(home, n->id);
