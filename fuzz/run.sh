@@ -45,8 +45,8 @@ else
 fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cflags="-g -O1 -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers
-	-Isrc -I$out/gen $(pkg-config --cflags libprotobuf-c openssl)"
-libs="$(pkg-config --libs libprotobuf-c openssl) -lpthread"
+	-Isrc -I$out/gen $(pkg-config --cflags libevent libprotobuf-c openssl)"
+libs="$(pkg-config --libs libevent libprotobuf-c openssl) -lpthread"
 
 say() {
 	printf '  %-7s %s\n' "$1" "$2"
@@ -60,8 +60,9 @@ build() {
 	fi
 	# Everything is recompiled each time: a few dozen files, in parallel,
 	# and no stale object can survive a header change.
-	local srcs=(src/util/*.c src/crypto/*.c src/proto/*.c "$out/gen/proto/shoal.pb-c.c")
-	say CC "util crypto proto (${#srcs[@]} files)"
+	local srcs=(src/util/*.c src/crypto/*.c src/proto/*.c src/net/addr.c src/net/frame.c
+		src/net/wire.c "$out/gen/proto/shoal.pb-c.c")
+	say CC "util crypto proto net codecs (${#srcs[@]} files)"
 	rm -f "$out"/obj/*.o
 	local src pids=() failed=0
 	for src in "${srcs[@]}"; do

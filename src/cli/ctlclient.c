@@ -17,10 +17,6 @@
 #include "util/fsutil.h"
 #include "util/interrupt.h"
 
-/* Replies can list every name of a big store; the daemon is trusted, but a
- * bound still keeps a confused peer from exhausting memory. */
-#define CTL_REPLY_MAX ((size_t)64 * 1024 * 1024)
-
 int ctlclient_connect(const char *home)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -67,7 +63,7 @@ static int read_reply(int fd, Shoal__CtlReply **out)
 		return -ECONNRESET;
 	size_t len = (size_t)len_be[0] << 24 | (size_t)len_be[1] << 16 | (size_t)len_be[2] << 8 |
 		     len_be[3];
-	if (len == 0 || len > CTL_REPLY_MAX)
+	if (len == 0 || len > WIRE_CTL_REPLY_MAX)
 		return SHOAL_EPROTO;
 	uint8_t *p = malloc(len);
 	if (!p)

@@ -313,19 +313,37 @@ struct conn *conn_connect(struct event_base *base, const char *addr, const struc
 	return c;
 }
 
+/* Past CONN_OUT_HIGH queued bytes, stop taking input until the peer reads. */
+static void note_queued(struct conn *c, struct evbuffer *out)
+{
+	if (!c->congested && evbuffer_get_length(out) > CONN_OUT_HIGH) {
+		c->congested = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
 int conn_send(struct conn *c, Shoal__Envelope *env, const void *payload, size_t n)
 {
 	if (c->closing || c->torn)
 		return 0;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int err = wire_send(out, env, payload, n);
-	if (err)
-		return err;
-	if (!c->congested && evbuffer_get_length(out) > CONN_OUT_HIGH) {
-		c->congested = 1;
-		bufferevent_disable(c->bev, EV_READ);
+	if (!err)
+		note_queued(c, out);
+	return err;
+}
+
+int conn_send_owned(struct conn *c, Shoal__Envelope *env, void *payload, size_t n)
+{
+	if (c->closing || c->torn) {
+		free(payload);
+		return 0;
 	}
-	return 0;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int err = wire_send_owned(out, env, payload, n);
+	if (!err)
+		note_queued(c, out);
+	return err;
 }
 
 void conn_close(struct conn *c, int err, Shoal__Error__Code code, const char *text)

@@ -66,6 +66,9 @@ struct conn *conn_connect(struct event_base *base, const char *addr, const struc
 /* Queues a frame. Returns 0, or SHOAL_EPROTO if env cannot be packed. Frames are
  * queued even above CONN_OUT_HIGH (callers producing bulk check conn_congested). */
 int conn_send(struct conn *c, Shoal__Envelope *env, const void *payload, size_t n);
+/* Like conn_send(), but takes ownership of payload (malloc'd) and sends it
+ * without copying it; payload is freed in every case. */
+int conn_send_owned(struct conn *c, Shoal__Envelope *env, void *payload, size_t n);
 /* Sends an Error frame, then closes once it is flushed (or after a second).
  * on_close fires with err. Idempotent. */
 void conn_close(struct conn *c, int err, Shoal__Error__Code code, const char *text);

@@ -150,3 +150,31 @@ int frame_write(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, const 
 		return -ENOMEM;
 	return 0;
 }
+
+static void free_payload(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+int frame_write_owned(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, void *payload,
+		      size_t n)
+{
+	if (n == 0) {
+		free(payload);
+		return frame_write(out, hdr, hdr_len, NULL, 0);
+	}
+	struct evbuffer *frame = evbuffer_new();
+	int err = frame ? frame_write(frame, hdr, hdr_len, NULL, 0) : -ENOMEM;
+	if (!err && evbuffer_add_reference(frame, payload, n, free_payload, NULL) != 0)
+		err = -ENOMEM;
+	else if (!err)
+		payload = NULL; /* the buffer owns it now */
+	/* Moving chains between buffers copies nothing, and is all or nothing. */
+	if (!err && evbuffer_add_buffer(out, frame) != 0)
+		err = -ENOMEM;
+	evbuffer_free(frame);
+	free(payload);
+	return err;
+}

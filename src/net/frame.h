@@ -103,4 +103,14 @@ void frame_msg_free(struct frame_reader *r, void *msg);
 int frame_write(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, const void *payload,
 		size_t n);
 
+/*
+ * Like frame_write(), but takes ownership of payload (malloc'd; freed with
+ * free() once the bytes are sent, or at once on failure) and queues it by
+ * reference instead of copying it: bulk chunk data then goes from its buffer
+ * to the TLS layer without an extra copy. The frame is added whole or not at
+ * all.
+ */
+int frame_write_owned(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, void *payload,
+		      size_t n);
+
 #endif

@@ -117,7 +117,7 @@ static int envelope_ok(const Shoal__Envelope *env)
 {
 	if (!field_numbers_ok(&env->base))
 		return 0;
-	/* Every case but Chunk carries no payload; the union member is checked first. */
+	/* Only a Chunk carries a payload. */
 	if (env->msg_case != SHOAL__ENVELOPE__MSG_CHUNK && env->payload_len != 0)
 		return 0;
 	switch (env->msg_case) {
@@ -272,29 +272,49 @@ void wire_frame_free(void *msg, void *arg)
 	wire_free(msg, NULL);
 }
 
-int wire_send(struct evbuffer *out, Shoal__Envelope *env, const void *payload, size_t n)
+/* Validates env (with payload_len = n) and packs it into a new buffer. */
+static int pack_envelope(Shoal__Envelope *env, size_t n, uint8_t **hdr, size_t *hdr_len)
 {
-	uint8_t *hdr = NULL;
-	size_t hdr_len;
-	int err;
-
+	*hdr = NULL;
 	if (n > UINT32_MAX)
 		return SHOAL_EPROTO;
 	env->payload_len = (uint32_t)n;
 	if (!envelope_ok(env))
 		return SHOAL_EPROTO;
-	hdr_len = protobuf_c_message_get_packed_size(&env->base);
-	if (hdr_len == 0 || hdr_len > FRAME_HEADER_MAX)
+	*hdr_len = protobuf_c_message_get_packed_size(&env->base);
+	if (*hdr_len == 0 || *hdr_len > FRAME_HEADER_MAX)
 		return SHOAL_ETOOBIG;
-	hdr = malloc(hdr_len);
-	if (!hdr)
+	*hdr = malloc(*hdr_len);
+	if (!*hdr)
 		return -ENOMEM;
-	if (protobuf_c_message_pack(&env->base, hdr) != hdr_len) {
-		err = SHOAL_EPROTO;
-		goto out;
+	if (protobuf_c_message_pack(&env->base, *hdr) != *hdr_len) {
+		free(*hdr);
+		*hdr = NULL;
+		return SHOAL_EPROTO;
 	}
-	err = frame_write(out, hdr, hdr_len, payload, n);
-out:
+	return 0;
+}
+
+int wire_send(struct evbuffer *out, Shoal__Envelope *env, const void *payload, size_t n)
+{
+	uint8_t *hdr;
+	size_t hdr_len;
+	int err = pack_envelope(env, n, &hdr, &hdr_len);
+	if (!err)
+		err = frame_write(out, hdr, hdr_len, payload, n);
+	free(hdr);
+	return err;
+}
+
+int wire_send_owned(struct evbuffer *out, Shoal__Envelope *env, void *payload, size_t n)
+{
+	uint8_t *hdr;
+	size_t hdr_len;
+	int err = pack_envelope(env, n, &hdr, &hdr_len);
+	if (err)
+		free(payload);
+	else
+		err = frame_write_owned(out, hdr, hdr_len, payload, n);
 	free(hdr);
 	return err;
 }

@@ -79,6 +79,9 @@ void wire_frame_free(void *msg, void *arg);
  * than FRAME_HEADER_MAX bytes) or -ENOMEM.
  */
 int wire_send(struct evbuffer *out, Shoal__Envelope *env, const void *payload, size_t n);
+/* Like wire_send(), but takes ownership of payload (malloc'd) and queues it
+ * without copying (frame_write_owned()); payload is freed on failure too. */
+int wire_send_owned(struct evbuffer *out, Shoal__Envelope *env, void *payload, size_t n);
 
 /*
  * Unpacks and validates a CtlRequest from p[0..n) (n at most

@@ -95,10 +95,26 @@ static void client_free(struct ctl_client *c)
 	free(c);
 }
 
+/* Packs rep into out; when it cannot be packed (too long a list, say), packs
+ * a short error reply instead, so the CLI is never left waiting. */
+static void pack_reply(const Shoal__CtlReply *rep, struct buf *out)
+{
+	if (wire_ctl_reply_pack(rep, out) == 0)
+		return;
+	buf_reset(out);
+	Shoal__CtlReply fallback = SHOAL__CTL_REPLY__INIT;
+	fallback.request_id = rep->request_id;
+	fallback.err = SHOAL_ETOOBIG;
+	fallback.text = "the reply does not fit the control protocol";
+	if (wire_ctl_reply_pack(&fallback, out))
+		buf_reset(out);
+}
+
 static void client_send(struct ctl_client *c, const Shoal__CtlReply *rep)
 {
 	struct buf b = BUF_INIT;
-	if (wire_ctl_reply_pack(rep, &b) == 0)
+	pack_reply(rep, &b);
+	if (b.len)
 		evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
 	buf_release(&b);
 }
@@ -205,11 +221,15 @@ static void op_progress(struct progress *p, void *arg)
 
 static void op_finish(struct op *op, Shoal__CtlReply *rep, int err, const char *text)
 {
+	/* Paths can be longer than a reply's text may be: cut, keep it valid. */
+	char cut[WIRE_CTL_TEXT_MAX];
 	rep->request_id = op->request_id;
 	rep->err = err;
-	if (err && text)
-		rep->text = (char *)text;
-	wire_ctl_reply_pack(rep, &op->reply);
+	if (err && text) {
+		snprintf(cut, sizeof(cut), "%s", text);
+		rep->text = cut;
+	}
+	pack_reply(rep, &op->reply);
 }
 
 static void op_put(struct op *op, struct store *s)

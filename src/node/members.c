@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "net/frame.h"
 #include "net/wire.h"
 #include "node/node.h"
 #include "proto/manifest.h"
@@ -116,11 +117,16 @@ static void send_peers(struct node *n, struct link *l)
 {
 	Shoal__Member items[WIRE_MEMBERS_MAX];
 	Shoal__Member *ptrs[WIRE_MEMBERS_MAX];
-	size_t count = 0;
+	size_t count = 0, bytes = 0;
 	for (unsigned i = 0; i < n->nmembers && count < WIRE_MEMBERS_MAX; i++) {
 		struct member *m = &n->members[i];
 		if (!m->addr[0] || (l->member == m))
 			continue;
+		/* Stay well inside one frame header: an entry is the id, the
+		 * address and a few bytes of tags and lengths. */
+		bytes += NODE_ID_LEN + strlen(m->addr) + 24;
+		if (bytes > FRAME_HEADER_MAX / 2)
+			break;
 		shoal__member__init(&items[count]);
 		items[count].node_id.data = m->id;
 		items[count].node_id.len = NODE_ID_LEN;
@@ -173,6 +179,7 @@ static void on_ready(struct conn *c, void *arg)
 	const uint8_t *id = conn_peer_id(c);
 	char sid[17];
 	l->authenticated = 1;
+	l->ready_at = node_now();
 	n->npending--;
 	if (!memcmp(id, n->id, NODE_ID_LEN)) {
 		/* A bootstrap or gossiped address that is this node. */
@@ -419,7 +426,8 @@ static void serve_done(struct lw_msg *msg)
 			env.request_id = j->request_id;
 			env.msg_case = SHOAL__ENVELOPE__MSG_CHUNK;
 			env.chunk = &ch;
-			conn_send(l->c, &env, j->data, j->len);
+			conn_send_owned(l->c, &env, j->data, j->len);
+			j->data = NULL;
 		}
 	}
 	free(j->data);
@@ -513,8 +521,8 @@ static void on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, siz
 			log_warnx("%s: peer refused us: %s", conn_remote(c), env->error->text);
 			conn_close(c, SHOAL_EPROTO, 0, NULL);
 		} else {
-			log_debug("%s: peer reports error %d: %s", conn_remote(c),
-				  env->error->code, env->error->text);
+			log_debug("%s: peer reports error %d: %s", conn_remote(c), env->error->code,
+				  env->error->text);
 		}
 		break;
 	case SHOAL__ENVELOPE__MSG_CHUNK:
@@ -622,6 +630,16 @@ static int bootstrap_satisfied(struct node *n, struct bootstrap *b)
 void members_tick(struct node *n, double now)
 {
 	char sid[17];
+	/* An authenticated peer must say Hello promptly; one that stays silent
+	 * (or stops halfway through a frame) holds a slot for nothing. */
+	for (struct link *l = n->links; l; l = l->next) {
+		if (l->authenticated && !l->hello_received && conn_ready(l->c) &&
+		    now - l->ready_at > n->cfg.handshake_timeout) {
+			log_warnx("%s: no Hello within %.1f s; disconnecting", conn_remote(l->c),
+				  n->cfg.handshake_timeout);
+			conn_close(l->c, -ETIMEDOUT, SHOAL__ERROR__CODE__PROTOCOL, "no Hello");
+		}
+	}
 	for (unsigned i = 0; i < n->nmembers; i++) {
 		struct member *m = &n->members[i];
 		if (m->state == MEMBER_UP && m->link) {

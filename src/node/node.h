@@ -67,6 +67,7 @@ struct link {
 	uint8_t expect[NODE_ID_LEN]; /* the id a dial was meant to reach */
 	int has_expect;
 	int authenticated;
+	double ready_at; /* when the TLS handshake finished */
 	int hello_received;
 	unsigned serving; /* GetChunk jobs in flight */
 };
