@@ -27,6 +27,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "../testutil.h"
 #include "crypto/identity.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -51,18 +52,10 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	int err = nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int err = test_rmtree(fx->dir);
 	free(fx);
 	return err;
 }

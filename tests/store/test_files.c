@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "crypto/hash.h"
 #include "proto/capability.h"
 #include "proto/manifest.h"
@@ -52,14 +53,6 @@ struct fixture {
 	size_t param; /* from the test's initial state, when it has one */
 };
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -82,8 +75,8 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	store_close(fx->s);
-	int err = nftw(fx->home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (nftw(fx->work, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
+	int err = test_rmtree(fx->home);
+	if (test_rmtree(fx->work))
 		err = -1;
 	free(fx);
 	return err;

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "crypto/hash.h"
 #include "store/index.h"
 #include "store/store.h"
@@ -49,19 +50,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	store_close(fx->s);
-	int err = nftw(fx->home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int err = test_rmtree(fx->home);
 	free(fx);
 	return err;
 }

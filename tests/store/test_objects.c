@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "crypto/hash.h"
 #include "proto/manifest.h"
 #include "store/objects.h"
@@ -62,19 +63,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	store_close(fx->s);
-	int err = nftw(fx->home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int err = test_rmtree(fx->home);
 	free(fx->out);
 	free(fx);
 	return err;

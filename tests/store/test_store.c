@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "crypto/hash.h"
 #include "proto/capability.h"
 #include "proto/manifest.h"
@@ -42,14 +43,6 @@ struct fixture {
 	char work[64]; /* input files, outside the home */
 	struct store *s;
 };
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -71,8 +64,8 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	store_close(fx->s);
-	int err = nftw(fx->home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (nftw(fx->work, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
+	int err = test_rmtree(fx->home);
+	if (test_rmtree(fx->work))
 		err = -1;
 	free(fx);
 	return err;
