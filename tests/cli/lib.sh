@@ -127,3 +127,139 @@ flip_byte() {
 
 # count_objects HOME: the number of chunk files in HOME/objects/??/.
 count_objects() { find "$1"/objects/?? -type f 2>/dev/null | wc -l; }
+
+# ---- daemons (network tests) ---------------------------------------------------
+# start_daemon HOME LOG [DAEMON ARGS...]: runs `shoal daemon` for HOME in the
+#   background, stderr appended to LOG; its pid goes to DAEMON_PID, to
+#   ${daemon_pid[HOME]} and to the list the EXIT trap kills.
+# wait_daemon HOME [SECONDS]: polls `shoal status` every 50 ms until it answers;
+#   fails at the deadline (default 15 s) or as soon as the daemon has died.
+# stop_daemon HOME [SECONDS]: SIGTERM, then waits; returns the daemon's exit
+#   status (SIGKILL and 124 when it is still running at the deadline, default 15 s).
+# kill_daemon HOME: SIGKILL and reap.
+# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or the deadline (1).
+# daemon_addr HOME: the address the daemon listens on (from status --json).
+# peer_state HOME NODE_ID: up, down, or none (not in `shoal peers`).
+# peers_up HOME: how many members `shoal peers` shows up.
+# wait_peer_state SECONDS STATE HOME NODE_ID: wait_for until peer_state is STATE.
+# rss_kb PID: resident set size of PID in KiB (0 when it is gone).
+# now_ms: milliseconds on a monotonic-enough clock (EPOCHREALTIME).
+declare -A daemon_pid=()
+DAEMON_PID=
+start_daemon() {
+	local home=$1 log=$2
+	shift 2
+	"$SHOAL" --home "$home" daemon "$@" 2>>"$log" &
+	DAEMON_PID=$!
+	daemon_pid[$home]=$DAEMON_PID
+	_pids+=("$DAEMON_PID")
+}
+
+# _alive PID: the process exists and is not a zombie.
+_alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	local st
+	st=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+# _secs_ms SECONDS: "2", "2.5", "0.25" as milliseconds.
+_secs_ms() {
+	local s=$1 i f=
+	i=${s%%.*}
+	[[ $s == *.* ]] && f=${s#*.}
+	f=${f}000
+	echo $((10#${i:-0} * 1000 + 10#${f:0:3}))
+}
+
+wait_for() {
+	local secs=$1
+	shift
+	local deadline=$(($(now_ms) + $(_secs_ms "$secs")))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+wait_daemon() {
+	local home=$1 secs=${2:-15} pid=${daemon_pid[$1]:-}
+	local deadline=$(($(now_ms) + $(_secs_ms "$secs")))
+	while :; do
+		"$SHOAL" --home "$home" status >/dev/null 2>&1 && return 0
+		if [ -n "$pid" ] && ! _alive "$pid"; then
+			return 1
+		fi
+		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+stop_daemon() {
+	local home=$1 secs=${2:-15} pid=${daemon_pid[$1]:-} rc
+	[ -n "$pid" ] || return 127
+	kill -TERM "$pid" 2>/dev/null
+	local deadline=$(($(now_ms) + $(_secs_ms "$secs")))
+	while _alive "$pid" && [ "$(now_ms)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	if _alive "$pid"; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rc=124
+	else
+		wait "$pid" 2>/dev/null
+		rc=$?
+	fi
+	unset "daemon_pid[$home]"
+	return "$rc"
+}
+
+kill_daemon() {
+	local pid=${daemon_pid[$1]:-}
+	[ -n "$pid" ] || return 1
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "daemon_pid[$1]"
+	return 0
+}
+
+daemon_addr() {
+	"$SHOAL" --home "$1" status --json 2>/dev/null |
+		sed -n 's/^ *"listen": *"\([^"]*\)".*$/\1/p'
+}
+
+peer_state() {
+	local s
+	s=$("$SHOAL" --home "$1" peers 2>/dev/null | awk -F'\t' -v id="$2" '$1 == id {print $3}')
+	echo "${s:-none}"
+}
+
+peers_up() {
+	"$SHOAL" --home "$1" peers 2>/dev/null | awk -F'\t' '$3 == "up"' | wc -l
+}
+
+_peer_state_is() { [ "$(peer_state "$2" "$3")" == "$1" ]; }
+wait_peer_state() { # SECONDS STATE HOME NODE_ID
+	wait_for "$1" _peer_state_is "$2" "$3" "$4"
+}
+
+rss_kb() {
+	local v
+	v=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null)
+	echo "${v:-0}"
+}
+
+# check_no_sanitizer DESC LOG...: ok when no log holds a sanitizer report (else shows it).
+check_no_sanitizer() {
+	local desc=$1 hits
+	shift
+	hits=$(grep -h -A40 -E "ERROR: (Address|Leak)Sanitizer|runtime error" "$@" 2>/dev/null | head -n 60)
+	if [ -z "$hits" ]; then ok "$desc"; else fail "$desc" "$hits"; fi
+}
