@@ -128,6 +128,8 @@ static void ssl_reason(struct conn *c, char *out, size_t size)
 	size_t n = 0;
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
 		char one[256];
+		if (ERR_GET_LIB(e) == 0)
+			continue; /* a bare system error code: says nothing */
 		ERR_error_string_n(e, one, sizeof(one));
 		int w = snprintf(out + n, size - n, "%s%s", n ? "; " : "", one);
 		if (w < 0 || (size_t)w >= size - n)

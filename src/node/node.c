@@ -164,13 +164,13 @@ static void resume_accepting(evutil_socket_t fd, short what, void *arg)
 
 static void on_accept_error(struct evconnlistener *lis, void *arg)
 {
-	(void)arg;
+	struct node *n = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 	log_warnx("accepting connections: %s", evutil_socket_error_to_string(err));
 	/* Out of descriptors and the like: pause briefly instead of spinning. */
 	evconnlistener_disable(lis);
 	struct timeval tv = {1, 0};
-	event_base_once(evconnlistener_get_base(lis), -1, EV_TIMEOUT, resume_accepting, lis, &tv);
+	evtimer_add(n->accept_resume, &tv);
 }
 
 static int start_listener(struct node *n)
@@ -192,6 +192,9 @@ static int start_listener(struct node *n)
 		return -err;
 	}
 	evconnlistener_set_error_cb(n->listener, on_accept_error);
+	n->accept_resume = evtimer_new(n->base, resume_accepting, n->listener);
+	if (!n->accept_resume)
+		return -ENOMEM;
 	/* Report the port the kernel chose when asked for port 0. */
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
@@ -251,6 +254,8 @@ static void node_stop(struct node *n)
 		conn_free(l->c);
 		free(l);
 	}
+	if (n->accept_resume)
+		event_free(n->accept_resume);
 	if (n->listener)
 		evconnlistener_free(n->listener);
 	if (n->tick)
@@ -265,8 +270,12 @@ static void node_stop(struct node *n)
 	index_close(n->ix);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);
-	if (n->base)
+	if (n->base) {
+		/* Freed bufferevents finish freeing in deferred callbacks; one
+		 * last non-blocking pass runs them, or they would leak. */
+		event_base_loop(n->base, EVLOOP_NONBLOCK);
 		event_base_free(n->base);
+	}
 }
 
 int node_run(const char *home, const struct config *cfg)

@@ -83,6 +83,7 @@ struct node {
 	char listen_addr[ADDR_MAX]; /* as bound (port resolved) */
 	SSL_CTX *ssl;
 	struct evconnlistener *listener;
+	struct event *accept_resume; /* re-enables accepting after an error */
 	struct store *store;
 	struct index *ix; /* the loop thread's own (read) connection */
 	struct pool *pool;
