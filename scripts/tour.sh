@@ -93,6 +93,11 @@ wait_up() { # wait_up HOME N: until HOME sees N peers up
 	return 1
 }
 wait_up "$work/node3" 2
+# Give the keepalive pings a moment to measure round trips.
+for _ in $(seq 40); do
+	[ "$("$shoal" --home "$work/node3" peers | grep -c 'ms$')" -ge 2 ] && break
+	sleep 0.05
+done
 echo "node3 found node2 through node1's gossip:"
 run "$shoal" --home "$work/node3" peers
 run "$shoal" --home "$work/node1" status
