@@ -29,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "../testutil.h"
+#include "store_fixture.h"
 #include "crypto/hash.h"
 #include "proto/capability.h"
 #include "proto/manifest.h"
@@ -47,8 +47,8 @@
 #define BLOCK MIB /* streaming granularity of the helpers */
 
 struct fixture {
-	char home[64];
-	char work[64]; /* inputs and outputs, outside the home */
+	char home[STORE_FIXTURE_PATH];
+	char work[STORE_FIXTURE_PATH]; /* inputs and outputs, outside the home */
 	struct store *s;
 	size_t param; /* from the test's initial state, when it has one */
 };
@@ -60,10 +60,7 @@ static int setup(void **state)
 		return -1;
 	if (*state)
 		fx->param = *(const size_t *)*state;
-	snprintf(fx->home, sizeof(fx->home), "/tmp/shoal-test-files-XXXXXX");
-	snprintf(fx->work, sizeof(fx->work), "/tmp/shoal-test-files-work-XXXXXX");
-	if (!mkdtemp(fx->home) || !mkdtemp(fx->work) || store_create(fx->home) ||
-	    store_open(&fx->s, fx->home, 0)) {
+	if (store_fixture_setup(fx->home, fx->work, &fx->s, "files")) {
 		free(fx);
 		return -1;
 	}
@@ -74,10 +71,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(fx->s);
-	int err = test_rmtree(fx->home);
-	if (test_rmtree(fx->work))
-		err = -1;
+	int err = store_fixture_teardown(fx->home, fx->work, fx->s);
 	free(fx);
 	return err;
 }

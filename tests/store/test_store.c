@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "../testutil.h"
+#include "store_fixture.h"
 #include "crypto/hash.h"
 #include "proto/capability.h"
 #include "proto/manifest.h"
@@ -39,8 +39,8 @@
 #include "util/log.h"
 
 struct fixture {
-	char home[64];
-	char work[64]; /* input files, outside the home */
+	char home[STORE_FIXTURE_PATH];
+	char work[STORE_FIXTURE_PATH]; /* input files, outside the home */
 	struct store *s;
 };
 
@@ -49,10 +49,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->home, sizeof(fx->home), "/tmp/shoal-test-store-XXXXXX");
-	snprintf(fx->work, sizeof(fx->work), "/tmp/shoal-test-store-work-XXXXXX");
-	if (!mkdtemp(fx->home) || !mkdtemp(fx->work) || store_create(fx->home) ||
-	    store_open(&fx->s, fx->home, 0)) {
+	if (store_fixture_setup(fx->home, fx->work, &fx->s, "store")) {
 		free(fx);
 		return -1;
 	}
@@ -63,10 +60,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(fx->s);
-	int err = test_rmtree(fx->home);
-	if (test_rmtree(fx->work))
-		err = -1;
+	int err = store_fixture_teardown(fx->home, fx->work, fx->s);
 	free(fx);
 	return err;
 }
