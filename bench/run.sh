@@ -68,3 +68,10 @@ echo "== network =="
 # Two node identities of a temporary network on 127.0.0.1: raw TCP vs the framed TLS
 # channel (net/conn), TLS handshake rate, Ping/Pong round trips (best of RUNS).
 RUNS="$runs" BENCH_DIR="$work" "$root/$build/bench/bench_net"
+
+echo
+echo "== distributed =="
+# Five daemons on 127.0.0.1 beside raw loopback TCP and an rsync daemon, measured in
+# the same run: a 1 GiB file put with R = 3 and fetched on a sixth node, 1,000 small
+# files each way, and the peak RSS of every daemon (bench/bench_dist.sh).
+RUNS="$runs" BENCH_DIR="$work" "$root/bench/bench_dist.sh" "$build"

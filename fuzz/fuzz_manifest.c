@@ -2,10 +2,10 @@
  * libFuzzer harness for the manifest codecs (src/proto/manifest.h), which parse
  * decrypted chunk bytes that came from a peer and so must survive any input.
  * Each input goes to both manifest_decode() and chunklist_decode(); whatever
- * decodes must re-encode, decode again to the same value, and re-encode to the
- * same bytes (the encoders are deterministic); what fails must leave nothing
- * behind. A broken property aborts. With
- * fuzz/replay.c the same file replays the committed corpus in normal builds.
+ * decodes must name only safe paths (directory manifests) and re-encode, decode again to the same
+ * value, and re-encode to the same bytes (the encoders are deterministic); what fails must leave
+ * nothing behind. A broken property aborts. With fuzz/replay.c the same file replays the committed
+ * corpus in normal builds.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -36,12 +36,37 @@ static int refs_equal(const struct chunk_ref *a, const struct chunk_ref *b, size
 	return 1;
 }
 
+static int entries_equal(const struct dir_entry *a, const struct dir_entry *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(a[i].path, b[i].path) || a[i].kind != b[i].kind ||
+		    a[i].mode != b[i].mode || a[i].mtime != b[i].mtime || a[i].size != b[i].size)
+			return 0;
+	}
+	return 1;
+}
+
+/* A decoded directory's paths never lead out of its tree. */
+static void check_paths(const struct manifest *m)
+{
+	for (size_t i = 0; i < m->nentries; i++) {
+		const char *p = m->entries[i].path;
+		size_t len = strlen(p);
+		if (!len || p[0] == '/' || p[len - 1] == '/' || strstr(p, "//") ||
+		    !strcmp(p, "..") || !strncmp(p, "../", 3) || strstr(p, "/../") ||
+		    (len >= 3 && !strcmp(p + len - 3, "/..")) || !strcmp(p, ".") ||
+		    !strncmp(p, "./", 2) || strstr(p, "/./"))
+			fail("manifest_decode accepted an unsafe path", 0);
+	}
+}
+
 static int manifests_equal(const struct manifest *a, const struct manifest *b)
 {
 	return a->kind == b->kind && a->size == b->size && a->mode == b->mode &&
 	       a->mtime == b->mtime && a->nchunks == b->nchunks && a->nlists == b->nlists &&
-	       refs_equal(a->chunks, b->chunks, a->nchunks) &&
-	       refs_equal(a->lists, b->lists, a->nlists);
+	       a->nentries == b->nentries && refs_equal(a->chunks, b->chunks, a->nchunks) &&
+	       refs_equal(a->lists, b->lists, a->nlists) &&
+	       entries_equal(a->entries, b->entries, a->nentries);
 }
 
 static void check_manifest(const uint8_t *data, size_t size)
@@ -53,10 +78,12 @@ static void check_manifest(const uint8_t *data, size_t size)
 	err = manifest_decode(&first, data, size);
 	if (err) {
 		/* The contract: a failed decode leaves nothing to release. */
-		if (err > 0 || first.chunks || first.lists || first.nchunks || first.nlists)
+		if (err > 0 || first.chunks || first.lists || first.nchunks || first.nlists ||
+		    first.entries || first.nentries || first.paths)
 			fail("manifest_decode failed without zeroing its output", err);
 		return;
 	}
+	check_paths(&first);
 	err = manifest_encode(&first, &enc);
 	if (err)
 		fail("manifest_encode rejected a decoded manifest", err);

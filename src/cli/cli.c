@@ -40,14 +40,26 @@ static const struct command commands[] = {
 	{"peers", cmd_peers, "[--json]",
 	 "list known members: node id, address, up or down, round-trip time",
 	 "  --json                print a JSON array\n"},
-	{"put", cmd_put, "FILE [--name NAME]",
-	 "store a file; prints its capability (the name defaults to the file's base name)",
+	{"put", cmd_put, "FILE_OR_DIR [--name NAME] [--publish] [--replicas R]",
+	 "store a file or a directory tree; prints its capability (name: the base name)",
 	 "  --name NAME           the name to store it under\n"
+	 "  --publish             add it to the network catalog (needs a running daemon)\n"
+	 "  --replicas R          distinct nodes to hold every chunk, 1 to 16 (default: the\n"
+	 "                        daemon's, 3); without a daemon only this node stores it\n"
 	 "  --no-progress         never draw a progress bar\n"},
-	{"get", cmd_get, "CAP_OR_NAME -o OUT", "fetch a file, verify it, write OUT atomically",
-	 "  -o, --output OUT      where to write the file (required)\n"
+	{"get", cmd_get, "CAP_OR_NAME -o OUT",
+	 "fetch a file or tree, verify it, write OUT atomically (a tree: a new OUT)",
+	 "  -o, --output OUT      where to write the file or directory (required)\n"
 	 "  --no-progress         never draw a progress bar\n"},
-	{"ls", cmd_ls, "[--json]", "list stored names: name, size, capability",
+	{"ls", cmd_ls, "[--network] [--json]",
+	 "list stored names: name, size, capability (--network: what members published)",
+	 "  --network             list what members published (needs a running daemon)\n"
+	 "  --json                print a JSON array\n"},
+	{"send", cmd_send, "CAP_OR_NAME --to NODE_ID",
+	 "make another node fetch a file or tree and keep it (needs a running daemon)",
+	 "  --to NODE_ID          the node that is to keep a copy (required)\n"},
+	{"locate", cmd_locate, "CAP_OR_NAME [--json]",
+	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
 	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},
 	{"verify", cmd_verify, "",
@@ -144,6 +156,53 @@ int cli_daemon(struct cli *cli, int *fd)
 		return 0;
 	}
 	return cli_fail(*fd, "cannot reach the daemon of %s", cli->home);
+}
+
+int cli_daemon_required(struct cli *cli, const char *what, int *fd)
+{
+	int err = cli_home(cli);
+	if (err)
+		return err;
+	*fd = ctlclient_connect(cli->home);
+	if (*fd >= 0)
+		return 0;
+	if (*fd == -ENOENT || *fd == -ECONNREFUSED || *fd == -ENOTDIR)
+		return cli_failx("%s needs a running daemon; none runs on %s (start one with "
+				 "'shoal daemon')",
+				 what, cli->home);
+	return cli_fail(*fd, "cannot reach the daemon of %s", cli->home);
+}
+
+int cli_call(int fd, Shoal__CtlRequest *req, struct progress *pr, Shoal__CtlReply **rep)
+{
+	int err = ctlclient_call(fd, req, pr, rep);
+	close(fd);
+	if (pr)
+		progress_finish(pr);
+	if (err == -EINTR)
+		return cli_failx("interrupted; the daemon cancels the operation");
+	if (err)
+		return cli_fail(err, "the daemon did not answer");
+	return 0;
+}
+
+/* Room for a daemon's text once quoted. */
+#define REPLY_TEXT_MAX 600
+
+void cli_warn(const char *text)
+{
+	if (!text || !*text)
+		return;
+	char quoted[REPLY_TEXT_MAX];
+	fprintf(stderr, "shoal: warning: %s\n", cli_quote(text, quoted, sizeof(quoted)));
+}
+
+int cli_reply_failed(const Shoal__CtlReply *rep, const char *fallback)
+{
+	char quoted[REPLY_TEXT_MAX];
+	if (rep->text && *rep->text)
+		return cli_fail(rep->err, "%s", cli_quote(rep->text, quoted, sizeof(quoted)));
+	return cli_fail(rep->err, "%s", fallback);
 }
 
 /* How long an offline command waits for another one holding the store. */

@@ -10,7 +10,9 @@
 #include <stdio.h>
 
 #include "proto/capability.h"
+#include "proto/shoal.pb-c.h"
 #include "store/store.h"
+#include "util/progress.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -47,6 +49,25 @@ const struct command *cli_command(const char *name);
  * control socket, 0 with *fd = -1 when none runs (offline mode), or prints an
  * error and returns EXIT_FAIL. */
 int cli_daemon(struct cli *cli, int *fd);
+
+/* For commands that only a daemon can carry out: 0 with *fd connected, or
+ * prints "shoal: WHAT needs a running daemon ..." (or why it cannot be
+ * reached) and returns EXIT_FAIL. */
+int cli_daemon_required(struct cli *cli, const char *what, int *fd);
+
+/* Sends req to the daemon on fd (closing it) and waits for its reply, feeding
+ * progress to pr (may be NULL; finished here). Returns 0 with *rep set (free
+ * with shoal__ctl_reply__free_unpacked(*rep, NULL)), or prints the error line
+ * itself and returns EXIT_FAIL. */
+int cli_call(int fd, Shoal__CtlRequest *req, struct progress *pr, Shoal__CtlReply **rep);
+
+/* Prints "shoal: warning: TEXT" on stderr (text quoted to stay one line);
+ * nothing when text is NULL or empty. */
+void cli_warn(const char *text);
+
+/* For a reply with rep->err set: prints "shoal: <the daemon's text, else
+ * fallback>: <message of rep->err>" and returns EXIT_FAIL. */
+int cli_reply_failed(const Shoal__CtlReply *rep, const char *fallback);
 
 /* Opens the home's store, printing a clear error on failure. */
 int cli_open_store(struct cli *cli, struct store **out);
@@ -91,5 +112,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv);
 int cmd_daemon(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_peers(struct cli *cli, int argc, char **argv);
+int cmd_send(struct cli *cli, int argc, char **argv);
+int cmd_locate(struct cli *cli, int argc, char **argv);
 
 #endif

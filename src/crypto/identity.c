@@ -587,3 +587,54 @@ out:
 	EVP_PKEY_free(key);
 	return err;
 }
+
+int identity_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[IDENTITY_SIG_LEN])
+{
+	int err = 0;
+	size_t sig_len = IDENTITY_SIG_LEN;
+	EVP_MD_CTX *ctx = NULL;
+	size_t priv_len = 0;
+	/* Asking for the private key's length fails for a public-only key. */
+	if (!key || !EVP_PKEY_is_a(key, "ED25519") ||
+	    EVP_PKEY_get_raw_private_key(key, NULL, &priv_len) != 1) {
+		err = identity_error();
+		goto out;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (!ctx) {
+		err = crypto_error("EVP_MD_CTX_new");
+		goto out;
+	}
+	/* Ed25519 is a one-shot scheme: no digest, one EVP_DigestSign call. */
+	if (EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, sig, &sig_len, msg, len) != 1 || sig_len != IDENTITY_SIG_LEN)
+		err = crypto_error("Ed25519 signing");
+out:
+	EVP_MD_CTX_free(ctx);
+	return err;
+}
+
+int identity_verify_signature(X509 *cert, const uint8_t *msg, size_t len,
+			      const uint8_t sig[IDENTITY_SIG_LEN])
+{
+	int err = 0;
+	EVP_MD_CTX *ctx = NULL;
+	EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
+	if (!pub || !EVP_PKEY_is_a(pub, "ED25519")) {
+		err = identity_error();
+		goto out;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (!ctx) {
+		/* Cannot tell good from bad: refuse, as for a bad signature. */
+		crypto_error("EVP_MD_CTX_new");
+		err = SHOAL_EIDENTITY;
+		goto out;
+	}
+	if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pub, NULL) != 1 ||
+	    EVP_DigestVerify(ctx, sig, IDENTITY_SIG_LEN, msg, len) != 1)
+		err = identity_error();
+out:
+	EVP_MD_CTX_free(ctx);
+	return err;
+}

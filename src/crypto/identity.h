@@ -4,11 +4,13 @@
  * Ed25519 key and a certificate issued by that CA; the node id is the SHA-256 of
  * the node's raw 32-byte public key, written in base32. This module creates and
  * loads that material (home/node.key, home/node.crt, home/ca.crt) and verifies a
- * peer's certificate against the CA, with OpenSSL 3 EVP APIs only.
+ * peer's certificate against the CA, and signs and checks messages (catalog
+ * entries) with node keys, with OpenSSL 3 EVP APIs only.
  */
 #ifndef SHOAL_CRYPTO_IDENTITY_H
 #define SHOAL_CRYPTO_IDENTITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/types.h>
@@ -95,5 +97,24 @@ int identity_issue_cert(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *node_pub, lon
  * SHOAL_ECRYPTO (OpenSSL could not allocate the verification context).
  */
 int identity_verify_cert(X509 *ca_cert, X509 *cert, uint8_t id[NODE_ID_LEN]);
+
+#define IDENTITY_SIG_LEN 64 /* Ed25519 signature bytes */
+
+/*
+ * Signs msg[0..len) with the Ed25519 private key key (borrowed; EVP_DigestSign
+ * with no digest, as Ed25519 hashes the message itself) and writes the
+ * IDENTITY_SIG_LEN-byte signature into sig. Returns 0, SHOAL_EIDENTITY (key is
+ * not an Ed25519 private key) or SHOAL_ECRYPTO.
+ */
+int identity_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[IDENTITY_SIG_LEN]);
+
+/*
+ * Checks that sig is the Ed25519 signature of msg[0..len) by the key that cert
+ * (borrowed) certifies. Only the signature is checked: whether cert belongs to
+ * the network is identity_verify_cert()'s question. Returns 0, or
+ * SHOAL_EIDENTITY (not an Ed25519 certificate, or a bad signature).
+ */
+int identity_verify_signature(X509 *cert, const uint8_t *msg, size_t len,
+			      const uint8_t sig[IDENTITY_SIG_LEN]);
 
 #endif

@@ -335,6 +335,20 @@ int conn_send(struct conn *c, Shoal__Envelope *env, const void *payload, size_t 
 	return err;
 }
 
+int conn_send_ref(struct conn *c, Shoal__Envelope *env, const void *payload, size_t n,
+		  frame_cleanup_fn cleanup, void *arg)
+{
+	if (c->closing || c->torn) {
+		cleanup(payload, n, arg);
+		return 0;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int err = wire_send_ref(out, env, payload, n, cleanup, arg);
+	if (!err)
+		note_queued(c, out);
+	return err;
+}
+
 int conn_send_owned(struct conn *c, Shoal__Envelope *env, void *payload, size_t n)
 {
 	if (c->closing || c->torn) {

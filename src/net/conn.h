@@ -25,6 +25,7 @@
 
 #include "crypto/identity.h"
 #include "net/addr.h"
+#include "net/frame.h"
 #include "proto/shoal.pb-c.h"
 
 #define CONN_OUT_HIGH ((size_t)16 * 1024 * 1024)
@@ -69,6 +70,10 @@ int conn_send(struct conn *c, Shoal__Envelope *env, const void *payload, size_t 
 /* Like conn_send(), but takes ownership of payload (malloc'd) and sends it
  * without copying it; payload is freed in every case. */
 int conn_send_owned(struct conn *c, Shoal__Envelope *env, void *payload, size_t n);
+/* Like conn_send(), but queues payload by reference: cleanup (net/frame.h)
+ * runs once the bytes are sent or dropped, or at once on failure. */
+int conn_send_ref(struct conn *c, Shoal__Envelope *env, const void *payload, size_t n,
+		  frame_cleanup_fn cleanup, void *arg);
 /* Sends an Error frame, then closes once it is flushed (or after a second).
  * on_close fires with err. Idempotent. */
 void conn_close(struct conn *c, int err, Shoal__Error__Code code, const char *text);

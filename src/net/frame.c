@@ -161,20 +161,28 @@ static void free_payload(const void *data, size_t len, void *arg)
 int frame_write_owned(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, void *payload,
 		      size_t n)
 {
+	return frame_write_ref(out, hdr, hdr_len, payload, n, free_payload, NULL);
+}
+
+int frame_write_ref(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, const void *payload,
+		    size_t n, frame_cleanup_fn cleanup, void *arg)
+{
 	if (n == 0) {
-		free(payload);
+		cleanup(payload, 0, arg);
 		return frame_write(out, hdr, hdr_len, NULL, 0);
 	}
 	struct evbuffer *frame = evbuffer_new();
 	int err = frame ? frame_write(frame, hdr, hdr_len, NULL, 0) : -ENOMEM;
-	if (!err && evbuffer_add_reference(frame, payload, n, free_payload, NULL) != 0)
+	if (!err && evbuffer_add_reference(frame, payload, n, cleanup, arg) != 0)
 		err = -ENOMEM;
 	else if (!err)
 		payload = NULL; /* the buffer owns it now */
 	/* Moving chains between buffers copies nothing, and is all or nothing. */
 	if (!err && evbuffer_add_buffer(out, frame) != 0)
 		err = -ENOMEM;
-	evbuffer_free(frame);
-	free(payload);
+	if (frame)
+		evbuffer_free(frame);
+	if (payload)
+		cleanup(payload, n, arg);
 	return err;
 }

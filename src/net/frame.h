@@ -110,6 +110,13 @@ int frame_write(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, const 
  * to the TLS layer without an extra copy. The frame is added whole or not at
  * all.
  */
+/* Called once the bytes of a frame_write_ref() payload are no longer needed. */
+typedef void (*frame_cleanup_fn)(const void *data, size_t len, void *arg);
+/* Like frame_write_owned(), but the payload stays the caller's: cleanup(payload,
+ * n, arg) is called exactly once, when the bytes are sent or dropped with the
+ * buffer (on the thread that drains it), or at once on failure. */
+int frame_write_ref(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, const void *payload,
+		    size_t n, frame_cleanup_fn cleanup, void *arg);
 int frame_write_owned(struct evbuffer *out, const uint8_t *hdr, size_t hdr_len, void *payload,
 		      size_t n);
 

@@ -113,12 +113,52 @@ static int peers_ok(const Shoal__Peers *m)
 	return 1;
 }
 
+static int ids_ok(size_t n, const ProtobufCBinaryData *ids)
+{
+	if (n == 0 || n > WIRE_IDS_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!id_ok(&ids[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int chunk_payload_ok(uint32_t len)
+{
+	return len >= WIRE_CHUNK_MIN && len <= OBJECT_SIZE_MAX;
+}
+
+static int put_chunk_ok(const Shoal__PutChunk *m, uint32_t payload_len)
+{
+	if (!id_ok(&m->id))
+		return 0;
+	return m->pin_only ? payload_len == 0 : chunk_payload_ok(payload_len);
+}
+
+/* Shape only: names, capabilities and signatures are checked by the catalog
+ * (src/node/catalog.c), which drops a bad entry without dropping the peer. */
+static int catalog_delta_ok(const Shoal__CatalogDelta *m)
+{
+	if (m->n_entries == 0 || m->n_entries > WIRE_CATALOG_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const Shoal__CatalogEntry *e = m->entries[i];
+		if (!e || e->owner_cert.len == 0 || e->owner_cert.len > WIRE_CERT_MAX ||
+		    str_len(e->name) > 255 || str_len(e->capability) > 255 ||
+		    e->signature.len != WIRE_SIG_LEN)
+			return 0;
+	}
+	return 1;
+}
+
 static int envelope_ok(const Shoal__Envelope *env)
 {
 	if (!field_numbers_ok(&env->base))
 		return 0;
-	/* Only a Chunk carries a payload. */
-	if (env->msg_case != SHOAL__ENVELOPE__MSG_CHUNK && env->payload_len != 0)
+	/* Only Chunk and PutChunk carry a payload. */
+	if (env->msg_case != SHOAL__ENVELOPE__MSG_CHUNK &&
+	    env->msg_case != SHOAL__ENVELOPE__MSG_PUT_CHUNK && env->payload_len != 0)
 		return 0;
 	switch (env->msg_case) {
 	case SHOAL__ENVELOPE__MSG_HELLO:
@@ -132,14 +172,39 @@ static int envelope_ok(const Shoal__Envelope *env)
 	case SHOAL__ENVELOPE__MSG_GET_CHUNK:
 		return env->get_chunk && id_ok(&env->get_chunk->id);
 	case SHOAL__ENVELOPE__MSG_CHUNK:
-		return env->chunk && id_ok(&env->chunk->id) && env->payload_len >= WIRE_CHUNK_MIN &&
-		       env->payload_len <= OBJECT_SIZE_MAX;
+		return env->chunk && id_ok(&env->chunk->id) && chunk_payload_ok(env->payload_len);
 	case SHOAL__ENVELOPE__MSG_ERROR:
 		return env->error && str_len(env->error->text) <= WIRE_TEXT_MAX;
+	case SHOAL__ENVELOPE__MSG_PUT_CHUNK:
+		return env->put_chunk && put_chunk_ok(env->put_chunk, env->payload_len);
+	case SHOAL__ENVELOPE__MSG_PUT_ACK:
+		return env->put_ack && id_ok(&env->put_ack->id);
+	case SHOAL__ENVELOPE__MSG_HAVE:
+		return env->have && ids_ok(env->have->n_ids, env->have->ids);
+	case SHOAL__ENVELOPE__MSG_HAVE_REPLY:
+		return env->have_reply && env->have_reply->have.len <= (WIRE_IDS_MAX + 7) / 8;
+	case SHOAL__ENVELOPE__MSG_UNPIN:
+		return env->unpin && ids_ok(env->unpin->n_ids, env->unpin->ids);
+	case SHOAL__ENVELOPE__MSG_FETCH:
+		return env->fetch && id_ok(&env->fetch->manifest_id) && id_ok(&env->fetch->key);
+	case SHOAL__ENVELOPE__MSG_FETCH_DONE:
+		return env->fetch_done && env->fetch_done->fetched <= env->fetch_done->chunks;
+	case SHOAL__ENVELOPE__MSG_CATALOG_DELTA:
+		return env->catalog_delta && catalog_delta_ok(env->catalog_delta);
+	case SHOAL__ENVELOPE__MSG_CATALOG_DIGEST:
+		return env->catalog_digest && id_ok(&env->catalog_digest->digest);
+	case SHOAL__ENVELOPE__MSG_CATALOG_REQUEST:
+		return env->catalog_request != NULL;
 	default:
 		/* Nothing set (or a case this build does not know). */
 		return 0;
 	}
+}
+
+static int target_ok(const char *target)
+{
+	size_t len = str_len(target);
+	return len > 0 && len <= WIRE_PATH_MAX;
 }
 
 static int ctl_request_ok(const Shoal__CtlRequest *req)
@@ -156,12 +221,14 @@ static int ctl_request_ok(const Shoal__CtlRequest *req)
 	case SHOAL__CTL_REQUEST__REQ_VERIFY:
 		return req->verify != NULL;
 	case SHOAL__CTL_REQUEST__REQ_PUT:
-		return req->put && abs_path_ok(req->put->path) && name_ok(req->put->name);
-	case SHOAL__CTL_REQUEST__REQ_GET: {
-		size_t target_len = req->get ? str_len(req->get->target) : 0;
-		return target_len > 0 && target_len <= WIRE_PATH_MAX &&
-		       abs_path_ok(req->get->out_path);
-	}
+		return req->put && abs_path_ok(req->put->path) && name_ok(req->put->name) &&
+		       req->put->replicas <= WIRE_REPLICAS_MAX;
+	case SHOAL__CTL_REQUEST__REQ_GET:
+		return req->get && target_ok(req->get->target) && abs_path_ok(req->get->out_path);
+	case SHOAL__CTL_REQUEST__REQ_SEND:
+		return req->send && target_ok(req->send->target) && id_ok(&req->send->to);
+	case SHOAL__CTL_REQUEST__REQ_LOCATE:
+		return req->locate && target_ok(req->locate->target);
 	case SHOAL__CTL_REQUEST__REQ_RM:
 		return req->rm && name_ok(req->rm->name);
 	default:
@@ -185,7 +252,7 @@ static int ctl_names_ok(const Shoal__CtlNames *m)
 	if (m->n_names > WIRE_CTL_LIST_MAX)
 		return 0;
 	for (size_t i = 0; i < m->n_names; i++) {
-		if (!m->names[i])
+		if (!m->names[i] || (m->names[i]->owner.len && !id_ok(&m->names[i]->owner)))
 			return 0;
 	}
 	return 1;
@@ -202,11 +269,27 @@ static int ctl_verify_ok(const Shoal__CtlVerify *m)
 	return 1;
 }
 
+static int ctl_locate_ok(const Shoal__CtlLocate *m)
+{
+	if (m->n_chunks > WIRE_CTL_LIST_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_chunks; i++) {
+		const Shoal__CtlChunkHolders *c = m->chunks[i];
+		if (!c || !id_ok(&c->id) || c->n_holders > WIRE_MEMBERS_MAX)
+			return 0;
+		for (size_t j = 0; j < c->n_holders; j++) {
+			if (!id_ok(&c->holders[j]))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 static int ctl_reply_ok(const Shoal__CtlReply *rep)
 {
 	if (!field_numbers_ok(&rep->base))
 		return 0;
-	if (str_len(rep->text) > WIRE_CTL_TEXT_MAX)
+	if (str_len(rep->text) > WIRE_CTL_TEXT_MAX || str_len(rep->warning) > WIRE_CTL_TEXT_MAX)
 		return 0;
 	if (rep->failed_chunk.len != 0 && !id_ok(&rep->failed_chunk))
 		return 0;
@@ -225,6 +308,8 @@ static int ctl_reply_ok(const Shoal__CtlReply *rep)
 		return rep->verify && ctl_verify_ok(rep->verify);
 	case SHOAL__CTL_REPLY__REPLY_PROGRESS:
 		return rep->progress != NULL;
+	case SHOAL__CTL_REPLY__REPLY_LOCATE:
+		return rep->locate && ctl_locate_ok(rep->locate);
 	default:
 		return 0;
 	}
@@ -302,6 +387,20 @@ int wire_send(struct evbuffer *out, Shoal__Envelope *env, const void *payload, s
 	int err = pack_envelope(env, n, &hdr, &hdr_len);
 	if (!err)
 		err = frame_write(out, hdr, hdr_len, payload, n);
+	free(hdr);
+	return err;
+}
+
+int wire_send_ref(struct evbuffer *out, Shoal__Envelope *env, const void *payload, size_t n,
+		  frame_cleanup_fn cleanup, void *arg)
+{
+	uint8_t *hdr;
+	size_t hdr_len;
+	int err = pack_envelope(env, n, &hdr, &hdr_len);
+	if (err)
+		cleanup(payload, n, arg);
+	else
+		err = frame_write_ref(out, hdr, hdr_len, payload, n, cleanup, arg);
 	free(hdr);
 	return err;
 }

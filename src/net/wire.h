@@ -19,6 +19,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "proto/shoal.pb-c.h"
+#include "net/frame.h"
 #include "util/buf.h"
 
 #define WIRE_ID_LEN	  32	 /* node ids and chunk ids */
@@ -28,6 +29,11 @@
 #define WIRE_CHUNK_MIN	  16	 /* smallest Chunk payload: an empty plaintext's GCM tag */
 #define WIRE_CTL_TEXT_MAX 1024	 /* CtlReply.text bytes */
 #define WIRE_CTL_LIST_MAX 100000 /* entries of each CtlReply list */
+#define WIRE_IDS_MAX	  1024	 /* ids in Have and Unpin */
+#define WIRE_CATALOG_MAX  64	 /* entries in one CatalogDelta */
+#define WIRE_CERT_MAX	  2048	 /* CatalogEntry.owner_cert bytes */
+#define WIRE_SIG_LEN	  64	 /* Ed25519 signature bytes */
+#define WIRE_REPLICAS_MAX 16	 /* CtlPutRequest.replicas */
 /*
  * Largest CtlReply message: a full `ls` (WIRE_CTL_LIST_MAX names of up to 255
  * bytes with their capabilities) is about 40 MiB. CtlRequests are peer-sized
@@ -39,13 +45,21 @@
  * Unpacks and validates an Envelope from p[0..n) (n at most FRAME_HEADER_MAX),
  * allocating through alloc (NULL: protobuf-c's default, malloc). Rules:
  *  - exactly one message set;
- *  - payload_len 0, except for Chunk: WIRE_CHUNK_MIN..OBJECT_SIZE_MAX;
+ *  - payload_len 0, except for Chunk and PutChunk without pin_only:
+ *    WIRE_CHUNK_MIN..OBJECT_SIZE_MAX;
  *  - Hello: node_id WIRE_ID_LEN bytes, listen_addr "" or valid per
  *    addr_check(); the version is not checked here (the protocol layer answers
  *    another version with a VERSION error);
  *  - Peers: at most WIRE_MEMBERS_MAX members, each with a WIRE_ID_LEN node_id,
  *    an addr valid per addr_check() and last_seen >= 0;
- *  - GetChunk, Chunk: id WIRE_ID_LEN bytes;
+ *  - GetChunk, Chunk, PutChunk, PutAck: id WIRE_ID_LEN bytes;
+ *  - Have, Unpin: 1..WIRE_IDS_MAX ids of WIRE_ID_LEN bytes; HaveReply: at most
+ *    WIRE_IDS_MAX bits; Fetch: manifest_id and key WIRE_ID_LEN bytes;
+ *    FetchDone: fetched <= chunks;
+ *  - CatalogDelta: 1..WIRE_CATALOG_MAX entries, each with a certificate of
+ *    1..WIRE_CERT_MAX bytes, name and capability at most 255 bytes and a
+ *    WIRE_SIG_LEN-byte signature (what they say is the catalog's to check);
+ *    CatalogDigest: digest WIRE_ID_LEN bytes;
  *  - Error: text at most WIRE_TEXT_MAX bytes (any code: unknown ones mean
  *    UNKNOWN);
  *  - Ping, Pong: nothing.
@@ -82,13 +96,19 @@ int wire_send(struct evbuffer *out, Shoal__Envelope *env, const void *payload, s
 /* Like wire_send(), but takes ownership of payload (malloc'd) and queues it
  * without copying (frame_write_owned()); payload is freed on failure too. */
 int wire_send_owned(struct evbuffer *out, Shoal__Envelope *env, void *payload, size_t n);
+/* Like wire_send(), queueing payload by reference: cleanup (see
+ * frame_write_ref()) is called once it is no longer needed, in every case. */
+int wire_send_ref(struct evbuffer *out, Shoal__Envelope *env, const void *payload, size_t n,
+		  frame_cleanup_fn cleanup, void *arg);
 
 /*
  * Unpacks and validates a CtlRequest from p[0..n) (n at most
  * FRAME_HEADER_MAX). Rules: exactly one request set; Put: path absolute
  * (starts with '/'), at most WIRE_PATH_MAX bytes, name valid per
- * name_validate(); Get: target 1..WIRE_PATH_MAX bytes, out_path absolute, at
- * most WIRE_PATH_MAX bytes; Rm: name valid per name_validate(). Returns 0 with
+ * name_validate(), replicas at most WIRE_REPLICAS_MAX; Get: target
+ * 1..WIRE_PATH_MAX bytes, out_path absolute, at most WIRE_PATH_MAX bytes;
+ * Send: target as for Get, `to` WIRE_ID_LEN bytes; Locate: target as for Get;
+ * Rm: name valid per name_validate(). Returns 0 with
  * *out set (free with shoal__ctl_request__free_unpacked(*out, NULL)) or
  * SHOAL_EPROTO with *out untouched.
  */
@@ -96,10 +116,11 @@ int wire_ctl_request_decode(const uint8_t *p, size_t n, Shoal__CtlRequest **out)
 
 /*
  * Unpacks and validates a CtlReply from p[0..n) (n at most
- * WIRE_CTL_REPLY_MAX). Rules: text at most WIRE_CTL_TEXT_MAX bytes;
+ * WIRE_CTL_REPLY_MAX). Rules: text and warning at most WIRE_CTL_TEXT_MAX bytes;
  * failed_chunk empty or WIRE_ID_LEN bytes; the peers, names and bad lists at
- * most WIRE_CTL_LIST_MAX entries each; node ids (status, peers) and bad chunk
- * ids WIRE_ID_LEN bytes. No reply body is fine (an error, or rm). Returns 0
+ * most WIRE_CTL_LIST_MAX entries each; node ids (status, peers, name owners,
+ * holders) and chunk ids (bad, located) WIRE_ID_LEN bytes; at most
+ * WIRE_MEMBERS_MAX holders per located chunk. No reply body is fine (an error, or rm). Returns 0
  * with *out set (free with shoal__ctl_reply__free_unpacked(*out, NULL)) or
  * SHOAL_EPROTO with *out untouched.
  */

@@ -19,7 +19,11 @@
 
 #include "net/frame.h"
 #include "net/wire.h"
+#include "node/catalog.h"
+#include "node/fetch.h"
 #include "node/node.h"
+#include "node/remote.h"
+#include "node/replicate.h"
 #include "proto/capability.h"
 #include "proto/name.h"
 #include "store/files.h"
@@ -27,6 +31,7 @@
 #include "util/log.h"
 
 #define CTL_BAD_LIST_MAX 1000
+#define DEFAULT_REPLICAS 3
 
 struct op;
 
@@ -60,6 +65,15 @@ struct op {
 	struct progress progress;
 	volatile int cancel;
 	struct buf reply; /* the packed final reply frame */
+	/* taken on the loop when the request arrived */
+	uint8_t (*peers)[NODE_ID_LEN]; /* members up */
+	size_t npeers;
+	struct capability cap; /* get, send, locate: the target resolved */
+	int resolve_err;
+	/* for the loop once done: what to publish */
+	int done_err;
+	uint64_t size;
+	char captext[CAPABILITY_STR_LEN + 1];
 };
 
 struct progress_msg {
@@ -236,64 +250,244 @@ static void op_put(struct op *op, struct store *s)
 {
 	const Shoal__CtlPutRequest *r = op->req->put;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	char text[WIRE_TEXT_MAX];
-	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = -errno;
-		snprintf(text, sizeof(text), "cannot open %s", r->path);
-		op_finish(op, &rep, err, text);
-		return;
+	char text[WIRE_CTL_TEXT_MAX], warning[WIRE_CTL_TEXT_MAX];
+	unsigned want = r->replicas ? r->replicas : DEFAULT_REPLICAS;
+	size_t live = op->npeers + 1;
+	if (want > live) {
+		snprintf(warning, sizeof(warning),
+			 "only %zu node%s up: keeping %zu cop%s instead of %u", live,
+			 live == 1 ? " is" : "s are", live, live == 1 ? "y" : "ies", want);
+		rep.warning = warning;
+		want = (unsigned)live;
 	}
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+	if (stat(r->path, &st) == 0 && S_ISREG(st.st_mode))
 		op->progress.total = (uint64_t)st.st_size;
-	struct capability cap;
-	uint64_t size;
-	int err = files_put(s, fd, r->name, &op->progress, &cap, &size);
-	close(fd);
-	char captext[CAPABILITY_STR_LEN + 1];
+	struct replicate rp = {
+		.n = op->ctl->n,
+		.s = s,
+		.peers = (const uint8_t(*)[NODE_ID_LEN])op->peers,
+		.npeers = op->npeers,
+		.copies = want - 1,
+	};
+	struct files_replica_ops ops;
+	replicate_init(&rp, &ops);
+	int err = files_put_path(s, r->path, r->name, &op->progress, &ops, &op->cap, &op->size);
 	if (!err) {
-		capability_format(&cap, captext);
+		capability_format(&op->cap, op->captext);
 		rep.reply_case = SHOAL__CTL_REPLY__REPLY_CAPABILITY;
-		rep.capability = captext;
+		rep.capability = op->captext;
+		rep.chunks = rp.nchunks;
 	}
-	snprintf(text, sizeof(text), "cannot put %s", r->path);
+	if (rp.why[0])
+		snprintf(text, sizeof(text), "cannot put %s: %s", r->path, rp.why);
+	else
+		snprintf(text, sizeof(text), "cannot put %s", r->path);
+	op->done_err = err;
 	op_finish(op, &rep, err, text);
+	replicate_release(&rp);
+}
+
+/* A fetch on the ops thread, with this op's view of the network. */
+static void op_fetch_init(struct op *op, struct store *s, struct fetch *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->n = op->ctl->n;
+	f->s = s;
+	f->ix = s->index;
+	f->peers = (const uint8_t(*)[NODE_ID_LEN])op->peers;
+	f->npeers = op->npeers;
+	f->progress = &op->progress;
 }
 
 static void op_get(struct op *op, struct store *s)
 {
 	const Shoal__CtlGetRequest *r = op->req->get;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	char text[WIRE_TEXT_MAX];
-	struct capability cap;
-	int err;
-	if (capability_looks_like(r->target)) {
-		err = capability_parse(&cap, r->target);
-		if (err) {
-			op_finish(op, &rep, err, "not a valid capability");
-			return;
-		}
-	} else {
-		struct index_name nm;
-		err = name_validate(r->target, strlen(r->target));
-		if (!err)
-			err = index_name_get(s->index, r->target, &nm);
-		if (!err)
-			err = capability_parse(&cap, nm.cap);
-		if (err) {
-			op_finish(op, &rep, err, "no such name");
-			return;
-		}
+	char text[WIRE_CTL_TEXT_MAX];
+	if (op->resolve_err) {
+		op_finish(op, &rep, op->resolve_err,
+			  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
+							   : "no such name here or in the catalog");
+		return;
 	}
-	struct files_failure failed;
-	err = files_get(s, &cap, r->out_path, &op->progress, &failed);
+	struct fetch f;
+	op_fetch_init(op, s, &f);
+	uint8_t token[CHUNK_ID_LEN];
+	fetch_get_token(op->cap.id, token);
+	int err = fetch_into(&f, &op->cap, token);
+	struct files_failure failed = {0};
+	if (!err) {
+		/* Everything is here now; the copy out only needs the cancel flag. */
+		struct progress quiet = {.cancel = &op->cancel};
+		err = files_get(s, &op->cap, r->out_path, &quiet, &failed);
+	} else if (f.failed_set) {
+		failed.set = 1;
+		memcpy(failed.id, f.failed, CHUNK_ID_LEN);
+	}
+	/* Kept on failure: a get run again resumes from what is stored. */
+	if (!err)
+		fetch_release(&f, token);
 	if (err && failed.set) {
 		rep.failed_chunk.data = failed.id;
 		rep.failed_chunk.len = CHUNK_ID_LEN;
 	}
-	snprintf(text, sizeof(text), "cannot get into %s", r->out_path);
+	rep.chunks = f.chunks;
+	rep.fetched = f.fetched;
+	if (f.why[0])
+		snprintf(text, sizeof(text), "cannot get into %s: %s", r->out_path, f.why);
+	else
+		snprintf(text, sizeof(text), "cannot get into %s", r->out_path);
 	op_finish(op, &rep, err, text);
+}
+
+static void op_send(struct op *op, struct store *s)
+{
+	const Shoal__CtlSendRequest *r = op->req->send;
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	char text[WIRE_CTL_TEXT_MAX], sid[NODE_ID_STR_LEN + 1];
+	if (op->resolve_err) {
+		op_finish(op, &rep, op->resolve_err,
+			  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
+							   : "no such name here or in the catalog");
+		return;
+	}
+	node_id_format(r->to.data, sid);
+	if (!memcmp(r->to.data, op->ctl->n->id, NODE_ID_LEN)) {
+		op_finish(op, &rep, SHOAL_EUSAGE, "that node is this one");
+		return;
+	}
+	int up = 0;
+	for (size_t i = 0; i < op->npeers; i++)
+		up |= !memcmp(op->peers[i], r->to.data, NODE_ID_LEN);
+	if (!up) {
+		snprintf(text, sizeof(text), "node %s is not connected", sid);
+		op_finish(op, &rep, -ENOTCONN, text);
+		return;
+	}
+	struct rqueue q;
+	rqueue_init(&q);
+	struct rcall c = {.kind = RCALL_FETCH};
+	memcpy(c.peer, r->to.data, NODE_ID_LEN);
+	memcpy(c.id, op->cap.id, CHUNK_ID_LEN);
+	memcpy(c.key, op->cap.key, CHUNK_KEY_LEN);
+	remote_start(op->ctl->n, &c, &q);
+	rqueue_wait(&q);
+	rqueue_destroy(&q);
+	int err = c.err;
+	if (!err) {
+		/* Removing the name here later unpins the copy there. */
+		err = index_begin(s->index);
+		if (!err)
+			err = index_placed_add(s->index, op->cap.id, r->to.data);
+		if (!err)
+			err = index_commit(s->index);
+		else
+			index_rollback(s->index);
+		rep.chunks = c.chunks;
+		rep.fetched = c.fetched;
+	}
+	snprintf(text, sizeof(text), "node %.16s could not fetch the file", sid);
+	op_finish(op, &rep, err, text);
+}
+
+static void op_locate(struct op *op, struct store *s)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	if (op->resolve_err) {
+		op_finish(op, &rep, op->resolve_err,
+			  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
+							   : "no such name here or in the catalog");
+		return;
+	}
+	struct fetch f;
+	op_fetch_init(op, s, &f);
+	uint8_t token[CHUNK_ID_LEN];
+	fetch_get_token(op->cap.id, token);
+	uint8_t(*ids)[CHUNK_ID_LEN] = NULL;
+	uint64_t *sizes = NULL;
+	size_t n = 0;
+	int err = fetch_list_chunks(&f, &op->cap, &ids, &sizes, &n);
+	if (err == SHOAL_EMISSING) {
+		/* Not stored here: fetch the file, list it, let it go again. */
+		err = fetch_into(&f, &op->cap, token);
+		if (!err)
+			err = fetch_list_chunks(&f, &op->cap, &ids, &sizes, &n);
+		fetch_release(&f, token);
+	}
+	if (err) {
+		op_finish(op, &rep, err, "cannot read the file's manifest");
+		return;
+	}
+	/* holders[i * (npeers + 1) + k]: peer k (npeers: this node) holds chunk i */
+	size_t width = op->npeers + 1;
+	uint8_t *held = calloc(n * width, 1);
+	Shoal__CtlChunkHolders *items = calloc(n ? n : 1, sizeof(*items));
+	Shoal__CtlChunkHolders **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	ProtobufCBinaryData *hold = calloc(n * width + 1, sizeof(*hold));
+	if (!held || !items || !ptrs || !hold)
+		err = -ENOMEM;
+	struct rqueue q;
+	rqueue_init(&q);
+	for (size_t base = 0; !err && base < n; base += WIRE_IDS_MAX) {
+		size_t cnt = n - base < WIRE_IDS_MAX ? n - base : WIRE_IDS_MAX;
+		struct rcall *calls = calloc(op->npeers ? op->npeers : 1, sizeof(*calls));
+		if (!calls) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t k = 0; k < op->npeers; k++) {
+			calls[k].kind = RCALL_HAVE;
+			memcpy(calls[k].peer, op->peers[k], NODE_ID_LEN);
+			calls[k].ids = (const uint8_t(*)[CHUNK_ID_LEN])ids[base];
+			calls[k].nids = cnt;
+			calls[k].timeout = 10;
+			calls[k].user = (void *)(uintptr_t)k;
+			remote_start(op->ctl->n, &calls[k], &q);
+		}
+		struct rcall *c;
+		while ((c = rqueue_wait(&q))) {
+			size_t k = (size_t)(uintptr_t)c->user;
+			for (size_t i = 0; !c->err && i < cnt; i++) {
+				if (c->have[i / 8] & (1u << (i % 8)))
+					held[(base + i) * width + k] = 1;
+			}
+		}
+		free(calls);
+		for (size_t i = 0; i < cnt; i++)
+			held[(base + i) * width + op->npeers] =
+				objects_exists(&s->objects, ids[base + i]) == 1;
+	}
+	rqueue_destroy(&q);
+	size_t used = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		shoal__ctl_chunk_holders__init(&items[i]);
+		items[i].id.data = ids[i];
+		items[i].id.len = CHUNK_ID_LEN;
+		items[i].size = sizes[i];
+		items[i].holders = &hold[used];
+		for (size_t k = 0; k < width; k++) {
+			if (!held[i * width + k])
+				continue;
+			hold[used].data = k == op->npeers ? op->ctl->n->id : op->peers[k];
+			hold[used].len = NODE_ID_LEN;
+			used++;
+			items[i].n_holders++;
+		}
+		ptrs[i] = &items[i];
+	}
+	Shoal__CtlLocate loc = SHOAL__CTL_LOCATE__INIT;
+	loc.chunks = ptrs;
+	loc.n_chunks = err ? 0 : n;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_LOCATE;
+	rep.locate = &loc;
+	op_finish(op, &rep, err, "cannot locate the file's chunks");
+	free(held);
+	free(items);
+	free(ptrs);
+	free(hold);
+	free(ids);
+	free(sizes);
 }
 
 struct names_acc {
@@ -349,6 +543,7 @@ static void op_rm(struct op *op, struct store *s)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	int err = store_remove_name(s, op->req->rm->name);
+	op->done_err = err;
 	op_finish(op, &rep, err, err == SHOAL_ENOTFOUND ? "no such name" : "cannot remove");
 }
 
@@ -417,14 +612,44 @@ static void op_work(struct pool_job *pj)
 	case SHOAL__CTL_REQUEST__REQ_VERIFY:
 		op_verify(op, s);
 		break;
+	case SHOAL__CTL_REQUEST__REQ_SEND:
+		op_send(op, s);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_LOCATE:
+		op_locate(op, s);
+		break;
 	default:
 		break;
+	}
+}
+
+/* What a finished operation changes in the catalog (on the loop). */
+static void op_catalog(struct op *op)
+{
+	struct node *n = op->ctl->n;
+	const Shoal__CtlRequest *req = op->req;
+	if (op->done_err)
+		return;
+	if (req->req_case == SHOAL__CTL_REQUEST__REQ_PUT) {
+		if (req->put->publish) {
+			int err = catalog_publish(n, req->put->name, op->size, op->captext);
+			if (err)
+				log_warnx("cannot publish %s: %s", req->put->name, shoal_strerror(err));
+		} else {
+			/* A name put again unpublished replaces what was published. */
+			catalog_unpublish(n, req->put->name);
+		}
+	} else if (req->req_case == SHOAL__CTL_REQUEST__REQ_RM) {
+		catalog_unpublish(n, req->rm->name);
 	}
 }
 
 static void op_done(struct lw_msg *msg)
 {
 	struct op *op = (struct op *)lw_job_of_msg(msg);
+	if (op->req->req_case == SHOAL__CTL_REQUEST__REQ_PUT ||
+	    op->req->req_case == SHOAL__CTL_REQUEST__REQ_RM)
+		op_catalog(op);
 	struct ctl_client *c = client_find(op->ctl, op->client_serial);
 	if (c) {
 		c->op = NULL;
@@ -435,7 +660,88 @@ static void op_done(struct lw_msg *msg)
 	}
 	buf_release(&op->reply);
 	shoal__ctl_request__free_unpacked(op->req, NULL);
+	free(op->peers);
 	free(op);
+}
+
+/* A get, send or locate target: a capability, this node's name, or a name
+ * in the network catalog. */
+static int resolve_target(struct node *n, const char *target, struct capability *cap)
+{
+	if (capability_looks_like(target))
+		return capability_parse(cap, target);
+	if (name_validate(target, strlen(target)))
+		return SHOAL_ENOTFOUND;
+	struct index_name nm;
+	if (index_name_get(n->ix, target, &nm) == 0)
+		return capability_parse(cap, nm.cap);
+	char text[CAPABILITY_STR_LEN + 1];
+	uint64_t size;
+	if (catalog_lookup(n, target, text, &size) == 0)
+		return capability_parse(cap, text);
+	return SHOAL_ENOTFOUND;
+}
+
+struct catalog_acc {
+	Shoal__CtlName *items;
+	size_t n, cap;
+};
+
+static int collect_entry(const struct catalog_item *it, void *arg)
+{
+	struct catalog_acc *a = arg;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		void *p = realloc(a->items, cap * sizeof(*a->items));
+		if (!p)
+			return -ENOMEM;
+		a->items = p;
+		a->cap = cap;
+	}
+	Shoal__CtlName *x = &a->items[a->n++];
+	shoal__ctl_name__init(x);
+	/* The item is borrowed for this call only. */
+	x->name = strdup(it->name);
+	x->capability = strdup(it->cap);
+	x->owner.data = malloc(NODE_ID_LEN);
+	x->size = it->size;
+	x->created = it->time_us / 1000000;
+	if (!x->name || !x->capability || !x->owner.data)
+		return -ENOMEM;
+	memcpy(x->owner.data, it->owner, NODE_ID_LEN);
+	x->owner.len = NODE_ID_LEN;
+	return 0;
+}
+
+/* ls --network: the catalog, answered on the loop that owns it. */
+static void reply_catalog(struct ctl_client *c, uint64_t request_id)
+{
+	struct catalog_acc a = {0};
+	int err = catalog_foreach(c->ctl->n, collect_entry, &a);
+	Shoal__CtlName **ptrs = calloc(a.n ? a.n : 1, sizeof(*ptrs));
+	if (!ptrs)
+		err = -ENOMEM;
+	if (err) {
+		reply_error(c, request_id, err, "cannot list the catalog");
+	} else {
+		for (size_t i = 0; i < a.n; i++)
+			ptrs[i] = &a.items[i];
+		Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+		Shoal__CtlNames names = SHOAL__CTL_NAMES__INIT;
+		names.n_names = a.n;
+		names.names = ptrs;
+		rep.request_id = request_id;
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_NAMES;
+		rep.names = &names;
+		client_send(c, &rep);
+	}
+	free(ptrs);
+	for (size_t i = 0; i < a.n; i++) {
+		free(a.items[i].name);
+		free(a.items[i].capability);
+		free(a.items[i].owner.data);
+	}
+	free(a.items);
 }
 
 /* ---- the socket ---- */
@@ -449,6 +755,12 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 	case SHOAL__CTL_REQUEST__REQ_PEERS:
 		reply_peers(c, req->request_id);
 		break;
+	case SHOAL__CTL_REQUEST__REQ_LS:
+		if (req->ls->network) {
+			reply_catalog(c, req->request_id);
+			break;
+		}
+		/* fall through */
 	default: {
 		if (c->op) {
 			reply_error(c, req->request_id, -EBUSY, "one operation at a time");
@@ -466,6 +778,18 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		op->progress.report = op_progress;
 		op->progress.report_arg = op;
 		op->progress.cancel = &op->cancel;
+		struct node *n = c->ctl->n;
+		op->peers = calloc(NODE_MEMBERS_MAX, sizeof(*op->peers));
+		if (op->peers)
+			op->npeers = members_up_ids(n, op->peers, NODE_MEMBERS_MAX);
+		const char *target = req->req_case == SHOAL__CTL_REQUEST__REQ_GET ? req->get->target
+				     : req->req_case == SHOAL__CTL_REQUEST__REQ_SEND
+					     ? req->send->target
+				     : req->req_case == SHOAL__CTL_REQUEST__REQ_LOCATE
+					     ? req->locate->target
+					     : NULL;
+		if (target)
+			op->resolve_err = resolve_target(n, target, &op->cap);
 		c->op = op;
 		loopwork_submit(c->ctl->lw, &op->lw, op_work, op_done);
 		return; /* op owns req */
@@ -570,6 +894,11 @@ int ctl_start(struct node *n)
 	ctl->ops = pool_new(1);
 	ctl->lw = loopwork_new(n->base, ctl->ops);
 	return 0;
+}
+
+struct loopwork *ctl_ops_lw(struct node *n)
+{
+	return n->ctl->lw;
 }
 
 void ctl_stop(struct node *n)

@@ -13,7 +13,10 @@
 
 #include "net/frame.h"
 #include "net/wire.h"
+#include "node/catalog.h"
 #include "node/node.h"
+#include "node/remote.h"
+#include "node/serve.h"
 #include "proto/manifest.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -60,6 +63,17 @@ static struct member *member_add(struct node *n, const uint8_t id[NODE_ID_LEN], 
 	snprintf(m->addr, sizeof(m->addr), "%s", addr ? addr : "");
 	m->dirty = 1;
 	return m;
+}
+
+size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max)
+{
+	size_t k = 0;
+	for (unsigned i = 0; i < n->nmembers && k < max; i++) {
+		const struct member *m = &n->members[i];
+		if (m->state == MEMBER_UP && m->link)
+			memcpy(out[k++], m->id, NODE_ID_LEN);
+	}
+	return k;
 }
 
 void members_counts(const struct node *n, unsigned *up, unsigned *down)
@@ -280,6 +294,7 @@ static void establish(struct link *l, const Shoal__Hello *h)
 		log_info("peer %s up at %s", short_id(id, sid), m->addr[0] ? m->addr : "?");
 	}
 	send_peers(n, l);
+	catalog_on_link_up(n, l);
 }
 
 static void member_down(struct node *n, struct member *m, const char *why)
@@ -322,6 +337,7 @@ static void on_close(struct conn *c, int err, void *arg)
 	(void)c;
 	struct link *l = arg;
 	struct node *n = l->n;
+	remote_link_closed(l);
 	if (l->member && l->member->link == l)
 		member_down(n, l->member, err ? shoal_strerror(err) : "connection closed");
 	for (unsigned i = 0; i < n->nmembers; i++) {
@@ -457,7 +473,6 @@ static void on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, siz
 		     void *arg)
 {
 	struct link *l = arg;
-	(void)payload_len;
 	if (!l->hello_received) {
 		if (env->msg_case == SHOAL__ENVELOPE__MSG_ERROR) {
 			/* Our Hello was refused (another version, say). */
@@ -496,7 +511,20 @@ static void on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, siz
 		goto out;
 	}
 	l->member->last_heard = node_now();
+	if (remote_on_reply(l, env, payload, payload_len))
+		return;
 	switch (env->msg_case) {
+	case SHOAL__ENVELOPE__MSG_PUT_CHUNK:
+	case SHOAL__ENVELOPE__MSG_HAVE:
+	case SHOAL__ENVELOPE__MSG_UNPIN:
+	case SHOAL__ENVELOPE__MSG_FETCH:
+		serve_on_frame(l, env, payload, payload_len);
+		return;
+	case SHOAL__ENVELOPE__MSG_CATALOG_DELTA:
+	case SHOAL__ENVELOPE__MSG_CATALOG_DIGEST:
+	case SHOAL__ENVELOPE__MSG_CATALOG_REQUEST:
+		catalog_on_frame(l->n, l, env);
+		break;
 	case SHOAL__ENVELOPE__MSG_PING: {
 		Shoal__Envelope reply = SHOAL__ENVELOPE__INIT;
 		Shoal__Pong pong = SHOAL__PONG__INIT;
@@ -526,7 +554,10 @@ static void on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, siz
 		}
 		break;
 	case SHOAL__ENVELOPE__MSG_CHUNK:
-		/* Nothing asks peers for chunks yet; an unsolicited one is dropped. */
+	case SHOAL__ENVELOPE__MSG_PUT_ACK:
+	case SHOAL__ENVELOPE__MSG_HAVE_REPLY:
+	case SHOAL__ENVELOPE__MSG_FETCH_DONE:
+		/* A reply without a request (remote_on_reply took the rest): dropped. */
 		break;
 	default:
 		log_warnx("%s: unexpected %s message; disconnecting", conn_remote(c),

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include "net/tls.h"
+#include "node/catalog.h"
+#include "node/remote.h"
+#include "node/serve.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -233,7 +236,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct node *n = arg;
-	members_tick(n, node_now());
+	double now = node_now();
+	members_tick(n, now);
+	remote_tick(n, now);
+	serve_tick(n, now);
+	catalog_tick(n, now);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -246,7 +253,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void node_stop(struct node *n)
 {
+	/* Threads waiting on other nodes are released first, then stopped. */
+	remote_shutdown(n);
 	ctl_stop(n);
+	serve_stop(n);
 	/* Close every connection now: peers see the TCP close at once. */
 	while (n->links) {
 		struct link *l = n->links;
@@ -267,6 +277,8 @@ static void node_stop(struct node *n)
 	/* Workers finish what they hold before the loop's bridge goes away. */
 	pool_free(n->pool);
 	loopwork_free(n->lw);
+	serve_free(n);
+	catalog_close(n);
 	index_close(n->ix);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);
@@ -318,12 +330,18 @@ int node_run(const char *home, const struct config *cfg)
 	n->base = event_base_new();
 	if (!n->base)
 		goto out;
-	n->pool = pool_new(0);
+	/* Twice the CPUs: jobs spend much of their time waiting on the disk. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	n->pool = pool_new(ncpu > 0 ? 2 * (unsigned)ncpu : 2);
 	n->lw = loopwork_new(n->base, n->pool);
 	n->conn_params.ssl_ctx = n->ssl;
 	n->conn_params.handshake_timeout = cfg->handshake_timeout;
 	n->conn_params.ops = &node_peer_ops;
 	if (start_listener(n))
+		goto out;
+	if (serve_start(n))
+		goto out;
+	if (catalog_open(n))
 		goto out;
 	if (ctl_start(n))
 		goto out;

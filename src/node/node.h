@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "crypto/identity.h"
@@ -70,9 +71,12 @@ struct link {
 	double ready_at; /* when the TLS handshake finished */
 	int hello_received;
 	unsigned serving; /* GetChunk jobs in flight */
+	unsigned storing; /* PutChunk/Unpin work in flight for this link */
+	unsigned fetching; /* Fetch requests in progress for this link */
 };
 
 struct ctl;
+struct catalog;
 
 struct node {
 	struct event_base *base;
@@ -89,6 +93,7 @@ struct node {
 	struct pool *pool;
 	struct loopwork *lw;
 	struct ctl *ctl;
+	struct catalog *catalog;
 	struct event *tick;
 	struct event *sig_term, *sig_int;
 	struct link *links;
@@ -104,6 +109,12 @@ struct node {
 	double refused_log_at; /* rate limit for "refused connection" lines */
 	unsigned refused_quiet;
 	struct conn_params conn_params;
+	/* requests this node made to others (remote.c) */
+	struct rcall *calls;
+	uint64_t next_request_id;
+	atomic_int remote_closed;
+	/* serving other nodes (serve.c) */
+	struct serve *serve;
 };
 
 /* Runs the node of home until SIGTERM or SIGINT. cfg holds the effective
@@ -123,9 +134,13 @@ int members_load(struct node *n);
 void members_tick(struct node *n, double now);
 struct member *member_find(struct node *n, const uint8_t id[NODE_ID_LEN]);
 void members_counts(const struct node *n, unsigned *up, unsigned *down);
+/* Copies the ids of the members that are up (at most max); returns how many. */
+size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max);
 
 /* ctl.c */
 int ctl_start(struct node *n);
 void ctl_stop(struct node *n);
+/* The bridge to the thread running store operations one at a time. */
+struct loopwork *ctl_ops_lw(struct node *n);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/name.h"
 #include "proto/shoal.pb-c.h"
 #include "util/error.h"
 
@@ -17,7 +18,9 @@
  * protobuf-c materialises every repeated entry before our limits are checked,
  * so a hostile 4 MiB manifest of empty entries could make it allocate
  * hundreds of MiB. Decoding therefore draws from a byte budget: a full valid
- * manifest (16384 refs) needs about 3 MiB.
+ * manifest (16384 refs) needs about 3 MiB; a directory entry costs about
+ * 110 bytes plus its path (protobuf-c's bookkeeping included), so the budget,
+ * not MANIFEST_ENTRIES_MAX, is what bounds a listing in practice.
  */
 #define DECODE_ALLOC_MAX ((size_t)8 * 1024 * 1024)
 
@@ -53,7 +56,21 @@ void manifest_release(struct manifest *m)
 {
 	free(m->chunks);
 	free(m->lists);
+	free(m->entries);
+	free(m->paths);
 	memset(m, 0, sizeof(*m));
+}
+
+/* Whether protobuf-c can unpack p[0..n) within the decode budget. */
+static int fits_budget(const uint8_t *p, size_t n)
+{
+	struct budget b;
+	budget_init(&b);
+	Shoal__Manifest *pb = shoal__manifest__unpack(&b.a, n, p);
+	if (!pb)
+		return 0;
+	shoal__manifest__free_unpacked(pb, &b.a);
+	return 1;
 }
 
 /* Fills pb (pointing into pbs[]) from refs; all borrowed from refs. */
@@ -118,10 +135,105 @@ static int refs_from_pb(struct chunk_ref **out, Shoal__ChunkRef **pbs, size_t n)
 	return 0;
 }
 
+/* Checks an entry's path: 1..MANIFEST_PATH_MAX bytes, at most
+ * MANIFEST_DEPTH_MAX components, each a valid name. */
+static int path_check(const char *path, size_t len)
+{
+	if (len == 0 || len > MANIFEST_PATH_MAX)
+		return SHOAL_EPROTO;
+	size_t depth = 0;
+	for (size_t start = 0; start <= len;) {
+		const char *slash = memchr(path + start, '/', len - start);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		if (name_validate(path + start, end - start) || ++depth > MANIFEST_DEPTH_MAX)
+			return SHOAL_EPROTO;
+		start = end + 1;
+	}
+	return 0;
+}
+
+static int path_order(const void *a, const void *b, void *arg)
+{
+	const struct dir_entry *e = arg;
+	return strcmp(e[*(const uint32_t *)a].path, e[*(const uint32_t *)b].path);
+}
+
+/* Finds the entry whose path is key[0..len) in e ordered by sorted[0..n);
+ * returns its index or -1. */
+static long path_find(const struct dir_entry *e, const uint32_t *sorted, size_t n, const char *key,
+		      size_t len)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *path = e[sorted[mid]].path;
+		int c = strncmp(key, path, len);
+		if (c == 0 && path[len])
+			c = -1; /* key is a proper prefix of path */
+		if (c == 0)
+			return (long)sorted[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* The directory rules of manifest.h for e[0..n) of a tree holding size bytes. */
+static int entries_check(const struct dir_entry *e, size_t n, uint64_t size)
+{
+	if (n > MANIFEST_ENTRIES_MAX)
+		return SHOAL_ETOOBIG;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i].path || e[i].mode > 07777)
+			return SHOAL_EPROTO;
+		if (e[i].kind == MANIFEST_DIRECTORY) {
+			if (e[i].size)
+				return SHOAL_EPROTO;
+		} else if (e[i].kind != MANIFEST_FILE || e[i].size > UINT64_MAX - sum) {
+			return SHOAL_EPROTO;
+		}
+		sum += e[i].size;
+		int err = path_check(e[i].path, strlen(e[i].path));
+		if (err)
+			return err;
+	}
+	if (sum != size)
+		return SHOAL_EPROTO;
+	if (n == 0)
+		return 0;
+	/* Uniqueness and parents: sort by path, then look each parent up. */
+	uint32_t *sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = (uint32_t)i;
+	qsort_r(sorted, n, sizeof(*sorted), path_order, (void *)e);
+	int err = 0;
+	for (size_t i = 1; !err && i < n; i++) {
+		if (!strcmp(e[sorted[i - 1]].path, e[sorted[i]].path))
+			err = SHOAL_EPROTO;
+	}
+	for (size_t i = 0; !err && i < n; i++) {
+		const char *slash = strrchr(e[i].path, '/');
+		if (!slash)
+			continue;
+		long parent = path_find(e, sorted, n, e[i].path, (size_t)(slash - e[i].path));
+		if (parent < 0 || (size_t)parent >= i || e[parent].kind != MANIFEST_DIRECTORY)
+			err = SHOAL_EPROTO;
+	}
+	free(sorted);
+	return err;
+}
+
 static int manifest_check(const struct manifest *m)
 {
-	if (m->kind != MANIFEST_FILE)
-		return SHOAL_EVERSION;
+	if (m->kind != MANIFEST_FILE && m->kind != MANIFEST_DIRECTORY)
+		return SHOAL_EPROTO;
+	if (m->kind == MANIFEST_FILE && m->nentries)
+		return SHOAL_EPROTO;
 	if (m->mode > 07777)
 		return SHOAL_EPROTO;
 	if (m->nchunks && m->nlists)
@@ -132,15 +244,66 @@ static int manifest_check(const struct manifest *m)
 		/* Every listed chunk holds at least one byte. */
 		if (m->size == 0)
 			return SHOAL_EPROTO;
-		return 0;
-	}
-	uint64_t sum = 0;
-	for (size_t i = 0; i < m->nchunks; i++) {
-		if (m->chunks[i].size == 0 || m->chunks[i].size > CHUNK_SIZE_MAX)
+	} else {
+		uint64_t sum = 0;
+		for (size_t i = 0; i < m->nchunks; i++) {
+			if (m->chunks[i].size == 0 || m->chunks[i].size > CHUNK_SIZE_MAX)
+				return SHOAL_EPROTO;
+			sum += m->chunks[i].size;
+		}
+		if (sum != m->size)
 			return SHOAL_EPROTO;
-		sum += m->chunks[i].size;
 	}
-	return sum == m->size ? 0 : SHOAL_EPROTO;
+	if (m->kind == MANIFEST_DIRECTORY)
+		return entries_check(m->entries, m->nentries, m->size);
+	return 0;
+}
+
+/* Fills pb entries borrowing from e[0..n); NULL when out of memory. */
+static Shoal__DirEntry **entries_to_pb(const struct dir_entry *e, size_t n)
+{
+	Shoal__DirEntry **ptrs = calloc(n, sizeof(*ptrs));
+	Shoal__DirEntry *pbs = calloc(n, sizeof(*pbs));
+	if (!ptrs || !pbs) {
+		free(ptrs);
+		free(pbs);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		shoal__dir_entry__init(&pbs[i]);
+		pbs[i].path = e[i].path;
+		pbs[i].kind = (Shoal__EntryKind)e[i].kind;
+		pbs[i].mode = e[i].mode;
+		pbs[i].mtime = e[i].mtime;
+		pbs[i].size = e[i].size;
+		ptrs[i] = &pbs[i];
+	}
+	return ptrs;
+}
+
+static void entries_pb_free(Shoal__DirEntry **ptrs)
+{
+	if (ptrs)
+		free(ptrs[0]);
+	free(ptrs);
+}
+
+/* Appends pb packed to out when it fits a chunk and, for directories, the
+ * decode budget; else SHOAL_ETOOBIG and nothing appended. */
+static int pack_checked(const Shoal__Manifest *pb, struct buf *out)
+{
+	size_t len = shoal__manifest__get_packed_size(pb);
+	if (len > CHUNK_SIZE_MAX)
+		return SHOAL_ETOOBIG;
+	size_t old = out->len;
+	buf_grow(out, len);
+	shoal__manifest__pack(pb, out->data + old);
+	buf_setlen(out, old + len);
+	if (pb->n_entries && !fits_budget(out->data + old, len)) {
+		buf_setlen(out, old);
+		return SHOAL_ETOOBIG;
+	}
+	return 0;
 }
 
 int manifest_encode(const struct manifest *m, struct buf *out)
@@ -159,18 +322,95 @@ int manifest_encode(const struct manifest *m, struct buf *out)
 	pb.chunks = refs_to_pb(m->chunks, m->nchunks);
 	pb.n_lists = m->nlists;
 	pb.lists = refs_to_pb(m->lists, m->nlists);
-	if ((m->nchunks && !pb.chunks) || (m->nlists && !pb.lists)) {
+	pb.n_entries = m->nentries;
+	pb.entries = m->nentries ? entries_to_pb(m->entries, m->nentries) : NULL;
+	if ((m->nchunks && !pb.chunks) || (m->nlists && !pb.lists) ||
+	    (m->nentries && !pb.entries)) {
 		err = -ENOMEM;
 		goto out;
 	}
-	size_t len = shoal__manifest__get_packed_size(&pb);
-	buf_grow(out, len);
-	shoal__manifest__pack(&pb, out->data + out->len);
-	buf_setlen(out, out->len + len);
+	err = pack_checked(&pb, out);
 out:
 	refs_pb_free(pb.chunks);
 	refs_pb_free(pb.lists);
+	entries_pb_free(pb.entries);
 	return err;
+}
+
+int manifest_dir_fits(const struct dir_entry *entries, size_t n, uint64_t size, size_t nrefs)
+{
+	int err = entries_check(entries, n, size);
+	if (err)
+		return err;
+	if (nrefs > MANIFEST_INLINE_MAX)
+		return SHOAL_ETOOBIG;
+	/* The largest refs there could be, all one borrowed message. */
+	static const uint8_t zero[CHUNK_ID_LEN];
+	Shoal__ChunkRef ref = SHOAL__CHUNK_REF__INIT;
+	ref.id.data = (uint8_t *)zero;
+	ref.id.len = CHUNK_ID_LEN;
+	ref.key.data = (uint8_t *)zero;
+	ref.key.len = CHUNK_KEY_LEN;
+	ref.size = (uint32_t)CHUNK_SIZE_MAX;
+	Shoal__Manifest pb = SHOAL__MANIFEST__INIT;
+	pb.version = MANIFEST_VERSION;
+	pb.kind = SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY;
+	pb.size = size;
+	pb.mode = 07777;
+	pb.mtime = INT64_MIN;
+	pb.n_chunks = nrefs;
+	pb.chunks = calloc(nrefs ? nrefs : 1, sizeof(*pb.chunks));
+	pb.n_entries = n;
+	pb.entries = n ? entries_to_pb(entries, n) : NULL;
+	struct buf b = BUF_INIT;
+	if (!pb.chunks || (n && !pb.entries)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nrefs; i++)
+		pb.chunks[i] = &ref;
+	err = pack_checked(&pb, &b);
+out:
+	buf_release(&b);
+	free(pb.chunks);
+	entries_pb_free(pb.entries);
+	return err;
+}
+
+/* Copies the pb entries into m (paths into one block). */
+static int entries_from_pb(struct manifest *m, Shoal__DirEntry **pbs, size_t n)
+{
+	if (n == 0)
+		return 0;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!pbs[i] || !pbs[i]->path)
+			return SHOAL_EPROTO;
+		total += strlen(pbs[i]->path) + 1;
+	}
+	m->entries = calloc(n, sizeof(*m->entries));
+	m->paths = malloc(total);
+	if (!m->entries || !m->paths)
+		return -ENOMEM;
+	char *at = m->paths;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(pbs[i]->path) + 1;
+		memcpy(at, pbs[i]->path, len);
+		m->entries[i] = (struct dir_entry){
+			.path = at,
+			.kind = (enum manifest_kind)pbs[i]->kind,
+			.mode = pbs[i]->mode,
+			.mtime = pbs[i]->mtime,
+			.size = pbs[i]->size,
+		};
+		/* An unknown kind must not alias a known one once cast. */
+		if (pbs[i]->kind != SHOAL__ENTRY_KIND__ENTRY_KIND_FILE &&
+		    pbs[i]->kind != SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY)
+			return SHOAL_EPROTO;
+		at += len;
+	}
+	m->nentries = n;
+	return 0;
 }
 
 int manifest_decode(struct manifest *m, const uint8_t *p, size_t n)
@@ -190,7 +430,8 @@ int manifest_decode(struct manifest *m, const uint8_t *p, size_t n)
 	if (pb->kind != SHOAL__ENTRY_KIND__ENTRY_KIND_FILE &&
 	    pb->kind != SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY)
 		goto out;
-	if (pb->n_chunks > MANIFEST_INLINE_MAX || pb->n_lists > MANIFEST_LISTS_MAX) {
+	if (pb->n_chunks > MANIFEST_INLINE_MAX || pb->n_lists > MANIFEST_LISTS_MAX ||
+	    pb->n_entries > MANIFEST_ENTRIES_MAX) {
 		err = SHOAL_ETOOBIG;
 		goto out;
 	}
@@ -206,6 +447,9 @@ int manifest_decode(struct manifest *m, const uint8_t *p, size_t n)
 	if (err)
 		goto out;
 	m->nlists = pb->n_lists;
+	err = entries_from_pb(m, pb->entries, pb->n_entries);
+	if (err)
+		goto out;
 	err = manifest_check(m);
 out:
 	shoal__manifest__free_unpacked(pb, &b.a);

@@ -19,6 +19,7 @@
 
 #include "proto/manifest.h"
 #include "store/chunker.h"
+#include "store/tree.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -28,6 +29,9 @@
 #define PUT_BATCH      64
 #define SLOT_PLAIN_CAP (CHUNK_SIZE_MAX + READ_BLOCK)
 #define SLOT_CAP       (SLOT_PLAIN_CAP + CHUNK_TAG_LEN)
+/* A directory keeps at most this many refs inline; a bigger tree's go to
+ * ChunkLists, so that refs never crowd its listing out of the manifest. */
+#define DIR_INLINE_MAX 1024
 
 _Static_assert(CHUNK_MAX == CHUNK_SIZE_MAX, "chunker and manifest agree on the largest chunk");
 
@@ -107,9 +111,52 @@ struct put {
 	uint8_t token[CHUNK_ID_LEN];
 	uint64_t size;
 	struct progress *progress;
+	const struct files_replica_ops *rep;
 	int in_batch; /* an index transaction of chunk rows is open */
 	size_t batched;
+	size_t inline_max; /* refs kept inline before they move to ChunkLists */
 };
+
+/* Where a put's bytes come from: a file descriptor or a tree's files. */
+struct put_source {
+	/* Reads up to n (>= 1) bytes into p: the count, 0 at the end, or a
+	 * negative error. */
+	ssize_t (*read)(void *arg, uint8_t *p, size_t n);
+	void *arg;
+};
+
+struct fd_source {
+	int fd;
+	struct progress *progress;
+};
+
+static ssize_t fd_source_read(void *arg, uint8_t *p, size_t n)
+{
+	struct fd_source *f = arg;
+	for (;;) {
+		ssize_t got = read(f->fd, p, n);
+		if (got >= 0)
+			return got;
+		if (errno != EINTR || progress_cancelled(f->progress))
+			return -errno;
+	}
+}
+
+/* A tree's files; remembers a failure so that only the reader's own is
+ * blamed on the file it was reading. */
+struct tree_source {
+	struct tree_reader *reader;
+	int err;
+};
+
+static ssize_t tree_source_read(void *arg, uint8_t *p, size_t n)
+{
+	struct tree_source *t = arg;
+	ssize_t got = tree_reader_read(t->reader, p, n);
+	if (got < 0)
+		t->err = (int)got;
+	return got;
+}
 
 static void put_work(struct pool_job *job)
 {
@@ -120,7 +167,7 @@ static void put_work(struct pool_job *job)
 	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
 	if (!sl->err)
 		sl->err = objects_write(&s->objects, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN,
-					OBJECTS_DIRECT, NULL);
+					OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
 }
 
 /* Commits the open batch of chunk rows. Every renamed object's directory must
@@ -172,6 +219,8 @@ static int put_small(struct put *p, const uint8_t *plain, size_t n, struct chunk
 		err = objects_write(&p->s->objects, ref->id, sealed, n + CHUNK_TAG_LEN, 0, NULL);
 	if (!err)
 		err = put_record(p, ref->id, n + CHUNK_TAG_LEN);
+	if (!err && p->rep)
+		err = p->rep->stored(p->rep->arg, ref->id, sealed, n + CHUNK_TAG_LEN);
 	free(sealed);
 	return err;
 }
@@ -199,9 +248,11 @@ static int put_retire(struct put *p, struct slot *sl)
 	if (err)
 		return err;
 	err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
+	if (!err && p->rep)
+		err = p->rep->stored(p->rep->arg, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN);
 	if (err)
 		return err;
-	if (p->nrefs == MANIFEST_INLINE_MAX) {
+	if (p->nrefs == (p->nlists ? CHUNKLIST_MAX : p->inline_max)) {
 		err = put_flush_list(p);
 		if (err)
 			return err;
@@ -213,9 +264,9 @@ static int put_retire(struct put *p, struct slot *sl)
 	return 0;
 }
 
-/* Reads and chunks fd, keeping the workers busy; returns once every chunk is
+/* Reads and chunks src, keeping the workers busy; returns once every chunk is
  * retired. */
-static int put_chunks(struct put *p, int fd)
+static int put_chunks(struct put *p, const struct put_source *src)
 {
 	struct ring *r = &p->ring;
 	struct chunker ch;
@@ -228,13 +279,10 @@ static int put_chunks(struct put *p, int fd)
 		size_t cut;
 		while (!(cut = chunker_find(&ch, sl->buf, sl->len, eof)) && !eof) {
 			size_t room = SLOT_PLAIN_CAP - sl->len;
-			ssize_t got =
-				read(fd, sl->buf + sl->len, room < READ_BLOCK ? room : READ_BLOCK);
-			if (got < 0) {
-				if (errno == EINTR && !progress_cancelled(p->progress))
-					continue;
-				return -errno;
-			}
+			ssize_t got = src->read(src->arg, sl->buf + sl->len,
+						room < READ_BLOCK ? room : READ_BLOCK);
+			if (got < 0)
+				return (int)got;
 			if (got == 0)
 				eof = 1;
 			sl->len += (size_t)got;
@@ -264,8 +312,10 @@ static int put_chunks(struct put *p, int fd)
 	return 0;
 }
 
-/* Writes the manifest and fills cap. */
-static int put_manifest(struct put *p, const struct stat *st, struct capability *cap)
+/* Writes the manifest (a directory's when entries is not NULL) and fills
+ * cap. */
+static int put_manifest(struct put *p, const struct stat *st, const struct tree_scan *entries,
+			struct capability *cap)
 {
 	if (p->nlists && p->nrefs) {
 		int err = put_flush_list(p);
@@ -273,10 +323,12 @@ static int put_manifest(struct put *p, const struct stat *st, struct capability 
 			return err;
 	}
 	struct manifest m = {
-		.kind = MANIFEST_FILE,
+		.kind = entries ? MANIFEST_DIRECTORY : MANIFEST_FILE,
 		.size = p->size,
 		.mode = (uint32_t)(st->st_mode & 07777),
 		.mtime = (int64_t)st->st_mtime,
+		.entries = entries ? entries->entries : NULL,
+		.nentries = entries ? entries->nentries : 0,
 	};
 	if (p->nlists) {
 		m.lists = p->lists;
@@ -345,12 +397,22 @@ static void put_abandon(struct put *p)
 int files_put(struct store *s, int fd, const char *name, struct progress *progress,
 	      struct capability *cap, uint64_t *size)
 {
-	struct put p = {.s = s, .progress = progress};
-	struct stat st;
-	if (fstat(fd, &st))
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
+	return files_put_replicated(s, fd, name, progress, NULL, cap, size);
+}
+
+/*
+ * The put pipeline: chunks and stores what src yields, writes the manifest
+ * (a directory's when tree is not NULL; st gives its mode and mtime), hands
+ * everything to rep and binds name.
+ */
+static int put_run(struct store *s, const struct put_source *src, const struct stat *st,
+		   const struct tree_scan *tree, const char *name, struct progress *progress,
+		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size)
+{
+	struct put p = {.s = s,
+			.progress = progress,
+			.rep = rep,
+			.inline_max = tree ? DIR_INLINE_MAX : MANIFEST_INLINE_MAX};
 	int err = random_bytes(p.token, sizeof(p.token));
 	if (err)
 		return err;
@@ -367,11 +429,21 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
 	err = index_pending_set(s->index, p.token, 1);
 	if (err)
 		goto out;
-	err = put_chunks(&p, fd);
+	err = put_chunks(&p, src);
 	if (!err)
-		err = put_manifest(&p, &st, cap);
+		err = put_manifest(&p, st, tree, cap);
 	if (!err)
 		err = put_commit_batch(&p);
+	if (rep) {
+		/* Always: it waits for what is in flight even after a failure. */
+		if (p.in_batch) {
+			index_rollback(s->index);
+			p.in_batch = 0;
+		}
+		int e = rep->finish(rep->arg);
+		if (!err)
+			err = e;
+	}
 	if (!err)
 		err = put_bind(&p, name, cap);
 	if (err) {
@@ -384,6 +456,123 @@ out:
 	free(p.refs);
 	free(p.lists);
 	return err;
+}
+
+int files_put_replicated(struct store *s, int fd, const char *name, struct progress *progress,
+			 const struct files_replica_ops *rep, struct capability *cap,
+			 uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	struct fd_source f = {.fd = fd, .progress = progress};
+	struct put_source src = {.read = fd_source_read, .arg = &f};
+	return put_run(s, &src, &st, NULL, name, progress, rep, cap, size);
+}
+
+/* The most refs a directory manifest of size bytes can carry. */
+static size_t dir_refs_max(uint64_t size)
+{
+	uint64_t chunks = size / CHUNK_MIN + 1;
+	if (chunks <= DIR_INLINE_MAX)
+		return (size_t)chunks;
+	uint64_t lists = (chunks - DIR_INLINE_MAX) / CHUNKLIST_MAX + 2;
+	return lists < DIR_INLINE_MAX ? DIR_INLINE_MAX : (size_t)lists;
+}
+
+/* files_put_path() of the directory open at fd. */
+static int put_tree(struct store *s, int fd, const struct stat *st, const char *name,
+		    struct progress *progress, const struct files_replica_ops *rep,
+		    struct files_put_report *report, struct capability *cap, uint64_t *size)
+{
+	struct tree_scan tree;
+	struct tree_reader *reader = NULL;
+	/* Never the store itself: its files change while the put runs. */
+	struct stat home;
+	int err = tree_scan(&tree, fd, stat(s->home, &home) ? NULL : &home, progress);
+	report->files = tree.files;
+	report->dirs = tree.dirs;
+	report->skipped = tree.skipped;
+	snprintf(report->skipped_path, sizeof(report->skipped_path), "%s", tree.skipped_path);
+	if (err) {
+		snprintf(report->where, sizeof(report->where), "%s", tree.where);
+		goto out;
+	}
+	/* Fail before reading anything when the listing cannot fit. */
+	err = manifest_dir_fits(tree.entries, tree.nentries, tree.size, dir_refs_max(tree.size));
+	if (err)
+		goto out;
+	if (progress)
+		progress->total = tree.size;
+	err = tree_reader_new(&reader, fd, tree.entries, tree.nentries, progress);
+	if (err)
+		goto out;
+	struct tree_source ts = {.reader = reader};
+	struct put_source src = {.read = tree_source_read, .arg = &ts};
+	err = put_run(s, &src, st, &tree, name, progress, rep, cap, size);
+	if (err && err == ts.err)
+		snprintf(report->where, sizeof(report->where), "%s", tree_reader_where(reader));
+out:
+	tree_reader_free(reader);
+	tree_scan_release(&tree);
+	return err;
+}
+
+int files_put_path_report(struct store *s, const char *path, const char *name,
+			  struct progress *progress, const struct files_replica_ops *rep,
+			  struct files_put_report *report, struct capability *cap, uint64_t *size)
+{
+	struct files_put_report ignored;
+	if (!report)
+		report = &ignored;
+	memset(report, 0, sizeof(*report));
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int err = fstat(fd, &st) ? -errno : 0;
+	if (!err && S_ISDIR(st.st_mode)) {
+		err = put_tree(s, fd, &st, name, progress, rep, report, cap, size);
+	} else if (!err) {
+		if (progress && S_ISREG(st.st_mode) && !progress->total)
+			progress->total = (uint64_t)st.st_size;
+		err = files_put_replicated(s, fd, name, progress, rep, cap, size);
+		report->files = !err;
+	}
+	close(fd);
+	return err;
+}
+
+int files_put_path(struct store *s, const char *path, const char *name, struct progress *progress,
+		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size)
+{
+	return files_put_path_report(s, path, name, progress, rep, NULL, cap, size);
+}
+
+void files_put_report_warning(const struct files_put_report *r, char *out, size_t size)
+{
+	if (!r->skipped) {
+		snprintf(out, size, "%s", "");
+		return;
+	}
+	/* The path came from the file system: keep the line printable. */
+	char shown[100];
+	size_t o = 0;
+	const unsigned char *c = (const unsigned char *)r->skipped_path;
+	for (; *c && o + 8 < sizeof(shown); c++) {
+		if (*c >= 0x20 && *c < 0x7f)
+			shown[o++] = (char)*c;
+		else
+			o += (size_t)snprintf(shown + o, sizeof(shown) - o, "\\x%02x", *c);
+	}
+	shown[o] = 0;
+	snprintf(out, size,
+		 "skipped %llu %s that cannot be stored (symbolic links, special files, "
+		 "invalid names, the node's home), first '%s%s'",
+		 (unsigned long long)r->skipped, r->skipped == 1 ? "entry" : "entries", shown,
+		 *c ? "..." : "");
 }
 
 /* ---- get ---- */
@@ -428,11 +617,13 @@ int files_read_manifest(struct store *s, const struct capability *cap, struct ma
 struct get {
 	struct store *s;
 	struct ring ring;
-	size_t next;   /* slot to fill next */
-	uint64_t off;  /* plaintext offset of the next chunk */
-	uint64_t size; /* the manifest's file size */
-	int out_fd;
-	int direct_fd;
+	size_t next;		  /* slot to fill next */
+	uint64_t off;		  /* plaintext offset of the next chunk */
+	uint64_t size;		  /* the manifest's file size */
+	int out_fd;		  /* a file's output, or -1 */
+	int direct_fd;		  /* the same, opened for direct I/O, or -1 */
+	struct tree_writer *tree; /* a directory's output, or NULL */
+	int broken;		  /* a chunk failed: write nothing more */
 	struct progress *progress;
 	struct files_failure *failed;
 };
@@ -480,7 +671,8 @@ static void get_work(struct pool_job *job)
 		return;
 	}
 	sl->err = seal_decrypt(sl->ref.key, sl->buf, len, sl->buf);
-	if (!sl->err)
+	/* A tree's chunks are written by the calling thread, in order. */
+	if (!sl->err && sl->out_fd >= 0)
 		sl->err = get_write(sl);
 }
 
@@ -491,6 +683,12 @@ static int get_retire(struct get *g, struct slot *sl)
 		memcpy(g->failed->id, sl->ref.id, CHUNK_ID_LEN);
 		g->failed->set = 1;
 	}
+	/* Retired in stream order, so each chunk continues where the last
+	 * ended; after a failure the stream has a hole and nothing more goes. */
+	if (!err && g->tree && !g->broken)
+		err = tree_writer_write(g->tree, sl->buf, sl->ref.size);
+	if (err)
+		g->broken = 1;
 	if (!err && g->progress)
 		progress_add(g->progress, sl->ref.size);
 	return err;
@@ -563,6 +761,31 @@ static int get_finish(int fd, const struct manifest *m, const char *tmp, const c
 	return fsync_dir(dir);
 }
 
+/* files_get() of a directory manifest. */
+static int get_tree(struct store *s, const struct manifest *m, const char *out_path,
+		    struct progress *progress, struct files_failure *failed)
+{
+	struct get g = {.s = s,
+			.size = m->size,
+			.progress = progress,
+			.out_fd = -1,
+			.direct_fd = -1,
+			.failed = failed};
+	if (progress)
+		progress->total = m->size;
+	int err = tree_writer_new(&g.tree, m, out_path);
+	if (err)
+		return err;
+	err = ring_init(&g.ring, s, get_work);
+	if (!err)
+		err = get_chunks(&g, m);
+	ring_release(&g.ring, s);
+	if (!err)
+		err = tree_writer_finish(g.tree);
+	tree_writer_free(g.tree);
+	return err;
+}
+
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
 	      struct progress *progress, struct files_failure *failed)
 {
@@ -576,6 +799,11 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 	buf_release(&plain);
 	if (err)
 		return err;
+	if (m.kind == MANIFEST_DIRECTORY) {
+		err = get_tree(s, &m, out_path, progress, failed);
+		manifest_release(&m);
+		return err;
+	}
 	char dir[PATH_MAX], tmp[PATH_MAX + 64];
 	path_dirname(out_path, dir, sizeof(dir));
 	struct get g = {.s = s,

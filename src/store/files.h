@@ -2,10 +2,14 @@
  * Files in and out of the store. files_put() streams a file descriptor through
  * the chunker, encrypts each chunk convergently on the worker pool, stores it
  * durably, writes the manifest (itself an encrypted chunk) and binds a name to
- * the resulting capability. files_get() reads a capability's manifest and
- * chunks, verifying and decrypting each on the pool, into a temp file renamed
- * over the output only when everything checked out. Neither holds a whole file
- * in memory: at most a few chunks per worker are in flight.
+ * the resulting capability. files_put_path() does the same for a path, and
+ * for a directory stores the whole tree: one directory manifest listing its
+ * entries, whose data is the contents of all its files concatenated in entry
+ * order, chunked exactly like a file's (so many small files share chunks).
+ * files_get() reads a capability's manifest and chunks, verifying and
+ * decrypting each on the pool, into a temp file (a temp directory for a tree)
+ * renamed into place only when everything checked out. Neither holds a whole
+ * file in memory: at most a few chunks per worker are in flight.
  */
 #ifndef SHOAL_STORE_FILES_H
 #define SHOAL_STORE_FILES_H
@@ -15,6 +19,7 @@
 #include "proto/capability.h"
 #include "proto/manifest.h"
 #include "store/store.h"
+#include "store/tree.h"
 #include "util/progress.h"
 
 /*
@@ -26,6 +31,65 @@
  */
 int files_put(struct store *s, int fd, const char *name, struct progress *progress,
 	      struct capability *cap, uint64_t *size);
+
+/*
+ * Where a put's chunks go besides the local store. Both callbacks run on the
+ * thread calling files_put_replicated().
+ */
+struct files_replica_ops {
+	/* Chunk id (file data, a ChunkList or the manifest; each once, in the
+	 * order they became durable here) has stored bytes data[0..len),
+	 * borrowed for the call. Non-zero fails the put. */
+	int (*stored)(void *arg, const uint8_t id[CHUNK_ID_LEN], const uint8_t *data, size_t len);
+	/* Every chunk went through stored(); returns 0 once all are durable
+	 * wherever they were sent, else an error that fails the put. Called
+	 * inside no index transaction; may use the store's index. */
+	int (*finish)(void *arg);
+	void *arg;
+};
+
+/* files_put(), also handing every stored chunk to rep (NULL: none); the name
+ * is bound only when rep->finish() succeeded. */
+int files_put_replicated(struct store *s, int fd, const char *name, struct progress *progress,
+			 const struct files_replica_ops *rep, struct capability *cap,
+			 uint64_t *size);
+
+/*
+ * Stores path: a directory as a whole tree, anything else (a regular file, a
+ * pipe) like files_put_replicated() does. path itself may be a symbolic link;
+ * inside a tree none is followed. A tree's regular files and directories are
+ * stored with their modes and mtimes (the root's are the manifest's own);
+ * symbolic links, devices, sockets and FIFOs, entries whose names are not
+ * valid names (proto/name.h) and the store's own home directory are skipped
+ * and counted, not fatal. A file whose
+ * size changes while the put reads it fails the put with -EAGAIN. progress
+ * (may be NULL) gets the tree's total size. Returns what files_put_replicated()
+ * does, plus SHOAL_ETOOBIG for a tree past the manifest limits (entries,
+ * path length, depth; checked before any data is read) and the -errno of a
+ * directory that cannot be read.
+ */
+int files_put_path(struct store *s, const char *path, const char *name, struct progress *progress,
+		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size);
+
+/* What files_put_path_report() tells besides the result. */
+struct files_put_report {
+	uint64_t files;			   /* regular files stored (1 for a plain file) */
+	uint64_t dirs;			   /* directories stored, the root not counted */
+	uint64_t skipped;		   /* entries left out (see files_put_path()) */
+	char skipped_path[TREE_PATH_SIZE]; /* the first of them, relative to the tree */
+	char where[TREE_PATH_SIZE];	   /* after a failure: the entry at fault relative
+					    * to the tree, or "" */
+};
+
+/* files_put_path(), also filling report (may be NULL) on success and
+ * failure. */
+int files_put_path_report(struct store *s, const char *path, const char *name,
+			  struct progress *progress, const struct files_replica_ops *rep,
+			  struct files_put_report *report, struct capability *cap, uint64_t *size);
+
+/* Writes into out a one-line warning about the entries report says were
+ * skipped (printable ASCII, without "warning: "), or "" when none were. */
+void files_put_report_warning(const struct files_put_report *report, char *out, size_t size);
 
 /* Reads and validates cap's manifest from the store into m (caller releases). */
 int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m);
@@ -39,9 +103,15 @@ struct files_failure {
 /*
  * Writes the file cap names to out_path atomically: a temp file beside it is
  * filled, fsynced and renamed; on any failure it is removed and out_path is
- * untouched. Returns 0, SHOAL_EMISSING / SHOAL_ECORRUPT / SHOAL_EDECRYPT when
- * a chunk is absent, damaged or does not decrypt (failed, when not NULL,
- * then names that chunk), -EINTR when interrupted, or -errno.
+ * untouched. A directory capability restores its tree to out_path, which must
+ * not exist (SHOAL_EEXIST otherwise): a temp directory beside it is filled
+ * (never following a link, never writing outside it), modes and mtimes set,
+ * synced and renamed to out_path; on any failure it is removed and out_path
+ * stays absent. Returns 0, SHOAL_EMISSING / SHOAL_ECORRUPT / SHOAL_EDECRYPT
+ * when a chunk is absent, damaged or does not decrypt (failed, when not NULL,
+ * then names that chunk), SHOAL_EPROTO / SHOAL_EVERSION / SHOAL_ETOOBIG when
+ * the manifest is invalid (for a tree: an unsafe or inconsistent listing),
+ * -EINTR when interrupted, or -errno.
  */
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
 	      struct progress *progress, struct files_failure *failed);

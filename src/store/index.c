@@ -29,6 +29,16 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE INDEX IF NOT EXISTS names_by_manifest ON names(manifest);"
 			     "CREATE TABLE IF NOT EXISTS pending("
 			     " token BLOB PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS pins("
+			     " chunk BLOB NOT NULL, node BLOB NOT NULL,"
+			     " PRIMARY KEY(chunk, node)) WITHOUT ROWID;"
+			     "CREATE INDEX IF NOT EXISTS pins_by_node ON pins(node);"
+			     "CREATE TABLE IF NOT EXISTS placed("
+			     " chunk BLOB NOT NULL, node BLOB NOT NULL,"
+			     " PRIMARY KEY(chunk, node)) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS unpins("
+			     " chunk BLOB NOT NULL, node BLOB NOT NULL,"
+			     " PRIMARY KEY(node, chunk)) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL)"
 			     " WITHOUT ROWID;"
@@ -350,12 +360,20 @@ int index_pending_clear(struct index *ix)
 int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 {
 	int err = exec(ix, "DELETE FROM refs WHERE manifest NOT IN (SELECT manifest FROM names)"
-			   " AND manifest NOT IN (SELECT token FROM pending)");
+			   " AND manifest NOT IN (SELECT token FROM pending)"
+			   " AND manifest NOT IN (SELECT chunk FROM pins)");
+	/* Copies this node no longer needs anywhere: tell their holders. */
+	if (!err)
+		err = exec(ix, "INSERT OR IGNORE INTO unpins(chunk, node)"
+			       " SELECT chunk, node FROM placed"
+			       " WHERE chunk NOT IN (SELECT chunk FROM refs)");
+	if (!err)
+		err = exec(ix, "DELETE FROM placed WHERE chunk NOT IN (SELECT chunk FROM refs)");
 	if (err)
 		return err;
 	sqlite3_stmt *st;
-	const char *orphans =
-		"SELECT id, size FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)";
+	const char *orphans = "SELECT id, size FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)"
+			      " AND id NOT IN (SELECT chunk FROM pins)";
 	if (fn) {
 		err = prepare(ix, orphans, &st);
 		if (!err)
@@ -363,7 +381,97 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 		if (err)
 			return err;
 	}
-	return exec(ix, "DELETE FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)");
+	return exec(ix, "DELETE FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)"
+			" AND id NOT IN (SELECT chunk FROM pins)");
+}
+
+/* Runs sql with two id parameters. */
+static int run_pair(struct index *ix, const char *sql, const uint8_t a[CHUNK_ID_LEN],
+		    const uint8_t b[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, sql, &st);
+	if (err)
+		return err;
+	bind_id(st, 1, a);
+	bind_id(st, 2, b);
+	return run(ix, st);
+}
+
+int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	return run_pair(ix, "INSERT OR IGNORE INTO pins(chunk, node) VALUES(?, ?)", id, node);
+}
+
+int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	return run_pair(ix, "DELETE FROM pins WHERE chunk = ? AND node = ?", id, node);
+}
+
+int index_pin_count(struct index *ix, uint64_t *count)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT count(*) FROM pins", &st);
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*count = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		err = db_error(ix, "pins");
+	sqlite3_finalize(st);
+	return err;
+}
+
+int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	return run_pair(ix, "INSERT OR IGNORE INTO placed(chunk, node) VALUES(?, ?)", id, node);
+}
+
+int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "SELECT 1 FROM placed WHERE chunk = ?1 AND node = ?2"
+			  " UNION ALL SELECT 1 FROM unpins WHERE chunk = ?1 AND node = ?2",
+			  &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	bind_id(st, 2, node);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "placed lookup");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_unpins_take(struct index *ix, size_t max, index_pair_fn fn, void *arg)
+{
+	/* A copy placed again since it was released is wanted after all. */
+	int err = exec(ix, "DELETE FROM unpins WHERE EXISTS (SELECT 1 FROM placed"
+			   " WHERE placed.chunk = unpins.chunk AND placed.node = unpins.node)");
+	if (err)
+		return err;
+	sqlite3_stmt *st;
+	err = prepare(ix, "SELECT chunk, node FROM unpins ORDER BY node, chunk LIMIT ?", &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	int rc, ret = 0;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t chunk[CHUNK_ID_LEN], node[32];
+		if (column_id(st, 0, chunk) || column_id(st, 1, node))
+			continue;
+		ret = fn(chunk, node, arg);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_error(ix, "unpins");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_unpin_done(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	return run_pair(ix, "DELETE FROM unpins WHERE chunk = ? AND node = ?", id, node);
 }
 
 int index_member_set(struct index *ix, const struct index_member *m)

@@ -78,9 +78,39 @@ int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int s
 int index_pending_clear(struct index *ix);
 
 /*
- * Drops refs of every manifest no name or pending token points to, then every chunk row no ref
- * points to, calling fn (may be NULL) with each chunk dropped so the caller can
- * delete its file after committing. Run inside a transaction.
+ * Pins: chunks this node keeps because another node asked it to (a replica
+ * pushed with PutChunk, or a file fetched for a Fetch request: then the
+ * manifest's id is pinned, which keeps the refs of that manifest). A chunk is
+ * kept while a ref or a pin names it.
+ */
+int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+int index_pin_count(struct index *ix, uint64_t *count);
+
+/*
+ * Placed: copies this node asked another node to keep (pushed chunks, sent
+ * manifests). When garbage collection finds that no ref of this node needs
+ * such a chunk any more, the placement moves to the unpins outbox, which the
+ * daemon drains by sending Unpin to each holder.
+ */
+int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* 1 when id was placed on node (or released there and not yet unpinned),
+ * 0 when not, or SHOAL_EDB. */
+int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+typedef int (*index_pair_fn)(const uint8_t chunk[CHUNK_ID_LEN], const uint8_t node[32], void *arg);
+/* Drops outbox entries whose copy was placed again, then calls fn for at most
+ * max entries, ordered by node. Run it in a transaction, serialized with the
+ * puts that place copies (the daemon runs both on one thread). */
+int index_unpins_take(struct index *ix, size_t max, index_pair_fn fn, void *arg);
+/* Removes an outbox entry (the Unpin was sent). */
+int index_unpin_done(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+
+/*
+ * Drops refs of every manifest no name, pending token or pin points to, moves
+ * placements of chunks no ref needs to the unpins outbox, then drops every
+ * chunk row no ref or pin points to, calling fn (may be NULL) with each chunk
+ * dropped so the caller can delete its file after committing. Run inside a
+ * transaction.
  */
 int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg);
 

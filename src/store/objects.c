@@ -106,7 +106,7 @@ static int write_durably(int fd, const char *path, const uint8_t *p, size_t n, i
 			err = write_in_full(dfd, p, padded);
 			if (!err && padded != n && ftruncate(dfd, (off_t)n))
 				err = -errno;
-			if (!err && fdatasync(dfd))
+			if (!err && !(flags & OBJECTS_DEFER) && fdatasync(dfd))
 				err = -errno;
 			close(dfd);
 			return err;
@@ -115,7 +115,7 @@ static int write_durably(int fd, const char *path, const uint8_t *p, size_t n, i
 			return -errno;
 	}
 	err = write_in_full(fd, p, n);
-	if (!err && fdatasync(fd))
+	if (!err && !(flags & OBJECTS_DEFER) && fdatasync(fd))
 		err = -errno;
 	return err;
 }
@@ -147,6 +147,8 @@ int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8
 		return err;
 	}
 	mark_touched(o, id[0]);
+	if (flags & OBJECTS_DEFER)
+		atomic_store(&o->deferred, 1);
 	if (created)
 		*created = 1;
 	return 0;
@@ -155,6 +157,19 @@ int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8
 int objects_sync(struct objects *o)
 {
 	int err = 0;
+	if (atomic_exchange(&o->deferred, 0)) {
+		/* Data and directories of many objects in one go. */
+		for (unsigned w = 0; w < 4; w++)
+			atomic_store(&o->touched[w], 0);
+		int fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd)) {
+			err = -errno;
+			atomic_store(&o->deferred, 1); /* a retry syncs again */
+		}
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
 	for (unsigned w = 0; w < 4; w++) {
 		uint_fast64_t bits = atomic_exchange(&o->touched[w], 0);
 		for (unsigned b = 0; b < 64; b++) {

@@ -20,6 +20,7 @@ struct objects {
 	char dir[3072];
 	char tmpdir[3080];
 	atomic_uint_fast64_t touched[4]; /* subdirectories awaiting fsync, a bit each */
+	atomic_int deferred;		 /* OBJECTS_DEFER writes await objects_sync() */
 };
 
 /* Opens (creating when missing) home/objects with its 256 subdirectories and
@@ -34,6 +35,8 @@ void objects_path(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], char 
  * cache (on file systems that support it; others get ordinary I/O). */
 #define OBJECTS_ALIGN  4096
 #define OBJECTS_DIRECT 1
+/* Leave the data's durability to the next objects_sync() (see objects_write). */
+#define OBJECTS_DEFER 2
 
 static inline size_t objects_align_up(size_t n)
 {
@@ -44,14 +47,18 @@ static inline size_t objects_align_up(size_t n)
  * Stores p[0..n) as object id (the caller computed id = SHA-256 of p). When the
  * object already exists nothing is written. On return 0 the file's data is
  * durable and it has been renamed into place; the rename itself is durable
- * after the next objects_sync(). *created (may be NULL) tells whether a new
- * file was written.
+ * after the next objects_sync(). With OBJECTS_DEFER the data is not synced
+ * here either: many writes then become durable together at the next
+ * objects_sync(), one file-system sync instead of one per object (nothing may
+ * name the object as stored before that). *created (may be NULL) tells
+ * whether a new file was written.
  */
 int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8_t *p, size_t n,
 		  int flags, int *created);
 
-/* fsyncs every subdirectory changed by objects_write/objects_delete since the
- * last call. */
+/* Makes what objects_write/objects_delete did before the call durable: the
+ * changed subdirectories are fsynced, or, after OBJECTS_DEFER writes, the
+ * whole file system is synced once (syncfs). */
 int objects_sync(struct objects *o);
 
 /*

@@ -145,6 +145,8 @@ static int reconcile(struct store *s)
 int store_open(struct store **out, const char *home, int flags)
 {
 	struct store *s = calloc(1, sizeof(*s));
+	if (s)
+		pthread_mutex_init(&s->gc_lock, NULL);
 	if (!s)
 		return -ENOMEM;
 	s->lock_fd = -1;
@@ -212,6 +214,7 @@ void store_close(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	memset(s->secret, 0, sizeof(s->secret));
+	pthread_mutex_destroy(&s->gc_lock);
 	free(s);
 }
 
@@ -304,13 +307,19 @@ static int collect_dropped(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *
 
 int store_commit_releasing(struct store *s)
 {
+	return store_commit_releasing_ix(s, s->index);
+}
+
+int store_commit_releasing_ix(struct store *s, struct index *ix)
+{
 	struct dropped d = {0};
-	int err = index_collect_garbage(s->index, collect_dropped, &d);
+	pthread_mutex_lock(&s->gc_lock);
+	int err = index_collect_garbage(ix, collect_dropped, &d);
 	if (err) {
-		index_rollback(s->index);
+		index_rollback(ix);
 		goto out;
 	}
-	err = index_commit(s->index);
+	err = index_commit(ix);
 	if (err)
 		goto out;
 	/* The rows are gone; a crash from here on leaves unindexed files, which
@@ -322,8 +331,16 @@ int store_commit_releasing(struct store *s)
 	}
 	objects_sync(&s->objects);
 out:
+	pthread_mutex_unlock(&s->gc_lock);
 	free(d.ids);
 	return err;
+}
+
+int store_index_open(struct store *s, struct index **out)
+{
+	char path[PATH_MAX];
+	int err = home_path(s->home, INDEX_FILE, path, sizeof(path));
+	return err ? err : index_open(out, path);
 }
 
 int store_remove_name(struct store *s, const char *name)

@@ -9,6 +9,7 @@
 #define SHOAL_STORE_STORE_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "crypto/seal.h"
@@ -25,6 +26,11 @@ struct store {
 	uint8_t secret[CONVERGENCE_SECRET_LEN];
 	int opened;  /* store_open() finished: closing may mark the store clean */
 	int unclean; /* unindexed objects may exist: reconcile at the next open */
+	/* Held by garbage collection from its commit until the dropped files
+	 * are deleted, and by whoever records a chunk written without a row
+	 * yet (store_record_lock): so a file seen present stays present until
+	 * its row is committed. */
+	pthread_mutex_t gc_lock;
 };
 
 enum store_open_flags {
@@ -64,6 +70,11 @@ int store_verify(struct store *s, store_bad_fn bad, void *arg, struct store_veri
  * chunks' files. Rolls back on error. 0 or SHOAL_EDB.
  */
 int store_commit_releasing(struct store *s);
+/* The same on another connection to the store's index (one per thread). */
+int store_commit_releasing_ix(struct store *s, struct index *ix);
+
+/* Opens another connection to the store's index, for a thread of its own. */
+int store_index_open(struct store *s, struct index **out);
 
 /* Removes name and releases the chunks no other name needs. 0 or SHOAL_ENOTFOUND. */
 int store_remove_name(struct store *s, const char *name);

@@ -9,10 +9,25 @@
     hostile.py getchunk ADDR CA KEY CERT ID_HEX   unknown id: Error NOT_FOUND, then ID: its Chunk
     hostile.py hog ADDR CA KEY CERT ID_HEX SECS   floods GetChunk for ID, never reads, holds SECS
     hostile.py flood ADDR N SECS                  N idle TCP sockets; exit 0 when all are closed
+    hostile.py catalog-forged ADDR CA KEY CERT [HEX...]
+                                                  as a member, sends a CatalogDelta whose entry has a
+                                                  wrong signature, then each HEX as a frame (an
+                                                  Envelope in hex, e.g. from tests/tools/catsign: an
+                                                  entry named "../x" correctly signed with KEY), then
+                                                  CatalogRequest and Ping; exit 0 when the daemon
+                                                  stays connected, answers Pong, and none of the
+                                                  forged entries is in the catalog it sends back
+    hostile.py liar ADDR CA KEY CERT SECS         a member that claims every chunk and serves wrong bytes
+    hostile.py putbad ADDR CA KEY CERT            PutChunk with wrong bytes: Error CORRUPT; right: PutAck
+    hostile.py putbig ADDR CA KEY CERT            PutChunk of 4 MiB + 16: PutAck; of 4 MiB + 17: hung up
 
 Frames are a 4-byte big-endian length, an Envelope (proto/shoal.proto), then
-Envelope.payload_len raw bytes. Protobuf is encoded and decoded by hand.
+Envelope.payload_len raw bytes. Protobuf is encoded and decoded by hand. For
+catalog-forged, make the correctly signed entry with
+    build/tests/tools/catsign KEY CERT ../x     (prints the Envelope in hex)
+since Ed25519 signing is not in Python's standard library.
 """
+import base64
 import hashlib
 import os
 import select
@@ -27,6 +42,7 @@ WAIT = 8.0  # seconds the daemon gets to answer or hang up
 # Envelope fields
 REQUEST_ID, PAYLOAD_LEN, HELLO, PING, PONG, PEERS, GET_CHUNK, CHUNK, ERROR = 1, 2, 10, 11, 12, 13, 14, 15, 16
 NOT_FOUND, VERSION = 3, 2
+CATALOG_DELTA, CATALOG_DIGEST, CATALOG_REQUEST = 24, 25, 26
 
 
 # ---- protobuf, by hand ------------------------------------------------------------
@@ -100,6 +116,33 @@ def pong(nonce):
     return field_bytes(PONG, field_int(1, nonce) if nonce else b"")
 
 
+def ping(nonce):
+    return field_bytes(PING, field_int(1, nonce))
+
+
+def catalog_entry(cert_der, name, size, cap, time_us, sig):
+    """A live CatalogEntry (proto/shoal.proto)."""
+    return (field_bytes(1, cert_der) + field_bytes(2, name.encode()) + field_int(3, size) +
+            field_bytes(4, cap.encode()) + field_int(5, time_us) + field_bytes(7, sig))
+
+
+def catalog_delta(entries):
+    return field_bytes(CATALOG_DELTA, b"".join(field_bytes(1, e) for e in entries))
+
+
+def random_capability():
+    """A well-formed capability (shoal:<52 base32>:<52 base32>) that names nothing."""
+    def b32(b):
+        return base64.b32encode(b).decode().rstrip("=").lower()
+    return "shoal:%s:%s" % (b32(os.urandom(32)), b32(os.urandom(32)))
+
+
+def delta_names(env):
+    """The names of the entries of an Envelope's CatalogDelta."""
+    entries = decode(env[CATALOG_DELTA][0]).get(1, [])
+    return [first(decode(e), 2, b"").decode(errors="replace") for e in entries]
+
+
 # ---- connections ------------------------------------------------------------------
 def split_addr(addr):
     host, port = addr.rsplit(":", 1)
@@ -148,7 +191,8 @@ def read_frame(s, deadline):
 
 def kind(env):
     names = {HELLO: "Hello", PING: "Ping", PONG: "Pong", PEERS: "Peers", GET_CHUNK: "GetChunk",
-             CHUNK: "Chunk", ERROR: "Error"}
+             CHUNK: "Chunk", ERROR: "Error", CATALOG_DELTA: "CatalogDelta",
+             CATALOG_DIGEST: "CatalogDigest", CATALOG_REQUEST: "CatalogRequest"}
     return next((names[k] for k in env if k in names), "?")
 
 
@@ -311,13 +355,203 @@ def cmd_flood(addr, count, secs):
     return 0 if not open_ else 1
 
 
+# ---- distribution peers (tests/cli/test_net_dist.sh) ----------------------------------
+# Envelope fields of the storage messages, and Error codes they use.
+PUT_CHUNK, PUT_ACK, HAVE, HAVE_REPLY, UNPIN, FETCH = 17, 18, 19, 20, 21, 22
+CORRUPT, NO_SPACE, REFUSED = 6, 7, 8
+PAYLOAD_MAX = 4 * 1024 * 1024 + 16  # a chunk's stored bytes at most
+
+
+def node_id_b32(cert_path):
+    """The node id as shoal prints it: base32, lower case, no padding."""
+    import base64
+
+    return base64.b32encode(node_id(cert_path)).decode().lower().rstrip("=")
+
+
+def error_frame(request_id, code, text):
+    return frame(field_int(REQUEST_ID, request_id) + field_bytes(ERROR, field_int(1, code) + field_bytes(2, text)))
+
+
+def put_chunk_header(request_id, chunk_id, payload_len):
+    return (field_int(REQUEST_ID, request_id) + field_int(PAYLOAD_LEN, payload_len) +
+            field_bytes(PUT_CHUNK, field_bytes(1, chunk_id)))
+
+
+def answer(s, want_id, deadline):
+    """Reads frames (answering Pings) until a reply (Error, PutAck, Chunk) to want_id."""
+    while True:
+        env, payload = read_frame(s, deadline)
+        if PING in env:
+            s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+        elif first(env, REQUEST_ID) == want_id and (ERROR in env or PUT_ACK in env or CHUNK in env):
+            return env, payload
+
+
+def describe(env):
+    if ERROR in env:
+        return "Error(%d)" % first(decode(env[ERROR][0]), 1)
+    if PUT_ACK in env:
+        return "PutAck"
+    return kind(env)
+
+
+def cmd_liar(addr, ca, key, cert, secs):
+    """A member that lies: every Have is answered 'all of them', every GetChunk
+    with a Chunk of the right id and wrong bytes, PutChunk and Fetch with Error.
+    Prints 'id NODE_ID' once in, then one line per lie; ends after SECS seconds
+    (or when the daemon hangs up) with a summary; exit 0 when it got in."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    print("id %s" % node_id_b32(cert), flush=True)
+    end = time.monotonic() + float(secs)
+    lies = haves = refused = 0
+    why = "time is up"
+    try:
+        while time.monotonic() < end:
+            env, payload = read_frame(s, end)
+            rid = first(env, REQUEST_ID)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            elif GET_CHUNK in env:
+                cid = first(decode(env[GET_CHUNK][0]), 1, b"")
+                junk = os.urandom(4096)
+                s.sendall(frame(field_int(REQUEST_ID, rid) + field_int(PAYLOAD_LEN, len(junk)) +
+                                field_bytes(CHUNK, field_bytes(1, cid)), junk))
+                lies += 1
+                print("lied about %s" % cid.hex(), flush=True)
+            elif HAVE in env:
+                n = len(decode(env[HAVE][0]).get(1, []))
+                bits = bytearray(b"\xff" * ((n + 7) // 8))
+                if n % 8:
+                    bits[-1] = (1 << (n % 8)) - 1
+                s.sendall(frame(field_int(REQUEST_ID, rid) + field_bytes(HAVE_REPLY, field_bytes(1, bytes(bits)))))
+                haves += 1
+                print("claimed %d chunks" % n, flush=True)
+            elif PUT_CHUNK in env:
+                s.sendall(error_frame(rid, NO_SPACE, b"no space here"))
+                refused += 1
+            elif FETCH in env:
+                s.sendall(error_frame(rid, REFUSED, b"not fetching"))
+                refused += 1
+    except socket.timeout:
+        why = "time is up"
+    except (EOFError, OSError, ssl.SSLError) as e:
+        why = "connection ended: %s" % (e or type(e).__name__)
+    print("lied %d GetChunk, %d Have, refused %d; %s" % (lies, haves, refused, why), flush=True)
+    return 0
+
+
+def cmd_putbad(addr, ca, key, cert):
+    """PutChunk whose bytes do not hash to its id: wants Error CORRUPT; then, on the
+    same connection, a right one: wants PutAck. Prints the ids involved."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    deadline = time.monotonic() + WAIT
+    payload = os.urandom(1000)
+    claimed = hashlib.sha256(os.urandom(1000)).digest()
+    print("claimed-id %s" % claimed.hex())
+    print("payload-id %s" % hashlib.sha256(payload).hexdigest(), flush=True)
+    s.sendall(frame(put_chunk_header(9, claimed, len(payload)), payload))
+    env, _ = answer(s, 9, deadline)
+    code = first(decode(env[ERROR][0]), 1) if ERROR in env else None
+    if code != CORRUPT:
+        print("bad bytes: %s (wanted Error %d)" % (describe(env), CORRUPT))
+        return 1
+    print("bad bytes: Error CORRUPT", flush=True)
+    good = os.urandom(2000)
+    gid = hashlib.sha256(good).digest()
+    s.sendall(frame(put_chunk_header(10, gid, len(good)), good))
+    env, _ = answer(s, 10, deadline)
+    if PUT_ACK not in env or first(decode(env[PUT_ACK][0]), 1, b"") != gid:
+        print("right bytes: %s (wanted PutAck)" % describe(env))
+        return 1
+    print("stored-id %s" % gid.hex())
+    print("right bytes: PutAck")
+    return 0
+
+
+def cmd_putbig(addr, ca, key, cert):
+    """PutChunk of exactly 4 MiB + 16 bytes: wants PutAck; then a header naming
+    4 MiB + 17 payload bytes: wants the daemon to hang up."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    deadline = time.monotonic() + 2 * WAIT
+    big = os.urandom(PAYLOAD_MAX)
+    bid = hashlib.sha256(big).digest()
+    s.sendall(frame(put_chunk_header(12, bid, len(big)), big))
+    env, _ = answer(s, 12, deadline)
+    if PUT_ACK not in env:
+        print("%d bytes: %s (wanted PutAck)" % (PAYLOAD_MAX, describe(env)))
+        return 1
+    print("stored-id %s" % bid.hex())
+    print("%d bytes: PutAck" % PAYLOAD_MAX, flush=True)
+    over = os.urandom(PAYLOAD_MAX + 1)
+    start = time.monotonic()
+    try:
+        s.sendall(frame(put_chunk_header(13, hashlib.sha256(over).digest(), len(over))) + over[:65536])
+    except (OSError, ssl.SSLError):
+        pass
+    if wait_closed(s, start + WAIT):
+        print("%d bytes: disconnected after %.2f s" % (PAYLOAD_MAX + 1, time.monotonic() - start))
+        return 0
+    print("%d bytes: still connected after %.0f s" % (PAYLOAD_MAX + 1, WAIT))
+    return 1
+
+
+def cmd_catalog_forged(addr, ca, key, cert, *signed_hex):
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    der = ssl.PEM_cert_to_DER_cert(open(cert).read())
+    forged = "forged-" + os.urandom(4).hex()
+    # (a) this member's own certificate, a well-formed entry, a signature of random bytes.
+    wrong_sig = catalog_entry(der, forged, 1, random_capability(), int(time.time() * 1e6),
+                              os.urandom(64))
+    frames = [frame(catalog_delta([wrong_sig]))]
+    bad = {forged}
+    # (b) entries signed elsewhere (catsign), sent as they are.
+    for h in signed_hex:
+        env = bytes.fromhex(h)
+        bad.update(delta_names(decode(env)))
+        frames.append(frame(env))
+    nonce = int.from_bytes(os.urandom(4), "big") | 1
+    frames.append(frame(field_bytes(CATALOG_REQUEST, b"")))
+    frames.append(frame(ping(nonce)))
+    s.sendall(b"".join(frames))
+    deadline = time.monotonic() + WAIT
+    listed = []
+    try:
+        while True:
+            env, _ = read_frame(s, deadline)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            elif ERROR in env:
+                print("the daemon sent Error %d: %s" % (
+                    first(decode(env[ERROR][0]), 1), first(decode(env[ERROR][0]), 2, b"")))
+                return 1
+            elif CATALOG_DELTA in env:
+                listed += delta_names(env)
+            elif PONG in env and first(decode(env[PONG][0]), 1) == nonce:
+                break
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("sent %d forged entries; the daemon hung up: %s" % (len(bad), e))
+        return 1
+    taken = sorted(bad.intersection(listed))
+    if taken:
+        print("the daemon's catalog holds forged entries: %s" % ", ".join(taken))
+        return 1
+    print("sent %d forged entries (%s); still connected, Pong received; none of them among "
+          "the %d entries the daemon sent back" % (len(bad), ", ".join(sorted(bad)), len(listed)))
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     cmd, args = argv[1], argv[2:]
     if cmd.replace("hello-", "") in MISBEHAVIOURS:
         return cmd_misbehave(cmd, *args)
-    fn = globals().get("cmd_" + cmd)
+    fn = globals().get("cmd_" + cmd.replace("-", "_"))
     if not fn:
         sys.exit(__doc__)
     return fn(*args)

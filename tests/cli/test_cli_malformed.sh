@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Malformed input: bad capabilities, bad names, missing files and directories,
-# homes that are not nodes. Each gets one clear "shoal: " line, a non-zero exit
+# options only a daemon can honour, homes that are not nodes. Each gets one clear "shoal: " line, a non-zero exit
 # that is not a crash, and changes nothing; nothing is written outside the test
 # directory.
 # shellcheck source=tests/cli/lib.sh
@@ -113,8 +113,10 @@ check_eq "store back as before" "$before" "$(snapshot)"
 # ---- missing files and directories --------------------------------------------------
 mkdir adir
 refused "put of a missing file" "no-such-file.bin" -- shoal --home h put no-such-file.bin
-refused "put of a directory" "adir" -- shoal --home h put adir
-refused "put of a directory (trailing slash)" "adir" -- shoal --home h put adir/ --name x
+refused "put of a directory under an invalid name" "invalid name" -- \
+	shoal --home h put adir --name "a/b"
+refused "put of a directory (trailing slash) with --publish offline" "needs a running daemon" -- \
+	shoal --home h put adir/ --name x --publish
 refused "get -o into a missing directory" "" -- shoal --home h get f -o no-dir/x
 check "... does not create the directory" test ! -e no-dir
 refused "get -o onto a directory" "" -- shoal --home h get f -o adir

@@ -22,6 +22,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -660,6 +661,114 @@ static void test_node_id_from_pkey(void **state)
 	EVP_PKEY_free(x25519);
 }
 
+static void test_sign_verify_round_trip(void **state)
+{
+	struct world w, other;
+	uint8_t sig[IDENTITY_SIG_LEN], sig2[IDENTITY_SIG_LEN];
+	static const uint8_t msg[] = "shoal catalog v1 test message";
+
+	world_make(*state, "a.pem", &w);
+	world_make(*state, "b.pem", &other);
+	memset(sig, 0, sizeof(sig));
+	assert_int_equal(identity_sign(w.node_key, msg, sizeof(msg), sig), 0);
+	assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg), sig), 0);
+	/* Ed25519 is deterministic: the same message gives the same signature. */
+	assert_int_equal(identity_sign(w.node_key, msg, sizeof(msg), sig2), 0);
+	assert_memory_equal(sig, sig2, sizeof(sig));
+	/* The empty message can be signed too. */
+	assert_int_equal(identity_sign(w.node_key, msg, 0, sig2), 0);
+	assert_int_equal(identity_verify_signature(w.node_cert, msg, 0, sig2), 0);
+	assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg), sig2),
+			 SHOAL_EIDENTITY);
+	/* Another node's certificate does not vouch for this signature. */
+	assert_int_equal(identity_verify_signature(other.node_cert, msg, sizeof(msg), sig),
+			 SHOAL_EIDENTITY);
+	world_release(&w);
+	world_release(&other);
+}
+
+static void test_verify_signature_rejects_tampering(void **state)
+{
+	struct world w;
+	uint8_t sig[IDENTITY_SIG_LEN], bad[IDENTITY_SIG_LEN];
+	uint8_t msg[100];
+
+	world_make(*state, "a.pem", &w);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(identity_sign(w.node_key, msg, sizeof(msg), sig), 0);
+	/* Every bit of the signature matters... */
+	for (size_t i = 0; i < sizeof(sig); i++) {
+		memcpy(bad, sig, sizeof(sig));
+		bad[i] ^= (uint8_t)(1u << (i % 8));
+		assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg), bad),
+				 SHOAL_EIDENTITY);
+	}
+	/* ... and every byte of the message, including its length. */
+	for (size_t i = 0; i < sizeof(msg); i++) {
+		msg[i] ^= 0x80;
+		assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg), sig),
+				 SHOAL_EIDENTITY);
+		msg[i] ^= 0x80;
+	}
+	assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg) - 1, sig),
+			 SHOAL_EIDENTITY);
+	memset(bad, 0, sizeof(bad));
+	assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg), bad),
+			 SHOAL_EIDENTITY);
+	assert_int_equal(identity_verify_signature(w.node_cert, msg, sizeof(msg), sig), 0);
+	world_release(&w);
+}
+
+static void test_sign_refuses_unusable_keys(void **state)
+{
+	(void)state;
+	uint8_t sig[IDENTITY_SIG_LEN], raw[32];
+	size_t raw_len = sizeof(raw);
+	static const uint8_t msg[] = "m";
+
+	EVP_PKEY *x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY *priv = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(x25519);
+	assert_non_null(priv);
+	assert_int_equal(EVP_PKEY_get_raw_public_key(priv, raw, &raw_len), 1);
+	EVP_PKEY *pub = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, raw, raw_len);
+	assert_non_null(pub);
+
+	assert_int_equal(identity_sign(NULL, msg, sizeof(msg), sig), SHOAL_EIDENTITY);
+	assert_int_equal(identity_sign(x25519, msg, sizeof(msg), sig), SHOAL_EIDENTITY);
+	/* A public key alone cannot sign. */
+	assert_int_equal(identity_sign(pub, msg, sizeof(msg), sig), SHOAL_EIDENTITY);
+	assert_int_equal(identity_verify_signature(NULL, msg, sizeof(msg), sig), SHOAL_EIDENTITY);
+	/* Nothing is left on OpenSSL's error queue for later TLS calls to trip on. */
+	assert_int_equal(ERR_peek_error(), 0);
+
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(priv);
+	EVP_PKEY_free(x25519);
+}
+
+static void test_verify_signature_needs_ed25519_cert(void **state)
+{
+	struct world w;
+	uint8_t sig[IDENTITY_SIG_LEN];
+	static const uint8_t msg[] = "m";
+
+	world_make(*state, "a.pem", &w);
+	assert_int_equal(identity_sign(w.node_key, msg, sizeof(msg), sig), 0);
+	/* An RSA certificate (OpenSSL made, self-signed) is refused outright. */
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(rsa);
+	X509 *x = X509_new();
+	assert_non_null(x);
+	assert_int_equal(X509_set_pubkey(x, rsa), 1);
+	assert_int_equal(identity_verify_signature(x, msg, sizeof(msg), sig), SHOAL_EIDENTITY);
+	assert_int_equal(ERR_peek_error(), 0);
+	X509_free(x);
+	EVP_PKEY_free(rsa);
+	world_release(&w);
+}
+
 int main(void)
 {
 	/* The failure paths under test log warnings; keep the output to results. */
@@ -690,6 +799,12 @@ int main(void)
 		cmocka_unit_test(test_node_id_round_trip),
 		cmocka_unit_test(test_node_id_parse_rejects_bad),
 		cmocka_unit_test(test_node_id_from_pkey),
+		cmocka_unit_test_setup_teardown(test_sign_verify_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_signature_rejects_tampering, setup,
+						teardown),
+		cmocka_unit_test(test_sign_refuses_unusable_keys),
+		cmocka_unit_test_setup_teardown(test_verify_signature_needs_ed25519_cert, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,8 +7,13 @@
  * the output zeroed: versions, hash, kind, id and key lengths, chunk sizes,
  * chunks and lists together, sizes that do not add up, mode, ref counts, input
  * length. Truncations, random bytes and random mutations must never yield a
- * manifest that breaks the rules.
+ * manifest that breaks the rules. Directory manifests: trees round-trip entry
+ * for entry; every listing rule (unsafe or malformed paths, duplicates,
+ * parents missing or late, sizes, modes, kinds, limits) is refused by the
+ * encoder and, crafted by hand, by the decoder; a listing too big for one
+ * chunk or the decode budget is refused early and never half-decoded.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +95,16 @@ static void assert_manifests_equal(const struct manifest *a, const struct manife
 		assert_null(b->chunks);
 	if (a->nlists == 0)
 		assert_null(b->lists);
+	assert_int_equal(a->nentries, b->nentries);
+	for (size_t i = 0; i < a->nentries; i++) {
+		assert_string_equal(a->entries[i].path, b->entries[i].path);
+		assert_int_equal(a->entries[i].kind, b->entries[i].kind);
+		assert_int_equal(a->entries[i].mode, b->entries[i].mode);
+		assert_true(a->entries[i].mtime == b->entries[i].mtime);
+		assert_true(a->entries[i].size == b->entries[i].size);
+	}
+	if (a->nentries == 0)
+		assert_null(b->entries);
 }
 
 /* Decodes p[0..n) into m, first filled with junk; on failure checks that m
@@ -103,10 +118,44 @@ static int decode(const uint8_t *p, size_t n, struct manifest *m)
 	return err;
 }
 
+/* Checks the listing rules of manifest.h on a decoded directory, naively. */
+static void assert_valid_entries(const struct manifest *m)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < m->nentries; i++) {
+		const struct dir_entry *e = &m->entries[i];
+		assert_true(e->kind == MANIFEST_FILE || e->kind == MANIFEST_DIRECTORY);
+		assert_true(e->mode <= 07777);
+		if (e->kind == MANIFEST_DIRECTORY)
+			assert_true(e->size == 0);
+		sum += e->size;
+		assert_true(e->path[0] && e->path[0] != '/');
+		assert_null(strstr(e->path, "//"));
+		assert_true(e->path[strlen(e->path) - 1] != '/');
+		assert_true(strcmp(e->path, "..") && strncmp(e->path, "../", 3));
+		assert_null(strstr(e->path, "/../"));
+		const char *slash = strrchr(e->path, '/');
+		if (slash) {
+			size_t len = (size_t)(slash - e->path);
+			size_t j = 0;
+			while (j < i && !(strlen(m->entries[j].path) == len &&
+					  !memcmp(m->entries[j].path, e->path, len)))
+				j++;
+			assert_true(j < i);
+			assert_int_equal(m->entries[j].kind, MANIFEST_DIRECTORY);
+		}
+	}
+	assert_true(sum == m->size);
+}
+
 /* Checks every rule of manifest.h on a manifest the decoder accepted. */
 static void assert_valid(const struct manifest *m)
 {
-	assert_int_equal(m->kind, MANIFEST_FILE);
+	assert_true(m->kind == MANIFEST_FILE || m->kind == MANIFEST_DIRECTORY);
+	if (m->kind == MANIFEST_FILE)
+		assert_int_equal(m->nentries, 0);
+	else
+		assert_valid_entries(m);
 	assert_true(m->mode <= 07777);
 	assert_false(m->nchunks && m->nlists);
 	assert_true(m->nchunks <= MANIFEST_INLINE_MAX);
@@ -385,10 +434,13 @@ static void test_decode_rejects_kind(void **state)
 	assert_int_equal(crafted_decode(&c), SHOAL_EPROTO);
 	c.pb.kind = (Shoal__EntryKind)-1;
 	assert_int_equal(crafted_decode(&c), SHOAL_EPROTO);
-	/* Directory manifests are not supported yet: refused, not misread as
-	 * files. */
+	/* A directory without entries is an empty tree whose data is empty. */
 	c.pb.kind = SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY;
-	assert_int_not_equal(crafted_decode(&c), 0);
+	assert_int_equal(crafted_decode(&c), SHOAL_EPROTO); /* 2 chunks, no files */
+	crafted_release(&c);
+	crafted_init(&c, 0, 0);
+	c.pb.kind = SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY;
+	assert_int_equal(crafted_decode(&c), 0);
 	crafted_release(&c);
 }
 
@@ -800,6 +852,401 @@ static void test_chunklist_truncations(void **state)
 	buf_release(&b);
 }
 
+/* ---- directory manifests ---- */
+
+/* A tree: depth first, names sorted bytewise; file sizes sum to 3021, the
+ * sizes of make_refs(3, ...). */
+static const struct dir_entry tree[] = {
+	{.path = "a", .kind = MANIFEST_DIRECTORY, .mode = 0755, .mtime = 1700000000},
+	{.path = "a/b", .kind = MANIFEST_DIRECTORY, .mode = 0700, .mtime = 1},
+	{.path = "a/b/deep.txt", .kind = MANIFEST_FILE, .mode = 0644, .mtime = 2, .size = 1000},
+	{.path = "a/empty", .kind = MANIFEST_FILE, .mode = 0600, .mtime = 3},
+	{.path = "a/x", .kind = MANIFEST_FILE, .mode = 0444, .mtime = -5, .size = 1007},
+	{.path = "c", .kind = MANIFEST_DIRECTORY, .mode = 0, .mtime = INT64_MIN},
+	{.path = "h\xc3\xa9llo w\xc3\xb6rld.txt",
+	 .kind = MANIFEST_FILE,
+	 .mode = 07777,
+	 .mtime = INT64_MAX,
+	 .size = 1014},
+};
+#define NTREE	  (sizeof(tree) / sizeof(tree[0]))
+#define TREE_SIZE 3021
+
+/* A copy of tree the caller may break (paths stay borrowed or static). */
+static struct dir_entry *tree_copy(size_t extra)
+{
+	struct dir_entry *e = calloc(NTREE + extra, sizeof(*e));
+	assert_non_null(e);
+	memcpy(e, tree, sizeof(tree));
+	return e;
+}
+
+static void test_dir_round_trip(void **state)
+{
+	(void)state;
+	/* Inline refs. */
+	struct manifest m = {.kind = MANIFEST_DIRECTORY, .mode = 0751, .mtime = 42};
+	m.entries = (struct dir_entry *)tree;
+	m.nentries = NTREE;
+	m.chunks = make_refs(3, 7);
+	m.nchunks = 3;
+	m.size = sum_sizes(m.chunks, 3);
+	assert_true(m.size == TREE_SIZE);
+	round_trip(&m);
+	free(m.chunks);
+
+	/* ChunkLists. */
+	m.chunks = NULL;
+	m.nchunks = 0;
+	m.lists = make_refs(2, 8);
+	m.nlists = 2;
+	round_trip(&m);
+	free(m.lists);
+
+	/* Only directories and empty files: no data at all. */
+	const struct dir_entry bare[] = {
+		{.path = "d", .kind = MANIFEST_DIRECTORY, .mode = 0755},
+		{.path = "d/e", .kind = MANIFEST_DIRECTORY, .mode = 0755},
+		{.path = "d/e/nothing", .kind = MANIFEST_FILE, .mode = 0644},
+		{.path = "zero", .kind = MANIFEST_FILE, .mode = 0644},
+	};
+	struct manifest b = {.kind = MANIFEST_DIRECTORY, .mode = 0700};
+	b.entries = (struct dir_entry *)bare;
+	b.nentries = 4;
+	round_trip(&b);
+
+	/* An empty tree. */
+	struct manifest e = {.kind = MANIFEST_DIRECTORY, .mode = 0700, .mtime = 5};
+	round_trip(&e);
+
+	/* Entries in another (still parent-first) order are kept as given. */
+	struct dir_entry *o = tree_copy(0);
+	struct dir_entry c = o[5];
+	memmove(&o[1], &o[0], 5 * sizeof(*o));
+	o[0] = c; /* "c" first */
+	m = (struct manifest){.kind = MANIFEST_DIRECTORY, .entries = o, .nentries = NTREE};
+	m.lists = make_refs(1, 9);
+	m.nlists = 1;
+	m.size = TREE_SIZE;
+	round_trip(&m);
+	free(m.lists);
+	free(o);
+}
+
+/* Encodes a directory manifest of e[0..n) holding size bytes (in one
+ * ChunkList, so that only the listing is checked); returns the result and
+ * checks nothing was appended on failure. */
+static int encode_dir(struct dir_entry *e, size_t n, uint64_t size)
+{
+	struct buf b = BUF_INIT;
+	struct chunk_ref *list = make_refs(1, 3);
+	struct manifest m = {.kind = MANIFEST_DIRECTORY, .entries = e, .nentries = n, .size = size};
+	if (size) {
+		m.lists = list;
+		m.nlists = 1;
+	}
+	buf_addstr(&b, "keep");
+	int err = manifest_encode(&m, &b);
+	if (err)
+		assert_int_equal(b.len, 4);
+	buf_release(&b);
+	free(list);
+	return err;
+}
+
+/* Packs a directory manifest of e[0..n) by hand (no checks) and decodes it. */
+static int decode_dir(const struct dir_entry *e, size_t n, uint64_t size, Shoal__EntryKind kind)
+{
+	struct crafted c;
+	crafted_init(&c, 0, size ? 1 : 0);
+	c.pb.kind = kind;
+	c.pb.size = size;
+	Shoal__DirEntry *pbs = calloc(n ? n : 1, sizeof(*pbs));
+	Shoal__DirEntry **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	assert_non_null(pbs);
+	assert_non_null(ptrs);
+	for (size_t i = 0; i < n; i++) {
+		shoal__dir_entry__init(&pbs[i]);
+		pbs[i].path = e[i].path;
+		pbs[i].kind = (Shoal__EntryKind)e[i].kind;
+		pbs[i].mode = e[i].mode;
+		pbs[i].mtime = e[i].mtime;
+		pbs[i].size = e[i].size;
+		ptrs[i] = &pbs[i];
+	}
+	c.pb.n_entries = n;
+	c.pb.entries = n ? ptrs : NULL;
+	int err = crafted_decode(&c);
+	free(pbs);
+	free(ptrs);
+	crafted_release(&c);
+	return err;
+}
+
+/* Both the encoder and the decoder refuse e[0..n) with err. */
+static void assert_listing_refused(struct dir_entry *e, size_t n, uint64_t size, int err)
+{
+	assert_int_equal(encode_dir(e, n, size), err);
+	assert_int_equal(decode_dir(e, n, size, SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY), err);
+	assert_int_equal(manifest_dir_fits(e, n, size, 1), err);
+}
+
+static void test_dir_rejects_bad_paths(void **state)
+{
+	(void)state;
+	/* The unbroken tree passes all three checks. */
+	struct dir_entry *e = tree_copy(1);
+	assert_int_equal(encode_dir(e, NTREE, TREE_SIZE), 0);
+	assert_int_equal(decode_dir(e, NTREE, TREE_SIZE, SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY),
+			 0);
+	assert_int_equal(manifest_dir_fits(e, NTREE, TREE_SIZE, 1), 0);
+
+	char long_name[300];
+	memcpy(long_name, "a/", 2);
+	memset(long_name + 2, 'n', 256);
+	long_name[258] = 0; /* "a/" + a 256-byte name */
+	char *bad[] = {
+		"../x",	   "/x",   "a/../../x", "a/..",	      "a/./x",
+		"a/.",	   ".",	   "..",	"./a/x",      "a//x",
+		"a/x/",	   "",	   "/",		"a/\x01x",    "a/x\x7f",
+		"a/ x",	   "a/x ", "a/\xff",	"a/\xc0\xaf", "a/\xed\xa0\x80",
+		long_name,
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* As the file "a/x" (which keeps the sizes consistent). */
+		e[4].path = bad[i];
+		assert_listing_refused(e, NTREE, TREE_SIZE, SHOAL_EPROTO);
+		e[4].path = tree[4].path;
+	}
+	/* A backslash is an ordinary character, not a separator. */
+	e[4].path = "a/..\\x";
+	assert_int_equal(encode_dir(e, NTREE, TREE_SIZE), 0);
+	free(e);
+}
+
+static void test_dir_rejects_bad_listings(void **state)
+{
+	(void)state;
+	struct dir_entry *e = tree_copy(1);
+
+	/* Duplicates: a directory, a file, a file named like a directory. */
+	e[NTREE] = tree[0];
+	assert_listing_refused(e, NTREE + 1, TREE_SIZE, SHOAL_EPROTO);
+	e[NTREE] = tree[3]; /* an empty file: sizes still add up */
+	assert_listing_refused(e, NTREE + 1, TREE_SIZE, SHOAL_EPROTO);
+	e[NTREE] = tree[3];
+	e[NTREE].path = "c";
+	assert_listing_refused(e, NTREE + 1, TREE_SIZE, SHOAL_EPROTO);
+
+	/* A parent that is missing, a file, or listed after its child. */
+	e[NTREE] = tree[3];
+	e[NTREE].path = "zz/file";
+	assert_listing_refused(e, NTREE + 1, TREE_SIZE, SHOAL_EPROTO);
+	e[NTREE].path = "a/x/file";
+	assert_listing_refused(e, NTREE + 1, TREE_SIZE, SHOAL_EPROTO);
+	e[NTREE].path = "a/b/deep.txt/file";
+	assert_listing_refused(e, NTREE + 1, TREE_SIZE, SHOAL_EPROTO);
+	struct dir_entry swap = e[1];
+	e[1] = e[2];
+	e[2] = swap; /* a/b/deep.txt before a/b */
+	assert_listing_refused(e, NTREE, TREE_SIZE, SHOAL_EPROTO);
+	e[2] = e[1];
+	e[1] = swap;
+	assert_int_equal(encode_dir(e, NTREE, TREE_SIZE), 0);
+
+	/* Sizes: a directory with one, a total that does not add up. */
+	e[1].size = 1;
+	assert_listing_refused(e, NTREE, TREE_SIZE + 1, SHOAL_EPROTO);
+	e[1].size = 0;
+	assert_listing_refused(e, NTREE, TREE_SIZE + 1, SHOAL_EPROTO);
+	assert_listing_refused(e, NTREE, TREE_SIZE - 1, SHOAL_EPROTO);
+	e[2].size = UINT64_MAX; /* wraps the sum around to TREE_SIZE - 1 */
+	assert_listing_refused(e, NTREE, TREE_SIZE - 1, SHOAL_EPROTO);
+	e[2].size = tree[2].size;
+
+	/* Modes and kinds. */
+	e[3].mode = 010000;
+	assert_listing_refused(e, NTREE, TREE_SIZE, SHOAL_EPROTO);
+	e[3].mode = 0600;
+	e[0].mode = 0100755;
+	assert_listing_refused(e, NTREE, TREE_SIZE, SHOAL_EPROTO);
+	e[0].mode = 0755;
+	e[3].kind = (enum manifest_kind)2;
+	assert_listing_refused(e, NTREE, TREE_SIZE, SHOAL_EPROTO);
+	e[3].kind = MANIFEST_FILE;
+	assert_int_equal(encode_dir(e, NTREE, TREE_SIZE), 0);
+
+	/* A file manifest has no entries. */
+	assert_int_equal(decode_dir(e, NTREE, TREE_SIZE, SHOAL__ENTRY_KIND__ENTRY_KIND_FILE),
+			 SHOAL_EPROTO);
+	struct buf b = BUF_INIT;
+	struct manifest m = {.kind = MANIFEST_FILE, .entries = e, .nentries = 1};
+	assert_int_equal(manifest_encode(&m, &b), SHOAL_EPROTO);
+	assert_int_equal(b.len, 0);
+	free(e);
+}
+
+/* A chain of n directories named name/name/..., then (when file) a file
+ * "f" inside the last: entries into e (paths allocated; free_chain()). */
+static size_t make_chain(struct dir_entry *e, size_t n, const char *name, int file)
+{
+	size_t len = strlen(name), count = 0;
+	char *path = calloc(1, n * (len + 1) + 3);
+	assert_non_null(path);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(path, "/");
+		strcat(path, name);
+		e[count++] = (struct dir_entry){.path = strdup(path), .kind = MANIFEST_DIRECTORY};
+	}
+	if (file) {
+		strcat(path, "/f");
+		e[count++] = (struct dir_entry){.path = strdup(path), .kind = MANIFEST_FILE};
+	}
+	free(path);
+	return count;
+}
+
+static void free_chain(struct dir_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].path);
+}
+
+static void test_dir_path_limits(void **state)
+{
+	(void)state;
+	struct dir_entry *e = calloc(MANIFEST_DEPTH_MAX + 2, sizeof(*e));
+	assert_non_null(e);
+
+	/* Depth: MANIFEST_DEPTH_MAX components, not one more. */
+	size_t n = make_chain(e, MANIFEST_DEPTH_MAX, "a", 0);
+	assert_int_equal(encode_dir(e, n, 0), 0);
+	assert_int_equal(decode_dir(e, n, 0, SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY), 0);
+	free_chain(e, n);
+	n = make_chain(e, MANIFEST_DEPTH_MAX, "a", 1);
+	assert_listing_refused(e, n, 0, SHOAL_EPROTO);
+	free_chain(e, n);
+	n = make_chain(e, MANIFEST_DEPTH_MAX + 1, "a", 0);
+	assert_listing_refused(e, n, 0, SHOAL_EPROTO);
+	free_chain(e, n);
+
+	/* Length: 16 names of 255 bytes make a path of exactly
+	 * MANIFEST_PATH_MAX bytes; a file inside is one byte too many. */
+	char name[256];
+	memset(name, 'd', 255);
+	name[255] = 0;
+	n = make_chain(e, 16, name, 0);
+	assert_int_equal(strlen(e[15].path), MANIFEST_PATH_MAX);
+	assert_int_equal(encode_dir(e, n, 0), 0);
+	assert_int_equal(decode_dir(e, n, 0, SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY), 0);
+	free_chain(e, n);
+	n = make_chain(e, 16, name, 1);
+	assert_listing_refused(e, n, 0, SHOAL_EPROTO);
+	free_chain(e, n);
+	free(e);
+}
+
+/* n files "dNNN/fNNNNNN" (under 1 + n / 1000 directories) into a new
+ * array; *paths receives the storage to free. */
+static struct dir_entry *make_wide(size_t n, size_t *count, char **paths)
+{
+	size_t dirs = n / 1000 + 1;
+	struct dir_entry *e = calloc(n + dirs, sizeof(*e));
+	char *p = malloc((n + dirs) * 16);
+	assert_non_null(e);
+	assert_non_null(p);
+	size_t k = 0;
+	for (size_t d = 0; d < dirs; d++) {
+		char *path = p + 16 * k;
+		snprintf(path, 16, "d%03zu", d);
+		e[k++] = (struct dir_entry){.path = path, .kind = MANIFEST_DIRECTORY, .mode = 0755};
+		for (size_t f = d * 1000; f < n && f < (d + 1) * 1000; f++) {
+			path = p + 16 * k;
+			snprintf(path, 16, "d%03zu/f%06zu", d, f);
+			e[k++] = (struct dir_entry){.path = path,
+						    .kind = MANIFEST_FILE,
+						    .mode = 0644,
+						    .mtime = 1700000000};
+		}
+	}
+	*count = k;
+	*paths = p;
+	return e;
+}
+
+static void test_dir_size_limits(void **state)
+{
+	(void)state;
+	/* 40,000 entries with short paths fit, with room for refs. */
+	size_t n;
+	char *paths;
+	struct dir_entry *e = make_wide(40000, &n, &paths);
+	assert_int_equal(manifest_dir_fits(e, n, 0, 1024), 0);
+	struct manifest m = {.kind = MANIFEST_DIRECTORY, .entries = e, .nentries = n};
+	round_trip(&m);
+	free(e);
+	free(paths);
+
+	/* 200,000 do not: refused by the early check and by the encoder, before
+	 * anything could produce a manifest the decoder's budget would refuse. */
+	e = make_wide(200000, &n, &paths);
+	assert_int_equal(manifest_dir_fits(e, n, 0, 1), SHOAL_ETOOBIG);
+	assert_int_equal(encode_dir(e, n, 0), SHOAL_ETOOBIG);
+	/* Crafted anyway: refused, within the budget. */
+	assert_int_not_equal(decode_dir(e, n, 0, SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY), 0);
+	free(e);
+	free(paths);
+
+	/* The entry count itself. */
+	e = calloc(MANIFEST_ENTRIES_MAX + 1, sizeof(*e));
+	assert_non_null(e);
+	assert_int_equal(encode_dir(e, MANIFEST_ENTRIES_MAX + 1, 0), SHOAL_ETOOBIG);
+	assert_int_equal(manifest_dir_fits(e, MANIFEST_ENTRIES_MAX + 1, 0, 1), SHOAL_ETOOBIG);
+	free(e);
+
+	/* Too many refs for one manifest. */
+	struct dir_entry *t = tree_copy(0);
+	assert_int_equal(manifest_dir_fits(t, NTREE, TREE_SIZE, MANIFEST_INLINE_MAX), 0);
+	assert_int_equal(manifest_dir_fits(t, NTREE, TREE_SIZE, MANIFEST_INLINE_MAX + 1),
+			 SHOAL_ETOOBIG);
+	free(t);
+}
+
+static void test_dir_decode_mutations(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	struct manifest orig = {.kind = MANIFEST_DIRECTORY, .mode = 0755, .mtime = 77};
+	orig.entries = (struct dir_entry *)tree;
+	orig.nentries = NTREE;
+	orig.chunks = make_refs(3, 12);
+	orig.nchunks = 3;
+	orig.size = TREE_SIZE;
+	assert_int_equal(manifest_encode(&orig, &b), 0);
+	uint8_t *copy = malloc(b.len);
+	assert_non_null(copy);
+
+	rng_state = 0x7e57;
+	int accepted = 0;
+	for (int round = 0; round < 20000; round++) {
+		memcpy(copy, b.data, b.len);
+		int flips = 1 + (int)(rng() % 3);
+		for (int i = 0; i < flips; i++)
+			copy[rng() % b.len] ^= (uint8_t)(1 + rng() % 255);
+		struct manifest m;
+		if (decode(copy, b.len, &m) == 0) {
+			assert_valid(&m);
+			accepted++;
+		}
+		manifest_release(&m);
+	}
+	assert_true(accepted > 0);
+	free(copy);
+	free(orig.chunks);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +1271,12 @@ int main(void)
 		cmocka_unit_test(test_chunklist_round_trip),
 		cmocka_unit_test(test_chunklist_rejects),
 		cmocka_unit_test(test_chunklist_truncations),
+		cmocka_unit_test(test_dir_round_trip),
+		cmocka_unit_test(test_dir_rejects_bad_paths),
+		cmocka_unit_test(test_dir_rejects_bad_listings),
+		cmocka_unit_test(test_dir_path_limits),
+		cmocka_unit_test(test_dir_size_limits),
+		cmocka_unit_test(test_dir_decode_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

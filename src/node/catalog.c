@@ -1,0 +1,1064 @@
+/*
+ * The network catalog on the loop thread: the entries, the gossip that
+ * replicates them and home/catalog; see catalog.h.
+ *
+ * Entries live in records allocated one by one and listed, in order of
+ * arrival, in an array that only grows (an entry replaced by a newer one for
+ * the same owner and name keeps its record), so an index into it is a stable
+ * cursor for a whole-catalog send in progress. A hash table on the name finds
+ * a record by (owner, name) and the entries of a name. Owner certificates are
+ * shared by their entries and remembered once verified (for CERT_RECHECK
+ * seconds), so an entry we already hold costs a SHA-256 and a lookup, not a
+ * certificate and signature verification: whole-catalog exchanges between
+ * members that agree stay cheap.
+ */
+#include "node/catalog.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "crypto/hash.h"
+#include "net/frame.h"
+#include "net/wire.h"
+#include "proto/catalog.h"
+#include "proto/name.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+_Static_assert(CATALOG_CERT_MAX == WIRE_CERT_MAX, "catalog and wire certificate limits agree");
+_Static_assert(CATALOG_SIG_LEN == WIRE_SIG_LEN, "catalog and wire signature lengths agree");
+_Static_assert(NAME_MAX_LEN <= 255 && CAPABILITY_STR_LEN <= 255, "entries fit the wire limits");
+
+#define SAVE_INTERVAL 2.0
+/* A remembered certificate is verified against the CA again after this long
+ * (it may have expired meanwhile). */
+#define CERT_RECHECK 600.0
+/* A whole-catalog send queues frames only while the connection holds less
+ * than this: well below CONN_OUT_HIGH, where the connection would stop
+ * reading (two members sending each other their catalogs must never both
+ * stop reading). */
+#define SYNC_OUT_BUDGET ((size_t)2 * 1024 * 1024)
+/* Bytes of entries per CatalogDelta frame: well under FRAME_HEADER_MAX. */
+#define DELTA_BYTES_MAX (FRAME_HEADER_MAX / 2)
+/* After asking a member for everything, wait this long (doubling while our
+ * digests keep differing) before asking it again. */
+#define REQUEST_BACKOFF_MAX 300.0
+/* Lines about dropped entries per second; the rest are counted. */
+#define BAD_LINES_PER_SECOND 10
+#define FULL_LOG_INTERVAL    60.0
+/* home/catalog at its largest: every entry with the largest certificate,
+ * name and capability, with room for protobuf's tags and lengths. */
+#define CATALOG_FILE_MAX \
+	((size_t)CATALOG_ENTRIES_MAX * (CATALOG_CERT_MAX + NAME_MAX_LEN + CAPABILITY_STR_LEN + 128))
+#define BUCKETS_MIN 1024
+/* A name quoted in a log line: at most this many bytes of it. */
+#define LOG_NAME_MAX 64
+
+/* An owner certificate, shared by the entries that carry it. */
+struct cat_cert {
+	uint8_t key[SHA256_LEN]; /* SHA-256 of der: the table's order */
+	uint8_t *der;
+	size_t len;
+	X509 *x509;
+	uint8_t owner[NODE_ID_LEN];
+	double checked_at; /* node_now() of its last verification */
+	size_t refs;	   /* records using it; 0 only while an entry is checked */
+};
+
+struct cat_rec {
+	struct catalog_entry e; /* e.name owned; e.cert borrowed from cert->der */
+	struct cat_cert *cert;
+	struct cat_rec *hnext; /* hash chain */
+};
+
+/* What the catalog knows of each member (indexed like n->members). */
+struct cat_peer {
+	uint64_t sync_serial; /* link receiving our whole catalog, 0 when none */
+	size_t sync_next;     /* index in recs of the next entry to send it */
+	double next_request;  /* earliest time to send it a CatalogRequest */
+	double request_backoff;
+};
+
+struct save_job {
+	struct lw_job lw;
+	struct catalog *cat; /* NULL once the catalog closed without it */
+	char path[PATH_MAX + 16];
+	uint8_t *data;
+	size_t len;
+	int err;
+	atomic_int finished; /* set by the worker once err is final */
+};
+
+struct catalog {
+	struct node *n;
+	X509 *ca;
+	EVP_PKEY *key;
+	uint8_t *own_der; /* our certificate, DER (OPENSSL_malloc) */
+	size_t own_der_len;
+	uint8_t self[NODE_ID_LEN];
+	char path[PATH_MAX + 16]; /* home/catalog */
+
+	struct cat_rec **recs; /* every record, in order of arrival */
+	size_t count, recs_cap;
+	size_t live; /* records that are not removals */
+	struct cat_rec **buckets;
+	size_t nbuckets; /* a power of two */
+	uint64_t seed;
+	struct cat_cert **certs; /* sorted by key */
+	size_t ncerts, certs_cap;
+	uint8_t digest[SHA256_LEN]; /* XOR of every record's hash */
+
+	struct cat_peer peers[NODE_MEMBERS_MAX];
+	double last_digest;
+	int dirty;
+	double last_save;
+	struct save_job *saving;
+	double bad_window; /* start of the current second of bad-entry lines */
+	unsigned bad_lines, bad_quiet;
+	double full_log_at;
+	unsigned full_quiet;
+};
+
+/* ---- small helpers ---- */
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The name's hash: FNV-1a from a random seed, then a final mix, so that
+ * members cannot choose names that collide on purpose. */
+static uint64_t name_hash(const struct catalog *cat, const char *name)
+{
+	uint64_t h = cat->seed ^ 0xcbf29ce484222325ULL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static void digest_xor(struct catalog *cat, const struct catalog_entry *e)
+{
+	uint8_t h[SHA256_LEN];
+	catalog_entry_hash(e, h);
+	for (size_t i = 0; i < SHA256_LEN; i++)
+		cat->digest[i] ^= h[i];
+}
+
+/* A name from the wire, fit for a log line: printable ASCII, bounded. */
+static void log_name(const char *name, char out[LOG_NAME_MAX + 4])
+{
+	size_t i = 0;
+	for (; name && name[i] && i < LOG_NAME_MAX; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		out[i] = ch >= 0x20 && ch < 0x7f && ch != '"' ? (char)ch : '?';
+	}
+	if (name && name[i]) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = 0;
+}
+
+static void log_bad(struct catalog *cat, struct link *l, const char *name, const char *why)
+{
+	char shown[LOG_NAME_MAX + 4];
+	double now = node_now();
+	if (now - cat->bad_window >= 1.0) {
+		cat->bad_window = now;
+		cat->bad_lines = 0;
+	}
+	if (cat->bad_lines >= BAD_LINES_PER_SECOND) {
+		cat->bad_quiet++;
+		return;
+	}
+	cat->bad_lines++;
+	log_name(name, shown);
+	if (cat->bad_quiet) {
+		log_warnx("%s: dropped catalog entry \"%s\": %s (and %u more dropped before)",
+			  conn_remote(l->c), shown, why, cat->bad_quiet);
+		cat->bad_quiet = 0;
+	} else {
+		log_warnx("%s: dropped catalog entry \"%s\": %s", conn_remote(l->c), shown, why);
+	}
+}
+
+static void log_full(struct catalog *cat)
+{
+	double now = node_now();
+	if (cat->full_log_at > 0 && now - cat->full_log_at < FULL_LOG_INTERVAL) {
+		cat->full_quiet++;
+		return;
+	}
+	if (cat->full_quiet)
+		log_warnx("catalog full (%d entries): refusing new entries (%u more refused "
+			  "since the last line)",
+			  CATALOG_ENTRIES_MAX, cat->full_quiet);
+	else
+		log_warnx("catalog full (%d entries): refusing new entries", CATALOG_ENTRIES_MAX);
+	cat->full_log_at = now;
+	cat->full_quiet = 0;
+}
+
+/* ---- certificates ---- */
+
+/* Finds the certificate with key; *pos is where it is or would go. */
+static struct cat_cert *cert_find(struct catalog *cat, const uint8_t key[SHA256_LEN], size_t *pos)
+{
+	size_t lo = 0, hi = cat->ncerts;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(cat->certs[mid]->key, key, SHA256_LEN);
+		if (c == 0) {
+			*pos = mid;
+			return cat->certs[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return NULL;
+}
+
+static void cert_free(struct cat_cert *c)
+{
+	if (!c)
+		return;
+	X509_free(c->x509);
+	free(c->der);
+	free(c);
+}
+
+/* Forgets c if no record uses it. NULL is fine. */
+static void cert_drop_unused(struct catalog *cat, struct cat_cert *c)
+{
+	size_t pos;
+	if (!c || c->refs || cert_find(cat, c->key, &pos) != c)
+		return;
+	memmove(cat->certs + pos, cat->certs + pos + 1,
+		(cat->ncerts - pos - 1) * sizeof(cat->certs[0]));
+	cat->ncerts--;
+	cert_free(c);
+}
+
+/*
+ * The verified certificate der[0..len): remembered, or checked against the CA
+ * now and remembered (with no record using it yet: the caller drops it with
+ * cert_drop_unused() when it stays unused). Returns 0 with *out set, or the
+ * error of catalog_cert_check() (or -ENOMEM).
+ */
+static int cert_get(struct catalog *cat, const uint8_t *der, size_t len, double now,
+		    struct cat_cert **out)
+{
+	uint8_t key[SHA256_LEN], owner[NODE_ID_LEN];
+	size_t pos;
+	X509 *x = NULL;
+	int err;
+
+	sha256(der, len, key);
+	struct cat_cert *c = cert_find(cat, key, &pos);
+	if (c && now - c->checked_at < CERT_RECHECK) {
+		*out = c;
+		return 0;
+	}
+	err = catalog_cert_check(cat->ca, der, len, &x, owner);
+	if (err)
+		return err;
+	if (c) {
+		/* Same bytes, same certificate: only its standing was rechecked. */
+		X509_free(x);
+		c->checked_at = now;
+		*out = c;
+		return 0;
+	}
+	if (cat->ncerts == cat->certs_cap) {
+		size_t cap = cat->certs_cap ? cat->certs_cap * 2 : 16;
+		struct cat_cert **grown = realloc(cat->certs, cap * sizeof(*grown));
+		if (!grown)
+			goto nomem;
+		cat->certs = grown;
+		cat->certs_cap = cap;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->der = malloc(len))) {
+		free(c);
+		goto nomem;
+	}
+	memcpy(c->key, key, SHA256_LEN);
+	memcpy(c->der, der, len);
+	c->len = len;
+	c->x509 = x;
+	memcpy(c->owner, owner, NODE_ID_LEN);
+	c->checked_at = now;
+	memmove(cat->certs + pos + 1, cat->certs + pos,
+		(cat->ncerts - pos) * sizeof(cat->certs[0]));
+	cat->certs[pos] = c;
+	cat->ncerts++;
+	*out = c;
+	return 0;
+nomem:
+	X509_free(x);
+	return -ENOMEM;
+}
+
+/* ---- records ---- */
+
+static struct cat_rec *rec_find(struct catalog *cat, const uint8_t owner[NODE_ID_LEN],
+				const char *name)
+{
+	struct cat_rec *r = cat->buckets[name_hash(cat, name) & (cat->nbuckets - 1)];
+	for (; r; r = r->hnext) {
+		if (!memcmp(r->e.owner, owner, NODE_ID_LEN) && !strcmp(r->e.name, name))
+			return r;
+	}
+	return NULL;
+}
+
+static void rec_link(struct catalog *cat, struct cat_rec *r)
+{
+	struct cat_rec **b = &cat->buckets[name_hash(cat, r->e.name) & (cat->nbuckets - 1)];
+	r->hnext = *b;
+	*b = r;
+}
+
+/* Keeps the chains short: one bucket per record at least. Failing to grow
+ * only makes the chains longer. */
+static void buckets_grow(struct catalog *cat)
+{
+	if (cat->count < cat->nbuckets)
+		return;
+	size_t nb = cat->nbuckets * 2;
+	struct cat_rec **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	free(cat->buckets);
+	cat->buckets = b;
+	cat->nbuckets = nb;
+	for (size_t i = 0; i < cat->count; i++)
+		rec_link(cat, cat->recs[i]);
+}
+
+/*
+ * Stores the checked entry e (whose owner is set) as carried by cert: over
+ * old, the record for the same (owner, name), or as a new record. Takes
+ * e->name for a new record (e stays the caller's to release). Returns the
+ * record, or NULL when memory ran out (nothing changed).
+ */
+static struct cat_rec *rec_store(struct catalog *cat, struct cat_rec *old, struct catalog_entry *e,
+				 struct cat_cert *cert)
+{
+	struct cat_rec *r = old;
+	if (!r) {
+		if (cat->count == cat->recs_cap) {
+			size_t cap = cat->recs_cap ? cat->recs_cap * 2 : 64;
+			struct cat_rec **grown = realloc(cat->recs, cap * sizeof(*grown));
+			if (!grown)
+				return NULL;
+			cat->recs = grown;
+			cat->recs_cap = cap;
+		}
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		r->e.name = e->name;
+		e->name = NULL;
+		memcpy(r->e.owner, e->owner, NODE_ID_LEN);
+		cat->recs[cat->count++] = r;
+		rec_link(cat, r);
+		buckets_grow(cat);
+	} else {
+		digest_xor(cat, &r->e);
+		if (!r->e.removed)
+			cat->live--;
+	}
+	if (r->cert != cert) {
+		struct cat_cert *prev = r->cert;
+		cert->refs++;
+		r->cert = cert;
+		if (prev) {
+			prev->refs--;
+			cert_drop_unused(cat, prev);
+		}
+	}
+	r->e.size = e->size;
+	memcpy(r->e.cap, e->cap, sizeof(r->e.cap));
+	r->e.time_us = e->time_us;
+	r->e.removed = e->removed ? 1 : 0;
+	memcpy(r->e.sig, e->sig, CATALOG_SIG_LEN);
+	r->e.cert = cert->der;
+	r->e.cert_len = cert->len;
+	digest_xor(cat, &r->e);
+	if (!r->e.removed)
+		cat->live++;
+	cat->dirty = 1;
+	return r;
+}
+
+static void rec_free(struct cat_rec *r)
+{
+	free(r->e.name);
+	free(r);
+}
+
+/*
+ * Takes in an entry (from the wire, the file or our own signing; released
+ * here in every case). An entry no newer than the one we hold for its
+ * (owner, name) changes nothing and is not checked further. Returns 0 with
+ * *out = the record when the catalog changed, 0 with *out = NULL when it did
+ * not, SHOAL_ETOOBIG when the catalog is full, or the error that refused the
+ * entry with *why set.
+ */
+static int entry_take(struct catalog *cat, struct catalog_entry *e, double now, const char **why,
+		      struct cat_rec **out)
+{
+	struct cat_cert *cert = NULL;
+	struct cat_rec *old;
+	int err;
+
+	*out = NULL;
+	err = cert_get(cat, e->cert, e->cert_len, now, &cert);
+	if (err) {
+		*why = err == -ENOMEM ? "out of memory"
+				      : "certificate not issued by this network (or expired)";
+		goto out;
+	}
+	memcpy(e->owner, cert->owner, NODE_ID_LEN);
+	old = rec_find(cat, e->owner, e->name);
+	/* Ties keep the entry we have. */
+	if (old && old->e.time_us >= e->time_us)
+		goto out;
+	if (!old && cat->count >= CATALOG_ENTRIES_MAX) {
+		*why = "catalog full";
+		err = SHOAL_ETOOBIG;
+		goto out;
+	}
+	err = catalog_entry_check_signed(cert->x509, e, why);
+	if (err)
+		goto out;
+	*out = rec_store(cat, old, e, cert);
+	if (!*out) {
+		*why = "out of memory";
+		err = -ENOMEM;
+	}
+out:
+	cert_drop_unused(cat, cert);
+	catalog_entry_release(e);
+	return err;
+}
+
+/* ---- sending ---- */
+
+static void send_env(struct link *l, Shoal__Envelope *env)
+{
+	if (conn_send(l->c, env, NULL, 0))
+		log_warnx("%s: cannot encode a catalog message", conn_remote(l->c));
+}
+
+/* Sends one CatalogDelta with the first of recs[0..count) (count >= 1) that
+ * fit in a frame; returns how many it took (at least one). */
+static size_t send_batch(struct link *l, struct cat_rec *const *recs, size_t count)
+{
+	Shoal__CatalogEntry items[WIRE_CATALOG_MAX];
+	Shoal__CatalogEntry *ptrs[WIRE_CATALOG_MAX];
+	size_t k = 0, bytes = 0;
+	while (k < count && k < WIRE_CATALOG_MAX) {
+		catalog_entry_to_pb(&recs[k]->e, &items[k]);
+		/* The entry, and its tag and length in the delta. */
+		size_t size = shoal__catalog_entry__get_packed_size(&items[k]) + 8;
+		if (k > 0 && bytes + size > DELTA_BYTES_MAX)
+			break;
+		bytes += size;
+		ptrs[k] = &items[k];
+		k++;
+	}
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	Shoal__CatalogDelta d = SHOAL__CATALOG_DELTA__INIT;
+	d.n_entries = k;
+	d.entries = ptrs;
+	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DELTA;
+	env.catalog_delta = &d;
+	send_env(l, &env);
+	return k;
+}
+
+static void send_all(struct link *l, struct cat_rec *const *recs, size_t count)
+{
+	for (size_t i = 0; i < count;)
+		i += send_batch(l, recs + i, count - i);
+}
+
+static int link_usable(const struct link *l)
+{
+	return l && l->member && l->member->link == l && conn_ready(l->c);
+}
+
+/* Sends recs[0..count) to every up member but except (may be NULL). */
+static void flood(struct catalog *cat, struct cat_rec *const *recs, size_t count,
+		  const struct member *except)
+{
+	struct node *n = cat->n;
+	if (!count)
+		return;
+	for (unsigned i = 0; i < n->nmembers; i++) {
+		struct member *m = &n->members[i];
+		if (m != except && m->state == MEMBER_UP && link_usable(m->link))
+			send_all(m->link, recs, count);
+	}
+}
+
+static struct cat_peer *peer_of(struct catalog *cat, const struct link *l)
+{
+	struct node *n = cat->n;
+	if (!l->member || l->member < n->members || l->member >= n->members + n->nmembers)
+		return NULL;
+	return &cat->peers[l->member - n->members];
+}
+
+/* Sends the next part of a whole-catalog send to member i, as much as the
+ * connection takes without filling up; forgets the send once it is done or
+ * its link is gone. */
+static void sync_pump(struct catalog *cat, unsigned i)
+{
+	struct node *n = cat->n;
+	struct cat_peer *p = &cat->peers[i];
+	if (!p->sync_serial)
+		return;
+	struct link *l = node_link_find(n, p->sync_serial);
+	if (!link_usable(l) || l->member != &n->members[i]) {
+		p->sync_serial = 0;
+		return;
+	}
+	while (p->sync_next < cat->count) {
+		if (conn_congested(l->c) || conn_output_len(l->c) >= SYNC_OUT_BUDGET)
+			return;
+		p->sync_next += send_batch(l, cat->recs + p->sync_next, cat->count - p->sync_next);
+	}
+	p->sync_serial = 0;
+}
+
+static void sync_start(struct catalog *cat, struct link *l)
+{
+	struct cat_peer *p = peer_of(cat, l);
+	if (!p)
+		return;
+	p->sync_serial = l->serial;
+	p->sync_next = 0;
+	sync_pump(cat, (unsigned)(p - cat->peers));
+}
+
+static void send_digest(struct catalog *cat, struct link *l)
+{
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	Shoal__CatalogDigest d = SHOAL__CATALOG_DIGEST__INIT;
+	d.count = (uint32_t)cat->count;
+	d.digest.data = cat->digest;
+	d.digest.len = SHA256_LEN;
+	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DIGEST;
+	env.catalog_digest = &d;
+	send_env(l, &env);
+}
+
+static void send_request(struct link *l)
+{
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	Shoal__CatalogRequest r = SHOAL__CATALOG_REQUEST__INIT;
+	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_REQUEST;
+	env.catalog_request = &r;
+	send_env(l, &env);
+}
+
+/* ---- incoming ---- */
+
+static void on_delta(struct catalog *cat, struct link *l, const Shoal__CatalogDelta *d)
+{
+	struct cat_rec *changed[WIRE_CATALOG_MAX];
+	size_t nchanged = 0;
+	double now = node_now();
+	for (size_t i = 0; i < d->n_entries && i < WIRE_CATALOG_MAX; i++) {
+		const Shoal__CatalogEntry *m = d->entries[i];
+		struct catalog_entry e;
+		struct cat_rec *r = NULL;
+		const char *why = "malformed";
+		if (!m)
+			continue;
+		int err = catalog_entry_from_pb(m, &e, &why);
+		if (!err)
+			err = entry_take(cat, &e, now, &why, &r);
+		if (err == SHOAL_ETOOBIG)
+			log_full(cat);
+		else if (err)
+			log_bad(cat, l, m->name, why);
+		else if (r)
+			changed[nchanged++] = r;
+	}
+	flood(cat, changed, nchanged, l->member);
+}
+
+static void on_digest(struct catalog *cat, struct link *l, const Shoal__CatalogDigest *d)
+{
+	struct cat_peer *p = peer_of(cat, l);
+	double now = node_now();
+	if (!p)
+		return;
+	if (d->count == cat->count && d->digest.len == SHA256_LEN &&
+	    !memcmp(d->digest.data, cat->digest, SHA256_LEN)) {
+		p->request_backoff = 0;
+		return;
+	}
+	/* While we are still sending it everything, its digest cannot match;
+	 * what it has that we lack shows once that is done. */
+	if (p->sync_serial == l->serial || now < p->next_request)
+		return;
+	send_request(l);
+	double base = 2 * cat->n->cfg.gossip_interval;
+	p->request_backoff = p->request_backoff > 0 ? p->request_backoff * 2 : base;
+	if (p->request_backoff > REQUEST_BACKOFF_MAX)
+		p->request_backoff = REQUEST_BACKOFF_MAX;
+	p->next_request = now + p->request_backoff;
+}
+
+static void on_request(struct catalog *cat, struct link *l)
+{
+	struct cat_peer *p = peer_of(cat, l);
+	/* A send already under way to this link covers the request. */
+	if (!p || p->sync_serial == l->serial)
+		return;
+	sync_start(cat, l);
+}
+
+void catalog_on_frame(struct node *n, struct link *l, const Shoal__Envelope *env)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	if (!cat || !l || !env || !link_usable(l))
+		return;
+	switch (env->msg_case) {
+	case SHOAL__ENVELOPE__MSG_CATALOG_DELTA:
+		if (env->catalog_delta)
+			on_delta(cat, l, env->catalog_delta);
+		break;
+	case SHOAL__ENVELOPE__MSG_CATALOG_DIGEST:
+		if (env->catalog_digest)
+			on_digest(cat, l, env->catalog_digest);
+		break;
+	case SHOAL__ENVELOPE__MSG_CATALOG_REQUEST:
+		on_request(cat, l);
+		break;
+	default:
+		break;
+	}
+}
+
+void catalog_on_link_up(struct node *n, struct link *l)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	if (!cat || !link_usable(l))
+		return;
+	struct cat_peer *p = peer_of(cat, l);
+	if (!p)
+		return;
+	p->request_backoff = 0;
+	p->next_request = 0;
+	sync_start(cat, l);
+}
+
+/* ---- publishing ---- */
+
+/* Signs and stores an entry of ours, then floods it. */
+static int publish_entry(struct catalog *cat, const char *name, uint64_t size, const char *cap,
+			 int64_t time_us, int removed)
+{
+	struct catalog_entry e;
+	struct cat_rec *r;
+	const char *why = NULL;
+	int err = catalog_entry_sign(cat->key, cat->own_der, cat->own_der_len, name, size, cap,
+				     time_us, removed, &e);
+	if (err)
+		return err;
+	/* Through the same checks as anyone's: an entry of ours that peers
+	 * would refuse (our certificate expired, say) is refused here. */
+	err = entry_take(cat, &e, node_now(), &why, &r);
+	if (err) {
+		/* The caller reports the failure; the detail is for debugging. */
+		log_debug("cannot publish \"%s\": %s", name, why ? why : shoal_strerror(err));
+		return err == SHOAL_ETOOBIG || err == -ENOMEM ? err : SHOAL_EIDENTITY;
+	}
+	if (r)
+		flood(cat, &r, 1, NULL);
+	return 0;
+}
+
+int catalog_publish(struct node *n, const char *name, uint64_t size, const char *cap)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	struct capability parsed;
+	if (!cat)
+		return SHOAL_EIDENTITY;
+	if (!name || name_validate(name, strlen(name)))
+		return SHOAL_EBADNAME;
+	if (!cap || capability_parse(&parsed, cap))
+		return SHOAL_EBADCAP;
+	struct cat_rec *old = rec_find(cat, cat->self, name);
+	if (old && !old->e.removed && old->e.size == size && !strcmp(old->e.cap, cap))
+		return 0;
+	if (!old && cat->count >= CATALOG_ENTRIES_MAX)
+		return SHOAL_ETOOBIG;
+	int64_t t = now_us();
+	if (old && old->e.time_us >= t)
+		t = old->e.time_us + 1;
+	return publish_entry(cat, name, size, cap, t, 0);
+}
+
+int catalog_unpublish(struct node *n, const char *name)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	if (!cat || !name)
+		return SHOAL_ENOTFOUND;
+	struct cat_rec *old = rec_find(cat, cat->self, name);
+	if (!old || old->e.removed)
+		return SHOAL_ENOTFOUND;
+	int64_t t = now_us();
+	if (old->e.time_us >= t)
+		t = old->e.time_us + 1;
+	return publish_entry(cat, name, 0, NULL, t, 1);
+}
+
+/* ---- reading ---- */
+
+int catalog_lookup(struct node *n, const char *name, char cap[CAPABILITY_STR_LEN + 1],
+		   uint64_t *size)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	const struct cat_rec *best = NULL;
+	if (!cat || !name)
+		return SHOAL_ENOTFOUND;
+	struct cat_rec *r = cat->buckets[name_hash(cat, name) & (cat->nbuckets - 1)];
+	for (; r; r = r->hnext) {
+		if (r->e.removed || strcmp(r->e.name, name))
+			continue;
+		if (!best || r->e.time_us > best->e.time_us ||
+		    (r->e.time_us == best->e.time_us &&
+		     memcmp(r->e.owner, best->e.owner, NODE_ID_LEN) < 0))
+			best = r;
+	}
+	if (!best)
+		return SHOAL_ENOTFOUND;
+	if (cap)
+		memcpy(cap, best->e.cap, sizeof(best->e.cap));
+	if (size)
+		*size = best->e.size;
+	return 0;
+}
+
+static int rec_order(const void *a, const void *b)
+{
+	const struct cat_rec *x = *(const struct cat_rec *const *)a;
+	const struct cat_rec *y = *(const struct cat_rec *const *)b;
+	int c = strcmp(x->e.name, y->e.name);
+	return c ? c : memcmp(x->e.owner, y->e.owner, NODE_ID_LEN);
+}
+
+int catalog_foreach(struct node *n, catalog_fn fn, void *arg)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	if (!cat || !cat->live)
+		return 0;
+	struct cat_rec **list = malloc(cat->live * sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < cat->count; i++) {
+		if (!cat->recs[i]->e.removed)
+			list[k++] = cat->recs[i];
+	}
+	qsort(list, k, sizeof(*list), rec_order);
+	int ret = 0;
+	for (size_t i = 0; i < k && !ret; i++) {
+		const struct catalog_entry *e = &list[i]->e;
+		struct catalog_item it = {
+			.name = e->name,
+			.size = e->size,
+			.cap = e->cap,
+			.owner = e->owner,
+			.time_us = e->time_us,
+		};
+		ret = fn(&it, arg);
+	}
+	free(list);
+	return ret;
+}
+
+/* ---- persistence ---- */
+
+/* Packs every record into a CatalogFile. 0 or -ENOMEM. */
+static int pack_file(const struct catalog *cat, uint8_t **data, size_t *len)
+{
+	int err = 0;
+	Shoal__CatalogFile f = SHOAL__CATALOG_FILE__INIT;
+	Shoal__CatalogEntry *items = calloc(cat->count ? cat->count : 1, sizeof(*items));
+	Shoal__CatalogEntry **ptrs = calloc(cat->count ? cat->count : 1, sizeof(*ptrs));
+	*data = NULL;
+	if (!items || !ptrs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cat->count; i++) {
+		catalog_entry_to_pb(&cat->recs[i]->e, &items[i]);
+		ptrs[i] = &items[i];
+	}
+	f.n_entries = cat->count;
+	f.entries = ptrs;
+	*len = shoal__catalog_file__get_packed_size(&f);
+	*data = malloc(*len ? *len : 1);
+	if (!*data) {
+		err = -ENOMEM;
+		goto out;
+	}
+	shoal__catalog_file__pack(&f, *data);
+out:
+	free(ptrs);
+	free(items);
+	return err;
+}
+
+static void save_work(struct pool_job *pj)
+{
+	struct save_job *j = (struct save_job *)lw_job_of(pj);
+	j->err = write_file_atomic(j->path, j->data, j->len, 0600);
+	atomic_store(&j->finished, 1);
+}
+
+static void save_done(struct lw_msg *msg)
+{
+	struct save_job *j = (struct save_job *)lw_job_of_msg(msg);
+	if (j->err)
+		log_warnx("cannot save the catalog to %s: %s", j->path, shoal_strerror(j->err));
+	if (j->cat) {
+		j->cat->saving = NULL;
+		if (j->err)
+			j->cat->dirty = 1; /* try again at the next interval */
+	}
+	free(j->data);
+	free(j);
+}
+
+static void save_maybe(struct catalog *cat, double now)
+{
+	if (!cat->dirty || cat->saving || now - cat->last_save < SAVE_INTERVAL)
+		return;
+	struct save_job *j = calloc(1, sizeof(*j));
+	if (!j || pack_file(cat, &j->data, &j->len)) {
+		free(j);
+		return; /* still dirty: the next tick tries again */
+	}
+	j->cat = cat;
+	snprintf(j->path, sizeof(j->path), "%s", cat->path);
+	atomic_init(&j->finished, 0);
+	cat->dirty = 0;
+	cat->saving = j;
+	cat->last_save = now;
+	loopwork_submit(cat->n->lw, &j->lw, save_work, save_done);
+}
+
+static void load_file(struct catalog *cat)
+{
+	struct buf raw = BUF_INIT;
+	Shoal__CatalogFile *f = NULL;
+	size_t dropped = 0, full = 0;
+	int err = read_file(cat->path, &raw, CATALOG_FILE_MAX);
+	if (err == -ENOENT)
+		goto out;
+	if (err) {
+		log_warnx("cannot read %s: %s; starting from what the network sends", cat->path,
+			  shoal_strerror(err));
+		goto out;
+	}
+	f = shoal__catalog_file__unpack(NULL, raw.len, raw.data);
+	if (!f) {
+		log_warnx("%s is corrupt; starting from what the network sends", cat->path);
+		goto out;
+	}
+	double now = node_now();
+	for (size_t i = 0; i < f->n_entries; i++) {
+		struct catalog_entry e;
+		struct cat_rec *r;
+		const char *why;
+		err = catalog_entry_from_pb(f->entries[i], &e, &why);
+		if (!err)
+			err = entry_take(cat, &e, now, &why, &r);
+		if (err == SHOAL_ETOOBIG)
+			full++;
+		else if (err)
+			dropped++;
+	}
+	if (dropped || full)
+		log_warnx("%s: dropped %zu entries that no longer check out and %zu past the limit",
+			  cat->path, dropped, full);
+out:
+	/* What was loaded is what the file holds, unless some was dropped. */
+	cat->dirty = dropped || full;
+	shoal__catalog_file__free_unpacked(f, NULL);
+	buf_release(&raw);
+}
+
+/* ---- life ---- */
+
+static void catalog_free(struct catalog *cat)
+{
+	if (!cat)
+		return;
+	for (size_t i = 0; i < cat->count; i++)
+		rec_free(cat->recs[i]);
+	for (size_t i = 0; i < cat->ncerts; i++)
+		cert_free(cat->certs[i]);
+	free(cat->recs);
+	free(cat->certs);
+	free(cat->buckets);
+	X509_free(cat->ca);
+	EVP_PKEY_free(cat->key);
+	OPENSSL_free(cat->own_der);
+	free(cat);
+}
+
+static int load_identity(struct catalog *cat, const char *home)
+{
+	char path[PATH_MAX + 16];
+	X509 *own = NULL;
+	unsigned char *der = NULL;
+	uint8_t owner[NODE_ID_LEN];
+	int len, err;
+
+	snprintf(path, sizeof(path), "%s/ca.crt", home);
+	if ((err = identity_load_cert(path, &cat->ca)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/node.key", home);
+	if ((err = identity_load_key(path, &cat->key)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/node.crt", home);
+	if ((err = identity_load_cert(path, &own)))
+		goto out;
+	if (X509_check_private_key(own, cat->key) != 1 || node_id_from_pkey(cat->key, cat->self)) {
+		ERR_clear_error();
+		err = SHOAL_EIDENTITY;
+		goto out;
+	}
+	len = i2d_X509(own, &der);
+	if (len <= 0 || (size_t)len > CATALOG_CERT_MAX) {
+		err = SHOAL_EIDENTITY;
+		goto out;
+	}
+	cat->own_der = der;
+	cat->own_der_len = (size_t)len;
+	der = NULL;
+	/* Peers will check our entries against the CA; say now if they will
+	 * refuse them, rather than at every publication. */
+	if (catalog_cert_check(cat->ca, cat->own_der, cat->own_der_len, NULL, owner) ||
+	    memcmp(owner, cat->self, NODE_ID_LEN))
+		log_warnx("%s does not check out against %s/ca.crt: members will refuse what "
+			  "this node publishes",
+			  path, home);
+out:
+	if (err)
+		log_error("catalog: cannot load the identity in %s: %s", home, shoal_strerror(err));
+	OPENSSL_free(der);
+	X509_free(own);
+	return err;
+}
+
+int catalog_open(struct node *n)
+{
+	struct catalog *cat = calloc(1, sizeof(*cat));
+	int err;
+	if (!cat)
+		return -ENOMEM;
+	cat->n = n;
+	snprintf(cat->path, sizeof(cat->path), "%s/catalog", n->home);
+	err = load_identity(cat, n->home);
+	if (err)
+		goto fail;
+	cat->nbuckets = BUCKETS_MIN;
+	cat->buckets = calloc(cat->nbuckets, sizeof(*cat->buckets));
+	if (!cat->buckets) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (random_bytes(&cat->seed, sizeof(cat->seed)))
+		cat->seed = (uint64_t)now_us();
+	load_file(cat);
+	n->catalog = cat;
+	log_info("catalog: %zu entries (%zu published files)", cat->count, cat->live);
+	return 0;
+fail:
+	catalog_free(cat);
+	return err;
+}
+
+void catalog_close(struct node *n)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	if (!cat)
+		return;
+	if (cat->saving) {
+		struct save_job *j = cat->saving;
+		/* Unfinished means the pool still runs it (pool_free waits for
+		 * every job), so it can be waited for. */
+		if (!atomic_load(&j->finished))
+			pool_wait(n->pool, &j->lw.job);
+		if (j->err)
+			cat->dirty = 1;
+		/* Its completion still runs on the loop, and frees it there. */
+		j->cat = NULL;
+		cat->saving = NULL;
+	}
+	if (cat->dirty) {
+		uint8_t *data = NULL;
+		size_t len = 0;
+		int err = pack_file(cat, &data, &len);
+		if (!err)
+			err = write_file_atomic(cat->path, data, len, 0600);
+		if (err)
+			log_warnx("cannot save the catalog to %s: %s", cat->path,
+				  shoal_strerror(err));
+		free(data);
+	}
+	catalog_free(cat);
+	n->catalog = NULL;
+}
+
+void catalog_tick(struct node *n, double now)
+{
+	struct catalog *cat = n ? n->catalog : NULL;
+	if (!cat)
+		return;
+	if (now - cat->last_digest >= n->cfg.gossip_interval) {
+		cat->last_digest = now;
+		for (unsigned i = 0; i < n->nmembers; i++) {
+			struct member *m = &n->members[i];
+			/* A member still receiving everything has no use for it. */
+			if (m->state == MEMBER_UP && link_usable(m->link) &&
+			    cat->peers[i].sync_serial != m->link->serial)
+				send_digest(cat, m->link);
+		}
+	}
+	for (unsigned i = 0; i < n->nmembers; i++)
+		sync_pump(cat, i);
+	save_maybe(cat, now);
+}

@@ -1,0 +1,131 @@
+/*
+ * The network catalog: the files members have published, replicated to every
+ * member by gossip. The catalog maps (owner, name) to the entry with the
+ * greatest time, a removal (tombstone) being an entry like any other, so it
+ * wins over the older live entry it replaces and is kept. Entries are signed
+ * by their owner (src/proto/catalog.h) and every entry received or loaded is
+ * checked; a bad one is dropped with a warning naming the peer, which stays
+ * connected.
+ *
+ * Replication: a new or changed entry is flooded at once (CatalogDelta) to
+ * every up member but the one it came from; a member whose link comes up gets
+ * the whole catalog; every gossip_interval each up member gets a
+ * CatalogDigest (count and XOR of the entries' hashes), and a member whose
+ * digest differs from ours is asked for everything (CatalogRequest), so a node
+ * that was down or joins later catches up. Whole-catalog sends go out a
+ * bounded amount at a time, never congesting the connection.
+ *
+ * Persistence: home/catalog (a CatalogFile message), written atomically on a
+ * worker at most every 2 s when something changed, and at catalog_close().
+ *
+ * Everything here runs on the node's loop thread (no locks); the store
+ * operations of ctl.c, which run on their own thread, must not call in here.
+ */
+#ifndef SHOAL_NODE_CATALOG_H
+#define SHOAL_NODE_CATALOG_H
+
+#include <stdint.h>
+
+#include "node/node.h"
+#include "proto/capability.h"
+#include "proto/shoal.pb-c.h"
+
+/* Entries kept, removals included; more are refused (with a rate-limited log
+ * line), our own publications with SHOAL_ETOOBIG. */
+#define CATALOG_ENTRIES_MAX 65536
+
+/*
+ * Opens the catalog of n at start-up: loads home/ca.crt, home/node.crt (its
+ * DER goes into our entries) and home/node.key, then the entries of
+ * home/catalog, each checked again (those that fail are dropped, with one
+ * summary line; a missing file is an empty catalog, an unreadable or corrupt
+ * one is logged and replaced by what the network sends). Sets n->catalog.
+ * Returns 0, or an error of the identity files (-errno, SHOAL_EIDENTITY),
+ * logged, with n->catalog left NULL; -ENOMEM.
+ */
+int catalog_open(struct node *n);
+
+/*
+ * Closes the catalog at stop: waits for a save in progress on the pool (so
+ * call it before pool_free(n->pool), or after both pool_free() and
+ * loopwork_free()), writes home/catalog if it changed since, frees
+ * everything and sets n->catalog to NULL. NULL-safe (n or n->catalog).
+ */
+void catalog_close(struct node *n);
+
+/*
+ * A member's link was just established (Hello both ways; l->member set):
+ * sends it our whole catalog, in CatalogDelta frames of at most
+ * WIRE_CATALOG_MAX entries and FRAME_HEADER_MAX / 2 bytes, some now and the
+ * rest from catalog_tick() as the connection drains.
+ */
+void catalog_on_link_up(struct node *n, struct link *l);
+
+/*
+ * A CatalogDelta, CatalogDigest or CatalogRequest arrived on l, a member's
+ * established link (anything else, or a link without a member, is ignored).
+ * env is borrowed. Never closes the connection: bad entries are dropped one
+ * by one (one warning each, rate-limited), the rest of a delta still counts.
+ */
+void catalog_on_frame(struct node *n, struct link *l, const Shoal__Envelope *env);
+
+/*
+ * The periodic work (call it every tick, now = node_now()): every
+ * cfg.gossip_interval a CatalogDigest to each up member, the next part of
+ * whole-catalog sends in progress, and the save of home/catalog (on a worker)
+ * when it changed, at most every 2 s.
+ */
+void catalog_tick(struct node *n, double now);
+
+/*
+ * Publishes name (valid per name_validate()) as the file of size bytes that
+ * capability cap (valid per capability_parse()) reads: signs an entry owned by
+ * this node with time = now in microseconds (or one more than our previous
+ * entry for name, if that is later), stores it and floods it to every up
+ * member. Publishing what is already published (same size and capability) is
+ * a no-op. Returns 0, SHOAL_EBADNAME, SHOAL_EBADCAP, SHOAL_ETOOBIG (the
+ * catalog is full), SHOAL_EIDENTITY (no catalog, or our certificate no longer
+ * checks out), or another error of signing.
+ */
+int catalog_publish(struct node *n, const char *name, uint64_t size, const char *cap);
+
+/*
+ * Withdraws our publication of name: replaces our live entry by a signed
+ * removal (time greater than the entry's) and floods it. Other owners'
+ * entries of the same name are not ours to remove. Returns 0, or
+ * SHOAL_ENOTFOUND when this node has no live entry named name (never
+ * published, or already withdrawn).
+ */
+int catalog_unpublish(struct node *n, const char *name);
+
+/*
+ * Finds the live entry named name; when several owners published the name,
+ * the one with the greatest time (equal times: the smaller owner id). Copies
+ * its capability into cap and its size into *size (either may be NULL).
+ * Returns 0 or SHOAL_ENOTFOUND.
+ */
+int catalog_lookup(struct node *n, const char *name, char cap[CAPABILITY_STR_LEN + 1],
+		   uint64_t *size);
+
+/* A live entry as catalog_foreach() shows it; every pointer is borrowed for
+ * the call only. owner is NODE_ID_LEN bytes. */
+struct catalog_item {
+	const char *name;
+	uint64_t size;
+	const char *cap;
+	const uint8_t *owner;
+	int64_t time_us;
+};
+
+/* Called for each item; a non-zero return stops the walk. Must not change the
+ * catalog. */
+typedef int (*catalog_fn)(const struct catalog_item *it, void *arg);
+
+/*
+ * Calls fn for every live entry (removals are not shown), ordered by name
+ * (bytewise), then owner id. Returns 0, the first non-zero value fn returned,
+ * or -ENOMEM (fn not called). Without a catalog there is nothing to walk: 0.
+ */
+int catalog_foreach(struct node *n, catalog_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * Fetching a file's chunks from the network into the local store, on a
+ * thread that may block (the ops thread, or the thread serving Fetch).
+ *
+ * The manifest, then its ChunkLists, then the data chunks: each one already
+ * stored here is used as it is; the others are asked of the members that
+ * placement ranks first for that chunk (rendezvous hashing over the members
+ * that were up when the fetch began), then of whoever answers a Have query.
+ * Up to FETCH_WINDOW chunks are in flight at once, at most FETCH_PER_PEER from
+ * one holder, so several holders serve at the same time; a holder that fails,
+ * dies or sends bytes that do not match the id is replaced by the next one.
+ * Fetched bytes are checked against their id before they are written
+ * (remote.h). Every chunk is recorded under a token (refs token -> chunk) so
+ * garbage collection keeps it; a fetch run again with the same token finds
+ * what an interrupted run already stored and fetches only the rest.
+ */
+#ifndef SHOAL_NODE_FETCH_H
+#define SHOAL_NODE_FETCH_H
+
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "proto/capability.h"
+#include "store/store.h"
+#include "util/progress.h"
+
+#define FETCH_WINDOW   16
+#define FETCH_PER_PEER 4
+#define FETCH_RANKED   4 /* placement's first holders tried before a Have query */
+
+struct node;
+
+struct fetch {
+	/* set by the caller */
+	struct node *n;
+	struct store *s;
+	struct index *ix; /* this thread's own connection */
+	const uint8_t (*peers)[NODE_ID_LEN];
+	size_t npeers;
+	struct progress *progress; /* may be NULL; total is set to the file size */
+	/* results */
+	uint64_t chunks;  /* chunks the file has (manifest and lists included) */
+	uint64_t fetched; /* of which came from the network */
+	int failed_set;
+	uint8_t failed[CHUNK_ID_LEN]; /* the chunk that could not be had */
+	char why[256];		      /* what went wrong, for the user */
+};
+
+/* Makes every chunk of cap present here, recorded under token. Returns 0,
+ * SHOAL_EMISSING (a chunk no reachable member has: failed names it),
+ * SHOAL_ECORRUPT / SHOAL_EPROTO (the manifest or a ChunkList is bad), -EINTR
+ * (cancelled), or another error. */
+int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t token[CHUNK_ID_LEN]);
+
+/* The token a get of manifest id uses, so that a get run again resumes. */
+void fetch_get_token(const uint8_t id[CHUNK_ID_LEN], uint8_t token[CHUNK_ID_LEN]);
+
+/* Drops token and collects what only it kept. */
+int fetch_release(struct fetch *f, const uint8_t token[CHUNK_ID_LEN]);
+
+/* Fetches cap and keeps it for requester: the manifest id is pinned for it,
+ * which keeps every chunk of the file until requester unpins it. */
+int fetch_keep(struct fetch *f, const struct capability *cap,
+	       const uint8_t requester[NODE_ID_LEN]);
+
+/* The chunk ids of cap's file (manifest, lists, data) in file order, reading
+ * what is stored here (call fetch_into first). *ids is malloc'd. */
+int fetch_list_chunks(struct fetch *f, const struct capability *cap, uint8_t (**ids)[CHUNK_ID_LEN],
+		      uint64_t **sizes, size_t *count);
+
+#endif
