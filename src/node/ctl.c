@@ -27,6 +27,7 @@
 #include "proto/capability.h"
 #include "proto/name.h"
 #include "store/files.h"
+#include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -272,7 +273,20 @@ static void op_put(struct op *op, struct store *s)
 	};
 	struct files_replica_ops ops;
 	replicate_init(&rp, &ops);
-	int err = files_put_path(s, r->path, r->name, &op->progress, &ops, &op->cap, &op->size);
+	struct files_put_report report;
+	int err = files_put_path_report(s, r->path, r->name, &op->progress, &ops, &report, &op->cap,
+					&op->size);
+	char skipped[WIRE_CTL_TEXT_MAX];
+	files_put_report_warning(&report, skipped, sizeof(skipped));
+	if (!err && skipped[0]) {
+		if (rep.warning) {
+			size_t used = strlen(warning);
+			snprintf(warning + used, sizeof(warning) - used, "; %.500s", skipped);
+		} else {
+			snprintf(warning, sizeof(warning), "%s", skipped);
+			rep.warning = warning;
+		}
+	}
 	if (!err) {
 		capability_format(&op->cap, op->captext);
 		rep.reply_case = SHOAL__CTL_REPLY__REPLY_CAPABILITY;
@@ -281,6 +295,9 @@ static void op_put(struct op *op, struct store *s)
 	}
 	if (rp.why[0])
 		snprintf(text, sizeof(text), "cannot put %s: %s", r->path, rp.why);
+	else if (err && report.where[0])
+		snprintf(text, sizeof(text), "cannot put %.400s (at %.400s)", r->path,
+			 report.where);
 	else
 		snprintf(text, sizeof(text), "cannot put %s", r->path);
 	op->done_err = err;
@@ -334,6 +351,11 @@ static void op_get(struct op *op, struct store *s)
 	}
 	rep.chunks = f.chunks;
 	rep.fetched = f.fetched;
+	char hex[2 * CHUNK_ID_LEN + 1];
+	hex_encode(hex, op->cap.id, CHUNK_ID_LEN);
+	log_info("get %.16s: %llu chunks, %llu fetched from other nodes%s", hex,
+		 (unsigned long long)f.chunks, (unsigned long long)f.fetched,
+		 err ? "; failed (what was fetched is kept for the next try)" : "");
 	if (f.why[0])
 		snprintf(text, sizeof(text), "cannot get into %s: %s", r->out_path, f.why);
 	else
@@ -634,7 +656,8 @@ static void op_catalog(struct op *op)
 		if (req->put->publish) {
 			int err = catalog_publish(n, req->put->name, op->size, op->captext);
 			if (err)
-				log_warnx("cannot publish %s: %s", req->put->name, shoal_strerror(err));
+				log_warnx("cannot publish %s: %s", req->put->name,
+					  shoal_strerror(err));
 		} else {
 			/* A name put again unpublished replaces what was published. */
 			catalog_unpublish(n, req->put->name);
@@ -782,12 +805,11 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		op->peers = calloc(NODE_MEMBERS_MAX, sizeof(*op->peers));
 		if (op->peers)
 			op->npeers = members_up_ids(n, op->peers, NODE_MEMBERS_MAX);
-		const char *target = req->req_case == SHOAL__CTL_REQUEST__REQ_GET ? req->get->target
-				     : req->req_case == SHOAL__CTL_REQUEST__REQ_SEND
-					     ? req->send->target
-				     : req->req_case == SHOAL__CTL_REQUEST__REQ_LOCATE
-					     ? req->locate->target
-					     : NULL;
+		const char *target =
+			req->req_case == SHOAL__CTL_REQUEST__REQ_GET	  ? req->get->target
+			: req->req_case == SHOAL__CTL_REQUEST__REQ_SEND	  ? req->send->target
+			: req->req_case == SHOAL__CTL_REQUEST__REQ_LOCATE ? req->locate->target
+									  : NULL;
 		if (target)
 			op->resolve_err = resolve_target(n, target, &op->cap);
 		c->op = op;

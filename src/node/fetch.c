@@ -18,9 +18,9 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define GET_TIMEOUT 60.0
+#define GET_TIMEOUT  60.0
 #define RECORD_BATCH 64
-#define CAND_MAX 12
+#define CAND_MAX     12
 
 /* One chunk to have: where it might be and who was asked already. */
 struct want {
@@ -433,8 +433,9 @@ int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t toke
 	if (!err) {
 		err = files_read_manifest(f->s, cap, &m);
 		if (err == SHOAL_EDECRYPT)
-			snprintf(f->why, sizeof(f->why), "the capability's key does not open "
-							 "its manifest");
+			snprintf(f->why, sizeof(f->why),
+				 "the capability's key does not open "
+				 "its manifest");
 		have_manifest = !err;
 	}
 	if (!err)
@@ -493,8 +494,7 @@ int fetch_release(struct fetch *f, const uint8_t token[CHUNK_ID_LEN])
 	return store_commit_releasing_ix(f->s, f->ix);
 }
 
-int fetch_keep(struct fetch *f, const struct capability *cap,
-	       const uint8_t requester[NODE_ID_LEN])
+int fetch_keep(struct fetch *f, const struct capability *cap, const uint8_t requester[NODE_ID_LEN])
 {
 	uint8_t token[CHUNK_ID_LEN];
 	int err = random_bytes(token, sizeof(token));

@@ -60,8 +60,7 @@ int fetch_release(struct fetch *f, const uint8_t token[CHUNK_ID_LEN]);
 
 /* Fetches cap and keeps it for requester: the manifest id is pinned for it,
  * which keeps every chunk of the file until requester unpins it. */
-int fetch_keep(struct fetch *f, const struct capability *cap,
-	       const uint8_t requester[NODE_ID_LEN]);
+int fetch_keep(struct fetch *f, const struct capability *cap, const uint8_t requester[NODE_ID_LEN]);
 
 /* The chunk ids of cap's file (manifest, lists, data) in file order, reading
  * what is stored here (call fetch_into first). *ids is malloc'd. */

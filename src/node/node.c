@@ -301,7 +301,7 @@ int node_run(const char *home, const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	/* Chunk-sized buffers (4 MiB) come and go for every transfer; keep them
 	 * in the heap for reuse instead of mapping and faulting them in anew. */
-	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	if (evthread_use_pthreads())
 		fatalx("libevent lacks thread support");

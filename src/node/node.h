@@ -70,8 +70,8 @@ struct link {
 	int authenticated;
 	double ready_at; /* when the TLS handshake finished */
 	int hello_received;
-	unsigned serving; /* GetChunk jobs in flight */
-	unsigned storing; /* PutChunk/Unpin work in flight for this link */
+	unsigned serving;  /* GetChunk jobs in flight */
+	unsigned storing;  /* PutChunk/Unpin work in flight for this link */
 	unsigned fetching; /* Fetch requests in progress for this link */
 };
 

@@ -224,8 +224,8 @@ static void check_work(struct pool_job *pj)
 	c->len = c->payload_len;
 	if (c->kind == RCALL_GET_STORE) {
 		/* Frame payloads are page-aligned and padded: direct I/O. */
-		c->job_err = objects_write(&c->n->store->objects, c->id, c->payload,
-					   c->payload_len, OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
+		c->job_err = objects_write(&c->n->store->objects, c->id, c->payload, c->payload_len,
+					   OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
 		return;
 	}
 	c->data = c->payload;

@@ -67,7 +67,7 @@ struct rcall {
 	uint8_t key[CHUNK_KEY_LEN]; /* RCALL_FETCH */
 	uint8_t *data;		    /* see the kinds */
 	size_t len;
-	struct rbuf *buf; /* RCALL_PUT, borrowed */
+	struct rbuf *buf;		    /* RCALL_PUT, borrowed */
 	const uint8_t (*ids)[CHUNK_ID_LEN]; /* RCALL_HAVE, borrowed */
 	size_t nids;
 	double timeout; /* seconds; 0 for none (the link's failure ends it) */

@@ -15,9 +15,9 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define PUT_TIMEOUT 60.0
-#define HOLDERS_MAX 32
-#define BUSY_RETRIES 100
+#define PUT_TIMEOUT   60.0
+#define HOLDERS_MAX   32
+#define BUSY_RETRIES  100
 #define BUSY_PAUSE_US 20000
 
 /* One chunk on its way to its holders. */
@@ -138,8 +138,8 @@ static int on_stored(void *arg, const uint8_t id[CHUNK_ID_LEN], const uint8_t *d
 		return r->err;
 	if (!r->copies)
 		return 0;
-	while (r->inflight_chunks &&
-	       (r->inflight_bytes + len > REPLICATE_WINDOW || r->inflight_chunks >= REPLICATE_CHUNKS))
+	while (r->inflight_chunks && (r->inflight_bytes + len > REPLICATE_WINDOW ||
+				      r->inflight_chunks >= REPLICATE_CHUNKS))
 		process_one(r);
 	if (r->err)
 		return r->err;

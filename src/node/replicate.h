@@ -18,8 +18,8 @@
 #include "node/remote.h"
 #include "store/files.h"
 
-#define REPLICATE_WINDOW ((size_t)32 * 1024 * 1024)
-#define REPLICATE_CHUNKS 48
+#define REPLICATE_WINDOW ((size_t)16 * 1024 * 1024)
+#define REPLICATE_CHUNKS 32
 
 struct node;
 struct pchunk;

@@ -318,7 +318,8 @@ static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutCh
 		if (index_chunk_has(l->n->ix, p->id.data) != 1) {
 			l->storing--;
 			free(it);
-			send_error(l, request_id, SHOAL__ERROR__CODE__NOT_FOUND, "chunk not stored here");
+			send_error(l, request_id, SHOAL__ERROR__CODE__NOT_FOUND,
+				   "chunk not stored here");
 			return;
 		}
 		enqueue(l->n->serve, it);

@@ -112,8 +112,13 @@ struct put {
 	uint64_t size;
 	struct progress *progress;
 	const struct files_replica_ops *rep;
-	int in_batch; /* an index transaction of chunk rows is open */
-	size_t batched;
+	/* Chunk rows waiting for the next batch commit. They are kept here, not
+	 * in an open transaction, so that no write transaction spans the time
+	 * rep->stored() may wait for other nodes (whose answers may wait on
+	 * transactions of their own). */
+	uint8_t rows[PUT_BATCH][CHUNK_ID_LEN];
+	uint64_t row_sizes[PUT_BATCH];
+	size_t nrows;
 	size_t inline_max; /* refs kept inline before they move to ChunkLists */
 };
 
@@ -170,39 +175,49 @@ static void put_work(struct pool_job *job)
 					OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
 }
 
-/* Commits the open batch of chunk rows. Every renamed object's directory must
- * be durable before the index commits rows naming it. */
+/*
+ * Commits the waiting chunk rows in one short transaction. The objects must
+ * be durable (objects_sync) before the index names them; under the store's
+ * gc_lock, an object seen present stays until its row is in (a put that
+ * found a chunk already stored may race with garbage collection of it: then
+ * the put fails rather than the index naming a missing chunk).
+ */
 static int put_commit_batch(struct put *p)
 {
-	if (!p->in_batch)
+	struct store *s = p->s;
+	if (!p->nrows)
 		return 0;
-	int err = objects_sync(&p->s->objects);
+	pthread_mutex_lock(&s->gc_lock);
+	int err = objects_sync(&s->objects);
 	if (!err)
-		err = index_commit(p->s->index);
-	if (err)
-		index_rollback(p->s->index);
-	p->in_batch = 0;
-	p->batched = 0;
+		err = index_begin(s->index);
+	for (size_t i = 0; !err && i < p->nrows; i++) {
+		int present = objects_exists(&s->objects, p->rows[i]);
+		if (present <= 0) {
+			err = present < 0 ? present : SHOAL_EMISSING;
+			break;
+		}
+		err = index_chunk_add(s->index, p->rows[i], p->row_sizes[i]);
+		if (!err)
+			err = index_ref_add(s->index, p->token, p->rows[i]);
+	}
+	if (!err)
+		err = index_commit(s->index);
+	else
+		index_rollback(s->index);
+	pthread_mutex_unlock(&s->gc_lock);
+	p->nrows = 0;
 	return err;
 }
 
-/* Records a stored chunk in the index, under the put's token. Rows are
- * committed in batches so no write transaction stays open for long. */
+/* Records a stored chunk under the put's token, committed in batches. */
 static int put_record(struct put *p, const uint8_t id[CHUNK_ID_LEN], uint64_t stored_size)
 {
-	int err = 0;
-	if (!p->in_batch) {
-		err = index_begin(p->s->index);
-		if (err)
-			return err;
-		p->in_batch = 1;
-	}
-	err = index_chunk_add(p->s->index, id, stored_size);
-	if (!err)
-		err = index_ref_add(p->s->index, p->token, id);
-	if (!err && ++p->batched == PUT_BATCH)
-		err = put_commit_batch(p);
-	return err;
+	memcpy(p->rows[p->nrows], id, CHUNK_ID_LEN);
+	p->row_sizes[p->nrows] = stored_size;
+	if (++p->nrows == PUT_BATCH)
+		return put_commit_batch(p);
+	return 0;
 }
 
 /* Encrypts and stores plain[0..n) (n <= CHUNK_SIZE_MAX) on this thread, filling ref.
@@ -380,10 +395,7 @@ static int put_bind(struct put *p, const char *name, const struct capability *ca
 static void put_abandon(struct put *p)
 {
 	struct store *s = p->s;
-	if (p->in_batch) {
-		index_rollback(s->index);
-		p->in_batch = 0;
-	}
+	p->nrows = 0;
 	s->unclean = 1;
 	if (index_begin(s->index))
 		return;
@@ -436,10 +448,6 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 		err = put_commit_batch(&p);
 	if (rep) {
 		/* Always: it waits for what is in flight even after a failure. */
-		if (p.in_batch) {
-			index_rollback(s->index);
-			p.in_batch = 0;
-		}
 		int e = rep->finish(rep->arg);
 		if (!err)
 			err = e;

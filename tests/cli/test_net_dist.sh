@@ -225,6 +225,36 @@ echo "# node 6 listed it after $(($(now_ms) - t0)) ms"
 shoal --home n6 get q3-report -o gotp6 2>/dev/null
 check "... and gets it by name" cmp -s report.txt gotp6
 
+# ---- 4b. an interrupted get, run again, fetches only what it lacks -------------------------
+gen_data big4 $((200 * MiB)) dist-resume
+capr=$(shoal --home n2 put big4 --replicas 1 2>putr.err)
+check_eq "put --replicas 1 of 200 MiB on node 2 (it alone holds it) exits 0" 0 $?
+before=$(count_objects n6)
+timeout -s KILL 120 "$SHOAL" --home n6 get "$capr" -o gotr 2>getr.err &
+get_pid=$!
+grown() { [ "$(count_objects n6)" -ge $((before + 8)) ]; }
+check "node 6's get stores fetched chunks as they arrive" wait_for 30 grown
+kill -INT "$get_pid"
+wait "$get_pid"
+check_failed "... interrupted (SIGINT), the get fails" $?
+check "... and writes no output" test ! -e gotr
+partial_logged() { grep -q "get [a-z0-9]*: [0-9]* chunks, [0-9]* fetched[^;]*; failed" n6.log; }
+check "node 6 ends the cancelled get soon" wait_for 30 partial_logged
+first=$(grep -o "get [a-z0-9]*: [0-9]* chunks, [0-9]* fetched[^;]*; failed" n6.log | tail -n 1)
+check_match "node 6 logs the partial get" '[0-9]+ chunks, [1-9][0-9]* fetched' "$first"
+shoal --home n6 get "$capr" -o gotr 2>getr2.err
+check_eq "the same get run again exits 0" 0 $?
+check "... and the 200 MiB come back identical" cmp -s big4 gotr
+second=$(grep -o 'get [a-z0-9]*: [0-9]* chunks, [0-9]* fetched from other nodes$' n6.log | tail -n 1)
+read -r total1 fetched1 <<<"$(echo "$first" | awk '{print $3, $5}')"
+read -r total2 fetched2 <<<"$(echo "$second" | awk '{print $3, $5}')"
+check_eq "... the second get sees the same chunks" "$total1" "$total2"
+check "... and fetches only what the first did not ($fetched2 of $total2 after $fetched1)" \
+	test "$((fetched1 + fetched2))" -le "${total2:-0}" -a "${fetched2:-0}" -lt "${total2:-0}"
+check "... then lets the cached chunks go (node 6 back to $before objects)" \
+	wait_for 10 eval '[ "$(count_objects n6)" -eq "$before" ]'
+rm -f big4 gotr
+
 # ---- 5. a tree of 1,000 small files --------------------------------------------------------
 python3 - tree <<'EOF'
 import os, random, sys
