@@ -62,8 +62,10 @@ static const struct command commands[] = {
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
 	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},
-	{"verify", cmd_verify, "",
-	 "re-hash every stored chunk; non-zero exit if any is bad or missing", NULL},
+	{"verify", cmd_verify, "[--repair]",
+	 "re-hash every stored chunk; non-zero exit while any is bad or missing",
+	 "  --repair              replace bad and missing chunks by verified copies from other\n"
+	 "                        nodes (needs a running daemon)\n"},
 };
 
 const struct command *cli_command(const char *name)

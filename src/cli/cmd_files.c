@@ -487,21 +487,34 @@ static void report_bad(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)
 
 int cmd_verify(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"repair", no_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
 	const struct command *cmd = cli_command("verify");
-	int c;
+	int c, repair = 0;
 	optind = 0;
-	while ((c = cli_getopt(cmd, argc, argv, "", help_only)) != -1)
-		return cli_opt_exit(c);
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		if (c == 'r')
+			repair = 1;
+		else
+			return cli_opt_exit(c);
+	}
 	if (optind != argc)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	struct store_verify_report r = {0};
+	uint64_t repaired = 0, unrecoverable = 0;
 	int err, dfd;
 	int ret = cli_daemon(cli, &dfd);
 	if (ret)
 		return ret;
+	if (dfd < 0 && repair)
+		return cli_failx("--repair needs a running daemon (the copies are on other nodes)");
 	if (dfd >= 0) {
 		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
 		Shoal__CtlVerifyRequest v = SHOAL__CTL_VERIFY_REQUEST__INIT;
+		v.repair = repair;
 		req.req_case = SHOAL__CTL_REQUEST__REQ_VERIFY;
 		req.verify = &v;
 		Shoal__CtlReply *rep;
@@ -516,6 +529,8 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 			r.bytes = v->bytes;
 			r.corrupt = v->corrupt;
 			r.missing = v->missing;
+			repaired = v->repaired;
+			unrecoverable = v->unrecoverable;
 		}
 		shoal__ctl_reply__free_unpacked(rep, NULL);
 	} else {
@@ -529,6 +544,14 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		return cli_fail(err, "verify stopped");
 	char bytes[32];
 	format_bytes(r.bytes, bytes, sizeof(bytes));
+	if (repair) {
+		printf("verified %llu chunks (%s): %llu corrupt, %llu missing; %llu repaired, %llu "
+		       "unrecoverable\n",
+		       (unsigned long long)r.checked, bytes, (unsigned long long)r.corrupt,
+		       (unsigned long long)r.missing, (unsigned long long)repaired,
+		       (unsigned long long)unrecoverable);
+		return r.corrupt + r.missing > repaired ? EXIT_FAIL : EXIT_OK;
+	}
 	printf("verified %llu chunks (%s): %llu corrupt, %llu missing\n",
 	       (unsigned long long)r.checked, bytes, (unsigned long long)r.corrupt,
 	       (unsigned long long)r.missing);

@@ -162,14 +162,34 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	node_id_format(st->node_id.data, id);
 	format_bytes(st->bytes, bytes, sizeof(bytes));
 	if (json) {
-		ret = print_json(json_pack("{s:s, s:s, s:i, s:i, s:I, s:I}", "node_id", id,
-					   "listen", st->listen_addr, "peers_up", (int)st->peers_up,
-					   "peers_down", (int)st->peers_down, "chunks",
-					   (json_int_t)st->chunks, "bytes", (json_int_t)st->bytes));
+		json_t *o =
+			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I}", "node_id", id, "listen",
+				  st->listen_addr, "peers_up", (int)st->peers_up, "peers_down",
+				  (int)st->peers_down, "peers_lost", (int)st->peers_lost, "chunks",
+				  (json_int_t)st->chunks, "bytes", (json_int_t)st->bytes);
+		json_t *h = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "under_replicated",
+			(json_int_t)st->under_replicated, "repairing", (json_int_t)st->repairing,
+			"repaired", (json_int_t)st->repaired, "corrupt_found",
+			(json_int_t)st->corrupt_found, "corrupt_fixed",
+			(json_int_t)st->corrupt_fixed, "unrecoverable",
+			(json_int_t)st->unrecoverable, "scrubbed", (json_int_t)st->scrubbed);
+		if (o && h)
+			json_object_set_new(o, "health", h);
+		else
+			json_decref(h);
+		ret = print_json(o);
 	} else {
-		printf("node    %s\nlisten  %s\npeers   %u up, %u down\nstored  %llu chunks, %s\n",
-		       id, st->listen_addr, st->peers_up, st->peers_down,
+		printf("node    %s\nlisten  %s\npeers   %u up, %u down (%u lost)\n"
+		       "stored  %llu chunks, %s\n",
+		       id, st->listen_addr, st->peers_up, st->peers_down, st->peers_lost,
 		       (unsigned long long)st->chunks, bytes);
+		printf("health  %llu under-replicated, %llu being repaired, %llu copies made; "
+		       "%llu corrupt found, %llu fixed, %llu unrecoverable; %llu scrubbed\n",
+		       (unsigned long long)st->under_replicated, (unsigned long long)st->repairing,
+		       (unsigned long long)st->repaired, (unsigned long long)st->corrupt_found,
+		       (unsigned long long)st->corrupt_fixed, (unsigned long long)st->unrecoverable,
+		       (unsigned long long)st->scrubbed);
 		ret = EXIT_OK;
 	}
 	shoal__ctl_reply__free_unpacked(rep, NULL);

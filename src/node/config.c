@@ -26,6 +26,10 @@ void config_defaults(struct config *cfg)
 	cfg->handshake_timeout = 5.0;
 	cfg->gossip_interval = 5.0;
 	cfg->backoff_max = 30.0;
+	cfg->grace_period = 10.0;
+	cfg->repair_interval = 5.0;
+	cfg->repair_rate = 64.0;
+	cfg->scrub_rate = 8.0;
 	cfg->max_connections = 512;
 	cfg->max_pending = 128;
 	cfg->max_pending_per_host = 32;
@@ -45,6 +49,10 @@ static const struct number_key number_keys[] = {
 	{"handshake_timeout", offsetof(struct config, handshake_timeout), 1, 0.1, 600},
 	{"gossip_interval", offsetof(struct config, gossip_interval), 1, 0.1, 3600},
 	{"backoff_max", offsetof(struct config, backoff_max), 1, 0.1, 86400},
+	{"grace_period", offsetof(struct config, grace_period), 1, 0.1, 30 * 86400},
+	{"repair_interval", offsetof(struct config, repair_interval), 1, 0.1, 86400},
+	{"repair_rate", offsetof(struct config, repair_rate), 1, 0.01, 100000},
+	{"scrub_rate", offsetof(struct config, scrub_rate), 1, 0, 100000},
 	{"max_connections", offsetof(struct config, max_connections), 0, 1, 100000},
 	{"max_pending", offsetof(struct config, max_pending), 0, 1, 100000},
 	{"max_pending_per_host", offsetof(struct config, max_pending_per_host), 0, 1, 100000},

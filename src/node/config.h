@@ -5,7 +5,9 @@
  *   listen = 127.0.0.1:7400
  *   bootstrap = 10.0.0.1:7400,10.0.0.2:7400
  *   peer_timeout = 5        (also ping_interval, handshake_timeout,
- *                            gossip_interval, backoff_max: seconds;
+ *                            gossip_interval, backoff_max, grace_period,
+ *                            repair_interval: seconds;
+ *                            repair_rate, scrub_rate: MiB/s;
  *                            max_connections, max_pending,
  *                            max_pending_per_host: counts)
  *
@@ -28,6 +30,10 @@ struct config {
 	double handshake_timeout; /* TCP+TLS must finish within this */
 	double gossip_interval;	  /* peer exchange with every peer */
 	double backoff_max;	  /* cap of the reconnect backoff */
+	double grace_period;	  /* a member down this long is lost: its copies are remade */
+	double repair_interval;	  /* how often replica counts are checked */
+	double repair_rate;	  /* MiB/s at most spent copying chunks for repair */
+	double scrub_rate;	  /* MiB/s at most re-hashed by the background scrub (0: off) */
 	/* Limits. */
 	unsigned max_connections;      /* all connections, authenticated or not */
 	unsigned max_pending;	       /* connections still in their handshake */

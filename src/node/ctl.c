@@ -23,6 +23,7 @@
 #include "node/fetch.h"
 #include "node/node.h"
 #include "node/remote.h"
+#include "node/repair.h"
 #include "node/replicate.h"
 #include "proto/capability.h"
 #include "proto/name.h"
@@ -161,6 +162,15 @@ static void reply_status(struct ctl_client *c, uint64_t request_id)
 	index_chunk_stats(n->ix, &chunks, &bytes);
 	st.chunks = chunks;
 	st.bytes = bytes;
+	const struct repair_stats *rs = repair_stats(n);
+	st.under_replicated = rs->under_replicated;
+	st.repairing = rs->repairing;
+	st.repaired = rs->repaired;
+	st.corrupt_found = rs->corrupt_found;
+	st.corrupt_fixed = rs->corrupt_fixed;
+	st.unrecoverable = rs->unrecoverable;
+	st.scrubbed = rs->scrubbed;
+	st.peers_lost = members_lost(n, node_now(), NULL);
 	rep.request_id = request_id;
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY_STATUS;
 	rep.status = &st;
@@ -600,6 +610,38 @@ static void op_verify(struct op *op, struct store *s)
 	}
 	struct store_verify_report r;
 	int err = store_verify(s, collect_bad, a, &r);
+	if (!err && op->req->verify->repair && a->n) {
+		/* Replace each bad or missing chunk from the others; list what
+		 * stays bad. */
+		struct node *n = op->ctl->n;
+		size_t kept = 0;
+		for (size_t i = 0; i < a->n; i++) {
+			if (progress_cancelled(&op->progress)) {
+				err = -EINTR;
+				break;
+			}
+			int e = repair_replace_chunk(n, s, s->index,
+						     (const uint8_t(*)[NODE_ID_LEN])op->peers,
+						     op->npeers, a->ids[i]);
+			char hex[2 * CHUNK_ID_LEN + 1];
+			hex_encode(hex, a->ids[i], CHUNK_ID_LEN);
+			if (!e) {
+				v.repaired++;
+				log_info("verify: chunk %.16s replaced by a verified copy", hex);
+				continue;
+			}
+			v.unrecoverable++;
+			log_warnx("verify: chunk %.16s could not be replaced: %s", hex,
+				  shoal_strerror(e));
+			memmove(a->ids[kept], a->ids[i], CHUNK_ID_LEN);
+			a->items[kept] = a->items[i];
+			a->items[kept].id.data = a->ids[kept];
+			kept++;
+		}
+		repair_count(n, r.corrupt, v.repaired, v.unrecoverable);
+		if (!err)
+			a->n = kept;
+	}
 	for (size_t i = 0; i < a->n; i++)
 		ptrs[i] = &a->items[i];
 	v.checked = r.checked;

@@ -59,6 +59,7 @@ static struct member *member_add(struct node *n, const uint8_t id[NODE_ID_LEN], 
 		return NULL;
 	struct member *m = &n->members[n->nmembers++];
 	memset(m, 0, sizeof(*m));
+	m->down_since = node_now(); /* not seen up yet */
 	memcpy(m->id, id, NODE_ID_LEN);
 	snprintf(m->addr, sizeof(m->addr), "%s", addr ? addr : "");
 	m->dirty = 1;
@@ -74,6 +75,23 @@ size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t 
 			memcpy(out[k++], m->id, NODE_ID_LEN);
 	}
 	return k;
+}
+
+unsigned members_lost(const struct node *n, double now, unsigned *waiting)
+{
+	unsigned lost = 0, wait = 0;
+	for (unsigned i = 0; i < n->nmembers; i++) {
+		const struct member *m = &n->members[i];
+		if (m->state == MEMBER_UP)
+			continue;
+		if (now - m->down_since >= n->cfg.grace_period)
+			lost++;
+		else
+			wait++;
+	}
+	if (waiting)
+		*waiting = wait;
+	return lost;
 }
 
 void members_counts(const struct node *n, unsigned *up, unsigned *down)
@@ -302,6 +320,8 @@ static void member_down(struct node *n, struct member *m, const char *why)
 	char sid[17];
 	if (m->state == MEMBER_UP)
 		log_info("peer %s down: %s", short_id(m->id, sid), why);
+	if (m->state == MEMBER_UP)
+		m->down_since = node_now();
 	m->state = MEMBER_DOWN;
 	m->link = NULL;
 	m->ping_sent = 0;

@@ -20,6 +20,7 @@
 #include "net/tls.h"
 #include "node/catalog.h"
 #include "node/remote.h"
+#include "node/repair.h"
 #include "node/serve.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -241,6 +242,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	remote_tick(n, now);
 	serve_tick(n, now);
 	catalog_tick(n, now);
+	repair_tick(n, now);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -279,6 +281,7 @@ static void node_stop(struct node *n)
 	loopwork_free(n->lw);
 	serve_free(n);
 	catalog_close(n);
+	repair_free(n);
 	index_close(n->ix);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);
@@ -342,6 +345,8 @@ int node_run(const char *home, const struct config *cfg)
 	if (serve_start(n))
 		goto out;
 	if (catalog_open(n))
+		goto out;
+	if (repair_start(n))
 		goto out;
 	if (ctl_start(n))
 		goto out;

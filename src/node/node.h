@@ -38,6 +38,7 @@ struct member {
 	struct link *dialing; /* an outbound attempt in progress, or NULL */
 	enum member_state state;
 	double last_heard; /* monotonic seconds of the last frame from it */
+	double down_since; /* monotonic seconds it went down (or the node started) */
 	double next_dial;
 	double backoff;
 	uint64_t ping_nonce;
@@ -115,6 +116,8 @@ struct node {
 	atomic_int remote_closed;
 	/* serving other nodes (serve.c) */
 	struct serve *serve;
+	/* keeping copies (repair.c) */
+	struct repair *repair;
 };
 
 /* Runs the node of home until SIGTERM or SIGINT. cfg holds the effective
@@ -136,6 +139,9 @@ struct member *member_find(struct node *n, const uint8_t id[NODE_ID_LEN]);
 void members_counts(const struct node *n, unsigned *up, unsigned *down);
 /* Copies the ids of the members that are up (at most max); returns how many. */
 size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max);
+/* Counts the members down longer than cfg.grace_period (lost: their copies
+ * are remade elsewhere) and those down for less (*waiting, may be NULL). */
+unsigned members_lost(const struct node *n, double now, unsigned *waiting);
 
 /* ctl.c */
 int ctl_start(struct node *n);

@@ -135,6 +135,7 @@ static void send_request(struct node *n, struct rcall *c)
 		put.id.data = c->id;
 		put.id.len = CHUNK_ID_LEN;
 		put.pin_only = c->kind == RCALL_PIN;
+		put.replicas = c->replicas;
 		if (c->kind == RCALL_PUT)
 			payload = c->buf;
 		env.msg_case = SHOAL__ENVELOPE__MSG_PUT_CHUNK;

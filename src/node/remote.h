@@ -68,6 +68,7 @@ struct rcall {
 	uint8_t *data;		    /* see the kinds */
 	size_t len;
 	struct rbuf *buf;		    /* RCALL_PUT, borrowed */
+	unsigned replicas;		    /* RCALL_PUT, RCALL_PIN: copies wanted in all */
 	const uint8_t (*ids)[CHUNK_ID_LEN]; /* RCALL_HAVE, borrowed */
 	size_t nids;
 	double timeout; /* seconds; 0 for none (the link's failure ends it) */

@@ -47,6 +47,7 @@ static void start(struct replicate *r, struct pchunk *pc, size_t peer, enum rcal
 	if (kind == RCALL_PUT)
 		c->buf = pc->buf;
 	c->timeout = PUT_TIMEOUT;
+	c->replicas = r->copies + 1;
 	c->user = pc;
 	pc->outstanding++;
 	if (pc->nasked < HOLDERS_MAX && (!pc->nasked || pc->asked[pc->nasked - 1] != peer))
@@ -181,6 +182,9 @@ static int on_finish(void *arg)
 	for (struct pchunk *pc = r->chunks; !err && pc; pc = pc->next_chunk) {
 		for (unsigned i = 0; !err && i < pc->nasked; i++)
 			err = index_placed_add(ix, pc->id, r->peers[pc->asked[i]]);
+		/* How many copies to keep when holders are lost (repair). */
+		if (!err)
+			err = index_copies_want(ix, pc->id, r->copies + 1);
 	}
 	if (r->chunks) {
 		if (!err)

@@ -33,6 +33,7 @@ struct item {
 	uint8_t id[CHUNK_ID_LEN];
 	uint8_t *payload;
 	size_t len;
+	unsigned replicas;
 	int err;
 	struct item *next;
 };
@@ -154,6 +155,8 @@ static void commit_work(struct pool_job *pj)
 			}
 			if (!err)
 				err = index_pin_add(ix, it->id, it->peer);
+			if (!err && it->replicas > 1)
+				err = index_copies_want(ix, it->id, it->replicas);
 			break;
 		}
 		case ITEM_UNPIN:
@@ -308,6 +311,8 @@ static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutCh
 		return;
 	}
 	struct item *it = item_new(l, p->pin_only ? ITEM_PIN : ITEM_PUT, request_id, p->id.data);
+	if (it)
+		it->replicas = p->replicas > WIRE_REPLICAS_MAX ? WIRE_REPLICAS_MAX : p->replicas;
 	if (!it) {
 		send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
 		free(payload);

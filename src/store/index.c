@@ -39,6 +39,8 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS unpins("
 			     " chunk BLOB NOT NULL, node BLOB NOT NULL,"
 			     " PRIMARY KEY(node, chunk)) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS copies("
+			     " chunk BLOB PRIMARY KEY, replicas INTEGER NOT NULL) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL)"
 			     " WITHOUT ROWID;"
@@ -194,6 +196,18 @@ int index_chunks_foreach(struct index *ix, index_chunk_fn fn, void *arg)
 	sqlite3_stmt *st;
 	int err = prepare(ix, "SELECT id, size FROM chunks ORDER BY id", &st);
 	return err ? err : foreach_chunk_row(ix, st, fn, arg);
+}
+
+int index_chunks_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+		       index_chunk_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT id, size FROM chunks WHERE id > ? ORDER BY id LIMIT ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return foreach_chunk_row(ix, st, fn, arg);
 }
 
 int index_missing_foreach(struct index *ix, index_chunk_fn fn, void *arg)
@@ -366,9 +380,11 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 	if (!err)
 		err = exec(ix, "INSERT OR IGNORE INTO unpins(chunk, node)"
 			       " SELECT chunk, node FROM placed"
-			       " WHERE chunk NOT IN (SELECT chunk FROM refs)");
+			       " WHERE chunk NOT IN (SELECT chunk FROM refs)"
+			       " AND chunk NOT IN (SELECT chunk FROM pins)");
 	if (!err)
-		err = exec(ix, "DELETE FROM placed WHERE chunk NOT IN (SELECT chunk FROM refs)");
+		err = exec(ix, "DELETE FROM placed WHERE chunk NOT IN (SELECT chunk FROM refs)"
+			       " AND chunk NOT IN (SELECT chunk FROM pins)");
 	if (err)
 		return err;
 	sqlite3_stmt *st;
@@ -381,8 +397,40 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 		if (err)
 			return err;
 	}
-	return exec(ix, "DELETE FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)"
-			" AND id NOT IN (SELECT chunk FROM pins)");
+	err = exec(ix, "DELETE FROM chunks WHERE id NOT IN (SELECT chunk FROM refs)"
+		       " AND id NOT IN (SELECT chunk FROM pins)");
+	if (!err)
+		err = exec(ix, "DELETE FROM copies WHERE chunk NOT IN (SELECT id FROM chunks)");
+	return err;
+}
+
+int index_copies_want(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned replicas)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT INTO copies(chunk, replicas) VALUES(?, ?) ON CONFLICT(chunk)"
+			  " DO UPDATE SET replicas = max(replicas, excluded.replicas)",
+			  &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	sqlite3_bind_int64(st, 2, replicas);
+	return run(ix, st);
+}
+
+int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+			 index_chunk_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "SELECT chunk, replicas FROM copies WHERE replicas > 1 AND chunk > ?"
+			  " AND chunk IN (SELECT id FROM chunks) ORDER BY chunk LIMIT ?",
+			  &st);
+	if (err)
+		return err;
+	bind_id(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return foreach_chunk_row(ix, st, fn, arg);
 }
 
 /* Runs sql with two id parameters. */
@@ -425,6 +473,14 @@ int index_pin_count(struct index *ix, uint64_t *count)
 int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
 {
 	return run_pair(ix, "INSERT OR IGNORE INTO placed(chunk, node) VALUES(?, ?)", id, node);
+}
+
+int index_placed_release(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	int err = run_pair(ix, "INSERT OR IGNORE INTO unpins(chunk, node) VALUES(?, ?)", id, node);
+	if (!err)
+		err = run_pair(ix, "DELETE FROM placed WHERE chunk = ? AND node = ?", id, node);
+	return err;
 }
 
 int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])

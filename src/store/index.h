@@ -36,6 +36,9 @@ int index_chunk_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* Calls fn for every recorded chunk until it returns non-zero (returned). */
 typedef int (*index_chunk_fn)(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg);
 int index_chunks_foreach(struct index *ix, index_chunk_fn fn, void *arg);
+/* Like index_chunks_foreach(), for at most max chunks with ids after `after`. */
+int index_chunks_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+		       index_chunk_fn fn, void *arg);
 /* Counts recorded chunks and their bytes. */
 int index_chunk_stats(struct index *ix, uint64_t *count, uint64_t *bytes);
 
@@ -94,6 +97,8 @@ int index_pin_count(struct index *ix, uint64_t *count);
  * daemon drains by sending Unpin to each holder.
  */
 int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* Moves a placement to the unpins outbox (a surplus copy to let go). */
+int index_placed_release(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 /* 1 when id was placed on node (or released there and not yet unpinned),
  * 0 when not, or SHOAL_EDB. */
 int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
@@ -106,8 +111,18 @@ int index_unpins_take(struct index *ix, size_t max, index_pair_fn fn, void *arg)
 int index_unpin_done(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 
 /*
+ * Copies: how many copies in all (this node's included) are wanted of a chunk
+ * stored here, the largest any put or pinner asked for. Repair keeps that many.
+ */
+int index_copies_want(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned replicas);
+/* Calls fn(id, replicas) for at most max stored chunks wanting more than one
+ * copy, in id order, starting after `after` (all zero: from the start). */
+int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+			 index_chunk_fn fn, void *arg);
+
+/*
  * Drops refs of every manifest no name, pending token or pin points to, moves
- * placements of chunks no ref needs to the unpins outbox, then drops every
+ * placements of chunks no ref or pin needs to the unpins outbox, then drops every
  * chunk row no ref or pin points to, calling fn (may be NULL) with each chunk
  * dropped so the caller can delete its file after committing. Run inside a
  * transaction.

@@ -15,6 +15,7 @@
 #include "proto/manifest.h"
 #include "util/encoding.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -106,6 +107,8 @@ static int write_durably(int fd, const char *path, const uint8_t *p, size_t n, i
 			err = write_in_full(dfd, p, padded);
 			if (!err && padded != n && ftruncate(dfd, (off_t)n))
 				err = -errno;
+			if (!err && !(flags & OBJECTS_DEFER))
+				err = fault_check(FAULT_FSYNC);
 			if (!err && !(flags & OBJECTS_DEFER) && fdatasync(dfd))
 				err = -errno;
 			close(dfd);
@@ -115,6 +118,8 @@ static int write_durably(int fd, const char *path, const uint8_t *p, size_t n, i
 			return -errno;
 	}
 	err = write_in_full(fd, p, n);
+	if (!err && !(flags & OBJECTS_DEFER))
+		err = fault_check(FAULT_FSYNC);
 	if (!err && !(flags & OBJECTS_DEFER) && fdatasync(fd))
 		err = -errno;
 	return err;
@@ -140,6 +145,8 @@ int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8
 	int err = write_durably(fd, tmp, p, n, flags);
 	if (close(fd) && !err)
 		err = -errno;
+	if (!err)
+		err = fault_check(FAULT_RENAME);
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {
@@ -162,10 +169,12 @@ int objects_sync(struct objects *o)
 		for (unsigned w = 0; w < 4; w++)
 			atomic_store(&o->touched[w], 0);
 		int fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || syncfs(fd)) {
+		if (fd < 0)
 			err = -errno;
+		else if (!(err = fault_check(FAULT_FSYNC)) && syncfs(fd))
+			err = -errno;
+		if (err)
 			atomic_store(&o->deferred, 1); /* a retry syncs again */
-		}
 		if (fd >= 0)
 			close(fd);
 		return err;

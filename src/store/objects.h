@@ -4,7 +4,8 @@
  * objects/tmp is written, fsynced and renamed into place; the fsync of the
  * renamed-into directories is batched (objects_sync) so a put of many chunks
  * syncs each directory once. Reads re-hash and refuse to return bad bytes.
- * Safe to call from several threads at once.
+ * Safe to call from several threads at once. Writes, fsyncs (syncfs too) and
+ * renames pass the test fault hook (util/fault.h; inert unless SHOAL_FAULTS).
  */
 #ifndef SHOAL_STORE_OBJECTS_H
 #define SHOAL_STORE_OBJECTS_H

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/fault.h"
 
 ssize_t read_in_full(int fd, void *p, size_t n)
 {
@@ -30,8 +31,24 @@ ssize_t read_in_full(int fd, void *p, size_t n)
 	return (ssize_t)got;
 }
 
+/* An injected write failure (util/fault.h), for writes to regular files
+ * only: sockets and pipes (the control connection, stdout) are not the
+ * store's disk. */
+static int write_fault(int fd)
+{
+	if (!fault_armed(FAULT_WRITE))
+		return 0;
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	return fault_check(FAULT_WRITE);
+}
+
 int write_in_full(int fd, const void *p, size_t n)
 {
+	int err = write_fault(fd);
+	if (err)
+		return err;
 	size_t done = 0;
 	while (done < n) {
 		ssize_t w = write(fd, (const uint8_t *)p + done, n - done);
@@ -47,6 +64,9 @@ int write_in_full(int fd, const void *p, size_t n)
 
 int pwrite_in_full(int fd, const void *p, size_t n, off_t off)
 {
+	int err = write_fault(fd);
+	if (err)
+		return err;
 	size_t done = 0;
 	while (done < n) {
 		ssize_t w = pwrite(fd, (const uint8_t *)p + done, n - done, off + (off_t)done);
@@ -79,6 +99,9 @@ int pread_exact(int fd, void *p, size_t n, off_t off)
 
 int fsync_dir(const char *path)
 {
+	int injected = fault_check(FAULT_FSYNC);
+	if (injected)
+		return injected;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -151,10 +174,14 @@ int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode)
 	int err = write_in_full(fd, p, n);
 	if (!err && fchmod(fd, mode))
 		err = -errno;
+	if (!err)
+		err = fault_check(FAULT_FSYNC);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
+	if (!err)
+		err = fault_check(FAULT_RENAME);
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {

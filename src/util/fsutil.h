@@ -2,7 +2,9 @@
  * File-system helpers with full error handling: reads and writes that retry
  * short transfers and EINTR, directory fsync, recursive mkdir, and whole-file
  * atomic replacement (temp file, fsync, rename, fsync of the directory).
- * All return 0 or -errno unless stated otherwise.
+ * All return 0 or -errno unless stated otherwise. Writes to regular files,
+ * fsyncs and the rename of write_file_atomic() pass the test fault hook
+ * (util/fault.h), which is inert unless SHOAL_FAULTS is set.
  */
 #ifndef SHOAL_UTIL_FSUTIL_H
 #define SHOAL_UTIL_FSUTIL_H
