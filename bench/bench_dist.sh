@@ -219,6 +219,33 @@ for r in $(seq "$runs"); do
 	awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 60) }' && break
 done
 
+# ---- healing and scrub ---------------------------------------------------------------------
+# Five daemons that call a member lost after 3 s down and scan every 0.5 s; the big
+# file put with R = 3 from n1; two other nodes SIGKILLed; the time until every chunk
+# has 3 live holders again (n1's locate asks the live members). Then the re-hash
+# rate of `verify` (what the scrub does, unthrottled) beside openssl on the file.
+echo "shoal: heal after losing 2 of 5 nodes" >&2
+rm -rf n? n?.log
+for n in 1 2 3 4 5; do shl --home "n$n" init --network net.pem >/dev/null; done
+HEAL=(--set peer_timeout=1 --set ping_interval=0.25 --set grace_period=3 --set repair_interval=0.5
+	--set repair_rate=100000 --set scrub_rate=0)
+start 1 "${HEAL[@]}"
+for n in 2 3 4 5; do start "$n" --bootstrap "${addr[1]}" "${HEAL[@]}"; done
+wait_until 30 all_up 4 1 2 3 4 5 || die "the five daemons did not form a full mesh"
+shl --home n1 put big --replicas 3 --no-progress >cap || die "shoal put for the heal test failed"
+healed() { shl --home n1 locate "$(cat cap)" | awk -F'\t' 'split($3, h, ",") < 3 { bad = 1 } END { exit bad }'; }
+healed || die "not every chunk had 3 holders after the put"
+t_kill=$(now)
+kill -KILL "${pid[2]}" "${pid[3]}"
+wait_until 600 healed || die "the chunks did not get 3 live copies back"
+heal_s=$(awk -v a="$t_kill" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+repaired=$(shl --home n1 status --json | sed -n 's/^ *"repaired": *\([0-9]*\).*$/\1/p')
+sync
+"$runstat" sh_verify "$shoal" --home n1 verify >/dev/null || die "verify found damage"
+"$runstat" ssl_sha openssl dgst -sha256 big >/dev/null
+stop_all
+rm -rf n? n?.log
+
 # ---- the table -----------------------------------------------------------------------------
 rs_push=$(best_time rs_push)
 rs_pull=$(best_time rs_pull)
@@ -264,3 +291,13 @@ for n in 1 2 3 4 5 6; do
 done
 echo "$line  (aim < 64 each: $(met "$max" "<" 65536))"
 echo "ratio = rsync seconds / shoal seconds (higher is better); the shoal steps: $shoal_runs run(s)"
+echo
+echo "healing: 5 daemons, $big_mib MiB put with R = 3, 2 nodes SIGKILLed; grace period 3 s, scans every 0.5 s"
+row step seconds rate ratio ""
+row "time until every chunk has 3 live copies again" "$heal_s" "$repaired copies" - \
+	"(of which 3 s is the grace period)"
+sv=$(best_time sh_verify)
+ss=$(best_time ssl_sha)
+row "openssl dgst -sha256 of the file" "$ss" "$(mbps "$big_bytes" "$ss") MB/s" 1.00 ""
+row "shoal verify (the scrub's re-hash, unthrottled)" "$sv" "$(mbps "$big_bytes" "$sv") MB/s" \
+	"$(div "$ss" "$sv")" "(the background scrub is throttled: scrub_rate, default 8 MiB/s)"
