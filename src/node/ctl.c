@@ -522,53 +522,77 @@ static void op_locate(struct op *op, struct store *s)
 	free(sizes);
 }
 
+/* A list of CtlNames being built (ls, ls --network); every string is a copy. */
 struct names_acc {
 	Shoal__CtlName *items;
 	size_t n, cap;
+	Shoal__CtlName **ptrs;
+	Shoal__CtlNames names;
 };
 
-static int collect_name(const struct index_name *nm, void *arg)
+static int names_add(struct names_acc *a, const char *name, const char *cap, uint64_t size,
+		     int64_t created, const uint8_t *owner)
 {
-	struct names_acc *a = arg;
 	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		void *p = realloc(a->items, cap * sizeof(*a->items));
+		size_t ncap = a->cap ? a->cap * 2 : 64;
+		void *p = realloc(a->items, ncap * sizeof(*a->items));
 		if (!p)
 			return -ENOMEM;
 		a->items = p;
-		a->cap = cap;
+		a->cap = ncap;
 	}
 	Shoal__CtlName *x = &a->items[a->n++];
 	shoal__ctl_name__init(x);
-	x->name = strdup(nm->name);
-	x->capability = strdup(nm->cap);
-	x->size = nm->size;
-	x->created = nm->created;
-	return x->name && x->capability ? 0 : -ENOMEM;
+	x->name = strdup(name);
+	x->capability = strdup(cap);
+	x->size = size;
+	x->created = created;
+	if (owner && (x->owner.data = malloc(NODE_ID_LEN))) {
+		memcpy(x->owner.data, owner, NODE_ID_LEN);
+		x->owner.len = NODE_ID_LEN;
+	}
+	return x->name && x->capability && (!owner || x->owner.data) ? 0 : -ENOMEM;
+}
+
+/* Points rep at the list; returns err, or -ENOMEM. */
+static int names_reply(struct names_acc *a, Shoal__CtlReply *rep, int err)
+{
+	a->ptrs = calloc(a->n ? a->n : 1, sizeof(*a->ptrs));
+	if (!a->ptrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->n; i++)
+		a->ptrs[i] = &a->items[i];
+	shoal__ctl_names__init(&a->names);
+	a->names.n_names = a->n;
+	a->names.names = a->ptrs;
+	rep->reply_case = SHOAL__CTL_REPLY__REPLY_NAMES;
+	rep->names = &a->names;
+	return err;
+}
+
+static void names_release(struct names_acc *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->items[i].name);
+		free(a->items[i].capability);
+		free(a->items[i].owner.data);
+	}
+	free(a->items);
+	free(a->ptrs);
+}
+
+static int collect_name(const struct index_name *nm, void *arg)
+{
+	return names_add(arg, nm->name, nm->cap, nm->size, nm->created, NULL);
 }
 
 static void op_ls(struct op *op, struct store *s)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	Shoal__CtlNames names = SHOAL__CTL_NAMES__INIT;
 	struct names_acc a = {0};
-	int err = index_names_foreach(s->index, collect_name, &a);
-	Shoal__CtlName **ptrs = calloc(a.n ? a.n : 1, sizeof(*ptrs));
-	if (!ptrs)
-		err = -ENOMEM;
-	for (size_t i = 0; ptrs && i < a.n; i++)
-		ptrs[i] = &a.items[i];
-	names.n_names = a.n;
-	names.names = ptrs;
-	rep.reply_case = SHOAL__CTL_REPLY__REPLY_NAMES;
-	rep.names = &names;
+	int err = names_reply(&a, &rep, index_names_foreach(s->index, collect_name, &a));
 	op_finish(op, &rep, err, "cannot list names");
-	for (size_t i = 0; i < a.n; i++) {
-		free(a.items[i].name);
-		free(a.items[i].capability);
-	}
-	free(a.items);
-	free(ptrs);
+	names_release(&a);
 }
 
 static void op_rm(struct op *op, struct store *s)
@@ -747,66 +771,25 @@ static int resolve_target(struct node *n, const char *target, struct capability 
 	return SHOAL_ENOTFOUND;
 }
 
-struct catalog_acc {
-	Shoal__CtlName *items;
-	size_t n, cap;
-};
-
 static int collect_entry(const struct catalog_item *it, void *arg)
 {
-	struct catalog_acc *a = arg;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		void *p = realloc(a->items, cap * sizeof(*a->items));
-		if (!p)
-			return -ENOMEM;
-		a->items = p;
-		a->cap = cap;
-	}
-	Shoal__CtlName *x = &a->items[a->n++];
-	shoal__ctl_name__init(x);
-	/* The item is borrowed for this call only. */
-	x->name = strdup(it->name);
-	x->capability = strdup(it->cap);
-	x->owner.data = malloc(NODE_ID_LEN);
-	x->size = it->size;
-	x->created = it->time_us / 1000000;
-	if (!x->name || !x->capability || !x->owner.data)
-		return -ENOMEM;
-	memcpy(x->owner.data, it->owner, NODE_ID_LEN);
-	x->owner.len = NODE_ID_LEN;
-	return 0;
+	/* The item is borrowed for this call only: names_add copies. */
+	return names_add(arg, it->name, it->cap, it->size, it->time_us / 1000000, it->owner);
 }
 
 /* ls --network: the catalog, answered on the loop that owns it. */
 static void reply_catalog(struct ctl_client *c, uint64_t request_id)
 {
-	struct catalog_acc a = {0};
-	int err = catalog_foreach(c->ctl->n, collect_entry, &a);
-	Shoal__CtlName **ptrs = calloc(a.n ? a.n : 1, sizeof(*ptrs));
-	if (!ptrs)
-		err = -ENOMEM;
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	struct names_acc a = {0};
+	int err = names_reply(&a, &rep, catalog_foreach(c->ctl->n, collect_entry, &a));
 	if (err) {
 		reply_error(c, request_id, err, "cannot list the catalog");
 	} else {
-		for (size_t i = 0; i < a.n; i++)
-			ptrs[i] = &a.items[i];
-		Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-		Shoal__CtlNames names = SHOAL__CTL_NAMES__INIT;
-		names.n_names = a.n;
-		names.names = ptrs;
 		rep.request_id = request_id;
-		rep.reply_case = SHOAL__CTL_REPLY__REPLY_NAMES;
-		rep.names = &names;
 		client_send(c, &rep);
 	}
-	free(ptrs);
-	for (size_t i = 0; i < a.n; i++) {
-		free(a.items[i].name);
-		free(a.items[i].capability);
-		free(a.items[i].owner.data);
-	}
-	free(a.items);
+	names_release(&a);
 }
 
 /* ---- the socket ---- */

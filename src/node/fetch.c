@@ -62,29 +62,12 @@ static void fail_chunk(struct fetch *f, const uint8_t id[CHUNK_ID_LEN], const ch
 static int flush_rows(struct run *r)
 {
 	struct fetch *f = r->f;
-	if (!r->nrows)
-		return 0;
-	pthread_mutex_lock(&f->s->gc_lock);
-	int err = objects_sync(&f->s->objects);
-	if (!err)
-		err = index_begin(f->ix);
-	for (size_t i = 0; !err && i < r->nrows; i++) {
-		/* Under the lock a present file stays until its row is in. */
-		int present = objects_exists(&f->s->objects, r->rows[i]);
-		if (present <= 0) {
-			err = present < 0 ? present : SHOAL_EMISSING;
-			fail_chunk(f, r->rows[i], "chunk %s vanished while being fetched");
-			break;
-		}
-		err = index_chunk_add(f->ix, r->rows[i], r->row_sizes[i]);
-		if (!err)
-			err = index_ref_add(f->ix, r->token, r->rows[i]);
-	}
-	if (!err)
-		err = index_commit(f->ix);
-	else
-		index_rollback(f->ix);
-	pthread_mutex_unlock(&f->s->gc_lock);
+	size_t missing = 0;
+	int err =
+		store_record_chunks(f->s, f->ix, r->token, (const uint8_t(*)[CHUNK_ID_LEN])r->rows,
+				    r->row_sizes, r->nrows, &missing);
+	if (err == SHOAL_EMISSING)
+		fail_chunk(f, r->rows[missing], "chunk %s vanished while being fetched");
 	r->nrows = 0;
 	return err;
 }

@@ -189,8 +189,7 @@ static void send_ping(struct member *m, double now)
 	send_msg(m->link, &env);
 }
 
-static void send_error(struct link *l, uint64_t request_id, Shoal__Error__Code code,
-		       const char *text)
+void link_send_error(struct link *l, uint64_t request_id, Shoal__Error__Code code, const char *text)
 {
 	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 	Shoal__Error e = SHOAL__ERROR__INIT;
@@ -452,8 +451,8 @@ static void serve_done(struct lw_msg *msg)
 				hex_encode(hex, j->id, CHUNK_ID_LEN);
 				log_warnx("chunk %s is corrupt; not serving it", hex);
 			}
-			send_error(l, j->request_id, SHOAL__ERROR__CODE__NOT_FOUND,
-				   "chunk not stored here");
+			link_send_error(l, j->request_id, SHOAL__ERROR__CODE__NOT_FOUND,
+					"chunk not stored here");
 		} else {
 			Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 			Shoal__Chunk ch = SHOAL__CHUNK__INIT;
@@ -473,12 +472,12 @@ static void serve_done(struct lw_msg *msg)
 static void on_get_chunk(struct link *l, uint64_t request_id, const Shoal__GetChunk *g)
 {
 	if (l->serving >= SERVE_PER_LINK) {
-		send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
 		return;
 	}
 	struct serve_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
 		return;
 	}
 	j->n = l->n;

@@ -137,6 +137,9 @@ int members_load(struct node *n);
 void members_tick(struct node *n, double now);
 struct member *member_find(struct node *n, const uint8_t id[NODE_ID_LEN]);
 void members_counts(const struct node *n, unsigned *up, unsigned *down);
+/* Answers request_id on l with an Error frame. */
+void link_send_error(struct link *l, uint64_t request_id, Shoal__Error__Code code,
+		     const char *text);
 /* Copies the ids of the members that are up (at most max); returns how many. */
 size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max);
 /* Counts the members down longer than cfg.grace_period (lost: their copies

@@ -145,18 +145,9 @@ int repair_replace_chunk(struct node *n, struct store *s, struct index *ix,
 			continue;
 		}
 		/* Checked against its id and written; now durable, then named. */
-		pthread_mutex_lock(&s->gc_lock);
-		err = objects_sync(&s->objects);
-		if (!err)
-			err = index_begin(ix);
-		if (!err) {
-			err = index_chunk_add(ix, id, c.len);
-			if (!err)
-				err = index_commit(ix);
-			else
-				index_rollback(ix);
-		}
-		pthread_mutex_unlock(&s->gc_lock);
+		uint64_t size = c.len;
+		err = store_record_chunks(s, ix, NULL, (const uint8_t(*)[CHUNK_ID_LEN])id, &size, 1,
+					  NULL);
 	}
 	rqueue_destroy(&q);
 	free(bits);

@@ -85,19 +85,6 @@ struct serve {
 	struct loopwork *fetch_lw;
 };
 
-static void send_error(struct link *l, uint64_t request_id, Shoal__Error__Code code,
-		       const char *text)
-{
-	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
-	Shoal__Error e = SHOAL__ERROR__INIT;
-	e.code = code;
-	e.text = (char *)text;
-	env.request_id = request_id;
-	env.msg_case = SHOAL__ENVELOPE__MSG_ERROR;
-	env.error = &e;
-	conn_send(l->c, &env, NULL, 0);
-}
-
 static void send_ack(struct link *l, uint64_t request_id, const uint8_t id[CHUNK_ID_LEN])
 {
 	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
@@ -195,14 +182,14 @@ static void commit_done(struct lw_msg *msg)
 			if (!it->err)
 				send_ack(l, it->request_id, it->id);
 			else if (it->err == SHOAL_ENOTFOUND)
-				send_error(l, it->request_id, SHOAL__ERROR__CODE__NOT_FOUND,
-					   "chunk not stored here");
+				link_send_error(l, it->request_id, SHOAL__ERROR__CODE__NOT_FOUND,
+						"chunk not stored here");
 			else if (it->err == -ENOSPC)
-				send_error(l, it->request_id, SHOAL__ERROR__CODE__NO_SPACE,
-					   "no space left");
+				link_send_error(l, it->request_id, SHOAL__ERROR__CODE__NO_SPACE,
+						"no space left");
 			else
-				send_error(l, it->request_id, SHOAL__ERROR__CODE__INTERNAL,
-					   shoal_strerror(it->err));
+				link_send_error(l, it->request_id, SHOAL__ERROR__CODE__INTERNAL,
+						shoal_strerror(it->err));
 		}
 		free(it->payload);
 		free(it);
@@ -271,15 +258,15 @@ static void write_done(struct lw_msg *msg)
 		if (it->err == SHOAL_ECORRUPT) {
 			log_warnx("%s: pushed chunk %s does not match its id; refused",
 				  conn_remote(l->c), hex_id(it->id, hex));
-			send_error(l, it->request_id, SHOAL__ERROR__CODE__CORRUPT,
-				   "bytes do not match the id");
+			link_send_error(l, it->request_id, SHOAL__ERROR__CODE__CORRUPT,
+					"bytes do not match the id");
 		} else {
 			log_warnx("cannot store pushed chunk %s: %s", hex_id(it->id, hex),
 				  shoal_strerror(it->err));
-			send_error(l, it->request_id,
-				   it->err == -ENOSPC ? SHOAL__ERROR__CODE__NO_SPACE
-						      : SHOAL__ERROR__CODE__INTERNAL,
-				   shoal_strerror(it->err));
+			link_send_error(l, it->request_id,
+					it->err == -ENOSPC ? SHOAL__ERROR__CODE__NO_SPACE
+							   : SHOAL__ERROR__CODE__INTERNAL,
+					shoal_strerror(it->err));
 		}
 	}
 	free(it);
@@ -306,7 +293,7 @@ static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutCh
 			 uint8_t *payload, size_t len)
 {
 	if (l->storing >= STORING_PER_LINK) {
-		send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
 		free(payload);
 		return;
 	}
@@ -314,7 +301,7 @@ static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutCh
 	if (it)
 		it->replicas = p->replicas > WIRE_REPLICAS_MAX ? WIRE_REPLICAS_MAX : p->replicas;
 	if (!it) {
-		send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
 		free(payload);
 		return;
 	}
@@ -323,8 +310,8 @@ static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutCh
 		if (index_chunk_has(l->n->ix, p->id.data) != 1) {
 			l->storing--;
 			free(it);
-			send_error(l, request_id, SHOAL__ERROR__CODE__NOT_FOUND,
-				   "chunk not stored here");
+			link_send_error(l, request_id, SHOAL__ERROR__CODE__NOT_FOUND,
+					"chunk not stored here");
 			return;
 		}
 		enqueue(l->n->serve, it);
@@ -405,10 +392,10 @@ static void fetch_done(struct lw_msg *msg)
 			 (unsigned long long)j->fetched);
 	if (l && conn_ready(l->c)) {
 		if (j->err) {
-			send_error(l, j->request_id,
-				   j->err == SHOAL_EMISSING ? SHOAL__ERROR__CODE__NOT_FOUND
-							    : SHOAL__ERROR__CODE__INTERNAL,
-				   j->why);
+			link_send_error(l, j->request_id,
+					j->err == SHOAL_EMISSING ? SHOAL__ERROR__CODE__NOT_FOUND
+								 : SHOAL__ERROR__CODE__INTERNAL,
+					j->why);
 		} else {
 			Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 			Shoal__FetchDone d = SHOAL__FETCH_DONE__INIT;
@@ -428,7 +415,7 @@ static void on_fetch(struct link *l, uint64_t request_id, const Shoal__Fetch *f)
 {
 	struct node *n = l->n;
 	if (l->fetching >= FETCHING_PER_LINK) {
-		send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many fetches");
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many fetches");
 		return;
 	}
 	struct fetch_job *j = calloc(1, sizeof(*j));
@@ -437,7 +424,7 @@ static void on_fetch(struct link *l, uint64_t request_id, const Shoal__Fetch *f)
 	if (!j || !j->peers) {
 		if (j)
 			free(j);
-		send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
 		return;
 	}
 	j->sv = n->serve;

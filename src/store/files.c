@@ -175,37 +175,15 @@ static void put_work(struct pool_job *job)
 					OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
 }
 
-/*
- * Commits the waiting chunk rows in one short transaction. The objects must
- * be durable (objects_sync) before the index names them; under the store's
- * gc_lock, an object seen present stays until its row is in (a put that
- * found a chunk already stored may race with garbage collection of it: then
- * the put fails rather than the index naming a missing chunk).
- */
+/* Commits the waiting chunk rows in one short transaction (see
+ * store_record_chunks(): durable objects first, present under the gc lock; a
+ * put that found a chunk already stored may race with garbage collection of
+ * it, and then fails rather than the index naming a missing chunk). */
 static int put_commit_batch(struct put *p)
 {
-	struct store *s = p->s;
-	if (!p->nrows)
-		return 0;
-	pthread_mutex_lock(&s->gc_lock);
-	int err = objects_sync(&s->objects);
-	if (!err)
-		err = index_begin(s->index);
-	for (size_t i = 0; !err && i < p->nrows; i++) {
-		int present = objects_exists(&s->objects, p->rows[i]);
-		if (present <= 0) {
-			err = present < 0 ? present : SHOAL_EMISSING;
-			break;
-		}
-		err = index_chunk_add(s->index, p->rows[i], p->row_sizes[i]);
-		if (!err)
-			err = index_ref_add(s->index, p->token, p->rows[i]);
-	}
-	if (!err)
-		err = index_commit(s->index);
-	else
-		index_rollback(s->index);
-	pthread_mutex_unlock(&s->gc_lock);
+	int err = store_record_chunks(p->s, p->s->index, p->token,
+				      (const uint8_t(*)[CHUNK_ID_LEN])p->rows, p->row_sizes,
+				      p->nrows, NULL);
 	p->nrows = 0;
 	return err;
 }

@@ -336,6 +336,42 @@ out:
 	return err;
 }
 
+int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
+			const uint8_t (*ids)[CHUNK_ID_LEN], const uint64_t *sizes, size_t n,
+			size_t *missing)
+{
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&s->gc_lock);
+	int err = objects_sync(&s->objects);
+	if (!err)
+		err = index_begin(ix);
+	for (size_t i = 0; !err && i < n; i++) {
+		/* Under the lock, a file seen present stays until its row is in. */
+		int present = objects_exists(&s->objects, ids[i]);
+		if (present <= 0) {
+			err = present < 0 ? present : SHOAL_EMISSING;
+			if (missing)
+				*missing = i;
+			index_rollback(ix);
+			goto out;
+		}
+		err = index_chunk_add(ix, ids[i], sizes[i]);
+		if (!err && token)
+			err = index_ref_add(ix, token, ids[i]);
+		if (err)
+			index_rollback(ix);
+	}
+	if (!err) {
+		err = index_commit(ix);
+		if (err)
+			index_rollback(ix);
+	}
+out:
+	pthread_mutex_unlock(&s->gc_lock);
+	return err;
+}
+
 int store_index_open(struct store *s, struct index **out)
 {
 	char path[PATH_MAX];

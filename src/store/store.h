@@ -73,6 +73,20 @@ int store_commit_releasing(struct store *s);
 /* The same on another connection to the store's index (one per thread). */
 int store_commit_releasing_ix(struct store *s, struct index *ix);
 
+/*
+ * Records objects already written (ids[i], stored sizes[i]) in the index, each
+ * also as a ref of token when token is not NULL, in one transaction on ix
+ * (the calling thread's connection). The objects are made durable first
+ * (objects_sync), and each must still exist: under the store's gc_lock, which
+ * garbage collection holds while it deletes, an object seen present stays
+ * until its row is committed. Returns 0, SHOAL_EMISSING (*missing, when not
+ * NULL, is the index of the first object gone; nothing was recorded),
+ * SHOAL_EDB or -errno.
+ */
+int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
+			const uint8_t (*ids)[CHUNK_ID_LEN], const uint64_t *sizes, size_t n,
+			size_t *missing);
+
 /* Opens another connection to the store's index, for a thread of its own. */
 int store_index_open(struct store *s, struct index **out);
 
