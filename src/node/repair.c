@@ -57,8 +57,9 @@ static const char *short_hex(const uint8_t id[CHUNK_ID_LEN], char out[17])
 	return out;
 }
 
-/* Asks every peer which of ids[0..n) it holds; bits[p][i/8] bit i%8. */
-static void ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
+/* Asks every peer which of ids[0..n) it holds; bits[p][i/8] bit i%8.
+ * Returns how many peers did not answer (their bits are all zero). */
+static size_t ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
 		     const uint8_t (*ids)[CHUNK_ID_LEN], size_t count,
 		     uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8])
 {
@@ -74,15 +75,19 @@ static void ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t
 		calls[p].user = (void *)(uintptr_t)p;
 		remote_start(n, &calls[p], &q);
 	}
+	size_t silent = calls ? 0 : npeers;
 	struct rcall *c;
 	while ((c = rqueue_wait(&q))) {
 		size_t p = (size_t)(uintptr_t)c->user;
 		memset(bits[p], 0, sizeof(bits[p]));
 		if (!c->err)
 			memcpy(bits[p], c->have, sizeof(bits[p]));
+		else
+			silent++;
 	}
 	free(calls);
 	rqueue_destroy(&q);
+	return silent;
 }
 
 static int has_bit(const uint8_t *bits, size_t i)
@@ -282,8 +287,11 @@ static void scan_work(struct pool_job *pj)
 		if (index_copies_foreach(s->index, after, SCAN_BATCH, add_to_batch, b) || !b->n)
 			break;
 		memcpy(after, b->ids[b->n - 1], CHUNK_ID_LEN);
-		ask_have(n, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-			 (const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, bits);
+		/* A member that does not answer (frozen, say, and not yet timed
+		 * out) may well hold copies: decide nothing on a partial view. */
+		if (ask_have(n, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
+			     (const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, bits))
+			break;
 		for (size_t i = 0; i < b->n; i++) {
 			const uint8_t *id = b->ids[i];
 			unsigned have = 1; /* this node */
