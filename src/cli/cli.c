@@ -216,7 +216,7 @@ int cli_open_store(struct cli *cli, struct store **out)
 	if (err)
 		return err;
 	for (int waited = 0;; waited++) {
-		err = store_open(out, cli->home, STORE_NOWAIT);
+		err = store_open(out, cli->home, STORE_NOWAIT | STORE_EXCLUSIVE);
 		if (err != -EWOULDBLOCK || waited == STORE_WAIT_SECONDS * 10)
 			break;
 		if (waited == 10)

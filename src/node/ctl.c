@@ -34,6 +34,7 @@
 
 #define CTL_BAD_LIST_MAX 1000
 #define DEFAULT_REPLICAS 3
+#define GET_REPAIRS	 8 /* damaged local chunks a get replaces before giving up */
 
 struct op;
 
@@ -340,10 +341,40 @@ static void op_get(struct op *op, struct store *s)
 	}
 	struct fetch f;
 	op_fetch_init(op, s, &f);
+	struct files_failure failed = {0};
+	/* What is all here is read without writing anything (a full disk
+	 * still reads); a chunk found damaged is replaced from another node
+	 * and the read tried again. */
+	int err = files_get(s, &op->cap, r->out_path, &op->progress, &failed);
+	for (int tries = 0; err == SHOAL_ECORRUPT && failed.set && tries < GET_REPAIRS; tries++) {
+		char hex[2 * CHUNK_ID_LEN + 1];
+		hex_encode(hex, failed.id, CHUNK_ID_LEN);
+		log_warnx("get: chunk %.16s is damaged here; replacing it from another node", hex);
+		int e = repair_replace_chunk(op->ctl->n, s, s->index,
+					     (const uint8_t(*)[NODE_ID_LEN])op->peers, op->npeers,
+					     failed.id);
+		repair_count(op->ctl->n, 1, !e, !!e);
+		if (e)
+			break;
+		op->progress.done = 0;
+		err = files_get(s, &op->cap, r->out_path, &op->progress, &failed);
+	}
+	if (err != SHOAL_EMISSING) {
+		f.chunks = 0;
+		if (err && failed.set) {
+			rep.failed_chunk.data = failed.id;
+			rep.failed_chunk.len = CHUNK_ID_LEN;
+		}
+		snprintf(text, sizeof(text), "cannot get into %s", r->out_path);
+		op_finish(op, &rep, err, text);
+		return;
+	}
+	/* Something is not stored here: fetch what is missing, then read. */
+	memset(&failed, 0, sizeof(failed));
+	op->progress.done = 0;
 	uint8_t token[CHUNK_ID_LEN];
 	fetch_get_token(op->cap.id, token);
-	int err = fetch_into(&f, &op->cap, token);
-	struct files_failure failed = {0};
+	err = fetch_into(&f, &op->cap, token);
 	if (!err) {
 		/* Everything is here now; the copy out only needs the cancel flag. */
 		struct progress quiet = {.cancel = &op->cancel};

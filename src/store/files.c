@@ -45,6 +45,7 @@ struct slot {
 	int direct_fd; /* get: the same, opened for direct I/O, or -1 */
 	int busy;
 	int err;
+	int created; /* put: the object was new */
 	struct chunk_ref ref;
 };
 
@@ -116,6 +117,8 @@ struct put {
 	 * in an open transaction, so that no write transaction spans the time
 	 * rep->stored() may wait for other nodes (whose answers may wait on
 	 * transactions of their own). */
+	uint8_t (*created)[CHUNK_ID_LEN]; /* objects this put wrote anew */
+	size_t ncreated, created_cap;
 	uint8_t rows[PUT_BATCH][CHUNK_ID_LEN];
 	uint64_t row_sizes[PUT_BATCH];
 	size_t nrows;
@@ -172,7 +175,7 @@ static void put_work(struct pool_job *job)
 	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
 	if (!sl->err)
 		sl->err = objects_write(&s->objects, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN,
-					OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
+					OBJECTS_DIRECT | OBJECTS_DEFER, &sl->created);
 }
 
 /* Commits the waiting chunk rows in one short transaction (see
@@ -198,10 +201,26 @@ static int put_record(struct put *p, const uint8_t id[CHUNK_ID_LEN], uint64_t st
 	return 0;
 }
 
+/* Remembers an object this put wrote, to take it back if the put fails. */
+static int put_note_created(struct put *p, const uint8_t id[CHUNK_ID_LEN])
+{
+	if (p->ncreated == p->created_cap) {
+		size_t cap = p->created_cap ? 2 * p->created_cap : 64;
+		void *q = realloc(p->created, cap * sizeof(*p->created));
+		if (!q)
+			return -ENOMEM;
+		p->created = q;
+		p->created_cap = cap;
+	}
+	memcpy(p->created[p->ncreated++], id, CHUNK_ID_LEN);
+	return 0;
+}
+
 /* Encrypts and stores plain[0..n) (n <= CHUNK_SIZE_MAX) on this thread, filling ref.
  * Used for the manifest and ChunkLists, which are few. */
 static int put_small(struct put *p, const uint8_t *plain, size_t n, struct chunk_ref *ref)
 {
+	int created = 0;
 	uint8_t *sealed = malloc(n + CHUNK_TAG_LEN);
 	if (!sealed)
 		return -ENOMEM;
@@ -209,7 +228,10 @@ static int put_small(struct put *p, const uint8_t *plain, size_t n, struct chunk
 	ref->size = (uint32_t)n;
 	int err = seal_encrypt(ref->key, plain, n, sealed, ref->id);
 	if (!err)
-		err = objects_write(&p->s->objects, ref->id, sealed, n + CHUNK_TAG_LEN, 0, NULL);
+		err = objects_write(&p->s->objects, ref->id, sealed, n + CHUNK_TAG_LEN, 0,
+				    &created);
+	if (!err && created)
+		err = put_note_created(p, ref->id);
 	if (!err)
 		err = put_record(p, ref->id, n + CHUNK_TAG_LEN);
 	if (!err && p->rep)
@@ -238,6 +260,8 @@ static int put_flush_list(struct put *p)
 static int put_retire(struct put *p, struct slot *sl)
 {
 	int err = slot_finish(sl);
+	if (!err && sl->created)
+		err = put_note_created(p, sl->ref.id);
 	if (err)
 		return err;
 	err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
@@ -382,6 +406,15 @@ static void put_abandon(struct put *p)
 		return;
 	}
 	store_commit_releasing(s);
+	/* Objects this put wrote that no row names (never recorded, or released
+	 * just now) go at once rather than at the next open. */
+	pthread_mutex_lock(&s->gc_lock);
+	for (size_t i = 0; i < p->ncreated; i++) {
+		if (index_chunk_has(s->index, p->created[i]) == 0)
+			objects_delete(&s->objects, p->created[i]);
+	}
+	objects_sync(&s->objects);
+	pthread_mutex_unlock(&s->gc_lock);
 }
 
 int files_put(struct store *s, int fd, const char *name, struct progress *progress,
@@ -441,6 +474,7 @@ out:
 	ring_release(&p.ring, s);
 	free(p.refs);
 	free(p.lists);
+	free(p.created);
 	return err;
 }
 

@@ -44,15 +44,43 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL)"
 			     " WITHOUT ROWID;"
-			     "PRAGMA user_version = 1;";
+			     "PRAGMA user_version = 2;";
+#define SCHEMA_VERSION 2
 
+/* Logs the error and maps it: a full disk and an I/O error say so; anything
+ * else is SHOAL_EDB. */
 static int db_error(struct index *ix, const char *what)
 {
 	log_info("index: %s: %s", what, sqlite3_errmsg(ix->db));
-	return SHOAL_EDB;
+	switch (sqlite3_errcode(ix->db)) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_IOERR:
+		return -EIO;
+	default:
+		return SHOAL_EDB;
+	}
+}
+
+/* The schema's version as stored, or -1. */
+static int schema_version(struct index *ix)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
 }
 
 int index_open(struct index **out, const char *path)
+{
+	return index_open_mode(out, path, 0);
+}
+
+int index_open_mode(struct index **out, const char *path, int exclusive)
 {
 	struct index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
@@ -64,11 +92,25 @@ int index_open(struct index **out, const char *path)
 		goto out;
 	}
 	sqlite3_busy_timeout(ix->db, 10000);
+	/* Keep the WAL and its index (-shm) files when the last connection
+	 * closes: reopening then creates nothing, so a full disk still opens. */
+	int persist = 1;
+	sqlite3_file_control(ix->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	/* Alone, the connection keeps the WAL index in its own memory: no -shm
+	 * file to create (set before the first access). */
+	if (exclusive &&
+	    sqlite3_exec(ix->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK) {
+		err = db_error(ix, "locking mode");
+		goto out;
+	}
+	/* An index already at this version is opened without writing, so that a
+	 * full disk still lets the store be read. */
 	if (sqlite3_exec(ix->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			 "PRAGMA foreign_keys=ON;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    (schema_version(ix) != SCHEMA_VERSION &&
+	     sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK)) {
 		err = db_error(ix, "schema");
 		goto out;
 	}

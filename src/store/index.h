@@ -19,6 +19,10 @@ struct index;
 
 /* Opens or creates the database at path. Returns 0 or SHOAL_EDB (logged). */
 int index_open(struct index **out, const char *path);
+/* The same; with exclusive, the connection is the only one the database will
+ * have while it is open (SQLite's exclusive locking mode: no shared-memory
+ * file is needed, so a full disk still opens an existing index). */
+int index_open_mode(struct index **out, const char *path, int exclusive);
 /* Closes (checkpointing the WAL). NULL is fine. */
 void index_close(struct index *ix);
 

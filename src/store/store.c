@@ -23,6 +23,10 @@
 #define LOCK_FILE   "lock"
 /* Present while a process has the store open; left behind by a crash. */
 #define OPEN_MARKER "store.open"
+/* Space kept aside so that removing names (which frees space, but must
+ * first write to the index) still works on a full disk. */
+#define RESERVE_FILE "reserve"
+#define RESERVE_SIZE ((off_t)4 * 1024 * 1024)
 
 static int home_path(const char *home, const char *name, char *out, size_t size)
 {
@@ -142,6 +146,32 @@ static int reconcile(struct store *s)
 	return store_commit_releasing(s);
 }
 
+/* Makes sure the reserve exists (best effort: a full disk goes without). */
+static void reserve_space(struct store *s)
+{
+	char path[PATH_MAX];
+	if (home_path(s->home, RESERVE_FILE, path, sizeof(path)))
+		return;
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size >= RESERVE_SIZE)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (posix_fallocate(fd, 0, RESERVE_SIZE))
+		unlink(path);
+	close(fd);
+}
+
+/* Gives the reserve back to the file system; 1 if there was one. */
+static int release_reserve(struct store *s)
+{
+	char path[PATH_MAX];
+	if (home_path(s->home, RESERVE_FILE, path, sizeof(path)))
+		return 0;
+	return unlink(path) == 0;
+}
+
 int store_open(struct store **out, const char *home, int flags)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -166,12 +196,20 @@ int store_open(struct store **out, const char *home, int flags)
 	if (err)
 		goto out;
 	home_path(home, INDEX_FILE, path, sizeof(path));
-	err = index_open(&s->index, path);
+	err = index_open_mode(&s->index, path, !!(flags & STORE_EXCLUSIVE));
 	if (err)
 		goto out;
 	home_path(home, OPEN_MARKER, path, sizeof(path));
 	if (access(path, F_OK) == 0) {
 		err = reconcile(s);
+		if (err == -ENOSPC) {
+			/* The index never names what is not on disk, so reading is
+			 * safe without it: leave the clean-up for an open with room. */
+			log_warnx("the disk is full: the store's clean-up after an unclean close "
+				  "waits for space");
+			s->unclean = 1;
+			err = 0;
+		}
 		if (err)
 			goto out;
 	} else {
@@ -185,6 +223,7 @@ int store_open(struct store **out, const char *home, int flags)
 		if (err)
 			goto out;
 	}
+	reserve_space(s);
 	/* Twice the CPUs: workers spend part of each job waiting on direct I/O
 	 * and fsync, and the others keep the cores busy meanwhile. */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -379,7 +418,7 @@ int store_index_open(struct store *s, struct index **out)
 	return err ? err : index_open(out, path);
 }
 
-int store_remove_name(struct store *s, const char *name)
+static int remove_name(struct store *s, const char *name)
 {
 	int err = index_begin(s->index);
 	if (err)
@@ -390,4 +429,17 @@ int store_remove_name(struct store *s, const char *name)
 		return err;
 	}
 	return store_commit_releasing(s);
+}
+
+int store_remove_name(struct store *s, const char *name)
+{
+	int err = remove_name(s, name);
+	/* A full disk: spend the reserve on this removal, which frees space,
+	 * and take it back afterwards if there is room. */
+	if (err == -ENOSPC && release_reserve(s)) {
+		log_info("the disk is full: using the reserve to remove '%s'", name);
+		err = remove_name(s, name);
+		reserve_space(s);
+	}
+	return err;
 }

@@ -34,7 +34,8 @@ struct store {
 };
 
 enum store_open_flags {
-	STORE_NOWAIT = 1, /* fail with -EWOULDBLOCK instead of waiting for the lock */
+	STORE_NOWAIT = 1,    /* fail with -EWOULDBLOCK instead of waiting for the lock */
+	STORE_EXCLUSIVE = 2, /* s->index is the only index connection (no store_index_open) */
 };
 
 /* Creates the store parts of a new home (the directory must exist): a fresh

@@ -263,3 +263,73 @@ check_no_sanitizer() {
 	hits=$(grep -h -A40 -E "ERROR: (Address|Leak)Sanitizer|runtime error" "$@" 2>/dev/null | head -n 60)
 	if [ -z "$hits" ]; then ok "$desc"; else fail "$desc" "$hits"; fi
 }
+
+# skip DESC REASON: a case this machine cannot run (TAP "# SKIP"; counts as passed).
+skip() {
+	_n=$((_n + 1))
+	echo "ok $_n - $1 # SKIP $2"
+}
+
+# ---- store audits (fault and crash tests) -------------------------------------------
+# store_audit HOME [strict]: checks the store in HOME as a crash or a disk fault
+#   may have left it, printing each problem found; non-zero when there is one:
+#   SQLite's integrity_check says ok; every chunks row has its object file and
+#   that file's SHA-256 is the row's id; every chunk a named manifest refs has a
+#   row and a file, and so has each named manifest. With "strict", also no temp
+#   file under objects/tmp and no object file without a row (what a store that
+#   has been opened since the last failure looks like).
+store_audit() {
+	python3 - "$1" "${2:-}" <<'PY'
+import hashlib, os, re, sqlite3, sys
+home, strict = sys.argv[1], sys.argv[2] == "strict"
+problems = []
+def obj(cid):
+    h = cid.hex()
+    return os.path.join(home, "objects", h[:2], h)
+db = sqlite3.connect(os.path.join(home, "index.sqlite"), timeout=30)
+ic = db.execute("PRAGMA integrity_check").fetchall()
+if ic != [("ok",)]:
+    problems.append("integrity_check: %r" % (ic[:5],))
+rows = set()
+for (cid,) in db.execute("SELECT id FROM chunks"):
+    rows.add(bytes(cid))
+for cid in sorted(rows):
+    try:
+        h = hashlib.sha256()
+        with open(obj(cid), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if h.digest() != cid:
+            problems.append("object file does not hash to its id: " + cid.hex())
+    except FileNotFoundError:
+        problems.append("chunk row without an object file: " + cid.hex())
+for name, m in db.execute("SELECT name, manifest FROM names"):
+    if bytes(m) not in rows:
+        problems.append("name %r: its manifest %s has no chunk row" % (name, bytes(m).hex()))
+q = "SELECT n.name, r.chunk FROM refs r JOIN names n ON n.manifest = r.manifest"
+for name, c in db.execute(q):
+    c = bytes(c)
+    if c not in rows:
+        problems.append("name %r refs chunk %s, which has no row" % (name, c.hex()))
+    elif not os.path.exists(obj(c)):
+        problems.append("name %r refs chunk %s, whose file is missing" % (name, c.hex()))
+db.close()
+if strict:
+    tmp = os.listdir(os.path.join(home, "objects", "tmp"))
+    if tmp:
+        problems.append("%d temp files under objects/tmp: %s" % (len(tmp), " ".join(tmp[:5])))
+    files = set()
+    for sub in os.listdir(os.path.join(home, "objects")):
+        if re.fullmatch(r"[0-9a-f]{2}", sub):
+            for f in os.listdir(os.path.join(home, "objects", sub)):
+                if re.fullmatch(r"[0-9a-f]{64}", f):
+                    files.add(bytes.fromhex(f))
+    orphans = files - rows
+    if orphans:
+        problems.append("%d object files without a chunk row, e.g. %s" %
+                        (len(orphans), next(iter(orphans)).hex()))
+for p in problems[:20]:
+    print(p)
+sys.exit(1 if problems else 0)
+PY
+}
