@@ -5,7 +5,7 @@ set -eu
 
 pkgs="build-essential pkg-config libevent-dev libssl-dev openssl libsqlite3-dev sqlite3
 libprotobuf-c-dev protobuf-c-compiler libinih-dev libjansson-dev libcmocka-dev
-clang libclang-rt-14-dev clang-format rsync iproute2 python3 procps"
+clang libclang-rt-14-dev clang-format rsync iproute2 iptables python3 procps"
 
 missing=""
 for p in $pkgs; do

@@ -253,7 +253,7 @@ static int fetch_many(struct run *r, struct want *wants, size_t n)
 				if (k < 0) {
 					fail_chunk(f, w->ref.id,
 						   "chunk %s is on no reachable node");
-					err = SHOAL_EMISSING;
+					err = SHOAL_EUNREACHABLE;
 					break;
 				}
 				if (saturated)
@@ -285,7 +285,7 @@ static int fetch_many(struct run *r, struct want *wants, size_t n)
 				break;
 			}
 		}
-		err = SHOAL_EMISSING;
+		err = SHOAL_EUNREACHABLE;
 	}
 	return err ? err : e;
 }

@@ -47,7 +47,7 @@ struct fetch {
 };
 
 /* Makes every chunk of cap present here, recorded under token. Returns 0,
- * SHOAL_EMISSING (a chunk no reachable member has: failed names it),
+ * SHOAL_EUNREACHABLE (a chunk no reachable member has: failed names it),
  * SHOAL_ECORRUPT / SHOAL_EPROTO (the manifest or a ChunkList is bad), -EINTR
  * (cancelled), or another error. */
 int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t token[CHUNK_ID_LEN]);

@@ -66,15 +66,24 @@ static struct member *member_add(struct node *n, const uint8_t id[NODE_ID_LEN], 
 	return m;
 }
 
-size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max)
+size_t members_up_ids_returned(const struct node *n, uint8_t (*out)[NODE_ID_LEN], uint8_t *returned,
+			       size_t max)
 {
 	size_t k = 0;
 	for (unsigned i = 0; i < n->nmembers && k < max; i++) {
 		const struct member *m = &n->members[i];
-		if (m->state == MEMBER_UP && m->link)
-			memcpy(out[k++], m->id, NODE_ID_LEN);
+		if (m->state != MEMBER_UP || !m->link)
+			continue;
+		if (returned)
+			returned[k] = (uint8_t)m->returned;
+		memcpy(out[k++], m->id, NODE_ID_LEN);
 	}
 	return k;
+}
+
+size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max)
+{
+	return members_up_ids_returned(n, out, NULL, max);
 }
 
 unsigned members_lost(const struct node *n, double now, unsigned *waiting)
@@ -307,7 +316,12 @@ static void establish(struct link *l, const Shoal__Hello *h)
 	m->last_seen = (int64_t)time(NULL);
 	m->dirty = 1;
 	if (m->state != MEMBER_UP) {
+		/* Back after being lost: copies were remade meanwhile, so its own
+		 * are the surplus to let go (repair.c). */
+		if (m->seen_up && now - m->down_since >= n->cfg.grace_period)
+			m->returned = 1;
 		m->state = MEMBER_UP;
+		m->seen_up = 1;
 		log_info("peer %s up at %s", short_id(id, sid), m->addr[0] ? m->addr : "?");
 	}
 	send_peers(n, l);

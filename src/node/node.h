@@ -39,6 +39,8 @@ struct member {
 	enum member_state state;
 	double last_heard; /* monotonic seconds of the last frame from it */
 	double down_since; /* monotonic seconds it went down (or the node started) */
+	int seen_up;	   /* up at some time since this node started */
+	int returned;	   /* came back after being lost (down past the grace period) */
 	double next_dial;
 	double backoff;
 	uint64_t ping_nonce;
@@ -140,8 +142,11 @@ void members_counts(const struct node *n, unsigned *up, unsigned *down);
 /* Answers request_id on l with an Error frame. */
 void link_send_error(struct link *l, uint64_t request_id, Shoal__Error__Code code,
 		     const char *text);
-/* Copies the ids of the members that are up (at most max); returns how many. */
+/* Copies the ids of the members that are up (at most max); returns how many.
+ * returned (may be NULL) gets, for each, whether it came back after being lost. */
 size_t members_up_ids(const struct node *n, uint8_t (*out)[NODE_ID_LEN], size_t max);
+size_t members_up_ids_returned(const struct node *n, uint8_t (*out)[NODE_ID_LEN], uint8_t *returned,
+			       size_t max);
 /* Counts the members down longer than cfg.grace_period (lost: their copies
  * are remade elsewhere) and those down for less (*waiting, may be NULL). */
 unsigned members_lost(const struct node *n, double now, unsigned *waiting);

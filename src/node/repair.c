@@ -26,9 +26,17 @@
 #define HAVE_TIMEOUT 10.0
 #define SELF	     ((size_t)-1)
 
+/* What was last logged for a chunk, so each decision is logged once. */
+#define LOGGED_SLOTS 4096
+struct logged {
+	uint8_t id[8];
+	uint16_t have, want;
+};
+
 struct repair {
 	struct node *n;
 	struct repair_stats stats;
+	struct logged logged[LOGGED_SLOTS]; /* touched by the operations thread only */
 	int scanning, scrubbing;
 	double last_scan, last_scrub;
 	uint8_t scrub_after[CHUNK_ID_LEN]; /* the scrub's cursor */
@@ -39,6 +47,7 @@ struct repair_job {
 	struct lw_job lw;
 	struct repair *rp;
 	uint8_t (*peers)[NODE_ID_LEN];
+	uint8_t *returned; /* peers back after being lost */
 	size_t npeers;
 	double rate; /* bytes per second */
 	/* scrub */
@@ -57,11 +66,24 @@ static const char *short_hex(const uint8_t id[CHUNK_ID_LEN], char out[17])
 	return out;
 }
 
+/* Whether this state of a chunk is news (then remembered). */
+static int news(struct repair *rp, const uint8_t id[CHUNK_ID_LEN], unsigned have, unsigned want)
+{
+	uint32_t h = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+	struct logged *l = &rp->logged[h % LOGGED_SLOTS];
+	if (!memcmp(l->id, id, sizeof(l->id)) && l->have == have && l->want == want)
+		return 0;
+	memcpy(l->id, id, sizeof(l->id));
+	l->have = (uint16_t)have;
+	l->want = (uint16_t)want;
+	return 1;
+}
+
 /* Asks every peer which of ids[0..n) it holds; bits[p][i/8] bit i%8.
  * Returns how many peers did not answer (their bits are all zero). */
 static size_t ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
-		     const uint8_t (*ids)[CHUNK_ID_LEN], size_t count,
-		     uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8])
+		       const uint8_t (*ids)[CHUNK_ID_LEN], size_t count,
+		       uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8])
 {
 	struct rqueue q;
 	rqueue_init(&q);
@@ -199,9 +221,24 @@ static unsigned push_copies(struct repair_job *j, struct store *s, const uint8_t
 	size_t len = 0;
 	int err = objects_read(&s->objects, id, buf, objects_align_up(OBJECT_SIZE_MAX),
 			       OBJECTS_DIRECT, &len);
+	if (err == SHOAL_ECORRUPT || err == SHOAL_EMISSING) {
+		/* Never spread a damaged copy: replace this one from a live holder
+		 * (checked against the id), then copy that. */
+		log_warnx("repair: chunk %s is %s here; replacing it first", sid,
+			  err == SHOAL_ECORRUPT ? "damaged" : "missing");
+		int e = repair_replace_chunk(
+			n, s, s->index, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id);
+		j->corrupt++;
+		if (!e) {
+			j->fixed++;
+			err = objects_read(&s->objects, id, buf, objects_align_up(OBJECT_SIZE_MAX),
+					   OBJECTS_DIRECT, &len);
+		} else {
+			j->unrecoverable++;
+		}
+	}
 	if (err) {
-		/* Never spread a damaged copy: the scrub replaces it first. */
-		log_warnx("repair: chunk %s cannot be copied from here: %s", short_hex(id, sid),
+		log_warnx("repair: chunk %s cannot be copied from here: %s", sid,
 			  shoal_strerror(err));
 		free(buf);
 		return 0;
@@ -236,7 +273,7 @@ static unsigned push_copies(struct repair_job *j, struct store *s, const uint8_t
 		*moved += len;
 		log_info("repair: chunk %s copied to %.16s", sid, pid);
 		if (index_begin(s->index) == 0) {
-			if (index_placed_add(s->index, id, c->peer) == 0)
+			if (index_repaired_add(s->index, id, c->peer) == 0)
 				index_commit(s->index);
 			else
 				index_rollback(s->index);
@@ -305,11 +342,11 @@ static void scan_work(struct pool_job *pj)
 					    (const uint8_t(*)[(WIRE_IDS_MAX + 7) / 8]) bits, i, id);
 			if (have < want)
 				j->under++;
-			if (lead != SELF)
-				continue; /* another holder acts for this chunk */
-			placement_rank((const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id,
-				       order);
 			if (have < want) {
+				if (lead != SELF)
+					continue; /* another holder acts for this chunk */
+				placement_rank((const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
+					       id, order);
 				unsigned nt = 0;
 				for (size_t k = 0; k < j->npeers && have + nt < want; k++) {
 					if (!has_bit(bits[order[k]], i))
@@ -317,33 +354,49 @@ static void scan_work(struct pool_job *pj)
 				}
 				if (!nt)
 					continue; /* no live member left to take a copy */
-				log_info("repair: chunk %s has %u of %u copies; copying it to %u "
-					 "more node%s",
-					 short_hex(id, sid), have, want, nt, nt == 1 ? "" : "s");
+				if (news(j->rp, id, have, want))
+					log_info("repair: chunk %s has %u of %u copies; copying it "
+						 "to %u more node%s",
+						 short_hex(id, sid), have, want, nt,
+						 nt == 1 ? "" : "s");
 				j->repaired += push_copies(j, s, id, want, targets, nt, &moved);
 				pace(start, moved, j->rate);
 				continue;
 			}
-			/* Surplus: let go of one copy this node placed, the lowest
-			 * ranked, now that the others are acknowledged. */
-			for (size_t k = j->npeers; k-- > 0;) {
-				size_t p = order[k];
-				if (!has_bit(bits[p], i) ||
-				    index_placed_has(s->index, id, j->peers[p]) != 1)
-					continue;
-				char pid[NODE_ID_STR_LEN + 1];
-				node_id_format(j->peers[p], pid);
-				if (index_begin(s->index) == 0) {
-					if (index_placed_release(s->index, id, j->peers[p]) == 0)
-						index_commit(s->index);
-					else
-						index_rollback(s->index);
-				}
-				log_info("repair: chunk %s has %u of %u copies; releasing the one "
-					 "on %.16s",
-					 short_hex(id, sid), have, want, pid);
-				break;
+			/* Surplus: a member came back after its copies were remade.
+			 * One copy goes at a time: the one on the holder rendezvous
+			 * hashing ranks last among the live holders. Every node
+			 * computes the same holder, and whoever placed a copy there
+			 * lets it go, so however many act, that one copy is all that
+			 * goes (a placement let go is no longer one: no second time). */
+			int back = 0;
+			for (size_t p = 0; p < j->npeers; p++)
+				back |= j->returned[p] && has_bit(bits[p], i);
+			if (!back)
+				continue;
+			placement_rank((const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id,
+				       order);
+			size_t last = SELF;
+			for (size_t k = j->npeers; k-- > 0 && last == SELF;) {
+				if (has_bit(bits[order[k]], i))
+					last = order[k];
 			}
+			/* This node itself may rank below it: then it is the last. */
+			if (last == SELF ||
+			    placement_score(n->id, id) < placement_score(j->peers[last], id) ||
+			    index_placed_has(s->index, id, j->peers[last]) != 1)
+				continue;
+			char pid[NODE_ID_STR_LEN + 1];
+			node_id_format(j->peers[last], pid);
+			if (index_begin(s->index) == 0) {
+				if (index_placed_release(s->index, id, j->peers[last]) == 0)
+					index_commit(s->index);
+				else
+					index_rollback(s->index);
+			}
+			log_info(
+				"repair: chunk %s has %u of %u copies; releasing the copy on %.16s",
+				short_hex(id, sid), have, want, pid);
 		}
 		if (b->n < SCAN_BATCH)
 			break;
@@ -442,6 +495,7 @@ static void job_done(struct lw_msg *msg)
 	rp->stats.corrupt_fixed += j->fixed;
 	rp->stats.unrecoverable += j->unrecoverable;
 	free(j->peers);
+	free(j->returned);
 	free(j);
 }
 
@@ -455,7 +509,13 @@ static struct repair_job *job_new(struct repair *rp)
 		return NULL;
 	}
 	j->rp = rp;
-	j->npeers = members_up_ids(rp->n, j->peers, NODE_MEMBERS_MAX);
+	j->returned = calloc(NODE_MEMBERS_MAX, 1);
+	if (!j->returned) {
+		free(j->peers);
+		free(j);
+		return NULL;
+	}
+	j->npeers = members_up_ids_returned(rp->n, j->peers, j->returned, NODE_MEMBERS_MAX);
 	return j;
 }
 

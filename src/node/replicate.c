@@ -92,7 +92,7 @@ static void chunk_settled(struct replicate *r, struct pchunk *pc)
 		snprintf(r->why, sizeof(r->why),
 			 "chunk %.16s reached %u of %u nodes (the others failed or left)", hex,
 			 pc->acked + 1, r->copies + 1);
-		r->err = SHOAL_EMISSING;
+		r->err = SHOAL_EREPLICAS;
 	}
 }
 

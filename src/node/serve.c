@@ -393,8 +393,8 @@ static void fetch_done(struct lw_msg *msg)
 	if (l && conn_ready(l->c)) {
 		if (j->err) {
 			link_send_error(l, j->request_id,
-					j->err == SHOAL_EMISSING ? SHOAL__ERROR__CODE__NOT_FOUND
-								 : SHOAL__ERROR__CODE__INTERNAL,
+					j->err == SHOAL_EUNREACHABLE ? SHOAL__ERROR__CODE__NOT_FOUND
+								     : SHOAL__ERROR__CODE__INTERNAL,
 					j->why);
 		} else {
 			Shoal__Envelope env = SHOAL__ENVELOPE__INIT;

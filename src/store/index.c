@@ -39,13 +39,16 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS unpins("
 			     " chunk BLOB NOT NULL, node BLOB NOT NULL,"
 			     " PRIMARY KEY(node, chunk)) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS repaired("
+			     " chunk BLOB NOT NULL, node BLOB NOT NULL,"
+			     " PRIMARY KEY(chunk, node)) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS copies("
 			     " chunk BLOB PRIMARY KEY, replicas INTEGER NOT NULL) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL)"
 			     " WITHOUT ROWID;"
-			     "PRAGMA user_version = 2;";
-#define SCHEMA_VERSION 2
+			     "PRAGMA user_version = 3;";
+#define SCHEMA_VERSION 3
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
  * else is SHOAL_EDB. */
@@ -427,6 +430,10 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 	if (!err)
 		err = exec(ix, "DELETE FROM placed WHERE chunk NOT IN (SELECT chunk FROM refs)"
 			       " AND chunk NOT IN (SELECT chunk FROM pins)");
+	if (!err)
+		err = exec(ix,
+			   "DELETE FROM repaired WHERE NOT EXISTS (SELECT 1 FROM placed"
+			   " WHERE placed.chunk = repaired.chunk AND placed.node = repaired.node)");
 	if (err)
 		return err;
 	sqlite3_stmt *st;
@@ -522,7 +529,45 @@ int index_placed_release(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const
 	int err = run_pair(ix, "INSERT OR IGNORE INTO unpins(chunk, node) VALUES(?, ?)", id, node);
 	if (!err)
 		err = run_pair(ix, "DELETE FROM placed WHERE chunk = ? AND node = ?", id, node);
+	if (!err)
+		err = run_pair(ix, "DELETE FROM repaired WHERE chunk = ? AND node = ?", id, node);
 	return err;
+}
+
+int index_repaired_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	int err = index_placed_add(ix, id, node);
+	if (!err)
+		err = run_pair(ix, "INSERT OR IGNORE INTO repaired(chunk, node) VALUES(?, ?)", id,
+			       node);
+	return err;
+}
+
+int index_repaired_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT 1 FROM repaired WHERE chunk = ? AND node = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	bind_id(st, 2, node);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "repaired lookup");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_unpins_pending(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT 1 FROM unpins WHERE chunk = ? LIMIT 1", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "unpins lookup");
+	sqlite3_finalize(st);
+	return ret;
 }
 
 int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])

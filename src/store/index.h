@@ -101,6 +101,12 @@ int index_pin_count(struct index *ix, uint64_t *count);
  * daemon drains by sending Unpin to each holder.
  */
 int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* A placement made by repair (kept apart: those are the copies let go first
+ * when a lost member comes back), and whether one is recorded. */
+int index_repaired_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+int index_repaired_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* 1 when an Unpin of id waits in the outbox, 0 when none, or an error. */
+int index_unpins_pending(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* Moves a placement to the unpins outbox (a surplus copy to let go). */
 int index_placed_release(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 /* 1 when id was placed on node (or released there and not yet unpinned),

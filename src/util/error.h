@@ -22,7 +22,9 @@
 	X(IDENTITY, "invalid or missing identity")                   \
 	X(EXIST, "already exists")                                   \
 	X(USAGE, "invalid usage")                                    \
-	X(MISSING, "chunk missing from the store")
+	X(MISSING, "chunk missing from the store")                   \
+	X(UNREACHABLE, "no reachable node has it")                   \
+	X(REPLICAS, "too few nodes took a copy")
 
 /* Project codes sit below every errno value: SHOAL_EBASE - 1, - 2, ... */
 enum { SHOAL_EBASE = -1000 };

@@ -20,6 +20,10 @@
     hostile.py liar ADDR CA KEY CERT SECS         a member that claims every chunk and serves wrong bytes
     hostile.py putbad ADDR CA KEY CERT            PutChunk with wrong bytes: Error CORRUPT; right: PutAck
     hostile.py putbig ADDR CA KEY CERT            PutChunk of 4 MiB + 16: PutAck; of 4 MiB + 17: hung up
+    hostile.py getchunk-expect ADDR CA KEY CERT ID_HEX WANT
+                                                  GetChunk for ID_HEX; exit 0 when the answer is WANT:
+                                                  not_found (Error NOT_FOUND) or chunk (a Chunk whose
+                                                  bytes hash to the id) (tests/cli/test_net_repair.sh)
 
 Frames are a 4-byte big-endian length, an Envelope (proto/shoal.proto), then
 Envelope.payload_len raw bytes. Protobuf is encoded and decoded by hand. For
@@ -543,6 +547,31 @@ def cmd_catalog_forged(addr, ca, key, cert, *signed_hex):
     print("sent %d forged entries (%s); still connected, Pong received; none of them among "
           "the %d entries the daemon sent back" % (len(bad), ", ".join(sorted(bad)), len(listed)))
     return 0
+
+
+def cmd_getchunk_expect(addr, ca, key, cert, id_hex, want):
+    """As a member, GetChunk for ID_HEX; prints what came back (not_found, chunk,
+    bad-chunk, error N, or how the connection ended); exit 0 when it is WANT."""
+    if want not in ("not_found", "chunk"):
+        sys.exit("hostile: getchunk-expect wants not_found or chunk, not " + want)
+    cid = bytes.fromhex(id_hex)
+    try:
+        s = tls_connect(addr, ca, key, cert)
+        greet(s, cert)
+        s.sendall(frame(get_chunk(11, cid)))
+        env, payload = reply(s, 11, time.monotonic() + WAIT)
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("GetChunk %s: no answer: %s" % (id_hex[:16], e or type(e).__name__))
+        return 1
+    if ERROR in env:
+        code = first(decode(env[ERROR][0]), 1)
+        got = "not_found" if code == NOT_FOUND else "error %d" % code
+    elif first(decode(env[CHUNK][0]), 1, b"") == cid and hashlib.sha256(payload).digest() == cid:
+        got = "chunk"
+    else:
+        got = "bad-chunk"
+    print("GetChunk %s: %s (%d bytes); wanted %s" % (id_hex[:16], got, len(payload), want))
+    return 0 if got == want else 1
 
 
 def main(argv):

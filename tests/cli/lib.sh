@@ -31,7 +31,8 @@ _cleanup() {
 	done
 	wait 2>/dev/null
 	chmod -R u+w "$T" 2>/dev/null
-	rm -rf "$T"
+	# SHOAL_KEEP=1 keeps the temp tree (homes, daemon logs) for a look.
+	if [ "${SHOAL_KEEP:-}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap _cleanup EXIT
 
