@@ -359,7 +359,13 @@ static void op_get(struct op *op, struct store *s)
 		op->progress.done = 0;
 		err = files_get(s, &op->cap, r->out_path, &op->progress, &failed);
 	}
+	uint8_t token[CHUNK_ID_LEN];
+	fetch_get_token(op->cap.id, token);
 	if (err != SHOAL_EMISSING) {
+		/* An earlier get, interrupted, may have left what it fetched: now
+		 * that the file is out, let that go. */
+		if (!err && index_pending_has(s->index, token) == 1)
+			fetch_release(&f, token);
 		f.chunks = 0;
 		if (err && failed.set) {
 			rep.failed_chunk.data = failed.id;
@@ -372,8 +378,6 @@ static void op_get(struct op *op, struct store *s)
 	/* Something is not stored here: fetch what is missing, then read. */
 	memset(&failed, 0, sizeof(failed));
 	op->progress.done = 0;
-	uint8_t token[CHUNK_ID_LEN];
-	fetch_get_token(op->cap.id, token);
 	err = fetch_into(&f, &op->cap, token);
 	if (!err) {
 		/* Everything is here now; the copy out only needs the cancel flag. */

@@ -381,10 +381,23 @@ static void scan_work(struct pool_job *pj)
 				if (has_bit(bits[order[k]], i))
 					last = order[k];
 			}
-			/* This node itself may rank below it: then it is the last. */
+			/* This node itself may rank below it: then it is the last,
+			 * and lets its own copy go if no file of its own needs it. */
 			if (last == SELF ||
-			    placement_score(n->id, id) < placement_score(j->peers[last], id) ||
-			    index_placed_has(s->index, id, j->peers[last]) != 1)
+			    placement_score(n->id, id) < placement_score(j->peers[last], id)) {
+				if (index_begin(s->index))
+					continue;
+				if (index_surplus_drop(s->index, id)) {
+					index_rollback(s->index);
+					continue;
+				}
+				if (store_commit_releasing(s) == 0)
+					log_info("repair: chunk %s has %u of %u copies; letting this "
+						 "node's go",
+						 short_hex(id, sid), have, want);
+				continue;
+			}
+			if (index_placed_has(s->index, id, j->peers[last]) != 1)
 				continue;
 			char pid[NODE_ID_STR_LEN + 1];
 			node_id_format(j->peers[last], pid);

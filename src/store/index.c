@@ -411,6 +411,19 @@ int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int s
 	return run(ix, st);
 }
 
+int index_pending_has(struct index *ix, const uint8_t token[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT 1 FROM pending WHERE token = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, token);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "pending lookup");
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int index_pending_clear(struct index *ix)
 {
 	return exec(ix, "DELETE FROM pending");
@@ -503,6 +516,32 @@ int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
 {
 	return run_pair(ix, "DELETE FROM pins WHERE chunk = ? AND node = ?", id, node);
+}
+
+int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT 1 FROM refs WHERE chunk = ? LIMIT 1", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return SHOAL_EEXIST; /* a file of this node needs it */
+	if (rc != SQLITE_DONE)
+		return db_error(ix, "refs lookup");
+	const char *sql[] = {
+		"DELETE FROM pins WHERE chunk = ?", "DELETE FROM placed WHERE chunk = ?",
+		"DELETE FROM repaired WHERE chunk = ?", "DELETE FROM copies WHERE chunk = ?"};
+	for (size_t i = 0; !err && i < sizeof(sql) / sizeof(sql[0]); i++) {
+		err = prepare(ix, sql[i], &st);
+		if (!err) {
+			bind_id(st, 1, id);
+			err = run(ix, st);
+		}
+	}
+	return err;
 }
 
 int index_pin_count(struct index *ix, uint64_t *count)

@@ -83,6 +83,8 @@ int index_names_foreach(struct index *ix, index_name_fn fn, void *arg);
  */
 int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int set);
 int index_pending_clear(struct index *ix);
+/* 1 when token is pending, 0 when not, or an error. */
+int index_pending_has(struct index *ix, const uint8_t token[CHUNK_ID_LEN]);
 
 /*
  * Pins: chunks this node keeps because another node asked it to (a replica
@@ -93,6 +95,12 @@ int index_pending_clear(struct index *ix);
 int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_count(struct index *ix, uint64_t *count);
+/* A surplus copy held for others goes: every pin of chunk id, and the
+ * placements this node made of it, are dropped without unpinning (the copies
+ * placed stay where they are, counted by whoever scans them), so the next
+ * garbage collection deletes it. SHOAL_EEXIST (nothing changed) when a file
+ * of this node needs the chunk. Run inside a transaction. */
+int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 
 /*
  * Placed: copies this node asked another node to keep (pushed chunks, sent

@@ -230,7 +230,7 @@ gen_data big4 $((200 * MiB)) dist-resume
 capr=$(shoal --home n2 put big4 --replicas 1 2>putr.err)
 check_eq "put --replicas 1 of 200 MiB on node 2 (it alone holds it) exits 0" 0 $?
 before=$(count_objects n6)
-timeout -s KILL 120 "$SHOAL" --home n6 get "$capr" -o gotr 2>getr.err &
+"$SHOAL" --home n6 get "$capr" -o gotr 2>getr.err &
 get_pid=$!
 grown() { [ "$(count_objects n6)" -ge $((before + 8)) ]; }
 check "node 6's get stores fetched chunks as they arrive" wait_for 30 grown
