@@ -316,6 +316,17 @@ static void op_put(struct op *op, struct store *s)
 	replicate_release(&rp);
 }
 
+/* Finishes op when its target did not resolve (see resolve_target()). */
+static int op_unresolved(struct op *op, Shoal__CtlReply *rep)
+{
+	if (!op->resolve_err)
+		return 0;
+	op_finish(op, rep, op->resolve_err,
+		  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
+						   : "no such name here or in the network catalog");
+	return 1;
+}
+
 /* A fetch on the ops thread, with this op's view of the network. */
 static void op_fetch_init(struct op *op, struct store *s, struct fetch *f)
 {
@@ -333,12 +344,8 @@ static void op_get(struct op *op, struct store *s)
 	const Shoal__CtlGetRequest *r = op->req->get;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	char text[WIRE_CTL_TEXT_MAX];
-	if (op->resolve_err) {
-		op_finish(op, &rep, op->resolve_err,
-			  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
-							   : "no such name here or in the catalog");
+	if (op_unresolved(op, &rep))
 		return;
-	}
 	struct fetch f;
 	op_fetch_init(op, s, &f);
 	struct files_failure failed = {0};
@@ -413,12 +420,8 @@ static void op_send(struct op *op, struct store *s)
 	const Shoal__CtlSendRequest *r = op->req->send;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	char text[WIRE_CTL_TEXT_MAX], sid[NODE_ID_STR_LEN + 1];
-	if (op->resolve_err) {
-		op_finish(op, &rep, op->resolve_err,
-			  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
-							   : "no such name here or in the catalog");
+	if (op_unresolved(op, &rep))
 		return;
-	}
 	node_id_format(r->to.data, sid);
 	if (!memcmp(r->to.data, op->ctl->n->id, NODE_ID_LEN)) {
 		op_finish(op, &rep, SHOAL_EUSAGE, "that node is this one");
@@ -461,12 +464,8 @@ static void op_send(struct op *op, struct store *s)
 static void op_locate(struct op *op, struct store *s)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	if (op->resolve_err) {
-		op_finish(op, &rep, op->resolve_err,
-			  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
-							   : "no such name here or in the catalog");
+	if (op_unresolved(op, &rep))
 		return;
-	}
 	struct fetch f;
 	op_fetch_init(op, s, &f);
 	uint8_t token[CHUNK_ID_LEN];
