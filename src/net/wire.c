@@ -182,7 +182,8 @@ static int envelope_ok(const Shoal__Envelope *env)
 	case SHOAL__ENVELOPE__MSG_HAVE:
 		return env->have && ids_ok(env->have->n_ids, env->have->ids);
 	case SHOAL__ENVELOPE__MSG_HAVE_REPLY:
-		return env->have_reply && env->have_reply->have.len <= (WIRE_IDS_MAX + 7) / 8;
+		return env->have_reply && env->have_reply->have.len <= (WIRE_IDS_MAX + 7) / 8 &&
+		       env->have_reply->own.len <= (WIRE_IDS_MAX + 7) / 8;
 	case SHOAL__ENVELOPE__MSG_UNPIN:
 		return env->unpin && ids_ok(env->unpin->n_ids, env->unpin->ids);
 	case SHOAL__ENVELOPE__MSG_FETCH:

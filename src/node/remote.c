@@ -324,6 +324,9 @@ int remote_on_reply(struct link *l, Shoal__Envelope *env, uint8_t *payload, size
 		memset(c->have, 0, sizeof(c->have));
 		size_t want = (c->nids + 7) / 8, got = env->have_reply->have.len;
 		memcpy(c->have, env->have_reply->have.data, got < want ? got : want);
+		memset(c->own, 0, sizeof(c->own));
+		got = env->have_reply->own.len;
+		memcpy(c->own, env->have_reply->own.data, got < want ? got : want);
 	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_FETCH_DONE) {
 		c->chunks = env->fetch_done->chunks;
 		c->fetched = env->fetch_done->fetched;

@@ -78,6 +78,7 @@ struct rcall {
 		  * such), -ENOTCONN (not connected), -ECONNRESET (link lost),
 		  * -ETIMEDOUT, -ECANCELED (the node stops), SHOAL_EPROTO */
 	uint8_t have[(WIRE_IDS_MAX + 7) / 8];
+	uint8_t own[(WIRE_IDS_MAX + 7) / 8]; /* RCALL_HAVE: held for the peer's own files */
 	uint64_t chunks, fetched;
 	/* private */
 	struct node *n;

@@ -83,7 +83,8 @@ static int news(struct repair *rp, const uint8_t id[CHUNK_ID_LEN], unsigned have
  * Returns how many peers did not answer (their bits are all zero). */
 static size_t ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
 		       const uint8_t (*ids)[CHUNK_ID_LEN], size_t count,
-		       uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8])
+		       uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8],
+		       uint8_t (*own)[(WIRE_IDS_MAX + 7) / 8])
 {
 	struct rqueue q;
 	rqueue_init(&q);
@@ -102,10 +103,15 @@ static size_t ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size
 	while ((c = rqueue_wait(&q))) {
 		size_t p = (size_t)(uintptr_t)c->user;
 		memset(bits[p], 0, sizeof(bits[p]));
-		if (!c->err)
+		if (own)
+			memset(own[p], 0, sizeof(own[p]));
+		if (!c->err) {
 			memcpy(bits[p], c->have, sizeof(bits[p]));
-		else
+			if (own)
+				memcpy(own[p], c->own, sizeof(own[p]));
+		} else {
 			silent++;
+		}
 	}
 	free(calls);
 	rqueue_destroy(&q);
@@ -152,7 +158,7 @@ int repair_replace_chunk(struct node *n, struct store *s, struct index *ix,
 	uint8_t(*bits)[(WIRE_IDS_MAX + 7) / 8] = calloc(npeers ? npeers : 1, sizeof(*bits));
 	if (!bits)
 		return -ENOMEM;
-	ask_have(n, peers, npeers, (const uint8_t(*)[CHUNK_ID_LEN])id, 1, bits);
+	ask_have(n, peers, npeers, (const uint8_t(*)[CHUNK_ID_LEN])id, 1, bits, NULL);
 	int err = SHOAL_EMISSING;
 	struct rqueue q;
 	rqueue_init(&q);
@@ -313,13 +319,14 @@ static void scan_work(struct pool_job *pj)
 	struct store *s = n->store;
 	struct batch *b = malloc(sizeof(*b));
 	uint8_t(*bits)[(WIRE_IDS_MAX + 7) / 8] = calloc(j->npeers ? j->npeers : 1, sizeof(*bits));
+	uint8_t(*own)[(WIRE_IDS_MAX + 7) / 8] = calloc(j->npeers ? j->npeers : 1, sizeof(*own));
 	size_t *order = malloc((j->npeers ? j->npeers : 1) * sizeof(*order));
 	size_t *targets = malloc((j->npeers ? j->npeers : 1) * sizeof(*targets));
 	uint8_t after[CHUNK_ID_LEN] = {0};
 	double start = monotonic_seconds();
 	uint64_t moved = 0;
 	char sid[17];
-	while (b && bits && order && targets) {
+	while (b && bits && own && order && targets) {
 		b->n = 0;
 		if (index_copies_foreach(s->index, after, SCAN_BATCH, add_to_batch, b) || !b->n)
 			break;
@@ -327,7 +334,7 @@ static void scan_work(struct pool_job *pj)
 		/* A member that does not answer (frozen, say, and not yet timed
 		 * out) may well hold copies: decide nothing on a partial view. */
 		if (ask_have(n, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-			     (const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, bits))
+			     (const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, bits, own))
 			break;
 		for (size_t i = 0; i < b->n; i++) {
 			const uint8_t *id = b->ids[i];
@@ -365,9 +372,10 @@ static void scan_work(struct pool_job *pj)
 			}
 			/* Surplus: a member came back after its copies were remade.
 			 * One copy goes at a time: the one on the holder rendezvous
-			 * hashing ranks last among the live holders. Every node
-			 * computes the same holder, and whoever placed a copy there
-			 * lets it go, so however many act, that one copy is all that
+			 * hashing ranks last among the live holders that keep it
+			 * only for others. Every node computes the same holder; it
+			 * drops its copy, and whoever placed a copy there lets go of
+			 * it too, so however many act, that one copy is all that
 			 * goes (a placement let go is no longer one: no second time). */
 			int back = 0;
 			for (size_t p = 0; p < j->npeers; p++)
@@ -376,15 +384,18 @@ static void scan_work(struct pool_job *pj)
 				continue;
 			placement_rank((const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id,
 				       order);
+			/* The holder ranked last among those that keep it only for
+			 * others (a holder whose own files need it cannot let go). */
 			size_t last = SELF;
 			for (size_t k = j->npeers; k-- > 0 && last == SELF;) {
-				if (has_bit(bits[order[k]], i))
+				if (has_bit(bits[order[k]], i) && !has_bit(own[order[k]], i))
 					last = order[k];
 			}
-			/* This node itself may rank below it: then it is the last,
-			 * and lets its own copy go if no file of its own needs it. */
-			if (last == SELF ||
-			    placement_score(n->id, id) < placement_score(j->peers[last], id)) {
+			int self_free = index_chunk_referenced(s->index, id) == 0;
+			if (self_free &&
+			    (last == SELF ||
+			     placement_score(n->id, id) < placement_score(j->peers[last], id))) {
+				/* This node is that holder: it lets its own copy go. */
 				if (index_begin(s->index))
 					continue;
 				if (index_surplus_drop(s->index, id)) {
@@ -392,11 +403,13 @@ static void scan_work(struct pool_job *pj)
 					continue;
 				}
 				if (store_commit_releasing(s) == 0)
-					log_info("repair: chunk %s has %u of %u copies; letting this "
-						 "node's go",
+					log_info("repair: chunk %s has %u of %u copies; "
+						 "letting this node's go",
 						 short_hex(id, sid), have, want);
 				continue;
 			}
+			if (last == SELF)
+				continue;
 			if (index_placed_has(s->index, id, j->peers[last]) != 1)
 				continue;
 			char pid[NODE_ID_STR_LEN + 1];
@@ -416,6 +429,7 @@ static void scan_work(struct pool_job *pj)
 	}
 	free(b);
 	free(bits);
+	free(own);
 	free(order);
 	free(targets);
 }

@@ -326,15 +326,20 @@ static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutCh
 
 static void on_have(struct link *l, uint64_t request_id, const Shoal__Have *h)
 {
-	uint8_t bits[(WIRE_IDS_MAX + 7) / 8] = {0};
+	uint8_t bits[(WIRE_IDS_MAX + 7) / 8] = {0}, own[(WIRE_IDS_MAX + 7) / 8] = {0};
 	for (size_t i = 0; i < h->n_ids; i++) {
-		if (index_chunk_has(l->n->ix, h->ids[i].data) == 1)
-			bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		if (index_chunk_has(l->n->ix, h->ids[i].data) != 1)
+			continue;
+		bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		if (index_chunk_referenced(l->n->ix, h->ids[i].data) == 1)
+			own[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
 	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 	Shoal__HaveReply r = SHOAL__HAVE_REPLY__INIT;
 	r.have.data = bits;
 	r.have.len = (h->n_ids + 7) / 8;
+	r.own.data = own;
+	r.own.len = (h->n_ids + 7) / 8;
 	env.request_id = request_id;
 	env.msg_case = SHOAL__ENVELOPE__MSG_HAVE_REPLY;
 	env.have_reply = &r;

@@ -518,6 +518,19 @@ int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uin
 	return run_pair(ix, "DELETE FROM pins WHERE chunk = ? AND node = ?", id, node);
 }
 
+int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT 1 FROM refs WHERE chunk = ? LIMIT 1", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "refs lookup");
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 {
 	sqlite3_stmt *st;

@@ -95,6 +95,8 @@ int index_pending_has(struct index *ix, const uint8_t token[CHUNK_ID_LEN]);
 int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_count(struct index *ix, uint64_t *count);
+/* 1 when a file of this node (a ref) needs chunk id, 0 when not, or an error. */
+int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* A surplus copy held for others goes: every pin of chunk id, and the
  * placements this node made of it, are dropped without unpinning (the copies
  * placed stay where they are, counted by whoever scans them), so the next
