@@ -197,17 +197,27 @@ int index_chunk_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], uint64_t s
 	return run(ix, st);
 }
 
-int index_chunk_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+/* 1 when sql (bound to a, and to b unless NULL) yields a row, 0 when not, or
+ * an error. */
+static int row_exists(struct index *ix, const char *sql, const uint8_t a[CHUNK_ID_LEN],
+		      const uint8_t b[CHUNK_ID_LEN])
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT 1 FROM chunks WHERE id = ?", &st);
+	int err = prepare(ix, sql, &st);
 	if (err)
 		return err;
-	bind_id(st, 1, id);
+	bind_id(st, 1, a);
+	if (b)
+		bind_id(st, 2, b);
 	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "chunk lookup");
+	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, sql);
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int index_chunk_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	return row_exists(ix, "SELECT 1 FROM chunks WHERE id = ?", id, NULL);
 }
 
 int index_chunk_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
@@ -413,15 +423,7 @@ int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int s
 
 int index_pending_has(struct index *ix, const uint8_t token[CHUNK_ID_LEN])
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT 1 FROM pending WHERE token = ?", &st);
-	if (err)
-		return err;
-	bind_id(st, 1, token);
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "pending lookup");
-	sqlite3_finalize(st);
-	return ret;
+	return row_exists(ix, "SELECT 1 FROM pending WHERE token = ?", token, NULL);
 }
 
 int index_pending_clear(struct index *ix)
@@ -520,30 +522,15 @@ int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uin
 
 int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT 1 FROM refs WHERE chunk = ? LIMIT 1", &st);
-	if (err)
-		return err;
-	bind_id(st, 1, id);
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "refs lookup");
-	sqlite3_finalize(st);
-	return ret;
+	return row_exists(ix, "SELECT 1 FROM refs WHERE chunk = ? LIMIT 1", id, NULL);
 }
 
 int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT 1 FROM refs WHERE chunk = ? LIMIT 1", &st);
+	int err = index_chunk_referenced(ix, id);
 	if (err)
-		return err;
-	bind_id(st, 1, id);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return SHOAL_EEXIST; /* a file of this node needs it */
-	if (rc != SQLITE_DONE)
-		return db_error(ix, "refs lookup");
+		return err == 1 ? SHOAL_EEXIST : err; /* 1: a file of this node needs it */
+	sqlite3_stmt *st;
 	const char *sql[] = {
 		"DELETE FROM pins WHERE chunk = ?", "DELETE FROM placed WHERE chunk = ?",
 		"DELETE FROM repaired WHERE chunk = ?", "DELETE FROM copies WHERE chunk = ?"};
@@ -554,20 +541,6 @@ int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 			err = run(ix, st);
 		}
 	}
-	return err;
-}
-
-int index_pin_count(struct index *ix, uint64_t *count)
-{
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT count(*) FROM pins", &st);
-	if (err)
-		return err;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*count = (uint64_t)sqlite3_column_int64(st, 0);
-	else
-		err = db_error(ix, "pins");
-	sqlite3_finalize(st);
 	return err;
 }
 
@@ -597,46 +570,15 @@ int index_repaired_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const u
 
 int index_repaired_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT 1 FROM repaired WHERE chunk = ? AND node = ?", &st);
-	if (err)
-		return err;
-	bind_id(st, 1, id);
-	bind_id(st, 2, node);
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "repaired lookup");
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int index_unpins_pending(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
-{
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT 1 FROM unpins WHERE chunk = ? LIMIT 1", &st);
-	if (err)
-		return err;
-	bind_id(st, 1, id);
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "unpins lookup");
-	sqlite3_finalize(st);
-	return ret;
+	return row_exists(ix, "SELECT 1 FROM repaired WHERE chunk = ? AND node = ?", id, node);
 }
 
 int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix,
+	return row_exists(ix,
 			  "SELECT 1 FROM placed WHERE chunk = ?1 AND node = ?2"
 			  " UNION ALL SELECT 1 FROM unpins WHERE chunk = ?1 AND node = ?2",
-			  &st);
-	if (err)
-		return err;
-	bind_id(st, 1, id);
-	bind_id(st, 2, node);
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(ix, "placed lookup");
-	sqlite3_finalize(st);
-	return ret;
+			  id, node);
 }
 
 int index_unpins_take(struct index *ix, size_t max, index_pair_fn fn, void *arg)

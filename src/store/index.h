@@ -94,7 +94,6 @@ int index_pending_has(struct index *ix, const uint8_t token[CHUNK_ID_LEN]);
  */
 int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
-int index_pin_count(struct index *ix, uint64_t *count);
 /* 1 when a file of this node (a ref) needs chunk id, 0 when not, or an error. */
 int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* A surplus copy held for others goes: every pin of chunk id, and the
@@ -115,8 +114,6 @@ int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uin
  * when a lost member comes back), and whether one is recorded. */
 int index_repaired_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_repaired_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
-/* 1 when an Unpin of id waits in the outbox, 0 when none, or an error. */
-int index_unpins_pending(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* Moves a placement to the unpins outbox (a surplus copy to let go). */
 int index_placed_release(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 /* 1 when id was placed on node (or released there and not yet unpinned),
