@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/ctlclient.h"
 #include "net/addr.h"
+#include "crypto/identity.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "util/error.h"

@@ -19,20 +19,27 @@ struct loopwork {
 	struct lw_msg *head, *tail;
 };
 
-static void drain(evutil_socket_t fd, short what, void *arg)
+unsigned loopwork_drain(struct loopwork *lw)
 {
-	(void)fd;
-	(void)what;
-	struct loopwork *lw = arg;
 	pthread_mutex_lock(&lw->lock);
 	struct lw_msg *m = lw->head;
 	lw->head = lw->tail = NULL;
 	pthread_mutex_unlock(&lw->lock);
+	unsigned ran = 0;
 	while (m) {
 		struct lw_msg *next = m->next;
 		m->fn(m);
 		m = next;
+		ran++;
 	}
+	return ran;
+}
+
+static void drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	loopwork_drain(arg);
 }
 
 struct loopwork *loopwork_new(struct event_base *base, struct pool *pool)
@@ -54,7 +61,7 @@ void loopwork_free(struct loopwork *lw)
 	if (!lw)
 		return;
 	/* Messages still queued own memory (finished jobs): run them. */
-	drain(-1, 0, lw);
+	loopwork_drain(lw);
 	event_free(lw->ev);
 	pthread_mutex_destroy(&lw->lock);
 	free(lw);

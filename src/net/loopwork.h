@@ -32,10 +32,16 @@ struct lw_job {
 };
 
 /* Creates the bridge for base (evthread_use_pthreads() must have been called
- * before base was made). Aborts on failure. */
+ * before base was made); pool runs loopwork_submit()'s work (NULL when only
+ * loopwork_post() is used). Aborts on failure. */
 struct loopwork *loopwork_new(struct event_base *base, struct pool *pool);
 /* Runs the messages still queued, then frees lw. The pool must be idle. */
 void loopwork_free(struct loopwork *lw);
+
+/* Runs the messages posted so far (not those their callbacks post), on the
+ * loop thread; returns how many ran. The loop calls it when woken; callers
+ * tearing down call it until it returns 0. */
+unsigned loopwork_drain(struct loopwork *lw);
 
 /* Posts m from any thread; m->fn runs soon on the loop thread. */
 void loopwork_post(struct loopwork *lw, struct lw_msg *m);

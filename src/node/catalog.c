@@ -33,6 +33,7 @@
 #include "proto/name.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -72,7 +73,7 @@ struct cat_cert {
 	size_t len;
 	X509 *x509;
 	uint8_t owner[NODE_ID_LEN];
-	double checked_at; /* node_now() of its last verification */
+	double checked_at; /* monotonic_seconds() of its last verification */
 	size_t refs;	   /* records using it; 0 only while an entry is checked */
 };
 
@@ -82,8 +83,10 @@ struct cat_rec {
 	struct cat_rec *hnext; /* hash chain */
 };
 
-/* What the catalog knows of each member (indexed like n->members). */
+/* What the catalog knows of a member, kept by node id (in cat->peers, one
+ * for every member that has had an established link). */
 struct cat_peer {
+	uint8_t id[NODE_ID_LEN];
 	uint64_t sync_serial; /* link receiving our whole catalog, 0 when none */
 	size_t sync_next;     /* index in recs of the next entry to send it */
 	double next_request;  /* earliest time to send it a CatalogRequest */
@@ -101,7 +104,10 @@ struct save_job {
 };
 
 struct catalog {
-	struct node *n;
+	struct mesh *mesh;
+	const struct config *cfg;
+	struct loopwork *lw;
+	struct pool *pool;
 	X509 *ca;
 	EVP_PKEY *key;
 	uint8_t *own_der; /* our certificate, DER (OPENSSL_malloc) */
@@ -119,7 +125,8 @@ struct catalog {
 	size_t ncerts, certs_cap;
 	uint8_t digest[SHA256_LEN]; /* XOR of every record's hash */
 
-	struct cat_peer peers[NODE_MEMBERS_MAX];
+	struct cat_peer *peers;
+	size_t npeers, peers_cap;
 	double last_digest;
 	int dirty;
 	double last_save;
@@ -180,7 +187,7 @@ static void log_name(const char *name, char out[LOG_NAME_MAX + 4])
 static void log_bad(struct catalog *cat, struct link *l, const char *name, const char *why)
 {
 	char shown[LOG_NAME_MAX + 4];
-	double now = node_now();
+	double now = monotonic_seconds();
 	if (now - cat->bad_window >= 1.0) {
 		cat->bad_window = now;
 		cat->bad_lines = 0;
@@ -202,7 +209,7 @@ static void log_bad(struct catalog *cat, struct link *l, const char *name, const
 
 static void log_full(struct catalog *cat)
 {
-	double now = node_now();
+	double now = monotonic_seconds();
 	if (cat->full_log_at > 0 && now - cat->full_log_at < FULL_LOG_INTERVAL) {
 		cat->full_quiet++;
 		return;
@@ -467,12 +474,6 @@ out:
 
 /* ---- sending ---- */
 
-static void send_env(struct link *l, Shoal__Envelope *env)
-{
-	if (conn_send(l->c, env, NULL, 0))
-		log_warnx("%s: cannot encode a catalog message", conn_remote(l->c));
-}
-
 /* Sends one CatalogDelta with the first of recs[0..count) (count >= 1) that
  * fit in a frame; returns how many it took (at least one). */
 static size_t send_batch(struct link *l, struct cat_rec *const *recs, size_t count)
@@ -496,7 +497,7 @@ static size_t send_batch(struct link *l, struct cat_rec *const *recs, size_t cou
 	d.entries = ptrs;
 	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DELTA;
 	env.catalog_delta = &d;
-	send_env(l, &env);
+	link_send(l, &env);
 	return k;
 }
 
@@ -506,44 +507,53 @@ static void send_all(struct link *l, struct cat_rec *const *recs, size_t count)
 		i += send_batch(l, recs + i, count - i);
 }
 
-static int link_usable(const struct link *l)
-{
-	return l && l->member && l->member->link == l && conn_ready(l->c);
-}
-
 /* Sends recs[0..count) to every up member but except (may be NULL). */
 static void flood(struct catalog *cat, struct cat_rec *const *recs, size_t count,
 		  const struct member *except)
 {
-	struct node *n = cat->n;
+	struct mesh *mesh = cat->mesh;
 	if (!count)
 		return;
-	for (unsigned i = 0; i < n->nmembers; i++) {
-		struct member *m = &n->members[i];
+	for (unsigned i = 0; i < mesh->nmembers; i++) {
+		struct member *m = &mesh->members[i];
 		if (m != except && m->state == MEMBER_UP && link_usable(m->link))
 			send_all(m->link, recs, count);
 	}
 }
 
+/* What we keep for l's member (created on first use); NULL when l is no
+ * member's link or out of memory. */
 static struct cat_peer *peer_of(struct catalog *cat, const struct link *l)
 {
-	struct node *n = cat->n;
-	if (!l->member || l->member < n->members || l->member >= n->members + n->nmembers)
+	if (!l->member)
 		return NULL;
-	return &cat->peers[l->member - n->members];
+	for (size_t i = 0; i < cat->npeers; i++) {
+		if (!memcmp(cat->peers[i].id, l->member->id, NODE_ID_LEN))
+			return &cat->peers[i];
+	}
+	if (cat->npeers == cat->peers_cap) {
+		size_t cap = cat->peers_cap ? 2 * cat->peers_cap : 16;
+		void *p = realloc(cat->peers, cap * sizeof(*cat->peers));
+		if (!p)
+			return NULL;
+		cat->peers = p;
+		cat->peers_cap = cap;
+	}
+	struct cat_peer *p = &cat->peers[cat->npeers++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->id, l->member->id, NODE_ID_LEN);
+	return p;
 }
 
-/* Sends the next part of a whole-catalog send to member i, as much as the
+/* Sends the next part of a whole-catalog send to p, as much as the
  * connection takes without filling up; forgets the send once it is done or
  * its link is gone. */
-static void sync_pump(struct catalog *cat, unsigned i)
+static void sync_pump(struct catalog *cat, struct cat_peer *p)
 {
-	struct node *n = cat->n;
-	struct cat_peer *p = &cat->peers[i];
 	if (!p->sync_serial)
 		return;
-	struct link *l = node_link_find(n, p->sync_serial);
-	if (!link_usable(l) || l->member != &n->members[i]) {
+	struct link *l = link_find(cat->mesh, p->sync_serial);
+	if (!link_usable(l) || memcmp(l->member->id, p->id, NODE_ID_LEN)) {
 		p->sync_serial = 0;
 		return;
 	}
@@ -562,7 +572,7 @@ static void sync_start(struct catalog *cat, struct link *l)
 		return;
 	p->sync_serial = l->serial;
 	p->sync_next = 0;
-	sync_pump(cat, (unsigned)(p - cat->peers));
+	sync_pump(cat, p);
 }
 
 static void send_digest(struct catalog *cat, struct link *l)
@@ -574,7 +584,7 @@ static void send_digest(struct catalog *cat, struct link *l)
 	d.digest.len = SHA256_LEN;
 	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DIGEST;
 	env.catalog_digest = &d;
-	send_env(l, &env);
+	link_send(l, &env);
 }
 
 static void send_request(struct link *l)
@@ -583,7 +593,7 @@ static void send_request(struct link *l)
 	Shoal__CatalogRequest r = SHOAL__CATALOG_REQUEST__INIT;
 	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_REQUEST;
 	env.catalog_request = &r;
-	send_env(l, &env);
+	link_send(l, &env);
 }
 
 /* ---- incoming ---- */
@@ -592,7 +602,7 @@ static void on_delta(struct catalog *cat, struct link *l, const Shoal__CatalogDe
 {
 	struct cat_rec *changed[WIRE_CATALOG_MAX];
 	size_t nchanged = 0;
-	double now = node_now();
+	double now = monotonic_seconds();
 	for (size_t i = 0; i < d->n_entries && i < WIRE_CATALOG_MAX; i++) {
 		const Shoal__CatalogEntry *m = d->entries[i];
 		struct catalog_entry e;
@@ -616,7 +626,7 @@ static void on_delta(struct catalog *cat, struct link *l, const Shoal__CatalogDe
 static void on_digest(struct catalog *cat, struct link *l, const Shoal__CatalogDigest *d)
 {
 	struct cat_peer *p = peer_of(cat, l);
-	double now = node_now();
+	double now = monotonic_seconds();
 	if (!p)
 		return;
 	if (d->count == cat->count && d->digest.len == SHA256_LEN &&
@@ -629,7 +639,7 @@ static void on_digest(struct catalog *cat, struct link *l, const Shoal__CatalogD
 	if (p->sync_serial == l->serial || now < p->next_request)
 		return;
 	send_request(l);
-	double base = 2 * cat->n->cfg.gossip_interval;
+	double base = 2 * cat->cfg->gossip_interval;
 	p->request_backoff = p->request_backoff > 0 ? p->request_backoff * 2 : base;
 	if (p->request_backoff > REQUEST_BACKOFF_MAX)
 		p->request_backoff = REQUEST_BACKOFF_MAX;
@@ -645,9 +655,8 @@ static void on_request(struct catalog *cat, struct link *l)
 	sync_start(cat, l);
 }
 
-void catalog_on_frame(struct node *n, struct link *l, const Shoal__Envelope *env)
+void catalog_on_frame(struct catalog *cat, struct link *l, const Shoal__Envelope *env)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	if (!cat || !l || !env || !link_usable(l))
 		return;
 	switch (env->msg_case) {
@@ -667,9 +676,8 @@ void catalog_on_frame(struct node *n, struct link *l, const Shoal__Envelope *env
 	}
 }
 
-void catalog_on_link_up(struct node *n, struct link *l)
+void catalog_on_link_up(struct catalog *cat, struct link *l)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	if (!cat || !link_usable(l))
 		return;
 	struct cat_peer *p = peer_of(cat, l);
@@ -695,7 +703,7 @@ static int publish_entry(struct catalog *cat, const char *name, uint64_t size, c
 		return err;
 	/* Through the same checks as anyone's: an entry of ours that peers
 	 * would refuse (our certificate expired, say) is refused here. */
-	err = entry_take(cat, &e, node_now(), &why, &r);
+	err = entry_take(cat, &e, monotonic_seconds(), &why, &r);
 	if (err) {
 		/* The caller reports the failure; the detail is for debugging. */
 		log_debug("cannot publish \"%s\": %s", name, why ? why : shoal_strerror(err));
@@ -706,9 +714,8 @@ static int publish_entry(struct catalog *cat, const char *name, uint64_t size, c
 	return 0;
 }
 
-int catalog_publish(struct node *n, const char *name, uint64_t size, const char *cap)
+int catalog_publish(struct catalog *cat, const char *name, uint64_t size, const char *cap)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	struct capability parsed;
 	if (!cat)
 		return SHOAL_EIDENTITY;
@@ -727,9 +734,8 @@ int catalog_publish(struct node *n, const char *name, uint64_t size, const char 
 	return publish_entry(cat, name, size, cap, t, 0);
 }
 
-int catalog_unpublish(struct node *n, const char *name)
+int catalog_unpublish(struct catalog *cat, const char *name)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	if (!cat || !name)
 		return SHOAL_ENOTFOUND;
 	struct cat_rec *old = rec_find(cat, cat->self, name);
@@ -743,10 +749,9 @@ int catalog_unpublish(struct node *n, const char *name)
 
 /* ---- reading ---- */
 
-int catalog_lookup(struct node *n, const char *name, char cap[CAPABILITY_STR_LEN + 1],
+int catalog_lookup(struct catalog *cat, const char *name, char cap[CAPABILITY_STR_LEN + 1],
 		   uint64_t *size)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	const struct cat_rec *best = NULL;
 	if (!cat || !name)
 		return SHOAL_ENOTFOUND;
@@ -776,9 +781,8 @@ static int rec_order(const void *a, const void *b)
 	return c ? c : memcmp(x->e.owner, y->e.owner, NODE_ID_LEN);
 }
 
-int catalog_foreach(struct node *n, catalog_fn fn, void *arg)
+int catalog_foreach(struct catalog *cat, catalog_fn fn, void *arg)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	if (!cat || !cat->live)
 		return 0;
 	struct cat_rec **list = malloc(cat->live * sizeof(*list));
@@ -875,7 +879,7 @@ static void save_maybe(struct catalog *cat, double now)
 	cat->dirty = 0;
 	cat->saving = j;
 	cat->last_save = now;
-	loopwork_submit(cat->n->lw, &j->lw, save_work, save_done);
+	loopwork_submit(cat->lw, &j->lw, save_work, save_done);
 }
 
 static void load_file(struct catalog *cat)
@@ -896,7 +900,7 @@ static void load_file(struct catalog *cat)
 		log_warnx("%s is corrupt; starting from what the network sends", cat->path);
 		goto out;
 	}
-	double now = node_now();
+	double now = monotonic_seconds();
 	for (size_t i = 0; i < f->n_entries; i++) {
 		struct catalog_entry e;
 		struct cat_rec *r;
@@ -931,6 +935,7 @@ static void catalog_free(struct catalog *cat)
 		cert_free(cat->certs[i]);
 	free(cat->recs);
 	free(cat->certs);
+	free(cat->peers);
 	free(cat->buckets);
 	X509_free(cat->ca);
 	EVP_PKEY_free(cat->key);
@@ -983,15 +988,20 @@ out:
 	return err;
 }
 
-int catalog_open(struct node *n)
+int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
+		 const struct config *cfg, struct loopwork *lw, struct pool *pool)
 {
 	struct catalog *cat = calloc(1, sizeof(*cat));
 	int err;
+	*out = NULL;
 	if (!cat)
 		return -ENOMEM;
-	cat->n = n;
-	snprintf(cat->path, sizeof(cat->path), "%s/catalog", n->home);
-	err = load_identity(cat, n->home);
+	cat->mesh = mesh;
+	cat->cfg = cfg;
+	cat->lw = lw;
+	cat->pool = pool;
+	snprintf(cat->path, sizeof(cat->path), "%s/catalog", home);
+	err = load_identity(cat, home);
 	if (err)
 		goto fail;
 	cat->nbuckets = BUCKETS_MIN;
@@ -1003,7 +1013,7 @@ int catalog_open(struct node *n)
 	if (random_bytes(&cat->seed, sizeof(cat->seed)))
 		cat->seed = (uint64_t)now_us();
 	load_file(cat);
-	n->catalog = cat;
+	*out = cat;
 	log_info("catalog: %zu entries (%zu published files)", cat->count, cat->live);
 	return 0;
 fail:
@@ -1011,9 +1021,8 @@ fail:
 	return err;
 }
 
-void catalog_close(struct node *n)
+void catalog_close(struct catalog *cat)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	if (!cat)
 		return;
 	if (cat->saving) {
@@ -1021,7 +1030,7 @@ void catalog_close(struct node *n)
 		/* Unfinished means the pool still runs it (pool_free waits for
 		 * every job), so it can be waited for. */
 		if (!atomic_load(&j->finished))
-			pool_wait(n->pool, &j->lw.job);
+			pool_wait(cat->pool, &j->lw.job);
 		if (j->err)
 			cat->dirty = 1;
 		/* Its completion still runs on the loop, and frees it there. */
@@ -1040,25 +1049,26 @@ void catalog_close(struct node *n)
 		free(data);
 	}
 	catalog_free(cat);
-	n->catalog = NULL;
 }
 
-void catalog_tick(struct node *n, double now)
+void catalog_tick(struct catalog *cat, double now)
 {
-	struct catalog *cat = n ? n->catalog : NULL;
 	if (!cat)
 		return;
-	if (now - cat->last_digest >= n->cfg.gossip_interval) {
+	struct mesh *mesh = cat->mesh;
+	if (now - cat->last_digest >= cat->cfg->gossip_interval) {
 		cat->last_digest = now;
-		for (unsigned i = 0; i < n->nmembers; i++) {
-			struct member *m = &n->members[i];
+		for (unsigned i = 0; i < mesh->nmembers; i++) {
+			struct member *m = &mesh->members[i];
+			if (m->state != MEMBER_UP || !link_usable(m->link))
+				continue;
 			/* A member still receiving everything has no use for it. */
-			if (m->state == MEMBER_UP && link_usable(m->link) &&
-			    cat->peers[i].sync_serial != m->link->serial)
+			struct cat_peer *p = peer_of(cat, m->link);
+			if (!p || p->sync_serial != m->link->serial)
 				send_digest(cat, m->link);
 		}
 	}
-	for (unsigned i = 0; i < n->nmembers; i++)
-		sync_pump(cat, i);
+	for (size_t i = 0; i < cat->npeers; i++)
+		sync_pump(cat, &cat->peers[i]);
 	save_maybe(cat, now);
 }

@@ -18,15 +18,21 @@
  * Persistence: home/catalog (a CatalogFile message), written atomically on a
  * worker at most every 2 s when something changed, and at catalog_close().
  *
- * Everything here runs on the node's loop thread (no locks); the store
- * operations of ctl.c, which run on their own thread, must not call in here.
+ * Per member the catalog keeps, by node id, the state of a whole-catalog
+ * send and of its requests for everything; it holds no pointer into the
+ * member table.
+ *
+ * Thread affinity: everything here runs on the loop thread (no locks); the
+ * store operations, on the threads of the operations queue, never call in
+ * here. Only the save of home/catalog runs on a worker, on a copy.
  */
 #ifndef SHOAL_NODE_CATALOG_H
 #define SHOAL_NODE_CATALOG_H
 
 #include <stdint.h>
 
-#include "node/node.h"
+#include "net/loopwork.h"
+#include "node/mesh.h"
 #include "proto/capability.h"
 #include "proto/shoal.pb-c.h"
 
@@ -34,24 +40,29 @@
  * line), our own publications with SHOAL_ETOOBIG. */
 #define CATALOG_ENTRIES_MAX 65536
 
+struct catalog;
+
 /*
- * Opens the catalog of n at start-up: loads home/ca.crt, home/node.crt (its
- * DER goes into our entries) and home/node.key, then the entries of
+ * Opens the catalog of home at start-up: loads home/ca.crt, home/node.crt
+ * (its DER goes into our entries) and home/node.key, then the entries of
  * home/catalog, each checked again (those that fail are dropped, with one
  * summary line; a missing file is an empty catalog, an unreadable or corrupt
- * one is logged and replaced by what the network sends). Sets n->catalog.
- * Returns 0, or an error of the identity files (-errno, SHOAL_EIDENTITY),
- * logged, with n->catalog left NULL; -ENOMEM.
+ * one is logged and replaced by what the network sends). mesh (who to flood
+ * to), cfg (gossip_interval) and lw with its pool (where saves run) are
+ * borrowed for the catalog's life. Returns 0 with *out set, or an error of
+ * the identity files (-errno, SHOAL_EIDENTITY), logged, with *out NULL;
+ * -ENOMEM.
  */
-int catalog_open(struct node *n);
+int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
+		 const struct config *cfg, struct loopwork *lw, struct pool *pool);
 
 /*
  * Closes the catalog at stop: waits for a save in progress on the pool (so
- * call it before pool_free(n->pool), or after both pool_free() and
- * loopwork_free()), writes home/catalog if it changed since, frees
- * everything and sets n->catalog to NULL. NULL-safe (n or n->catalog).
+ * call it before pool_free() of its pool, or after both pool_free() and
+ * loopwork_free()), writes home/catalog if it changed since and frees
+ * everything. NULL is fine.
  */
-void catalog_close(struct node *n);
+void catalog_close(struct catalog *cat);
 
 /*
  * A member's link was just established (Hello both ways; l->member set):
@@ -59,7 +70,7 @@ void catalog_close(struct node *n);
  * WIRE_CATALOG_MAX entries and FRAME_HEADER_MAX / 2 bytes, some now and the
  * rest from catalog_tick() as the connection drains.
  */
-void catalog_on_link_up(struct node *n, struct link *l);
+void catalog_on_link_up(struct catalog *cat, struct link *l);
 
 /*
  * A CatalogDelta, CatalogDigest or CatalogRequest arrived on l, a member's
@@ -67,15 +78,15 @@ void catalog_on_link_up(struct node *n, struct link *l);
  * env is borrowed. Never closes the connection: bad entries are dropped one
  * by one (one warning each, rate-limited), the rest of a delta still counts.
  */
-void catalog_on_frame(struct node *n, struct link *l, const Shoal__Envelope *env);
+void catalog_on_frame(struct catalog *cat, struct link *l, const Shoal__Envelope *env);
 
 /*
- * The periodic work (call it every tick, now = node_now()): every
+ * The periodic work (call it every tick, now = monotonic_seconds()): every
  * cfg.gossip_interval a CatalogDigest to each up member, the next part of
  * whole-catalog sends in progress, and the save of home/catalog (on a worker)
  * when it changed, at most every 2 s.
  */
-void catalog_tick(struct node *n, double now);
+void catalog_tick(struct catalog *cat, double now);
 
 /*
  * Publishes name (valid per name_validate()) as the file of size bytes that
@@ -87,7 +98,7 @@ void catalog_tick(struct node *n, double now);
  * catalog is full), SHOAL_EIDENTITY (no catalog, or our certificate no longer
  * checks out), or another error of signing.
  */
-int catalog_publish(struct node *n, const char *name, uint64_t size, const char *cap);
+int catalog_publish(struct catalog *cat, const char *name, uint64_t size, const char *cap);
 
 /*
  * Withdraws our publication of name: replaces our live entry by a signed
@@ -96,7 +107,7 @@ int catalog_publish(struct node *n, const char *name, uint64_t size, const char 
  * SHOAL_ENOTFOUND when this node has no live entry named name (never
  * published, or already withdrawn).
  */
-int catalog_unpublish(struct node *n, const char *name);
+int catalog_unpublish(struct catalog *cat, const char *name);
 
 /*
  * Finds the live entry named name; when several owners published the name,
@@ -104,7 +115,7 @@ int catalog_unpublish(struct node *n, const char *name);
  * its capability into cap and its size into *size (either may be NULL).
  * Returns 0 or SHOAL_ENOTFOUND.
  */
-int catalog_lookup(struct node *n, const char *name, char cap[CAPABILITY_STR_LEN + 1],
+int catalog_lookup(struct catalog *cat, const char *name, char cap[CAPABILITY_STR_LEN + 1],
 		   uint64_t *size);
 
 /* A live entry as catalog_foreach() shows it; every pointer is borrowed for
@@ -126,6 +137,6 @@ typedef int (*catalog_fn)(const struct catalog_item *it, void *arg);
  * (bytewise), then owner id. Returns 0, the first non-zero value fn returned,
  * or -ENOMEM (fn not called). Without a catalog there is nothing to walk: 0.
  */
-int catalog_foreach(struct node *n, catalog_fn fn, void *arg);
+int catalog_foreach(struct catalog *cat, catalog_fn fn, void *arg);
 
 #endif

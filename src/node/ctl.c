@@ -1,13 +1,12 @@
 /*
- * The control socket, home/ctl.sock: how the CLI talks to its daemon. Status
- * and peer listings are answered on the loop; store operations (put, get, ls,
- * rm, verify) run one at a time on a dedicated thread, which builds the whole
- * reply and sends progress through the loop. A client that disconnects
- * cancels its operation.
+ * The control socket; see ctl.h.
  */
+#include "node/ctl.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/listener.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +18,12 @@
 
 #include "net/frame.h"
 #include "net/wire.h"
-#include "node/catalog.h"
 #include "node/fetch.h"
-#include "node/node.h"
-#include "node/remote.h"
-#include "node/repair.h"
 #include "node/replicate.h"
 #include "proto/capability.h"
 #include "proto/name.h"
 #include "store/files.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -43,40 +39,60 @@ struct ctl_client {
 	struct bufferevent *bev;
 	struct frame_reader reader;
 	uint64_t serial;
-	struct ctl_client *prev, *next;
+	LIST_ENTRY(ctl_client) entry;
 	struct op *op; /* the operation running for it, or NULL */
 	int closing;
 };
 
 struct ctl {
-	struct node *n;
+	struct ctl_env env;
 	struct evconnlistener *lis;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct ctl_client *clients;
+	LIST_HEAD(, ctl_client) clients;
 	uint64_t next_serial;
-	struct pool *ops;
-	struct loopwork *lw;
+	struct loopwork *lw; /* progress reports to the loop */
 };
 
-/* One store operation; work on the ops thread, done on the loop. */
+/* How a get, send or locate target was resolved on the loop. */
+enum target_kind {
+	TARGET_NONE,	   /* the request has none */
+	TARGET_CAP,	   /* a capability: cap */
+	TARGET_NAME,	   /* a name: this node's, else the catalog's (catalog_cap) */
+	TARGET_UNRESOLVED, /* resolve_err says why */
+};
+
+/* One operation; work on a thread of the operations queue, done on the
+ * loop. */
 struct op {
-	struct lw_job lw;
+	struct ops_job job;
 	struct ctl *ctl;
 	uint64_t client_serial;
 	uint64_t request_id;
 	Shoal__CtlRequest *req;
 	struct progress progress;
-	volatile int cancel;
+	atomic_int cancel;
 	struct buf reply; /* the packed final reply frame */
 	/* taken on the loop when the request arrived */
 	uint8_t (*peers)[NODE_ID_LEN]; /* members up */
 	size_t npeers;
-	struct capability cap; /* get, send, locate: the target resolved */
+	enum target_kind target;
+	const char *target_text;
+	char catalog_cap[CAPABILITY_STR_LEN + 1]; /* "" when the catalog has none */
+	struct capability cap;			  /* get, send, locate: the target resolved */
 	int resolve_err;
 	/* for the loop once done: what to publish */
 	int done_err;
 	uint64_t size;
 	char captext[CAPABILITY_STR_LEN + 1];
+};
+
+/* status: the counts of the index on the reader, the rest on the loop. */
+struct status_job {
+	struct ops_job job;
+	struct ctl *ctl;
+	uint64_t client_serial;
+	uint64_t request_id;
+	uint64_t chunks, bytes;
 };
 
 struct progress_msg {
@@ -89,7 +105,9 @@ struct progress_msg {
 
 static struct ctl_client *client_find(struct ctl *ctl, uint64_t serial)
 {
-	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+	struct ctl_client *c;
+	LIST_FOREACH(c, &ctl->clients, entry)
+	{
 		if (c->serial == serial)
 			return c;
 	}
@@ -98,15 +116,9 @@ static struct ctl_client *client_find(struct ctl *ctl, uint64_t serial)
 
 static void client_free(struct ctl_client *c)
 {
-	struct ctl *ctl = c->ctl;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, entry);
 	if (c->op)
-		c->op->cancel = 1; /* its result is dropped when it finishes */
+		atomic_store(&c->op->cancel, 1); /* its result is dropped when it finishes */
 	bufferevent_free(c->bev);
 	frame_reader_release(&c->reader);
 	free(c);
@@ -147,23 +159,34 @@ static void reply_error(struct ctl_client *c, uint64_t request_id, int err, cons
 
 /* ---- answered on the loop ---- */
 
-static void reply_status(struct ctl_client *c, uint64_t request_id)
+static void status_work(struct ops_job *oj, struct index *ix)
 {
-	struct node *n = c->ctl->n;
+	struct status_job *j = (struct status_job *)oj;
+	index_chunk_stats(ix, &j->chunks, &j->bytes);
+}
+
+static void status_done(struct ops_job *oj)
+{
+	struct status_job *j = (struct status_job *)oj;
+	struct ctl *ctl = j->ctl;
+	struct ctl_client *c = client_find(ctl, j->client_serial);
+	if (!c) {
+		free(j);
+		return;
+	}
+	struct mesh *mesh = ctl->env.mesh;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	Shoal__CtlStatus st = SHOAL__CTL_STATUS__INIT;
 	unsigned up, down;
-	members_counts(n, &up, &down);
-	st.node_id.data = n->id;
+	mesh_counts(mesh, &up, &down);
+	st.node_id.data = mesh->self;
 	st.node_id.len = NODE_ID_LEN;
-	st.listen_addr = n->listen_addr;
+	st.listen_addr = (char *)ctl->env.listen_addr;
 	st.peers_up = up;
 	st.peers_down = down;
-	uint64_t chunks = 0, bytes = 0;
-	index_chunk_stats(n->ix, &chunks, &bytes);
-	st.chunks = chunks;
-	st.bytes = bytes;
-	const struct repair_stats *rs = repair_stats(n);
+	st.chunks = j->chunks;
+	st.bytes = j->bytes;
+	const struct repair_stats *rs = repair_stats(ctl->env.repair);
 	st.under_replicated = rs->under_replicated;
 	st.repairing = rs->repairing;
 	st.repaired = rs->repaired;
@@ -171,24 +194,25 @@ static void reply_status(struct ctl_client *c, uint64_t request_id)
 	st.corrupt_fixed = rs->corrupt_fixed;
 	st.unrecoverable = rs->unrecoverable;
 	st.scrubbed = rs->scrubbed;
-	st.peers_lost = members_lost(n, node_now(), NULL);
-	rep.request_id = request_id;
+	st.peers_lost = mesh_lost(mesh, monotonic_seconds(), NULL);
+	rep.request_id = j->request_id;
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY_STATUS;
 	rep.status = &st;
 	client_send(c, &rep);
+	free(j);
 }
 
 static void reply_peers(struct ctl_client *c, uint64_t request_id)
 {
-	struct node *n = c->ctl->n;
-	Shoal__CtlPeer *items = calloc(n->nmembers ? n->nmembers : 1, sizeof(*items));
-	Shoal__CtlPeer **ptrs = calloc(n->nmembers ? n->nmembers : 1, sizeof(*ptrs));
+	struct mesh *mesh = c->ctl->env.mesh;
+	Shoal__CtlPeer *items = calloc(mesh->nmembers ? mesh->nmembers : 1, sizeof(*items));
+	Shoal__CtlPeer **ptrs = calloc(mesh->nmembers ? mesh->nmembers : 1, sizeof(*ptrs));
 	if (!items || !ptrs) {
 		reply_error(c, request_id, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (unsigned i = 0; i < n->nmembers; i++) {
-		struct member *m = &n->members[i];
+	for (unsigned i = 0; i < mesh->nmembers; i++) {
+		struct member *m = &mesh->members[i];
 		shoal__ctl_peer__init(&items[i]);
 		items[i].node_id.data = m->id;
 		items[i].node_id.len = NODE_ID_LEN;
@@ -200,7 +224,7 @@ static void reply_peers(struct ctl_client *c, uint64_t request_id)
 	}
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	Shoal__CtlPeersReply pr = SHOAL__CTL_PEERS_REPLY__INIT;
-	pr.n_peers = n->nmembers;
+	pr.n_peers = mesh->nmembers;
 	pr.peers = ptrs;
 	rep.request_id = request_id;
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY_PEERS;
@@ -211,7 +235,7 @@ out:
 	free(ptrs);
 }
 
-/* ---- operations on the ops thread ---- */
+/* ---- operations on the operations queue ---- */
 
 static void progress_deliver(struct lw_msg *msg)
 {
@@ -276,7 +300,7 @@ static void op_put(struct op *op, struct store *s)
 	if (stat(r->path, &st) == 0 && S_ISREG(st.st_mode))
 		op->progress.total = (uint64_t)st.st_size;
 	struct replicate rp = {
-		.n = op->ctl->n,
+		.remote = op->ctl->env.remote,
 		.s = s,
 		.peers = (const uint8_t(*)[NODE_ID_LEN])op->peers,
 		.npeers = op->npeers,
@@ -316,6 +340,21 @@ static void op_put(struct op *op, struct store *s)
 	replicate_release(&rp);
 }
 
+/* Finishes resolving op's target on the writer (ix: its connection): a name
+ * of this node's goes before one of the catalog's. */
+static void resolve_name(struct op *op, struct index *ix)
+{
+	if (op->target != TARGET_NAME)
+		return;
+	struct index_name nm;
+	if (index_name_get(ix, op->target_text, &nm) == 0)
+		op->resolve_err = capability_parse(&op->cap, nm.cap);
+	else if (op->catalog_cap[0])
+		op->resolve_err = capability_parse(&op->cap, op->catalog_cap);
+	else
+		op->resolve_err = SHOAL_ENOTFOUND;
+}
+
 /* Finishes op when its target did not resolve (see resolve_target()). */
 static int op_unresolved(struct op *op, Shoal__CtlReply *rep)
 {
@@ -331,7 +370,7 @@ static int op_unresolved(struct op *op, Shoal__CtlReply *rep)
 static void op_fetch_init(struct op *op, struct store *s, struct fetch *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->n = op->ctl->n;
+	f->r = op->ctl->env.remote;
 	f->s = s;
 	f->ix = s->index;
 	f->peers = (const uint8_t(*)[NODE_ID_LEN])op->peers;
@@ -357,10 +396,10 @@ static void op_get(struct op *op, struct store *s)
 		char hex[2 * CHUNK_ID_LEN + 1];
 		hex_encode(hex, failed.id, CHUNK_ID_LEN);
 		log_warnx("get: chunk %.16s is damaged here; replacing it from another node", hex);
-		int e = repair_replace_chunk(op->ctl->n, s, s->index,
+		int e = repair_replace_chunk(op->ctl->env.remote, s, s->index,
 					     (const uint8_t(*)[NODE_ID_LEN])op->peers, op->npeers,
 					     failed.id);
-		repair_count(op->ctl->n, 1, !e, !!e);
+		repair_count(op->ctl->env.repair, 1, !e, !!e);
 		if (e)
 			break;
 		op->progress.done = 0;
@@ -423,7 +462,7 @@ static void op_send(struct op *op, struct store *s)
 	if (op_unresolved(op, &rep))
 		return;
 	node_id_format(r->to.data, sid);
-	if (!memcmp(r->to.data, op->ctl->n->id, NODE_ID_LEN)) {
+	if (!memcmp(r->to.data, op->ctl->env.mesh->self, NODE_ID_LEN)) {
 		op_finish(op, &rep, SHOAL_EUSAGE, "that node is this one");
 		return;
 	}
@@ -441,7 +480,7 @@ static void op_send(struct op *op, struct store *s)
 	memcpy(c.peer, r->to.data, NODE_ID_LEN);
 	memcpy(c.id, op->cap.id, CHUNK_ID_LEN);
 	memcpy(c.key, op->cap.key, CHUNK_KEY_LEN);
-	remote_start(op->ctl->n, &c, &q);
+	remote_start(op->ctl->env.remote, &c, &q);
 	rqueue_wait(&q);
 	rqueue_destroy(&q);
 	int err = c.err;
@@ -493,38 +532,22 @@ static void op_locate(struct op *op, struct store *s)
 	ProtobufCBinaryData *hold = calloc(n * width + 1, sizeof(*hold));
 	if (!held || !items || !ptrs || !hold)
 		err = -ENOMEM;
-	struct rqueue q;
-	rqueue_init(&q);
+	uint8_t(*bits)[REMOTE_BITS] = calloc(op->npeers ? op->npeers : 1, sizeof(*bits));
+	if (!bits)
+		err = -ENOMEM;
 	for (size_t base = 0; !err && base < n; base += WIRE_IDS_MAX) {
 		size_t cnt = n - base < WIRE_IDS_MAX ? n - base : WIRE_IDS_MAX;
-		struct rcall *calls = calloc(op->npeers ? op->npeers : 1, sizeof(*calls));
-		if (!calls) {
-			err = -ENOMEM;
-			break;
-		}
+		remote_have(op->ctl->env.remote, (const uint8_t(*)[NODE_ID_LEN])op->peers,
+			    op->npeers, (const uint8_t(*)[CHUNK_ID_LEN])ids[base], cnt, bits, NULL);
 		for (size_t k = 0; k < op->npeers; k++) {
-			calls[k].kind = RCALL_HAVE;
-			memcpy(calls[k].peer, op->peers[k], NODE_ID_LEN);
-			calls[k].ids = (const uint8_t(*)[CHUNK_ID_LEN])ids[base];
-			calls[k].nids = cnt;
-			calls[k].timeout = 10;
-			calls[k].user = (void *)(uintptr_t)k;
-			remote_start(op->ctl->n, &calls[k], &q);
+			for (size_t i = 0; i < cnt; i++)
+				held[(base + i) * width + k] = (uint8_t)remote_bit(bits[k], i);
 		}
-		struct rcall *c;
-		while ((c = rqueue_wait(&q))) {
-			size_t k = (size_t)(uintptr_t)c->user;
-			for (size_t i = 0; !c->err && i < cnt; i++) {
-				if (c->have[i / 8] & (1u << (i % 8)))
-					held[(base + i) * width + k] = 1;
-			}
-		}
-		free(calls);
 		for (size_t i = 0; i < cnt; i++)
 			held[(base + i) * width + op->npeers] =
 				objects_exists(&s->objects, ids[base + i]) == 1;
 	}
-	rqueue_destroy(&q);
+	free(bits);
 	size_t used = 0;
 	for (size_t i = 0; !err && i < n; i++) {
 		shoal__ctl_chunk_holders__init(&items[i]);
@@ -535,7 +558,7 @@ static void op_locate(struct op *op, struct store *s)
 		for (size_t k = 0; k < width; k++) {
 			if (!held[i * width + k])
 				continue;
-			hold[used].data = k == op->npeers ? op->ctl->n->id : op->peers[k];
+			hold[used].data = k == op->npeers ? op->ctl->env.mesh->self : op->peers[k];
 			hold[used].len = NODE_ID_LEN;
 			used++;
 			items[i].n_holders++;
@@ -620,11 +643,11 @@ static int collect_name(const struct index_name *nm, void *arg)
 	return names_add(arg, nm->name, nm->cap, nm->size, nm->created, NULL);
 }
 
-static void op_ls(struct op *op, struct store *s)
+static void op_ls(struct op *op, struct index *ix)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	struct names_acc a = {0};
-	int err = names_reply(&a, &rep, index_names_foreach(s->index, collect_name, &a));
+	int err = names_reply(&a, &rep, index_names_foreach(ix, collect_name, &a));
 	op_finish(op, &rep, err, "cannot list names");
 	names_release(&a);
 }
@@ -671,14 +694,14 @@ static void op_verify(struct op *op, struct store *s)
 	if (!err && op->req->verify->repair && a->n) {
 		/* Replace each bad or missing chunk from the others; list what
 		 * stays bad. */
-		struct node *n = op->ctl->n;
+		struct ctl *ctl = op->ctl;
 		size_t kept = 0;
 		for (size_t i = 0; i < a->n; i++) {
 			if (progress_cancelled(&op->progress)) {
 				err = -EINTR;
 				break;
 			}
-			int e = repair_replace_chunk(n, s, s->index,
+			int e = repair_replace_chunk(ctl->env.remote, s, s->index,
 						     (const uint8_t(*)[NODE_ID_LEN])op->peers,
 						     op->npeers, a->ids[i]);
 			char hex[2 * CHUNK_ID_LEN + 1];
@@ -696,7 +719,7 @@ static void op_verify(struct op *op, struct store *s)
 			a->items[kept].id.data = a->ids[kept];
 			kept++;
 		}
-		repair_count(n, r.corrupt, v.repaired, v.unrecoverable);
+		repair_count(ctl->env.repair, r.corrupt, v.repaired, v.unrecoverable);
 		if (!err)
 			a->n = kept;
 	}
@@ -714,10 +737,11 @@ static void op_verify(struct op *op, struct store *s)
 	free(a);
 }
 
-static void op_work(struct pool_job *pj)
+static void op_work(struct ops_job *oj, struct index *ix)
 {
-	struct op *op = (struct op *)lw_job_of(pj);
-	struct store *s = op->ctl->n->store;
+	struct op *op = (struct op *)oj;
+	struct store *s = op->ctl->env.store;
+	resolve_name(op, ix);
 	switch (op->req->req_case) {
 	case SHOAL__CTL_REQUEST__REQ_PUT:
 		op_put(op, s);
@@ -726,7 +750,7 @@ static void op_work(struct pool_job *pj)
 		op_get(op, s);
 		break;
 	case SHOAL__CTL_REQUEST__REQ_LS:
-		op_ls(op, s);
+		op_ls(op, ix);
 		break;
 	case SHOAL__CTL_REQUEST__REQ_RM:
 		op_rm(op, s);
@@ -748,28 +772,28 @@ static void op_work(struct pool_job *pj)
 /* What a finished operation changes in the catalog (on the loop). */
 static void op_catalog(struct op *op)
 {
-	struct node *n = op->ctl->n;
+	struct catalog *cat = op->ctl->env.catalog;
 	const Shoal__CtlRequest *req = op->req;
 	if (op->done_err)
 		return;
 	if (req->req_case == SHOAL__CTL_REQUEST__REQ_PUT) {
 		if (req->put->publish) {
-			int err = catalog_publish(n, req->put->name, op->size, op->captext);
+			int err = catalog_publish(cat, req->put->name, op->size, op->captext);
 			if (err)
 				log_warnx("cannot publish %s: %s", req->put->name,
 					  shoal_strerror(err));
 		} else {
 			/* A name put again unpublished replaces what was published. */
-			catalog_unpublish(n, req->put->name);
+			catalog_unpublish(cat, req->put->name);
 		}
 	} else if (req->req_case == SHOAL__CTL_REQUEST__REQ_RM) {
-		catalog_unpublish(n, req->rm->name);
+		catalog_unpublish(cat, req->rm->name);
 	}
 }
 
-static void op_done(struct lw_msg *msg)
+static void op_done(struct ops_job *oj)
 {
-	struct op *op = (struct op *)lw_job_of_msg(msg);
+	struct op *op = (struct op *)oj;
 	if (op->req->req_case == SHOAL__CTL_REQUEST__REQ_PUT ||
 	    op->req->req_case == SHOAL__CTL_REQUEST__REQ_RM)
 		op_catalog(op);
@@ -787,22 +811,25 @@ static void op_done(struct lw_msg *msg)
 	free(op);
 }
 
-/* A get, send or locate target: a capability, this node's name, or a name
- * in the network catalog. */
-static int resolve_target(struct node *n, const char *target, struct capability *cap)
+/* A get, send or locate target, as far as the loop can resolve it: a
+ * capability, or a name, which the writer looks up among this node's names
+ * before it takes the network catalog's entry noted here (resolve_name()). */
+static void resolve_target(struct ctl *ctl, struct op *op, const char *target)
 {
-	if (capability_looks_like(target))
-		return capability_parse(cap, target);
-	if (name_validate(target, strlen(target)))
-		return SHOAL_ENOTFOUND;
-	struct index_name nm;
-	if (index_name_get(n->ix, target, &nm) == 0)
-		return capability_parse(cap, nm.cap);
-	char text[CAPABILITY_STR_LEN + 1];
-	uint64_t size;
-	if (catalog_lookup(n, target, text, &size) == 0)
-		return capability_parse(cap, text);
-	return SHOAL_ENOTFOUND;
+	op->target_text = target;
+	if (capability_looks_like(target)) {
+		op->target = TARGET_CAP;
+		op->resolve_err = capability_parse(&op->cap, target);
+		return;
+	}
+	if (name_validate(target, strlen(target))) {
+		op->target = TARGET_UNRESOLVED;
+		op->resolve_err = SHOAL_ENOTFOUND;
+		return;
+	}
+	op->target = TARGET_NAME;
+	if (catalog_lookup(ctl->env.catalog, target, op->catalog_cap, NULL))
+		op->catalog_cap[0] = 0;
 }
 
 static int collect_entry(const struct catalog_item *it, void *arg)
@@ -816,7 +843,7 @@ static void reply_catalog(struct ctl_client *c, uint64_t request_id)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	struct names_acc a = {0};
-	int err = names_reply(&a, &rep, catalog_foreach(c->ctl->n, collect_entry, &a));
+	int err = names_reply(&a, &rep, catalog_foreach(c->ctl->env.catalog, collect_entry, &a));
 	if (err) {
 		reply_error(c, request_id, err, "cannot list the catalog");
 	} else {
@@ -830,10 +857,20 @@ static void reply_catalog(struct ctl_client *c, uint64_t request_id)
 
 static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 {
+	struct ctl *ctl = c->ctl;
 	switch (req->req_case) {
-	case SHOAL__CTL_REQUEST__REQ_STATUS:
-		reply_status(c, req->request_id);
+	case SHOAL__CTL_REQUEST__REQ_STATUS: {
+		struct status_job *j = calloc(1, sizeof(*j));
+		if (!j) {
+			reply_error(c, req->request_id, -ENOMEM, "out of memory");
+			break;
+		}
+		j->ctl = ctl;
+		j->client_serial = c->serial;
+		j->request_id = req->request_id;
+		ops_submit(ctl->env.ops, OPS_READ, &j->job, status_work, status_done);
 		break;
+	}
 	case SHOAL__CTL_REQUEST__REQ_PEERS:
 		reply_peers(c, req->request_id);
 		break;
@@ -860,19 +897,21 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		op->progress.report = op_progress;
 		op->progress.report_arg = op;
 		op->progress.cancel = &op->cancel;
-		struct node *n = c->ctl->n;
-		op->peers = calloc(NODE_MEMBERS_MAX, sizeof(*op->peers));
+		op->peers = calloc(MESH_MEMBERS_MAX, sizeof(*op->peers));
 		if (op->peers)
-			op->npeers = members_up_ids(n, op->peers, NODE_MEMBERS_MAX);
+			op->npeers = mesh_up_ids(ctl->env.mesh, op->peers, NULL, MESH_MEMBERS_MAX);
 		const char *target =
 			req->req_case == SHOAL__CTL_REQUEST__REQ_GET	  ? req->get->target
 			: req->req_case == SHOAL__CTL_REQUEST__REQ_SEND	  ? req->send->target
 			: req->req_case == SHOAL__CTL_REQUEST__REQ_LOCATE ? req->locate->target
 									  : NULL;
 		if (target)
-			op->resolve_err = resolve_target(n, target, &op->cap);
+			resolve_target(ctl, op, target);
 		c->op = op;
-		loopwork_submit(c->ctl->lw, &op->lw, op_work, op_done);
+		/* A plain ls only reads: it never waits behind the writer. */
+		enum ops_lane lane =
+			req->req_case == SHOAL__CTL_REQUEST__REQ_LS ? OPS_READ : OPS_STORE;
+		ops_submit(ctl->env.ops, lane, &op->job, op_work, op_done);
 		return; /* op owns req */
 	}
 	}
@@ -928,7 +967,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		return;
 	}
-	c->bev = bufferevent_socket_new(ctl->n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(ctl->env.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		evutil_closesocket(fd);
 		free(c);
@@ -938,68 +977,71 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	c->serial = ++ctl->next_serial;
 	frame_reader_init(&c->reader, wire_ctl_request_frame_decode, wire_ctl_request_frame_free,
 			  NULL, 0);
-	c->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = c;
-	ctl->clients = c;
+	LIST_INSERT_HEAD(&ctl->clients, c, entry);
 	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + FRAME_HEADER_MAX);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-int ctl_start(struct node *n)
+int ctl_start(struct ctl **out, const struct ctl_env *env)
 {
 	struct ctl *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
-	ctl->n = n;
-	n->ctl = ctl;
+	ctl->env = *env;
+	LIST_INIT(&ctl->clients);
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if ((size_t)snprintf(ctl->path, sizeof(ctl->path), "%s/ctl.sock", n->home) >=
+	if ((size_t)snprintf(ctl->path, sizeof(ctl->path), "%s/ctl.sock", env->home) >=
 	    sizeof(ctl->path)) {
-		log_error("home path too long for its control socket: %s", n->home);
+		log_error("home path too long for its control socket: %s", env->home);
+		free(ctl);
 		return -ENAMETOOLONG;
 	}
 	memcpy(sun.sun_path, ctl->path, sizeof(sun.sun_path));
 	/* We hold the store lock, so a socket left here is a dead daemon's. */
 	unlink(ctl->path);
 	mode_t old = umask(077);
-	ctl->lis = evconnlistener_new_bind(n->base, on_accept, ctl,
+	ctl->lis = evconnlistener_new_bind(env->base, on_accept, ctl,
 					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
 					   (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (!ctl->lis) {
+		int err = -errno;
 		log_error("cannot create %s: %s", ctl->path, strerror(errno));
-		return -errno;
+		free(ctl);
+		return err;
 	}
-	ctl->ops = pool_new(1);
-	ctl->lw = loopwork_new(n->base, ctl->ops);
+	ctl->lw = loopwork_new(env->base, NULL);
+	*out = ctl;
 	return 0;
 }
 
-struct loopwork *ctl_ops_lw(struct node *n)
+void ctl_cancel(struct ctl *ctl)
 {
-	return n->ctl->lw;
-}
-
-void ctl_stop(struct node *n)
-{
-	struct ctl *ctl = n->ctl;
 	if (!ctl)
 		return;
 	if (ctl->lis) {
 		evconnlistener_free(ctl->lis);
+		ctl->lis = NULL;
 		unlink(ctl->path);
 	}
-	/* Cancel what runs, let it end, then drop the clients. */
-	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+	struct ctl_client *c;
+	LIST_FOREACH(c, &ctl->clients, entry)
+	{
 		if (c->op)
-			c->op->cancel = 1;
+			atomic_store(&c->op->cancel, 1);
 	}
-	pool_free(ctl->ops);
+}
+
+void ctl_stop(struct ctl *ctl)
+{
+	if (!ctl)
+		return;
+	ctl_cancel(ctl);
+	/* Progress still queued refers to the clients: deliver it first. */
 	loopwork_free(ctl->lw);
-	while (ctl->clients)
-		client_free(ctl->clients);
+	struct ctl_client *c;
+	while ((c = LIST_FIRST(&ctl->clients)))
+		client_free(c);
 	free(ctl);
-	n->ctl = NULL;
 }

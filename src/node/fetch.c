@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "crypto/hash.h"
-#include "node/node.h"
 #include "node/placement.h"
 #include "node/remote.h"
 #include "proto/manifest.h"
@@ -98,34 +97,20 @@ static void rank_candidates(struct run *r, struct want *w)
 	free(order);
 }
 
-/* Asks every peer not yet tried whether it holds w; adds those that do. */
+/* Asks every peer whether it holds w; adds those that do to its candidates. */
 static void ask_have(struct run *r, struct want *w)
 {
 	struct fetch *f = r->f;
 	w->asked_have = 1;
 	if (!f->npeers)
 		return;
-	struct rqueue q;
-	rqueue_init(&q);
-	struct rcall *calls = calloc(f->npeers, sizeof(*calls));
-	if (!calls) {
-		rqueue_destroy(&q);
+	uint8_t(*bits)[REMOTE_BITS] = calloc(f->npeers, sizeof(*bits));
+	if (!bits)
 		return;
-	}
-	const uint8_t(*ids)[CHUNK_ID_LEN] = (const uint8_t(*)[CHUNK_ID_LEN])w->ref.id;
+	remote_have(f->r, f->peers, f->npeers, (const uint8_t(*)[CHUNK_ID_LEN])w->ref.id, 1, bits,
+		    NULL);
 	for (size_t i = 0; i < f->npeers; i++) {
-		calls[i].kind = RCALL_HAVE;
-		memcpy(calls[i].peer, f->peers[i], NODE_ID_LEN);
-		calls[i].ids = ids;
-		calls[i].nids = 1;
-		calls[i].timeout = 10;
-		calls[i].user = (void *)(uintptr_t)i;
-		remote_start(f->n, &calls[i], &q);
-	}
-	struct rcall *c;
-	while ((c = rqueue_wait(&q))) {
-		size_t i = (size_t)(uintptr_t)c->user;
-		if (c->err || !(c->have[0] & 1))
+		if (!remote_bit(bits[i], 0))
 			continue;
 		int known = 0;
 		for (unsigned k = 0; k < w->ncand; k++)
@@ -133,8 +118,7 @@ static void ask_have(struct run *r, struct want *w)
 		if (!known && w->ncand < CAND_MAX)
 			w->cand[w->ncand++] = (uint16_t)i;
 	}
-	free(calls);
-	rqueue_destroy(&q);
+	free(bits);
 }
 
 /* The candidate to ask next: untried, and not saturated unless all are.
@@ -180,7 +164,7 @@ static void start_get(struct run *r, struct want *w, int k, int slot)
 	r->peer_load[w->cand[k]]++;
 	w->inflight = 1;
 	w->tried |= (uint16_t)(1u << k);
-	remote_start(r->f->n, c, &r->q);
+	remote_start(r->f->r, c, &r->q);
 }
 
 /* Handles one finished call; returns an error only for what stops the fetch. */

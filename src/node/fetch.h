@@ -1,6 +1,8 @@
 /*
  * Fetching a file's chunks from the network into the local store, on a
- * thread that may block (the ops thread, or the thread serving Fetch).
+ * thread that may block: a thread of the operations queue (the writer for
+ * the CLI's get, send and locate; the fetcher for a peer's Fetch). Never on
+ * the loop thread. Everything it uses is given in struct fetch.
  *
  * The manifest, then its ChunkLists, then the data chunks: each one already
  * stored here is used as it is; the others are asked of the members that
@@ -28,11 +30,11 @@
 #define FETCH_PER_PEER 4
 #define FETCH_RANKED   4 /* placement's first holders tried before a Have query */
 
-struct node;
+struct remote;
 
 struct fetch {
 	/* set by the caller */
-	struct node *n;
+	struct remote *r;
 	struct store *s;
 	struct index *ix; /* this thread's own connection */
 	const uint8_t (*peers)[NODE_ID_LEN];

@@ -1,97 +1,71 @@
 /*
- * The node's life: start-up (identity, TLS, store, listener, control socket,
- * known members), the accept path with its limits, the periodic tick, and an
- * orderly stop on SIGTERM or SIGINT. See node.h.
+ * The node's life: start-up (identity, TLS, store, listener, the modules in
+ * order), the accept path with its limits, the periodic tick, and an orderly
+ * stop. See node.h.
  */
 #include "node/node.h"
 
 #include <errno.h>
-#include <malloc.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "net/tls.h"
 #include "node/catalog.h"
+#include "node/ctl.h"
+#include "node/members.h"
+#include "node/mesh.h"
+#include "node/ops.h"
+#include "node/peer.h"
 #include "node/remote.h"
 #include "node/repair.h"
 #include "node/serve.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
 #define TICK_SECONDS 0.25
 
-double node_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct link *node_link_new(struct node *n)
-{
-	struct link *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->n = n;
-	l->serial = ++n->next_serial;
-	l->next = n->links;
-	if (n->links)
-		n->links->prev = l;
-	n->links = l;
-	n->nlinks++;
-	n->npending++;
-	return l;
-}
-
-struct link *node_link_find(struct node *n, uint64_t serial)
-{
-	for (struct link *l = n->links; l; l = l->next) {
-		if (l->serial == serial)
-			return l;
-	}
-	return NULL;
-}
-
-struct link *node_dial(struct node *n, const char *addr, const uint8_t *expect)
-{
-	struct link *l = node_link_new(n);
-	if (!l)
-		return NULL;
-	if (expect) {
-		memcpy(l->expect, expect, NODE_ID_LEN);
-		l->has_expect = 1;
-	}
-	struct conn_params p = n->conn_params;
-	p.arg = l;
-	l->c = conn_connect(n->base, addr, &p);
-	if (!l->c) {
-		/* Unusable address: unlink again; the caller backs off. */
-		if (l->prev)
-			l->prev->next = l->next;
-		else
-			n->links = l->next;
-		if (l->next)
-			l->next->prev = l->prev;
-		n->nlinks--;
-		n->npending--;
-		free(l);
-		return NULL;
-	}
-	conn_set_user(l->c, l);
-	return l;
-}
+struct node {
+	struct event_base *base;
+	char home[PATH_MAX];
+	struct config cfg;
+	uint8_t id[NODE_ID_LEN];
+	char id_text[NODE_ID_STR_LEN + 1];
+	char listen_addr[ADDR_MAX]; /* as bound (port resolved) */
+	SSL_CTX *ssl;
+	struct evconnlistener *listener;
+	struct event *accept_resume; /* re-enables accepting after an error */
+	struct event *tick;
+	struct conn_params conn_params;
+	double refused_log_at; /* rate limit for "refused connection" lines */
+	unsigned refused_quiet;
+	/* the modules, in the order they start */
+	struct store *store;
+	struct pool *pool;
+	struct loopwork *lw;
+	struct mesh mesh;
+	struct ops *ops;
+	struct remote remote;
+	struct members members;
+	struct catalog *catalog;
+	struct serve *serve;
+	struct repair *repair;
+	struct peer peer;
+	struct ctl *ctl;
+};
 
 /* Refusals during a flood are one line a second, with a count of the rest. */
 static void log_refusal(struct node *n, const char *host, const char *why)
 {
-	double now = node_now();
+	double now = monotonic_seconds();
 	if (now - n->refused_log_at < 1.0) {
 		n->refused_quiet++;
 		return;
@@ -111,6 +85,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 {
 	(void)lis;
 	struct node *n = arg;
+	struct mesh *mesh = &n->mesh;
 	char host[64] = "?";
 	if (sa->sa_family == AF_INET)
 		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host,
@@ -119,13 +94,15 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host,
 				 sizeof(host));
 	const char *why = NULL;
-	if (n->nlinks >= n->cfg.max_connections) {
+	if (mesh->nlinks >= n->cfg.max_connections) {
 		why = "too many connections";
-	} else if (n->npending >= n->cfg.max_pending) {
+	} else if (mesh->npending >= n->cfg.max_pending) {
 		why = "too many connections in their handshake";
 	} else {
 		unsigned same = 0;
-		for (struct link *l = n->links; l; l = l->next) {
+		struct link *l;
+		LIST_FOREACH(l, &mesh->links, entry)
+		{
 			if (!l->authenticated && !conn_outbound(l->c) &&
 			    !strcmp(conn_remote_host(l->c), host))
 				same++;
@@ -138,22 +115,15 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		return;
 	}
-	struct link *l = node_link_new(n);
+	struct link *l = link_new(mesh);
 	if (!l) {
 		evutil_closesocket(fd);
 		return;
 	}
-	struct conn_params p = n->conn_params;
-	p.arg = l;
-	l->c = conn_accept(n->base, fd, sa, salen, &p);
+	l->c = conn_accept(n->base, fd, sa, salen, &n->conn_params);
 	if (!l->c) {
-		/* conn_accept closed fd; drop the link through the usual path. */
-		n->links = l->next;
-		if (l->next)
-			l->next->prev = NULL;
-		n->nlinks--;
-		n->npending--;
-		free(l);
+		/* conn_accept closed fd. */
+		link_free(mesh, l);
 		return;
 	}
 	conn_set_user(l->c, l);
@@ -219,52 +189,129 @@ static int start_listener(struct node *n)
 	return 0;
 }
 
-static void load_bootstraps(struct node *n)
-{
-	char copy[ADDR_LIST_MAX];
-	snprintf(copy, sizeof(copy), "%s", n->cfg.bootstrap);
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok && n->nbootstraps < NODE_BOOTSTRAP_MAX;
-	     tok = strtok_r(NULL, ",", &save)) {
-		struct bootstrap *b = &n->bootstraps[n->nbootstraps++];
-		memset(b, 0, sizeof(*b));
-		snprintf(b->addr, sizeof(b->addr), "%s", tok);
-	}
-}
-
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct node *n = arg;
-	double now = node_now();
-	members_tick(n, now);
-	remote_tick(n, now);
-	serve_tick(n, now);
-	catalog_tick(n, now);
-	repair_tick(n, now);
+	double now = monotonic_seconds();
+	members_tick(&n->members, now);
+	remote_tick(&n->remote, now);
+	serve_tick(n->serve, now);
+	catalog_tick(n->catalog, now);
+	repair_tick(n->repair, now);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+/* The modules start in this order: each gets only what started before it. */
+static int start_modules(struct node *n)
 {
-	(void)what;
-	struct node *n = arg;
-	log_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	event_base_loopbreak(n->base);
+	int err;
+	/* Twice the CPUs: jobs spend much of their time waiting on the disk. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	n->pool = pool_new(ncpu > 0 ? 2 * (unsigned)ncpu : 2);
+	n->lw = loopwork_new(n->base, n->pool);
+	mesh_init(&n->mesh, n->id, &n->cfg);
+	n->conn_params.ssl_ctx = n->ssl;
+	n->conn_params.handshake_timeout = n->cfg.handshake_timeout;
+	n->conn_params.ops = &peer_conn_ops;
+	n->conn_params.arg = &n->peer;
+	if ((err = start_listener(n)))
+		return err;
+	/* Before the writer runs: it owns the store's connection from then on. */
+	if ((err = mesh_load(&n->mesh, n->store->index)))
+		log_warnx("cannot load the known members: %s", shoal_strerror(err));
+	if ((err = ops_start(&n->ops, n->store, n->base)))
+		return err;
+	members_init(&n->members, &n->mesh, &n->cfg, n->base, &n->conn_params, n->ops,
+		     n->listen_addr);
+	remote_init(&n->remote, &n->mesh, n->pool, &n->store->objects, n->lw);
+	if ((err = catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, n->lw, n->pool)))
+		return err;
+	if ((err = serve_start(&n->serve, n->store, &n->mesh, n->ops, &n->remote, n->lw)))
+		return err;
+	if ((err = repair_start(&n->repair, n->id, n->store, &n->mesh, n->ops, &n->remote, n->lw)))
+		return err;
+	n->peer = (struct peer){
+		.mesh = &n->mesh,
+		.members = &n->members,
+		.serve = n->serve,
+		.catalog = n->catalog,
+		.remote = &n->remote,
+	};
+	struct ctl_env env = {
+		.home = n->home,
+		.base = n->base,
+		.store = n->store,
+		.ops = n->ops,
+		.mesh = &n->mesh,
+		.remote = &n->remote,
+		.repair = n->repair,
+		.catalog = n->catalog,
+		.listen_addr = n->listen_addr,
+	};
+	return ctl_start(&n->ctl, &env);
 }
 
-static void node_stop(struct node *n)
+int node_open(struct node **out, const char *home, const struct config *cfg,
+	      struct event_base *base)
 {
-	/* Threads waiting on other nodes are released first, then stopped. */
-	remote_shutdown(n);
-	ctl_stop(n);
-	serve_stop(n);
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->base = base;
+	snprintf(n->home, sizeof(n->home), "%s", home);
+	n->cfg = *cfg;
+	int err = identity_load_id(home, n->id);
+	if (err) {
+		log_error("%s is not a shoal node home (run 'shoal init' first): %s", home,
+			  shoal_strerror(err));
+		goto fail;
+	}
+	node_id_format(n->id, n->id_text);
+	err = store_open(&n->store, home, STORE_NOWAIT);
+	if (err == -EWOULDBLOCK) {
+		log_error("another shoal daemon or command is using %s", home);
+		goto fail;
+	}
+	if (err) {
+		log_error("cannot open the store in %s: %s", home, shoal_strerror(err));
+		goto fail;
+	}
+	if ((err = tls_ctx_new(home, &n->ssl)))
+		goto fail;
+	if ((err = start_modules(n)))
+		goto fail;
+	n->tick = event_new(base, -1, EV_PERSIST, on_tick, n);
+	if (!n->tick) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	struct timeval tv = {0, (suseconds_t)(TICK_SECONDS * 1e6)};
+	event_add(n->tick, &tv);
+	log_info("node %s listening on %s (%u known members, %u bootstrap addresses)", n->id_text,
+		 n->listen_addr, n->mesh.nmembers, n->members.nbootstraps);
+	members_tick(&n->members, monotonic_seconds());
+	*out = n;
+	return 0;
+fail:
+	node_close(n);
+	return err ? err : -EINVAL;
+}
+
+void node_close(struct node *n)
+{
+	if (!n)
+		return;
+	/* Threads waiting on other nodes are released, the CLI's operations
+	 * cancelled; then the store threads finish what is queued. */
+	remote_shutdown(&n->remote);
+	ctl_cancel(n->ctl);
+	ops_stop(n->ops);
 	/* Close every connection now: peers see the TCP close at once. */
-	while (n->links) {
-		struct link *l = n->links;
-		n->links = l->next;
+	struct link *l;
+	while ((l = LIST_FIRST(&n->mesh.links))) {
 		conn_free(l->c);
-		free(l);
+		link_free(&n->mesh, l);
 	}
 	if (n->accept_resume)
 		event_free(n->accept_resume);
@@ -272,35 +319,44 @@ static void node_stop(struct node *n)
 		evconnlistener_free(n->listener);
 	if (n->tick)
 		event_free(n->tick);
-	if (n->sig_term)
-		event_free(n->sig_term);
-	if (n->sig_int)
-		event_free(n->sig_int);
-	/* Workers finish what they hold before the loop's bridge goes away. */
+	/* Workers finish what they hold before the loop's bridge goes away;
+	 * their completions start nothing new. */
+	serve_close(n->serve);
 	pool_free(n->pool);
 	loopwork_free(n->lw);
-	serve_free(n);
-	catalog_close(n);
-	repair_free(n);
-	index_close(n->ix);
+	ctl_stop(n->ctl);
+	serve_free(n->serve);
+	catalog_close(n->catalog);
+	repair_free(n->repair);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);
-	if (n->base) {
-		/* Freed bufferevents finish freeing in deferred callbacks; one
-		 * last non-blocking pass runs them, or they would leak. */
-		event_base_loop(n->base, EVLOOP_NONBLOCK);
-		event_base_free(n->base);
-	}
+	free(n);
+}
+
+const char *node_listen_addr(const struct node *n)
+{
+	return n->listen_addr;
+}
+
+struct mesh *node_mesh(struct node *n)
+{
+	return &n->mesh;
+}
+
+struct remote *node_remote(struct node *n)
+{
+	return &n->remote;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(arg);
 }
 
 int node_run(const char *home, const struct config *cfg)
 {
-	struct node *n = calloc(1, sizeof(*n));
-	if (!n)
-		return 1;
-	int status = 1;
-	snprintf(n->home, sizeof(n->home), "%s", home);
-	n->cfg = *cfg;
 	signal(SIGPIPE, SIG_IGN);
 	/* Chunk-sized buffers (4 MiB) come and go for every transfer; keep them
 	 * in the heap for reuse instead of mapping and faulting them in anew. */
@@ -308,66 +364,29 @@ int node_run(const char *home, const struct config *cfg)
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	if (evthread_use_pthreads())
 		fatalx("libevent lacks thread support");
-	int err = identity_load_id(home, n->id);
-	if (err) {
-		log_error("%s is not a shoal node home (run 'shoal init' first): %s", home,
-			  shoal_strerror(err));
-		goto out;
+	struct event_base *base = event_base_new();
+	if (!base)
+		return 1;
+	struct node *n = NULL;
+	int status = 1;
+	struct event *sig_term = evsignal_new(base, SIGTERM, on_signal, base);
+	struct event *sig_int = evsignal_new(base, SIGINT, on_signal, base);
+	if (sig_term && sig_int && node_open(&n, home, cfg, base) == 0) {
+		event_add(sig_term, NULL);
+		event_add(sig_int, NULL);
+		event_base_dispatch(base);
+		status = 0;
 	}
-	node_id_format(n->id, n->id_text);
-	err = store_open(&n->store, home, STORE_NOWAIT);
-	if (err == -EWOULDBLOCK) {
-		log_error("another shoal daemon or command is using %s", home);
-		goto out;
-	}
-	if (err) {
-		log_error("cannot open the store in %s: %s", home, shoal_strerror(err));
-		goto out;
-	}
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/index.sqlite", home);
-	if (index_open(&n->ix, path))
-		goto out;
-	if (tls_ctx_new(home, &n->ssl))
-		goto out;
-	n->base = event_base_new();
-	if (!n->base)
-		goto out;
-	/* Twice the CPUs: jobs spend much of their time waiting on the disk. */
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	n->pool = pool_new(ncpu > 0 ? 2 * (unsigned)ncpu : 2);
-	n->lw = loopwork_new(n->base, n->pool);
-	n->conn_params.ssl_ctx = n->ssl;
-	n->conn_params.handshake_timeout = cfg->handshake_timeout;
-	n->conn_params.ops = &node_peer_ops;
-	if (start_listener(n))
-		goto out;
-	if (serve_start(n))
-		goto out;
-	if (catalog_open(n))
-		goto out;
-	if (repair_start(n))
-		goto out;
-	if (ctl_start(n))
-		goto out;
-	load_bootstraps(n);
-	members_load(n);
-	n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n);
-	struct timeval tv = {0, (suseconds_t)(TICK_SECONDS * 1e6)};
-	event_add(n->tick, &tv);
-	n->sig_term = evsignal_new(n->base, SIGTERM, on_signal, n);
-	n->sig_int = evsignal_new(n->base, SIGINT, on_signal, n);
-	event_add(n->sig_term, NULL);
-	event_add(n->sig_int, NULL);
-	log_info("node %s listening on %s (%u known members, %u bootstrap addresses)", n->id_text,
-		 n->listen_addr, n->nmembers, n->nbootstraps);
-	members_tick(n, node_now());
-	event_base_dispatch(n->base);
-	status = 0;
-out:
-	node_stop(n);
+	node_close(n);
+	if (sig_term)
+		event_free(sig_term);
+	if (sig_int)
+		event_free(sig_int);
+	/* Freed bufferevents finish freeing in deferred callbacks; one last
+	 * non-blocking pass runs them, or they would leak. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_free(base);
 	if (status == 0)
 		log_info("stopped");
-	free(n);
 	return status;
 }

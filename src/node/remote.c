@@ -8,10 +8,21 @@
 #include <string.h>
 
 #include "crypto/hash.h"
-#include "node/node.h"
-#include "store/objects.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+
+void remote_init(struct remote *r, struct mesh *mesh, struct pool *pool, struct objects *objects,
+		 struct loopwork *lw)
+{
+	memset(r, 0, sizeof(*r));
+	r->mesh = mesh;
+	r->pool = pool;
+	r->objects = objects;
+	r->lw = lw;
+	LIST_INIT(&r->calls);
+	atomic_init(&r->closed, 0);
+}
 
 struct rbuf *rbuf_new(const uint8_t *p, size_t len)
 {
@@ -42,6 +53,7 @@ void rqueue_init(struct rqueue *q)
 	memset(q, 0, sizeof(*q));
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
+	STAILQ_INIT(&q->done);
 }
 
 void rqueue_destroy(struct rqueue *q)
@@ -50,19 +62,31 @@ void rqueue_destroy(struct rqueue *q)
 	pthread_cond_destroy(&q->cv);
 }
 
+/* Takes the first finished call; q->mu held. */
+static struct rcall *rqueue_take(struct rqueue *q)
+{
+	struct rcall *c = STAILQ_FIRST(&q->done);
+	if (c) {
+		STAILQ_REMOVE_HEAD(&q->done, finished);
+		q->pending--;
+	}
+	return c;
+}
+
 struct rcall *rqueue_wait(struct rqueue *q)
 {
 	pthread_mutex_lock(&q->mu);
-	while (!q->head && q->pending)
+	while (STAILQ_EMPTY(&q->done) && q->pending)
 		pthread_cond_wait(&q->cv, &q->mu);
-	struct rcall *c = q->head;
-	if (c) {
-		q->head = c->next;
-		if (!q->head)
-			q->tail = NULL;
-		c->next = NULL;
-		q->pending--;
-	}
+	struct rcall *c = rqueue_take(q);
+	pthread_mutex_unlock(&q->mu);
+	return c;
+}
+
+struct rcall *rqueue_poll(struct rqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	struct rcall *c = rqueue_take(q);
 	pthread_mutex_unlock(&q->mu);
 	return c;
 }
@@ -75,41 +99,30 @@ static void finish(struct rcall *c, int err)
 	free(c->payload);
 	c->payload = NULL;
 	pthread_mutex_lock(&q->mu);
-	c->next = NULL;
-	if (q->tail)
-		q->tail->next = c;
-	else
-		q->head = c;
-	q->tail = c;
+	STAILQ_INSERT_TAIL(&q->done, c, finished);
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }
 
 /* ---- the loop's list of calls in flight ---- */
 
-static void calls_add(struct node *n, struct rcall *c)
+static struct rcall *calls_take(struct remote *r, uint64_t link_serial, uint64_t request_id)
 {
-	c->next = n->calls;
-	n->calls = c;
-}
-
-static struct rcall *calls_take(struct node *n, uint64_t link_serial, uint64_t request_id)
-{
-	for (struct rcall **pp = &n->calls; *pp; pp = &(*pp)->next) {
-		struct rcall *c = *pp;
+	struct rcall *c;
+	LIST_FOREACH(c, &r->calls, inflight)
+	{
 		if (c->request_id == request_id && c->link_serial == link_serial) {
-			*pp = c->next;
-			c->next = NULL;
+			LIST_REMOVE(c, inflight);
 			return c;
 		}
 	}
 	return NULL;
 }
 
-static void send_request(struct node *n, struct rcall *c)
+static void send_request(struct remote *r, struct rcall *c)
 {
-	struct member *m = member_find(n, c->peer);
-	if (!m || m->state != MEMBER_UP || !m->link || !conn_ready(m->link->c)) {
+	struct link *l = member_link(r->mesh, c->peer);
+	if (!l) {
 		finish(c, -ENOTCONN);
 		return;
 	}
@@ -120,7 +133,7 @@ static void send_request(struct node *n, struct rcall *c)
 	Shoal__Fetch fetch = SHOAL__FETCH__INIT;
 	ProtobufCBinaryData ids[WIRE_IDS_MAX];
 	struct rbuf *payload = NULL;
-	c->request_id = ++n->next_request_id;
+	c->request_id = ++r->next_request_id;
 	env.request_id = c->request_id;
 	switch (c->kind) {
 	case RCALL_GET:
@@ -167,45 +180,84 @@ static void send_request(struct node *n, struct rcall *c)
 	int err;
 	if (payload) {
 		atomic_fetch_add(&payload->refs, 1);
-		err = conn_send_ref(m->link->c, &env, payload->data, payload->len, rbuf_sent,
-				    payload);
+		err = conn_send_ref(l->c, &env, payload->data, payload->len, rbuf_sent, payload);
 	} else {
-		err = conn_send(m->link->c, &env, NULL, 0);
+		err = link_send(l, &env);
 	}
 	if (err) {
 		finish(c, SHOAL_EPROTO);
 		return;
 	}
-	c->link_serial = m->link->serial;
-	c->deadline = c->timeout > 0 ? node_now() + c->timeout : 0;
-	calls_add(n, c);
+	c->link_serial = l->serial;
+	c->deadline = c->timeout > 0 ? monotonic_seconds() + c->timeout : 0;
+	LIST_INSERT_HEAD(&r->calls, c, inflight);
 }
 
 static void on_start(struct lw_msg *msg)
 {
 	struct rcall *c = (struct rcall *)((char *)msg - offsetof(struct rcall, msg));
-	if (c->n->remote_closed)
+	if (atomic_load(&c->r->closed))
 		finish(c, -ECANCELED);
 	else
-		send_request(c->n, c);
+		send_request(c->r, c);
 }
 
-void remote_start(struct node *n, struct rcall *c, struct rqueue *q)
+void remote_start(struct remote *r, struct rcall *c, struct rqueue *q)
 {
-	c->n = n;
+	c->r = r;
 	c->q = q;
 	c->err = 0;
 	c->payload = NULL;
-	c->next = NULL;
 	pthread_mutex_lock(&q->mu);
 	q->pending++;
 	pthread_mutex_unlock(&q->mu);
-	if (atomic_load(&n->remote_closed)) {
+	if (atomic_load(&r->closed)) {
 		finish(c, -ECANCELED);
 		return;
 	}
 	c->msg.fn = on_start;
-	loopwork_post(n->lw, &c->msg);
+	loopwork_post(r->lw, &c->msg);
+}
+
+size_t remote_have(struct remote *r, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
+		   const uint8_t (*ids)[CHUNK_ID_LEN], size_t nids, uint8_t (*have)[REMOTE_BITS],
+		   uint8_t (*own)[REMOTE_BITS])
+{
+	for (size_t p = 0; p < npeers; p++) {
+		memset(have[p], 0, sizeof(have[p]));
+		if (own)
+			memset(own[p], 0, sizeof(own[p]));
+	}
+	if (!npeers)
+		return 0;
+	struct rcall *calls = calloc(npeers, sizeof(*calls));
+	if (!calls)
+		return npeers;
+	struct rqueue q;
+	rqueue_init(&q);
+	for (size_t p = 0; p < npeers; p++) {
+		calls[p].kind = RCALL_HAVE;
+		memcpy(calls[p].peer, peers[p], NODE_ID_LEN);
+		calls[p].ids = ids;
+		calls[p].nids = nids;
+		calls[p].timeout = REMOTE_HAVE_TIMEOUT;
+		remote_start(r, &calls[p], &q);
+	}
+	size_t silent = 0;
+	struct rcall *c;
+	while ((c = rqueue_wait(&q))) {
+		size_t p = (size_t)(c - calls);
+		if (c->err) {
+			silent++;
+			continue;
+		}
+		memcpy(have[p], c->have, sizeof(have[p]));
+		if (own)
+			memcpy(own[p], c->own, sizeof(own[p]));
+	}
+	rqueue_destroy(&q);
+	free(calls);
+	return silent;
 }
 
 /* ---- replies ---- */
@@ -225,7 +277,7 @@ static void check_work(struct pool_job *pj)
 	c->len = c->payload_len;
 	if (c->kind == RCALL_GET_STORE) {
 		/* Frame payloads are page-aligned and padded: direct I/O. */
-		c->job_err = objects_write(&c->n->store->objects, c->id, c->payload, c->payload_len,
+		c->job_err = objects_write(c->r->objects, c->id, c->payload, c->payload_len,
 					   OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
 		return;
 	}
@@ -276,30 +328,14 @@ static int reply_fits(const struct rcall *c, Shoal__Envelope__MsgCase mc)
 	return 0;
 }
 
-int remote_on_reply(struct link *l, Shoal__Envelope *env, uint8_t *payload, size_t payload_len)
+int remote_on_reply(struct remote *r, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
+		    size_t payload_len)
 {
-	switch (env->msg_case) {
-	case SHOAL__ENVELOPE__MSG_CHUNK:
-	case SHOAL__ENVELOPE__MSG_PUT_ACK:
-	case SHOAL__ENVELOPE__MSG_HAVE_REPLY:
-	case SHOAL__ENVELOPE__MSG_FETCH_DONE:
-	case SHOAL__ENVELOPE__MSG_ERROR:
-		break;
-	default:
-		return 0;
-	}
 	if (env->request_id == 0)
 		return 0;
-	struct node *n = l->n;
-	struct rcall *c = calls_take(n, l->serial, env->request_id);
-	if (!c) {
-		/* Late (timed out) or never asked: harmless, dropped. */
-		if (env->msg_case == SHOAL__ENVELOPE__MSG_ERROR)
-			return 0;
-		wire_free(env, NULL);
-		free(payload);
-		return 1;
-	}
+	struct rcall *c = calls_take(r, l->serial, env->request_id);
+	if (!c)
+		return 0;
 	int err = 0;
 	if (!reply_fits(c, env->msg_case)) {
 		err = SHOAL_EPROTO;
@@ -309,13 +345,13 @@ int remote_on_reply(struct link *l, Shoal__Envelope *env, uint8_t *payload, size
 		if (memcmp(env->chunk->id.data, c->id, CHUNK_ID_LEN)) {
 			err = SHOAL_ECORRUPT;
 		} else {
-			c->payload = payload;
+			c->payload = *payload;
 			c->payload_len = payload_len;
-			payload = NULL;
+			*payload = NULL;
 			c->job.fn = check_work;
 			c->job.notify = check_notify;
-			pool_submit(n->pool, &c->job);
-			c = NULL;
+			pool_submit(r->pool, &c->job);
+			return 1;
 		}
 	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_PUT_ACK) {
 		if (memcmp(env->put_ack->id.data, c->id, CHUNK_ID_LEN))
@@ -331,46 +367,40 @@ int remote_on_reply(struct link *l, Shoal__Envelope *env, uint8_t *payload, size
 		c->chunks = env->fetch_done->chunks;
 		c->fetched = env->fetch_done->fetched;
 	}
-	if (c)
-		finish(c, err);
-	wire_free(env, NULL);
-	free(payload);
+	finish(c, err);
 	return 1;
 }
 
-void remote_link_closed(struct link *l)
+void remote_link_closed(struct remote *r, struct link *l)
 {
-	struct node *n = l->n;
-	for (struct rcall **pp = &n->calls; *pp;) {
-		struct rcall *c = *pp;
+	struct rcall *c, *next;
+	for (c = LIST_FIRST(&r->calls); c; c = next) {
+		next = LIST_NEXT(c, inflight);
 		if (c->link_serial == l->serial) {
-			*pp = c->next;
+			LIST_REMOVE(c, inflight);
 			finish(c, -ECONNRESET);
-		} else {
-			pp = &c->next;
 		}
 	}
 }
 
-void remote_tick(struct node *n, double now)
+void remote_tick(struct remote *r, double now)
 {
-	for (struct rcall **pp = &n->calls; *pp;) {
-		struct rcall *c = *pp;
+	struct rcall *c, *next;
+	for (c = LIST_FIRST(&r->calls); c; c = next) {
+		next = LIST_NEXT(c, inflight);
 		if (c->deadline > 0 && now > c->deadline) {
-			*pp = c->next;
+			LIST_REMOVE(c, inflight);
 			finish(c, -ETIMEDOUT);
-		} else {
-			pp = &c->next;
 		}
 	}
 }
 
-void remote_shutdown(struct node *n)
+void remote_shutdown(struct remote *r)
 {
-	atomic_store(&n->remote_closed, 1);
-	while (n->calls) {
-		struct rcall *c = n->calls;
-		n->calls = c->next;
+	atomic_store(&r->closed, 1);
+	struct rcall *c;
+	while ((c = LIST_FIRST(&r->calls))) {
+		LIST_REMOVE(c, inflight);
 		finish(c, -ECANCELED);
 	}
 }

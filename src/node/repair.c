@@ -11,20 +11,17 @@
 #include <unistd.h>
 
 #include "node/placement.h"
-#include "node/remote.h"
+#include "node/plan.h"
 #include "proto/manifest.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
-#include "util/fsutil.h"
 #include "util/log.h"
-#include "util/progress.h"
 
 #define SCAN_BATCH   WIRE_IDS_MAX
 #define PUSH_TIMEOUT 60.0
 #define SCRUB_SLICE  1.0 /* seconds between scrub slices */
 #define SCRUB_BATCH  256
-#define HAVE_TIMEOUT 10.0
-#define SELF	     ((size_t)-1)
 
 /* What was last logged for a chunk, so each decision is logged once. */
 #define LOGGED_SLOTS 4096
@@ -34,26 +31,44 @@ struct logged {
 };
 
 struct repair {
-	struct node *n;
+	uint8_t self[NODE_ID_LEN];
+	struct store *s;
+	struct mesh *mesh;
+	const struct config *cfg;
+	struct ops *ops;
+	struct remote *remote;
+	struct loopwork *lw;
 	struct repair_stats stats;
-	struct logged logged[LOGGED_SLOTS]; /* touched by the operations thread only */
-	int scanning, scrubbing;
-	double last_scan, last_scrub;
-	uint8_t scrub_after[CHUNK_ID_LEN]; /* the scrub's cursor */
+	struct logged logged[LOGGED_SLOTS]; /* touched by the writer only */
+	/* the pass in progress */
+	int scanning;	   /* a pass is under way */
+	int slice_out;	   /* its slice is on the writer */
+	double next_slice; /* when its next slice may start (pacing) */
+	uint8_t scan_after[CHUNK_ID_LEN];
+	uint64_t pass_under;
+	double last_scan;
+	/* the scrub */
+	int scrubbing;
+	double last_scrub;
+	uint8_t scrub_after[CHUNK_ID_LEN];
 };
 
-/* Work handed to the operations thread, and its results. */
+enum job_kind { JOB_SCAN, JOB_SCRUB };
+
+/* A slice, handed to the writer, and its results. */
 struct repair_job {
-	struct lw_job lw;
+	struct ops_job job;
+	enum job_kind kind;
 	struct repair *rp;
 	uint8_t (*peers)[NODE_ID_LEN];
 	uint8_t *returned; /* peers back after being lost */
 	size_t npeers;
-	double rate; /* bytes per second */
-	/* scrub */
-	uint8_t after[CHUNK_ID_LEN];
-	uint64_t budget; /* bytes */
+	uint8_t after[CHUNK_ID_LEN]; /* the cursor, moved by the slice */
+	uint64_t budget;	     /* bytes to copy (scan) or re-hash (scrub) */
 	/* results */
+	int pass_done; /* scan: the last batch was seen, or a member was silent */
+	uint64_t moved;
+	double seconds;
 	uint64_t under, repaired, corrupt, fixed, unrecoverable, scrubbed;
 };
 
@@ -79,50 +94,6 @@ static int news(struct repair *rp, const uint8_t id[CHUNK_ID_LEN], unsigned have
 	return 1;
 }
 
-/* Asks every peer which of ids[0..n) it holds; bits[p][i/8] bit i%8.
- * Returns how many peers did not answer (their bits are all zero). */
-static size_t ask_have(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
-		       const uint8_t (*ids)[CHUNK_ID_LEN], size_t count,
-		       uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8],
-		       uint8_t (*own)[(WIRE_IDS_MAX + 7) / 8])
-{
-	struct rqueue q;
-	rqueue_init(&q);
-	struct rcall *calls = calloc(npeers ? npeers : 1, sizeof(*calls));
-	for (size_t p = 0; calls && p < npeers; p++) {
-		calls[p].kind = RCALL_HAVE;
-		memcpy(calls[p].peer, peers[p], NODE_ID_LEN);
-		calls[p].ids = ids;
-		calls[p].nids = count;
-		calls[p].timeout = HAVE_TIMEOUT;
-		calls[p].user = (void *)(uintptr_t)p;
-		remote_start(n, &calls[p], &q);
-	}
-	size_t silent = calls ? 0 : npeers;
-	struct rcall *c;
-	while ((c = rqueue_wait(&q))) {
-		size_t p = (size_t)(uintptr_t)c->user;
-		memset(bits[p], 0, sizeof(bits[p]));
-		if (own)
-			memset(own[p], 0, sizeof(own[p]));
-		if (!c->err) {
-			memcpy(bits[p], c->have, sizeof(bits[p]));
-			if (own)
-				memcpy(own[p], c->own, sizeof(own[p]));
-		} else {
-			silent++;
-		}
-	}
-	free(calls);
-	rqueue_destroy(&q);
-	return silent;
-}
-
-static int has_bit(const uint8_t *bits, size_t i)
-{
-	return (bits[i / 8] >> (i % 8)) & 1;
-}
-
 /* ---- replacing a local copy ---- */
 
 /* Moves a damaged object out of the tree so it is never read or served. */
@@ -138,7 +109,7 @@ static void move_aside(struct store *s, const uint8_t id[CHUNK_ID_LEN])
 		unlink(path);
 }
 
-int repair_replace_chunk(struct node *n, struct store *s, struct index *ix,
+int repair_replace_chunk(struct remote *remote, struct store *s, struct index *ix,
 			 const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
 			 const uint8_t id[CHUNK_ID_LEN])
 {
@@ -155,26 +126,26 @@ int repair_replace_chunk(struct node *n, struct store *s, struct index *ix,
 	pthread_mutex_unlock(&s->gc_lock);
 	if (present)
 		return 0; /* intact after all */
-	uint8_t(*bits)[(WIRE_IDS_MAX + 7) / 8] = calloc(npeers ? npeers : 1, sizeof(*bits));
+	uint8_t(*bits)[REMOTE_BITS] = calloc(npeers ? npeers : 1, sizeof(*bits));
 	if (!bits)
 		return -ENOMEM;
-	ask_have(n, peers, npeers, (const uint8_t(*)[CHUNK_ID_LEN])id, 1, bits, NULL);
+	remote_have(remote, peers, npeers, (const uint8_t(*)[CHUNK_ID_LEN])id, 1, bits, NULL);
 	int err = SHOAL_EMISSING;
 	struct rqueue q;
 	rqueue_init(&q);
 	for (size_t p = 0; err && p < npeers; p++) {
-		if (!has_bit(bits[p], 0))
+		if (!remote_bit(bits[p], 0))
 			continue;
 		struct rcall c = {.kind = RCALL_GET_STORE, .timeout = PUSH_TIMEOUT};
 		memcpy(c.peer, peers[p], NODE_ID_LEN);
 		memcpy(c.id, id, CHUNK_ID_LEN);
-		remote_start(n, &c, &q);
+		remote_start(remote, &c, &q);
 		rqueue_wait(&q);
 		if (c.err) {
-			char sid[17], pid[NODE_ID_STR_LEN + 1];
-			node_id_format(peers[p], pid);
-			log_warnx("chunk %s: the copy of %.16s is not usable (%s); trying another",
-				  short_hex(id, sid), pid, shoal_strerror(c.err));
+			char sid[17], pid[17];
+			log_warnx("chunk %s: the copy of %s is not usable (%s); trying another",
+				  short_hex(id, sid), short_node_id(peers[p], pid),
+				  shoal_strerror(c.err));
 			continue;
 		}
 		/* Checked against its id and written; now durable, then named. */
@@ -203,20 +174,12 @@ static int add_to_batch(const uint8_t id[CHUNK_ID_LEN], uint64_t replicas, void 
 	return 0;
 }
 
-/* Sleeps as needed so that bytes moved since start stay within rate. */
-static void pace(double start, uint64_t bytes, double rate)
-{
-	double ahead = (double)bytes / rate - (monotonic_seconds() - start);
-	if (ahead > 0)
-		usleep((useconds_t)(ahead * 1e6));
-}
-
 /* Copies chunk id to targets; returns the copies made. */
-static unsigned push_copies(struct repair_job *j, struct store *s, const uint8_t id[CHUNK_ID_LEN],
-			    unsigned want, const size_t *targets, unsigned ntargets,
-			    uint64_t *moved)
+static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_t id[CHUNK_ID_LEN],
+			    unsigned want, const size_t *targets, unsigned ntargets)
 {
-	struct node *n = j->rp->n;
+	struct repair *rp = j->rp;
+	struct store *s = rp->s;
 	char sid[17];
 	short_hex(id, sid);
 	uint8_t *buf = NULL;
@@ -233,7 +196,7 @@ static unsigned push_copies(struct repair_job *j, struct store *s, const uint8_t
 		log_warnx("repair: chunk %s is %s here; replacing it first", sid,
 			  err == SHOAL_ECORRUPT ? "damaged" : "missing");
 		int e = repair_replace_chunk(
-			n, s, s->index, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id);
+			rp->remote, s, ix, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id);
 		j->corrupt++;
 		if (!e) {
 			j->fixed++;
@@ -263,27 +226,31 @@ static unsigned push_copies(struct repair_job *j, struct store *s, const uint8_t
 		calls[t].buf = rb;
 		calls[t].replicas = want;
 		calls[t].timeout = PUSH_TIMEOUT;
-		remote_start(n, &calls[t], &q);
+		remote_start(rp->remote, &calls[t], &q);
 	}
 	unsigned made = 0;
 	struct rcall *c;
 	while ((c = rqueue_wait(&q))) {
-		char pid[NODE_ID_STR_LEN + 1];
-		node_id_format(c->peer, pid);
+		char pid[17];
+		short_node_id(c->peer, pid);
 		if (c->err) {
-			log_warnx("repair: copy of chunk %s to %.16s failed: %s", sid, pid,
+			log_warnx("repair: copy of chunk %s to %s failed: %s", sid, pid,
 				  shoal_strerror(c->err));
 			continue;
 		}
 		made++;
-		*moved += len;
-		log_info("repair: chunk %s copied to %.16s", sid, pid);
-		if (index_begin(s->index) == 0) {
-			if (index_repaired_add(s->index, id, c->peer) == 0)
-				index_commit(s->index);
-			else
-				index_rollback(s->index);
-		}
+		j->moved += len;
+		log_info("repair: chunk %s copied to %s", sid, pid);
+		int e = index_begin(ix);
+		if (!e)
+			e = index_repaired_add(ix, id, c->peer);
+		if (!e)
+			e = index_commit(ix);
+		else
+			index_rollback(ix);
+		if (e)
+			log_warnx("repair: cannot record the copy of chunk %s on %s: %s", sid, pid,
+				  shoal_strerror(e));
 	}
 	rqueue_destroy(&q);
 	free(calls);
@@ -291,154 +258,155 @@ static unsigned push_copies(struct repair_job *j, struct store *s, const uint8_t
 	return made;
 }
 
-/* The holder placement ranks first for id among self and the peers holding it. */
-static size_t lead_holder(struct node *n, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
-			  const uint8_t (*bits)[(WIRE_IDS_MAX + 7) / 8], size_t i,
-			  const uint8_t id[CHUNK_ID_LEN])
+/* Lets go of this node's own copy of a surplus chunk. */
+static void drop_own_copy(struct index *ix, struct store *s, const uint8_t id[CHUNK_ID_LEN],
+			  unsigned have, unsigned want)
 {
-	size_t lead = SELF;
-	uint64_t best = placement_score(n->id, id);
-	const uint8_t *best_id = n->id;
-	for (size_t p = 0; p < npeers; p++) {
-		if (!has_bit(bits[p], i))
-			continue;
-		uint64_t sc = placement_score(peers[p], id);
-		if (sc > best || (sc == best && memcmp(peers[p], best_id, NODE_ID_LEN) < 0)) {
-			best = sc;
-			best_id = peers[p];
-			lead = p;
-		}
+	char sid[17];
+	int err = index_begin(ix);
+	if (err)
+		return;
+	err = index_surplus_drop(ix, id);
+	if (err) {
+		index_rollback(ix);
+		return;
 	}
-	return lead;
+	if (store_commit_releasing_ix(s, ix) == 0)
+		log_info("repair: chunk %s has %u of %u copies; letting this node's go",
+			 short_hex(id, sid), have, want);
 }
 
-static void scan_work(struct pool_job *pj)
+/* Unpins the copy this node placed on peer of a surplus chunk. */
+static void release_copy(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
+			 const uint8_t peer[NODE_ID_LEN], unsigned have, unsigned want)
 {
-	struct repair_job *j = (struct repair_job *)lw_job_of(pj);
-	struct node *n = j->rp->n;
-	struct store *s = n->store;
-	struct batch *b = malloc(sizeof(*b));
-	uint8_t(*bits)[(WIRE_IDS_MAX + 7) / 8] = calloc(j->npeers ? j->npeers : 1, sizeof(*bits));
-	uint8_t(*own)[(WIRE_IDS_MAX + 7) / 8] = calloc(j->npeers ? j->npeers : 1, sizeof(*own));
-	size_t *order = malloc((j->npeers ? j->npeers : 1) * sizeof(*order));
-	size_t *targets = malloc((j->npeers ? j->npeers : 1) * sizeof(*targets));
-	uint8_t after[CHUNK_ID_LEN] = {0};
-	double start = monotonic_seconds();
-	uint64_t moved = 0;
-	char sid[17];
-	while (b && bits && own && order && targets) {
-		b->n = 0;
-		if (index_copies_foreach(s->index, after, SCAN_BATCH, add_to_batch, b) || !b->n)
-			break;
-		memcpy(after, b->ids[b->n - 1], CHUNK_ID_LEN);
-		/* A member that does not answer (frozen, say, and not yet timed
-		 * out) may well hold copies: decide nothing on a partial view. */
-		if (ask_have(n, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-			     (const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, bits, own))
-			break;
-		for (size_t i = 0; i < b->n; i++) {
-			const uint8_t *id = b->ids[i];
-			unsigned have = 1; /* this node */
-			for (size_t p = 0; p < j->npeers; p++)
-				have += has_bit(bits[p], i);
-			unsigned want = b->want[i];
-			if (have == want)
-				continue;
-			size_t lead =
-				lead_holder(n, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-					    (const uint8_t(*)[(WIRE_IDS_MAX + 7) / 8]) bits, i, id);
-			if (have < want)
-				j->under++;
-			if (have < want) {
-				if (lead != SELF)
-					continue; /* another holder acts for this chunk */
-				placement_rank((const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-					       id, order);
-				unsigned nt = 0;
-				for (size_t k = 0; k < j->npeers && have + nt < want; k++) {
-					if (!has_bit(bits[order[k]], i))
-						targets[nt++] = order[k];
-				}
-				if (!nt)
-					continue; /* no live member left to take a copy */
-				if (news(j->rp, id, have, want))
-					log_info("repair: chunk %s has %u of %u copies; copying it "
-						 "to %u more node%s",
-						 short_hex(id, sid), have, want, nt,
-						 nt == 1 ? "" : "s");
-				j->repaired += push_copies(j, s, id, want, targets, nt, &moved);
-				pace(start, moved, j->rate);
-				continue;
-			}
-			/* Surplus: a member came back after its copies were remade.
-			 * One copy goes at a time: the one on the holder rendezvous
-			 * hashing ranks last among the live holders that keep it
-			 * only for others. Every node computes the same holder; it
-			 * drops its copy, and whoever placed a copy there lets go of
-			 * it too, so however many act, that one copy is all that
-			 * goes (a placement let go is no longer one: no second time). */
-			int back = 0;
-			for (size_t p = 0; p < j->npeers; p++)
-				back |= j->returned[p] && has_bit(bits[p], i);
-			if (!back)
-				continue;
-			placement_rank((const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id,
-				       order);
-			/* The holder ranked last among those that keep it only for
-			 * others (a holder whose own files need it cannot let go). */
-			size_t last = SELF;
-			for (size_t k = j->npeers; k-- > 0 && last == SELF;) {
-				if (has_bit(bits[order[k]], i) && !has_bit(own[order[k]], i))
-					last = order[k];
-			}
-			int self_free = index_chunk_referenced(s->index, id) == 0;
-			if (self_free &&
-			    (last == SELF ||
-			     placement_score(n->id, id) < placement_score(j->peers[last], id))) {
-				/* This node is that holder: it lets its own copy go. */
-				if (index_begin(s->index))
-					continue;
-				if (index_surplus_drop(s->index, id)) {
-					index_rollback(s->index);
-					continue;
-				}
-				if (store_commit_releasing(s) == 0)
-					log_info("repair: chunk %s has %u of %u copies; "
-						 "letting this node's go",
-						 short_hex(id, sid), have, want);
-				continue;
-			}
-			if (last == SELF)
-				continue;
-			if (index_placed_has(s->index, id, j->peers[last]) != 1)
-				continue;
-			char pid[NODE_ID_STR_LEN + 1];
-			node_id_format(j->peers[last], pid);
-			if (index_begin(s->index) == 0) {
-				if (index_placed_release(s->index, id, j->peers[last]) == 0)
-					index_commit(s->index);
-				else
-					index_rollback(s->index);
-			}
-			log_info(
-				"repair: chunk %s has %u of %u copies; releasing the copy on %.16s",
-				short_hex(id, sid), have, want, pid);
-		}
-		if (b->n < SCAN_BATCH)
-			break;
+	char sid[17], pid[17];
+	if (index_placed_has(ix, id, peer) != 1)
+		return;
+	int err = index_begin(ix);
+	if (!err) {
+		err = index_placed_release(ix, id, peer);
+		if (!err)
+			err = index_commit(ix);
+		else
+			index_rollback(ix);
 	}
-	free(b);
-	free(bits);
-	free(own);
-	free(order);
-	free(targets);
+	if (err) {
+		log_warnx("repair: cannot release the copy of chunk %s on %s: %s",
+			  short_hex(id, sid), short_node_id(peer, pid), shoal_strerror(err));
+		return;
+	}
+	log_info("repair: chunk %s has %u of %u copies; releasing the copy on %s",
+		 short_hex(id, sid), have, want, short_node_id(peer, pid));
+}
+
+/* Scratch for one batch's decisions. */
+struct scan_scratch {
+	struct batch b;
+	uint8_t (*have)[REMOTE_BITS];
+	uint8_t (*own)[REMOTE_BITS];
+	uint8_t *holds, *keeps;
+	size_t *order, *targets;
+};
+
+static int scratch_init(struct scan_scratch *x, size_t npeers)
+{
+	size_t n = npeers ? npeers : 1;
+	x->have = calloc(n, sizeof(*x->have));
+	x->own = calloc(n, sizeof(*x->own));
+	x->holds = calloc(n, 1);
+	x->keeps = calloc(n, 1);
+	x->order = calloc(n, sizeof(*x->order));
+	x->targets = calloc(n, sizeof(*x->targets));
+	return x->have && x->own && x->holds && x->keeps && x->order && x->targets ? 0 : -ENOMEM;
+}
+
+static void scratch_release(struct scan_scratch *x)
+{
+	free(x->have);
+	free(x->own);
+	free(x->holds);
+	free(x->keeps);
+	free(x->order);
+	free(x->targets);
+}
+
+/* One slice of a pass: the next batch after the cursor, up to the budget. */
+static void scan_work(struct ops_job *oj, struct index *ix)
+{
+	struct repair_job *j = (struct repair_job *)oj;
+	struct repair *rp = j->rp;
+	double start = monotonic_seconds();
+	struct scan_scratch *x = calloc(1, sizeof(*x));
+	char sid[17];
+	j->pass_done = 1;
+	if (!x || scratch_init(x, j->npeers))
+		goto out;
+	struct batch *b = &x->b;
+	if (index_copies_foreach(ix, j->after, SCAN_BATCH, add_to_batch, b) || !b->n)
+		goto out;
+	/* A member that does not answer (frozen, say, and not yet timed out)
+	 * may well hold copies: decide nothing on a partial view. */
+	if (remote_have(rp->remote, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
+			(const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, x->have, x->own))
+		goto out;
+	struct plan_view v = {
+		.self = rp->self,
+		.peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
+		.npeers = j->npeers,
+		.holds = x->holds,
+		.keeps = x->keeps,
+		.returned = j->returned,
+	};
+	size_t i;
+	for (i = 0; i < b->n && j->moved < j->budget; i++) {
+		const uint8_t *id = b->ids[i];
+		memcpy(j->after, id, CHUNK_ID_LEN);
+		for (size_t p = 0; p < j->npeers; p++) {
+			x->holds[p] = (uint8_t)remote_bit(x->have[p], i);
+			x->keeps[p] = (uint8_t)remote_bit(x->own[p], i);
+		}
+		v.chunk = id;
+		v.want = b->want[i];
+		unsigned have = plan_copies(&v);
+		if (have < v.want) {
+			j->under++;
+			unsigned nt = plan_targets(&v, x->order, x->targets);
+			if (!nt)
+				continue; /* another holder acts, or no member is left */
+			if (news(rp, id, have, v.want))
+				log_info("repair: chunk %s has %u of %u copies; copying it to %u "
+					 "more "
+					 "node%s",
+					 short_hex(id, sid), have, v.want, nt, nt == 1 ? "" : "s");
+			j->repaired += push_copies(j, ix, id, v.want, x->targets, nt);
+		} else if (have > v.want) {
+			size_t at = 0;
+			switch (plan_surplus(&v, index_chunk_referenced(ix, id) != 0, x->order,
+					     &at)) {
+			case PLAN_DROP_SELF:
+				drop_own_copy(ix, rp->s, id, have, v.want);
+				break;
+			case PLAN_RELEASE_AT:
+				release_copy(ix, id, j->peers[at], have, v.want);
+				break;
+			case PLAN_KEEP:
+				break;
+			}
+		}
+	}
+	/* More after this batch, or the budget ran out within it. */
+	j->pass_done = b->n < SCAN_BATCH && i == b->n;
+out:
+	if (x)
+		scratch_release(x);
+	free(x);
+	j->seconds = monotonic_seconds() - start;
 }
 
 /* ---- the scrub ---- */
 
 struct scrub_ctx {
-	struct repair_job *j;
-	uint64_t bytes;
 	uint8_t ids[SCRUB_BATCH][CHUNK_ID_LEN];
 	size_t n;
 };
@@ -451,38 +419,38 @@ static int scrub_collect(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *ar
 	return 0;
 }
 
-static void scrub_work(struct pool_job *pj)
+static void scrub_work(struct ops_job *oj, struct index *ix)
 {
-	struct repair_job *j = (struct repair_job *)lw_job_of(pj);
-	struct node *n = j->rp->n;
-	struct store *s = n->store;
+	struct repair_job *j = (struct repair_job *)oj;
+	struct repair *rp = j->rp;
+	struct store *s = rp->s;
 	struct scrub_ctx *x = calloc(1, sizeof(*x));
 	if (!x)
 		return;
-	x->j = j;
+	uint64_t bytes = 0;
 	char sid[17];
-	while (x->bytes < j->budget) {
+	while (bytes < j->budget) {
 		x->n = 0;
-		if (index_chunks_after(s->index, j->after, SCRUB_BATCH, scrub_collect, x))
+		if (index_chunks_after(ix, j->after, SCRUB_BATCH, scrub_collect, x))
 			break;
 		if (!x->n) {
 			memset(j->after, 0, sizeof(j->after)); /* a pass is done: start over */
 			break;
 		}
-		for (size_t i = 0; i < x->n && x->bytes < j->budget; i++) {
+		for (size_t i = 0; i < x->n && bytes < j->budget; i++) {
 			const uint8_t *id = x->ids[i];
 			memcpy(j->after, id, CHUNK_ID_LEN);
 			uint64_t size = 0;
 			int err = objects_verify(&s->objects, id, &size);
 			j->scrubbed++;
-			x->bytes += size;
+			bytes += size;
 			if (err != SHOAL_ECORRUPT && err != SHOAL_EMISSING)
 				continue;
 			j->corrupt++;
 			log_warnx("scrub: chunk %s is %s; replacing it from another node",
 				  short_hex(id, sid),
 				  err == SHOAL_ECORRUPT ? "corrupt" : "missing");
-			err = repair_replace_chunk(n, s, s->index,
+			err = repair_replace_chunk(rp->remote, s, ix,
 						   (const uint8_t(*)[NODE_ID_LEN])j->peers,
 						   j->npeers, id);
 			if (!err) {
@@ -494,7 +462,7 @@ static void scrub_work(struct pool_job *pj)
 					  shoal_strerror(err));
 			}
 		}
-		if (x->n < SCRUB_BATCH && x->bytes < j->budget) {
+		if (x->n < SCRUB_BATCH && bytes < j->budget) {
 			memset(j->after, 0, sizeof(j->after));
 			break;
 		}
@@ -504,15 +472,27 @@ static void scrub_work(struct pool_job *pj)
 
 /* ---- on the loop ---- */
 
-static void job_done(struct lw_msg *msg)
+static void scan_continue(struct repair *rp, double now);
+
+static void job_done(struct ops_job *oj)
 {
-	struct repair_job *j = (struct repair_job *)lw_job_of_msg(msg);
+	struct repair_job *j = (struct repair_job *)oj;
 	struct repair *rp = j->rp;
-	if (j->lw.job.fn == scan_work) {
-		rp->scanning = 0;
-		rp->stats.under_replicated = j->under;
+	if (j->kind == JOB_SCAN) {
+		rp->slice_out = 0;
+		rp->pass_under += j->under;
 		rp->stats.repaired += j->repaired;
-		rp->stats.repairing = 0;
+		memcpy(rp->scan_after, j->after, CHUNK_ID_LEN);
+		/* The next slice waits until the bytes copied so far fit the rate. */
+		double rate = rp->cfg->repair_rate * 1024 * 1024;
+		double wait = rate > 0 ? (double)j->moved / rate - j->seconds : 0;
+		rp->next_slice = monotonic_seconds() + (wait > 0 ? wait : 0);
+		if (j->pass_done) {
+			rp->scanning = 0;
+			rp->stats.under_replicated = rp->pass_under;
+			rp->stats.repairing = 0;
+		}
+		scan_continue(rp, monotonic_seconds());
 	} else {
 		rp->scrubbing = 0;
 		memcpy(rp->scrub_after, j->after, CHUNK_ID_LEN);
@@ -526,107 +506,140 @@ static void job_done(struct lw_msg *msg)
 	free(j);
 }
 
-static struct repair_job *job_new(struct repair *rp)
+static struct repair_job *job_new(struct repair *rp, enum job_kind kind)
 {
 	struct repair_job *j = calloc(1, sizeof(*j));
-	if (j)
-		j->peers = calloc(NODE_MEMBERS_MAX, sizeof(*j->peers));
-	if (!j || !j->peers) {
-		free(j);
+	if (!j)
 		return NULL;
-	}
+	j->kind = kind;
 	j->rp = rp;
-	j->returned = calloc(NODE_MEMBERS_MAX, 1);
-	if (!j->returned) {
+	j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
+	j->returned = calloc(MESH_MEMBERS_MAX, 1);
+	if (!j->peers || !j->returned) {
 		free(j->peers);
+		free(j->returned);
 		free(j);
 		return NULL;
 	}
-	j->npeers = members_up_ids_returned(rp->n, j->peers, j->returned, NODE_MEMBERS_MAX);
+	j->npeers = mesh_up_ids(rp->mesh, j->peers, j->returned, MESH_MEMBERS_MAX);
 	return j;
 }
 
-void repair_tick(struct node *n, double now)
+/* Submits the next slice of the pass in progress. */
+static void scan_slice(struct repair *rp)
 {
-	struct repair *rp = n->repair;
+	struct repair_job *j = job_new(rp, JOB_SCAN);
+	if (!j)
+		return; /* tried again at the next tick */
+	memcpy(j->after, rp->scan_after, CHUNK_ID_LEN);
+	double budget = rp->cfg->repair_rate * 1024 * 1024 * REPAIR_SLICE;
+	j->budget = budget >= 1 ? (uint64_t)budget : 1;
+	rp->slice_out = 1;
+	ops_submit(rp->ops, OPS_BACKGROUND, &j->job, scan_work, job_done);
+}
+
+/* Submits the pass's next slice when it is due. */
+static void scan_continue(struct repair *rp, double now)
+{
+	if (!rp->scanning || rp->slice_out || now < rp->next_slice)
+		return;
+	unsigned waiting = 0;
+	mesh_lost(rp->mesh, now, &waiting);
+	if (waiting) {
+		/* A member went down during the pass: wait for its grace period
+		 * like a new pass would. */
+		rp->scanning = 0;
+		rp->stats.repairing = 0;
+		return;
+	}
+	scan_slice(rp);
+}
+
+void repair_tick(struct repair *rp, double now)
+{
 	if (!rp)
 		return;
-	if (!rp->scanning && now - rp->last_scan >= n->cfg.repair_interval) {
+	const struct config *cfg = rp->cfg;
+	if (!rp->scanning && now - rp->last_scan >= cfg->repair_interval) {
 		rp->last_scan = now;
 		unsigned waiting = 0;
-		members_lost(n, now, &waiting);
+		mesh_lost(rp->mesh, now, &waiting);
 		/* A member down for less than the grace period may be back soon:
 		 * its copies still count, so nothing is decided meanwhile. */
-		struct repair_job *j = waiting ? NULL : job_new(rp);
-		if (j) {
-			j->rate = n->cfg.repair_rate * 1024 * 1024;
+		if (!waiting) {
 			rp->scanning = 1;
+			rp->pass_under = 0;
+			rp->next_slice = now;
+			memset(rp->scan_after, 0, sizeof(rp->scan_after));
 			rp->stats.repairing = rp->stats.under_replicated;
-			loopwork_submit(ctl_ops_lw(n), &j->lw, scan_work, job_done);
 		}
 	}
-	if (n->cfg.scrub_rate > 0 && !rp->scrubbing && now - rp->last_scrub >= SCRUB_SLICE) {
+	scan_continue(rp, now);
+	if (cfg->scrub_rate > 0 && !rp->scrubbing && now - rp->last_scrub >= SCRUB_SLICE) {
 		rp->last_scrub = now;
-		struct repair_job *j = job_new(rp);
+		struct repair_job *j = job_new(rp, JOB_SCRUB);
 		if (j) {
-			j->budget = (uint64_t)(n->cfg.scrub_rate * 1024 * 1024 * SCRUB_SLICE);
+			j->budget = (uint64_t)(cfg->scrub_rate * 1024 * 1024 * SCRUB_SLICE);
 			memcpy(j->after, rp->scrub_after, CHUNK_ID_LEN);
 			rp->scrubbing = 1;
-			loopwork_submit(ctl_ops_lw(n), &j->lw, scrub_work, job_done);
+			ops_submit(rp->ops, OPS_BACKGROUND, &j->job, scrub_work, job_done);
 		}
 	}
 }
 
 struct count_msg {
 	struct lw_msg m;
-	struct node *n;
+	struct repair *rp;
 	uint64_t found, fixed, lost;
 };
 
 static void count_deliver(struct lw_msg *msg)
 {
 	struct count_msg *c = (struct count_msg *)msg;
-	if (c->n->repair) {
-		c->n->repair->stats.corrupt_found += c->found;
-		c->n->repair->stats.corrupt_fixed += c->fixed;
-		c->n->repair->stats.unrecoverable += c->lost;
-	}
+	c->rp->stats.corrupt_found += c->found;
+	c->rp->stats.corrupt_fixed += c->fixed;
+	c->rp->stats.unrecoverable += c->lost;
 	free(c);
 }
 
-void repair_count(struct node *n, uint64_t corrupt_found, uint64_t corrupt_fixed,
+void repair_count(struct repair *rp, uint64_t corrupt_found, uint64_t corrupt_fixed,
 		  uint64_t unrecoverable)
 {
 	struct count_msg *c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->m.fn = count_deliver;
-	c->n = n;
+	c->rp = rp;
 	c->found = corrupt_found;
 	c->fixed = corrupt_fixed;
 	c->lost = unrecoverable;
-	loopwork_post(n->lw, &c->m);
+	loopwork_post(rp->lw, &c->m);
 }
 
-const struct repair_stats *repair_stats(const struct node *n)
+const struct repair_stats *repair_stats(const struct repair *rp)
 {
-	static const struct repair_stats none;
-	return n->repair ? &n->repair->stats : &none;
+	return &rp->stats;
 }
 
-int repair_start(struct node *n)
+int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct store *s,
+		 struct mesh *mesh, struct ops *ops, struct remote *remote, struct loopwork *lw)
 {
 	struct repair *rp = calloc(1, sizeof(*rp));
 	if (!rp)
 		return -ENOMEM;
-	rp->n = n;
-	rp->last_scan = rp->last_scrub = node_now();
-	n->repair = rp;
+	memcpy(rp->self, self, NODE_ID_LEN);
+	rp->s = s;
+	rp->mesh = mesh;
+	rp->cfg = mesh->cfg;
+	rp->ops = ops;
+	rp->remote = remote;
+	rp->lw = lw;
+	rp->last_scan = rp->last_scrub = monotonic_seconds();
+	*out = rp;
 	return 0;
 }
 
-void repair_free(struct node *n)
+void repair_free(struct repair *rp)
 {
-	free(n->repair);
-	n->repair = NULL;
+	free(rp);
 }

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node/node.h"
 #include "node/placement.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -52,7 +51,7 @@ static void start(struct replicate *r, struct pchunk *pc, size_t peer, enum rcal
 	pc->outstanding++;
 	if (pc->nasked < HOLDERS_MAX && (!pc->nasked || pc->asked[pc->nasked - 1] != peer))
 		pc->asked[pc->nasked++] = (uint16_t)peer;
-	remote_start(r->n, c, &r->q);
+	remote_start(r->remote, c, &r->q);
 }
 
 static size_t peer_index(struct replicate *r, const uint8_t id[NODE_ID_LEN])

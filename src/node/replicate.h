@@ -8,6 +8,9 @@
  * REPLICATE_WINDOW bytes (and REPLICATE_CHUNKS chunks) are in flight at once;
  * finish() waits for every ack and records where each chunk went (the
  * index's placed table, so removing the file later unpins those copies).
+ *
+ * Runs on the thread of the put (the operations queue's writer, ops.h),
+ * through the callbacks files_put_path_report() makes; never on the loop.
  */
 #ifndef SHOAL_NODE_REPLICATE_H
 #define SHOAL_NODE_REPLICATE_H
@@ -21,12 +24,11 @@
 #define REPLICATE_WINDOW ((size_t)16 * 1024 * 1024)
 #define REPLICATE_CHUNKS 32
 
-struct node;
 struct pchunk;
 
 struct replicate {
 	/* set by the caller */
-	struct node *n;
+	struct remote *remote;
 	struct store *s;
 	const uint8_t (*peers)[NODE_ID_LEN];
 	size_t npeers;

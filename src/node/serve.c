@@ -10,12 +10,14 @@
 
 #include "crypto/hash.h"
 #include "node/fetch.h"
-#include "node/remote.h"
+#include "proto/manifest.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
 
-#define STORING_PER_LINK  64 /* PutChunk / Unpin items in flight per link */
+#define SERVING_PER_LINK  4  /* GetChunk reads in flight per link */
+#define STORING_PER_LINK  64 /* PutChunk items in flight per link */
+#define LOOKING_PER_LINK  16 /* Have lookups in flight per link */
 #define FETCHING_PER_LINK 2
 #define OUTBOX_INTERVAL	  1.0
 #define OUTBOX_BATCH	  4096
@@ -35,17 +37,42 @@ struct item {
 	size_t len;
 	unsigned replicas;
 	int err;
-	struct item *next;
+	STAILQ_ENTRY(item) next;
 };
+
+STAILQ_HEAD(item_list, item);
 
 struct commit_job {
 	struct lw_job lw;
 	struct serve *sv;
-	struct item *items;
+	struct item_list items;
+};
+
+/* GetChunk: the object is read and checked on a worker. */
+struct read_job {
+	struct lw_job lw;
+	struct serve *sv;
+	uint64_t link_serial;
+	uint64_t request_id;
+	uint8_t id[CHUNK_ID_LEN];
+	uint8_t *data;
+	size_t len;
+	int err;
+};
+
+/* Have: the lookups run on the reader. */
+struct have_job {
+	struct ops_job job;
+	struct serve *sv;
+	uint64_t link_serial;
+	uint64_t request_id;
+	uint8_t ids[WIRE_IDS_MAX][CHUNK_ID_LEN];
+	size_t n;
+	uint8_t bits[REMOTE_BITS], own[REMOTE_BITS];
 };
 
 struct fetch_job {
-	struct lw_job lw;
+	struct ops_job job;
 	struct serve *sv;
 	uint64_t link_serial;
 	uint64_t request_id;
@@ -64,7 +91,7 @@ struct unpin_pair {
 };
 
 struct outbox_job {
-	struct lw_job lw;
+	struct ops_job job;
 	struct serve *sv;
 	uint8_t (*up)[NODE_ID_LEN];
 	size_t nup;
@@ -74,15 +101,17 @@ struct outbox_job {
 };
 
 struct serve {
-	struct node *n;
+	struct store *s;
+	struct mesh *mesh;
+	struct ops *ops;
+	struct remote *remote;
+	struct loopwork *lw;	 /* with the worker pool */
 	struct index *commit_ix; /* used by one commit job at a time */
-	struct index *outbox_ix; /* used by one outbox job at a time */
-	struct item *queue, *queue_tail;
+	struct item_list queue;	 /* waiting for the next commit */
 	int committing;
+	int closing;
 	int outbox_busy;
 	double last_outbox;
-	struct pool *fetch_pool;
-	struct loopwork *fetch_lw;
 };
 
 static void send_ack(struct link *l, uint64_t request_id, const uint8_t id[CHUNK_ID_LEN])
@@ -94,7 +123,7 @@ static void send_ack(struct link *l, uint64_t request_id, const uint8_t id[CHUNK
 	env.request_id = request_id;
 	env.msg_case = SHOAL__ENVELOPE__MSG_PUT_ACK;
 	env.put_ack = &ack;
-	conn_send(l->c, &env, NULL, 0);
+	link_send(l, &env);
 }
 
 static const char *hex_id(const uint8_t id[CHUNK_ID_LEN], char out[2 * CHUNK_ID_LEN + 1])
@@ -108,14 +137,18 @@ static const char *hex_id(const uint8_t id[CHUNK_ID_LEN], char out[2 * CHUNK_ID_
 static void commit_work(struct pool_job *pj)
 {
 	struct commit_job *j = (struct commit_job *)lw_job_of(pj);
-	struct store *s = j->sv->n->store;
+	struct store *s = j->sv->s;
 	struct index *ix = j->sv->commit_ix;
+	struct item *it;
 	int unpinned = 0;
 	pthread_mutex_lock(&s->gc_lock);
 	int err = objects_sync(&s->objects);
 	if (!err)
 		err = index_begin(ix);
-	for (struct item *it = j->items; !err && it; it = it->next) {
+	STAILQ_FOREACH(it, &j->items, next)
+	{
+		if (err)
+			break;
 		if (it->err)
 			continue;
 		switch (it->kind) {
@@ -159,8 +192,9 @@ static void commit_work(struct pool_job *pj)
 	pthread_mutex_unlock(&s->gc_lock);
 	if (!err && unpinned && index_begin(ix) == 0)
 		store_commit_releasing_ix(s, ix);
-	for (struct item *it = j->items; err && it; it = it->next) {
-		if (!it->err)
+	STAILQ_FOREACH(it, &j->items, next)
+	{
+		if (err && !it->err)
 			it->err = err;
 	}
 }
@@ -171,11 +205,10 @@ static void commit_done(struct lw_msg *msg)
 {
 	struct commit_job *j = (struct commit_job *)lw_job_of_msg(msg);
 	struct serve *sv = j->sv;
-	struct node *n = sv->n;
-	while (j->items) {
-		struct item *it = j->items;
-		j->items = it->next;
-		struct link *l = node_link_find(n, it->link_serial);
+	struct item *it;
+	while ((it = STAILQ_FIRST(&j->items))) {
+		STAILQ_REMOVE_HEAD(&j->items, next);
+		struct link *l = link_find(sv->mesh, it->link_serial);
 		if (l && l->storing && it->kind != ITEM_UNPIN)
 			l->storing--;
 		if (l && conn_ready(l->c) && it->kind != ITEM_UNPIN) {
@@ -201,26 +234,21 @@ static void commit_done(struct lw_msg *msg)
 
 static void kick_commit(struct serve *sv)
 {
-	if (sv->committing || !sv->queue)
+	if (sv->committing || sv->closing || STAILQ_EMPTY(&sv->queue))
 		return;
 	struct commit_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return; /* retried on the next item */
 	j->sv = sv;
-	j->items = sv->queue;
-	sv->queue = sv->queue_tail = NULL;
+	STAILQ_INIT(&j->items);
+	STAILQ_CONCAT(&j->items, &sv->queue);
 	sv->committing = 1;
-	loopwork_submit(sv->n->lw, &j->lw, commit_work, commit_done);
+	loopwork_submit(sv->lw, &j->lw, commit_work, commit_done);
 }
 
 static void enqueue(struct serve *sv, struct item *it)
 {
-	it->next = NULL;
-	if (sv->queue_tail)
-		sv->queue_tail->next = it;
-	else
-		sv->queue = it;
-	sv->queue_tail = it;
+	STAILQ_INSERT_TAIL(&sv->queue, it, next);
 	kick_commit(sv);
 }
 
@@ -236,7 +264,7 @@ static void write_work(struct pool_job *pj)
 		return;
 	}
 	/* Frame payloads are page-aligned and padded (net/frame.h): direct I/O. */
-	it->err = objects_write(&it->sv->n->store->objects, it->id, it->payload, it->len,
+	it->err = objects_write(&it->sv->s->objects, it->id, it->payload, it->len,
 				OBJECTS_DIRECT | OBJECTS_DEFER, NULL);
 }
 
@@ -250,7 +278,7 @@ static void write_done(struct lw_msg *msg)
 		enqueue(sv, it);
 		return;
 	}
-	struct link *l = node_link_find(sv->n, it->link_serial);
+	struct link *l = link_find(sv->mesh, it->link_serial);
 	if (l && l->storing)
 		l->storing--;
 	char hex[2 * CHUNK_ID_LEN + 1];
@@ -272,13 +300,13 @@ static void write_done(struct lw_msg *msg)
 	free(it);
 }
 
-static struct item *item_new(struct link *l, enum item_kind kind, uint64_t request_id,
-			     const uint8_t id[CHUNK_ID_LEN])
+static struct item *item_new(struct serve *sv, struct link *l, enum item_kind kind,
+			     uint64_t request_id, const uint8_t id[CHUNK_ID_LEN])
 {
 	struct item *it = calloc(1, sizeof(*it));
 	if (!it)
 		return NULL;
-	it->sv = l->n->serve;
+	it->sv = sv;
 	it->kind = kind;
 	it->link_serial = l->serial;
 	it->request_id = request_id;
@@ -289,103 +317,187 @@ static struct item *item_new(struct link *l, enum item_kind kind, uint64_t reque
 	return it;
 }
 
-static void on_put_chunk(struct link *l, uint64_t request_id, const Shoal__PutChunk *p,
-			 uint8_t *payload, size_t len)
+void serve_on_put_chunk(struct serve *sv, struct link *l, uint64_t request_id,
+			const Shoal__PutChunk *p, uint8_t **payload, size_t len)
 {
 	if (l->storing >= STORING_PER_LINK) {
 		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
-		free(payload);
 		return;
 	}
-	struct item *it = item_new(l, p->pin_only ? ITEM_PIN : ITEM_PUT, request_id, p->id.data);
-	if (it)
-		it->replicas = p->replicas > WIRE_REPLICAS_MAX ? WIRE_REPLICAS_MAX : p->replicas;
+	struct item *it =
+		item_new(sv, l, p->pin_only ? ITEM_PIN : ITEM_PUT, request_id, p->id.data);
 	if (!it) {
 		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
-		free(payload);
 		return;
 	}
+	it->replicas = p->replicas > WIRE_REPLICAS_MAX ? WIRE_REPLICAS_MAX : p->replicas;
 	if (p->pin_only) {
-		/* Not here: say so at once rather than after a commit. */
-		if (index_chunk_has(l->n->ix, p->id.data) != 1) {
-			l->storing--;
-			free(it);
-			link_send_error(l, request_id, SHOAL__ERROR__CODE__NOT_FOUND,
-					"chunk not stored here");
-			return;
-		}
-		enqueue(l->n->serve, it);
+		/* The commit finds out whether the chunk is here (NOT_FOUND if
+		 * not): no lookup on the loop. */
+		enqueue(sv, it);
 		return;
 	}
-	it->payload = payload;
+	it->payload = *payload;
 	it->len = len;
-	loopwork_submit(l->n->lw, &it->lw, write_work, write_done);
+	*payload = NULL;
+	loopwork_submit(sv->lw, &it->lw, write_work, write_done);
+}
+
+/* ---- GetChunk ---- */
+
+static void read_work(struct pool_job *pj)
+{
+	struct read_job *j = (struct read_job *)lw_job_of(pj);
+	void *p = NULL;
+	if (posix_memalign(&p, OBJECTS_ALIGN, objects_align_up(OBJECT_SIZE_MAX))) {
+		j->err = -ENOMEM;
+		return;
+	}
+	j->data = p;
+	j->err = objects_read(&j->sv->s->objects, j->id, j->data, objects_align_up(OBJECT_SIZE_MAX),
+			      OBJECTS_DIRECT, &j->len);
+}
+
+static void read_done(struct lw_msg *msg)
+{
+	struct read_job *j = (struct read_job *)lw_job_of_msg(msg);
+	struct link *l = link_find(j->sv->mesh, j->link_serial);
+	if (l && l->serving)
+		l->serving--;
+	if (l && conn_ready(l->c)) {
+		if (j->err) {
+			if (j->err == SHOAL_ECORRUPT) {
+				char hex[2 * CHUNK_ID_LEN + 1];
+				log_warnx("chunk %s is corrupt; not serving it",
+					  hex_id(j->id, hex));
+			}
+			link_send_error(l, j->request_id, SHOAL__ERROR__CODE__NOT_FOUND,
+					"chunk not stored here");
+		} else {
+			Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+			Shoal__Chunk ch = SHOAL__CHUNK__INIT;
+			ch.id.data = j->id;
+			ch.id.len = CHUNK_ID_LEN;
+			env.request_id = j->request_id;
+			env.msg_case = SHOAL__ENVELOPE__MSG_CHUNK;
+			env.chunk = &ch;
+			if (conn_send_owned(l->c, &env, j->data, j->len))
+				log_warnx("%s: cannot encode a chunk", conn_remote(l->c));
+			j->data = NULL;
+		}
+	}
+	free(j->data);
+	free(j);
+}
+
+void serve_on_get_chunk(struct serve *sv, struct link *l, uint64_t request_id,
+			const Shoal__GetChunk *g)
+{
+	if (l->serving >= SERVING_PER_LINK) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+		return;
+	}
+	struct read_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
+		return;
+	}
+	j->sv = sv;
+	j->link_serial = l->serial;
+	j->request_id = request_id;
+	memcpy(j->id, g->id.data, CHUNK_ID_LEN);
+	l->serving++;
+	loopwork_submit(sv->lw, &j->lw, read_work, read_done);
 }
 
 /* ---- Have, Unpin ---- */
 
-static void on_have(struct link *l, uint64_t request_id, const Shoal__Have *h)
+static void have_work(struct ops_job *oj, struct index *ix)
 {
-	uint8_t bits[(WIRE_IDS_MAX + 7) / 8] = {0}, own[(WIRE_IDS_MAX + 7) / 8] = {0};
-	for (size_t i = 0; i < h->n_ids; i++) {
-		if (index_chunk_has(l->n->ix, h->ids[i].data) != 1)
+	struct have_job *j = (struct have_job *)oj;
+	for (size_t i = 0; i < j->n; i++) {
+		if (index_chunk_has(ix, j->ids[i]) != 1)
 			continue;
-		bits[i / 8] |= (uint8_t)(1u << (i % 8));
-		if (index_chunk_referenced(l->n->ix, h->ids[i].data) == 1)
-			own[i / 8] |= (uint8_t)(1u << (i % 8));
+		j->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		if (index_chunk_referenced(ix, j->ids[i]) == 1)
+			j->own[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
-	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
-	Shoal__HaveReply r = SHOAL__HAVE_REPLY__INIT;
-	r.have.data = bits;
-	r.have.len = (h->n_ids + 7) / 8;
-	r.own.data = own;
-	r.own.len = (h->n_ids + 7) / 8;
-	env.request_id = request_id;
-	env.msg_case = SHOAL__ENVELOPE__MSG_HAVE_REPLY;
-	env.have_reply = &r;
-	conn_send(l->c, &env, NULL, 0);
 }
 
-static void on_unpin(struct link *l, const Shoal__Unpin *u)
+static void have_done(struct ops_job *oj)
+{
+	struct have_job *j = (struct have_job *)oj;
+	struct link *l = link_find(j->sv->mesh, j->link_serial);
+	if (l && l->looking)
+		l->looking--;
+	if (l && conn_ready(l->c)) {
+		Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+		Shoal__HaveReply r = SHOAL__HAVE_REPLY__INIT;
+		r.have.data = j->bits;
+		r.have.len = (j->n + 7) / 8;
+		r.own.data = j->own;
+		r.own.len = (j->n + 7) / 8;
+		env.request_id = j->request_id;
+		env.msg_case = SHOAL__ENVELOPE__MSG_HAVE_REPLY;
+		env.have_reply = &r;
+		link_send(l, &env);
+	}
+	free(j);
+}
+
+void serve_on_have(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Have *h)
+{
+	if (l->looking >= LOOKING_PER_LINK) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+		return;
+	}
+	struct have_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
+		return;
+	}
+	j->sv = sv;
+	j->link_serial = l->serial;
+	j->request_id = request_id;
+	for (size_t i = 0; i < h->n_ids && i < WIRE_IDS_MAX; i++)
+		memcpy(j->ids[j->n++], h->ids[i].data, CHUNK_ID_LEN);
+	l->looking++;
+	ops_submit(sv->ops, OPS_READ, &j->job, have_work, have_done);
+}
+
+void serve_on_unpin(struct serve *sv, struct link *l, const Shoal__Unpin *u)
 {
 	for (size_t i = 0; i < u->n_ids; i++) {
-		struct item *it = item_new(l, ITEM_UNPIN, 0, u->ids[i].data);
+		struct item *it = item_new(sv, l, ITEM_UNPIN, 0, u->ids[i].data);
 		if (!it)
 			return;
-		enqueue(l->n->serve, it);
+		enqueue(sv, it);
 	}
 }
 
 /* ---- Fetch ---- */
 
-static void fetch_work(struct pool_job *pj)
+static void fetch_work(struct ops_job *oj, struct index *ix)
 {
-	struct fetch_job *j = (struct fetch_job *)lw_job_of(pj);
-	struct node *n = j->sv->n;
+	struct fetch_job *j = (struct fetch_job *)oj;
 	struct fetch f = {
-		.n = n,
-		.s = n->store,
-		.peers = j->peers,
+		.r = j->sv->remote,
+		.s = j->sv->s,
+		.ix = ix,
+		.peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
 		.npeers = j->npeers,
 	};
-	j->err = store_index_open(n->store, &f.ix);
-	if (j->err) {
-		snprintf(j->why, sizeof(j->why), "cannot open the index");
-		return;
-	}
 	j->err = fetch_keep(&f, &j->cap, j->requester);
 	if (j->err)
 		snprintf(j->why, sizeof(j->why), "%s", f.why[0] ? f.why : shoal_strerror(j->err));
 	j->chunks = f.chunks;
 	j->fetched = f.fetched;
-	index_close(f.ix);
 }
 
-static void fetch_done(struct lw_msg *msg)
+static void fetch_done(struct ops_job *oj)
 {
-	struct fetch_job *j = (struct fetch_job *)lw_job_of_msg(msg);
-	struct node *n = j->sv->n;
-	struct link *l = node_link_find(n, j->link_serial);
+	struct fetch_job *j = (struct fetch_job *)oj;
+	struct link *l = link_find(j->sv->mesh, j->link_serial);
 	if (l && l->fetching)
 		l->fetching--;
 	char hex[2 * CHUNK_ID_LEN + 1];
@@ -409,61 +521,36 @@ static void fetch_done(struct lw_msg *msg)
 			env.request_id = j->request_id;
 			env.msg_case = SHOAL__ENVELOPE__MSG_FETCH_DONE;
 			env.fetch_done = &d;
-			conn_send(l->c, &env, NULL, 0);
+			link_send(l, &env);
 		}
 	}
 	free(j->peers);
 	free(j);
 }
 
-static void on_fetch(struct link *l, uint64_t request_id, const Shoal__Fetch *f)
+void serve_on_fetch(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Fetch *f)
 {
-	struct node *n = l->n;
 	if (l->fetching >= FETCHING_PER_LINK) {
 		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many fetches");
 		return;
 	}
 	struct fetch_job *j = calloc(1, sizeof(*j));
 	if (j)
-		j->peers = calloc(NODE_MEMBERS_MAX, sizeof(*j->peers));
+		j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
 	if (!j || !j->peers) {
-		if (j)
-			free(j);
+		free(j);
 		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
 		return;
 	}
-	j->sv = n->serve;
+	j->sv = sv;
 	j->link_serial = l->serial;
 	j->request_id = request_id;
 	memcpy(j->requester, conn_peer_id(l->c), NODE_ID_LEN);
 	memcpy(j->cap.id, f->manifest_id.data, CHUNK_ID_LEN);
 	memcpy(j->cap.key, f->key.data, CHUNK_KEY_LEN);
-	j->npeers = members_up_ids(n, j->peers, NODE_MEMBERS_MAX);
+	j->npeers = mesh_up_ids(sv->mesh, j->peers, NULL, MESH_MEMBERS_MAX);
 	l->fetching++;
-	loopwork_submit(n->serve->fetch_lw, &j->lw, fetch_work, fetch_done);
-}
-
-void serve_on_frame(struct link *l, Shoal__Envelope *env, uint8_t *payload, size_t payload_len)
-{
-	switch (env->msg_case) {
-	case SHOAL__ENVELOPE__MSG_PUT_CHUNK:
-		on_put_chunk(l, env->request_id, env->put_chunk, payload, payload_len);
-		payload = NULL;
-		break;
-	case SHOAL__ENVELOPE__MSG_HAVE:
-		on_have(l, env->request_id, env->have);
-		break;
-	case SHOAL__ENVELOPE__MSG_UNPIN:
-		on_unpin(l, env->unpin);
-		break;
-	case SHOAL__ENVELOPE__MSG_FETCH:
-		on_fetch(l, env->request_id, env->fetch);
-		break;
-	default:
-		break;
-	}
-	wire_free(env, NULL);
-	free(payload);
+	ops_submit(sv->ops, OPS_FETCH, &j->job, fetch_work, fetch_done);
 }
 
 /* ---- the unpins outbox ---- */
@@ -496,10 +583,9 @@ static int take_pair(const uint8_t chunk[CHUNK_ID_LEN], const uint8_t node[32], 
 	return 0;
 }
 
-static void outbox_work(struct pool_job *pj)
+static void outbox_work(struct ops_job *oj, struct index *ix)
 {
-	struct outbox_job *j = (struct outbox_job *)lw_job_of(pj);
-	struct index *ix = j->sv->outbox_ix;
+	struct outbox_job *j = (struct outbox_job *)oj;
 	j->err = index_begin(ix);
 	if (j->err)
 		return;
@@ -514,10 +600,12 @@ static void outbox_work(struct pool_job *pj)
 		j->npairs = 0;
 }
 
-static void outbox_done(struct lw_msg *msg)
+static void outbox_done(struct ops_job *oj)
 {
-	struct outbox_job *j = (struct outbox_job *)lw_job_of_msg(msg);
-	struct node *n = j->sv->n;
+	struct outbox_job *j = (struct outbox_job *)oj;
+	struct serve *sv = j->sv;
+	if (j->err)
+		log_warnx("cannot take the unpins owed to other nodes: %s", shoal_strerror(j->err));
 	/* Pairs come ordered by node: one Unpin per run of WIRE_IDS_MAX. */
 	size_t i = 0;
 	while (i < j->npairs) {
@@ -529,93 +617,87 @@ static void outbox_done(struct lw_msg *msg)
 			ids[k - i].len = CHUNK_ID_LEN;
 			k++;
 		}
-		struct member *m = member_find(n, j->pairs[i].node);
-		if (m && m->link && conn_ready(m->link->c)) {
+		struct link *l = member_link(sv->mesh, j->pairs[i].node);
+		if (l) {
 			Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 			Shoal__Unpin u = SHOAL__UNPIN__INIT;
 			u.ids = ids;
 			u.n_ids = k - i;
 			env.msg_case = SHOAL__ENVELOPE__MSG_UNPIN;
 			env.unpin = &u;
-			conn_send(m->link->c, &env, NULL, 0);
-			log_debug("sent %zu unpins", k - i);
+			if (link_send(l, &env) == 0)
+				log_debug("sent %zu unpins", k - i);
 		}
 		i = k;
 	}
-	j->sv->outbox_busy = 0;
+	sv->outbox_busy = 0;
 	free(j->up);
 	free(j->pairs);
 	free(j);
 }
 
-void serve_tick(struct node *n, double now)
+void serve_tick(struct serve *sv, double now)
 {
-	struct serve *sv = n->serve;
 	if (!sv || sv->outbox_busy || now - sv->last_outbox < OUTBOX_INTERVAL)
 		return;
 	sv->last_outbox = now;
 	struct outbox_job *j = calloc(1, sizeof(*j));
 	if (j)
-		j->up = calloc(NODE_MEMBERS_MAX, sizeof(*j->up));
+		j->up = calloc(MESH_MEMBERS_MAX, sizeof(*j->up));
 	if (!j || !j->up) {
 		free(j);
 		return;
 	}
 	j->sv = sv;
-	j->nup = members_up_ids(n, j->up, NODE_MEMBERS_MAX);
+	j->nup = mesh_up_ids(sv->mesh, j->up, NULL, MESH_MEMBERS_MAX);
 	if (!j->nup) {
 		free(j->up);
 		free(j);
 		return;
 	}
 	sv->outbox_busy = 1;
-	/* On the thread of the store operations: between two puts, never during
-	 * one, so an Unpin cannot overtake a put placing the same copy again. */
-	loopwork_submit(ctl_ops_lw(n), &j->lw, outbox_work, outbox_done);
+	/* On the writer: between two puts, never during one, so an Unpin
+	 * cannot overtake a put placing the same copy again. */
+	ops_submit(sv->ops, OPS_BACKGROUND, &j->job, outbox_work, outbox_done);
 }
 
-int serve_start(struct node *n)
+int serve_start(struct serve **out, struct store *s, struct mesh *mesh, struct ops *ops,
+		struct remote *remote, struct loopwork *lw)
 {
 	struct serve *sv = calloc(1, sizeof(*sv));
 	if (!sv)
 		return -ENOMEM;
-	sv->n = n;
-	n->serve = sv;
-	int err = store_index_open(n->store, &sv->commit_ix);
-	if (!err)
-		err = store_index_open(n->store, &sv->outbox_ix);
-	if (err)
+	sv->s = s;
+	sv->mesh = mesh;
+	sv->ops = ops;
+	sv->remote = remote;
+	sv->lw = lw;
+	STAILQ_INIT(&sv->queue);
+	int err = store_index_open(s, &sv->commit_ix);
+	if (err) {
+		free(sv);
 		return err;
-	sv->fetch_pool = pool_new(1);
-	sv->fetch_lw = loopwork_new(n->base, sv->fetch_pool);
+	}
+	*out = sv;
 	return 0;
 }
 
-void serve_stop(struct node *n)
+void serve_close(struct serve *sv)
 {
-	struct serve *sv = n->serve;
-	if (!sv || !sv->fetch_pool)
-		return;
-	pool_free(sv->fetch_pool);
-	loopwork_free(sv->fetch_lw);
-	sv->fetch_pool = NULL;
-	sv->fetch_lw = NULL;
+	if (sv)
+		sv->closing = 1;
 }
 
-void serve_free(struct node *n)
+void serve_free(struct serve *sv)
 {
-	struct serve *sv = n->serve;
 	if (!sv)
 		return;
-	serve_stop(n);
-	while (sv->queue) {
-		struct item *it = sv->queue;
-		sv->queue = it->next;
+	struct item *it;
+	while ((it = STAILQ_FIRST(&sv->queue))) {
+		STAILQ_REMOVE_HEAD(&sv->queue, next);
 		free(it->payload);
 		free(it);
 	}
 	index_close(sv->commit_ix);
-	index_close(sv->outbox_ix);
 	free(sv);
-	n->serve = NULL;
 }

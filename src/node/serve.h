@@ -1,31 +1,56 @@
 /*
- * Serving other nodes' storage requests: PutChunk (a replica to keep, or a
- * pin on one already here), Have, Unpin and Fetch; and sending the Unpins
- * this node owes others (the index's unpins outbox).
+ * Serving other nodes: GetChunk (a chunk read and sent), PutChunk (a replica
+ * to keep, or a pin on one already here), Have (which of these ids are
+ * here), Unpin and Fetch (fetch a file into this store and keep it for the
+ * asking node); and sending the Unpins this node owes others (the index's
+ * unpins outbox).
  *
- * A pushed chunk is hashed and written on a worker; pins are recorded by
- * group commit: whatever arrived while the previous commit ran is committed
- * together (the touched object directories fsynced, then one SQLite
+ * A pushed chunk is hashed and written on the worker pool; pins are recorded
+ * by group commit: whatever arrived while the previous commit ran is
+ * committed together (the touched object directories synced, then one SQLite
  * transaction), and only then is each PutAck sent, so an ack always means
- * durable. A Fetch runs on a thread of its own, one at a time, and pins the
- * fetched file (its manifest id) for the node that asked.
+ * durable. GetChunk reads on the worker pool; Have looks up on the operations
+ * queue's reader; a Fetch runs on its fetcher, one at a time; the outbox is
+ * drained on the writer, between two store operations, so an Unpin never
+ * overtakes a put placing the same copy again. Each kind of request is
+ * bounded per link (the counters in struct link); past the bound the peer is
+ * answered TOO_BUSY.
+ *
+ * Thread affinity: every function here runs on the loop thread. The jobs
+ * read only what they carry (ids, payloads, the ids of the members up) and
+ * the store, never a link or a member; their completions find the link again
+ * by serial.
  */
 #ifndef SHOAL_NODE_SERVE_H
 #define SHOAL_NODE_SERVE_H
 
-#include "node/node.h"
+#include "node/mesh.h"
+#include "node/ops.h"
+#include "node/remote.h"
 
-int serve_start(struct node *n);
-/* Waits for the Fetch work in flight (after remote_shutdown). */
-void serve_stop(struct node *n);
-/* Frees the rest, once the node's workers and loop bridge are gone. */
-void serve_free(struct node *n);
+struct serve;
 
-/* A request from an established member: PutChunk, Have, Unpin or Fetch.
- * Takes env and payload. */
-void serve_on_frame(struct link *l, Shoal__Envelope *env, uint8_t *payload, size_t payload_len);
+/* Sets up serving for store s; everything is borrowed for its life (lw and
+ * its worker pool run the chunk reads, writes and commits). Returns 0 with
+ * *out set, or an error of opening the commit's index connection. */
+int serve_start(struct serve **out, struct store *s, struct mesh *mesh, struct ops *ops,
+		struct remote *remote, struct loopwork *lw);
+/* The node stops: the completions still to come start no new commit. */
+void serve_close(struct serve *sv);
+/* Frees what is left, once ops, pool and lw are stopped. NULL is fine. */
+void serve_free(struct serve *sv);
+
+/* A request from l, an established member's link. env's message is
+ * borrowed; serve_on_put_chunk() takes the payload (*payload set to NULL). */
+void serve_on_get_chunk(struct serve *sv, struct link *l, uint64_t request_id,
+			const Shoal__GetChunk *g);
+void serve_on_put_chunk(struct serve *sv, struct link *l, uint64_t request_id,
+			const Shoal__PutChunk *p, uint8_t **payload, size_t len);
+void serve_on_have(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Have *h);
+void serve_on_unpin(struct serve *sv, struct link *l, const Shoal__Unpin *u);
+void serve_on_fetch(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Fetch *f);
 
 /* Periodic work: the unpins outbox. */
-void serve_tick(struct node *n, double now);
+void serve_tick(struct serve *sv, double now);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "util/progress.h"
 
+#include "util/clock.h"
 #include "util/interrupt.h"
 
 #include <stdio.h>
@@ -11,13 +12,6 @@
 #include <unistd.h>
 
 #define BAR_WIDTH 30
-
-double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void format_bytes(uint64_t n, char *out, unsigned size)
 {
@@ -70,7 +64,7 @@ void progress_start(struct progress *p, const char *label, uint64_t total, int f
 
 int progress_cancelled(const struct progress *p)
 {
-	return interrupt_pending() || (p && p->cancel && *p->cancel);
+	return interrupt_pending() || (p && p->cancel && atomic_load(p->cancel));
 }
 
 void progress_add(struct progress *p, uint64_t n)

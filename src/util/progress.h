@@ -5,6 +5,7 @@
 #ifndef SHOAL_UTIL_PROGRESS_H
 #define SHOAL_UTIL_PROGRESS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct progress {
@@ -18,8 +19,9 @@ struct progress {
 	 * of drawing, e.g. to forward progress to a remote CLI. */
 	void (*report)(struct progress *p, void *arg);
 	void *report_arg;
-	/* Optional: long operations stop with -EINTR once *cancel is non-zero. */
-	const volatile int *cancel;
+	/* Optional: long operations stop with -EINTR once *cancel is non-zero
+	 * (set from another thread). */
+	const atomic_int *cancel;
 };
 
 /* Starts a bar labelled label (borrowed) for total bytes. force_off disables
@@ -36,8 +38,5 @@ int progress_cancelled(const struct progress *p);
 
 /* Formats n bytes as "12.3 MiB" into out. */
 void format_bytes(uint64_t n, char *out, unsigned size);
-
-/* Seconds on the monotonic clock. */
-double monotonic_seconds(void);
 
 #endif

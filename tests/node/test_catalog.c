@@ -1,8 +1,8 @@
 /*
  * Tests for src/node/catalog.c without a daemon: two nodes' catalogs in one
- * process, joined by a real TLS connection (net/conn) on one event loop, with
- * just enough of struct node (home, config, members, links, pool, loop
- * bridge) for the catalog to run. A publication is flooded to the other node
+ * process, joined by a real TLS connection (net/conn) on one event loop, each
+ * with what the catalog takes (its home, config, a real mesh of members and
+ * links, a worker pool and its loop bridge). A publication is flooded to the other node
  * and so is its withdrawal; a link that comes up carries the whole catalog in
  * frames of at most 64 entries; a node that missed a delta catches up through
  * the digest and request exchange; forged entries (bad signature, bad name,
@@ -40,12 +40,13 @@
 #include "net/tls.h"
 #include "net/wire.h"
 #include "node/catalog.h"
-#include "node/node.h"
+#include "node/mesh.h"
 #include "proto/capability.h"
 #include "proto/catalog.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/pool.h"
 
@@ -54,8 +55,18 @@
 /* A link as the test drives it: the node's struct link and what arrived. */
 struct tlink {
 	struct link l;
+	struct tnode *n;
 	int ready, closed;
 	unsigned frames[64]; /* by Envelope msg_case */
+};
+
+/* A node as far as its catalog sees it. */
+struct tnode {
+	char home[PATH_MAX];
+	uint8_t id[NODE_ID_LEN];
+	struct config cfg;
+	struct mesh mesh;
+	struct catalog *catalog;
 };
 
 struct world {
@@ -65,7 +76,7 @@ struct world {
 	struct event *wake;
 	struct pool *pool;
 	struct loopwork *lw;
-	struct node *a, *b;
+	struct tnode *a, *b;
 	SSL_CTX *ssl_a, *ssl_b;
 	struct tlink *la, *lb; /* la: a's link to b; lb: b's link to a */
 };
@@ -87,7 +98,7 @@ static void t_on_frame(struct conn *c, Shoal__Envelope *env, uint8_t *payload, s
 	if ((unsigned)env->msg_case < 64)
 		t->frames[env->msg_case]++;
 	if (t->l.member)
-		catalog_on_frame(t->l.n, &t->l, env);
+		catalog_on_frame(t->n->catalog, &t->l, env);
 	wire_free(env, NULL);
 	free(payload);
 }
@@ -103,8 +114,8 @@ static void t_on_close(struct conn *c, int err, void *arg)
 		t->l.member->state = MEMBER_DOWN;
 		t->l.member = NULL;
 	}
-	if (t->l.n && t->l.n->links == &t->l)
-		t->l.n->links = NULL;
+	if (t->n && LIST_FIRST(&t->n->mesh.links) == &t->l)
+		LIST_REMOVE(&t->l, entry);
 	t->l.c = NULL;
 }
 
@@ -125,42 +136,50 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
  * WAIT_SECONDS. */
 static void run_until(struct world *w, int (*cond)(struct world *), const char *what)
 {
-	double deadline = node_now() + WAIT_SECONDS;
+	double deadline = monotonic_seconds() + WAIT_SECONDS;
 	while (!cond(w)) {
-		if (node_now() > deadline)
+		if (monotonic_seconds() > deadline)
 			fail_msg("timed out waiting for %s", what);
 		event_base_loop(w->base, EVLOOP_ONCE);
-		catalog_tick(w->a, node_now());
-		catalog_tick(w->b, node_now());
+		catalog_tick(w->a->catalog, monotonic_seconds());
+		catalog_tick(w->b->catalog, monotonic_seconds());
 	}
 }
 
 /* Runs the loop for about secs seconds (ticks included). */
 static void run_for(struct world *w, double secs)
 {
-	double end = node_now() + secs;
-	while (node_now() < end) {
+	double end = monotonic_seconds() + secs;
+	while (monotonic_seconds() < end) {
 		event_base_loop(w->base, EVLOOP_ONCE);
-		catalog_tick(w->a, node_now());
-		catalog_tick(w->b, node_now());
+		catalog_tick(w->a->catalog, monotonic_seconds());
+		catalog_tick(w->b->catalog, monotonic_seconds());
 	}
 }
 
-static struct node *node_make(struct world *w, const char *name)
+static void cat_open(struct world *w, struct tnode *n)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	assert_int_equal(catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, w->lw, w->pool), 0);
+	assert_non_null(n->catalog);
+}
+
+static void cat_close(struct tnode *n)
+{
+	catalog_close(n->catalog);
+	n->catalog = NULL;
+}
+
+static struct tnode *node_make(struct world *w, const char *name)
+{
+	struct tnode *n = calloc(1, sizeof(*n));
 	assert_non_null(n);
 	snprintf(n->home, sizeof(n->home), "%s/%s", w->dir, name);
 	assert_int_equal(mkdir(n->home, 0700), 0);
 	assert_int_equal(identity_init(n->home, w->net, n->id), 0);
-	node_id_format(n->id, n->id_text);
 	config_defaults(&n->cfg);
 	n->cfg.gossip_interval = 0.2;
-	n->base = w->base;
-	n->pool = w->pool;
-	n->lw = w->lw;
-	assert_int_equal(catalog_open(n), 0);
-	assert_non_null(n->catalog);
+	mesh_init(&n->mesh, n->id, &n->cfg);
+	cat_open(w, n);
 	return n;
 }
 
@@ -188,8 +207,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	catalog_close(w->a);
-	catalog_close(w->b);
+	cat_close(w->a);
+	cat_close(w->b);
 	for (int i = 0; i < 2; i++) {
 		struct tlink *t = i ? w->lb : w->la;
 		if (t) {
@@ -217,20 +236,20 @@ static int both_ready(struct world *w)
 }
 
 /* Makes t the established link of n to the member with id peer. */
-static void attach(struct node *n, struct tlink *t, const uint8_t peer[NODE_ID_LEN])
+static void attach(struct tnode *n, struct tlink *t, const uint8_t peer[NODE_ID_LEN])
 {
-	struct member *m = &n->members[0];
-	memset(m, 0, sizeof(*m));
-	memcpy(m->id, peer, NODE_ID_LEN);
+	struct member *m = member_find(&n->mesh, peer);
+	if (!m)
+		m = member_add(&n->mesh, peer, NULL);
+	assert_non_null(m);
 	m->state = MEMBER_UP;
 	m->link = &t->l;
-	n->nmembers = 1;
-	t->l.n = n;
-	t->l.serial = ++n->next_serial;
+	t->n = n;
+	t->l.serial = ++n->mesh.next_serial;
 	t->l.member = m;
 	t->l.authenticated = 1;
 	t->l.hello_received = 1;
-	n->links = &t->l;
+	LIST_INSERT_HEAD(&n->mesh.links, &t->l, entry);
 	assert_memory_equal(conn_peer_id(t->l.c), peer, NODE_ID_LEN);
 }
 
@@ -269,8 +288,8 @@ static void connect_nodes(struct world *w, int link_up)
 	attach(w->a, w->la, w->b->id);
 	attach(w->b, w->lb, w->a->id);
 	if (link_up) {
-		catalog_on_link_up(w->a, &w->la->l);
-		catalog_on_link_up(w->b, &w->lb->l);
+		catalog_on_link_up(w->a->catalog, &w->la->l);
+		catalog_on_link_up(w->b->catalog, &w->lb->l);
 	}
 }
 
@@ -309,16 +328,16 @@ static int list_one(const struct catalog_item *it, void *arg)
 	return 0;
 }
 
-static struct listing list(struct node *n)
+static struct listing list(struct tnode *n)
 {
 	struct listing ls = {.ordered = 1};
-	assert_int_equal(catalog_foreach(n, list_one, &ls), 0);
+	assert_int_equal(catalog_foreach(n->catalog, list_one, &ls), 0);
 	return ls;
 }
 
-static int has(struct node *n, const char *name)
+static int has(struct tnode *n, const char *name)
 {
-	return catalog_lookup(n, name, NULL, NULL) == 0;
+	return catalog_lookup(n->catalog, name, NULL, NULL) == 0;
 }
 
 static int b_has_report(struct world *w)
@@ -341,11 +360,11 @@ static void test_publish_floods(void **state)
 
 	connect_nodes(w, 1);
 	make_cap(1, cap);
-	assert_int_equal(catalog_publish(w->a, "report.pdf", 1234, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "report.pdf", 1234, cap), 0);
 	/* At once on a, then on b. */
-	assert_int_equal(catalog_lookup(w->a, "report.pdf", got, &size), 0);
+	assert_int_equal(catalog_lookup(w->a->catalog, "report.pdf", got, &size), 0);
 	run_until(w, b_has_report, "b to receive report.pdf");
-	assert_int_equal(catalog_lookup(w->b, "report.pdf", got, &size), 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "report.pdf", got, &size), 0);
 	assert_string_equal(got, cap);
 	assert_int_equal(size, 1234);
 	struct listing ls = list(w->b);
@@ -353,18 +372,18 @@ static void test_publish_floods(void **state)
 	assert_memory_equal(ls.last_owner, w->a->id, NODE_ID_LEN);
 
 	/* Withdrawn: gone from both; only the owner can withdraw. */
-	assert_int_equal(catalog_unpublish(w->b, "report.pdf"), SHOAL_ENOTFOUND);
-	assert_int_equal(catalog_unpublish(w->a, "report.pdf"), 0);
-	assert_int_equal(catalog_lookup(w->a, "report.pdf", got, &size), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_unpublish(w->b->catalog, "report.pdf"), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_unpublish(w->a->catalog, "report.pdf"), 0);
+	assert_int_equal(catalog_lookup(w->a->catalog, "report.pdf", got, &size), SHOAL_ENOTFOUND);
 	run_until(w, b_lost_report, "b to see the removal");
 	assert_int_equal(list(w->b).count, 0);
-	assert_int_equal(catalog_unpublish(w->a, "report.pdf"), SHOAL_ENOTFOUND);
-	assert_int_equal(catalog_unpublish(w->a, "never.txt"), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_unpublish(w->a->catalog, "report.pdf"), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_unpublish(w->a->catalog, "never.txt"), SHOAL_ENOTFOUND);
 
 	/* Published again: newer than the removal, so it is back. */
-	assert_int_equal(catalog_publish(w->a, "report.pdf", 99, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "report.pdf", 99, cap), 0);
 	run_until(w, b_has_report, "b to see report.pdf again");
-	assert_int_equal(catalog_lookup(w->b, "report.pdf", NULL, &size), 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "report.pdf", NULL, &size), 0);
 	assert_int_equal(size, 99);
 	assert_false(w->la->closed || w->lb->closed);
 }
@@ -383,12 +402,12 @@ static void test_link_up_sends_everything(void **state)
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "file-%03d", i);
 		make_cap((uint8_t)i, cap);
-		assert_int_equal(catalog_publish(w->a, name, (uint64_t)i, cap), 0);
+		assert_int_equal(catalog_publish(w->a->catalog, name, (uint64_t)i, cap), 0);
 	}
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "b-file-%d", i);
 		make_cap((uint8_t)(i + 100), cap);
-		assert_int_equal(catalog_publish(w->b, name, 1, cap), 0);
+		assert_int_equal(catalog_publish(w->b->catalog, name, 1, cap), 0);
 	}
 	connect_nodes(w, 1);
 	run_until(w, all_synced, "both catalogs to hold 305 entries");
@@ -398,7 +417,7 @@ static void test_link_up_sends_everything(void **state)
 	assert_true(ls.ordered);
 	assert_string_equal(ls.last, "file-299");
 	uint64_t size = 0;
-	assert_int_equal(catalog_lookup(w->b, "file-123", NULL, &size), 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "file-123", NULL, &size), 0);
 	assert_int_equal(size, 123);
 }
 
@@ -415,12 +434,12 @@ static void test_digest_catches_up(void **state)
 	connect_nodes(w, 1);
 	run_for(w, 0.1);
 	/* a believes b is down: the publication is not flooded to it. */
-	w->a->members[0].state = MEMBER_DOWN;
+	member_find(&w->a->mesh, w->b->id)->state = MEMBER_DOWN;
 	make_cap(9, cap);
-	assert_int_equal(catalog_publish(w->a, "late", 5, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "late", 5, cap), 0);
 	run_for(w, 0.3);
 	assert_false(has(w->b, "late"));
-	w->a->members[0].state = MEMBER_UP;
+	member_find(&w->a->mesh, w->b->id)->state = MEMBER_UP;
 	/* Digests go out every 0.2 s; b's differs, so one side asks the other
 	 * for everything and b catches up. */
 	run_until(w, b_has_late, "b to catch up through the digest");
@@ -548,7 +567,7 @@ static void test_forged_entries_dropped(void **state)
 	assert_int_equal(count_lines(logp, "malformed capability"), 1);
 	/* Still connected: b answers a's next publication. */
 	assert_false(w->la->closed || w->lb->closed);
-	assert_int_equal(catalog_publish(w->a, "report.pdf", 1, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "report.pdf", 1, cap), 0);
 	run_until(w, b_has_report, "b to receive report.pdf after the forgeries");
 
 	for (int i = 0; i < 6; i++)
@@ -566,31 +585,31 @@ static void test_persistence(void **state)
 	struct stat st;
 
 	make_cap(4, cap);
-	assert_int_equal(catalog_publish(w->a, "kept", 10, cap), 0);
-	assert_int_equal(catalog_publish(w->a, "withdrawn", 11, cap), 0);
-	assert_int_equal(catalog_unpublish(w->a, "withdrawn"), 0);
-	catalog_close(w->a);
+	assert_int_equal(catalog_publish(w->a->catalog, "kept", 10, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "withdrawn", 11, cap), 0);
+	assert_int_equal(catalog_unpublish(w->a->catalog, "withdrawn"), 0);
+	cat_close(w->a);
 	assert_null(w->a->catalog);
-	catalog_close(w->a); /* again: nothing to do */
+	catalog_close(NULL); /* nothing to do */
 	snprintf(path, sizeof(path), "%s/catalog", w->a->home);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
-	assert_int_equal(catalog_open(w->a), 0);
-	assert_int_equal(catalog_lookup(w->a, "kept", got, NULL), 0);
+	cat_open(w, w->a);
+	assert_int_equal(catalog_lookup(w->a->catalog, "kept", got, NULL), 0);
 	assert_string_equal(got, cap);
 	assert_false(has(w->a, "withdrawn"));
 	assert_int_equal(list(w->a).count, 1);
 	/* The removal came back too: withdrawing again finds nothing live, and
 	 * a new publication is newer than it. */
-	assert_int_equal(catalog_unpublish(w->a, "withdrawn"), SHOAL_ENOTFOUND);
-	assert_int_equal(catalog_publish(w->a, "withdrawn", 12, cap), 0);
+	assert_int_equal(catalog_unpublish(w->a->catalog, "withdrawn"), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_publish(w->a->catalog, "withdrawn", 12, cap), 0);
 	assert_true(has(w->a, "withdrawn"));
 
 	/* A corrupt file: the catalog starts empty, the node still starts. */
-	catalog_close(w->a);
+	cat_close(w->a);
 	assert_int_equal(write_file_atomic(path, "\xff\xff\xff", 3, 0600), 0);
-	assert_int_equal(catalog_open(w->a), 0);
+	cat_open(w, w->a);
 	assert_int_equal(list(w->a).count, 0);
 }
 
@@ -622,10 +641,10 @@ static void test_tampered_file_entries_dropped(void **state)
 	uint8_t *bytes = malloc(len);
 	assert_non_null(bytes);
 	shoal__catalog_file__pack(&f, bytes);
-	catalog_close(w->b);
+	cat_close(w->b);
 	snprintf(path, sizeof(path), "%s/catalog", w->b->home);
 	assert_int_equal(write_file_atomic(path, bytes, len, 0600), 0);
-	assert_int_equal(catalog_open(w->b), 0);
+	cat_open(w, w->b);
 	assert_true(has(w->b, "fine"));
 	assert_false(has(w->b, "edited"));
 	assert_int_equal(list(w->b).count, 1);
@@ -652,16 +671,16 @@ static void test_saved_from_tick(void **state)
 
 	make_cap(6, cap);
 	assert_false(a_file_saved(w));
-	assert_int_equal(catalog_publish(w->a, "saved", 1, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "saved", 1, cap), 0);
 	run_until(w, a_file_saved, "the tick to save home/catalog");
 	/* Another change, and close while its save may be running. */
-	assert_int_equal(catalog_publish(w->a, "second", 2, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "second", 2, cap), 0);
 	run_for(w, 2.1);
-	assert_int_equal(catalog_publish(w->a, "third", 3, cap), 0);
-	catalog_tick(w->a, node_now());
-	catalog_close(w->a);
+	assert_int_equal(catalog_publish(w->a->catalog, "third", 3, cap), 0);
+	catalog_tick(w->a->catalog, monotonic_seconds());
+	cat_close(w->a);
 	run_for(w, 0.05);
-	assert_int_equal(catalog_open(w->a), 0);
+	cat_open(w, w->a);
 	assert_int_equal(list(w->a).count, 3);
 }
 
@@ -680,7 +699,7 @@ static int a_sees_b_shared(struct world *w)
 {
 	char got[CAPABILITY_STR_LEN + 1], want[CAPABILITY_STR_LEN + 1];
 	make_cap(21, want);
-	return catalog_lookup(w->a, "shared", got, NULL) == 0 && !strcmp(got, want);
+	return catalog_lookup(w->a->catalog, "shared", got, NULL) == 0 && !strcmp(got, want);
 }
 
 static void test_publish_rules(void **state)
@@ -690,64 +709,65 @@ static void test_publish_rules(void **state)
 
 	make_cap(20, cap);
 	make_cap(21, cap2);
-	assert_int_equal(catalog_publish(w->a, "../x", 1, cap), SHOAL_EBADNAME);
-	assert_int_equal(catalog_publish(w->a, "a/b", 1, cap), SHOAL_EBADNAME);
-	assert_int_equal(catalog_publish(w->a, "", 1, cap), SHOAL_EBADNAME);
-	assert_int_equal(catalog_publish(w->a, "ok", 1, "shoal:nope"), SHOAL_EBADCAP);
-	assert_int_equal(catalog_publish(w->a, "ok", 1, NULL), SHOAL_EBADCAP);
+	assert_int_equal(catalog_publish(w->a->catalog, "../x", 1, cap), SHOAL_EBADNAME);
+	assert_int_equal(catalog_publish(w->a->catalog, "a/b", 1, cap), SHOAL_EBADNAME);
+	assert_int_equal(catalog_publish(w->a->catalog, "", 1, cap), SHOAL_EBADNAME);
+	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, "shoal:nope"), SHOAL_EBADCAP);
+	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, NULL), SHOAL_EBADCAP);
 	assert_int_equal(list(w->a).count, 0);
 
 	/* The same publication twice is one entry, unchanged. */
-	assert_int_equal(catalog_publish(w->a, "ok", 1, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, cap), 0);
 	int64_t first = list(w->a).time_us;
-	assert_int_equal(catalog_publish(w->a, "ok", 1, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, cap), 0);
 	assert_true(list(w->a).time_us == first);
 	/* A change is a newer entry, even within the same microsecond. */
-	assert_int_equal(catalog_publish(w->a, "ok", 2, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "ok", 2, cap), 0);
 	assert_true(list(w->a).time_us > first);
 	assert_int_equal(list(w->a).count, 1);
 
 	/* Two owners, one name: both listed, the newer one looked up. */
 	connect_nodes(w, 1);
-	assert_int_equal(catalog_publish(w->a, "shared", 1, cap), 0);
+	assert_int_equal(catalog_publish(w->a->catalog, "shared", 1, cap), 0);
 	run_for(w, 0.05);
-	assert_int_equal(catalog_publish(w->b, "shared", 2, cap2), 0);
+	assert_int_equal(catalog_publish(w->b->catalog, "shared", 2, cap2), 0);
 	run_until(w, a_sees_b_shared, "a to prefer b's newer \"shared\"");
 	struct listing ls = list(w->a);
 	assert_int_equal(ls.count, 3);
 	assert_true(ls.ordered);
 	struct stop_after s = {0};
-	assert_int_equal(catalog_foreach(w->a, stop_at_two, &s), 42);
+	assert_int_equal(catalog_foreach(w->a->catalog, stop_at_two, &s), 42);
 	assert_int_equal(s.seen, 2);
 }
 
 static void test_without_catalog(void **state)
 {
 	(void)state;
-	struct node *n = calloc(1, sizeof(*n));
 	char cap[CAPABILITY_STR_LEN + 1];
-	assert_non_null(n);
 	make_cap(1, cap);
-	assert_int_equal(catalog_publish(n, "x", 1, cap), SHOAL_EIDENTITY);
-	assert_int_equal(catalog_unpublish(n, "x"), SHOAL_ENOTFOUND);
-	assert_int_equal(catalog_lookup(n, "x", cap, NULL), SHOAL_ENOTFOUND);
-	assert_int_equal(catalog_foreach(n, stop_at_two, NULL), 0);
-	catalog_tick(n, 1.0);
-	catalog_close(n);
+	assert_int_equal(catalog_publish(NULL, "x", 1, cap), SHOAL_EIDENTITY);
+	assert_int_equal(catalog_unpublish(NULL, "x"), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_lookup(NULL, "x", cap, NULL), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_foreach(NULL, stop_at_two, NULL), 0);
+	catalog_tick(NULL, 1.0);
 	catalog_close(NULL);
 	/* A home without an identity cannot have a catalog (the error line it
 	 * logs is expected: keep it out of the test's output). */
-	snprintf(n->home, sizeof(n->home), "/nonexistent/shoal-home");
+	struct config cfg;
+	struct mesh mesh;
+	uint8_t id[NODE_ID_LEN] = {0};
+	config_defaults(&cfg);
+	mesh_init(&mesh, id, &cfg);
+	struct catalog *cat = (struct catalog *)&cfg; /* must be reset to NULL */
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
 	assert_true(saved >= 0 && null >= 0);
 	dup2(null, STDERR_FILENO);
-	int err = catalog_open(n);
+	int err = catalog_open(&cat, "/nonexistent/shoal-home", &mesh, &cfg, NULL, NULL);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(null);
 	assert_true(err < 0);
-	assert_null(n->catalog);
-	free(n);
+	assert_null(cat);
 }
 
 int main(void)

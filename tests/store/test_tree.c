@@ -667,7 +667,7 @@ static void test_interrupted_get_leaves_nothing(void **state)
 	char out[PATH_MAX], parent[PATH_MAX];
 	work_path(fx, "parent/out", out);
 	work_path(fx, "parent", parent);
-	volatile int cancel = 1;
+	atomic_int cancel = 1;
 	struct progress p;
 	progress_start(&p, "get", 0, 1);
 	p.cancel = &cancel;

@@ -1,0 +1,79 @@
+/*
+ * Membership: who the node's peers are and whether they are up. Hello both
+ * ways makes a connection a member's link (one per pair of nodes: when both
+ * dial at once, both ends keep the one the smaller id initiated); pings keep
+ * it alive and measure the round trip; a member silent past peer_timeout is
+ * marked down and dialled again with exponential backoff and jitter; peer
+ * exchange (Peers) gossips the members each node knows; the bootstrap
+ * addresses are dialled until they turn out to be members that are up (or
+ * this node). Changed members are saved to the index every few seconds, on
+ * the operations queue's writer (background lane).
+ *
+ * Thread affinity: everything here runs on the loop thread. The frames come
+ * from the dispatcher (peer.h); members.c never routes frames itself.
+ */
+#ifndef SHOAL_NODE_MEMBERS_H
+#define SHOAL_NODE_MEMBERS_H
+
+#include "net/conn.h"
+#include "node/mesh.h"
+#include "node/ops.h"
+
+#define MEMBERS_BOOTSTRAP_MAX 32
+
+/* A bootstrap address and what dialling it has found out. */
+struct bootstrap {
+	char addr[ADDR_MAX];
+	struct link *dialing;
+	uint8_t id[NODE_ID_LEN]; /* learnt once connected */
+	int known;		 /* id is set */
+	int self;		 /* it turned out to be this node */
+	double next_dial;
+	double backoff;
+};
+
+struct members {
+	/* set by members_init() */
+	struct mesh *mesh;
+	const struct config *cfg;
+	struct event_base *base;
+	struct conn_params dial; /* how to dial: TLS context, ops, arg */
+	struct ops *ops;
+	const char *listen_addr; /* what our Hello says */
+	/* state */
+	struct bootstrap bootstraps[MEMBERS_BOOTSTRAP_MAX];
+	unsigned nbootstraps;
+	double last_gossip;
+	double last_save;
+	int saving;
+};
+
+/* Sets up ms; everything is borrowed for ms's life. The bootstrap addresses
+ * are cfg->bootstrap's. dial->arg is passed to the connection callbacks of
+ * the links ms dials (the link itself is the connection's user pointer). */
+void members_init(struct members *ms, struct mesh *mesh, const struct config *cfg,
+		  struct event_base *base, const struct conn_params *dial, struct ops *ops,
+		  const char *listen_addr);
+
+/* l's TLS handshake finished: a link to this node itself or to another id
+ * than the dial expected is closed; otherwise our Hello goes out. */
+void members_on_ready(struct members *ms, struct link *l);
+
+/* The peer's Hello arrived on l (its version and id already checked by the
+ * dispatcher): makes l its member's link, or closes it (the member table is
+ * full, or it lost the race against another connection between the same two
+ * nodes). Returns 1 when l is now a member's established link. */
+int members_on_hello(struct members *ms, struct link *l, const Shoal__Hello *h);
+
+/* A member's Ping, Pong or Peers (l->member is set). */
+void members_on_ping(struct members *ms, struct link *l, const Shoal__Ping *p);
+void members_on_pong(struct members *ms, struct link *l, const Shoal__Pong *p);
+void members_on_peers(struct members *ms, struct link *l, const Shoal__Peers *p);
+
+/* l is closing (on_close): its member goes down, dials through it end. */
+void members_on_close(struct members *ms, struct link *l, int err);
+
+/* Periodic: Hello deadlines, pings, timeouts, dialling, gossip, saving. */
+void members_tick(struct members *ms, double now);
+
+#endif

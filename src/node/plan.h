@@ -1,0 +1,69 @@
+/*
+ * Repair's decisions, apart from the I/O that carries them out: given what
+ * the members that are up answered to a Have query about a chunk (who holds
+ * it, who keeps it for their own files, who came back after being lost),
+ * how many copies it has, who acts on it, where new copies go and which copy
+ * is surplus. Every node that sees the same answers decides the same, which
+ * is what lets each act alone: exactly one node copies an under-replicated
+ * chunk, and exactly one copy of a surplus goes at a time.
+ *
+ * Pure functions: no I/O, no clock, no locks; any thread.
+ */
+#ifndef SHOAL_NODE_PLAN_H
+#define SHOAL_NODE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "crypto/seal.h"
+
+#define PLAN_SELF ((size_t)-1)
+
+/* One chunk as the members that are up see it. */
+struct plan_view {
+	const uint8_t *self;		     /* this node's id; it holds the chunk */
+	const uint8_t (*peers)[NODE_ID_LEN]; /* the members up */
+	size_t npeers;
+	const uint8_t *holds;	 /* holds[p]: peer p has a copy */
+	const uint8_t *keeps;	 /* keeps[p]: peer p needs it for its own files */
+	const uint8_t *returned; /* returned[p]: peer p came back after being lost */
+	const uint8_t *chunk;	 /* CHUNK_ID_LEN bytes */
+	unsigned want;		 /* copies wanted in all */
+};
+
+/* Copies that exist: this node's and every peer's that holds one. */
+unsigned plan_copies(const struct plan_view *v);
+
+/* The holder rendezvous hashing ranks first among this node and the peers
+ * holding the chunk (ties: the smaller id): PLAN_SELF or a peer index. It
+ * alone acts for an under-replicated chunk. */
+size_t plan_lead(const struct plan_view *v);
+
+/*
+ * Where the missing copies of an under-replicated chunk go: the best-ranked
+ * peers without one, as many as are missing (at most npeers). Fills
+ * targets[] with peer indices (room for npeers) using order[] (room for
+ * npeers) as scratch; returns how many. 0 when this node is not the lead,
+ * the chunk is not under-replicated, or no peer is left to take a copy.
+ */
+unsigned plan_targets(const struct plan_view *v, size_t *order, size_t *targets);
+
+enum plan_surplus {
+	PLAN_KEEP,	 /* nothing to let go (yet) */
+	PLAN_DROP_SELF,	 /* this node lets its own copy go */
+	PLAN_RELEASE_AT, /* the copy on peer *at goes: whoever placed it unpins it */
+};
+
+/*
+ * For a chunk with more copies than wanted: which one copy goes. Only when a
+ * peer that came back after being lost holds one (its copies were remade
+ * while it was away). The copy that goes is the one on the holder ranked
+ * last among those that keep it only for others (a holder whose own files
+ * need it cannot let go); self_needs says whether this node's own files do.
+ * order[] is scratch (room for npeers).
+ */
+enum plan_surplus plan_surplus(const struct plan_view *v, int self_needs, size_t *order,
+			       size_t *at);
+
+#endif
