@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of a build: the cmocka unit tests (build/tests/*/test_*), the
+# Runs every test of a build: the include order of the code
+# (scripts/check-layers), the cmocka unit tests (build/tests/*/test_*), the
 # CLI and integration scripts (tests/cli/test_*.sh, given the shoal binary in
 # $SHOAL) and the fuzz corpus replays. Each speaks TAP; this script counts
 # "ok" and "not ok" lines, counts a program that dies without reporting as a
@@ -38,6 +39,10 @@ run_one() {
 	fi
 	printf '%-44s %3d passed, %d failed\n' "$name" "$ok" "$notok"
 }
+
+if [[ -z "$filter" || "scripts/check-layers" == *"$filter"* ]]; then
+	run_one "scripts/check-layers" "$root/scripts/check-layers"
+fi
 
 for t in "$root/$build"/tests/*/test_*; do
 	[ -x "$t" ] || continue
