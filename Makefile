@@ -2,7 +2,10 @@
 #   make build   build/shoal           make test    every test (last line: N passed, N failed)
 #   make run     the guided tour       make bench   benchmarks
 #   make fuzz    libFuzzer harnesses   SAN=1        sanitizer build in build-san/
-# Every target first runs scripts/deps.sh, which installs missing Debian packages.
+#   make check-layers   includes go one way: src/ layers, src/node modules
+# Every target first runs scripts/deps.sh, which installs missing Debian packages:
+# those of the build for build and run, those of the tests as well for test,
+# bench and fuzz.
 
 CC ?= cc
 PKGS := libevent libevent_openssl libevent_pthreads openssl sqlite3 libprotobuf-c inih jansson
@@ -46,16 +49,22 @@ FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_SRCS:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
-DEPS_STAMP := $(BUILD)/.deps-ok
+DEPS_STAMP := $(BUILD)/.deps-build
+TEST_DEPS_STAMP := $(BUILD)/.deps-test
 
-.PHONY: all build test run bench fuzz clean format deps
+.PHONY: all build test run bench fuzz clean format deps test-deps check-layers
 all: build
 
 build: $(BUILD)/shoal
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
-	$(Q)./scripts/deps.sh
+	$(Q)./scripts/deps.sh build
+	$(Q)mkdir -p $(@D) && touch $@
+
+test-deps: $(TEST_DEPS_STAMP)
+$(TEST_DEPS_STAMP): scripts/deps.sh
+	$(Q)./scripts/deps.sh test
 	$(Q)mkdir -p $(@D) && touch $@
 
 $(PROTO_C) $(PROTO_H) &: proto/shoal.proto | $(DEPS_STAMP)
@@ -80,6 +89,11 @@ $(BUILD)/shoal: $(BUILD)/$(CLI_MAIN:.c=.o) $(BUILD)/libshoal.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/tests/%.o: tests/%.c | $(TEST_DEPS_STAMP) $(PROTO_H)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshoal.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS)
@@ -92,18 +106,21 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshoal.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-test: $(BUILD)/shoal $(TEST_BINS) $(TOOL_BINS) $(REPLAY_BINS)
+test: $(BUILD)/shoal $(TEST_BINS) $(TOOL_BINS) $(REPLAY_BINS) | $(TEST_DEPS_STAMP)
 	$(Q)./tests/run.sh $(BUILD)
+
+check-layers: | $(TEST_DEPS_STAMP)
+	$(Q)./scripts/check-layers
 
 run: $(BUILD)/shoal
 	$(Q)./scripts/tour.sh $(BUILD)/shoal
 
-bench: $(BUILD)/shoal $(BENCH_BINS)
+bench: $(BUILD)/shoal $(BENCH_BINS) | $(TEST_DEPS_STAMP)
 	$(Q)./bench/run.sh $(BUILD)
 
 # libFuzzer builds (clang); FUZZ_SECONDS bounds each run.
 FUZZ_SECONDS ?= 30
-fuzz: | $(DEPS_STAMP)
+fuzz: | $(TEST_DEPS_STAMP)
 	$(Q)./fuzz/run.sh $(FUZZ_SECONDS)
 
 format:

@@ -1,11 +1,25 @@
 #!/bin/sh
-# Installs the Debian packages Shoal needs to build, test and benchmark, when any
-# is missing. Runs apt-get as root, through sudo otherwise, or prints the command.
+# Installs the Debian packages Shoal needs, when any is missing. Runs apt-get
+# as root, through sudo otherwise, or prints the command.
+#   scripts/deps.sh build   what building the daemon and the CLI needs
+#   scripts/deps.sh test    that, and what the tests, fuzzers and benchmarks
+#                           drive (cmocka, clang for libFuzzer, the sqlite3
+#                           shell, rsync, iproute2, iptables, python3, procps)
 set -eu
 
-pkgs="build-essential pkg-config libevent-dev libssl-dev openssl libsqlite3-dev sqlite3
-libprotobuf-c-dev protobuf-c-compiler libinih-dev libjansson-dev libcmocka-dev
-clang libclang-rt-14-dev clang-format rsync iproute2 iptables python3 procps"
+build="build-essential pkg-config libevent-dev libssl-dev openssl libsqlite3-dev
+libprotobuf-c-dev protobuf-c-compiler libinih-dev libjansson-dev"
+test="libcmocka-dev clang libclang-rt-14-dev clang-format sqlite3 rsync iproute2 iptables
+python3 procps"
+
+case "${1:-build}" in
+build) pkgs=$build ;;
+test) pkgs="$build $test" ;;
+*)
+	echo "usage: scripts/deps.sh build|test" >&2
+	exit 2
+	;;
+esac
 
 missing=""
 for p in $pkgs; do
