@@ -16,20 +16,20 @@ struct loopwork {
 	struct pool *pool;
 	struct event *ev;
 	pthread_mutex_t lock;
-	struct lw_msg *head, *tail;
+	STAILQ_HEAD(lw_list, lw_msg) queue;
 };
 
 unsigned loopwork_drain(struct loopwork *lw)
 {
+	struct lw_list batch = STAILQ_HEAD_INITIALIZER(batch);
 	pthread_mutex_lock(&lw->lock);
-	struct lw_msg *m = lw->head;
-	lw->head = lw->tail = NULL;
+	STAILQ_CONCAT(&batch, &lw->queue);
 	pthread_mutex_unlock(&lw->lock);
 	unsigned ran = 0;
-	while (m) {
-		struct lw_msg *next = m->next;
+	struct lw_msg *m;
+	while ((m = STAILQ_FIRST(&batch))) {
+		STAILQ_REMOVE_HEAD(&batch, next);
 		m->fn(m);
-		m = next;
 		ran++;
 	}
 	return ran;
@@ -50,6 +50,7 @@ struct loopwork *loopwork_new(struct event_base *base, struct pool *pool)
 	lw->base = base;
 	lw->pool = pool;
 	pthread_mutex_init(&lw->lock, NULL);
+	STAILQ_INIT(&lw->queue);
 	lw->ev = event_new(base, -1, EV_PERSIST, drain, lw);
 	if (!lw->ev)
 		fatalx("cannot create the loop's work event");
@@ -69,13 +70,8 @@ void loopwork_free(struct loopwork *lw)
 
 void loopwork_post(struct loopwork *lw, struct lw_msg *m)
 {
-	m->next = NULL;
 	pthread_mutex_lock(&lw->lock);
-	if (lw->tail)
-		lw->tail->next = m;
-	else
-		lw->head = m;
-	lw->tail = m;
+	STAILQ_INSERT_TAIL(&lw->queue, m, next);
 	pthread_mutex_unlock(&lw->lock);
 	event_active(lw->ev, EV_READ, 0);
 }

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include "util/pool.h"
 
@@ -21,7 +22,7 @@ typedef void (*lw_fn)(struct lw_msg *m);
 /* A message to the loop; the poster owns it until fn runs, which then owns it. */
 struct lw_msg {
 	lw_fn fn; /* runs on the loop thread */
-	struct lw_msg *next;
+	STAILQ_ENTRY(lw_msg) next;
 };
 
 /* A job: work runs on a worker, then done on the loop. Embed it. */

@@ -15,7 +15,7 @@ struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work;	 /* signalled when a job is queued or on stop */
 	pthread_cond_t finished; /* broadcast when a job is done */
-	struct pool_job *head, *tail;
+	STAILQ_HEAD(, pool_job) queue;
 	int stopping;
 	unsigned nthreads;
 	pthread_t threads[];
@@ -26,14 +26,12 @@ static void *worker_main(void *arg)
 	struct pool *p = arg;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->head && !p->stopping)
+		while (STAILQ_EMPTY(&p->queue) && !p->stopping)
 			pthread_cond_wait(&p->work, &p->lock);
-		struct pool_job *job = p->head;
+		struct pool_job *job = STAILQ_FIRST(&p->queue);
 		if (!job)
 			break;
-		p->head = job->next;
-		if (!p->head)
-			p->tail = NULL;
+		STAILQ_REMOVE_HEAD(&p->queue, next);
 		pthread_mutex_unlock(&p->lock);
 
 		job->fn(job);
@@ -62,6 +60,7 @@ struct pool *pool_new(unsigned nthreads)
 	if (!p)
 		fatalx("out of memory");
 	pthread_mutex_init(&p->lock, NULL);
+	STAILQ_INIT(&p->queue);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->finished, NULL);
 	p->nthreads = nthreads;
@@ -95,14 +94,9 @@ unsigned pool_size(const struct pool *p)
 
 void pool_submit(struct pool *p, struct pool_job *job)
 {
-	job->next = NULL;
 	job->done = 0;
 	pthread_mutex_lock(&p->lock);
-	if (p->tail)
-		p->tail->next = job;
-	else
-		p->head = job;
-	p->tail = job;
+	STAILQ_INSERT_TAIL(&p->queue, job, next);
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }

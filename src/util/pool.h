@@ -9,6 +9,7 @@
 #define SHOAL_UTIL_POOL_H
 
 #include <stddef.h>
+#include <sys/queue.h>
 
 struct pool;
 struct pool_job;
@@ -16,10 +17,10 @@ struct pool_job;
 typedef void (*pool_job_fn)(struct pool_job *job);
 
 struct pool_job {
-	pool_job_fn fn;	       /* the work; runs on a worker */
-	pool_job_fn notify;    /* optional; runs on the worker after done is set */
-	struct pool_job *next; /* queue link, owned by the pool while queued */
-	int done;	       /* set under the pool's lock; read via pool_wait() */
+	pool_job_fn fn;		     /* the work; runs on a worker */
+	pool_job_fn notify;	     /* optional; runs on the worker after done is set */
+	STAILQ_ENTRY(pool_job) next; /* queue link, owned by the pool while queued */
+	int done;		     /* set under the pool's lock; read via pool_wait() */
 };
 
 /* Starts nthreads workers (0 means one per online CPU). Aborts on failure. */
