@@ -13,6 +13,9 @@
  *
  * `shoal init` writes it; command-line flags override it. Addresses are
  * HOST:PORT with a numeric port; bootstrap is a comma-separated list.
+ *
+ * Thread affinity: loaded before the daemon starts; the daemon's modules then
+ * only read their copy of struct config, on any thread.
  */
 #ifndef SHOAL_NODE_CONFIG_H
 #define SHOAL_NODE_CONFIG_H

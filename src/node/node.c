@@ -343,9 +343,24 @@ struct mesh *node_mesh(struct node *n)
 	return &n->mesh;
 }
 
+struct ops *node_ops(struct node *n)
+{
+	return n->ops;
+}
+
+struct peer *node_peer(struct node *n)
+{
+	return &n->peer;
+}
+
 struct remote *node_remote(struct node *n)
 {
 	return &n->remote;
+}
+
+struct store *node_store(struct node *n)
+{
+	return n->store;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

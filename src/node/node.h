@@ -31,8 +31,10 @@
 
 struct node;
 struct mesh;
-struct remote;
 struct ops;
+struct peer;
+struct remote;
+struct store;
 
 /*
  * Opens the node of home on base (evthread_use_pthreads() called before base
@@ -53,8 +55,11 @@ int node_run(const char *home, const struct config *cfg);
 
 /* The address the node listens on, as bound (the port resolved). */
 const char *node_listen_addr(const struct node *n);
-/* Its parts, for tests that drive a node in-process. */
+/* Its parts, for tests that drive a node in-process (loop thread). */
 struct mesh *node_mesh(struct node *n);
+struct ops *node_ops(struct node *n);
+struct peer *node_peer(struct node *n);
 struct remote *node_remote(struct node *n);
+struct store *node_store(struct node *n);
 
 #endif

@@ -4,6 +4,8 @@
  * endian; a chunk's holders are the nodes with the highest scores. Any node
  * that knows the same members computes the same ranking, and a member coming
  * or going moves only the chunks it ranks for.
+ *
+ * Pure functions: any thread.
  */
 #ifndef SHOAL_NODE_PLACEMENT_H
 #define SHOAL_NODE_PLACEMENT_H
