@@ -126,6 +126,25 @@ static void send_ack(struct link *l, uint64_t request_id, const uint8_t id[CHUNK
 	link_send(l, &env);
 }
 
+/* Admits one more request of a kind bounded per link: a zeroed job of size
+ * bytes, with *inflight counted; or NULL, the peer answered TOO_BUSY (past
+ * max) or INTERNAL (out of memory). */
+static void *admit(struct link *l, unsigned *inflight, unsigned max, uint64_t request_id,
+		   size_t size)
+{
+	if (*inflight >= max) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+		return NULL;
+	}
+	void *j = calloc(1, size);
+	if (!j) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
+		return NULL;
+	}
+	(*inflight)++;
+	return j;
+}
+
 static const char *hex_id(const uint8_t id[CHUNK_ID_LEN], char out[2 * CHUNK_ID_LEN + 1])
 {
 	hex_encode(out, id, CHUNK_ID_LEN);
@@ -300,36 +319,24 @@ static void write_done(struct lw_msg *msg)
 	free(it);
 }
 
-static struct item *item_new(struct serve *sv, struct link *l, enum item_kind kind,
-			     uint64_t request_id, const uint8_t id[CHUNK_ID_LEN])
+static void item_init(struct item *it, struct serve *sv, struct link *l, enum item_kind kind,
+		      uint64_t request_id, const uint8_t id[CHUNK_ID_LEN])
 {
-	struct item *it = calloc(1, sizeof(*it));
-	if (!it)
-		return NULL;
 	it->sv = sv;
 	it->kind = kind;
 	it->link_serial = l->serial;
 	it->request_id = request_id;
 	memcpy(it->peer, conn_peer_id(l->c), NODE_ID_LEN);
 	memcpy(it->id, id, CHUNK_ID_LEN);
-	if (kind != ITEM_UNPIN)
-		l->storing++;
-	return it;
 }
 
 void serve_on_put_chunk(struct serve *sv, struct link *l, uint64_t request_id,
 			const Shoal__PutChunk *p, uint8_t **payload, size_t len)
 {
-	if (l->storing >= STORING_PER_LINK) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+	struct item *it = admit(l, &l->storing, STORING_PER_LINK, request_id, sizeof(*it));
+	if (!it)
 		return;
-	}
-	struct item *it =
-		item_new(sv, l, p->pin_only ? ITEM_PIN : ITEM_PUT, request_id, p->id.data);
-	if (!it) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
-		return;
-	}
+	item_init(it, sv, l, p->pin_only ? ITEM_PIN : ITEM_PUT, request_id, p->id.data);
 	it->replicas = p->replicas > WIRE_REPLICAS_MAX ? WIRE_REPLICAS_MAX : p->replicas;
 	if (p->pin_only) {
 		/* The commit finds out whether the chunk is here (NOT_FOUND if
@@ -393,20 +400,13 @@ static void read_done(struct lw_msg *msg)
 void serve_on_get_chunk(struct serve *sv, struct link *l, uint64_t request_id,
 			const Shoal__GetChunk *g)
 {
-	if (l->serving >= SERVING_PER_LINK) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+	struct read_job *j = admit(l, &l->serving, SERVING_PER_LINK, request_id, sizeof(*j));
+	if (!j)
 		return;
-	}
-	struct read_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
-		return;
-	}
 	j->sv = sv;
 	j->link_serial = l->serial;
 	j->request_id = request_id;
 	memcpy(j->id, g->id.data, CHUNK_ID_LEN);
-	l->serving++;
 	loopwork_submit(sv->lw, &j->lw, read_work, read_done);
 }
 
@@ -447,30 +447,24 @@ static void have_done(struct ops_job *oj)
 
 void serve_on_have(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Have *h)
 {
-	if (l->looking >= LOOKING_PER_LINK) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many requests");
+	struct have_job *j = admit(l, &l->looking, LOOKING_PER_LINK, request_id, sizeof(*j));
+	if (!j)
 		return;
-	}
-	struct have_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
-		return;
-	}
 	j->sv = sv;
 	j->link_serial = l->serial;
 	j->request_id = request_id;
 	for (size_t i = 0; i < h->n_ids && i < WIRE_IDS_MAX; i++)
 		memcpy(j->ids[j->n++], h->ids[i].data, CHUNK_ID_LEN);
-	l->looking++;
 	ops_submit(sv->ops, OPS_READ, &j->job, have_work, have_done);
 }
 
 void serve_on_unpin(struct serve *sv, struct link *l, const Shoal__Unpin *u)
 {
 	for (size_t i = 0; i < u->n_ids; i++) {
-		struct item *it = item_new(sv, l, ITEM_UNPIN, 0, u->ids[i].data);
+		struct item *it = calloc(1, sizeof(*it));
 		if (!it)
 			return;
+		item_init(it, sv, l, ITEM_UNPIN, 0, u->ids[i].data);
 		enqueue(sv, it);
 	}
 }
@@ -530,14 +524,12 @@ static void fetch_done(struct ops_job *oj)
 
 void serve_on_fetch(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Fetch *f)
 {
-	if (l->fetching >= FETCHING_PER_LINK) {
-		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many fetches");
+	struct fetch_job *j = admit(l, &l->fetching, FETCHING_PER_LINK, request_id, sizeof(*j));
+	if (!j)
 		return;
-	}
-	struct fetch_job *j = calloc(1, sizeof(*j));
-	if (j)
-		j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
-	if (!j || !j->peers) {
+	j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
+	if (!j->peers) {
+		l->fetching--;
 		free(j);
 		link_send_error(l, request_id, SHOAL__ERROR__CODE__INTERNAL, "out of memory");
 		return;
@@ -549,7 +541,6 @@ void serve_on_fetch(struct serve *sv, struct link *l, uint64_t request_id, const
 	memcpy(j->cap.id, f->manifest_id.data, CHUNK_ID_LEN);
 	memcpy(j->cap.key, f->key.data, CHUNK_KEY_LEN);
 	j->npeers = mesh_up_ids(sv->mesh, j->peers, NULL, MESH_MEMBERS_MAX);
-	l->fetching++;
 	ops_submit(sv->ops, OPS_FETCH, &j->job, fetch_work, fetch_done);
 }
 

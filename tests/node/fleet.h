@@ -150,6 +150,26 @@ static inline void fleet_stop(struct fleet *f)
 	assert_int_equal(test_rmtree(f->dir), 0);
 }
 
+/* cmocka setup and teardown for tests on two nodes: *state is the fleet. */
+static inline int fleet_setup_pair(void **state)
+{
+	struct fleet *f = malloc(sizeof(*f));
+	assert_non_null(f);
+	fleet_start(f, 2, NULL);
+	*state = f;
+	return 0;
+}
+
+static inline int fleet_teardown(void **state)
+{
+	fleet_stop(*state);
+	free(*state);
+	return 0;
+}
+
+/* A test on two fresh nodes. */
+#define FLEET_PAIR_TEST(fn) cmocka_unit_test_setup_teardown(fn, fleet_setup_pair, fleet_teardown)
+
 /* Starts c from node `from` to node `to` (c's kind and fields set by the
  * caller) and turns the loop until it is answered; returns c->err. */
 static inline int fleet_call(struct fleet *f, unsigned from, unsigned to, struct rcall *c)

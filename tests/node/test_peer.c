@@ -114,22 +114,6 @@ static void test_admit_payload_bounds(void **state)
 
 /* ---- on real links ---- */
 
-static int setup(void **state)
-{
-	struct fleet *f = malloc(sizeof(*f));
-	assert_non_null(f);
-	fleet_start(f, 2, NULL);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fleet_stop(*state);
-	free(*state);
-	return 0;
-}
-
 /* Node i's established link to node j. */
 static struct link *link_to(struct fleet *f, unsigned i, unsigned j)
 {
@@ -228,10 +212,9 @@ int main(void)
 		cmocka_unit_test(test_admit_second_hello),
 		cmocka_unit_test(test_admit_member_only),
 		cmocka_unit_test(test_admit_payload_bounds),
-		cmocka_unit_test_setup_teardown(test_ping_routed_to_members, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_type_closes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_payload_where_none_belongs_closes, setup,
-						teardown),
+		FLEET_PAIR_TEST(test_ping_routed_to_members),
+		FLEET_PAIR_TEST(test_unknown_type_closes),
+		FLEET_PAIR_TEST(test_payload_where_none_belongs_closes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,22 +32,6 @@
 #define A 0
 #define B 1
 
-static int setup(void **state)
-{
-	struct fleet *f = malloc(sizeof(*f));
-	assert_non_null(f);
-	fleet_start(f, 2, NULL);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fleet_stop(*state);
-	free(*state);
-	return 0;
-}
-
 /* Random bytes and their chunk id. */
 struct chunk {
 	uint8_t id[CHUNK_ID_LEN];
@@ -310,14 +294,13 @@ int main(void)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_put_kept_and_served, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_push_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_absent_chunk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_have_bits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unpin_releases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_have_answered_while_writer_busy, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_have_bounded_per_link, setup, teardown),
+		FLEET_PAIR_TEST(test_put_kept_and_served),
+		FLEET_PAIR_TEST(test_corrupt_push_refused),
+		FLEET_PAIR_TEST(test_absent_chunk),
+		FLEET_PAIR_TEST(test_have_bits),
+		FLEET_PAIR_TEST(test_unpin_releases),
+		FLEET_PAIR_TEST(test_have_answered_while_writer_busy),
+		FLEET_PAIR_TEST(test_have_bounded_per_link),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
