@@ -120,12 +120,23 @@ int repair_replace_chunk(struct remote *remote, struct store *s, struct index *i
 	if (present == 1 && objects_verify(&s->objects, id, NULL) == SHOAL_ECORRUPT)
 		move_aside(s, id);
 	present = objects_exists(&s->objects, id) == 1;
-	int had_row = index_chunk_has(ix, id) == 1;
-	if (!present && had_row)
-		index_chunk_remove(ix, id);
 	pthread_mutex_unlock(&s->gc_lock);
 	if (present)
 		return 0; /* intact after all */
+	if (index_chunk_has(ix, id) == 1) {
+		/* Outside gc_lock: it is taken after the write lock, never
+		 * before (store.h). */
+		int e = index_begin(ix);
+		if (!e) {
+			e = index_chunk_remove(ix, id);
+			if (!e)
+				e = index_commit(ix);
+			else
+				index_rollback(ix);
+		}
+		if (e)
+			return e;
+	}
 	uint8_t(*bits)[REMOTE_BITS] = calloc(npeers ? npeers : 1, sizeof(*bits));
 	if (!bits)
 		return -ENOMEM;

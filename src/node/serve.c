@@ -160,10 +160,11 @@ static void commit_work(struct pool_job *pj)
 	struct index *ix = j->sv->commit_ix;
 	struct item *it;
 	int unpinned = 0;
-	pthread_mutex_lock(&s->gc_lock);
 	int err = objects_sync(&s->objects);
 	if (!err)
 		err = index_begin(ix);
+	/* After the write lock (see gc_lock in store.h). */
+	pthread_mutex_lock(&s->gc_lock);
 	STAILQ_FOREACH(it, &j->items, next)
 	{
 		if (err)

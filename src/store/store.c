@@ -368,9 +368,10 @@ int store_commit_releasing_ix(struct store *s, struct index *ix)
 		if (e)
 			log_warnx("cannot delete released chunk: %s", shoal_strerror(e));
 	}
-	objects_sync(&s->objects);
 out:
 	pthread_mutex_unlock(&s->gc_lock);
+	if (!err && d.n)
+		objects_sync(&s->objects);
 	free(d.ids);
 	return err;
 }
@@ -381,10 +382,13 @@ int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 {
 	if (!n)
 		return 0;
-	pthread_mutex_lock(&s->gc_lock);
 	int err = objects_sync(&s->objects);
 	if (!err)
 		err = index_begin(ix);
+	if (err)
+		return err;
+	/* After the write lock (see gc_lock). */
+	pthread_mutex_lock(&s->gc_lock);
 	for (size_t i = 0; !err && i < n; i++) {
 		/* Under the lock, a file seen present stays until its row is in. */
 		int present = objects_exists(&s->objects, ids[i]);

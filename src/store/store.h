@@ -28,8 +28,11 @@ struct store {
 	int unclean; /* unindexed objects may exist: reconcile at the next open */
 	/* Held by garbage collection from its commit until the dropped files
 	 * are deleted, and by whoever records a chunk written without a row
-	 * yet (store_record_lock): so a file seen present stays present until
-	 * its row is committed. */
+	 * yet: so a file seen present stays present until its row is
+	 * committed. Lock order: a thread that needs both takes the index's
+	 * write lock (index_begin(), BEGIN IMMEDIATE) first and gc_lock
+	 * second, and never waits for the write lock while holding gc_lock
+	 * (the two would deadlock until SQLite's busy timeout failed one). */
 	pthread_mutex_t gc_lock;
 };
 
@@ -78,11 +81,11 @@ int store_commit_releasing_ix(struct store *s, struct index *ix);
  * Records objects already written (ids[i], stored sizes[i]) in the index, each
  * also as a ref of token when token is not NULL, in one transaction on ix
  * (the calling thread's connection). The objects are made durable first
- * (objects_sync), and each must still exist: under the store's gc_lock, which
- * garbage collection holds while it deletes, an object seen present stays
- * until its row is committed. Returns 0, SHOAL_EMISSING (*missing, when not
- * NULL, is the index of the first object gone; nothing was recorded),
- * SHOAL_EDB or -errno.
+ * (objects_sync), and each must still exist: under the store's gc_lock (taken
+ * after the transaction began), which garbage collection holds while it
+ * deletes, an object seen present stays until its row is committed. Returns 0, SHOAL_EMISSING
+ * (*missing, when not NULL, is the index of the first object gone; nothing was recorded), SHOAL_EDB
+ * or -errno.
  */
 int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 			const uint8_t (*ids)[CHUNK_ID_LEN], const uint64_t *sizes, size_t n,
