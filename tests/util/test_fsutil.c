@@ -1,10 +1,11 @@
 /*
  * Tests for src/util/fsutil.c: atomic whole-file writes (contents and mode
- * replaced, no temp file left behind, on success or failure), bounded whole-file
- * reads, recursive mkdir, unique temp files, path_dirname, and the full-transfer
- * read/write helpers, including read_in_full on a pipe that can only deliver a
- * little at a time. Each test runs in its own mkdtemp directory under /tmp,
- * removed afterwards.
+ * replaced, no temp file left behind, on success or failure; the temp file
+ * elsewhere, direct I/O, and the syncs left to the caller, as the fault hook
+ * counts them), bounded whole-file reads, recursive mkdir, unique temp files,
+ * path_dirname, and the full-transfer read/write helpers, including
+ * read_in_full on a pipe that can only deliver a little at a time. Each test
+ * runs in its own mkdtemp directory under /tmp, removed afterwards.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "../testutil.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 
 struct fixture {
@@ -164,6 +166,58 @@ static void test_write_file_atomic_failure_leaves_nothing(void **state)
 	assert_true(err < 0);
 	assert_int_equal(count_entries(fx->dir, "dir"), 1);
 	assert_int_equal(count_entries(path, "inside"), 1);
+}
+
+static void test_write_file_atomic_in(void **state)
+{
+	struct fixture *fx = *state;
+	char tmpdir[PATH_MAX], path[PATH_MAX];
+	join(fx->dir, "tmp", tmpdir);
+	assert_int_equal(mkdir(tmpdir, 0700), 0);
+	join(fx->dir, "obj", path);
+
+	/* Direct I/O: an aligned buffer with room up to whole blocks, and a
+	 * size that is not a whole number of blocks; the file gets exactly n
+	 * bytes (or ordinary writes, where /tmp has no direct I/O). */
+	size_t n = 3 * DIRECT_IO_ALIGN + 123;
+	uint8_t *data = aligned_alloc(DIRECT_IO_ALIGN, 4 * DIRECT_IO_ALIGN);
+	assert_non_null(data);
+	for (size_t i = 0; i < 4 * DIRECT_IO_ALIGN; i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(write_file_atomic_in(tmpdir, "", path, data, n, 0400, ATOMIC_DIRECT), 0);
+	assert_file_is(path, data, n);
+	assert_int_equal(file_mode(path), 0400);
+	assert_int_equal(count_entries(tmpdir, NULL), 0);
+	assert_int_equal(unlink(path), 0);
+
+	/* The syncs left to the caller are not done, so the fault hook does
+	 * not count them: only the rename is. */
+	assert_int_equal(fault_configure("fsync:1,rename:2"), 0);
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, data, 100, 0600,
+					      ATOMIC_NOSYNC | ATOMIC_NODIRSYNC),
+			 0);
+	assert_int_equal(fault_count(FAULT_FSYNC), 0);
+	assert_int_equal(fault_count(FAULT_RENAME), 1);
+	assert_file_is(path, data, 100);
+
+	/* A failing rename leaves path as it was and no temp file. */
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, "new", 3, 0600, ATOMIC_NODIRSYNC),
+			 -EIO);
+	assert_file_is(path, data, 100);
+	assert_int_equal(count_entries(tmpdir, NULL), 0);
+
+	/* Without flags: the file's fsync, then the directory's, are counted
+	 * (and the first fails the write before the rename). */
+	assert_int_equal(fault_configure("fsync:1"), 0);
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, "new", 3, 0600, 0), -EIO);
+	assert_int_equal(fault_count(FAULT_FSYNC), 1);
+	assert_file_is(path, data, 100);
+	assert_int_equal(count_entries(tmpdir, NULL), 0);
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, "new", 3, 0600, 0), 0);
+	assert_int_equal(fault_count(FAULT_FSYNC), 3);
+	assert_file_is(path, "new", 3);
+	assert_int_equal(fault_configure(NULL), 0);
+	free(data);
 }
 
 static void test_read_file_limits(void **state)
@@ -406,6 +460,7 @@ int main(void)
 		TEST(test_write_file_atomic_creates_and_replaces),
 		TEST(test_write_file_atomic_large),
 		TEST(test_write_file_atomic_failure_leaves_nothing),
+		TEST(test_write_file_atomic_in),
 		TEST(test_read_file_limits),
 		TEST(test_mkdir_p),
 		TEST(test_create_temp_file_unique),
