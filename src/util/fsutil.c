@@ -14,6 +14,7 @@
 
 #include "util/error.h"
 #include "util/fault.h"
+#include "util/interrupt.h"
 
 ssize_t read_in_full(int fd, void *p, size_t n)
 {
@@ -21,7 +22,7 @@ ssize_t read_in_full(int fd, void *p, size_t n)
 	while (got < n) {
 		ssize_t r = read(fd, (uint8_t *)p + got, n - got);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !interrupt_pending())
 				continue;
 			return -errno;
 		}

@@ -16,7 +16,9 @@
 #include "util/buf.h"
 
 /* Reads up to n bytes, stopping early only at end of file. Returns the number
- * of bytes read (>= 0) or -errno. */
+ * of bytes read (>= 0) or -errno. A read that a signal interrupts is retried,
+ * unless the user asked to stop (util/interrupt.h): then it gives -EINTR, so
+ * that Ctrl-C ends a wait on a socket or pipe. */
 ssize_t read_in_full(int fd, void *p, size_t n);
 /* Writes all n bytes. */
 int write_in_full(int fd, const void *p, size_t n);

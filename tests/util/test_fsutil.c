@@ -4,8 +4,9 @@
  * elsewhere, direct I/O, and the syncs left to the caller, as the fault hook
  * counts them), bounded whole-file reads, recursive mkdir, unique temp files,
  * path_dirname, and the full-transfer read/write helpers, including
- * read_in_full on a pipe that can only deliver a little at a time. Each test
- * runs in its own mkdtemp directory under /tmp, removed afterwards.
+ * read_in_full on a pipe that can only deliver a little at a time and one
+ * that a signal interrupts. Each test runs in its own mkdtemp directory under
+ * /tmp, removed afterwards.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +33,7 @@
 #include "util/error.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
+#include "util/interrupt.h"
 
 struct fixture {
 	char dir[64];
@@ -416,6 +420,68 @@ static void test_read_in_full_pipe(void **state)
 	free(got);
 }
 
+struct signaller {
+	pthread_t target;
+	int sig;
+	int times;    /* signals to send, a few milliseconds apart */
+	int write_fd; /* then, unless stopped, "12345678" is written here */
+	atomic_int stop;
+};
+
+/* Signals the target thread until stopped or s->times signals are sent (so
+ * that one arrives while the target waits in read()), then ends that wait by
+ * writing 8 bytes. */
+static void *signaller_main(void *arg)
+{
+	struct signaller *s = arg;
+	for (int i = 0; !s->stop && i < s->times; i++) {
+		pthread_kill(s->target, s->sig);
+		usleep(5000);
+	}
+	if (!s->stop && write_in_full(s->write_fd, "12345678", 8))
+		abort();
+	return NULL;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void test_read_in_full_signals(void **state)
+{
+	(void)state;
+	int fds[2];
+	uint8_t got[8];
+	assert_int_equal(pipe(fds), 0);
+
+	/* A signal that is not a request to stop is retried: the read still
+	 * gets the bytes written after it. */
+	struct sigaction sa = {.sa_handler = on_usr1}; /* without SA_RESTART */
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	struct signaller s = {
+		.target = pthread_self(), .sig = SIGUSR1, .times = 10, .write_fd = fds[1]};
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, signaller_main, &s), 0);
+	assert_int_equal(read_in_full(fds[0], got, 8), 8);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_memory_equal(got, "12345678", 8);
+
+	/* Ctrl-C (here SIGINT, through interrupt_install()) ends a read that
+	 * would otherwise wait for the bytes written after two seconds. The
+	 * flag it sets stays for the rest of the process: this test runs last. */
+	interrupt_install();
+	s = (struct signaller){
+		.target = pthread_self(), .sig = SIGINT, .times = 400, .write_fd = fds[1]};
+	assert_int_equal(pthread_create(&thread, NULL, signaller_main, &s), 0);
+	assert_int_equal(read_in_full(fds[0], got, 8), -EINTR);
+	s.stop = 1;
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_true(interrupt_pending());
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_pread_pwrite(void **state)
 {
 	struct fixture *fx = *state;
@@ -469,6 +535,8 @@ int main(void)
 		cmocka_unit_test(test_read_in_full_pipe),
 		TEST(test_pread_pwrite),
 		TEST(test_fsync_dir),
+		/* Last: it leaves the interruption flag set. */
+		cmocka_unit_test(test_read_in_full_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
