@@ -16,6 +16,15 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
+/* Checks the CAP_OR_NAME argument, then opens the backend. Prints the error
+ * itself. */
+static int open_backend(struct cli *cli, const char *target, struct backend *b)
+{
+	struct capability cap;
+	int ret = cli_check_target(target, &cap);
+	return ret ? ret : backend_open(b, cli);
+}
+
 int cmd_send(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -45,11 +54,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 				 "'shoal peers')",
 				 cli_quote(to, quoted, sizeof(quoted)));
 	const char *target = argv[optind];
-	struct capability cap;
 	struct backend b;
-	int ret = cli_check_target(target, &cap);
-	if (!ret)
-		ret = backend_open(&b, cli);
+	int ret = open_backend(cli, target, &b);
 	if (ret)
 		return ret;
 	ret = b.ops->send(&b, target, id, to);
@@ -105,11 +111,8 @@ int cmd_locate(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage(cmd, argc == optind ? "which CAP_OR_NAME?" : "one file at a time");
 	const char *target = argv[optind];
-	struct capability cap;
 	struct backend b;
-	int ret = cli_check_target(target, &cap);
-	if (!ret)
-		ret = backend_open(&b, cli);
+	int ret = open_backend(cli, target, &b);
 	if (ret)
 		return ret;
 	json_t *list = json ? json_array() : NULL;
