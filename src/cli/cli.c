@@ -5,12 +5,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cli/ctlclient.h"
 #include "node/home.h"
 #include "proto/name.h"
 #include "util/error.h"
@@ -145,112 +145,36 @@ int cli_home(struct cli *cli)
 	return 0;
 }
 
-int cli_daemon(struct cli *cli, int *fd)
-{
-	int err = cli_home(cli);
-	if (err)
-		return err;
-	*fd = ctlclient_connect(cli->home);
-	if (*fd >= 0)
-		return 0;
-	if (*fd == -ENOENT || *fd == -ECONNREFUSED || *fd == -ENOTDIR) {
-		*fd = -1;
-		return 0;
-	}
-	return cli_fail(*fd, "cannot reach the daemon of %s", cli->home);
-}
-
-int cli_daemon_required(struct cli *cli, const char *what, int *fd)
-{
-	int err = cli_home(cli);
-	if (err)
-		return err;
-	*fd = ctlclient_connect(cli->home);
-	if (*fd >= 0)
-		return 0;
-	if (*fd == -ENOENT || *fd == -ECONNREFUSED || *fd == -ENOTDIR)
-		return cli_failx("%s needs a running daemon; none runs on %s (start one with "
-				 "'shoal daemon')",
-				 what, cli->home);
-	return cli_fail(*fd, "cannot reach the daemon of %s", cli->home);
-}
-
-int cli_call(int fd, Shoal__CtlRequest *req, struct progress *pr, Shoal__CtlReply **rep)
-{
-	int err = ctlclient_call(fd, req, pr, rep);
-	close(fd);
-	if (pr)
-		progress_finish(pr);
-	if (err == -EINTR)
-		return cli_failx("interrupted; the daemon cancels the operation");
-	if (err)
-		return cli_fail(err, "the daemon did not answer");
-	return 0;
-}
-
-/* Room for a daemon's text once quoted. */
-#define REPLY_TEXT_MAX 600
-
 void cli_warn(const char *text)
 {
 	if (!text || !*text)
 		return;
-	char quoted[REPLY_TEXT_MAX];
+	char quoted[CLI_TEXT_MAX];
 	fprintf(stderr, "shoal: warning: %s\n", cli_quote(text, quoted, sizeof(quoted)));
 }
 
-int cli_reply_failed(const Shoal__CtlReply *rep, const char *fallback)
+int cli_print_json(const json_t *j)
 {
-	char quoted[REPLY_TEXT_MAX];
-	if (rep->text && *rep->text)
-		return cli_fail(rep->err, "%s", cli_quote(rep->text, quoted, sizeof(quoted)));
-	return cli_fail(rep->err, "%s", fallback);
-}
-
-/* How long an offline command waits for another one holding the store. */
-#define STORE_WAIT_SECONDS 30
-
-int cli_open_store(struct cli *cli, struct store **out)
-{
-	int err = cli_home(cli);
-	if (err)
-		return err;
-	for (int waited = 0;; waited++) {
-		err = store_open(out, cli->home, STORE_NOWAIT | STORE_EXCLUSIVE);
-		if (err != -EWOULDBLOCK || waited == STORE_WAIT_SECONDS * 10)
-			break;
-		if (waited == 10)
-			fprintf(stderr, "shoal: waiting for another shoal process using %s\n",
-				cli->home);
-		usleep(100 * 1000);
-	}
-	if (err == -EWOULDBLOCK)
-		return cli_failx("%s is in use by another shoal process", cli->home);
-	if (err == SHOAL_EIDENTITY || err == -ENOENT)
-		return cli_failx("%s is not a shoal node home (run 'shoal init' first)", cli->home);
-	if (err)
-		return cli_fail(err, "cannot open the store in %s", cli->home);
+	char *text = json_dumps(j, JSON_INDENT(2));
+	if (!text)
+		return -ENOMEM;
+	printf("%s\n", text);
+	free(text);
 	return 0;
 }
 
-int cli_resolve(struct store *s, const char *arg, struct capability *cap)
+int cli_check_target(const char *arg, struct capability *cap)
 {
 	if (capability_looks_like(arg)) {
 		int err = capability_parse(cap, arg);
 		return err ? cli_fail(err, "not a valid capability") : 0;
 	}
-	char quoted[CLI_QUOTE_MAX];
-	cli_quote(arg, quoted, sizeof(quoted));
-	int err = name_validate(arg, strlen(arg));
-	if (err)
-		return cli_failx("'%s' is neither a capability nor a valid name", quoted);
-	struct index_name n;
-	err = index_name_get(s->index, arg, &n);
-	if (err == SHOAL_ENOTFOUND)
-		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
-	if (!err)
-		err = capability_parse(cap, n.cap);
-	return err ? cli_fail(err, "cannot look up '%s'", quoted) : 0;
+	if (name_validate(arg, strlen(arg))) {
+		char quoted[CLI_QUOTE_MAX];
+		return cli_failx("'%s' is neither a capability nor a valid name",
+				 cli_quote(arg, quoted, sizeof(quoted)));
+	}
+	return 0;
 }
 
 int cli_getopt(const struct command *cmd, int argc, char **argv, const char *shortopts,

@@ -6,13 +6,11 @@
 #ifndef SHOAL_CLI_CLI_H
 #define SHOAL_CLI_CLI_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 
 #include "proto/capability.h"
-#include "proto/shoal.pb-c.h"
-#include "store/store.h"
-#include "util/progress.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -45,36 +43,18 @@ int cli_help(const struct command *cmd);
 /* Returns the table entry of a command by name, or NULL. */
 const struct command *cli_command(const char *name);
 
-/* Finds out whether a daemon runs on the home: 0 with *fd connected to its
- * control socket, 0 with *fd = -1 when none runs (offline mode), or prints an
- * error and returns EXIT_FAIL. */
-int cli_daemon(struct cli *cli, int *fd);
-
-/* For commands that only a daemon can carry out: 0 with *fd connected, or
- * prints "shoal: WHAT needs a running daemon ..." (or why it cannot be
- * reached) and returns EXIT_FAIL. */
-int cli_daemon_required(struct cli *cli, const char *what, int *fd);
-
-/* Sends req to the daemon on fd (closing it) and waits for its reply, feeding
- * progress to pr (may be NULL; finished here). Returns 0 with *rep set (free
- * with shoal__ctl_reply__free_unpacked(*rep, NULL)), or prints the error line
- * itself and returns EXIT_FAIL. */
-int cli_call(int fd, Shoal__CtlRequest *req, struct progress *pr, Shoal__CtlReply **rep);
-
 /* Prints "shoal: warning: TEXT" on stderr (text quoted to stay one line);
  * nothing when text is NULL or empty. */
 void cli_warn(const char *text);
 
-/* For a reply with rep->err set: prints "shoal: <the daemon's text, else
- * fallback>: <message of rep->err>" and returns EXIT_FAIL. */
-int cli_reply_failed(const Shoal__CtlReply *rep, const char *fallback);
+/* Prints j on stdout as indented JSON and a newline. Returns 0 or -ENOMEM
+ * (nothing printed). */
+int cli_print_json(const json_t *j);
 
-/* Opens the home's store, printing a clear error on failure. */
-int cli_open_store(struct cli *cli, struct store **out);
-
-/* Turns a CLI argument into a capability: a capability string is parsed, anything
- * else is looked up as a name in s. Prints the error itself. */
-int cli_resolve(struct store *s, const char *arg, struct capability *cap);
+/* Checks a CAP_OR_NAME argument: a capability string is parsed into cap,
+ * anything else must be a valid name. Returns 0, or prints the error and
+ * returns EXIT_FAIL. */
+int cli_check_target(const char *arg, struct capability *cap);
 
 /*
  * getopt_long for a command (call with optind reset to 0 before the first
@@ -96,6 +76,8 @@ static inline int cli_opt_exit(int c)
  * with "...", so one message stays one line. Returns out. */
 const char *cli_quote(const char *s, char *out, size_t size);
 #define CLI_QUOTE_MAX 96
+/* Room for a daemon's text (a reply's error or warning) once quoted. */
+#define CLI_TEXT_MAX 600
 
 /* Prints the list of commands. */
 void cli_print_overview(FILE *f);

@@ -1,12 +1,10 @@
 /*
- * Commands on stored files and trees: put, get, ls, rm and verify. When a
- * daemon runs on the home they go through its control socket; otherwise they
- * work on the home's store directly (offline mode). Either way the output is
- * the same; what only a daemon can do (publishing, replicas on other nodes,
- * the network catalog) is refused or warned about offline.
+ * Commands on stored files and trees: put, get, ls, rm and verify. Each
+ * parses its arguments, hands the work to the backend chosen for the home
+ * (the daemon's, or the store directly when none runs; see backend.h) and
+ * prints the result, the same either way.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -14,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/ctlclient.h"
+#include "cli/backend.h"
 #include "crypto/identity.h"
 #include "proto/name.h"
 #include "store/files.h"
@@ -50,17 +47,6 @@ static void default_name(const char *path, char *out, size_t size)
 		}
 	}
 	snprintf(out, size, "%.*s", (int)len, base);
-}
-
-/* Makes path absolute (the daemon's working directory is not ours). */
-static int absolute(const char *path, char *out, size_t size)
-{
-	if (path[0] == '/')
-		return (size_t)snprintf(out, size, "%s", path) < size ? 0 : -ENAMETOOLONG;
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -errno;
-	return (size_t)snprintf(out, size, "%s/%s", cwd, path) < size ? 0 : -ENAMETOOLONG;
 }
 
 /* Prints the error of a failed get (naming the chunk when one was bad). */
@@ -101,7 +87,7 @@ static int parse_replicas(const char *s, uint32_t *out)
 	return 0;
 }
 
-/* Prints why an offline put failed. */
+/* Prints why a put failed; report says where, when the backend knows. */
 static int put_failed(const char *path, const char *name, int err, const struct files_put_report *r)
 {
 	char quoted[CLI_QUOTE_MAX], where[CLI_QUOTE_MAX];
@@ -179,64 +165,25 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 		return cli_fail(-errno, "cannot open %s", path);
 	struct progress pr;
 	progress_start(&pr, "put", S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, no_progress);
+	struct backend_put put = {
+		.path = path,
+		.name = name,
+		.publish = publish,
+		.replicas = replicas,
+		.progress = &pr,
+	};
+	struct files_put_report report = {0};
 	struct capability cap;
-	int err, dfd;
-	int ret = cli_daemon(cli, &dfd);
+	struct backend b;
+	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	if (dfd >= 0) {
-		char abs[PATH_MAX];
-		if ((err = absolute(path, abs, sizeof(abs)))) {
-			close(dfd);
-			return cli_fail(err, "cannot put %s", path);
-		}
-		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
-		Shoal__CtlPutRequest put = SHOAL__CTL_PUT_REQUEST__INIT;
-		put.path = abs;
-		put.name = (char *)name;
-		put.publish = publish;
-		put.replicas = replicas;
-		req.req_case = SHOAL__CTL_REQUEST__REQ_PUT;
-		req.put = &put;
-		Shoal__CtlReply *rep;
-		if ((ret = cli_call(dfd, &req, &pr, &rep)))
-			return ret;
-		cli_warn(rep->warning);
-		err = rep->err;
-		if (err == -EINTR) {
-			ret = cli_failx("put of %s interrupted; nothing was stored under '%s'",
-					path, cli_quote(name, quoted, sizeof(quoted)));
-		} else if (err) {
-			char fallback[PATH_MAX + 16];
-			snprintf(fallback, sizeof(fallback), "cannot put %s", path);
-			ret = cli_reply_failed(rep, fallback);
-		} else if (rep->reply_case != SHOAL__CTL_REPLY__REPLY_CAPABILITY ||
-			   capability_parse(&cap, rep->capability)) {
-			ret = cli_failx("the daemon sent a malformed reply to put");
-		}
-		shoal__ctl_reply__free_unpacked(rep, NULL);
-		if (ret)
-			return ret;
-	} else {
-		if (publish)
-			return cli_failx("--publish needs a running daemon (start one with 'shoal "
-					 "daemon')");
-		struct store *s;
-		if ((ret = cli_open_store(cli, &s)))
-			return ret;
-		uint64_t size;
-		struct files_put_report report;
-		err = files_put_path_report(s, path, name, &pr, NULL, &report, &cap, &size);
-		progress_finish(&pr);
-		store_close(s);
-		if (err)
-			return put_failed(path, name, err, &report);
-		char warning[512];
-		files_put_report_warning(&report, warning, sizeof(warning));
-		cli_warn(warning);
-		if (replicas > 1)
-			cli_warn("no daemon running; stored on this node only");
-	}
+	ret = b.ops->put(&b, &put, &cap, &report);
+	backend_close(&b);
+	if (ret < 0)
+		return put_failed(path, name, ret, &report);
+	if (ret)
+		return ret;
 	char text[CAPABILITY_STR_LEN + 1];
 	capability_format(&cap, text);
 	printf("%s\n", text);
@@ -270,56 +217,16 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 	const char *target = argv[optind];
 	struct progress pr;
 	progress_start(&pr, "get", 0, no_progress);
-	int dfd;
-	int ret = cli_daemon(cli, &dfd);
+	struct files_failure failed = {0};
+	struct backend b;
+	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	if (dfd >= 0) {
-		char abs[PATH_MAX];
-		int err = absolute(out, abs, sizeof(abs));
-		if (err) {
-			close(dfd);
-			return cli_fail(err, "cannot write %s", out);
-		}
-		if (capability_looks_like(target)) {
-			struct capability cap;
-			if ((err = capability_parse(&cap, target))) {
-				close(dfd);
-				return cli_fail(err, "not a valid capability");
-			}
-		}
-		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
-		Shoal__CtlGetRequest get = SHOAL__CTL_GET_REQUEST__INIT;
-		get.target = (char *)target;
-		get.out_path = abs;
-		req.req_case = SHOAL__CTL_REQUEST__REQ_GET;
-		req.get = &get;
-		Shoal__CtlReply *rep;
-		if ((ret = cli_call(dfd, &req, &pr, &rep)))
-			return ret;
-		cli_warn(rep->warning);
-		err = rep->err;
-		ret = err ? get_failed(target, out, err,
-				       rep->failed_chunk.len == CHUNK_ID_LEN
-					       ? rep->failed_chunk.data
-					       : NULL)
-			  : EXIT_OK;
-		shoal__ctl_reply__free_unpacked(rep, NULL);
-		return ret;
-	}
-	struct store *s;
-	if ((ret = cli_open_store(cli, &s)))
-		return ret;
-	struct capability cap;
-	if ((ret = cli_resolve(s, target, &cap))) {
-		store_close(s);
-		return ret;
-	}
-	struct files_failure failed;
-	int err = files_get(s, &cap, out, &pr, &failed);
-	progress_finish(&pr);
-	store_close(s);
-	return err ? get_failed(target, out, err, failed.set ? failed.id : NULL) : EXIT_OK;
+	ret = b.ops->get(&b, target, out, &pr, &failed);
+	backend_close(&b);
+	if (ret < 0)
+		return get_failed(target, out, ret, failed.set ? failed.id : NULL);
+	return ret;
 }
 
 /* How ls prints: a JSON array being built, or lines; with owners for the
@@ -329,9 +236,10 @@ struct listing {
 	int network;
 };
 
-/* Prints one entry; owner (NODE_ID_LEN bytes) only for the catalog. */
-static int print_entry(const struct listing *l, const struct index_name *n, const uint8_t *owner)
+/* Prints one entry (a backend_name_fn); owner only for the catalog. */
+static int print_entry(const struct index_name *n, const uint8_t *owner, void *arg)
 {
+	const struct listing *l = arg;
 	char owner_text[NODE_ID_STR_LEN + 1] = "-";
 	if (owner)
 		node_id_format(owner, owner_text);
@@ -351,11 +259,6 @@ static int print_entry(const struct listing *l, const struct index_name *n, cons
 		printf("%s\t%llu\t%s\n", n->name, (unsigned long long)n->size, n->cap);
 	}
 	return 0;
-}
-
-static int print_name(const struct index_name *n, void *arg)
-{
-	return print_entry(arg, n, NULL);
 }
 
 int cmd_ls(struct cli *cli, int argc, char **argv)
@@ -379,60 +282,17 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-	int err = 0, dfd;
-	int ret = network ? cli_daemon_required(cli, "ls --network", &dfd) : cli_daemon(cli, &dfd);
+	struct backend b;
+	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
 	struct listing l = {.json = json ? json_array() : NULL, .network = network};
-	if (dfd >= 0) {
-		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
-		Shoal__CtlLsRequest ls = SHOAL__CTL_LS_REQUEST__INIT;
-		ls.network = network;
-		req.req_case = SHOAL__CTL_REQUEST__REQ_LS;
-		req.ls = &ls;
-		Shoal__CtlReply *rep;
-		if ((ret = cli_call(dfd, &req, NULL, &rep))) {
-			json_decref(l.json);
-			return ret;
-		}
-		cli_warn(rep->warning);
-		if (rep->err) {
-			ret = cli_reply_failed(rep, network ? "cannot list the network catalog"
-							    : "cannot list names");
-			shoal__ctl_reply__free_unpacked(rep, NULL);
-			json_decref(l.json);
-			return ret;
-		}
-		for (size_t i = 0; !err && rep->reply_case == SHOAL__CTL_REPLY__REPLY_NAMES &&
-				   i < rep->names->n_names;
-		     i++) {
-			const Shoal__CtlName *x = rep->names->names[i];
-			struct index_name nm = {.size = x->size, .created = x->created};
-			snprintf(nm.name, sizeof(nm.name), "%s", x->name);
-			snprintf(nm.cap, sizeof(nm.cap), "%s", x->capability);
-			err = print_entry(&l, &nm,
-					  x->owner.len == NODE_ID_LEN ? x->owner.data : NULL);
-		}
-		shoal__ctl_reply__free_unpacked(rep, NULL);
-	} else {
-		struct store *s;
-		if ((ret = cli_open_store(cli, &s))) {
-			json_decref(l.json);
-			return ret;
-		}
-		err = index_names_foreach(s->index, print_name, &l);
-		store_close(s);
-	}
-	if (!err && l.json) {
-		char *text = json_dumps(l.json, JSON_INDENT(2));
-		if (text)
-			printf("%s\n", text);
-		else
-			err = -ENOMEM;
-		free(text);
-	}
+	ret = b.ops->ls(&b, network, print_entry, &l);
+	backend_close(&b);
+	if (!ret && l.json)
+		ret = cli_print_json(l.json);
 	json_decref(l.json);
-	return err ? cli_fail(err, "cannot list names") : EXIT_OK;
+	return ret < 0 ? cli_fail(ret, "cannot list names") : ret;
 }
 
 int cmd_rm(struct cli *cli, int argc, char **argv)
@@ -449,31 +309,15 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 	cli_quote(name, quoted, sizeof(quoted));
 	if (name_validate(name, strlen(name)))
 		return cli_failx("invalid name '%s'", quoted);
-	int err, dfd;
-	int ret = cli_daemon(cli, &dfd);
+	struct backend b;
+	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	if (dfd >= 0) {
-		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
-		Shoal__CtlRmRequest rm = SHOAL__CTL_RM_REQUEST__INIT;
-		rm.name = (char *)name;
-		req.req_case = SHOAL__CTL_REQUEST__REQ_RM;
-		req.rm = &rm;
-		Shoal__CtlReply *rep;
-		if ((ret = cli_call(dfd, &req, NULL, &rep)))
-			return ret;
-		err = rep->err;
-		shoal__ctl_reply__free_unpacked(rep, NULL);
-	} else {
-		struct store *s;
-		if ((ret = cli_open_store(cli, &s)))
-			return ret;
-		err = store_remove_name(s, name);
-		store_close(s);
-	}
-	if (err == SHOAL_ENOTFOUND)
+	ret = b.ops->rm(&b, name);
+	backend_close(&b);
+	if (ret == SHOAL_ENOTFOUND)
 		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
-	return err ? cli_fail(err, "cannot remove '%s'", quoted) : EXIT_OK;
+	return ret < 0 ? cli_fail(ret, "cannot remove '%s'", quoted) : ret;
 }
 
 static void report_bad(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)
@@ -503,57 +347,30 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-	struct store_verify_report r = {0};
-	uint64_t repaired = 0, unrecoverable = 0;
-	int err, dfd;
-	int ret = cli_daemon(cli, &dfd);
+	struct backend_verify v = {0};
+	struct backend b;
+	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	if (dfd < 0 && repair)
-		return cli_failx("--repair needs a running daemon (the copies are on other nodes)");
-	if (dfd >= 0) {
-		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
-		Shoal__CtlVerifyRequest v = SHOAL__CTL_VERIFY_REQUEST__INIT;
-		v.repair = repair;
-		req.req_case = SHOAL__CTL_REQUEST__REQ_VERIFY;
-		req.verify = &v;
-		Shoal__CtlReply *rep;
-		if ((ret = cli_call(dfd, &req, NULL, &rep)))
-			return ret;
-		err = rep->err;
-		if (!err && rep->reply_case == SHOAL__CTL_REPLY__REPLY_VERIFY) {
-			const Shoal__CtlVerify *v = rep->verify;
-			for (size_t i = 0; i < v->n_bad; i++)
-				report_bad(v->bad[i]->id.data, v->bad[i]->err, NULL);
-			r.checked = v->checked;
-			r.bytes = v->bytes;
-			r.corrupt = v->corrupt;
-			r.missing = v->missing;
-			repaired = v->repaired;
-			unrecoverable = v->unrecoverable;
-		}
-		shoal__ctl_reply__free_unpacked(rep, NULL);
-	} else {
-		struct store *s;
-		if ((ret = cli_open_store(cli, &s)))
-			return ret;
-		err = store_verify(s, report_bad, NULL, &r);
-		store_close(s);
-	}
-	if (err)
-		return cli_fail(err, "verify stopped");
+	ret = b.ops->verify(&b, repair, report_bad, NULL, &v);
+	backend_close(&b);
+	if (ret < 0)
+		return cli_fail(ret, "verify stopped");
+	if (ret)
+		return ret;
+	const struct store_verify_report *r = &v.store;
 	char bytes[32];
-	format_bytes(r.bytes, bytes, sizeof(bytes));
+	format_bytes(r->bytes, bytes, sizeof(bytes));
 	if (repair) {
 		printf("verified %llu chunks (%s): %llu corrupt, %llu missing; %llu repaired, %llu "
 		       "unrecoverable\n",
-		       (unsigned long long)r.checked, bytes, (unsigned long long)r.corrupt,
-		       (unsigned long long)r.missing, (unsigned long long)repaired,
-		       (unsigned long long)unrecoverable);
-		return r.corrupt + r.missing > repaired ? EXIT_FAIL : EXIT_OK;
+		       (unsigned long long)r->checked, bytes, (unsigned long long)r->corrupt,
+		       (unsigned long long)r->missing, (unsigned long long)v.repaired,
+		       (unsigned long long)v.unrecoverable);
+		return r->corrupt + r->missing > v.repaired ? EXIT_FAIL : EXIT_OK;
 	}
 	printf("verified %llu chunks (%s): %llu corrupt, %llu missing\n",
-	       (unsigned long long)r.checked, bytes, (unsigned long long)r.corrupt,
-	       (unsigned long long)r.missing);
-	return r.corrupt || r.missing ? EXIT_FAIL : EXIT_OK;
+	       (unsigned long long)r->checked, bytes, (unsigned long long)r->corrupt,
+	       (unsigned long long)r->missing);
+	return r->corrupt || r->missing ? EXIT_FAIL : EXIT_OK;
 }

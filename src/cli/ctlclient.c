@@ -15,7 +15,6 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "util/interrupt.h"
 
 int ctlclient_connect(const char *home)
 {
@@ -34,29 +33,10 @@ int ctlclient_connect(const char *home)
 	return fd;
 }
 
-/* Like read_in_full(), but Ctrl-C ends the wait (closing the socket then
- * tells the daemon to cancel the operation). */
-static ssize_t read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, (uint8_t *)p + got, n - got);
-		if (r < 0) {
-			if (errno == EINTR && !interrupt_pending())
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 static int read_reply(int fd, Shoal__CtlReply **out)
 {
 	uint8_t len_be[4];
-	ssize_t r = read_full(fd, len_be, sizeof(len_be));
+	ssize_t r = read_in_full(fd, len_be, sizeof(len_be));
 	if (r < 0)
 		return (int)r;
 	if (r != sizeof(len_be))
@@ -68,7 +48,7 @@ static int read_reply(int fd, Shoal__CtlReply **out)
 	uint8_t *p = malloc(len);
 	if (!p)
 		return -ENOMEM;
-	r = read_full(fd, p, len);
+	r = read_in_full(fd, p, len);
 	int err = r < 0 ? (int)r : (size_t)r != len ? -ECONNRESET : 0;
 	if (!err)
 		err = wire_ctl_reply_decode(p, len, out);

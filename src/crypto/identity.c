@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/crypto.h"
 #include "util/buf.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -42,19 +43,6 @@ _Static_assert(NODE_ID_STR_LEN == (NODE_ID_LEN * 8 + 4) / 5, "NODE_ID_STR_LEN is
 /* The CA subject is "shoal network " and this many characters of its key's id. */
 #define CA_NAME_ID_CHARS 16
 #define SERIAL_BYTES	 16
-
-/* Logs what failed with OpenSSL's reason, empties the error queue, and returns
- * SHOAL_ECRYPTO. */
-static int crypto_error(const char *what)
-{
-	unsigned long e = ERR_peek_last_error();
-	char reason[256] = "unknown error";
-	if (e)
-		ERR_error_string_n(e, reason, sizeof(reason));
-	ERR_clear_error();
-	log_warnx("%s: %s", what, reason);
-	return SHOAL_ECRYPTO;
-}
 
 /* Returns SHOAL_EIDENTITY after dropping the errors OpenSSL queued while
  * rejecting the material. */

@@ -19,21 +19,9 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/crypto.h"
 #include "util/error.h"
 #include "util/log.h"
-
-/* Logs what failed with OpenSSL's reason, empties the error queue, and returns
- * SHOAL_ECRYPTO. */
-static int tls__crypto_error(const char *what)
-{
-	unsigned long e = ERR_peek_last_error();
-	char reason[256] = "unknown error";
-	if (e)
-		ERR_error_string_n(e, reason, sizeof(reason));
-	ERR_clear_error();
-	log_warnx("tls: %s: %s", what, reason);
-	return SHOAL_ECRYPTO;
-}
 
 static int tls__path(char *out, const char *home, const char *name)
 {
@@ -159,18 +147,18 @@ int tls_ctx_new(const char *home, SSL_CTX **out)
 
 	ctx = SSL_CTX_new_ex(NULL, NULL, TLS_method());
 	if (!ctx) {
-		err = tls__crypto_error("SSL_CTX_new");
+		err = crypto_error("tls: SSL_CTX_new");
 		goto out;
 	}
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
-		err = tls__crypto_error("setting the protocol version");
+		err = crypto_error("tls: setting the protocol version");
 		goto out;
 	}
 	/* Every node key is Ed25519; offering nothing else keeps a peer from
 	 * steering the handshake to another algorithm. */
 	if (!SSL_CTX_set1_sigalgs_list(ctx, "ed25519")) {
-		err = tls__crypto_error("setting the signature algorithms");
+		err = crypto_error("tls: setting the signature algorithms");
 		goto out;
 	}
 	/* In TLS 1.3, SSL_OP_NO_TICKET alone still sends stateful tickets; zero
@@ -180,13 +168,13 @@ int tls_ctx_new(const char *home, SSL_CTX **out)
 			    SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (!SSL_CTX_set_num_tickets(ctx, 0) || !SSL_CTX_set_max_early_data(ctx, 0)) {
-		err = tls__crypto_error("disabling session tickets");
+		err = crypto_error("tls: disabling session tickets");
 		goto out;
 	}
 
 	if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		err = tls__crypto_error("installing the node certificate");
+		err = crypto_error("tls: installing the node certificate");
 		goto out;
 	}
 
@@ -194,11 +182,11 @@ int tls_ctx_new(const char *home, SSL_CTX **out)
 	 * becomes the only trust anchor. */
 	store = SSL_CTX_get_cert_store(ctx);
 	if (!store || X509_STORE_add_cert(store, ca) != 1) {
-		err = tls__crypto_error("installing the CA certificate");
+		err = crypto_error("tls: installing the CA certificate");
 		goto out;
 	}
 	if (!X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT)) {
-		err = tls__crypto_error("setting the verification flags");
+		err = crypto_error("tls: setting the verification flags");
 		goto out;
 	}
 	/* A node certificate is issued by the CA itself, so a chain is a leaf and

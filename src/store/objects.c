@@ -94,41 +94,10 @@ int objects_exists(const struct objects *o, const uint8_t id[CHUNK_ID_LEN])
 	return errno == ENOENT ? 0 : -errno;
 }
 
-/* Writes p[0..n) to the new temp file at path (opened by create_temp_file as
- * fd) and makes it durable. */
-static int write_durably(int fd, const char *path, const uint8_t *p, size_t n, int flags)
-{
-	int err = 0;
-	if (flags & OBJECTS_DIRECT) {
-		/* Re-open for direct I/O; a file system without it says EINVAL. */
-		int dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-		if (dfd >= 0) {
-			size_t padded = objects_align_up(n);
-			err = write_in_full(dfd, p, padded);
-			if (!err && padded != n && ftruncate(dfd, (off_t)n))
-				err = -errno;
-			if (!err && !(flags & OBJECTS_DEFER))
-				err = fault_check(FAULT_FSYNC);
-			if (!err && !(flags & OBJECTS_DEFER) && fdatasync(dfd))
-				err = -errno;
-			close(dfd);
-			return err;
-		}
-		if (errno != EINVAL)
-			return -errno;
-	}
-	err = write_in_full(fd, p, n);
-	if (!err && !(flags & OBJECTS_DEFER))
-		err = fault_check(FAULT_FSYNC);
-	if (!err && !(flags & OBJECTS_DEFER) && fdatasync(fd))
-		err = -errno;
-	return err;
-}
-
 int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8_t *p, size_t n,
 		  int flags, int *created)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX];
 	if (created)
 		*created = 0;
 	int exists = objects_exists(o, id);
@@ -139,20 +108,15 @@ int objects_write(struct objects *o, const uint8_t id[CHUNK_ID_LEN], const uint8
 	if (exists && objects_verify(o, id, NULL) != SHOAL_ECORRUPT)
 		return 0;
 	objects_path(o, id, path, sizeof(path));
-	int fd = create_temp_file(o->tmpdir, "", 0400, tmp, sizeof(tmp));
-	if (fd < 0)
-		return fd;
-	int err = write_durably(fd, tmp, p, n, flags);
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err)
-		err = fault_check(FAULT_RENAME);
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err) {
-		unlink(tmp);
+	/* The directories are synced in batches, by objects_sync(). */
+	int write_flags = ATOMIC_NODIRSYNC;
+	if (flags & OBJECTS_DIRECT)
+		write_flags |= ATOMIC_DIRECT;
+	if (flags & OBJECTS_DEFER)
+		write_flags |= ATOMIC_NOSYNC;
+	int err = write_file_atomic_in(o->tmpdir, "", path, p, n, 0400, write_flags);
+	if (err)
 		return err;
-	}
 	mark_touched(o, id[0]);
 	if (flags & OBJECTS_DEFER)
 		atomic_store(&o->deferred, 1);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "crypto/seal.h"
+#include "util/fsutil.h"
 
 struct objects {
 	char dir[3072];
@@ -34,7 +35,7 @@ void objects_path(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], char 
 /* Direct I/O: p is aligned to OBJECTS_ALIGN and has room up to n rounded up to
  * OBJECTS_ALIGN, so the bytes can go to disk without a copy through the page
  * cache (on file systems that support it; others get ordinary I/O). */
-#define OBJECTS_ALIGN  4096
+#define OBJECTS_ALIGN  DIRECT_IO_ALIGN
 #define OBJECTS_DIRECT 1
 /* Leave the data's durability to the next objects_sync() (see objects_write). */
 #define OBJECTS_DEFER 2

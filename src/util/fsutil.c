@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,6 +14,7 @@
 
 #include "util/error.h"
 #include "util/fault.h"
+#include "util/interrupt.h"
 
 ssize_t read_in_full(int fd, void *p, size_t n)
 {
@@ -20,7 +22,7 @@ ssize_t read_in_full(int fd, void *p, size_t n)
 	while (got < n) {
 		ssize_t r = read(fd, (uint8_t *)p + got, n - got);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !interrupt_pending())
 				continue;
 			return -errno;
 		}
@@ -164,19 +166,38 @@ int create_temp_file(const char *dir, const char *prefix, mode_t mode, char *pat
 	return -EEXIST;
 }
 
-int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode)
+/* Writes p[0..n), padded to whole blocks, through a second descriptor on
+ * the new file at path opened with O_DIRECT, then cuts the padding. Returns
+ * 0, -errno, or 1 (nothing written) when the file system has no direct I/O. */
+static int write_direct(const char *path, const void *p, size_t n)
 {
-	char dir[4096], tmp[4200];
-	path_dirname(path, dir, sizeof(dir));
-	int fd = create_temp_file(dir, ".tmp-", mode, tmp, sizeof(tmp));
+	int fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return errno == EINVAL ? 1 : -errno;
+	size_t padded = (n + DIRECT_IO_ALIGN - 1) & ~(size_t)(DIRECT_IO_ALIGN - 1);
+	int err = write_in_full(fd, p, padded);
+	if (!err && padded != n && ftruncate(fd, (off_t)n))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int write_file_atomic_in(const char *tmpdir, const char *prefix, const char *path, const void *p,
+			 size_t n, mode_t mode, int flags)
+{
+	char tmp[PATH_MAX];
+	int fd = create_temp_file(tmpdir, prefix, mode, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	int err = write_in_full(fd, p, n);
+	int err = flags & ATOMIC_DIRECT ? write_direct(tmp, p, n) : 1;
+	if (err == 1)
+		err = write_in_full(fd, p, n);
+	/* The mode again: the one create_temp_file() gave went through umask. */
 	if (!err && fchmod(fd, mode))
 		err = -errno;
-	if (!err)
+	if (!err && !(flags & ATOMIC_NOSYNC))
 		err = fault_check(FAULT_FSYNC);
-	if (!err && fsync(fd))
+	if (!err && !(flags & ATOMIC_NOSYNC) && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
@@ -188,7 +209,18 @@ int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode)
 		unlink(tmp);
 		return err;
 	}
+	if (flags & ATOMIC_NODIRSYNC)
+		return 0;
+	char dir[PATH_MAX];
+	path_dirname(path, dir, sizeof(dir));
 	return fsync_dir(dir);
+}
+
+int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode)
+{
+	char dir[PATH_MAX];
+	path_dirname(path, dir, sizeof(dir));
+	return write_file_atomic_in(dir, ".tmp-", path, p, n, mode, 0);
 }
 
 int read_file(const char *path, struct buf *out, size_t max)

@@ -3,7 +3,7 @@
  * short transfers and EINTR, directory fsync, recursive mkdir, and whole-file
  * atomic replacement (temp file, fsync, rename, fsync of the directory).
  * All return 0 or -errno unless stated otherwise. Writes to regular files,
- * fsyncs and the rename of write_file_atomic() pass the test fault hook
+ * fsyncs and the rename of write_file_atomic_in() pass the test fault hook
  * (util/fault.h), which is inert unless SHOAL_FAULTS is set.
  */
 #ifndef SHOAL_UTIL_FSUTIL_H
@@ -16,7 +16,9 @@
 #include "util/buf.h"
 
 /* Reads up to n bytes, stopping early only at end of file. Returns the number
- * of bytes read (>= 0) or -errno. */
+ * of bytes read (>= 0) or -errno. A read that a signal interrupts is retried,
+ * unless the user asked to stop (util/interrupt.h): then it gives -EINTR, so
+ * that Ctrl-C ends a wait on a socket or pipe. */
 ssize_t read_in_full(int fd, void *p, size_t n);
 /* Writes all n bytes. */
 int write_in_full(int fd, const void *p, size_t n);
@@ -30,8 +32,38 @@ int fsync_dir(const char *path);
 /* Creates path and its missing parents with mode; existing dirs are fine. */
 int mkdir_p(const char *path, mode_t mode);
 
-/* Replaces path with the n bytes at p, atomically and durably, file mode mode. */
+/* Replaces path with the n bytes at p, atomically and durably, file mode mode:
+ * write_file_atomic_in() with a temp file beside path and no flags. */
 int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode);
+
+/* Direct I/O works on whole blocks of this size (see ATOMIC_DIRECT). */
+#define DIRECT_IO_ALIGN 4096
+
+/* Flags of write_file_atomic_in(). */
+enum {
+	/* Write with O_DIRECT, without a copy through the page cache, where the
+	 * file system supports it (others get ordinary writes): p is aligned to
+	 * DIRECT_IO_ALIGN and has room up to n rounded up to it. */
+	ATOMIC_DIRECT = 1,
+	/* Leave the data unsynced: the caller syncs it later (syncfs), before
+	 * anything names the file as stored. */
+	ATOMIC_NOSYNC = 2,
+	/* Leave the fsync of path's directory, which makes the rename durable,
+	 * to the caller (who may batch it over many files). */
+	ATOMIC_NODIRSYNC = 4,
+};
+
+/*
+ * The one sequence by which a file is written atomically: a new temp file
+ * "<tmpdir>/<prefix><random>" (tmpdir on path's file system) receives the n
+ * bytes at p and mode, is fsynced and closed, and is renamed to path; then
+ * path's directory is fsynced. On failure the temp file is removed and path
+ * is left as it was. flags (ATOMIC_*) leave parts to the caller. The write,
+ * the fsync of the file and of the directory and the rename each pass the
+ * fault hook once.
+ */
+int write_file_atomic_in(const char *tmpdir, const char *prefix, const char *path, const void *p,
+			 size_t n, mode_t mode, int flags);
 /* Reads a whole regular file of at most max bytes into out (appending). A
  * larger file gives SHOAL_ETOOBIG. */
 int read_file(const char *path, struct buf *out, size_t max);

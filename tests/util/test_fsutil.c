@@ -1,10 +1,12 @@
 /*
  * Tests for src/util/fsutil.c: atomic whole-file writes (contents and mode
- * replaced, no temp file left behind, on success or failure), bounded whole-file
- * reads, recursive mkdir, unique temp files, path_dirname, and the full-transfer
- * read/write helpers, including read_in_full on a pipe that can only deliver a
- * little at a time. Each test runs in its own mkdtemp directory under /tmp,
- * removed afterwards.
+ * replaced, no temp file left behind, on success or failure; the temp file
+ * elsewhere, direct I/O, and the syncs left to the caller, as the fault hook
+ * counts them), bounded whole-file reads, recursive mkdir, unique temp files,
+ * path_dirname, and the full-transfer read/write helpers, including
+ * read_in_full on a pipe that can only deliver a little at a time and one
+ * that a signal interrupts. Each test runs in its own mkdtemp directory under
+ * /tmp, removed afterwards.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +15,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +31,9 @@
 #include "../testutil.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
+#include "util/interrupt.h"
 
 struct fixture {
 	char dir[64];
@@ -164,6 +170,58 @@ static void test_write_file_atomic_failure_leaves_nothing(void **state)
 	assert_true(err < 0);
 	assert_int_equal(count_entries(fx->dir, "dir"), 1);
 	assert_int_equal(count_entries(path, "inside"), 1);
+}
+
+static void test_write_file_atomic_in(void **state)
+{
+	struct fixture *fx = *state;
+	char tmpdir[PATH_MAX], path[PATH_MAX];
+	join(fx->dir, "tmp", tmpdir);
+	assert_int_equal(mkdir(tmpdir, 0700), 0);
+	join(fx->dir, "obj", path);
+
+	/* Direct I/O: an aligned buffer with room up to whole blocks, and a
+	 * size that is not a whole number of blocks; the file gets exactly n
+	 * bytes (or ordinary writes, where /tmp has no direct I/O). */
+	size_t n = 3 * DIRECT_IO_ALIGN + 123;
+	uint8_t *data = aligned_alloc(DIRECT_IO_ALIGN, 4 * DIRECT_IO_ALIGN);
+	assert_non_null(data);
+	for (size_t i = 0; i < 4 * DIRECT_IO_ALIGN; i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(write_file_atomic_in(tmpdir, "", path, data, n, 0400, ATOMIC_DIRECT), 0);
+	assert_file_is(path, data, n);
+	assert_int_equal(file_mode(path), 0400);
+	assert_int_equal(count_entries(tmpdir, NULL), 0);
+	assert_int_equal(unlink(path), 0);
+
+	/* The syncs left to the caller are not done, so the fault hook does
+	 * not count them: only the rename is. */
+	assert_int_equal(fault_configure("fsync:1,rename:2"), 0);
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, data, 100, 0600,
+					      ATOMIC_NOSYNC | ATOMIC_NODIRSYNC),
+			 0);
+	assert_int_equal(fault_count(FAULT_FSYNC), 0);
+	assert_int_equal(fault_count(FAULT_RENAME), 1);
+	assert_file_is(path, data, 100);
+
+	/* A failing rename leaves path as it was and no temp file. */
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, "new", 3, 0600, ATOMIC_NODIRSYNC),
+			 -EIO);
+	assert_file_is(path, data, 100);
+	assert_int_equal(count_entries(tmpdir, NULL), 0);
+
+	/* Without flags: the file's fsync, then the directory's, are counted
+	 * (and the first fails the write before the rename). */
+	assert_int_equal(fault_configure("fsync:1"), 0);
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, "new", 3, 0600, 0), -EIO);
+	assert_int_equal(fault_count(FAULT_FSYNC), 1);
+	assert_file_is(path, data, 100);
+	assert_int_equal(count_entries(tmpdir, NULL), 0);
+	assert_int_equal(write_file_atomic_in(tmpdir, "p-", path, "new", 3, 0600, 0), 0);
+	assert_int_equal(fault_count(FAULT_FSYNC), 3);
+	assert_file_is(path, "new", 3);
+	assert_int_equal(fault_configure(NULL), 0);
+	free(data);
 }
 
 static void test_read_file_limits(void **state)
@@ -362,6 +420,68 @@ static void test_read_in_full_pipe(void **state)
 	free(got);
 }
 
+struct signaller {
+	pthread_t target;
+	int sig;
+	int times;    /* signals to send, a few milliseconds apart */
+	int write_fd; /* then, unless stopped, "12345678" is written here */
+	atomic_int stop;
+};
+
+/* Signals the target thread until stopped or s->times signals are sent (so
+ * that one arrives while the target waits in read()), then ends that wait by
+ * writing 8 bytes. */
+static void *signaller_main(void *arg)
+{
+	struct signaller *s = arg;
+	for (int i = 0; !s->stop && i < s->times; i++) {
+		pthread_kill(s->target, s->sig);
+		usleep(5000);
+	}
+	if (!s->stop && write_in_full(s->write_fd, "12345678", 8))
+		abort();
+	return NULL;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void test_read_in_full_signals(void **state)
+{
+	(void)state;
+	int fds[2];
+	uint8_t got[8];
+	assert_int_equal(pipe(fds), 0);
+
+	/* A signal that is not a request to stop is retried: the read still
+	 * gets the bytes written after it. */
+	struct sigaction sa = {.sa_handler = on_usr1}; /* without SA_RESTART */
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	struct signaller s = {
+		.target = pthread_self(), .sig = SIGUSR1, .times = 10, .write_fd = fds[1]};
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, signaller_main, &s), 0);
+	assert_int_equal(read_in_full(fds[0], got, 8), 8);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_memory_equal(got, "12345678", 8);
+
+	/* Ctrl-C (here SIGINT, through interrupt_install()) ends a read that
+	 * would otherwise wait for the bytes written after two seconds. The
+	 * flag it sets stays for the rest of the process: this test runs last. */
+	interrupt_install();
+	s = (struct signaller){
+		.target = pthread_self(), .sig = SIGINT, .times = 400, .write_fd = fds[1]};
+	assert_int_equal(pthread_create(&thread, NULL, signaller_main, &s), 0);
+	assert_int_equal(read_in_full(fds[0], got, 8), -EINTR);
+	s.stop = 1;
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_true(interrupt_pending());
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_pread_pwrite(void **state)
 {
 	struct fixture *fx = *state;
@@ -406,6 +526,7 @@ int main(void)
 		TEST(test_write_file_atomic_creates_and_replaces),
 		TEST(test_write_file_atomic_large),
 		TEST(test_write_file_atomic_failure_leaves_nothing),
+		TEST(test_write_file_atomic_in),
 		TEST(test_read_file_limits),
 		TEST(test_mkdir_p),
 		TEST(test_create_temp_file_unique),
@@ -414,6 +535,8 @@ int main(void)
 		cmocka_unit_test(test_read_in_full_pipe),
 		TEST(test_pread_pwrite),
 		TEST(test_fsync_dir),
+		/* Last: it leaves the interruption flag set. */
+		cmocka_unit_test(test_read_in_full_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,116 @@
+/*
+ * Where the CLI's file commands do their work, chosen once per command:
+ * through the daemon of the home when one runs (its control socket, see
+ * ctlclient.h), on the home's store directly when none does (offline mode).
+ * A command parses its options, opens a backend, calls one operation through
+ * its table and prints the result; it never asks which backend it got. What
+ * only a daemon can do (publishing, repair, the network catalog, other
+ * nodes) the offline backend refuses, with the error line printed for it.
+ *
+ * Every operation keeps one contract for what is printed by whom:
+ *  - 0: done. The results are in the out-parameters or were handed to the
+ *    callback; the operation printed nothing on stdout (the command prints).
+ *  - EXIT_FAIL: failed, and the operation has printed the one error line on
+ *    stderr. These are the failures particular to a backend: the daemon
+ *    cannot be reached, did not answer or explains the failure in its own
+ *    words; the store cannot be opened; a CAP_OR_NAME is not valid or names
+ *    nothing; an option needs a daemon and none runs.
+ *  - a negative code (-errno or SHOAL_E*): the operation itself failed and
+ *    nothing was printed; the command words the error, the same whichever
+ *    backend ran it. Operations say what they fill in to help it.
+ * A callback's non-zero return (a negative code) stops the operation, which
+ * returns it. Warnings (entries a put skipped, copies an offline put could
+ * not make) are printed by the operation, on stderr.
+ */
+#ifndef SHOAL_CLI_BACKEND_H
+#define SHOAL_CLI_BACKEND_H
+
+#include <stdint.h>
+
+#include "cli/cli.h"
+#include "crypto/identity.h"
+#include "store/files.h"
+#include "store/index.h"
+#include "store/store.h"
+#include "util/progress.h"
+
+struct backend_ops;
+
+/* A command's backend, for one operation. The fields belong to the
+ * implementations. */
+struct backend {
+	const struct backend_ops *ops;
+	struct cli *cli; /* borrowed; cli->home is resolved */
+	int fd;		 /* the daemon's control connection, or -1 */
+};
+
+/* What to put. */
+struct backend_put {
+	const char *path;	   /* the file or directory, as the user wrote it */
+	const char *name;	   /* the (valid) name to store it under */
+	int publish;		   /* also add it to the network catalog (daemon only) */
+	uint32_t replicas;	   /* nodes to hold every chunk, 0 for the default */
+	struct progress *progress; /* fed and finished by the put */
+};
+
+/* What verify found. */
+struct backend_verify {
+	struct store_verify_report store; /* chunks checked, corrupt and missing */
+	uint64_t repaired;		  /* with repair: chunks replaced */
+	uint64_t unrecoverable;		  /* with repair: chunks no node had intact */
+};
+
+/* One stored name; owner is the NODE_ID_LEN-byte id of the member that
+ * published it (catalog entries) or NULL. */
+typedef int (*backend_name_fn)(const struct index_name *n, const uint8_t *owner, void *arg);
+
+/* One chunk of a located file: its id, stored size and the n nodes holding
+ * it (NODE_ID_LEN bytes each). */
+typedef int (*backend_holders_fn)(const uint8_t id[CHUNK_ID_LEN], uint64_t size,
+				  const uint8_t *const *holders, size_t n, void *arg);
+
+struct backend_ops {
+	/* Stores put->path under put->name and fills *cap. A negative code
+	 * leaves in *report (zeroed by the caller) which entry of a tree was at
+	 * fault, when the backend knows. */
+	int (*put)(struct backend *b, const struct backend_put *put, struct capability *cap,
+		   struct files_put_report *report);
+	/* Writes target (a capability or a name) to out, verified, feeding and
+	 * finishing pr. A negative code sets *failed when one chunk was bad. */
+	int (*get)(struct backend *b, const char *target, const char *out, struct progress *pr,
+		   struct files_failure *failed);
+	/* Calls fn for each stored name, in order; with network, for each entry
+	 * of the network catalog (daemon only). */
+	int (*ls)(struct backend *b, int network, backend_name_fn fn, void *arg);
+	/* Forgets name: SHOAL_ENOTFOUND when it names nothing. */
+	int (*rm)(struct backend *b, const char *name);
+	/* Re-hashes every stored chunk, calling bad for each corrupt or missing
+	 * one, and fills *report; with repair (daemon only) replaces them from
+	 * other nodes. 0 even when chunks are bad. */
+	int (*verify)(struct backend *b, int repair, store_bad_fn bad, void *arg,
+		      struct backend_verify *report);
+	/* Makes node to (to_text: as the user wrote it) fetch and keep target
+	 * (daemon only). Prints every failure itself. */
+	int (*send)(struct backend *b, const char *target, const uint8_t to[NODE_ID_LEN],
+		    const char *to_text);
+	/* Calls fn for each chunk of target with the nodes holding it (daemon
+	 * only). */
+	int (*locate)(struct backend *b, const char *target, backend_holders_fn fn, void *arg);
+};
+
+/* The two implementations (backend_daemon.c, backend_local.c). */
+extern const struct backend_ops backend_daemon_ops;
+extern const struct backend_ops backend_local_ops;
+
+/*
+ * Resolves the home and picks the backend: the daemon's when one listens on
+ * the home's control socket, else the local one. Returns 0 with *b set (free
+ * with backend_close), or prints the error (no home, a daemon that cannot be
+ * reached) and returns EXIT_FAIL.
+ */
+int backend_open(struct backend *b, struct cli *cli);
+
+/* Releases what b holds (a control connection no operation used). */
+void backend_close(struct backend *b);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * The local backend, for when no daemon runs on the home: every operation
+ * opens the home's store (waiting a while for another shoal process holding
+ * it), works on it directly and closes it. What needs other nodes is refused
+ * before the store is opened. See backend.h for the contract.
+ */
+#include "cli/backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+/* How long an offline command waits for another one holding the store. */
+#define STORE_WAIT_SECONDS 30
+
+/* Opens the home's store, printing a clear error on failure. */
+static int open_store(struct cli *cli, struct store **out)
+{
+	int err = cli_home(cli);
+	if (err)
+		return err;
+	for (int waited = 0;; waited++) {
+		err = store_open(out, cli->home, STORE_NOWAIT | STORE_EXCLUSIVE);
+		if (err != -EWOULDBLOCK || waited == STORE_WAIT_SECONDS * 10)
+			break;
+		if (waited == 10)
+			fprintf(stderr, "shoal: waiting for another shoal process using %s\n",
+				cli->home);
+		usleep(100 * 1000);
+	}
+	if (err == -EWOULDBLOCK)
+		return cli_failx("%s is in use by another shoal process", cli->home);
+	if (err == SHOAL_EIDENTITY || err == -ENOENT)
+		return cli_failx("%s is not a shoal node home (run 'shoal init' first)", cli->home);
+	if (err)
+		return cli_fail(err, "cannot open the store in %s", cli->home);
+	return 0;
+}
+
+/* Turns a CLI argument into a capability: a capability string is parsed,
+ * anything else is looked up as a name in s. Prints the error itself. */
+static int resolve(struct store *s, const char *arg, struct capability *cap)
+{
+	int ret = cli_check_target(arg, cap);
+	if (ret || capability_looks_like(arg))
+		return ret;
+	char quoted[CLI_QUOTE_MAX];
+	cli_quote(arg, quoted, sizeof(quoted));
+	struct index_name n;
+	int err = index_name_get(s->index, arg, &n);
+	if (err == SHOAL_ENOTFOUND)
+		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
+	if (!err)
+		err = capability_parse(cap, n.cap);
+	return err ? cli_fail(err, "cannot look up '%s'", quoted) : 0;
+}
+
+/* Prints that what (a command) needs a running daemon; returns EXIT_FAIL. */
+static int needs_daemon(const struct backend *b, const char *what)
+{
+	return cli_failx("%s needs a running daemon; none runs on %s (start one with "
+			 "'shoal daemon')",
+			 what, b->cli->home);
+}
+
+static int local_put(struct backend *b, const struct backend_put *put, struct capability *cap,
+		     struct files_put_report *report)
+{
+	if (put->publish)
+		return cli_failx(
+			"--publish needs a running daemon (start one with 'shoal daemon')");
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	uint64_t size;
+	int err = files_put_path_report(s, put->path, put->name, put->progress, NULL, report, cap,
+					&size);
+	progress_finish(put->progress);
+	store_close(s);
+	if (err)
+		return err;
+	char warning[512];
+	files_put_report_warning(report, warning, sizeof(warning));
+	cli_warn(warning);
+	if (put->replicas > 1)
+		cli_warn("no daemon running; stored on this node only");
+	return 0;
+}
+
+static int local_get(struct backend *b, const char *target, const char *out, struct progress *pr,
+		     struct files_failure *failed)
+{
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	struct capability cap;
+	ret = resolve(s, target, &cap);
+	if (!ret) {
+		ret = files_get(s, &cap, out, pr, failed);
+		progress_finish(pr);
+	}
+	store_close(s);
+	return ret;
+}
+
+/* Hands an index entry to the command's callback (a local name has no
+ * owner). */
+struct names {
+	backend_name_fn fn;
+	void *arg;
+};
+
+static int each_name(const struct index_name *n, void *arg)
+{
+	const struct names *names = arg;
+	return names->fn(n, NULL, names->arg);
+}
+
+static int local_ls(struct backend *b, int network, backend_name_fn fn, void *arg)
+{
+	if (network)
+		return needs_daemon(b, "ls --network");
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	struct names names = {.fn = fn, .arg = arg};
+	ret = index_names_foreach(s->index, each_name, &names);
+	store_close(s);
+	return ret;
+}
+
+static int local_rm(struct backend *b, const char *name)
+{
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	ret = store_remove_name(s, name);
+	store_close(s);
+	return ret;
+}
+
+static int local_verify(struct backend *b, int repair, store_bad_fn bad, void *arg,
+			struct backend_verify *report)
+{
+	if (repair)
+		return cli_failx("--repair needs a running daemon (the copies are on other nodes)");
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	ret = store_verify(s, bad, arg, &report->store);
+	store_close(s);
+	return ret;
+}
+
+static int local_send(struct backend *b, const char *target, const uint8_t to[NODE_ID_LEN],
+		      const char *to_text)
+{
+	(void)target, (void)to, (void)to_text;
+	return needs_daemon(b, "send");
+}
+
+static int local_locate(struct backend *b, const char *target, backend_holders_fn fn, void *arg)
+{
+	(void)target, (void)fn, (void)arg;
+	return needs_daemon(b, "locate");
+}
+
+const struct backend_ops backend_local_ops = {
+	.put = local_put,
+	.get = local_get,
+	.ls = local_ls,
+	.rm = local_rm,
+	.verify = local_verify,
+	.send = local_send,
+	.locate = local_locate,
+};
