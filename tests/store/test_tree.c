@@ -67,30 +67,9 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Makes everything under work writable again so it can be removed. */
-static void unlock_tree(const char *dir)
-{
-	chmod(dir, 0700);
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		struct stat st;
-		if (!lstat(path, &st) && S_ISDIR(st.st_mode))
-			unlock_tree(path);
-	}
-	closedir(d);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	unlock_tree(fx->work);
 	int err = store_fixture_teardown(fx->home, fx->work, fx->s);
 	free(fx);
 	return err;

@@ -24,13 +24,13 @@
 
 #include <cmocka.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 };
 
 static int setup(void **state)
@@ -38,8 +38,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-test-fsutil-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (test_dir_make(fx->dir, "fsutil")) {
 		free(fx);
 		return -1;
 	}
@@ -50,7 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	int err = test_rmtree(fx->dir);
+	int err = test_dir_remove(fx->dir);
 	free(fx);
 	return err;
 }
