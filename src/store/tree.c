@@ -102,11 +102,14 @@ static const char *path_split(const char *path, size_t *parent_len)
 }
 
 /* Opens the parent directory of path (through d); *base gets the last
- * component. */
+ * component. SHOAL_EPROTO when the last component is not a valid name or the
+ * path is absolute (dirstack_enter() checks the others). */
 static int dirstack_parent(struct dirstack *d, const char *path, const char **base)
 {
 	size_t len;
 	*base = path_split(path, &len);
+	if ((len == 0 && *base != path) || name_validate(*base, strlen(*base)))
+		return SHOAL_EPROTO;
 	return dirstack_enter(d, path, len);
 }
 
@@ -511,8 +514,38 @@ static int strip_slashes(const char *path, char *out, size_t size)
 	return 0;
 }
 
+/*
+ * Checks an entry as manifest_decode() does (proto/manifest.h): a file or a
+ * directory, whose path has 1..MANIFEST_PATH_MAX bytes and at most
+ * MANIFEST_DEPTH_MAX components, each a valid name (so none is empty, "." or
+ * "..", and the path is not absolute). The writer does not rely on its
+ * caller having decoded the manifest: whatever hands it one, it writes
+ * nothing outside its temporary directory.
+ */
+static int entry_check(const struct dir_entry *e)
+{
+	if ((e->kind != MANIFEST_FILE && e->kind != MANIFEST_DIRECTORY) || !e->path)
+		return SHOAL_EPROTO;
+	size_t len = strnlen(e->path, MANIFEST_PATH_MAX + 1), depth = 0;
+	if (len == 0 || len > MANIFEST_PATH_MAX)
+		return SHOAL_EPROTO;
+	for (size_t start = 0; start <= len;) {
+		const char *slash = memchr(e->path + start, '/', len - start);
+		size_t end = slash ? (size_t)(slash - e->path) : len;
+		if (name_validate(e->path + start, end - start) || ++depth > MANIFEST_DEPTH_MAX)
+			return SHOAL_EPROTO;
+		start = end + 1;
+	}
+	return 0;
+}
+
 int tree_writer_new(struct tree_writer **out, const struct manifest *m, const char *out_path)
 {
+	/* Before anything is created. */
+	for (size_t i = 0; i < m->nentries; i++) {
+		if (entry_check(&m->entries[i]))
+			return SHOAL_EPROTO;
+	}
 	struct tree_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;

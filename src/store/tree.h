@@ -81,10 +81,13 @@ void tree_reader_free(struct tree_reader *r);
 struct tree_writer;
 
 /*
- * Prepares restoring m (borrowed until tree_writer_free(); it passed
- * manifest_decode(), so its paths are safe) to out_path, which must not
- * exist (SHOAL_EEXIST): makes a temporary directory ".shoal-get-XXXXXX"
- * beside it and creates every directory of the tree in it.
+ * Prepares restoring m (borrowed until tree_writer_free()) to out_path, which
+ * must not exist (SHOAL_EEXIST): makes a temporary directory
+ * ".shoal-get-XXXXXX" beside it and creates every directory of the tree in
+ * it. m normally passed manifest_decode(), but the writer checks its entries
+ * again: an entry whose kind or path breaks the decoder's rules (a path that
+ * is empty, absolute, or has an empty, "." or ".." component, say) gives
+ * SHOAL_EPROTO before anything is created.
  */
 int tree_writer_new(struct tree_writer **out, const struct manifest *m, const char *out_path);
 /* Writes the next n bytes of the tree's data stream into the file(s) they

@@ -20,6 +20,12 @@
     hostile.py liar ADDR CA KEY CERT SECS         a member that claims every chunk and serves wrong bytes
     hostile.py putbad ADDR CA KEY CERT            PutChunk with wrong bytes: Error CORRUPT; right: PutAck
     hostile.py putbig ADDR CA KEY CERT            PutChunk of 4 MiB + 16: PutAck; of 4 MiB + 17: hung up
+    hostile.py oversize ADDR CA KEY CERT LEN SECS after Hello, a frame length of LEN (over the
+                                                  64 KiB maximum; decimal or 0x...) in two TLS
+                                                  records, then nothing: exit 0 when the daemon
+                                                  hangs up within SECS (tests/cli/test_net_frames.sh)
+    hostile.py idle ADDR CA KEY CERT SECS         after Hello, nothing: exit 0 when the daemon is
+                                                  still connected SECS later (the control)
     hostile.py getchunk-expect ADDR CA KEY CERT ID_HEX WANT
                                                   GetChunk for ID_HEX; exit 0 when the answer is WANT:
                                                   not_found (Error NOT_FOUND) or chunk (a Chunk whose
@@ -572,6 +578,46 @@ def cmd_getchunk_expect(addr, ca, key, cert, id_hex, want):
         got = "bad-chunk"
     print("GetChunk %s: %s (%d bytes); wanted %s" % (id_hex[:16], got, len(payload), want))
     return 0 if got == want else 1
+
+
+# ---- frame lengths over the cap (tests/cli/test_net_frames.sh) ---------------------------
+FRAME_HEADER_MAX = 64 * 1024  # the longest frame header (src/net/frame.h)
+
+
+def cmd_oversize(addr, ca, key, cert, length, secs):
+    """As a member, after Hello: the 4 bytes of a frame length LENGTH, split over two
+    TLS records (so the daemon must put the length together), and nothing after them.
+    Prints this end's address and how soon the daemon hung up; exit 0 when it did
+    within SECS of the last byte."""
+    length, secs = int(length, 0), float(secs)
+    if not FRAME_HEADER_MAX < length < 1 << 32:
+        sys.exit("hostile: oversize wants a length over %d that fits 32 bits" % FRAME_HEADER_MAX)
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    print("from %s:%d" % s.getsockname()[:2], flush=True)
+    announced = struct.pack(">I", length)
+    s.sendall(announced[:2])
+    time.sleep(0.05)
+    s.sendall(announced[2:])
+    start = time.monotonic()
+    if wait_closed(s, start + secs):
+        print("length %d: disconnected after %.2f s" % (length, time.monotonic() - start))
+        return 0
+    print("length %d: still connected after %.2f s" % (length, secs))
+    return 1
+
+
+def cmd_idle(addr, ca, key, cert, secs):
+    """As a member: Hello, then nothing. Exit 0 when the daemon is still connected
+    SECS later (a member is not dropped that soon for keeping quiet)."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    start = time.monotonic()
+    if wait_closed(s, start + float(secs)):
+        print("silent after Hello: disconnected after %.2f s" % (time.monotonic() - start))
+        return 1
+    print("silent after Hello: still connected after %s s" % secs)
+    return 0
 
 
 def main(argv):

@@ -28,7 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "crypto/identity.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -36,7 +36,7 @@
 #include "util/log.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 };
 
 static int setup(void **state)
@@ -44,8 +44,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-test-identity-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (test_dir_make(fx->dir, "identity")) {
 		free(fx);
 		return -1;
 	}
@@ -56,7 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	int err = test_rmtree(fx->dir);
+	int err = test_dir_remove(fx->dir);
 	free(fx);
 	return err;
 }

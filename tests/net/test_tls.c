@@ -31,7 +31,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "crypto/identity.h"
 #include "net/tls.h"
 #include "util/buf.h"
@@ -45,7 +45,7 @@
 
 /* Two nodes, a and b, of the network in <dir>/network, with their contexts. */
 struct fixture {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 	char network[PATH_MAX];
 	char home_a[PATH_MAX];
 	char home_b[PATH_MAX];
@@ -81,8 +81,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-test-tls-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (test_dir_make(fx->dir, "tls")) {
 		free(fx);
 		return -1;
 	}
@@ -101,7 +100,7 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 	SSL_CTX_free(fx->ctx_a);
 	SSL_CTX_free(fx->ctx_b);
-	int err = test_rmtree(fx->dir);
+	int err = test_dir_remove(fx->dir);
 	free(fx);
 	return err;
 }

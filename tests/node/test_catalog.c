@@ -34,7 +34,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "crypto/identity.h"
 #include "net/loopwork.h"
 #include "net/tls.h"
@@ -70,7 +70,7 @@ struct tnode {
 };
 
 struct world {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 	char net[PATH_MAX];
 	struct event_base *base;
 	struct event *wake;
@@ -187,8 +187,7 @@ static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	assert_non_null(w);
-	snprintf(w->dir, sizeof(w->dir), "/tmp/shoal-test-nodecat-XXXXXX");
-	assert_non_null(mkdtemp(w->dir));
+	assert_int_equal(test_dir_make(w->dir, "nodecat"), 0);
 	snprintf(w->net, sizeof(w->net), "%s/net.pem", w->dir);
 	assert_int_equal(network_create(w->net), 0);
 	w->base = event_base_new();
@@ -225,7 +224,7 @@ static int teardown(void **state)
 	event_base_free(w->base);
 	free(w->a);
 	free(w->b);
-	int err = test_rmtree(w->dir);
+	int err = test_dir_remove(w->dir);
 	free(w);
 	return err;
 }

@@ -23,7 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "crypto/hash.h"
 #include "crypto/identity.h"
 #include "proto/capability.h"
@@ -45,7 +45,7 @@ struct net {
 };
 
 struct fixture {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 	struct net a, a2, b; /* a and a2: two nodes of one network; b: another network */
 	char cap[CAPABILITY_STR_LEN + 1];
 };
@@ -88,8 +88,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-test-catalog-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (test_dir_make(fx->dir, "catalog")) {
 		free(fx);
 		return -1;
 	}
@@ -116,7 +115,7 @@ static int teardown(void **state)
 	EVP_PKEY_free(fx->a2.key);
 	OPENSSL_free(fx->a2.der);
 	net_release(&fx->b);
-	int err = test_rmtree(fx->dir);
+	int err = test_dir_remove(fx->dir);
 	free(fx);
 	return err;
 }

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "../testutil.h"
+#include "store_fixture.h"
 #include "crypto/hash.h"
 #include "store/index.h"
 #include "store/store.h"
@@ -30,7 +30,7 @@
 #include "util/log.h"
 
 struct fixture {
-	char home[64];
+	char home[STORE_FIXTURE_PATH];
 	struct store *s;
 	struct index *ix; /* fx->s->index */
 };
@@ -40,8 +40,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->home, sizeof(fx->home), "/tmp/shoal-test-index-XXXXXX");
-	if (!mkdtemp(fx->home) || store_create(fx->home) || store_open(&fx->s, fx->home, 0)) {
+	if (store_fixture_setup(fx->home, NULL, &fx->s, "index")) {
 		free(fx);
 		return -1;
 	}
@@ -53,8 +52,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(fx->s);
-	int err = test_rmtree(fx->home);
+	int err = store_fixture_teardown(fx->home, NULL, fx->s);
 	free(fx);
 	return err;
 }

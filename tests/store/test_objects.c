@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "../testutil.h"
+#include "store_fixture.h"
 #include "crypto/hash.h"
 #include "proto/manifest.h"
 #include "store/objects.h"
@@ -37,7 +37,7 @@
 #define READ_CAP objects_align_up(OBJECT_SIZE_MAX + 100)
 
 struct fixture {
-	char home[64];
+	char home[STORE_FIXTURE_PATH];
 	struct store *s;
 	uint8_t *out; /* READ_CAP bytes, aligned for direct I/O */
 };
@@ -47,14 +47,13 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->home, sizeof(fx->home), "/tmp/shoal-test-objects-XXXXXX");
 	void *out = NULL;
 	if (posix_memalign(&out, OBJECTS_ALIGN, READ_CAP)) {
 		free(fx);
 		return -1;
 	}
 	fx->out = out;
-	if (!mkdtemp(fx->home) || store_create(fx->home) || store_open(&fx->s, fx->home, 0)) {
+	if (store_fixture_setup(fx->home, NULL, &fx->s, "objects")) {
 		free(fx->out);
 		free(fx);
 		return -1;
@@ -66,8 +65,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(fx->s);
-	int err = test_rmtree(fx->home);
+	int err = store_fixture_teardown(fx->home, NULL, fx->s);
 	free(fx->out);
 	free(fx);
 	return err;

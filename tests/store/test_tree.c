@@ -9,7 +9,8 @@
  * left alone; a damaged or missing chunk or an interrupted get leaves neither
  * output nor temporary tree; a file that changes between the scan and the
  * read, a tree too deep and an unreadable directory fail the put cleanly,
- * binding nothing.
+ * binding nothing; the writer, fed a manifest directly (never decoded), refuses
+ * "..", absolute and other unsafe entry paths before it writes anything.
  * Each test gets a fresh node home and a scratch directory under /tmp.
  */
 #include <dirent.h>
@@ -67,30 +68,9 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Makes everything under work writable again so it can be removed. */
-static void unlock_tree(const char *dir)
-{
-	chmod(dir, 0700);
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		struct stat st;
-		if (!lstat(path, &st) && S_ISDIR(st.st_mode))
-			unlock_tree(path);
-	}
-	closedir(d);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	unlock_tree(fx->work);
 	int err = store_fixture_teardown(fx->home, fx->work, fx->s);
 	free(fx);
 	return err;
@@ -810,6 +790,126 @@ static void test_unreadable_directory(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- the writer fed unsafe paths directly ---- */
+
+static int counted;
+
+static int count_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)st;
+	(void)type;
+	counted += ftw->level > 0;
+	return 0;
+}
+
+/* Entries under dir at any depth, links not followed. */
+static int count_all(const char *dir)
+{
+	counted = 0;
+	assert_int_equal(nftw(dir, count_one, 16, FTW_PHYS), 0);
+	return counted;
+}
+
+/*
+ * Restores a directory manifest of the directories dirs[0..ndirs) and then
+ * one entry (path, kind; a file gets 5 bytes) straight through the writer,
+ * as a manifest that never went through manifest_decode() would be: returns
+ * what tree_writer_new() returned, having carried on with the data and
+ * finish() when it accepted the manifest.
+ */
+static int write_direct(const char *out, const char *const *dirs, size_t ndirs, const char *path,
+			enum manifest_kind kind)
+{
+	struct dir_entry e[4] = {0};
+	assert_true(ndirs < 4);
+	for (size_t i = 0; i < ndirs; i++)
+		e[i] = (struct dir_entry){.path = (char *)dirs[i],
+					  .kind = MANIFEST_DIRECTORY,
+					  .mode = 0755,
+					  .mtime = 1500000000};
+	e[ndirs] = (struct dir_entry){.path = (char *)path,
+				      .kind = kind,
+				      .mode = 0644,
+				      .mtime = 1500000000,
+				      .size = kind == MANIFEST_FILE ? 5 : 0};
+	struct manifest m = {.kind = MANIFEST_DIRECTORY,
+			     .size = e[ndirs].size,
+			     .mode = 0755,
+			     .mtime = 1500000000,
+			     .entries = e,
+			     .nentries = ndirs + 1};
+	struct tree_writer *w = NULL;
+	int err = tree_writer_new(&w, &m, out);
+	if (err)
+		return err;
+	if (!tree_writer_write(w, (const uint8_t *)"evil\n", (size_t)e[ndirs].size))
+		tree_writer_finish(w);
+	tree_writer_free(w);
+	return 0;
+}
+
+static void test_writer_refuses_unsafe_paths(void **state)
+{
+	struct fixture *fx = *state;
+	/* The output two levels down, so that every escape below still lands
+	 * inside work (where the teardown removes it). */
+	make_dir(fx, "deep");
+	make_dir(fx, "deep/er");
+	char out[PATH_MAX], abs_path[PATH_MAX], abs_dir[PATH_MAX];
+	work_path(fx, "deep/er/out", out);
+	work_path(fx, "deep/er/abs-escape", abs_path);
+	work_path(fx, "deep/er/abs-dir", abs_dir);
+	const char *none[] = {NULL}, *a[] = {"a"};
+	const struct {
+		const char *const *dirs;
+		size_t ndirs;
+		const char *path;
+		enum manifest_kind kind;
+	} cases[] = {
+		{none, 0, "../escape", MANIFEST_FILE},
+		{none, 0, "../escape-dir", MANIFEST_DIRECTORY},
+		{none, 0, "../../../escape", MANIFEST_FILE},
+		{a, 1, "a/../../escape", MANIFEST_FILE},
+		{a, 1, "a/../../escape-dir", MANIFEST_DIRECTORY},
+		{none, 0, abs_path, MANIFEST_FILE},
+		{none, 0, abs_dir, MANIFEST_DIRECTORY},
+		{none, 0, "/abs", MANIFEST_FILE},
+		{none, 0, "..", MANIFEST_DIRECTORY},
+		{none, 0, "..", MANIFEST_FILE},
+		{none, 0, ".", MANIFEST_FILE},
+		{none, 0, "", MANIFEST_FILE},
+		{a, 1, "a/..", MANIFEST_FILE},
+		{a, 1, "a/", MANIFEST_FILE},
+		{a, 1, "a//b", MANIFEST_FILE},
+		{a, 1, "a/./b", MANIFEST_FILE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err = write_direct(out, cases[i].dirs, cases[i].ndirs, cases[i].path,
+				       cases[i].kind);
+		/* Nothing written anywhere: work still holds deep/er alone. */
+		int left = count_all(fx->work);
+		if (left != 2)
+			fail_msg("%s \"%s\": %d entries under the work directory, want 2 "
+				 "(nothing written)",
+				 cases[i].kind == MANIFEST_FILE ? "file" : "directory",
+				 cases[i].path, left);
+		if (err != SHOAL_EPROTO)
+			fail_msg("%s \"%s\": tree_writer_new() returned %d (%s), want SHOAL_EPROTO",
+				 cases[i].kind == MANIFEST_FILE ? "file" : "directory",
+				 cases[i].path, err, shoal_strerror(err));
+	}
+
+	/* Control: the same harness restores a safe tree. */
+	assert_int_equal(write_direct(out, a, 1, "a/b", MANIFEST_FILE), 0);
+	char restored[PATH_MAX];
+	work_path(fx, "deep/er/out/a/b", restored);
+	struct stat st;
+	assert_int_equal(stat(restored, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(count_all(fx->work), 5);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 #define P(f, label, param)                                       \
@@ -836,6 +936,7 @@ int main(void)
 		T(test_file_changed_while_read),
 		T(test_too_deep),
 		T(test_unreadable_directory),
+		T(test_writer_refuses_unsafe_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

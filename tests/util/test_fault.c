@@ -30,7 +30,7 @@
 
 #include <cmocka.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "crypto/hash.h"
 #include "store/objects.h"
 #include "util/error.h"
@@ -39,7 +39,7 @@
 #include "util/log.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 };
 
 static int setup(void **state)
@@ -47,8 +47,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-test-fault-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (test_dir_make(fx->dir, "fault")) {
 		free(fx);
 		return -1;
 	}
@@ -60,7 +59,7 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	fault_configure(NULL);
-	int err = test_rmtree(fx->dir);
+	int err = test_dir_remove(fx->dir);
 	free(fx);
 	return err;
 }
