@@ -303,6 +303,8 @@ static int error_to_err(const Shoal__Error *e)
 		return -EBUSY;
 	case SHOAL__ERROR__CODE__NO_SPACE:
 		return -ENOSPC;
+	case SHOAL__ERROR__CODE__INTERNAL:
+		return -EREMOTEIO; /* it failed on its side (its disk, say) */
 	default:
 		return SHOAL_EPROTO;
 	}

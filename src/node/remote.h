@@ -104,7 +104,7 @@ struct rcall {
 	int err; /* 0, SHOAL_ENOTFOUND, SHOAL_ECORRUPT (bad bytes or refused as
 		  * such), -ENOTCONN (not connected), -ECONNRESET (link lost),
 		  * -ETIMEDOUT, -ECANCELED (the node stops), -EBUSY, -ENOSPC,
-		  * SHOAL_EPROTO */
+		  * -EREMOTEIO (it failed on its side), SHOAL_EPROTO */
 	uint8_t have[REMOTE_BITS];
 	uint8_t own[REMOTE_BITS]; /* RCALL_HAVE: held for the peer's own files */
 	uint64_t chunks, fetched;

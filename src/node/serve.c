@@ -210,6 +210,9 @@ static void commit_work(struct pool_job *pj)
 	else
 		index_rollback(ix);
 	pthread_mutex_unlock(&s->gc_lock);
+	if (err)
+		log_warnx("cannot record the chunks peers pushed or pinned: %s; refusing them",
+			  shoal_strerror(err));
 	if (!err && unpinned && index_begin(ix) == 0)
 		store_commit_releasing_ix(s, ix);
 	STAILQ_FOREACH(it, &j->items, next)

@@ -6,7 +6,7 @@
  * fleet_run_until() turns the loop until a condition holds; fleet_call()
  * makes one request to another node the way the store threads do
  * (remote.h) and turns the loop until it is answered; fleet_stop() stops the
- * nodes and removes the directory. Header-only, like ../testutil.h.
+ * nodes and removes the directory. Header-only, like ../fixture.h.
  */
 #ifndef SHOAL_TESTS_NODE_FLEET_H
 #define SHOAL_TESTS_NODE_FLEET_H
@@ -24,7 +24,7 @@
 
 #include <event2/event.h>
 
-#include "../testutil.h"
+#include "../fixture.h"
 #include "crypto/identity.h"
 #include "node/home.h"
 #include "node/mesh.h"
@@ -36,7 +36,7 @@
 #define FLEET_WAIT_SECONDS 20.0
 
 struct fleet {
-	char dir[64];
+	char dir[TEST_DIR_SIZE];
 	char net[PATH_MAX];
 	struct event_base *base;
 	struct event *wake;
@@ -101,8 +101,7 @@ static inline void fleet_start(struct fleet *f, unsigned count,
 	memset(f, 0, sizeof(*f));
 	assert_true(count >= 1 && count <= FLEET_MAX);
 	f->count = count;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/shoal-test-fleet-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(test_dir_make(f->dir, "fleet"), 0);
 	snprintf(f->net, sizeof(f->net), "%s/net.pem", f->dir);
 	assert_int_equal(network_create(f->net), 0);
 	f->base = event_base_new();
@@ -147,7 +146,7 @@ static inline void fleet_stop(struct fleet *f)
 	event_free(f->wake);
 	event_base_loop(f->base, EVLOOP_NONBLOCK);
 	event_base_free(f->base);
-	assert_int_equal(test_rmtree(f->dir), 0);
+	assert_int_equal(test_dir_remove(f->dir), 0);
 }
 
 /* cmocka setup and teardown for tests on two nodes: *state is the fleet. */

@@ -30,7 +30,7 @@
 #define WAIT_SECONDS 10.0
 
 struct world {
-	char home[STORE_FIXTURE_PATH], work[STORE_FIXTURE_PATH];
+	char home[STORE_FIXTURE_PATH];
 	struct store *s;
 	struct event_base *base;
 	struct event *wake;
@@ -66,7 +66,7 @@ static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	assert_non_null(w);
-	assert_int_equal(store_fixture_setup(w->home, w->work, &w->s, "ops"), 0);
+	assert_int_equal(store_fixture_setup(w->home, NULL, &w->s, "ops"), 0);
 	w->base = event_base_new();
 	assert_non_null(w->base);
 	w->wake = event_new(w->base, -1, EV_PERSIST, on_wake, NULL);
@@ -86,7 +86,7 @@ static int teardown(void **state)
 	event_free(w->wake);
 	event_base_free(w->base);
 	pthread_mutex_destroy(&w->mu);
-	int err = store_fixture_teardown(w->home, w->work, w->s);
+	int err = store_fixture_teardown(w->home, NULL, w->s);
 	free(w);
 	return err;
 }

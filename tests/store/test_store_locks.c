@@ -29,14 +29,14 @@
 #define TIME_LIMIT_S 8.0 /* below SQLite's busy timeout: a stall shows as a failure */
 
 struct fixture {
-	char home[STORE_FIXTURE_PATH], work[STORE_FIXTURE_PATH];
+	char home[STORE_FIXTURE_PATH];
 	struct store *s;
 };
 
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	if (!fx || store_fixture_setup(fx->home, fx->work, &fx->s, "locks"))
+	if (!fx || store_fixture_setup(fx->home, NULL, &fx->s, "locks"))
 		return -1;
 	*state = fx;
 	return 0;
@@ -45,7 +45,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	int err = store_fixture_teardown(fx->home, fx->work, fx->s);
+	int err = store_fixture_teardown(fx->home, NULL, fx->s);
 	free(fx);
 	return err;
 }
