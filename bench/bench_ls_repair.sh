@@ -6,8 +6,9 @@
 # n1 and n2 run, NAMES (8) small files are put on n1 with --replicas 1 (so ls has
 # something to list) and a BIG_MIB MiB random file with --replicas 2 (every chunk
 # then lives on n1 and n2); n3 joins; n2 is SIGKILLed. After the grace period
-# (GRACE, 3 s) n1, the only holder left, copies every chunk of the big file to n3
-# at the default repair_rate (64 MiB/s). Scrub is off (scrub_rate=0) so that only
+# (GRACE, 3 s) n1, the only holder left, copies every chunk of the big file to n3,
+# repair_rate left at its default (64 MiB/s, a cap: the copying may well be slower,
+# so the table reports how long it took). Scrub is off (scrub_rate=0) so that only
 # repair competes with the calls; failures are detected fast (peer_timeout=2,
 # ping_interval=0.5) and scans run every second (repair_interval=1).
 #
