@@ -5,6 +5,8 @@
 #          (OpenSSL's SHA-NI SHA-256; coreutils sha256sum is no baseline here),
 #          and peak RSS of put/get for 256 MiB and 1 GiB files.
 #   chunker: the content-defined chunker alone on in-memory data.
+#   ls during repair: `shoal ls` latency on a node while its repair copies 1 GiB,
+#          vs the same calls on the same node idle (bench/bench_ls_repair.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -75,3 +77,10 @@ echo "== distributed =="
 # the same run: a 1 GiB file put with R = 3 and fetched on a sixth node, 1,000 small
 # files each way, and the peak RSS of every daemon (bench/bench_dist.sh).
 RUNS="$runs" BENCH_DIR="$work" "$root/bench/bench_dist.sh" "$build"
+
+echo
+echo "== ls during repair =="
+# Three daemons on 127.0.0.1: a 1 GiB file put with R = 2 on n1 and n2, n2 SIGKILLed,
+# n1's repair copying every chunk to n3 while `shoal ls` and `shoal status` on n1 are
+# timed call after call, beside the same calls idle (bench/bench_ls_repair.sh).
+BENCH_DIR="$work" "$root/bench/bench_ls_repair.sh" "$root/$build/shoal"
