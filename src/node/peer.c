@@ -19,10 +19,17 @@ enum {
 	MEMBER = 2,	  /* only on a member's established link */
 };
 
+/* A frame as a handler gets it: the envelope borrowed; the payload taken
+ * by setting *payload to NULL. */
+struct inbound {
+	const Shoal__Envelope *env;
+	uint8_t **payload;
+	size_t payload_len;
+};
+
 /* Returns 1 when handled, 0 when the message was not expected (a reply to
  * no request of ours): the dispatcher logs that once per link. */
-typedef int (*route_fn)(struct peer *p, struct link *l, const Shoal__Envelope *env,
-			uint8_t **payload, size_t payload_len);
+typedef int (*route_fn)(struct peer *p, struct link *l, struct inbound *in);
 
 struct route {
 	const char *name;
@@ -36,12 +43,9 @@ enum warn { WARN_IGNORED, WARN_UNEXPECTED };
 
 /* ---- handlers: one line into the module that owns the message ---- */
 
-static int on_hello(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		    size_t len)
+static int on_hello(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	const Shoal__Hello *h = env->hello;
+	const Shoal__Hello *h = in->env->hello;
 	if (h->version != SHOAL__PROTOCOL_VERSION__PROTOCOL_VERSION_1) {
 		log_warnx("%s: speaks protocol version %u, this node %u; disconnecting",
 			  conn_remote(l->c), h->version,
@@ -63,17 +67,16 @@ static int on_hello(struct peer *p, struct link *l, const Shoal__Envelope *env, 
 	return 1;
 }
 
-static int on_error(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		    size_t len)
+static int on_error(struct peer *p, struct link *l, struct inbound *in)
 {
-	const Shoal__Error *e = env->error;
+	const Shoal__Error *e = in->env->error;
 	if (!l->hello_received) {
 		/* Our Hello was refused (another version, say). */
 		log_warnx("%s: peer refused us: %s", conn_remote(l->c), e->text);
 		conn_close(l->c, SHOAL_EPROTO, 0, NULL);
 		return 1;
 	}
-	if (remote_on_reply(p->remote, l, env, payload, len))
+	if (remote_on_reply(p->remote, l, in->env, in->payload, in->payload_len))
 		return 1;
 	if (e->code == SHOAL__ERROR__CODE__PROTOCOL || e->code == SHOAL__ERROR__CODE__VERSION) {
 		log_warnx("%s: peer refused us: %s", conn_remote(l->c), e->text);
@@ -84,89 +87,64 @@ static int on_error(struct peer *p, struct link *l, const Shoal__Envelope *env, 
 	return 1;
 }
 
-static int on_ping(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		   size_t len)
+static int on_ping(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	members_on_ping(p->members, l, env->ping);
+	members_on_ping(p->members, l, in->env->ping);
 	return 1;
 }
 
-static int on_pong(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		   size_t len)
+static int on_pong(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	members_on_pong(p->members, l, env->pong);
+	members_on_pong(p->members, l, in->env->pong);
 	return 1;
 }
 
-static int on_peers(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		    size_t len)
+static int on_peers(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	members_on_peers(p->members, l, env->peers);
+	members_on_peers(p->members, l, in->env->peers);
 	return 1;
 }
 
-static int on_get_chunk(struct peer *p, struct link *l, const Shoal__Envelope *env,
-			uint8_t **payload, size_t len)
+static int on_get_chunk(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	serve_on_get_chunk(p->serve, l, env->request_id, env->get_chunk);
+	serve_on_get_chunk(p->serve, l, in->env->request_id, in->env->get_chunk);
 	return 1;
 }
 
-static int on_put_chunk(struct peer *p, struct link *l, const Shoal__Envelope *env,
-			uint8_t **payload, size_t len)
+static int on_put_chunk(struct peer *p, struct link *l, struct inbound *in)
 {
-	serve_on_put_chunk(p->serve, l, env->request_id, env->put_chunk, payload, len);
+	serve_on_put_chunk(p->serve, l, in->env->request_id, in->env->put_chunk, in->payload,
+			   in->payload_len);
 	return 1;
 }
 
-static int on_have(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		   size_t len)
+static int on_have(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	serve_on_have(p->serve, l, env->request_id, env->have);
+	serve_on_have(p->serve, l, in->env->request_id, in->env->have);
 	return 1;
 }
 
-static int on_unpin(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		    size_t len)
+static int on_unpin(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	serve_on_unpin(p->serve, l, env->unpin);
+	serve_on_unpin(p->serve, l, in->env->unpin);
 	return 1;
 }
 
-static int on_fetch(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		    size_t len)
+static int on_fetch(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	serve_on_fetch(p->serve, l, env->request_id, env->fetch);
+	serve_on_fetch(p->serve, l, in->env->request_id, in->env->fetch);
 	return 1;
 }
 
 /* Chunk, PutAck, HaveReply, FetchDone: answers to our requests. */
-static int on_reply(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		    size_t len)
+static int on_reply(struct peer *p, struct link *l, struct inbound *in)
 {
-	return remote_on_reply(p->remote, l, env, payload, len);
+	return remote_on_reply(p->remote, l, in->env, in->payload, in->payload_len);
 }
 
-static int on_catalog(struct peer *p, struct link *l, const Shoal__Envelope *env, uint8_t **payload,
-		      size_t len)
+static int on_catalog(struct peer *p, struct link *l, struct inbound *in)
 {
-	(void)payload;
-	(void)len;
-	catalog_on_frame(p->catalog, l, env);
+	catalog_on_frame(p->catalog, l, in->env);
 	return 1;
 }
 
@@ -265,8 +243,8 @@ enum peer_verdict peer_dispatch(struct peer *p, struct link *l, Shoal__Envelope 
 		l->in.bytes += payload_len;
 		if (l->member)
 			l->member->last_heard = monotonic_seconds();
-		if (!route_of(mc)->fn(p, l, env, &payload, payload_len) &&
-		    first_time(l, WARN_UNEXPECTED))
+		struct inbound in = {env, &payload, payload_len};
+		if (!route_of(mc)->fn(p, l, &in) && first_time(l, WARN_UNEXPECTED))
 			log_debug("%s: %s answering no request of ours (late?) dropped",
 				  conn_remote(l->c), peer_msg_name(mc));
 		break;

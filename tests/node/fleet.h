@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
 
 #include "../fixture.h"
 #include "crypto/identity.h"
@@ -31,6 +33,7 @@
 #include "node/node.h"
 #include "node/remote.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #define FLEET_MAX	   4
 #define FLEET_WAIT_SECONDS 20.0
@@ -46,6 +49,15 @@ struct fleet {
 	struct config cfg[FLEET_MAX];
 	struct node *nodes[FLEET_MAX];
 };
+
+/* What a test program of nodes sets up first in main(): quiet logs, libevent's
+ * threads, no SIGPIPE. 0, or -1 when libevent lacks thread support. */
+static inline int fleet_process_init(void)
+{
+	log_init(LOG_LEVEL_ERROR, 0);
+	signal(SIGPIPE, SIG_IGN);
+	return evthread_use_pthreads() ? -1 : 0;
+}
 
 static inline void fleet__wake(evutil_socket_t fd, short what, void *arg)
 {

@@ -202,10 +202,8 @@ static void test_payload_where_none_belongs_closes(void **state)
 
 int main(void)
 {
-	log_init(LOG_LEVEL_ERROR, 0);
-	if (evthread_use_pthreads())
+	if (fleet_process_init())
 		return 1;
-	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_admit_before_hello),
 		cmocka_unit_test(test_admit_unknown),

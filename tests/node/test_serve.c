@@ -289,10 +289,8 @@ static void test_have_bounded_per_link(void **state)
 
 int main(void)
 {
-	log_init(LOG_LEVEL_ERROR, 0);
-	if (evthread_use_pthreads())
+	if (fleet_process_init())
 		return 1;
-	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		FLEET_PAIR_TEST(test_put_kept_and_served),
 		FLEET_PAIR_TEST(test_corrupt_push_refused),
