@@ -12,23 +12,25 @@
 # daemon helpers (start_daemon, wait_daemon, daemon_ready, stop_daemon, ...) and
 # store_audit, each described where it is defined. TAP lines go to stdout.
 # Numbered nodes (network tests): node N has the home nN and the log nN.log, its id
-# is ${id[N]}, its daemon's address ${addr[N]}; NODE_OPTS, set by the script, are
-# daemon arguments every node gets.
-#   make_nodes N...                  makes each node, its id into ${id[N]} (not ok if init fails)
-#   start_node N [BOOT_N] [ARGS...]  starts node N's daemon (from node BOOT_N); checks it answers
-#   stop_nodes N...                  SIGTERMs each daemon; checks each exits 0
+# is ${node_id[N]}, its daemon's address ${node_addr[N]}; NODE_OPTS (the script
+# sets them) are daemon arguments every node gets.
+#   make_nodes N...                  inits each node, its id into ${node_id[N]}
+#   start_node N [BOOT_N] [ARGS...]  starts node N's daemon; checks that it answers
+#   stop_nodes N...                  SIGTERM to each daemon; checks that each exits 0
 #   mesh_up N...                     every listed node shows every other listed node up
 #   all_see STATE NODE_ID N...       every listed node shows NODE_ID in STATE
 #   homes N...                       the homes of the listed nodes (nN ...), as words
 # Chunks on disk (HEX: a chunk id; IDS_FILE: chunk ids, one a line):
 #   obj HOME HEX                     the path of chunk HEX in HOME
 #   good_copy HOME HEX               HOME has chunk HEX and its bytes hash to HEX
-#   copies HEX HOME..., good_copies HEX HOME...  how many HOMEs have it (good_copy)
+#   copies HEX HOME...               how many HOMEs have a file for chunk HEX
+#   good_copies HEX HOME...          how many HOMEs have a good_copy of chunk HEX
 #   locate_chunks HOME TARGET OUT    `shoal locate` into OUT, the chunk ids into OUT.ids
 #   missing_in HOME IDS_FILE         how many chunks of IDS_FILE HOME has no file for
 #   by_missing IDS_FILE N...         the nodes, those lacking the most chunks first
-#   copy_range COUNT IDS_FILE HOME...   "FEWEST MOST CHUNK" of COUNT (copies or good_copies)
-#   each_chunk_has OP K IDS_FILE HOME...  every chunk has OP K (-ge, -eq) copies, all good
+#   copy_range COUNT IDS_FILE HOME...     "FEWEST MOST CHUNK" counting with COUNT
+#                                         (copies or good_copies)
+#   each_chunk_has OP K IDS_FILE HOME...  every chunk has OP K copies (-ge, -eq), all good
 set -u
 
 _lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -327,36 +329,37 @@ skip() {
 }
 
 # ---- numbered nodes (network tests) -----------------------------------------------
-# Node N: home nN, log nN.log, id ${id[N]}, address ${addr[N]} (kept for restarts).
-declare -A id=() addr=()
+# Node N: home nN, log nN.log, id ${node_id[N]}, address ${node_addr[N]} (kept
+# for restarts).
+declare -A node_id=() node_addr=()
 NODE_OPTS=()
 
-# make_nodes N...: makes each node's home (init); its id into ${id[N]}. A failure
+# make_nodes N...: makes each node's home (init); its id into ${node_id[N]}. A failure
 # is one "not ok" line and the id "(none N)", which no comparison matches.
 make_nodes() {
 	local i
 	for i; do
-		id[$i]=$(make_node "n$i" 2>&1)
-		[[ ${id[$i]} =~ ^[a-z2-7]{52}$ ]] || {
-			fail "init node $i" "${id[$i]}"
-			id[$i]="(none $i)"
+		node_id[$i]=$(make_node "n$i" 2>&1)
+		[[ ${node_id[$i]} =~ ^[a-z2-7]{52}$ ]] || {
+			fail "init node $i" "${node_id[$i]}"
+			node_id[$i]="(none $i)"
 		}
 	done
 }
 
-# start_node N [BOOT_N] [DAEMON ARGS...]: starts node N's daemon on ${addr[N]} (on
+# start_node N [BOOT_N] [DAEMON ARGS...]: starts node N's daemon on ${node_addr[N]} (on
 # its first start, a port the kernel chooses), bootstrapped from node BOOT_N when
 # given (non-empty), with NODE_OPTS then ARGS; checks "daemon N starts" (it answers
-# status) and notes its address in ${addr[N]}.
+# status) and notes its address in ${node_addr[N]}.
 start_node() {
 	local n=$1 boot=()
 	shift
-	[ -n "${1:-}" ] && boot=(--bootstrap "${addr[$1]}")
+	[ -n "${1:-}" ] && boot=(--bootstrap "${node_addr[$1]}")
 	[ $# -gt 0 ] && shift
-	start_daemon "n$n" "n$n.log" --listen "${addr[$n]:-127.0.0.1:0}" "${boot[@]}" \
+	start_daemon "n$n" "n$n.log" --listen "${node_addr[$n]:-127.0.0.1:0}" "${boot[@]}" \
 		"${NODE_OPTS[@]}" "$@"
 	daemon_ready "daemon $n starts" "n$n" && ok "daemon $n starts"
-	addr[$n]=$(daemon_addr "n$n")
+	node_addr[$n]=$(daemon_addr "n$n")
 }
 
 # stop_nodes N...: SIGTERM to each node's daemon; checks that each exits 0.
@@ -373,7 +376,7 @@ mesh_up() { # N...
 	for i in "$@"; do
 		for j in "$@"; do
 			[ "$i" == "$j" ] && continue
-			[ "$(peer_state "n$i" "${id[$j]}")" == up ] || return 1
+			[ "$(peer_state "n$i" "${node_id[$j]}")" == up ] || return 1
 		done
 	done
 }

@@ -413,7 +413,7 @@ for i in 1 2 3 4; do [ "$i" != "$v" ] && others+=("$i"); done
 kill -STOP "${daemon_pid[n$v]}"
 t0=$(now_ms)
 check "SIGSTOP of node $v: the others mark it down (peer timeout ${PEER_TIMEOUT} s)" \
-	wait_for $((PEER_TIMEOUT + 10)) all_see down "${id[$v]}" "${others[@]}"
+	wait_for $((PEER_TIMEOUT + 10)) all_see down "${node_id[$v]}" "${others[@]}"
 echo "# node $v seen down everywhere after $(($(now_ms) - t0)) ms"
 gen_data during $((8 * MiB)) chaos-during
 run 90 capd.out putd.err "$SHOAL" --home "n${others[0]}" put during --replicas 4

@@ -27,7 +27,7 @@ status_ok() { "$SHOAL" --home "$1" status >/dev/null 2>&1; }
 
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
 make_nodes 1 2 3 4 5 6
-for i in 1 2 3 4 5 6; do home_of[${id[$i]}]=n$i; done
+for i in 1 2 3 4 5 6; do home_of[${node_id[$i]}]=n$i; done
 # Node 5 shares node 2's convergence secret: the same file put on both is the
 # same chunks, which both then need (section 6).
 cp n2/secret n5/secret
@@ -109,13 +109,13 @@ check_eq "put --publish --name q3-report on node 2 exits 0" 0 $?
 check_match "... and prints the capability" "$CAP_RE" "$capp"
 check "ls --network on node 4 lists it (name, size, capability)" \
 	wait_for 10 lists_name n4 q3-report "$capp"
-check_eq "... with its size and owner (node 2)" "$(stat -c %s report.txt) ${id[2]}" \
+check_eq "... with its size and owner (node 2)" "$(stat -c %s report.txt) ${node_id[2]}" \
 	"$("$SHOAL" --home n4 ls --network 2>/dev/null | awk -F'\t' '$1 == "q3-report" {print $2, $4}')"
 shoal --home n4 ls --network --json >lsn.json 2>lsn.err
 check_eq "ls --network --json on node 4 exits 0" 0 $?
 check "... lists q3-report with its size, capability and owner" json_ok lsn.json \
 	'any(e["name"] == "q3-report" and e["size"] == int(a[0]) and e["capability"] == a[1] and e["owner"] == a[2] for e in j)' \
-	"$(stat -c %s report.txt)" "$capp" "${id[2]}"
+	"$(stat -c %s report.txt)" "$capp" "${node_id[2]}"
 check_eq "ls (local names) on node 4 does not list it" "" "$("$SHOAL" --home n4 ls 2>&1 | grep q3-report)"
 shoal --home n4 get q3-report -o gotp 2>getp.err
 check_eq "get q3-report by name on node 4 exits 0" 0 $?
@@ -249,7 +249,7 @@ capl=$(shoal --home n4 put lied --replicas 1 2>/dev/null)
 check_match "put --replicas 1 on node 4 (only node 4 holds it)" "$CAP_RE" "$capl"
 locate_chunks n4 "$capl" locl
 check_eq "... node 6 holds none of it" "$(wc -l <locl.ids)" "$(missing_in n6 locl.ids)"
-"${HOSTILE[@]}" liar "${addr[6]}" "$CA" liar.key liar.crt 40 >liar.out 2>&1 &
+"${HOSTILE[@]}" liar "${node_addr[6]}" "$CA" liar.key liar.crt 40 >liar.out 2>&1 &
 liar_pid=$!
 check "a liar joins node 6" wait_for 10 grep -q '^id ' liar.out
 liar_id=$(sed -n 's/^id //p' liar.out)
@@ -268,7 +268,7 @@ wait "$liar_pid" 2>/dev/null
 for c in h1 h2 h3 h4 h5; do
 	"$TESTCERT" valid network "$c.key" "$c.crt" || fail "testcert $c"
 done
-a4=${addr[4]}
+a4=${node_addr[4]}
 some=$(head -n 1 locl.ids)
 check "GetChunk of an id never stored: Error NOT_FOUND (then a stored one is served)" \
 	"${HOSTILE[@]}" getchunk "$a4" "$CA" h1.key h1.crt "$some"
@@ -293,7 +293,7 @@ check_eq "... the 4 MiB + 16 chunk is stored whole" $((4 * MiB + 16)) \
 check "... node 4 answers status" status_ok n4
 check "... and still serves others: a chunk to a new client" \
 	"${HOSTILE[@]}" getchunk "$a4" "$CA" h4.key h4.crt "$some"
-check "... and node 6 still sees it up" wait_peer_state 5 up n6 "${id[4]}"
+check "... and node 6 still sees it up" wait_peer_state 5 up n6 "${node_id[4]}"
 shoal --home n6 get "$capt" -o gottree2 2>/dev/null
 check "... node 6 gets the tree again" diff -r tree gottree2
 check "catsign is built ($CATSIGN)" test -x "$CATSIGN"
@@ -316,7 +316,7 @@ caps3=$(shoal --home n2 put sent --name sent --replicas 1 2>/dev/null)
 check_match "put --replicas 1 of 3 MiB on node 2" "$CAP_RE" "$caps3"
 locate_chunks n2 sent locd
 check_eq "... node 6 holds none of it" "$(wc -l <locd.ids)" "$(missing_in n6 locd.ids)"
-shoal --home n2 send sent --to "${id[6]}" >send.out 2>send.err
+shoal --home n2 send sent --to "${node_id[6]}" >send.out 2>send.err
 check_eq "send sent --to node 6 exits 0" 0 $?
 check_eq "... printing nothing" "" "$(cat send.out send.err)"
 check_eq "... node 6 now holds every chunk" 0 "$(missing_in n6 locd.ids)"

@@ -57,7 +57,7 @@ fast_status() { # DESC HOME
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
 make_nodes 1 2
 start_node 1
-a1=${addr[1]}
+a1=${node_addr[1]}
 pid1=${daemon_pid[n1]}
 start_node 2 1
 check "the two are up" wait_for 15 mesh_up 1 2

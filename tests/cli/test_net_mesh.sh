@@ -27,9 +27,9 @@ check_err1 "... with one 'shoal: ' line" err "no daemon is running"
 
 # ---- three daemons, each bootstrapped from the first ---------------------------------
 start_node 1
-check_match "status --json reports the port the kernel chose" '^127\.0\.0\.1:[1-9][0-9]*$' "${addr[1]}"
+check_match "status --json reports the port the kernel chose" '^127\.0\.0\.1:[1-9][0-9]*$' "${node_addr[1]}"
 for i in 2 3; do start_node "$i" 1; done
-check_ne "daemons 1 and 2 listen on different ports" "${addr[1]}" "${addr[2]}"
+check_ne "daemons 1 and 2 listen on different ports" "${node_addr[1]}" "${node_addr[2]}"
 check "three daemons bootstrapped from the first reach a full mesh" wait_for 15 mesh_up 1 2 3
 for i in 1 2 3; do
 	check_eq "node $i: peers shows 2 members up" 2 "$(peers_up "n$i")"
@@ -37,19 +37,19 @@ done
 shoal --home n2 peers >out 2>err
 check_eq "peers prints one line per member" 2 "$(wc -l <out)"
 check_match "peers lines are id, address, up, round trip" \
-	"^${id[1]}	${addr[1]}	up	([0-9]+\.[0-9]+ms|-)\$" "$(grep "^${id[1]}" out)"
+	"^${node_id[1]}	${node_addr[1]}	up	([0-9]+\.[0-9]+ms|-)\$" "$(grep "^${node_id[1]}" out)"
 check "peers on node 3 shows node 2 at the address it listens on" \
-	grep -q "^${id[2]}	${addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
+	grep -q "^${node_id[2]}	${node_addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
 check "peers --json parses and lists the two others up" json_ok <(json n1 peers) \
-	'sorted(p["node_id"] for p in j if p["state"] == "up") == sorted(a)' "${id[2]}" "${id[3]}"
+	'sorted(p["node_id"] for p in j if p["state"] == "up") == sorted(a)' "${node_id[2]}" "${node_id[3]}"
 check "peers --json entries have addr, rtt_ms and last_seen" json_ok <(json n1 peers) \
 	'all(isinstance(p["addr"], str) and p["rtt_ms"] >= 0 and p["last_seen"] > 0 for p in j) and len(j) == 2'
 check "status --json has node_id, listen and peers_up" json_ok <(json n1 status) \
 	'j["node_id"] == a[0] and j["listen"] == a[1] and j["peers_up"] == 2 and j["peers_down"] == 0' \
-	"${id[1]}" "${addr[1]}"
+	"${node_id[1]}" "${node_addr[1]}"
 shoal --home n1 status >out 2>&1
 check_match "status (text) names the node, its address and the peer count" \
-	"node +${id[1]}.*listen +${addr[1]}.*peers +2 up, 0 down" "$(tr '\n' ' ' <out)"
+	"node +${node_id[1]}.*listen +${node_addr[1]}.*peers +2 up, 0 down" "$(tr '\n' ' ' <out)"
 
 # ---- one daemon per home -----------------------------------------------------------
 pid1=${daemon_pid[n1]}
@@ -96,7 +96,7 @@ check_match "... with a summary line" '^verified [0-9]+ chunks' "$verify_d"
 stop_nodes 3
 check "... logging 'stopped'" grep -q "info: stopped$" n3.log
 check "... and removing its control socket" test ! -e n3/ctl.sock
-check "... and its peers mark it down" wait_for 5 all_see down "${id[3]}" 1 2
+check "... and its peers mark it down" wait_for 5 all_see down "${node_id[3]}" 1 2
 check "... while keeping each other up" mesh_up 1 2
 
 # ---- the same store offline: the same outputs ------------------------------------------
@@ -127,7 +127,7 @@ done
 # ---- kill -9 of a member, then restart --------------------------------------------------
 kill_daemon n2
 t0=$(now_ms)
-check "kill -9 of node 2: nodes 1, 3, 4 mark it down within 4 s" wait_for 4 all_see down "${id[2]}" 1 3 4
+check "kill -9 of node 2: nodes 1, 3, 4 mark it down within 4 s" wait_for 4 all_see down "${node_id[2]}" 1 3 4
 echo "# node 2 seen down everywhere after $(($(now_ms) - t0)) ms"
 check "... and stay up among themselves" mesh_up 1 3 4
 start_node 2 1 # on its address
@@ -137,28 +137,28 @@ check "... and is up again everywhere, no operator action" wait_for 15 mesh_up 1
 kill -STOP "${daemon_pid[n4]}"
 t0=$(now_ms)
 check "SIGSTOP of node 4: the others mark it down within 4 s (peer timeout 2 s)" \
-	wait_for 4 all_see down "${id[4]}" 1 2 3
+	wait_for 4 all_see down "${node_id[4]}" 1 2 3
 echo "# node 4 seen down everywhere after $(($(now_ms) - t0)) ms"
-check "... logging that it went silent" grep -q "warn: peer ${id[4]:0:16} silent" n1.log
+check "... logging that it went silent" grep -q "warn: peer ${node_id[4]:0:16} silent" n1.log
 kill -CONT "${daemon_pid[n4]}"
 check "SIGCONT: node 4 is up again everywhere" wait_for 15 mesh_up 1 2 3 4
 
 # ---- the bootstrap node is gone for good; a member restarts ---------------------------------
 kill_daemon n1
 check "kill -9 of node 1 (the bootstrap): the others mark it down" \
-	wait_for 4 all_see down "${id[1]}" 2 3 4
+	wait_for 4 all_see down "${node_id[1]}" 2 3 4
 kill_daemon n2
-check "kill -9 of node 2: the others mark it down" wait_for 4 all_see down "${id[2]}" 3 4
+check "kill -9 of node 2: the others mark it down" wait_for 4 all_see down "${node_id[2]}" 3 4
 # A fresh port: the others cannot find it, it must find them. Only the dead node 1
 # is its bootstrap.
-old2=${addr[2]}
-unset 'addr[2]'
+old2=${node_addr[2]}
+unset 'node_addr[2]'
 start_node 2 1
-check_ne "... on a new port" "$old2" "${addr[2]}"
+check_ne "... on a new port" "$old2" "${node_addr[2]}"
 check "... reconnects through the members it remembers: 3 and 4 up" wait_for 15 mesh_up 2 3 4
-check_eq "... node 1 down in its list" down "$(peer_state n2 "${id[1]}")"
+check_eq "... node 1 down in its list" down "$(peer_state n2 "${node_id[1]}")"
 check "node 3 knows node 2 at its new address" \
-	grep -q "^${id[2]}	${addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
+	grep -q "^${node_id[2]}	${node_addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
 
 # ---- orderly end -----------------------------------------------------------------------
 stop_nodes 2 3 4

@@ -75,7 +75,7 @@ bad_copies() {
 lead() {
 	local h=$1 i args=()
 	shift
-	for i; do args+=("$i=${id[$i]}"); done
+	for i; do args+=("$i=${node_id[$i]}"); done
 	python3 -c '
 import base64, hashlib, sys
 chunk, best = bytes.fromhex(sys.argv[1]), None
@@ -108,7 +108,7 @@ copied_lines() { cat n?.log | grep -cE 'repair: chunk [0-9a-f]{16} copied to '; 
 # getchunk N HEX WANT: a member asks node N for chunk HEX; ok when it answers
 # WANT: not_found (Error NOT_FOUND) or chunk (bytes hashing to the id).
 getchunk() {
-	"${HOSTILE[@]}" getchunk-expect "${addr[$1]}" "$CA" h.key h.crt "$2" "$3"
+	"${HOSTILE[@]}" getchunk-expect "${node_addr[$1]}" "$CA" h.key h.crt "$2" "$3"
 }
 elapsed() { echo $(($(now_ms) - $1)); } # T0_MS: ms since
 
@@ -361,7 +361,7 @@ released0=$(cat n?.log | grep -cE 'releasing the copy on|letting this node.s go'
 pidS=${daemon_pid[n$S]}
 kill -STOP "$pidS"
 t0=$(now_ms)
-seen_down() { local i; for i in "${others[@]}"; do [ "$(peer_state "n$i" "${id[$S]}")" == down ] && return 0; done; return 1; }
+seen_down() { local i; for i in "${others[@]}"; do [ "$(peer_state "n$i" "${node_id[$S]}")" == down ] && return 0; done; return 1; }
 check "node $S frozen: another node marks it down" wait_for 6 seen_down
 down_ms=$(elapsed "$t0")
 while [ "$(elapsed "$t0")" -lt 2500 ]; do sleep 0.05; done
@@ -380,7 +380,7 @@ check_eq "... and no copy was let go" "$released0" "$(cat n?.log | grep -cE 'rel
 # 4b. Frozen longer than the grace period: its chunks are repaired elsewhere.
 kill -STOP "$pidS"
 t0=$(now_ms)
-check "node $S frozen again: every other node marks it down" wait_for 8 all_see down "${id[$S]}" "${others[@]}"
+check "node $S frozen again: every other node marks it down" wait_for 8 all_see down "${node_id[$S]}" "${others[@]}"
 wait_for $((GRACE + 20)) each_chunk_has -ge 3 loc6.ids $(homes "${others[@]}")
 rc=$? heal4=$(elapsed "$t0")
 check_eq "... every chunk gets 3 good copies on the others (${others[*]}) within $((GRACE + 20)) s" "0 " \
