@@ -8,6 +8,7 @@
 #   check_eq DESC EXPECTED ACTUAL, check_ne DESC A B, check_match DESC REGEX ACTUAL
 #   check_err1 DESC ERRFILE [SUBSTRING]: ERRFILE is one line "shoal: ...", containing SUBSTRING
 #   done_testing      prints the plan and exits non-zero when anything failed
+#   CAP_RE, ID_RE     a capability (anchored), a node id (not anchored); KiB and MiB
 # and make_node, gen_data, flip_byte, count_objects, json_ok, tool, $HOSTILE; the
 # daemon helpers (start_daemon, wait_daemon, daemon_ready, stop_daemon, ...) and
 # store_audit, each described where it is defined. TAP lines go to stdout.
@@ -40,6 +41,14 @@ SHOAL_TIMEOUT=${SHOAL_TIMEOUT:-300}
 # failure; make it look like a crash (>= 128) instead.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=199"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=199:print_stacktrace=1"
+
+# shellcheck disable=SC2034 # used by the scripts
+{
+	CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
+	ID_RE='[a-z2-7]{52}'
+	KiB=1024
+	MiB=1048576
+}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli.XXXXXX") || exit 1
 # Never touch the real ~/.shoal.
@@ -340,7 +349,7 @@ make_nodes() {
 	local i
 	for i; do
 		node_id[$i]=$(make_node "n$i" 2>&1)
-		[[ ${node_id[$i]} =~ ^[a-z2-7]{52}$ ]] || {
+		[[ ${node_id[$i]} =~ ^$ID_RE$ ]] || {
 			fail "init node $i" "${node_id[$i]}"
 			node_id[$i]="(none $i)"
 		}

@@ -22,9 +22,6 @@ RANDOM=$((SEED % 32768))
 rnd_state=$SEED
 CYCLES=${SHOAL_CRASH_CYCLES:-20}
 BUDGET_MS=$((${SHOAL_CRASH_SECONDS:-70} * 1000))
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-KiB=1024
-MiB=1048576
 mkdir data out
 
 # rnd LO HI: a pseudo-random integer in [LO, HI] (a 64-bit LCG seeded by SEED,

@@ -19,9 +19,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-KiB=1024
-MiB=1048576
 mkdir out
 
 make_node h >/dev/null || fail "make a node"

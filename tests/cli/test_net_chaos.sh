@@ -61,8 +61,6 @@ fi
 # shellcheck source=tests/cli/lib.sh
 . "$here/lib.sh"
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-MiB=1048576
 # Generous for a 40 ms round trip with losses; the SIGSTOP part freezes for longer.
 PEER_TIMEOUT=5
 NODE_OPTS=(--set "peer_timeout=$PEER_TIMEOUT" --set ping_interval=1)

@@ -8,7 +8,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-MiB=1048576
 TESTCERT=$(tool testcert)
 NODE_OPTS=(--set handshake_timeout=2)
 # Under AddressSanitizer, freed memory waits in a quarantine (256 MB by default)

@@ -7,8 +7,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-MiB=1048576
 # Fast failure detection on every node: down within ~peer_timeout + a tick.
 NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5)
 # json HOME CMD: what `shoal CMD --json` prints on HOME.

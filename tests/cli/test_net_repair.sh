@@ -12,8 +12,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-MiB=1048576
 GRACE=3 # seconds a member may be down before its copies stop counting
 # Fast failure detection, a short grace period, a scan every second; no scrub
 # unless a node asks for one (a later --set wins).
