@@ -31,7 +31,8 @@
 #   by_missing IDS_FILE N...         the nodes, those lacking the most chunks first
 #   copy_range COUNT IDS_FILE HOME...     "FEWEST MOST CHUNK" counting with COUNT
 #                                         (copies or good_copies)
-#   each_chunk_has OP K IDS_FILE HOME...  every chunk has OP K copies (-ge, -eq), all good
+#   each_chunk_has OP K IDS_FILE HOME...  every chunk has OP K files and OP K good
+#                                         copies on the HOMEs (OP: -ge, -eq)
 set -u
 
 _lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
