@@ -1,5 +1,6 @@
 # Helpers for the CLI test scripts (sourced, bash). Each script gets:
-#   $T                a fresh temp dir, removed on exit (with any process we started)
+#   $T                a fresh temp dir, removed on exit (with any process we started,
+#                     also when the script is killed by SIGTERM, SIGINT or SIGHUP)
 #   shoal ARGS...     runs $SHOAL (killed after $SHOAL_TIMEOUT s, so a hang shows as a crash)
 #   check DESC CMD...        ok when CMD exits 0
 #   check_fails DESC CMD...  ok when CMD exits non-zero without crashing (1..127)
@@ -7,15 +8,48 @@
 #   check_eq DESC EXPECTED ACTUAL, check_ne DESC A B, check_match DESC REGEX ACTUAL
 #   check_err1 DESC ERRFILE [SUBSTRING]: ERRFILE is one line "shoal: ...", containing SUBSTRING
 #   done_testing      prints the plan and exits non-zero when anything failed
-# and make_node, gen_data, flip_byte, count_objects. TAP lines go to stdout.
+#   CAP_RE, ID_RE     a capability (anchored), a node id (not anchored); KiB and MiB
+# and make_node, gen_data, flip_byte, count_objects, json_ok, tool, $HOSTILE; the
+# daemon helpers (start_daemon, wait_daemon, daemon_ready, stop_daemon, ...) and
+# store_audit, each described where it is defined. TAP lines go to stdout.
+# Numbered nodes (network tests): node N has the home nN and the log nN.log, its id
+# is ${node_id[N]}, its daemon's address ${node_addr[N]}; NODE_OPTS (the script
+# sets them) are daemon arguments every node gets.
+#   make_nodes N...                  inits each node, its id into ${node_id[N]}
+#   start_node N [BOOT_N] [ARGS...]  starts node N's daemon; checks that it answers
+#   stop_nodes N...                  SIGTERM to each daemon; checks that each exits 0
+#   mesh_up N...                     every listed node shows every other listed node up
+#   all_see STATE NODE_ID N...       every listed node shows NODE_ID in STATE
+#   homes N...                       the homes of the listed nodes (nN ...), as words
+# Chunks on disk (HEX: a chunk id; IDS_FILE: chunk ids, one a line):
+#   obj HOME HEX                     the path of chunk HEX in HOME
+#   good_copy HOME HEX               HOME has chunk HEX and its bytes hash to HEX
+#   copies HEX HOME...               how many HOMEs have a file for chunk HEX
+#   good_copies HEX HOME...          how many HOMEs have a good_copy of chunk HEX
+#   locate_chunks HOME TARGET OUT    `shoal locate` into OUT, the chunk ids into OUT.ids
+#   missing_in HOME IDS_FILE         how many chunks of IDS_FILE HOME has no file for
+#   by_missing IDS_FILE N...         the nodes, those lacking the most chunks first
+#   copy_range COUNT IDS_FILE HOME...     "FEWEST MOST CHUNK" counting with COUNT
+#                                         (copies or good_copies)
+#   each_chunk_has OP K IDS_FILE HOME...  every chunk has OP K files and OP K good
+#                                         copies on the HOMEs (OP: -ge, -eq)
 set -u
 
-SHOAL=${SHOAL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/shoal}
+_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SHOAL=${SHOAL:-$(cd "$_lib_dir/../.." && pwd)/build/shoal}
 SHOAL_TIMEOUT=${SHOAL_TIMEOUT:-300}
 # A sanitizer report exits 1 by default, which would look like an ordinary
 # failure; make it look like a crash (>= 128) instead.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=199"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=199:print_stacktrace=1"
+
+# shellcheck disable=SC2034 # used by the scripts
+{
+	CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
+	ID_RE='[a-z2-7]{52}'
+	KiB=1024
+	MiB=1048576
+}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli.XXXXXX") || exit 1
 # Never touch the real ~/.shoal.
@@ -35,6 +69,8 @@ _cleanup() {
 	if [ "${SHOAL_KEEP:-}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap _cleanup EXIT
+# Killed (say by a runner's timeout): exit, so that the EXIT trap still stops every daemon.
+trap 'exit 143' TERM INT HUP
 
 _n=0
 _nfail=0
@@ -129,12 +165,36 @@ flip_byte() {
 # count_objects HOME: the number of chunk files in HOME/objects/??/.
 count_objects() { find "$1"/objects/?? -type f 2>/dev/null | wc -l; }
 
+# json_ok FILE PYTHON_EXPR ARGS...: the expression is true, with j = FILE's JSON and
+# a = ARGS (FILE may be a <(command)).
+json_ok() {
+	local f=$1 expr=$2
+	shift 2
+	python3 -c "import json, sys; j = json.load(open(sys.argv[1])); a = sys.argv[2:]; sys.exit(0 if ($expr) else 1)" "$f" "$@"
+}
+
+# tool NAME: the path of the test tool NAME of this build, else of the default build
+# (they only write files; any build's will do).
+tool() {
+	local t
+	t="$(dirname "$SHOAL")/tests/tools/$1"
+	[ -x "$t" ] || t="$_lib_dir/../../build/tests/tools/$1"
+	echo "$t"
+}
+
+# "${HOSTILE[@]}" MODE ARGS...: a hostile peer or client (tests/cli/hostile.py),
+# killed after 60 s.
+# shellcheck disable=SC2034 # used by the scripts
+HOSTILE=(timeout -s KILL 60 python3 "$_lib_dir/hostile.py")
+
 # ---- daemons (network tests) ---------------------------------------------------
 # start_daemon HOME LOG [DAEMON ARGS...]: runs `shoal daemon` for HOME in the
-#   background, stderr appended to LOG; its pid goes to DAEMON_PID, to
-#   ${daemon_pid[HOME]} and to the list the EXIT trap kills.
+#   background, stderr appended to LOG (noted in ${daemon_log[HOME]}); its pid goes
+#   to DAEMON_PID, to ${daemon_pid[HOME]} and to the list the EXIT trap kills.
 # wait_daemon HOME [SECONDS]: polls `shoal status` every 50 ms until it answers;
 #   fails at the deadline (default 15 s) or as soon as the daemon has died.
+# daemon_ready DESC HOME [SECONDS]: wait_daemon; when it fails, "not ok DESC" with the
+#   end of the daemon's log, and status 1. Prints nothing when the daemon answers.
 # stop_daemon HOME [SECONDS]: SIGTERM, then waits; returns the daemon's exit
 #   status (SIGKILL and 124 when it is still running at the deadline, default 15 s).
 # kill_daemon HOME: SIGKILL and reap.
@@ -145,7 +205,7 @@ count_objects() { find "$1"/objects/?? -type f 2>/dev/null | wc -l; }
 # wait_peer_state SECONDS STATE HOME NODE_ID: wait_for until peer_state is STATE.
 # rss_kb PID: resident set size of PID in KiB (0 when it is gone).
 # now_ms: milliseconds on a monotonic-enough clock (EPOCHREALTIME).
-declare -A daemon_pid=()
+declare -A daemon_pid=() daemon_log=()
 DAEMON_PID=
 start_daemon() {
 	local home=$1 log=$2
@@ -153,6 +213,7 @@ start_daemon() {
 	"$SHOAL" --home "$home" daemon "$@" 2>>"$log" &
 	DAEMON_PID=$!
 	daemon_pid[$home]=$DAEMON_PID
+	daemon_log[$home]=$log
 	_pids+=("$DAEMON_PID")
 }
 
@@ -200,6 +261,12 @@ wait_daemon() {
 		[ "$(now_ms)" -ge "$deadline" ] && return 1
 		sleep 0.05
 	done
+}
+
+daemon_ready() {
+	wait_daemon "$2" "${3:-15}" && return 0
+	fail "$1" "$(tail -n 20 "${daemon_log[$2]:-/dev/null}" 2>&1)"
+	return 1
 }
 
 stop_daemon() {
@@ -269,6 +336,148 @@ check_no_sanitizer() {
 skip() {
 	_n=$((_n + 1))
 	echo "ok $_n - $1 # SKIP $2"
+}
+
+# ---- numbered nodes (network tests) -----------------------------------------------
+# Node N: home nN, log nN.log, id ${node_id[N]}, address ${node_addr[N]} (kept
+# for restarts).
+declare -A node_id=() node_addr=()
+NODE_OPTS=()
+
+# make_nodes N...: makes each node's home (init); its id into ${node_id[N]}. A failure
+# is one "not ok" line and the id "(none N)", which no comparison matches.
+make_nodes() {
+	local i
+	for i; do
+		node_id[$i]=$(make_node "n$i" 2>&1)
+		[[ ${node_id[$i]} =~ ^$ID_RE$ ]] || {
+			fail "init node $i" "${node_id[$i]}"
+			node_id[$i]="(none $i)"
+		}
+	done
+}
+
+# start_node N [BOOT_N] [DAEMON ARGS...]: starts node N's daemon on ${node_addr[N]} (on
+# its first start, a port the kernel chooses), bootstrapped from node BOOT_N when
+# given (non-empty), with NODE_OPTS then ARGS; checks "daemon N starts" (it answers
+# status) and notes its address in ${node_addr[N]}.
+start_node() {
+	local n=$1 boot=()
+	shift
+	[ -n "${1:-}" ] && boot=(--bootstrap "${node_addr[$1]}")
+	[ $# -gt 0 ] && shift
+	start_daemon "n$n" "n$n.log" --listen "${node_addr[$n]:-127.0.0.1:0}" "${boot[@]}" \
+		"${NODE_OPTS[@]}" "$@"
+	daemon_ready "daemon $n starts" "n$n" && ok "daemon $n starts"
+	node_addr[$n]=$(daemon_addr "n$n")
+}
+
+# stop_nodes N...: SIGTERM to each node's daemon; checks that each exits 0.
+stop_nodes() {
+	local i
+	for i; do
+		stop_daemon "n$i"
+		check_eq "SIGTERM stops node $i with exit 0" 0 $?
+	done
+}
+
+mesh_up() { # N...
+	local i j
+	for i in "$@"; do
+		for j in "$@"; do
+			[ "$i" == "$j" ] && continue
+			[ "$(peer_state "n$i" "${node_id[$j]}")" == up ] || return 1
+		done
+	done
+}
+
+all_see() { # STATE NODE_ID N...
+	local state=$1 who=$2 i
+	shift 2
+	for i in "$@"; do
+		[ "$(peer_state "n$i" "$who")" == "$state" ] || return 1
+	done
+}
+
+homes() { # N...
+	local i
+	for i; do printf 'n%s ' "$i"; done
+}
+
+# ---- chunks on disk (network tests) ---------------------------------------------------
+obj() { echo "$1/objects/${2:0:2}/$2"; } # HOME HEX
+
+good_copy() { # HOME HEX
+	local f
+	f=$(obj "$1" "$2")
+	[ -f "$f" ] && [ "$(sha256sum <"$f" | cut -c1-64)" == "$2" ]
+}
+
+copies() { # HEX HOME...
+	local h=$1 home n=0
+	shift
+	for home; do [ -e "$(obj "$home" "$h")" ] && n=$((n + 1)); done
+	echo "$n"
+}
+
+good_copies() { # HEX HOME...
+	local h=$1 home n=0
+	shift
+	for home; do good_copy "$home" "$h" && n=$((n + 1)); done
+	echo "$n"
+}
+
+# locate_chunks HOME TARGET OUT: `shoal locate TARGET` on HOME into OUT (stderr into
+# OUT.err), the chunk ids alone into OUT.ids; returns locate's exit status.
+locate_chunks() {
+	"$SHOAL" --home "$1" locate "$2" >"$3" 2>"$3.err"
+	local rc=$?
+	cut -f1 "$3" >"$3.ids"
+	return "$rc"
+}
+
+missing_in() { # HOME IDS_FILE
+	local h n=0
+	while read -r h; do
+		[ -e "$(obj "$1" "$h")" ] || n=$((n + 1))
+	done <"$2"
+	echo "$n"
+}
+
+# by_missing IDS_FILE N...: the listed nodes, one a line, ordered by how many chunks
+# of IDS_FILE their homes lack: the most first (ties in the order given).
+by_missing() {
+	local ids=$1 i
+	shift
+	for i; do echo "$(missing_in "n$i" "$ids") $i"; done | sort -s -k1,1nr | cut -d' ' -f2
+}
+
+# copy_range COUNT IDS_FILE HOME...: "FEWEST MOST CHUNK" over the chunks of IDS_FILE,
+# where COUNT (copies: files; good_copies: files hashing to their id) counts each
+# chunk's copies on the HOMEs, and CHUNK (8 hex) is a chunk with the fewest.
+copy_range() {
+	local count=$1 ids=$2 h c lo=999 hi=0 at=
+	shift 2
+	while read -r h; do
+		c=$("$count" "$h" "$@")
+		[ "$c" -lt "$lo" ] && lo=$c at=${h:0:8}
+		[ "$c" -gt "$hi" ] && hi=$c
+	done <"$ids"
+	echo "$lo $hi $at"
+}
+
+# each_chunk_has OP K IDS_FILE HOME...: every chunk of IDS_FILE has OP K (a test(1)
+# comparison: -ge, -eq) files on the HOMEs and OP K good copies (files counted
+# first: cheap while copies are still missing).
+each_chunk_has() {
+	local op=$1 k=$2 ids=$3 h
+	shift 3
+	while read -r h; do
+		test "$(copies "$h" "$@")" "$op" "$k" || return 1
+	done <"$ids"
+	while read -r h; do
+		test "$(good_copies "$h" "$@")" "$op" "$k" || return 1
+	done <"$ids"
 }
 
 # ---- store audits (fault and crash tests) -------------------------------------------

@@ -4,8 +4,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-MiB=1048576
 
 # ---- network create ---------------------------------------------------------
 check "network create succeeds" shoal network create net

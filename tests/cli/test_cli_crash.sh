@@ -5,7 +5,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-MiB=1048576
 SIZE=$((${SHOAL_CRASH_MIB:-300} * MiB))
 
 make_node h >/dev/null

@@ -5,7 +5,6 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
-MiB=1048576
 
 # ---- no plaintext under the home -------------------------------------------------
 marker='SHOAL-MARKER-4q7z:plaintext!0x5E' # 32 bytes

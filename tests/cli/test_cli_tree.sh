@@ -15,7 +15,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 outer="$T/outer" # the canary: must end up holding only work/
 W="$outer/work"
 mkdir -p "$W" && cd "$W" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
 TOOLS="$(dirname "$SHOAL")/tests/tools"
 MKBADTREE="$TOOLS/mkbadtree"
 

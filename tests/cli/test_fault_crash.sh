@@ -15,7 +15,6 @@
 # shellcheck disable=SC2317 # helpers are called through check
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-trap 'exit 143' TERM INT HUP
 cd "$T" || exit 1
 SEED=${SEED:-$(($(date +%s%N) / 1000 % 1000000000))}
 echo "# seed $SEED (replay with SEED=$SEED)"
@@ -23,9 +22,6 @@ RANDOM=$((SEED % 32768))
 rnd_state=$SEED
 CYCLES=${SHOAL_CRASH_CYCLES:-20}
 BUDGET_MS=$((${SHOAL_CRASH_SECONDS:-70} * 1000))
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-KiB=1024
-MiB=1048576
 mkdir data out
 
 # rnd LO HI: a pseudo-random integer in [LO, HI] (a 64-bit LCG seeded by SEED,
@@ -112,10 +108,7 @@ while [ "$cycle" -lt "$CYCLES" ] && [ $(($(now_ms) - t_start)) -lt "$BUDGET_MS" 
 		sleep_ms "$delay"
 		early=$((early + 1))
 	else
-		if ! wait_daemon h 20; then
-			fail "$p the daemon starts" "$(tail -n 20 "$T/daemon.log")"
-			break
-		fi
+		daemon_ready "$p the daemon starts" h 20 || break
 		put_worker "out/plan.$cycle.1" "out/res.$cycle" &
 		pids+=($!)
 		put_worker "out/plan.$cycle.2" "out/res.$cycle" &
@@ -160,10 +153,7 @@ while [ "$cycle" -lt "$CYCLES" ] && [ $(($(now_ms) - t_start)) -lt "$BUDGET_MS" 
 		"" "$(cat out/audit)"
 
 	start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
-	if ! wait_daemon h 20; then
-		fail "$p the daemon restarts" "$(tail -n 20 "$T/daemon.log")"
-		break
-	fi
+	daemon_ready "$p the daemon restarts" h 20 || break
 	store_audit h strict >out/audit
 	check_eq "$p after restart: no temp file, no stray object, the index sound" "" "$(cat out/audit)"
 	"$SHOAL" --home h ls >out/ls 2>out/ls.err

@@ -18,11 +18,7 @@
 # shellcheck disable=SC2317,SC2016 # helpers are called through check; eval strings
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-trap 'exit 143' TERM INT HUP
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-KiB=1024
-MiB=1048576
 mkdir out
 
 make_node h >/dev/null || fail "make a node"
@@ -167,11 +163,10 @@ daemon_put_until_ok() {
 
 for spec in write:1 write:4 fsync:2,fsync:3 rename:2; do
 	SHOAL_FAULTS=$spec start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
-	if ! wait_daemon h; then
-		fail "daemon with SHOAL_FAULTS=$spec starts" "$(tail -n 5 "$T/daemon.log")"
+	daemon_ready "daemon with SHOAL_FAULTS=$spec starts" h || {
 		kill_daemon h
 		continue
-	fi
+	}
 	daemon_put_until_ok h multi multi.bin 6
 	rc=$?
 	p="daemon with $spec:"
@@ -192,7 +187,7 @@ check_match "the daemon logged the injected faults" "fault injected: rename #2" 
 # get through the daemon: the daemon writes OUT, so its write fails. A one-chunk
 # put takes two writes (chunk, manifest); the get's first write is the third.
 SHOAL_FAULTS=write:3 start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
-if wait_daemon h; then
+if daemon_ready "daemon with SHOAL_FAULTS=write:3 starts" h; then
 	shoal --home h put small.bin --name small --replicas 1 >/dev/null 2>out/err
 	check_eq "daemon: a put before the faulty write works" 0 $?
 	mkdir -p out/get
@@ -205,7 +200,6 @@ if wait_daemon h; then
 	shoal --home h rm small >/dev/null 2>&1
 	stop_daemon h
 else
-	fail "daemon with SHOAL_FAULTS=write:3 starts" "$(tail -n 5 "$T/daemon.log")"
 	kill_daemon h
 fi
 
@@ -246,7 +240,7 @@ else
 		args=()
 		if [ $mode = daemon ]; then
 			start_daemon full/h "$T/full-daemon.log" --listen 127.0.0.1:0
-			wait_daemon full/h || fail "$p the daemon starts" "$(tail -n 5 "$T/full-daemon.log")"
+			daemon_ready "$p the daemon starts" full/h
 			args=(--replicas 1)
 		fi
 		prefix=${mode:0:1}

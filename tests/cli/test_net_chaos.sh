@@ -25,7 +25,7 @@
 # good copies, every file comes back whole from every node and every store
 # verifies. How many copies chunks end with (duplicate repairs left behind) and
 # the status counters are printed as "# NOTE" lines, not asserted (yet).
-# shellcheck disable=SC2317 # helpers are called through check and wait_for
+# shellcheck disable=SC2317,SC2046 # helpers are called through check and wait_for; homes are words
 here=$(cd "$(dirname "$0")" && pwd)
 
 # ---- outer part: make the namespace, run this script inside it, delete it -----------
@@ -60,16 +60,12 @@ fi
 # ---- inner part ------------------------------------------------------------------------
 # shellcheck source=tests/cli/lib.sh
 . "$here/lib.sh"
-# Killed (say by a runner's timeout): still stop every daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-MiB=1048576
 # Generous for a 40 ms round trip with losses; the SIGSTOP part freezes for longer.
 PEER_TIMEOUT=5
-OPTS=(--set "peer_timeout=$PEER_TIMEOUT" --set ping_interval=1)
+NODE_OPTS=(--set "peer_timeout=$PEER_TIMEOUT" --set ping_interval=1)
 # Repair (when this build has it) acts soon after a member is lost, so that the
-# frozen holder's return meets the copies made without it.
+# frozen holder's return meets the copies made without it: added to NODE_OPTS.
 REPAIR_OPTS=(--set grace_period=4 --set repair_interval=1)
 
 # ---- which faults this machine can make ----------------------------------------------------
@@ -143,80 +139,6 @@ resets() {
 	fi
 }
 
-declare -A id addr
-have_repair=0
-# mesh_up N...: every listed node (nN) shows every other listed node up.
-mesh_up() {
-	local i j
-	for i in "$@"; do
-		for j in "$@"; do
-			[ "$i" == "$j" ] && continue
-			[ "$(peer_state "n$i" "${id[$j]}")" == up ] || return 1
-		done
-	done
-}
-# all_see STATE ID N...: every listed node shows node ID in STATE.
-all_see() {
-	local state=$1 who=$2 i
-	shift 2
-	for i in "$@"; do
-		[ "$(peer_state "n$i" "$who")" == "$state" ] || return 1
-	done
-}
-obj() { echo "$1/objects/${2:0:2}/$2"; }
-# good_copies HEX HOME...: how many of the HOMEs hold chunk HEX with bytes that hash to it.
-good_copies() {
-	local h=$1 home n=0 f
-	shift
-	for home; do
-		f=$(obj "$home" "$h")
-		[ -f "$f" ] && [ "$(sha256sum <"$f" | cut -c1-64)" == "$h" ] && n=$((n + 1))
-	done
-	echo "$n"
-}
-# copy_range IDS_FILE HOME...: "MIN MAX" good copies over the chunks of IDS_FILE.
-copy_range() {
-	local ids=$1 h c min=999 max=0
-	shift
-	while read -r h; do
-		c=$(good_copies "$h" "$@")
-		[ "$c" -lt "$min" ] && min=$c
-		[ "$c" -gt "$max" ] && max=$c
-	done <"$ids"
-	echo "$min $max"
-}
-# file_range IDS_FILE HOME...: "MIN MAX" files on disk (not hashed) over the chunks of IDS_FILE.
-file_range() {
-	local ids=$1 h home c min=999 max=0
-	shift
-	while read -r h; do
-		c=0
-		for home; do [ -e "$(obj "$home" "$h")" ] && c=$((c + 1)); done
-		[ "$c" -lt "$min" ] && min=$c
-		[ "$c" -gt "$max" ] && max=$c
-	done <"$ids"
-	echo "$min $max"
-}
-# missing_in HOME IDS_FILE: how many chunks of IDS_FILE HOME lacks.
-missing_in() {
-	local h n=0
-	while read -r h; do
-		[ -e "$(obj "$1" "$h")" ] || n=$((n + 1))
-	done <"$2"
-	echo "$n"
-}
-# chunk_ids HOME TARGET OUT: the chunk ids `shoal locate` lists, one a line.
-chunk_ids() { "$SHOAL" --home "$1" locate "$2" 2>/dev/null | cut -f1 >"$3"; }
-# neediest IDS_FILE N...: of the listed nodes, the one lacking the most chunks.
-neediest() {
-	local ids=$1 i best=$2 most=-1 m
-	shift
-	for i in "$@"; do
-		m=$(missing_in "n$i" "$ids")
-		[ "$m" -gt "$most" ] && { most=$m; best=$i; }
-	done
-	echo "$best"
-}
 # run SECONDS OUT ERR CMD...: runs CMD killed after SECONDS; sets RC and SECS.
 run() {
 	local secs=$1 out=$2 err=$3 t0
@@ -291,31 +213,18 @@ verify_all() {
 	done
 	if [ ${#bad[@]} -eq 0 ]; then ok "$1"; else fail "$1" "${bad[@]}"; fi
 }
-# start N: node N's daemon (bootstrapped from node 1 unless it is node 1).
-start() {
-	local boot=() extra=("${REPAIR_OPTS[@]}")
-	[ "$1" != 1 ] && boot=(--bootstrap "${addr[1]}")
-	[ "$have_repair" -eq 1 ] || extra=()
-	start_daemon "n$1" "n$1.log" --listen "${addr[$1]:-127.0.0.1:0}" "${boot[@]}" "${OPTS[@]}" "${extra[@]}"
-	check "daemon $1 starts" wait_daemon "n$1"
-	addr[$1]=$(daemon_addr "n$1")
-}
-
-for i in 1 2 3 4; do
-	id[$i]=$(make_node "n$i" 2>&1)
-	[[ ${id[$i]} =~ ^[a-z2-7]{52}$ ]] || { fail "init node $i" "${id[$i]}"; id[$i]="(none $i)"; }
-done
+make_nodes 1 2 3 4
 # Does this build know the repair settings? A daemon refuses unknown ones at once.
-have_repair=1
 start_daemon n1 probe.log --listen 127.0.0.1:0 "${REPAIR_OPTS[@]}"
 if wait_daemon n1; then
 	stop_daemon n1
+	NODE_OPTS+=("${REPAIR_OPTS[@]}")
 else
-	have_repair=0
 	kill_daemon n1
 	echo "# this build has no repair settings ($(grep -m1 -o 'unknown setting.*' probe.log))"
 fi
-for i in 1 2 3 4; do start "$i"; done
+start_node 1
+for i in 2 3 4; do start_node "$i" 1; done
 check "four daemons form a full mesh" wait_for 20 mesh_up 1 2 3 4
 
 gen_data big $((20 * MiB)) chaos-big
@@ -352,15 +261,15 @@ else
 	capt=$(cat capt.out)
 	check_eq "put of a tree (300 files + 3 MiB) on node 2 exits 0 (${SECS}s)" "0" "$RC"
 	check_match "... and prints a capability" "$CAP_RE" "$capt"
-	chunk_ids n1 "$cap" big.ids
-	chunk_ids n2 "$capt" tree.ids
-	check "... locate lists the chunks of both" test -s big.ids -a -s tree.ids
-	g=$(neediest big.ids 2 3 4)
-	lacks=$(missing_in "n$g" big.ids)
+	locate_chunks n1 "$cap" big.loc
+	locate_chunks n2 "$capt" tree.loc
+	check "... locate lists the chunks of both" test -s big.loc.ids -a -s tree.loc.ids
+	g=$(by_missing big.loc.ids 2 3 4 | head -n 1)
+	lacks=$(missing_in "n$g" big.loc.ids)
 	run 120 /dev/null get.err "$SHOAL" --home "n$g" get "$cap" -o got.big
 	check_eq "get of the 20 MiB on node $g (lacks $lacks chunks) exits 0 (${SECS}s)" 0 "$RC"
 	check "... byte-identical" cmp -s big got.big
-	gt=$(neediest tree.ids 1 3 4)
+	gt=$(by_missing tree.loc.ids 1 3 4 | head -n 1)
 	run 120 /dev/null gett.err "$SHOAL" --home "n$gt" get "$capt" -o got.tree
 	check_eq "get of the tree on node $gt exits 0 (${SECS}s)" 0 "$RC"
 	check "... diff -r finds it identical" diff -r tree got.tree
@@ -376,7 +285,7 @@ else
 			0 "$RC"
 		check_match "... with a capability" "$CAP_RE" "$capr1"
 		check "the members find each other again" wait_for 30 mesh_up 1 2 3 4
-		g2=$(neediest big.ids 2 3)
+		g2=$(by_missing big.loc.ids 2 3 | head -n 1)
 		with_resets 120 "${daemon_pid[n4]}" /dev/null getr1.err \
 			"$SHOAL" --home "n$g2" get "$cap" -o got.reset
 		check_eq "get of the 20 MiB on node $g2 while node 4's connections are reset ($KILLED sockets) exits 0 (${SECS}s)" \
@@ -402,7 +311,7 @@ else
 		t0=$(now_ms)
 		check "after the resets the members find each other again" wait_for 30 mesh_up 1 2 3 4
 		echo "# full mesh again $(($(now_ms) - t0)) ms after the last reset"
-		g2=$(neediest big.ids 2 3 4)
+		g2=$(by_missing big.loc.ids 2 3 4 | head -n 1)
 		with_resets 120 all /dev/null getr2.err "$SHOAL" --home "n$g2" get "$cap" -o got.reset
 		if [ "$RC" -eq 0 ]; then
 			ok "get on node $g2 while every connection is reset ($KILLED sockets) succeeded (${SECS}s)"
@@ -422,8 +331,8 @@ else
 		for c in ${capr1:+reset1:$capr1} ${capr2:+reset2:$capr2}; do
 			f=${c%%:*}
 			c=${c#*:}
-			chunk_ids n3 "$c" "$f.ids"
-			read -r rmin _ <<<"$(copy_range "$f.ids" n1 n2 n3 n4)"
+			locate_chunks n3 "$c" "$f.loc"
+			read -r rmin _ _ <<<"$(copy_range good_copies "$f.loc.ids" n1 n2 n3 n4)"
 			check "$f, put through the resets, has 3 good copies of every chunk ($rmin)" \
 				test "$rmin" -ge 3
 			run 60 /dev/null "get.$f.err" "$SHOAL" --home n1 get "$c" -o got.reset
@@ -449,7 +358,7 @@ else
 		clean_failure "30% loss: put of 2 MiB --replicas 3 on node 3" "$RC" puth.err
 		caph=
 	fi
-	g3=$(neediest big.ids 2 3 4)
+	g3=$(by_missing big.loc.ids 2 3 4 | head -n 1)
 	run 150 /dev/null geth.err "$SHOAL" --home "n$g3" get "$cap" -o got.heavy
 	if [ "$RC" -eq 0 ]; then
 		ok "30% loss: get of the 20 MiB on node $g3 succeeded (${SECS}s)"
@@ -465,7 +374,7 @@ else
 	# ---- 3. faults gone ----------------------------------------------------------------------
 	check "faults removed: the four are a full mesh again" wait_for 30 mesh_up 1 2 3 4
 	verify_all "after the faults shoal verify is clean on every node"
-	g4=$(neediest big.ids 2 3 4)
+	g4=$(by_missing big.loc.ids 2 3 4 | head -n 1)
 	run 60 /dev/null get4.err "$SHOAL" --home "n$g4" get "$cap" -o got.after
 	check_eq "after the faults a get of the 20 MiB on node $g4 exits 0" 0 "$RC"
 	check "... byte-identical" cmp -s big got.after
@@ -487,25 +396,22 @@ if [ -z "${cap:-}" ]; then
 	check_match "put of 20 MiB --replicas 3 on node 1" "$CAP_RE" "$cap"
 	capt=$(shoal --home n2 put tree --replicas 3 2>putt.err)
 	check_match "put of the tree on node 2" "$CAP_RE" "$capt"
-	chunk_ids n1 "$cap" big.ids
-	chunk_ids n2 "$capt" tree.ids
+	locate_chunks n1 "$cap" big.loc
+	locate_chunks n2 "$capt" tree.loc
 fi
 # The victim: whichever of nodes 2-4 holds the most chunks of the 20 MiB file.
-v=2 most=-1
-for i in 2 3 4; do
-	m=$(($(wc -l <big.ids) - $(missing_in "n$i" big.ids)))
-	[ "$m" -gt "$most" ] && { most=$m; v=$i; }
-done
+v=$(by_missing big.loc.ids 2 3 4 | tail -n 1)
+most=$(($(wc -l <big.loc.ids) - $(missing_in "n$v" big.loc.ids)))
 check "node $v holds chunks of the 20 MiB file ($most)" test "$most" -ge 1
-others=() others_homes=()
-for i in 1 2 3 4; do [ "$i" != "$v" ] && others+=("$i") && others_homes+=("n$i"); done
+others=()
+for i in 1 2 3 4; do [ "$i" != "$v" ] && others+=("$i"); done
 (cd "n$v" && find objects/?? -type f | sort) >frozen.before
 "$SHOAL" --home "n$v" status --json >status.before 2>&1
 
 kill -STOP "${daemon_pid[n$v]}"
 t0=$(now_ms)
 check "SIGSTOP of node $v: the others mark it down (peer timeout ${PEER_TIMEOUT} s)" \
-	wait_for $((PEER_TIMEOUT + 10)) all_see down "${id[$v]}" "${others[@]}"
+	wait_for $((PEER_TIMEOUT + 10)) all_see down "${node_id[$v]}" "${others[@]}"
 echo "# node $v seen down everywhere after $(($(now_ms) - t0)) ms"
 gen_data during $((8 * MiB)) chaos-during
 run 90 capd.out putd.err "$SHOAL" --home "n${others[0]}" put during --replicas 4
@@ -513,9 +419,9 @@ capd=$(cat capd.out)
 check_eq "while node $v is frozen: put --replicas 4 on node ${others[0]} exits 0 (${SECS}s)" 0 "$RC"
 check_match "... with a capability" "$CAP_RE" "$capd"
 check "... warning that only 3 nodes are up" grep -q '^shoal: .*only 3 nodes are up' putd.err
-chunk_ids "n${others[0]}" "$capd" during.ids
-gf=$(neediest big.ids "${others[@]:1}")
-lacks=$(missing_in "n$gf" big.ids)
+locate_chunks "n${others[0]}" "$capd" during.loc
+gf=$(by_missing big.loc.ids "${others[@]:1}" | head -n 1)
+lacks=$(missing_in "n$gf" big.loc.ids)
 run 90 /dev/null getf.err "$SHOAL" --home "n$gf" get "$cap" -o got.frozen
 check_eq "... get of the 20 MiB on node $gf (lacks $lacks chunks) exits 0 (${SECS}s)" 0 "$RC"
 check "... byte-identical" cmp -s big got.frozen
@@ -534,7 +440,7 @@ settle() {
 	local last='' now stable=0 deadline=$(($(now_ms) + 15000)) f lo
 	while [ "$(now_ms)" -lt "$deadline" ]; do
 		for f in big tree during; do
-			read -r lo _ <<<"$(file_range "$f.ids" n1 n2 n3 n4)"
+			read -r lo _ _ <<<"$(copy_range copies "$f.loc.ids" n1 n2 n3 n4)"
 			[ "$lo" -lt "$low" ] && low=$lo
 		done
 		now=$(for i in 1 2 3 4; do count_objects "n$i"; done | tr '\n' ' ')
@@ -558,20 +464,19 @@ lost=() released=0
 while read -r f; do
 	h=${f##*/}
 	if [ -f "n$v/$f" ]; then
-		[ "$(sha256sum <"n$v/$f" | cut -c1-64)" == "$h" ] || lost+=("$f (damaged)")
-	elif [ "$(good_copies "$h" "${others_homes[@]}")" -ge 3 ]; then
+		good_copy "n$v" "$h" || lost+=("$f (damaged)")
+	elif [ "$(good_copies "$h" $(homes "${others[@]}"))" -ge 3 ]; then
 		released=$((released + 1))
 	else
-		lost+=("$f (gone, $(good_copies "$h" "${others_homes[@]}") good copies elsewhere)")
+		lost+=("$f (gone, $(good_copies "$h" $(homes "${others[@]}")) good copies elsewhere)")
 	fi
 done <frozen.before
 check_eq "the frozen node's store is intact: of the $(wc -l <frozen.before) objects it had, none damaged or lost ($released let go, 3 copies elsewhere)" \
 	"" "${lost[*]:0:5}"
 check "... and shoal verify on it is clean" shoal --home "n$v" verify
-homes=(n1 n2 n3 n4)
-read -r bmin bmax <<<"$(copy_range big.ids "${homes[@]}")"
-read -r tmin tmax <<<"$(copy_range tree.ids "${homes[@]}")"
-read -r dmin dmax <<<"$(copy_range during.ids "${homes[@]}")"
+read -r bmin bmax _ <<<"$(copy_range good_copies big.loc.ids n1 n2 n3 n4)"
+read -r tmin tmax _ <<<"$(copy_range good_copies tree.loc.ids n1 n2 n3 n4)"
+read -r dmin dmax _ <<<"$(copy_range good_copies during.loc.ids n1 n2 n3 n4)"
 check "no data lost: every chunk of the 20 MiB file has 3 good copies or more ($bmin..$bmax)" \
 	test "$bmin" -ge 3
 check "... of the tree ($tmin..$tmax)" test "$tmin" -ge 3
@@ -602,9 +507,6 @@ check_eq "every file comes back intact from every node" "" "${bad[*]:0:6}"
 verify_all "shoal verify is clean on every node"
 
 # ---- orderly end -----------------------------------------------------------------------
-for i in 1 2 3 4; do
-	stop_daemon "n$i"
-	check_eq "SIGTERM stops node $i with exit 0" 0 $?
-done
+stop_nodes 1 2 3 4
 check_no_sanitizer "no daemon log has a sanitizer report" n?.log
 done_testing

@@ -8,141 +8,45 @@
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-# Killed (say by a runner's timeout): still stop every daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
-here=$(cd "$(dirname "$0")" && pwd)
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-ID_RE='[a-z2-7]{52}'
-MiB=1048576
 # Fast failure detection on every node: down within ~peer_timeout + a tick.
-FAST=(--set peer_timeout=2 --set ping_interval=0.5)
-HOSTILE=(timeout -s KILL 60 python3 "$here/hostile.py")
-# tool NAME: the test tool of this build, else of the default build (they only
-# write files; any build's will do).
-tool() {
-	local t
-	t="$(dirname "$SHOAL")/tests/tools/$1"
-	[ -x "$t" ] || t="$here/../../build/tests/tools/$1"
-	echo "$t"
-}
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5)
 TESTCERT=$(tool testcert)
 CATSIGN=$(tool catsign)
 MKBADTREE=$(tool mkbadtree)
 HOMES=(n1 n2 n3 n4 n5 n6)
 
-declare -A id addr home_of
-# mesh_up N...: every listed node (nN) shows every other listed node up.
-mesh_up() {
-	local i j
-	for i in "$@"; do
-		for j in "$@"; do
-			[ "$i" == "$j" ] && continue
-			[ "$(peer_state "n$i" "${id[$j]}")" == up ] || return 1
-		done
-	done
-}
-# start N [BOOTSTRAP_NODE]: starts node N's daemon (FAST settings) and waits for it.
-start() {
-	local boot=()
-	[ -n "${2:-}" ] && boot=(--bootstrap "${addr[$2]}")
-	start_daemon "n$1" "n$1.log" --listen "${addr[$1]:-127.0.0.1:0}" "${boot[@]}" "${FAST[@]}"
-	check "daemon $1 starts" wait_daemon "n$1"
-	addr[$1]=$(daemon_addr "n$1")
-}
-# obj HOME HEX: the path of chunk HEX in HOME.
-obj() { echo "$1/objects/${2:0:2}/$2"; }
-# good_copies HEX HOME...: how many of the HOMEs hold chunk HEX with bytes that hash to it.
-good_copies() {
-	local h=$1 home n=0 f
-	shift
-	for home; do
-		f=$(obj "$home" "$h")
-		[ -f "$f" ] && [ "$(sha256sum <"$f" | cut -c1-64)" == "$h" ] && n=$((n + 1))
-	done
-	echo "$n"
-}
-# copies HEX HOME...: how many of the HOMEs have a file for chunk HEX.
-copies() {
-	local h=$1 home n=0
-	shift
-	for home; do
-		[ -e "$(obj "$home" "$h")" ] && n=$((n + 1))
-	done
-	echo "$n"
-}
-# locate HOME TARGET OUT: `shoal locate` into OUT; the ids alone into OUT.ids.
-locate() {
-	"$SHOAL" --home "$1" locate "$2" >"$3" 2>"$3.err"
-	local rc=$?
-	cut -f1 "$3" >"$3.ids"
-	return "$rc"
-}
-# min_good IDS_FILE HOME...: the fewest good copies any chunk of IDS_FILE has.
-min_good() {
-	local ids=$1 h c min=999
-	shift
-	while read -r h; do
-		c=$(good_copies "$h" "$@")
-		[ "$c" -lt "$min" ] && min=$c
-	done <"$ids"
-	echo "$min"
-}
-# none_left IDS_FILE HOME...: no HOME has any chunk of IDS_FILE.
-none_left() {
-	local ids=$1 h
-	shift
-	while read -r h; do
-		[ "$(copies "$h" "$@")" -eq 0 ] || return 1
-	done <"$ids"
-}
-# missing_in HOME IDS_FILE: how many chunks of IDS_FILE HOME lacks.
-missing_in() {
-	local h n=0
-	while read -r h; do
-		[ -e "$(obj "$1" "$h")" ] || n=$((n + 1))
-	done <"$2"
-	echo "$n"
-}
-# json_ok FILE PYTHON_EXPR ARGS...: ok when the expression (j = FILE's JSON, a = ARGS) is true.
-json_ok() {
-	local f=$1 expr=$2
-	shift 2
-	python3 -c "import json, sys; j = json.load(open(sys.argv[1])); a = sys.argv[2:]; sys.exit(0 if ($expr) else 1)" "$f" "$@"
-}
+declare -A home_of
 lists_name() { # HOME NAME CAP: `ls --network` on HOME has NAME with capability CAP
 	"$SHOAL" --home "$1" ls --network 2>/dev/null | awk -F'\t' -v n="$2" -v c="$3" '$1 == n && $3 == c {f = 1} END {exit !f}'
 }
 status_ok() { "$SHOAL" --home "$1" status >/dev/null 2>&1; }
 
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
-for i in 1 2 3 4 5 6; do
-	id[$i]=$(make_node "n$i" 2>&1)
-	[[ ${id[$i]} =~ ^$ID_RE$ ]] || { fail "init node $i" "${id[$i]}"; id[$i]="(none $i)"; }
-	home_of[${id[$i]}]=n$i
-done
+make_nodes 1 2 3 4 5 6
+for i in 1 2 3 4 5 6; do home_of[${node_id[$i]}]=n$i; done
 # Node 5 shares node 2's convergence secret: the same file put on both is the
 # same chunks, which both then need (section 6).
 cp n2/secret n5/secret
 CA=n1/ca.crt
 
 # ---- 1. four nodes, R = 3, the uploader SIGKILLed ------------------------------------------
-start 1
-for i in 2 3 4; do start "$i" 1; done
+start_node 1
+for i in 2 3 4; do start_node "$i" 1; done
 check "four daemons form a full mesh" wait_for 15 mesh_up 1 2 3 4
 gen_data big1 $((20 * MiB)) dist-one
 cap1=$(shoal --home n1 put big1 --replicas 3 2>put1.err)
 check_eq "put --replicas 3 of 20 MiB on node 1 exits 0" 0 $?
 check_match "... and prints the capability" "$CAP_RE" "$cap1"
 check_eq "... with nothing on stderr (4 live nodes, R = 3)" "" "$(cat put1.err)"
-locate n1 "$cap1" loc1
+locate_chunks n1 "$cap1" loc1
 check_eq "locate on node 1 exits 0" 0 $?
 nloc1=$(wc -l <loc1.ids)
 check "... lists the file's chunks (at least 6 for 20 MiB: $nloc1)" test "$nloc1" -ge 6
 bad=$(grep -cvE "^[0-9a-f]{64}	[0-9]+	$ID_RE(,$ID_RE)*\$" loc1)
 check_eq "... every line is: 64-hex id, stored bytes, holders" 0 "$bad"
 check_eq "... each chunk once" "$nloc1" "$(sort -u loc1.ids | wc -l)"
-min=$(min_good loc1.ids n1 n2 n3 n4)
+read -r min _ _ <<<"$(copy_range good_copies loc1.ids n1 n2 n3 n4)"
 check "every chunk is on at least 3 of the 4 homes, bytes hashing to its id (fewest: $min)" \
 	test "$min" -ge 3
 wrong=() sizes=()
@@ -162,11 +66,8 @@ check "locate --json lists the same chunks, each with 3 holders or more" json_ok
 	'sorted(c["id"] for c in j) == sorted(open(a[0]).read().split()) and all(len(set(c["holders"])) >= 3 for c in j)' \
 	loc1.ids
 # The getter: whichever of nodes 2-4 holds the fewest chunks (it must fetch some).
-getter=2 least=-1
-for i in 2 3 4; do
-	m=$(missing_in "n$i" loc1.ids)
-	[ "$m" -gt "$least" ] && { least=$m; getter=$i; }
-done
+getter=$(by_missing loc1.ids 2 3 4 | head -n 1)
+least=$(missing_in "n$getter" loc1.ids)
 check "node $getter lacks some chunks of the file ($least)" test "$least" -ge 1
 kill_daemon n1
 shoal --home "n$getter" get "$cap1" -o got1 2>get1.err
@@ -178,9 +79,9 @@ check_eq "... nothing on stderr" "" "$(head -c 500 get1.err)"
 gen_data big2 $((20 * MiB)) dist-two
 cap2=$(shoal --home n2 put big2 --replicas 3 2>put2.err)
 check_eq "put --replicas 3 of 20 MiB on node 2 (live: 2, 3, 4) exits 0" 0 $?
-locate n2 "$cap2" loc2
-check "... every chunk on nodes 2, 3 and 4" test "$(min_good loc2.ids n2 n3 n4)" -ge 3
-start 5 2
+locate_chunks n2 "$cap2" loc2
+check "... every chunk on nodes 2, 3 and 4" each_chunk_has -ge 3 loc2.ids n2 n3 n4
+start_node 5 2
 check "node 5 (fresh, holds nothing) joins 2, 3, 4" wait_for 15 mesh_up 2 3 4 5
 check_eq "... holds none of the file" "$(wc -l <loc2.ids)" "$(missing_in n5 loc2.ids)"
 kill -STOP "${daemon_pid[n3]}"
@@ -205,18 +106,18 @@ check_eq "put --publish --name q3-report on node 2 exits 0" 0 $?
 check_match "... and prints the capability" "$CAP_RE" "$capp"
 check "ls --network on node 4 lists it (name, size, capability)" \
 	wait_for 10 lists_name n4 q3-report "$capp"
-check_eq "... with its size and owner (node 2)" "$(stat -c %s report.txt) ${id[2]}" \
+check_eq "... with its size and owner (node 2)" "$(stat -c %s report.txt) ${node_id[2]}" \
 	"$("$SHOAL" --home n4 ls --network 2>/dev/null | awk -F'\t' '$1 == "q3-report" {print $2, $4}')"
 shoal --home n4 ls --network --json >lsn.json 2>lsn.err
 check_eq "ls --network --json on node 4 exits 0" 0 $?
 check "... lists q3-report with its size, capability and owner" json_ok lsn.json \
 	'any(e["name"] == "q3-report" and e["size"] == int(a[0]) and e["capability"] == a[1] and e["owner"] == a[2] for e in j)' \
-	"$(stat -c %s report.txt)" "$capp" "${id[2]}"
+	"$(stat -c %s report.txt)" "$capp" "${node_id[2]}"
 check_eq "ls (local names) on node 4 does not list it" "" "$("$SHOAL" --home n4 ls 2>&1 | grep q3-report)"
 shoal --home n4 get q3-report -o gotp 2>getp.err
 check_eq "get q3-report by name on node 4 exits 0" 0 $?
 check "... and the file comes back identical" cmp -s report.txt gotp
-start 6 4
+start_node 6 4
 check "node 6 starts after the publication (fresh home, bootstrapped from node 4)" \
 	wait_for 15 mesh_up 2 4 5 6
 t0=$(now_ms)
@@ -280,14 +181,13 @@ check_eq "get of the tree on node 6 exits 0" 0 $?
 check "... diff -r finds the trees identical" diff -r tree gottree
 check_eq "... the empty directory too" "" "$(find gottree/empty/dir -mindepth 1 2>&1)"
 # Hostile directory manifests, made in node 6's store while its daemon is stopped.
-stop_daemon n6
-check_eq "node 6 stops for mkbadtree" 0 $?
+stop_nodes 6 # for mkbadtree
 declare -A badcap
 for k in valid dotdot inner-dotdot absolute; do
 	badcap[$k]=$("$MKBADTREE" n6 "$k" 2>&1)
 	check_match "mkbadtree stores a '$k' tree manifest in node 6's home" "$CAP_RE" "${badcap[$k]}"
 done
-start 6 4
+start_node 6 4
 check "node 6 restarts and rejoins" wait_for 15 mesh_up 2 4 5 6
 slash_x=$([ -e /x ] && echo before || echo none)
 mkdir w6 w4
@@ -315,14 +215,14 @@ caps=$(shoal --home n2 put shared --name shared 2>/dev/null)
 check_match "put of shared on node 2" "$CAP_RE" "$caps"
 caps5=$(shoal --home n5 put shared --name shared 2>/dev/null)
 check_eq "the same file on node 5 (same convergence secret): the same capability" "$caps" "$caps5"
-locate n2 fone locf
-locate n5 shared locs
-check "fone's chunks are on 3 homes" test "$(min_good locf.ids "${HOMES[@]}")" -ge 3
-check "shared's chunks are on 3 homes" test "$(min_good locs.ids "${HOMES[@]}")" -ge 3
+locate_chunks n2 fone locf
+locate_chunks n5 shared locs
+check "fone's chunks are on 3 homes" each_chunk_has -ge 3 locf.ids "${HOMES[@]}"
+check "shared's chunks are on 3 homes" each_chunk_has -ge 3 locs.ids "${HOMES[@]}"
 check "rm shared on node 2 exits 0" shoal --home n2 rm shared
 check "rm fone on node 2 exits 0" shoal --home n2 rm fone
 t0=$(now_ms)
-check "fone's chunks vanish from every home within 10 s" wait_for 10 none_left locf.ids "${HOMES[@]}"
+check "fone's chunks vanish from every home within 10 s" wait_for 10 each_chunk_has -eq 0 locf.ids "${HOMES[@]}"
 echo "# gone after $(($(now_ms) - t0)) ms"
 sleep 1 # give a wrong unpin of shared the time to land
 left=()
@@ -334,7 +234,7 @@ while IFS=$'\t' read -r h _ holders; do
 	done
 done < <("$SHOAL" --home n5 locate shared 2>&1)
 check_eq "shared, still needed by node 5: node 5 locates each chunk on 3 holders or more, on disk" "" "${left[*]:0:5}"
-check "... at least 3 copies of each" test "$(min_good locs.ids "${HOMES[@]}")" -ge 3
+check "... at least 3 copies of each" each_chunk_has -ge 3 locs.ids "${HOMES[@]}"
 check "an unrelated file's chunks (big2) stay on node 2" test "$(missing_in n2 loc2.ids)" -eq 0
 check_eq "ls on node 2 no longer lists fone nor shared" "" \
 	"$("$SHOAL" --home n2 ls 2>&1 | grep -E '^(fone|shared)	')"
@@ -344,9 +244,9 @@ check_eq "ls on node 2 no longer lists fone nor shared" "" \
 gen_data lied $((20 * MiB)) dist-lied
 capl=$(shoal --home n4 put lied --replicas 1 2>/dev/null)
 check_match "put --replicas 1 on node 4 (only node 4 holds it)" "$CAP_RE" "$capl"
-locate n4 "$capl" locl
+locate_chunks n4 "$capl" locl
 check_eq "... node 6 holds none of it" "$(wc -l <locl.ids)" "$(missing_in n6 locl.ids)"
-"${HOSTILE[@]}" liar "${addr[6]}" "$CA" liar.key liar.crt 40 >liar.out 2>&1 &
+"${HOSTILE[@]}" liar "${node_addr[6]}" "$CA" liar.key liar.crt 40 >liar.out 2>&1 &
 liar_pid=$!
 check "a liar joins node 6" wait_for 10 grep -q '^id ' liar.out
 liar_id=$(sed -n 's/^id //p' liar.out)
@@ -365,7 +265,7 @@ wait "$liar_pid" 2>/dev/null
 for c in h1 h2 h3 h4 h5; do
 	"$TESTCERT" valid network "$c.key" "$c.crt" || fail "testcert $c"
 done
-a4=${addr[4]}
+a4=${node_addr[4]}
 some=$(head -n 1 locl.ids)
 check "GetChunk of an id never stored: Error NOT_FOUND (then a stored one is served)" \
 	"${HOSTILE[@]}" getchunk "$a4" "$CA" h1.key h1.crt "$some"
@@ -390,7 +290,7 @@ check_eq "... the 4 MiB + 16 chunk is stored whole" $((4 * MiB + 16)) \
 check "... node 4 answers status" status_ok n4
 check "... and still serves others: a chunk to a new client" \
 	"${HOSTILE[@]}" getchunk "$a4" "$CA" h4.key h4.crt "$some"
-check "... and node 6 still sees it up" wait_peer_state 5 up n6 "${id[4]}"
+check "... and node 6 still sees it up" wait_peer_state 5 up n6 "${node_id[4]}"
 shoal --home n6 get "$capt" -o gottree2 2>/dev/null
 check "... node 6 gets the tree again" diff -r tree gottree2
 check "catsign is built ($CATSIGN)" test -x "$CATSIGN"
@@ -411,22 +311,18 @@ check_eq "... no file named x appeared next to node 4's home" "" "$(find . -maxd
 gen_data sent $((3 * MiB)) dist-sent
 caps3=$(shoal --home n2 put sent --name sent --replicas 1 2>/dev/null)
 check_match "put --replicas 1 of 3 MiB on node 2" "$CAP_RE" "$caps3"
-locate n2 sent locd
+locate_chunks n2 sent locd
 check_eq "... node 6 holds none of it" "$(wc -l <locd.ids)" "$(missing_in n6 locd.ids)"
-shoal --home n2 send sent --to "${id[6]}" >send.out 2>send.err
+shoal --home n2 send sent --to "${node_id[6]}" >send.out 2>send.err
 check_eq "send sent --to node 6 exits 0" 0 $?
 check_eq "... printing nothing" "" "$(cat send.out send.err)"
 check_eq "... node 6 now holds every chunk" 0 "$(missing_in n6 locd.ids)"
-for i in 2 4 5; do
-	stop_daemon "n$i"
-	check_eq "SIGTERM stops node $i with exit 0" 0 $?
-done
+stop_nodes 2 4 5
 _alone() { [ "$(peers_up n6)" -eq 0 ]; }
 check "node 6 is alone (no peer up)" wait_for 5 _alone
 shoal --home n6 get "$caps3" -o gotd 2>getd.err
 check_eq "get on node 6 with every other node stopped exits 0" 0 $?
 check "... and the file is intact" cmp -s sent gotd
-stop_daemon n6
-check_eq "SIGTERM stops node 6 with exit 0" 0 $?
+stop_nodes 6
 check_no_sanitizer "no daemon log has a sanitizer report" n?.log
 done_testing

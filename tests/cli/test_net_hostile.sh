@@ -7,16 +7,9 @@
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-# Killed (say by a runner's timeout): still stop every daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
-here=$(cd "$(dirname "$0")" && pwd)
 cd "$T" || exit 1
-MiB=1048576
-HOSTILE=(timeout -s KILL 30 python3 "$here/hostile.py")
-TESTCERT="$(dirname "$SHOAL")/tests/tools/testcert"
-# The tool only writes certificates: any build's will do.
-[ -x "$TESTCERT" ] || TESTCERT="$here/../../build/tests/tools/testcert"
-OPTS=(--set handshake_timeout=2)
+TESTCERT=$(tool testcert)
+NODE_OPTS=(--set handshake_timeout=2)
 # Under AddressSanitizer, freed memory waits in a quarantine (256 MB by default)
 # before reuse, which would count in the daemon's RSS; keep it small so the RSS
 # bounds below measure what the daemon holds. Other builds ignore this.
@@ -44,9 +37,6 @@ settle_warns() {
 		sleep 0.05
 	done
 }
-both_up() {
-	[ "$(peer_state n1 "$id2")" == up ] && [ "$(peer_state n2 "$id1")" == up ]
-}
 # status_ms HOME: how long `shoal status` takes (ms), or "failed".
 status_ms() {
 	local t0
@@ -64,15 +54,12 @@ fast_status() { # DESC HOME
 }
 
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
-id1=$(make_node n1 2>&1)
-id2=$(make_node n2 2>&1)
-start_daemon n1 n1.log --listen 127.0.0.1:0 "${OPTS[@]}"
-check "daemon 1 starts" wait_daemon n1
-a1=$(daemon_addr n1)
+make_nodes 1 2
+start_node 1
+a1=${node_addr[1]}
 pid1=${daemon_pid[n1]}
-start_daemon n2 n2.log --listen 127.0.0.1:0 --bootstrap "$a1" "${OPTS[@]}"
-check "daemon 2 starts" wait_daemon n2
-check "the two are up" wait_for 15 both_up
+start_node 2 1
+check "the two are up" wait_for 15 mesh_up 1 2
 CA=n1/ca.crt
 for c in valid valid2 valid3 valid4 valid5; do
 	"$TESTCERT" valid network "$c.key" "$c.crt" || fail "testcert valid"
@@ -100,7 +87,7 @@ check_eq "... is never up in a member's peers (5 s)" 0 "$seen_up"
 check_eq "... and sees no member up itself" 0 "$x_up"
 check_eq "... it is not even listed by node 1" none "$(peer_state n1 "$xid")"
 check "... node 1 logged its refused handshakes" _warns_at_least $((before + 1))
-check "... and the members stay up" both_up
+check "... and the members stay up" mesh_up 1 2
 stop_daemon x
 check_eq "... it stops cleanly" 0 $?
 settle_warns
@@ -128,7 +115,7 @@ incident "Hello, then a truncated frame and silence: disconnected" \
 incident "Hello with protocol version 2: Error VERSION, then disconnected" \
 	"${HOSTILE[@]}" version2 "$a1" "$CA" valid.key valid.crt
 check "after all that, node 1 answers status" shoal --home n1 status
-check "... and the two are still up" both_up
+check "... and the two are still up" mesh_up 1 2
 
 # ---- 200 idle TCP connections ------------------------------------------------------------
 before=$(warns)
@@ -136,7 +123,7 @@ before=$(warns)
 flood_pid=$!
 check "200 idle connections open" wait_for 10 grep -q '^open 200' flood.out
 fast_status "... node 1 answers status quickly meanwhile" n1
-check "... the mesh stays up" both_up
+check "... the mesh stays up" mesh_up 1 2
 rss=$(rss_kb "$pid1")
 if [ "$rss" -gt 0 ] && [ "$rss" -lt $((64 * 1024)) ]; then ok "... RSS stays under 64 MiB ($rss KiB)"; else fail "... RSS stays under 64 MiB" "$rss KiB"; fi
 wait "$flood_pid"
@@ -168,7 +155,7 @@ check "... until the daemon stops reading (${sent:-0} requests sent)" test "${se
 check "... meanwhile another client gets the chunk" \
 	"${HOSTILE[@]}" getchunk "$a1" "$CA" valid5.key valid5.crt "$big"
 fast_status "... node 1 answers status quickly" n1
-check "... the mesh stays up" both_up
+check "... the mesh stays up" mesh_up 1 2
 wait "$hog_pid"
 wait "$sampler_pid"
 max=$(sort -n rss.samples | tail -n 1)
@@ -182,10 +169,7 @@ fi
 # ---- the end ----------------------------------------------------------------------------
 check "node 1 never crashed" _alive "$pid1"
 check "... answers status" shoal --home n1 status
-check "... and is up with node 2" wait_for 10 both_up
-for n in n1 n2; do
-	stop_daemon "$n"
-	check_eq "SIGTERM stops $n with exit 0" 0 $?
-done
+check "... and is up with node 2" wait_for 10 mesh_up 1 2
+stop_nodes 1 2
 check_no_sanitizer "no daemon log has a sanitizer report" n1.log n2.log x.log
 done_testing

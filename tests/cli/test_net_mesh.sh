@@ -4,49 +4,15 @@
 # through the daemon (same outputs as offline), a killed member marked down by the
 # others and welcomed back when restarted, a frozen member timed out, and a member
 # rejoining through the members it remembers once its bootstrap node is gone.
-# shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-# Killed (say by a runner's timeout): still stop every daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-MiB=1048576
 # Fast failure detection on every node: down within ~peer_timeout + a tick.
-FAST=(--set peer_timeout=2 --set ping_interval=0.5)
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5)
+# json HOME CMD: what `shoal CMD --json` prints on HOME.
+json() { "$SHOAL" --home "$1" "$2" --json 2>/dev/null; }
 
-# mesh_up N...: every listed node (nN) shows every other listed node up.
-mesh_up() {
-	local i j
-	for i in "$@"; do
-		for j in "$@"; do
-			[ "$i" == "$j" ] && continue
-			[ "$(peer_state "n$i" "${id[$j]}")" == up ] || return 1
-		done
-	done
-}
-# all_see STATE ID N...: every listed node shows node ID in STATE.
-all_see() {
-	local state=$1 who=$2 i
-	shift 2
-	for i in "$@"; do
-		[ "$(peer_state "n$i" "$who")" == "$state" ] || return 1
-	done
-}
-# json_check HOME CMD PYTHON_EXPR ARGS...: runs `shoal CMD --json` and evaluates
-# the expression with j = the parsed JSON and a = ARGS; ok when it is true.
-json_check() {
-	local home=$1 cmd=$2 expr=$3
-	shift 3
-	"$SHOAL" --home "$home" "$cmd" --json 2>/dev/null |
-		python3 -c "import json, sys; j = json.load(sys.stdin); a = sys.argv[1:]; sys.exit(0 if ($expr) else 1)" "$@"
-}
-
-declare -A id addr
-for i in 1 2 3 4; do
-	id[$i]=$(make_node "n$i" 2>&1)
-	[[ ${id[$i]} =~ ^[a-z2-7]{52}$ ]] || { fail "init node $i" "${id[$i]}"; id[$i]="(none $i)"; }
-done
+make_nodes 1 2 3 4
 
 # ---- no daemon ---------------------------------------------------------------------
 shoal --home n1 status >out 2>err
@@ -58,16 +24,10 @@ check_failed "peers --json without a daemon fails" $?
 check_err1 "... with one 'shoal: ' line" err "no daemon is running"
 
 # ---- three daemons, each bootstrapped from the first ---------------------------------
-start_daemon n1 n1.log --listen 127.0.0.1:0 "${FAST[@]}"
-check "daemon 1 starts and answers status" wait_daemon n1
-addr[1]=$(daemon_addr n1)
-check_match "status --json reports the port the kernel chose" '^127\.0\.0\.1:[1-9][0-9]*$' "${addr[1]}"
-for i in 2 3; do
-	start_daemon "n$i" "n$i.log" --listen 127.0.0.1:0 --bootstrap "${addr[1]}" "${FAST[@]}"
-	check "daemon $i starts" wait_daemon "n$i"
-	addr[$i]=$(daemon_addr "n$i")
-done
-check_ne "daemons 1 and 2 listen on different ports" "${addr[1]}" "${addr[2]}"
+start_node 1
+check_match "status --json reports the port the kernel chose" '^127\.0\.0\.1:[1-9][0-9]*$' "${node_addr[1]}"
+for i in 2 3; do start_node "$i" 1; done
+check_ne "daemons 1 and 2 listen on different ports" "${node_addr[1]}" "${node_addr[2]}"
 check "three daemons bootstrapped from the first reach a full mesh" wait_for 15 mesh_up 1 2 3
 for i in 1 2 3; do
 	check_eq "node $i: peers shows 2 members up" 2 "$(peers_up "n$i")"
@@ -75,19 +35,19 @@ done
 shoal --home n2 peers >out 2>err
 check_eq "peers prints one line per member" 2 "$(wc -l <out)"
 check_match "peers lines are id, address, up, round trip" \
-	"^${id[1]}	${addr[1]}	up	([0-9]+\.[0-9]+ms|-)\$" "$(grep "^${id[1]}" out)"
+	"^${node_id[1]}	${node_addr[1]}	up	([0-9]+\.[0-9]+ms|-)\$" "$(grep "^${node_id[1]}" out)"
 check "peers on node 3 shows node 2 at the address it listens on" \
-	grep -q "^${id[2]}	${addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
-check "peers --json parses and lists the two others up" json_check n1 peers \
-	'sorted(p["node_id"] for p in j if p["state"] == "up") == sorted(a)' "${id[2]}" "${id[3]}"
-check "peers --json entries have addr, rtt_ms and last_seen" json_check n1 peers \
+	grep -q "^${node_id[2]}	${node_addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
+check "peers --json parses and lists the two others up" json_ok <(json n1 peers) \
+	'sorted(p["node_id"] for p in j if p["state"] == "up") == sorted(a)' "${node_id[2]}" "${node_id[3]}"
+check "peers --json entries have addr, rtt_ms and last_seen" json_ok <(json n1 peers) \
 	'all(isinstance(p["addr"], str) and p["rtt_ms"] >= 0 and p["last_seen"] > 0 for p in j) and len(j) == 2'
-check "status --json has node_id, listen and peers_up" json_check n1 status \
+check "status --json has node_id, listen and peers_up" json_ok <(json n1 status) \
 	'j["node_id"] == a[0] and j["listen"] == a[1] and j["peers_up"] == 2 and j["peers_down"] == 0' \
-	"${id[1]}" "${addr[1]}"
+	"${node_id[1]}" "${node_addr[1]}"
 shoal --home n1 status >out 2>&1
 check_match "status (text) names the node, its address and the peer count" \
-	"node +${id[1]}.*listen +${addr[1]}.*peers +2 up, 0 down" "$(tr '\n' ' ' <out)"
+	"node +${node_id[1]}.*listen +${node_addr[1]}.*peers +2 up, 0 down" "$(tr '\n' ' ' <out)"
 
 # ---- one daemon per home -----------------------------------------------------------
 pid1=${daemon_pid[n1]}
@@ -105,7 +65,7 @@ echo "a small file" >small
 cap=$(shoal --home n3 put big 2>put.err)
 check_eq "put of 20 MiB through the daemon exits 0" 0 $?
 check_match "... and prints a capability" "$CAP_RE" "$cap"
-check "... the daemon counts what was stored" json_check n3 status \
+check "... the daemon counts what was stored" json_ok <(json n3 status) \
 	'j["chunks"] >= 5 and j["bytes"] >= 20 * 1048576'
 shoal --home n3 get "$cap" -o got1 2>err
 check_eq "get by capability through the daemon exits 0" 0 $?
@@ -131,11 +91,10 @@ check_eq "verify through the daemon exits 0" 0 $?
 check_match "... with a summary line" '^verified [0-9]+ chunks' "$verify_d"
 
 # ---- SIGTERM stops a daemon cleanly --------------------------------------------------
-stop_daemon n3
-check_eq "SIGTERM stops daemon 3 with exit 0" 0 $?
+stop_nodes 3
 check "... logging 'stopped'" grep -q "info: stopped$" n3.log
 check "... and removing its control socket" test ! -e n3/ctl.sock
-check "... and its peers mark it down" wait_for 5 all_see down "${id[3]}" 1 2
+check "... and its peers mark it down" wait_for 5 all_see down "${node_id[3]}" 1 2
 check "... while keeping each other up" mesh_up 1 2
 
 # ---- the same store offline: the same outputs ------------------------------------------
@@ -153,14 +112,11 @@ shoal --home n3 get "shoal:notacapability" -o x 2>get_o.err
 check_eq "get of a malformed capability: same error offline" "$(cat get_d.err)" "$(cat get_o.err)"
 
 # Back on its old address: the others find it again without help.
-start_daemon n3 n3.log --listen "${addr[3]}" --bootstrap "${addr[1]}" "${FAST[@]}"
-check "daemon 3 restarts on its address" wait_daemon n3
+start_node 3 1
 check "... and the three are a full mesh again" wait_for 15 mesh_up 1 2 3
 
 # ---- a fourth daemon joins later ----------------------------------------------------------
-start_daemon n4 n4.log --listen 127.0.0.1:0 --bootstrap "${addr[1]}" "${FAST[@]}"
-check "daemon 4 starts" wait_daemon n4
-addr[4]=$(daemon_addr n4)
+start_node 4 1
 check "a fourth daemon joins: all four see each other up" wait_for 15 mesh_up 1 2 3 4
 for i in 1 2 3 4; do
 	check_eq "node $i: 3 members up" 3 "$(peers_up "n$i")"
@@ -169,43 +125,40 @@ done
 # ---- kill -9 of a member, then restart --------------------------------------------------
 kill_daemon n2
 t0=$(now_ms)
-check "kill -9 of node 2: nodes 1, 3, 4 mark it down within 4 s" wait_for 4 all_see down "${id[2]}" 1 3 4
+check "kill -9 of node 2: nodes 1, 3, 4 mark it down within 4 s" wait_for 4 all_see down "${node_id[2]}" 1 3 4
 echo "# node 2 seen down everywhere after $(($(now_ms) - t0)) ms"
 check "... and stay up among themselves" mesh_up 1 3 4
-start_daemon n2 n2.log --listen "${addr[2]}" --bootstrap "${addr[1]}" "${FAST[@]}"
-check "node 2 restarts" wait_daemon n2
+start_node 2 1 # on its address
 check "... and is up again everywhere, no operator action" wait_for 15 mesh_up 1 2 3 4
 
 # ---- a frozen member: only the keepalive can tell -------------------------------------------
 kill -STOP "${daemon_pid[n4]}"
 t0=$(now_ms)
 check "SIGSTOP of node 4: the others mark it down within 4 s (peer timeout 2 s)" \
-	wait_for 4 all_see down "${id[4]}" 1 2 3
+	wait_for 4 all_see down "${node_id[4]}" 1 2 3
 echo "# node 4 seen down everywhere after $(($(now_ms) - t0)) ms"
-check "... logging that it went silent" grep -q "warn: peer ${id[4]:0:16} silent" n1.log
+check "... logging that it went silent" grep -q "warn: peer ${node_id[4]:0:16} silent" n1.log
 kill -CONT "${daemon_pid[n4]}"
 check "SIGCONT: node 4 is up again everywhere" wait_for 15 mesh_up 1 2 3 4
 
 # ---- the bootstrap node is gone for good; a member restarts ---------------------------------
 kill_daemon n1
 check "kill -9 of node 1 (the bootstrap): the others mark it down" \
-	wait_for 4 all_see down "${id[1]}" 2 3 4
+	wait_for 4 all_see down "${node_id[1]}" 2 3 4
 kill_daemon n2
-check "kill -9 of node 2: the others mark it down" wait_for 4 all_see down "${id[2]}" 3 4
-# A fresh port: the others cannot find it, it must find them.
-start_daemon n2 n2.log --listen 127.0.0.1:0 --bootstrap "${addr[1]}" "${FAST[@]}"
-check "node 2 restarts with only the dead node 1 as bootstrap" wait_daemon n2
-new2=$(daemon_addr n2)
-check_ne "... on a new port" "${addr[2]}" "$new2"
+check "kill -9 of node 2: the others mark it down" wait_for 4 all_see down "${node_id[2]}" 3 4
+# A fresh port: the others cannot find it, it must find them. Only the dead node 1
+# is its bootstrap.
+old2=${node_addr[2]}
+unset 'node_addr[2]'
+start_node 2 1
+check_ne "... on a new port" "$old2" "${node_addr[2]}"
 check "... reconnects through the members it remembers: 3 and 4 up" wait_for 15 mesh_up 2 3 4
-check_eq "... node 1 down in its list" down "$(peer_state n2 "${id[1]}")"
+check_eq "... node 1 down in its list" down "$(peer_state n2 "${node_id[1]}")"
 check "node 3 knows node 2 at its new address" \
-	grep -q "^${id[2]}	$new2	up	" <("$SHOAL" --home n3 peers 2>&1)
+	grep -q "^${node_id[2]}	${node_addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
 
 # ---- orderly end -----------------------------------------------------------------------
-for i in 2 3 4; do
-	stop_daemon "n$i"
-	check_eq "SIGTERM stops node $i with exit 0" 0 $?
-done
+stop_nodes 2 3 4
 check_no_sanitizer "no daemon log has a sanitizer report" n?.log
 done_testing

@@ -11,67 +11,23 @@
 # shellcheck disable=SC2317,SC2046 # helpers are called through check and wait_for; homes are words
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-# Killed (say by a runner's timeout): still stop every daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
-here=$(cd "$(dirname "$0")" && pwd)
 cd "$T" || exit 1
-CAP_RE='^shoal:[a-z2-7]{52}:[a-z2-7]{52}$'
-ID_RE='[a-z2-7]{52}'
-MiB=1048576
 GRACE=3 # seconds a member may be down before its copies stop counting
 # Fast failure detection, a short grace period, a scan every second; no scrub
 # unless a node asks for one (a later --set wins).
-OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set "grace_period=$GRACE"
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set "grace_period=$GRACE"
 	--set repair_interval=1 --set scrub_rate=0)
 SCRUB=(--set scrub_rate=64)
-HOSTILE=(timeout -s KILL 30 python3 "$here/hostile.py")
-# The tool only writes certificates: any build's will do.
-TESTCERT="$(dirname "$SHOAL")/tests/tools/testcert"
-[ -x "$TESTCERT" ] || TESTCERT="$here/../../build/tests/tools/testcert"
+TESTCERT=$(tool testcert)
 
-declare -A id addr
 live=() # the nodes whose daemons run (numbers)
 
-# start N [BOOTSTRAP_NODE] [DAEMON ARGS...]: starts node N's daemon and waits for it.
-start() {
-	local n=$1 boot=()
-	shift
-	[ -n "${1:-}" ] && boot=(--bootstrap "${addr[$1]}")
-	shift
-	start_daemon "n$n" "n$n.log" --listen "${addr[$n]:-127.0.0.1:0}" "${boot[@]}" "${OPTS[@]}" "$@"
-	check "daemon $n starts" wait_daemon "n$n"
-	addr[$n]=$(daemon_addr "n$n")
-	live+=("$n")
-}
 # drop N: node N no longer counts as live.
 drop() {
 	local i keep=()
 	for i in "${live[@]}"; do [ "$i" == "$1" ] || keep+=("$i"); done
 	live=("${keep[@]}")
 }
-homes() { # N...: their homes
-	local i
-	for i; do printf 'n%s ' "$i"; done
-}
-# mesh_up N...: every listed node shows every other listed node up.
-mesh_up() {
-	local i j
-	for i in "$@"; do
-		for j in "$@"; do
-			[ "$i" == "$j" ] && continue
-			[ "$(peer_state "n$i" "${id[$j]}")" == up ] || return 1
-		done
-	done
-}
-# all_see STATE N M...: every node M shows node N in STATE.
-all_see() {
-	local state=$1 who=$2 i
-	shift 2
-	for i in "$@"; do
-		[ "$(peer_state "n$i" "${id[$who]}")" == "$state" ] || return 1
-	done
-}
-obj() { echo "$1/objects/${2:0:2}/$2"; } # HOME HEX
 sha() { sha256sum <"$1" | cut -c1-64; }
 # spoil HOME HEX: flips a byte in the middle of HOME's copy of chunk HEX.
 spoil() {
@@ -79,62 +35,11 @@ spoil() {
 	f=$(obj "$1" "$2")
 	flip_byte "$f" $(($(stat -c %s "$f") / 2))
 }
-good() { [ -f "$(obj "$1" "$2")" ] && [ "$(sha "$(obj "$1" "$2")")" == "$2" ]; } # HOME HEX
-# copies HEX HOME...: how many HOMEs have a file for chunk HEX.
-copies() {
-	local h=$1 home n=0
-	shift
-	for home; do [ -e "$(obj "$home" "$h")" ] && n=$((n + 1)); done
-	echo "$n"
-}
-# good_copies HEX HOME...: how many HOMEs hold chunk HEX with bytes hashing to it.
-good_copies() {
-	local h=$1 home n=0
-	shift
-	for home; do good "$home" "$h" && n=$((n + 1)); done
-	echo "$n"
-}
 # holders HEX N...: the listed nodes that have a file for chunk HEX.
 holders() {
 	local h=$1 i
 	shift
 	for i; do [ -e "$(obj "n$i" "$h")" ] && printf '%s ' "$i"; done
-}
-# held N IDS_FILE: how many chunks of IDS_FILE node N has a file for.
-held() {
-	local h n=0
-	while read -r h; do [ -e "$(obj "n$1" "$h")" ] && n=$((n + 1)); done <"$2"
-	echo "$n"
-}
-# locate HOME TARGET OUT: `shoal locate` into OUT, the chunk ids alone into OUT.ids.
-locate() {
-	"$SHOAL" --home "$1" locate "$2" >"$3" 2>"$3.err"
-	local rc=$?
-	cut -f1 "$3" >"$3.ids"
-	return "$rc"
-}
-# healed IDS_FILE HOME...: every chunk of IDS_FILE has 3 good copies on the HOMEs
-# (counts the files first: cheap while the copies are still missing).
-healed() {
-	local ids=$1 h
-	shift
-	while read -r h; do
-		[ "$(copies "$h" "$@")" -ge 3 ] || return 1
-	done <"$ids"
-	while read -r h; do
-		[ "$(good_copies "$h" "$@")" -ge 3 ] || return 1
-	done <"$ids"
-}
-# exactly3 IDS_FILE HOME...: every chunk has exactly 3 files on the HOMEs, all good.
-exactly3() {
-	local ids=$1 h
-	shift
-	while read -r h; do
-		[ "$(copies "$h" "$@")" -eq 3 ] || return 1
-	done <"$ids"
-	while read -r h; do
-		[ "$(good_copies "$h" "$@")" -eq 3 ] || return 1
-	done <"$ids"
 }
 # census IDS_FILE HOME...: "files/good" for each chunk (for diagnostics).
 census() {
@@ -150,18 +55,6 @@ under3() { census "$@" | tr ' ' '\n' | grep -E ':[0-9]+/[0-2]$' | head -n 8 | tr
 not3() { census "$@" | tr ' ' '\n' | grep -vE '^$|:3/3$' | head -n 8 | tr '\n' ' '; }
 # surplus IDS_FILE HOME...: how many chunks have more than 3 files.
 surplus() { census "$@" | tr ' ' '\n' | grep -cE ':([4-9]|[1-9][0-9])/'; }
-# span IDS_FILE HOME...: "FEWEST MOST CHUNK": the fewest and the most HOMEs any
-# chunk has a file on, and (8 hex) a chunk with the fewest.
-span() {
-	local ids=$1 h c lo=99 hi=0 at=
-	shift
-	while read -r h; do
-		c=$(copies "$h" "$@")
-		[ "$c" -lt "$lo" ] && lo=$c at=${h:0:8}
-		[ "$c" -gt "$hi" ] && hi=$c
-	done <"$ids"
-	echo "$lo $hi $at"
-}
 # bad_copies IDS_FILE HOME...: each "HOME:HEX" whose object file does not hash to HEX
 # (objects/bad/, where damaged copies are put aside, is not looked at).
 bad_copies() {
@@ -180,7 +73,7 @@ bad_copies() {
 lead() {
 	local h=$1 i args=()
 	shift
-	for i; do args+=("$i=${id[$i]}"); done
+	for i; do args+=("$i=${node_id[$i]}"); done
 	python3 -c '
 import base64, hashlib, sys
 chunk, best = bytes.fromhex(sys.argv[1]), None
@@ -213,48 +106,47 @@ copied_lines() { cat n?.log | grep -cE 'repair: chunk [0-9a-f]{16} copied to '; 
 # getchunk N HEX WANT: a member asks node N for chunk HEX; ok when it answers
 # WANT: not_found (Error NOT_FOUND) or chunk (bytes hashing to the id).
 getchunk() {
-	"${HOSTILE[@]}" getchunk-expect "${addr[$1]}" "$CA" h.key h.crt "$2" "$3"
+	"${HOSTILE[@]}" getchunk-expect "${node_addr[$1]}" "$CA" h.key h.crt "$2" "$3"
 }
 elapsed() { echo $(($(now_ms) - $1)); } # T0_MS: ms since
 
-for i in 1 2 3 4 5 6 7 8 9; do
-	id[$i]=$(make_node "n$i" 2>&1)
-	[[ ${id[$i]} =~ ^$ID_RE$ ]] || { fail "init node $i" "${id[$i]}"; id[$i]="(none $i)"; }
-done
+make_nodes 1 2 3 4 5 6 7 8 9
 CA=n1/ca.crt
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
 "$TESTCERT" valid network h.key h.crt || fail "testcert h"
 
 # ---- 1. five nodes, R = 3, two holders SIGKILLed for good ---------------------------------
-start 1
-for i in 2 3 4 5; do start "$i" 1; done
+start_node 1
+for i in 2 3 4 5; do start_node "$i" 1; done
+live=(1 2 3 4 5)
 check "five daemons form a full mesh" wait_for 20 mesh_up 1 2 3 4 5
 gen_data big1 $((20 * MiB)) repair-one
 cap1=$(shoal --home n1 put big1 --replicas 3 2>put1.err)
 check_eq "put --replicas 3 of 20 MiB on node 1 exits 0" 0 $?
 check_match "... and prints the capability" "$CAP_RE" "$cap1"
-locate n1 "$cap1" loc1
+locate_chunks n1 "$cap1" loc1
 check_eq "locate on node 1 exits 0" 0 $?
 check "... lists at least 6 chunks ($(wc -l <loc1.ids))" test "$(wc -l <loc1.ids)" -ge 6
-check "every chunk has 3 good copies among the five homes" healed loc1.ids $(homes 1 2 3 4 5)
+check "every chunk has 3 good copies among the five homes" each_chunk_has -ge 3 loc1.ids $(homes 1 2 3 4 5)
 # The victims: the two of nodes 2-5 holding the most chunks (not the uploader).
-mapfile -t victims < <(for i in 2 3 4 5; do echo "$(held "$i" loc1.ids) $i"; done |
-	sort -rn | head -n 2 | cut -d' ' -f2)
-va=${victims[0]} vb=${victims[1]}
+mapfile -t victims < <(by_missing loc1.ids 2 3 4 5 | tail -n 2)
+va=${victims[1]} vb=${victims[0]}
 both=0
 while read -r h; do
 	[ -e "$(obj "n$va" "$h")" ] && [ -e "$(obj "n$vb" "$h")" ] && both=$((both + 1))
 done <loc1.ids
 echo "# victims: nodes $va and $vb; $both chunks are on both"
-check "nodes $va and $vb (not the uploader) hold chunks: $(held "$va" loc1.ids) and $(held "$vb" loc1.ids)" \
-	test "$(held "$va" loc1.ids)" -ge 1 -a "$(held "$vb" loc1.ids)" -ge 1
+nloc1=$(wc -l <loc1.ids)
+held_a=$((nloc1 - $(missing_in "n$va" loc1.ids))) held_b=$((nloc1 - $(missing_in "n$vb" loc1.ids)))
+check "nodes $va and $vb (not the uploader) hold chunks: $held_a and $held_b" \
+	test "$held_a" -ge 1 -a "$held_b" -ge 1
 copied0=$(copied_lines)
 kill_daemon "n$va"
 kill_daemon "n$vb"
 t0=$(now_ms)
 drop "$va"
 drop "$vb"
-wait_for $((GRACE + 20)) healed loc1.ids $(homes "${live[@]}")
+wait_for $((GRACE + 20)) each_chunk_has -ge 3 loc1.ids $(homes "${live[@]}")
 rc=$? heal=$(elapsed "$t0")
 check_eq "holders $va and $vb SIGKILLed: every chunk has 3 good copies on the live nodes (${live[*]}) within $((GRACE + 20)) s" \
 	"0 " "$rc $(under3 loc1.ids $(homes "${live[@]}"))"
@@ -276,19 +168,18 @@ check "... and the 20 MiB come back identical" cmp -s big1 got1
 rm -f got1
 
 # ---- 1b. the uploader and another holder SIGKILLed ----------------------------------------
-start 6 1
-start 7 1
+start_node 6 1
+start_node 7 1
+live+=(6 7)
 check "nodes 6 and 7 join: five live nodes (${live[*]})" wait_for 20 mesh_up "${live[@]}"
 gen_data big2 $((20 * MiB)) repair-two
 cap2=$(shoal --home n6 put big2 --replicas 3 2>put2.err)
 check_eq "put --replicas 3 of 20 MiB on node 6 exits 0" 0 $?
-locate n6 "$cap2" loc2
+locate_chunks n6 "$cap2" loc2
 check_eq "locate on node 6 exits 0" 0 $?
-check "every chunk has 3 good copies among the live homes" healed loc2.ids $(homes "${live[@]}")
+check "every chunk has 3 good copies among the live homes" each_chunk_has -ge 3 loc2.ids $(homes "${live[@]}")
 # The other victim: the live node (not 6) holding the most chunks of big2.
-vc=$(for i in "${live[@]}"; do
-	[ "$i" == 6 ] || echo "$(held "$i" loc2.ids) $i"
-done | sort -rn | head -n 1 | cut -d' ' -f2)
+vc=$(by_missing loc2.ids $(printf '%s\n' "${live[@]}" | grep -vx 6) | tail -n 1)
 echo "# victims: node 6 (the uploader) and node $vc"
 kill_daemon n6
 kill_daemon "n$vc"
@@ -296,7 +187,7 @@ t0=$(now_ms)
 drop 6
 drop "$vc"
 cat loc1.ids loc2.ids >loc12.ids
-wait_for $((GRACE + 20)) healed loc12.ids $(homes "${live[@]}")
+wait_for $((GRACE + 20)) each_chunk_has -ge 3 loc12.ids $(homes "${live[@]}")
 rc=$? heal2=$(elapsed "$t0")
 check_eq "uploader 6 and holder $vc SIGKILLed: every chunk of both files has 3 good copies on the live nodes (${live[*]}) within $((GRACE + 20)) s" \
 	"0 " "$rc $(under3 loc12.ids $(homes "${live[@]}"))"
@@ -309,14 +200,15 @@ check "... and the 20 MiB come back identical" cmp -s big2 got2
 rm -f got2 big2
 
 # ---- 2. a flipped byte: verify, verify --repair, the scrub; never served -------------------
-start 8 "${live[0]}"
-start 9 "${live[0]}" "${SCRUB[@]}" # the only node that scrubs
+start_node 8 "${live[0]}"
+start_node 9 "${live[0]}" "${SCRUB[@]}" # the only node that scrubs
+live+=(8 9)
 check "nodes 8 and 9 join: five live nodes (${live[*]})" wait_for 20 mesh_up "${live[@]}"
 gen_data f3 $((8 * MiB)) repair-three
 cap3=$(shoal --home n8 put f3 --replicas 3 2>/dev/null)
 check_match "put --replicas 3 of 8 MiB on node 8 (no scrub there)" "$CAP_RE" "$cap3"
-locate n8 "$cap3" loc3
-check "... every chunk has 3 good copies" healed loc3.ids $(homes "${live[@]}")
+locate_chunks n8 "$cap3" loc3
+check "... every chunk has 3 good copies" each_chunk_has -ge 3 loc3.ids $(homes "${live[@]}")
 c3=$(sed -n 2p loc3.ids) other3=$(sed -n 3p loc3.ids)
 spoil n8 "$c3"
 check "one byte of chunk ${c3:0:16} flipped on node 8" test "$(sha "$(obj n8 "$c3")")" != "$c3"
@@ -342,7 +234,7 @@ shoal --home n8 verify --repair >rep.out 2>rep.err
 check_eq "verify --repair on node 8 exits 0" 0 $?
 check_match "... and says: 1 corrupt, 0 missing; 1 repaired, 0 unrecoverable" \
 	'^verified [0-9]+ chunks \([^)]*\): 1 corrupt, 0 missing; 1 repaired, 0 unrecoverable$' "$(cat rep.out)"
-check "... node 8's copy hashes to its id again" good n8 "$c3"
+check "... node 8's copy hashes to its id again" good_copy n8 "$c3"
 check "... the damaged copy is put aside in objects/bad/" test -f "n8/objects/bad/$c3"
 shoal --home n8 verify >ver2.out 2>ver2.err
 check_eq "verify on node 8 now exits 0" 0 $?
@@ -356,14 +248,14 @@ rm -f got3
 gen_data f4 $((6 * MiB)) repair-four
 cap4=$(shoal --home n9 put f4 --replicas 3 2>/dev/null)
 check_match "put --replicas 3 of 6 MiB on node 9 (scrub_rate=64)" "$CAP_RE" "$cap4"
-locate n9 "$cap4" loc4
+locate_chunks n9 "$cap4" loc4
 c4=$(sed -n 2p loc4.ids)
 found0=$(health 9 corrupt_found) fixed0=$(health 9 corrupt_fixed)
 scrubbing() { [ "$(health 9 scrubbed)" -gt 0 ]; }
 check "node 9 is scrubbing (scrubbed > 0)" wait_for 5 scrubbing
 spoil n9 "$c4"
 t0=$(now_ms)
-scrubbed() { good n9 "$c4" && [ -f "n9/objects/bad/$c4" ]; }
+scrubbed() { good_copy n9 "$c4" && [ -f "n9/objects/bad/$c4" ]; }
 check "a byte of chunk ${c4:0:16} flipped on node 9: the scrub replaces it within 10 s" wait_for 10 scrubbed
 echo "# scrub replaced the chunk after $(elapsed "$t0") ms"
 check "... logging 'is corrupt; replacing it from another node'" \
@@ -378,8 +270,8 @@ check_eq "verify on node 9 exits 0" 0 $?
 gen_data f5 $((10 * MiB)) repair-five
 cap5=$(shoal --home "n${live[0]}" put f5 --replicas 3 2>/dev/null)
 check_match "put --replicas 3 of 10 MiB on node ${live[0]}" "$CAP_RE" "$cap5"
-locate "n${live[0]}" "$cap5" loc5
-check "... every chunk has 3 good copies" healed loc5.ids $(homes "${live[@]}")
+locate_chunks "n${live[0]}" "$cap5" loc5
+check "... every chunk has 3 good copies" each_chunk_has -ge 3 loc5.ids $(homes "${live[@]}")
 # The victim K and the chunks to spoil: for each chunk K holds, the remaining
 # holders' lead (the one repair reads from) must not scrub (node 9) or the scrub
 # would mend it first. K: the node (not 9) with the most such chunks.
@@ -418,7 +310,7 @@ for i in "${live[@]}"; do lines0[$i]=$(wc -l <"n$i.log"); done
 kill_daemon "n$victim"
 t0=$(now_ms)
 drop "$victim"
-wait_for $((GRACE + 15)) healed loc5.ids $(homes "${live[@]}")
+wait_for $((GRACE + 15)) each_chunk_has -ge 3 loc5.ids $(homes "${live[@]}")
 rc=$? heal3=$(elapsed "$t0")
 echo "# waited $heal3 ms (copies made: $(($(copied_lines) - copied0)))"
 spread=()
@@ -426,7 +318,7 @@ while read -r h l; do
 	for i in "${live[@]}"; do
 		[[ " ${before5[$h]}" == *" $i "* ]] && continue
 		f=$(obj "n$i" "$h")
-		[ -e "$f" ] && ! good "n$i" "$h" && spread+=("${h:0:16} copied to node $i")
+		[ -e "$f" ] && ! good_copy "n$i" "$h" && spread+=("${h:0:16} copied to node $i")
 	done
 done <spoiled
 check_eq "the corruption never spread: no node that took a copy holds bad bytes" "" "${spread[*]}"
@@ -447,7 +339,7 @@ if [ "$rc" -ne 0 ] || [ -n "$(bad_copies loc5.ids $(homes "${live[@]}"))" ]; the
 		"$SHOAL" --home "n$l" verify --repair >/dev/null 2>&1
 	done
 	# shellcheck disable=SC2046
-	wait_for 15 healed loc5.ids $(homes "${live[@]}") ||
+	wait_for 15 each_chunk_has -ge 3 loc5.ids $(homes "${live[@]}") ||
 		echo "# after verify --repair on the leads: $(census loc5.ids $(homes "${live[@]}"))"
 fi
 
@@ -459,15 +351,15 @@ for i in "${live[@]}"; do [ "$i" == "$S" ] || others+=("$i"); done
 gen_data f6 $((6 * MiB)) repair-six
 cap6=$(shoal --home "n$S" put f6 --replicas 3 2>/dev/null)
 check_match "put --replicas 3 of 6 MiB on node $S (live: ${live[*]})" "$CAP_RE" "$cap6"
-locate "n$S" "$cap6" loc6
-check "... every chunk has exactly 3 copies on the live homes, all good" exactly3 loc6.ids $(homes "${live[@]}")
+locate_chunks "n$S" "$cap6" loc6
+check "... every chunk has exactly 3 copies on the live homes, all good" each_chunk_has -eq 3 loc6.ids $(homes "${live[@]}")
 # 4a. Frozen past peer_timeout (2 s), resumed well within the grace period.
 copied0=$(copied_lines)
 released0=$(cat n?.log | grep -cE 'releasing the copy on|letting this node.s go')
 pidS=${daemon_pid[n$S]}
 kill -STOP "$pidS"
 t0=$(now_ms)
-seen_down() { local i; for i in "${others[@]}"; do [ "$(peer_state "n$i" "${id[$S]}")" == down ] && return 0; done; return 1; }
+seen_down() { local i; for i in "${others[@]}"; do [ "$(peer_state "n$i" "${node_id[$S]}")" == down ] && return 0; done; return 1; }
 check "node $S frozen: another node marks it down" wait_for 6 seen_down
 down_ms=$(elapsed "$t0")
 while [ "$(elapsed "$t0")" -lt 2500 ]; do sleep 0.05; done
@@ -481,13 +373,13 @@ echo "# 4a: seen down after $down_ms ms, stopped $stopped ms, back up $(elapsed 
 # Long enough for any repair a premature decision would cause (grace + scans).
 while [ "$(elapsed "$t0")" -lt $(((GRACE + 5) * 1000)) ]; do sleep 0.1; done
 check_eq "... no repair copied anything" "$copied0" "$(copied_lines)"
-check "... every chunk still has exactly 3 copies, all good" exactly3 loc6.ids $(homes "${live[@]}")
+check "... every chunk still has exactly 3 copies, all good" each_chunk_has -eq 3 loc6.ids $(homes "${live[@]}")
 check_eq "... and no copy was let go" "$released0" "$(cat n?.log | grep -cE 'releasing the copy on|letting this node.s go')"
 # 4b. Frozen longer than the grace period: its chunks are repaired elsewhere.
 kill -STOP "$pidS"
 t0=$(now_ms)
-check "node $S frozen again: every other node marks it down" wait_for 8 all_see down "$S" "${others[@]}"
-wait_for $((GRACE + 20)) healed loc6.ids $(homes "${others[@]}")
+check "node $S frozen again: every other node marks it down" wait_for 8 all_see down "${node_id[$S]}" "${others[@]}"
+wait_for $((GRACE + 20)) each_chunk_has -ge 3 loc6.ids $(homes "${others[@]}")
 rc=$? heal4=$(elapsed "$t0")
 check_eq "... every chunk gets 3 good copies on the others (${others[*]}) within $((GRACE + 20)) s" "0 " \
 	"$rc $(under3 loc6.ids $(homes "${others[@]}"))"
@@ -497,7 +389,7 @@ check "... by repair ('copied to' lines)" test "$(copied_lines)" -gt "$copied0"
 # What node S held of the earlier files was repaired too; the same surplus follows.
 cat loc1.ids loc2.ids loc3.ids loc4.ids loc5.ids loc6.ids >all.ids
 check_eq "... so was every chunk of the earlier files" "" \
-	"$(wait_for 10 healed all.ids $(homes "${others[@]}") || under3 all.ids $(homes "${others[@]}"))"
+	"$(wait_for 10 each_chunk_has -ge 3 all.ids $(homes "${others[@]}") || under3 all.ids $(homes "${others[@]}"))"
 kill -CONT "$pidS"
 t1=$(now_ms)
 check "node $S resumed: up again on every node within 15 s" wait_for 15 mesh_up "${live[@]}"
@@ -505,9 +397,9 @@ check "node $S resumed: up again on every node within 15 s" wait_for 15 mesh_up 
 # of any file may drop below 3 on the way (a copy let go twice); then 5 s more.
 fewest=99 settled='' low=''
 while [ "$(elapsed "$t1")" -lt 25000 ]; do
-	read -r lo _ at <<<"$(span all.ids $(homes "${live[@]}"))"
+	read -r lo _ at <<<"$(copy_range copies all.ids $(homes "${live[@]}"))"
 	[ "$lo" -lt "$fewest" ] && fewest=$lo low="chunk $at at $(elapsed "$t1") ms"
-	[ -z "$settled" ] && [[ "$(span loc6.ids $(homes "${live[@]}"))" == "3 3 "* ]] && settled=$(elapsed "$t1")
+	[ -z "$settled" ] && [[ "$(copy_range copies loc6.ids $(homes "${live[@]}"))" == "3 3 "* ]] && settled=$(elapsed "$t1")
 	[ -n "$settled" ] && [ "$(elapsed "$t1")" -ge $((settled + 5000)) ] && break
 	sleep 0.1
 done
@@ -557,9 +449,6 @@ for i in "${live[@]}"; do
 done
 check_eq "no live home holds a good copy of it" 0 "$(good_copies "$cb" $(homes "${live[@]}"))"
 
-for i in "${live[@]}"; do
-	stop_daemon "n$i"
-	check_eq "SIGTERM stops node $i with exit 0" 0 $?
-done
+stop_nodes "${live[@]}"
 check_no_sanitizer "no daemon log has a sanitizer report" n?.log
 done_testing
