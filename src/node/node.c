@@ -229,7 +229,8 @@ static int start_modules(struct node *n)
 		return err;
 	if ((err = serve_start(&n->serve, n->store, &n->mesh, n->ops, &n->remote, n->lw)))
 		return err;
-	if ((err = repair_start(&n->repair, n->id, n->store, &n->mesh, n->ops, &n->remote, n->lw)))
+	if ((err = repair_start(&n->repair, n->id, n->store, &n->mesh, n->ops, &n->remote, n->base,
+				n->lw)))
 		return err;
 	n->peer = (struct peer){
 		.mesh = &n->mesh,

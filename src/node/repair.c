@@ -41,9 +41,10 @@ struct repair {
 	struct repair_stats stats;
 	struct logged logged[LOGGED_SLOTS]; /* touched by the writer only */
 	/* the pass in progress */
-	int scanning;	   /* a pass is under way */
-	int slice_out;	   /* its slice is on the writer */
-	double next_slice; /* when its next slice may start (pacing) */
+	int scanning;	    /* a pass is under way */
+	int slice_out;	    /* its slice is on the writer */
+	double next_slice;  /* when its next slice may start (pacing) */
+	struct event *pace; /* fires then */
 	uint8_t scan_after[CHUNK_ID_LEN];
 	uint64_t pass_under;
 	double last_scan;
@@ -498,6 +499,11 @@ static void job_done(struct ops_job *oj)
 		double rate = rp->cfg->repair_rate * 1024 * 1024;
 		double wait = rate > 0 ? (double)j->moved / rate - j->seconds : 0;
 		rp->next_slice = monotonic_seconds() + (wait > 0 ? wait : 0);
+		if (wait > 0 && !j->pass_done) {
+			struct timeval tv = {(time_t)wait,
+					     (suseconds_t)((wait - (time_t)wait) * 1e6)};
+			evtimer_add(rp->pace, &tv);
+		}
 		if (j->pass_done) {
 			rp->scanning = 0;
 			rp->stats.under_replicated = rp->pass_under;
@@ -632,12 +638,25 @@ const struct repair_stats *repair_stats(const struct repair *rp)
 	return &rp->stats;
 }
 
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	scan_continue(arg, monotonic_seconds());
+}
+
 int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct store *s,
-		 struct mesh *mesh, struct ops *ops, struct remote *remote, struct loopwork *lw)
+		 struct mesh *mesh, struct ops *ops, struct remote *remote, struct event_base *base,
+		 struct loopwork *lw)
 {
 	struct repair *rp = calloc(1, sizeof(*rp));
 	if (!rp)
 		return -ENOMEM;
+	rp->pace = evtimer_new(base, on_pace, rp);
+	if (!rp->pace) {
+		free(rp);
+		return -ENOMEM;
+	}
 	memcpy(rp->self, self, NODE_ID_LEN);
 	rp->s = s;
 	rp->mesh = mesh;
@@ -652,5 +671,7 @@ int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct st
 
 void repair_free(struct repair *rp)
 {
+	if (rp)
+		event_free(rp->pace);
 	free(rp);
 }

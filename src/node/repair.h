@@ -39,6 +39,7 @@
 #ifndef SHOAL_NODE_REPAIR_H
 #define SHOAL_NODE_REPAIR_H
 
+#include <event2/event.h>
 #include <stdint.h>
 
 #include "crypto/seal.h"
@@ -63,10 +64,11 @@ struct repair_stats {
 struct repair;
 
 /* Sets up repair for the store s of the node with id self; everything is
- * borrowed for its life. lw posts repair_count()'s news to the loop.
- * Returns 0 with *out set, or -ENOMEM. */
+ * borrowed for its life. base times the slices; lw posts repair_count()'s
+ * news to the loop. Returns 0 with *out set, or -ENOMEM. */
 int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct store *s,
-		 struct mesh *mesh, struct ops *ops, struct remote *remote, struct loopwork *lw);
+		 struct mesh *mesh, struct ops *ops, struct remote *remote, struct event_base *base,
+		 struct loopwork *lw);
 /* After ops_stop() (no slice may still run). NULL is fine. */
 void repair_free(struct repair *rp);
 /* Every tick: starts a repair pass, its next slice, or a scrub slice when one
