@@ -10,11 +10,7 @@
 # shellcheck disable=SC2317 # helpers are called through check
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-# Killed (say by a runner's timeout): still stop the daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
 cd "$T" || exit 1
-KiB=1024
-MiB=1048576
 DECRYPT='decryption failed (wrong key or tampered data)'
 
 # b32 HEX: bytes as a capability spells them (base32, lower case, no padding).
@@ -39,13 +35,13 @@ mkdir -p tree/sub
 gen_data tree/a.bin $((1 * MiB)) keys-a
 gen_data tree/sub/b.bin $((300 * KiB)) keys-b
 capf=$(shoal --home h put file.bin --name file 2>&1)
-check_match "put file.bin" '^shoal:[a-z2-7]{52}:[a-z2-7]{52}$' "$capf"
+check_match "put file.bin" "$CAP_RE" "$capf"
 # A data chunk of file.bin: the largest object while the home holds only that file.
 data_hex=$(find h/objects/?? -type f -printf '%s %f\n' | sort -n | tail -n 1 | cut -d' ' -f2)
 capo=$(shoal --home h put other.bin --name other 2>&1)
-check_match "put other.bin" '^shoal:[a-z2-7]{52}:[a-z2-7]{52}$' "$capo"
+check_match "put other.bin" "$CAP_RE" "$capo"
 capt=$(shoal --home h put tree --name tree 2>&1)
-check_match "put a tree" '^shoal:[a-z2-7]{52}:[a-z2-7]{52}$' "$capt"
+check_match "put a tree" "$CAP_RE" "$capt"
 
 # The wrong pairings. Each id is a chunk stored (intact) in h.
 f_id=${capf#shoal:} && f_id=${f_id%:*}

@@ -9,31 +9,19 @@
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
-# Killed (say by a runner's timeout): still stop every daemon through the EXIT trap.
-trap 'exit 143' TERM INT HUP
-here=$(cd "$(dirname "$0")" && pwd)
 cd "$T" || exit 1
-HOSTILE=(timeout -s KILL 30 python3 "$here/hostile.py")
-TESTCERT="$(dirname "$SHOAL")/tests/tools/testcert"
-# The tool only writes certificates: any build's will do.
-[ -x "$TESTCERT" ] || TESTCERT="$here/../../build/tests/tools/testcert"
+TESTCERT=$(tool testcert)
 
+# warns: how many warn lines node 1 has logged.
 warns() { grep -c ' warn: ' n1.log; }
-_warns_at_least() { [ "$(warns)" -ge "$1" ]; }
-both_up() {
-	[ "$(peer_state n1 "$id2")" == up ] && [ "$(peer_state n2 "$id1")" == up ]
-}
 
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
-id1=$(make_node n1 2>&1)
-id2=$(make_node n2 2>&1)
-start_daemon n1 n1.log --listen 127.0.0.1:0
-check "daemon 1 starts" wait_daemon n1
-a1=$(daemon_addr n1)
+make_nodes 1 2
+start_node 1
+a1=${node_addr[1]}
 pid1=${daemon_pid[n1]}
-start_daemon n2 n2.log --listen 127.0.0.1:0 --bootstrap "$a1"
-check "daemon 2 starts" wait_daemon n2
-check "the two are up" wait_for 15 both_up
+start_node 2 1
+check "the two are up" wait_for 15 mesh_up 1 2
 CA=n1/ca.crt
 "$TESTCERT" valid network member.key member.crt || fail "testcert valid"
 
@@ -61,10 +49,7 @@ done
 check "node 1 never crashed" _alive "$pid1"
 check_eq "... and logged no other warning" 3 "$(warns)"
 check "... answers status" shoal --home n1 status
-check "... and is still up with node 2" wait_for 10 both_up
-for n in n1 n2; do
-	stop_daemon "$n"
-	check_eq "SIGTERM stops $n with exit 0" 0 $?
-done
-check_no_sanitizer "no daemon log has a sanitizer report" n1.log n2.log
+check "... and is still up with node 2" wait_for 10 mesh_up 1 2
+stop_nodes 1 2
+check_no_sanitizer "no daemon log has a sanitizer report" n?.log
 done_testing
