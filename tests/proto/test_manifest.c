@@ -1147,23 +1147,26 @@ static void test_dir_path_limits(void **state)
 	free(e);
 }
 
+/* Bytes of storage for each path of make_wide(): room for any size_t. */
+#define WIDE_SLOT 48
+
 /* n files "dNNN/fNNNNNN" (under 1 + n / 1000 directories) into a new
  * array; *paths receives the storage to free. */
 static struct dir_entry *make_wide(size_t n, size_t *count, char **paths)
 {
 	size_t dirs = n / 1000 + 1;
 	struct dir_entry *e = calloc(n + dirs, sizeof(*e));
-	char *p = malloc((n + dirs) * 16);
+	char *p = malloc((n + dirs) * WIDE_SLOT);
 	assert_non_null(e);
 	assert_non_null(p);
 	size_t k = 0;
 	for (size_t d = 0; d < dirs; d++) {
-		char *path = p + 16 * k;
-		snprintf(path, 16, "d%03zu", d);
+		char *path = p + WIDE_SLOT * k;
+		snprintf(path, WIDE_SLOT, "d%03zu", d);
 		e[k++] = (struct dir_entry){.path = path, .kind = MANIFEST_DIRECTORY, .mode = 0755};
 		for (size_t f = d * 1000; f < n && f < (d + 1) * 1000; f++) {
-			path = p + 16 * k;
-			snprintf(path, 16, "d%03zu/f%06zu", d, f);
+			path = p + WIDE_SLOT * k;
+			snprintf(path, WIDE_SLOT, "d%03zu/f%06zu", d, f);
 			e[k++] = (struct dir_entry){.path = path,
 						    .kind = MANIFEST_FILE,
 						    .mode = 0644,
