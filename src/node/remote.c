@@ -310,6 +310,16 @@ static int error_to_err(const Shoal__Error *e)
 	}
 }
 
+/* Copies the first want bytes of a bitmap from a reply into bits
+ * (REMOTE_BITS bytes), zeros past what it holds. */
+static void copy_bits(uint8_t bits[REMOTE_BITS], const ProtobufCBinaryData *from, size_t want)
+{
+	memset(bits, 0, REMOTE_BITS);
+	size_t n = from->len < want ? from->len : want;
+	if (n)
+		memcpy(bits, from->data, n);
+}
+
 /* Whether a reply of this kind answers a call of c's kind. */
 static int reply_fits(const struct rcall *c, Shoal__Envelope__MsgCase mc)
 {
@@ -359,12 +369,10 @@ int remote_on_reply(struct remote *r, struct link *l, const Shoal__Envelope *env
 		if (memcmp(env->put_ack->id.data, c->id, CHUNK_ID_LEN))
 			err = SHOAL_EPROTO;
 	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_HAVE_REPLY) {
-		memset(c->have, 0, sizeof(c->have));
-		size_t want = (c->nids + 7) / 8, got = env->have_reply->have.len;
-		memcpy(c->have, env->have_reply->have.data, got < want ? got : want);
-		memset(c->own, 0, sizeof(c->own));
-		got = env->have_reply->own.len;
-		memcpy(c->own, env->have_reply->own.data, got < want ? got : want);
+		/* Bits past the answer, or a bitmap left out (empty: all zero). */
+		size_t want = (c->nids + 7) / 8;
+		copy_bits(c->have, &env->have_reply->have, want);
+		copy_bits(c->own, &env->have_reply->own, want);
 	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_FETCH_DONE) {
 		c->chunks = env->fetch_done->chunks;
 		c->fetched = env->fetch_done->fetched;
