@@ -41,7 +41,7 @@ unsigned plan_targets(const struct plan_view *v, size_t *order, size_t *targets)
 	placement_rank(v->peers, v->npeers, v->chunk, order);
 	unsigned nt = 0;
 	for (size_t k = 0; k < v->npeers && have + nt < v->want; k++) {
-		if (!v->holds[order[k]])
+		if (!v->holds[order[k]] && !(v->pins && v->pins[order[k]]))
 			targets[nt++] = order[k];
 	}
 	return nt;

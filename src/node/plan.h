@@ -28,6 +28,7 @@ struct plan_view {
 	const uint8_t *holds;	 /* holds[p]: peer p has a copy */
 	const uint8_t *keeps;	 /* keeps[p]: peer p needs it for its own files */
 	const uint8_t *returned; /* returned[p]: peer p came back after being lost */
+	const uint8_t *pins;	 /* pins[p]: peer p pins the chunk here (may be NULL) */
 	const uint8_t *chunk;	 /* CHUNK_ID_LEN bytes */
 	unsigned want;		 /* copies wanted in all */
 };
@@ -42,7 +43,10 @@ size_t plan_lead(const struct plan_view *v);
 
 /*
  * Where the missing copies of an under-replicated chunk go: the best-ranked
- * peers without one, as many as are missing (at most npeers). Fills
+ * peers without one, as many as are missing (at most npeers), never a peer
+ * that pins the chunk here: it is the chunk's owner (or placed it here), and
+ * one that lacks it let its own copy go (its Unpin may still be on the way)
+ * or, if it lost it, replaces it itself. Fills
  * targets[] with peer indices (room for npeers) using order[] (room for
  * npeers) as scratch; returns how many. 0 when this node is not the lead,
  * the chunk is not under-replicated, or no peer is left to take a copy.

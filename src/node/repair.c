@@ -317,7 +317,7 @@ struct scan_scratch {
 	struct batch b;
 	uint8_t (*have)[REMOTE_BITS];
 	uint8_t (*own)[REMOTE_BITS];
-	uint8_t *holds, *keeps;
+	uint8_t *holds, *keeps, *pins;
 	size_t *order, *targets;
 };
 
@@ -328,9 +328,12 @@ static int scratch_init(struct scan_scratch *x, size_t npeers)
 	x->own = calloc(n, sizeof(*x->own));
 	x->holds = calloc(n, 1);
 	x->keeps = calloc(n, 1);
+	x->pins = calloc(n, 1);
 	x->order = calloc(n, sizeof(*x->order));
 	x->targets = calloc(n, sizeof(*x->targets));
-	return x->have && x->own && x->holds && x->keeps && x->order && x->targets ? 0 : -ENOMEM;
+	return x->have && x->own && x->holds && x->keeps && x->pins && x->order && x->targets
+		       ? 0
+		       : -ENOMEM;
 }
 
 static void scratch_release(struct scan_scratch *x)
@@ -339,6 +342,7 @@ static void scratch_release(struct scan_scratch *x)
 	free(x->own);
 	free(x->holds);
 	free(x->keeps);
+	free(x->pins);
 	free(x->order);
 	free(x->targets);
 }
@@ -369,6 +373,7 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 		.holds = x->holds,
 		.keeps = x->keeps,
 		.returned = j->returned,
+		.pins = x->pins,
 	};
 	size_t i;
 	for (i = 0; i < b->n && j->moved < j->budget; i++) {
@@ -383,9 +388,14 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 		unsigned have = plan_copies(&v);
 		if (have < v.want) {
 			j->under++;
+			if (plan_lead(&v) != PLAN_SELF)
+				continue; /* another holder acts */
+			for (size_t p = 0; p < j->npeers; p++)
+				x->pins[p] =
+					!x->holds[p] && index_pin_has(ix, id, j->peers[p]) == 1;
 			unsigned nt = plan_targets(&v, x->order, x->targets);
 			if (!nt)
-				continue; /* another holder acts, or no member is left */
+				continue; /* no member is left to take a copy */
 			if (news(rp, id, have, v.want))
 				log_info("repair: chunk %s has %u of %u copies; copying it to %u "
 					 "more "

@@ -573,6 +573,11 @@ int index_repaired_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const u
 	return row_exists(ix, "SELECT 1 FROM repaired WHERE chunk = ? AND node = ?", id, node);
 }
 
+int index_pin_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
+{
+	return row_exists(ix, "SELECT 1 FROM pins WHERE chunk = ?1 AND node = ?2", id, node);
+}
+
 int index_placed_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
 {
 	return row_exists(ix,

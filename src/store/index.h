@@ -93,6 +93,8 @@ int index_pending_has(struct index *ix, const uint8_t token[CHUNK_ID_LEN]);
  * kept while a ref or a pin names it.
  */
 int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* 1 when node pins chunk id here, 0 when not, or an error. */
+int index_pin_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 /* 1 when a file of this node (a ref) needs chunk id, 0 when not, or an error. */
 int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);

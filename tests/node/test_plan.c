@@ -179,6 +179,33 @@ static void test_targets_capped_by_peers(void **state)
 	assert_int_equal(x.index_of[targets[0]], NODES - 1);
 }
 
+static void test_targets_never_a_pinner(void **state)
+{
+	(void)state;
+	size_t order[NODES], targets[NODES];
+	for (unsigned seed = 1; seed <= 100; seed++) {
+		struct world w;
+		world_init(&w, seed);
+		/* One holder left of three wanted; the node that owns the file
+		 * (it pins the chunk here) let its own copy go. */
+		int lead = (int)(seed % NODES), owner = (lead + 1 + (int)(seed % 3)) % NODES;
+		w.holds[lead] = 1;
+		struct view x;
+		view_of(&w, lead, 3, &x);
+		uint8_t pins[NODES] = {0};
+		for (size_t p = 0; p < x.v.npeers; p++)
+			pins[p] = x.index_of[p] == owner;
+		x.v.pins = pins;
+		unsigned nt = plan_targets(&x.v, order, targets);
+		assert_int_equal(nt, 2);
+		for (unsigned t = 0; t < nt; t++)
+			assert_int_not_equal(x.index_of[targets[t]], owner);
+		/* Without the pin the owner may be chosen like anyone. */
+		x.v.pins = NULL;
+		assert_int_equal(plan_targets(&x.v, order, targets), 2);
+	}
+}
+
 /* What node self decides for a surplus: the node whose copy goes, or -1. */
 static int surplus_choice(const struct world *w, int self, unsigned want)
 {
@@ -285,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_copies_and_lead),
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_targets_capped_by_peers),
+		cmocka_unit_test(test_targets_never_a_pinner),
 		cmocka_unit_test(test_surplus_needs_a_returned_holder),
 		cmocka_unit_test(test_surplus_everyone_agrees),
 		cmocka_unit_test(test_surplus_never_a_needed_copy),
