@@ -110,6 +110,22 @@ static void move_aside(struct store *s, const uint8_t id[CHUNK_ID_LEN])
 		unlink(path);
 }
 
+/*
+ * Whether chunk id, found missing here, was released meanwhile: garbage
+ * collection on another thread (an Unpin's commit, a fetch letting its
+ * cache go) dropped its row and then its file. Under gc_lock, which
+ * collection holds from its commit until the files are gone, a row still
+ * there means the file is truly missing. A read, so taking it after gc_lock
+ * keeps the lock order (store.h).
+ */
+static int released_meanwhile(struct store *s, struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	pthread_mutex_lock(&s->gc_lock);
+	int gone = objects_exists(&s->objects, id) == 0 && index_chunk_has(ix, id) == 0;
+	pthread_mutex_unlock(&s->gc_lock);
+	return gone;
+}
+
 int repair_replace_chunk(struct remote *remote, struct store *s, struct index *ix,
 			 const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
 			 const uint8_t id[CHUNK_ID_LEN])
@@ -202,6 +218,10 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 	size_t len = 0;
 	int err = objects_read(&s->objects, id, buf, objects_align_up(OBJECT_SIZE_MAX),
 			       OBJECTS_DIRECT, &len);
+	if (err == SHOAL_EMISSING && released_meanwhile(s, ix, id)) {
+		free(buf);
+		return 0; /* no longer held here: nothing to copy */
+	}
 	if (err == SHOAL_ECORRUPT || err == SHOAL_EMISSING) {
 		/* Never spread a damaged copy: replace this one from a live holder
 		 * (checked against the id), then copy that. */
@@ -468,6 +488,8 @@ static void scrub_work(struct ops_job *oj, struct index *ix)
 			bytes += size;
 			if (err != SHOAL_ECORRUPT && err != SHOAL_EMISSING)
 				continue;
+			if (err == SHOAL_EMISSING && released_meanwhile(s, ix, id))
+				continue; /* its owner let it go since the batch was read */
 			j->corrupt++;
 			log_warnx("scrub: chunk %s is %s; replacing it from another node",
 				  short_hex(id, sid),
