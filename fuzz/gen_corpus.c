@@ -1,11 +1,12 @@
 /*
  * Writes the seed corpora of the fuzz harnesses: `gen_corpus MANIFEST_DIR
- * CAPABILITY_DIR` (fuzz/run.sh --seeds runs it into fuzz/corpus/). Valid seeds
+ * CAPABILITY_DIR CATLOG_DIR` (fuzz/run.sh --seeds runs it into fuzz/corpus/). Valid seeds
  * come from the real encoders (manifest_encode, chunklist_encode,
  * capability_format) so they track the format; invalid ones are those
  * encodings truncated, or protobuf written by hand with one rule broken
  * (version, kind, mode, sizes, lengths, counts past the limits, wire types),
- * plus garbage, and for the text harness names good and bad. Everything is
+ * plus garbage, and for the text harness names good and bad; catalog logs
+ * of shaped entries, whole, torn, with a flipped bit, a bad length or magic. Everything is
  * deterministic, so regenerating the seeds changes no file unless the format
  * changed.
  */
@@ -17,6 +18,8 @@
 #include <sys/stat.h>
 
 #include "proto/capability.h"
+#include "proto/catalog.h"
+#include "proto/catlog.h"
 #include "proto/manifest.h"
 #include "proto/name.h"
 #include "util/buf.h"
@@ -332,10 +335,72 @@ static void capability_seeds(void)
 	emit("garbage-empty", "", 0);
 }
 
+/* A packed CatalogEntry of the right shape (the signature is not checked
+ * here: the harness exercises the log and the decoding). */
+static void catlog_entry(struct buf *log, const char *name, int removed, unsigned seed)
+{
+	struct catalog_entry e;
+	struct capability cap;
+	uint8_t cert[300];
+	Shoal__CatalogEntry m;
+
+	memset(&e, 0, sizeof(e));
+	e.name = (char *)name;
+	e.size = 1000 + seed;
+	e.time_us = 1700000000000000 + seed;
+	e.removed = removed;
+	if (!removed) {
+		fill(cap.id, sizeof(cap.id), seed);
+		fill(cap.key, sizeof(cap.key), seed + 1);
+		capability_format(&cap, e.cap);
+	}
+	fill(cert, sizeof(cert), seed + 2);
+	e.cert = cert;
+	e.cert_len = sizeof(cert);
+	fill(e.sig, sizeof(e.sig), seed + 3);
+	catalog_entry_to_pb(&e, &m);
+	size_t len = shoal__catalog_entry__get_packed_size(&m);
+	uint8_t *p = malloc(len);
+	if (!p)
+		abort();
+	shoal__catalog_entry__pack(&m, p);
+	catlog_append(log, p, len);
+	free(p);
+}
+
+static void catlog_seeds(void)
+{
+	struct buf b;
+	uint8_t junk[64];
+
+	buf_init(&b);
+	buf_add(&b, CATLOG_MAGIC, CATLOG_MAGIC_LEN);
+	emit_buf("valid-empty", &b);
+	catlog_entry(&b, "q3-report", 0, 1);
+	emit_buf("valid-one", &b);
+	catlog_entry(&b, "photos", 0, 2);
+	catlog_entry(&b, "q3-report", 1, 3);
+	emit_buf("valid-three", &b);
+	emit("bad-torn-tail", b.data, b.len - 5);
+	b.data[CATLOG_MAGIC_LEN + 10] ^= 0x40;
+	emit_buf("bad-flipped-bit", &b);
+	b.data[CATLOG_MAGIC_LEN + 10] ^= 0x40;
+	b.data[CATLOG_MAGIC_LEN] = 0x7f; /* a length no writer writes */
+	emit_buf("bad-length", &b);
+	b.data[0] = 'S';
+	emit_buf("bad-magic", &b);
+	buf_reset(&b);
+	buf_add(&b, CATLOG_MAGIC, CATLOG_MAGIC_LEN);
+	fill(junk, sizeof(junk), 5);
+	catlog_append(&b, junk, sizeof(junk));
+	emit_buf("bad-not-an-entry", &b);
+	buf_release(&b);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s MANIFEST_DIR CAPABILITY_DIR\n", argv[0]);
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s MANIFEST_DIR CAPABILITY_DIR CATLOG_DIR\n", argv[0]);
 		return 2;
 	}
 	out_dir = argv[1];
@@ -344,5 +409,8 @@ int main(int argc, char **argv)
 	out_dir = argv[2];
 	mkdir(out_dir, 0777);
 	capability_seeds();
+	out_dir = argv[3];
+	mkdir(out_dir, 0777);
+	catlog_seeds();
 	return failures ? 1 : 0;
 }
