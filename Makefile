@@ -115,7 +115,7 @@ check-layers: | $(TEST_DEPS_STAMP)
 run: $(BUILD)/shoal
 	$(Q)./scripts/tour.sh $(BUILD)/shoal
 
-bench: $(BUILD)/shoal $(BENCH_BINS) | $(TEST_DEPS_STAMP)
+bench: $(BUILD)/shoal $(BENCH_BINS) $(TOOL_BINS) | $(TEST_DEPS_STAMP)
 	$(Q)./bench/run.sh $(BUILD)
 
 # libFuzzer builds (clang); FUZZ_SECONDS bounds each run.

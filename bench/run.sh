@@ -7,6 +7,8 @@
 #   chunker: the content-defined chunker alone on in-memory data.
 #   ls during repair: `shoal ls` latency on a node while its repair copies 1 GiB,
 #          vs the same calls on the same node idle (bench/bench_ls_repair.sh).
+#   catalog: daemon start-up with 50,000 catalog entries vs an empty catalog, and
+#          bytes written per catalog update vs the whole file (bench/bench_catalog.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -84,3 +86,10 @@ echo "== ls during repair =="
 # n1's repair copying every chunk to n3 while `shoal ls` and `shoal status` on n1 are
 # timed call after call, beside the same calls idle (bench/bench_ls_repair.sh).
 BENCH_DIR="$work" "$root/bench/bench_ls_repair.sh" "$root/$build/shoal"
+
+echo
+echo "== catalog =="
+# One daemon whose catalog five members fill with 10,000 signed entries each: its
+# start-up beside an empty catalog's, and the bytes one update appends beside the
+# whole catalog file (bench/bench_catalog.sh).
+RUNS="$runs" BENCH_DIR="$work" "$root/bench/bench_catalog.sh" "$build"

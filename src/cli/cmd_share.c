@@ -43,7 +43,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 			return cli_opt_exit(c);
 	}
 	if (argc - optind != 1)
-		return cli_usage(cmd, argc == optind ? "which CAP_OR_NAME?" : "one file at a time");
+		return cli_usage(cmd, argc == optind ? "which capability or name?"
+						     : "one file at a time");
 	if (!to)
 		return cli_usage(cmd, "--to NODE_ID is required");
 	uint8_t id[NODE_ID_LEN];
@@ -109,7 +110,8 @@ int cmd_locate(struct cli *cli, int argc, char **argv)
 			return cli_opt_exit(c);
 	}
 	if (argc - optind != 1)
-		return cli_usage(cmd, argc == optind ? "which CAP_OR_NAME?" : "one file at a time");
+		return cli_usage(cmd, argc == optind ? "which capability or name?"
+						     : "one file at a time");
 	const char *target = argv[optind];
 	struct backend b;
 	int ret = open_backend(cli, target, &b);

@@ -15,12 +15,14 @@
 #include "node/catalog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -30,6 +32,7 @@
 #include "net/frame.h"
 #include "net/wire.h"
 #include "proto/catalog.h"
+#include "proto/catlog.h"
 #include "proto/name.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -58,11 +61,20 @@ _Static_assert(NAME_MAX_LEN <= 255 && CAPABILITY_STR_LEN <= 255, "entries fit th
 /* Lines about dropped entries per second; the rest are counted. */
 #define BAD_LINES_PER_SECOND 10
 #define FULL_LOG_INTERVAL    60.0
-/* home/catalog at its largest: every entry with the largest certificate,
- * name and capability, with room for protobuf's tags and lengths. */
+/* The old home/catalog at its largest: every entry with the largest
+ * certificate, name and capability, with room for protobuf's tags. */
 #define CATALOG_FILE_MAX \
-	((size_t)CATALOG_ENTRIES_MAX * (CATALOG_CERT_MAX + NAME_MAX_LEN + CAPABILITY_STR_LEN + 128))
-#define BUCKETS_MIN 1024
+	((size_t)65536 * (CATALOG_CERT_MAX + NAME_MAX_LEN + CAPABILITY_STR_LEN + 128))
+/* home/catalog.log at its largest: compaction keeps it under three records
+ * per entry (see log_maybe()). */
+#define CATALOG_LOG_MAX ((size_t)CATALOG_ENTRIES_MAX * 3 * CATLOG_RECORD_MAX)
+/* Rewrite the log once it holds this many records more than twice the
+ * catalog's. */
+#define COMPACT_SLACK 1024
+/* How often removals past CATALOG_TOMBSTONE_DAYS are looked for. */
+#define PURGE_INTERVAL 60.0
+#define DAY_US	       ((int64_t)86400 * 1000000)
+#define BUCKETS_MIN    1024
 /* A name quoted in a log line: at most this many bytes of it. */
 #define LOG_NAME_MAX 64
 
@@ -83,6 +95,22 @@ struct cat_rec {
 	struct cat_rec *hnext; /* hash chain */
 };
 
+/* Entries an owner has in the catalog, removals included (cat->owners,
+ * sorted by id), and when its budget was last logged. */
+struct cat_owner {
+	uint8_t id[NODE_ID_LEN];
+	size_t count;
+	double log_at;
+	unsigned quiet;
+};
+
+/* Where an entry comes from: it decides the checks it gets. */
+enum intake {
+	FROM_WIRE, /* a member sent it: every check, and the clock's */
+	FROM_FILE, /* our own log: checked when it arrived, its certificate again */
+	FROM_SELF, /* we signed it */
+};
+
 /* What the catalog knows of a member, kept by node id (in cat->peers, one
  * for every member that has had an established link). */
 struct cat_peer {
@@ -93,12 +121,16 @@ struct cat_peer {
 	double request_backoff;
 };
 
+/* A write of home/catalog.log on a worker: records appended, or (rewrite)
+ * the whole log written anew. */
 struct save_job {
 	struct lw_job lw;
 	struct catalog *cat; /* NULL once the catalog closed without it */
 	char path[PATH_MAX + 16];
 	uint8_t *data;
 	size_t len;
+	int rewrite;
+	size_t records; /* in data */
 	int err;
 	atomic_int finished; /* set by the worker once err is final */
 };
@@ -113,7 +145,8 @@ struct catalog {
 	uint8_t *own_der; /* our certificate, DER (OPENSSL_malloc) */
 	size_t own_der_len;
 	uint8_t self[NODE_ID_LEN];
-	char path[PATH_MAX + 16]; /* home/catalog */
+	char path[PATH_MAX + 16];     /* home/catalog.log */
+	char old_path[PATH_MAX + 16]; /* home/catalog, the whole-file format before it */
 
 	struct cat_rec **recs; /* every record, in order of arrival */
 	size_t count, recs_cap;
@@ -124,12 +157,17 @@ struct catalog {
 	struct cat_cert **certs; /* sorted by key */
 	size_t ncerts, certs_cap;
 	uint8_t digest[SHA256_LEN]; /* XOR of every record's hash */
+	struct cat_owner *owners;   /* sorted by id */
+	size_t nowners, owners_cap;
 
 	struct cat_peer *peers;
 	size_t npeers, peers_cap;
 	double last_digest;
-	int dirty;
-	double last_save;
+	struct buf pending;	/* records not yet appended to the log */
+	size_t pending_records; /* in pending */
+	size_t log_records;	/* in the log on disk (appended or rewritten) */
+	int rewrite;		/* the log must be written anew */
+	double last_save, last_purge;
 	struct save_job *saving;
 	double bad_window; /* start of the current second of bad-entry lines */
 	unsigned bad_lines, bad_quiet;
@@ -327,6 +365,69 @@ nomem:
 	return -ENOMEM;
 }
 
+/* ---- owners ---- */
+
+/* The owner id, or where it would go (*pos), in cat->owners. */
+static struct cat_owner *owner_find(struct catalog *cat, const uint8_t id[NODE_ID_LEN], size_t *pos)
+{
+	size_t lo = 0, hi = cat->nowners;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(cat->owners[mid].id, id, NODE_ID_LEN);
+		if (c == 0) {
+			*pos = mid;
+			return &cat->owners[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return NULL;
+}
+
+/* The owner id's slot, made with a count of 0 when new; NULL without memory. */
+static struct cat_owner *owner_get(struct catalog *cat, const uint8_t id[NODE_ID_LEN])
+{
+	size_t pos;
+	struct cat_owner *o = owner_find(cat, id, &pos);
+	if (o)
+		return o;
+	if (cat->nowners == cat->owners_cap) {
+		size_t cap = cat->owners_cap ? cat->owners_cap * 2 : 16;
+		struct cat_owner *grown = realloc(cat->owners, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		cat->owners = grown;
+		cat->owners_cap = cap;
+	}
+	memmove(cat->owners + pos + 1, cat->owners + pos,
+		(cat->nowners - pos) * sizeof(cat->owners[0]));
+	o = &cat->owners[pos];
+	memset(o, 0, sizeof(*o));
+	memcpy(o->id, id, NODE_ID_LEN);
+	cat->nowners++;
+	return o;
+}
+
+/* One line per owner a minute when its budget refuses entries. */
+static void log_budget(struct cat_owner *o)
+{
+	double now = monotonic_seconds();
+	char id[NODE_ID_STR_LEN + 1];
+	if (o->log_at > 0 && now - o->log_at < FULL_LOG_INTERVAL) {
+		o->quiet++;
+		return;
+	}
+	node_id_format(o->id, id);
+	log_warnx("catalog: member %.16s has %zu entries, its limit (catalog_per_member): "
+		  "refusing more (%u refused since the last line)",
+		  id, o->count, o->quiet + 1);
+	o->log_at = now;
+	o->quiet = 0;
+}
+
 /* ---- records ---- */
 
 static struct cat_rec *rec_find(struct catalog *cat, const uint8_t owner[NODE_ID_LEN],
@@ -364,14 +465,32 @@ static void buckets_grow(struct catalog *cat)
 		rec_link(cat, cat->recs[i]);
 }
 
+/* Queues r's entry for the log (an entry too large for a record, which the
+ * wire's limits rule out, waits for the next rewrite). */
+static void log_record(struct catalog *cat, const struct cat_rec *r)
+{
+	Shoal__CatalogEntry m;
+	uint8_t packed[CATLOG_PAYLOAD_MAX];
+	catalog_entry_to_pb(&r->e, &m);
+	size_t len = shoal__catalog_entry__get_packed_size(&m);
+	if (len > sizeof(packed)) {
+		cat->rewrite = 1;
+		return;
+	}
+	shoal__catalog_entry__pack(&m, packed);
+	if (catlog_append(&cat->pending, packed, len) == 0)
+		cat->pending_records++;
+}
+
 /*
  * Stores the checked entry e (whose owner is set) as carried by cert: over
- * old, the record for the same (owner, name), or as a new record. Takes
- * e->name for a new record (e stays the caller's to release). Returns the
+ * old, the record for the same (owner, name), or as a new record of owner o.
+ * Takes e->name for a new record (e stays the caller's to release). Queues
+ * the entry for the log unless it came from there (logged 0). Returns the
  * record, or NULL when memory ran out (nothing changed).
  */
 static struct cat_rec *rec_store(struct catalog *cat, struct cat_rec *old, struct catalog_entry *e,
-				 struct cat_cert *cert)
+				 struct cat_cert *cert, struct cat_owner *o, int logged)
 {
 	struct cat_rec *r = old;
 	if (!r) {
@@ -392,6 +511,7 @@ static struct cat_rec *rec_store(struct catalog *cat, struct cat_rec *old, struc
 		cat->recs[cat->count++] = r;
 		rec_link(cat, r);
 		buckets_grow(cat);
+		o->count++;
 	} else {
 		digest_xor(cat, &r->e);
 		if (!r->e.removed)
@@ -416,7 +536,8 @@ static struct cat_rec *rec_store(struct catalog *cat, struct cat_rec *old, struc
 	digest_xor(cat, &r->e);
 	if (!r->e.removed)
 		cat->live++;
-	cat->dirty = 1;
+	if (!logged)
+		log_record(cat, r);
 	return r;
 }
 
@@ -427,21 +548,35 @@ static void rec_free(struct cat_rec *r)
 }
 
 /*
- * Takes in an entry (from the wire, the file or our own signing; released
- * here in every case). An entry no newer than the one we hold for its
- * (owner, name) changes nothing and is not checked further. Returns 0 with
- * *out = the record when the catalog changed, 0 with *out = NULL when it did
- * not, SHOAL_ETOOBIG when the catalog is full, or the error that refused the
- * entry with *why set.
+ * Takes in an entry from where (released here in every case). An entry no
+ * newer than the one we hold for its (owner, name) changes nothing and is not
+ * checked further. Entries from the wire dated more than CATALOG_FUTURE_SECONDS
+ * past our clock are refused, and so are removals from it older than
+ * CATALOG_TOMBSTONE_DAYS that remove nothing here (we may have forgotten them
+ * already); entries from our own log are not signature-checked again (their
+ * certificates are). Returns
+ * 0 with *out = the record when the catalog changed, 0 with *out = NULL when
+ * it did not, SHOAL_ETOOBIG when the catalog or the owner's budget is full
+ * (*budget, when not NULL, set to the owner's slot for the latter), or the
+ * error that refused the entry with *why set.
  */
-static int entry_take(struct catalog *cat, struct catalog_entry *e, double now, const char **why,
-		      struct cat_rec **out)
+static int entry_take(struct catalog *cat, struct catalog_entry *e, enum intake where, double now,
+		      const char **why, struct cat_rec **out, struct cat_owner **budget)
 {
 	struct cat_cert *cert = NULL;
 	struct cat_rec *old;
-	int err;
+	struct cat_owner *o = NULL;
+	int err = 0;
 
 	*out = NULL;
+	if (budget)
+		*budget = NULL;
+	if (where == FROM_WIRE &&
+	    e->time_us > now_us() + (int64_t)CATALOG_FUTURE_SECONDS * 1000000) {
+		*why = "dated in the future";
+		err = SHOAL_EPROTO;
+		goto out;
+	}
 	err = cert_get(cat, e->cert, e->cert_len, now, &cert);
 	if (err) {
 		*why = err == -ENOMEM ? "out of memory"
@@ -453,15 +588,37 @@ static int entry_take(struct catalog *cat, struct catalog_entry *e, double now, 
 	/* Ties keep the entry we have. */
 	if (old && old->e.time_us >= e->time_us)
 		goto out;
-	if (!old && cat->count >= CATALOG_ENTRIES_MAX) {
-		*why = "catalog full";
-		err = SHOAL_ETOOBIG;
+	/* A removal past its retention is news only when it removes something
+	 * (and is then forgotten at the next purge). */
+	if (where == FROM_WIRE && e->removed && !old &&
+	    e->time_us < now_us() - CATALOG_TOMBSTONE_DAYS * DAY_US)
 		goto out;
+	if (!old) {
+		if (cat->count >= CATALOG_ENTRIES_MAX) {
+			*why = "catalog full";
+			err = SHOAL_ETOOBIG;
+			goto out;
+		}
+		o = owner_get(cat, e->owner);
+		if (!o) {
+			*why = "out of memory";
+			err = -ENOMEM;
+			goto out;
+		}
+		if (o->count >= cat->cfg->catalog_per_member) {
+			*why = "the member's budget of entries is spent";
+			if (budget)
+				*budget = o;
+			err = SHOAL_ETOOBIG;
+			goto out;
+		}
 	}
-	err = catalog_entry_check_signed(cert->x509, e, why);
-	if (err)
-		goto out;
-	*out = rec_store(cat, old, e, cert);
+	if (where != FROM_FILE) {
+		err = catalog_entry_check_signed(cert->x509, e, why);
+		if (err)
+			goto out;
+	}
+	*out = rec_store(cat, old, e, cert, o, where == FROM_FILE);
 	if (!*out) {
 		*why = "out of memory";
 		err = -ENOMEM;
@@ -470,6 +627,61 @@ out:
 	cert_drop_unused(cat, cert);
 	catalog_entry_release(e);
 	return err;
+}
+
+/* Forgets r (a removal past its retention, about to leave cat->recs): hash
+ * chain, digest, owner count and certificate. */
+static void rec_forget(struct catalog *cat, struct cat_rec *r)
+{
+	struct cat_rec **b = &cat->buckets[name_hash(cat, r->e.name) & (cat->nbuckets - 1)];
+	while (*b != r)
+		b = &(*b)->hnext;
+	*b = r->hnext;
+	digest_xor(cat, &r->e);
+	if (!r->e.removed)
+		cat->live--;
+	size_t pos;
+	struct cat_owner *o = owner_find(cat, r->e.owner, &pos);
+	if (o && o->count)
+		o->count--;
+	r->cert->refs--;
+	cert_drop_unused(cat, r->cert);
+	free(r->e.name);
+	free(r);
+}
+
+/* Drops the removals older than CATALOG_TOMBSTONE_DAYS in one pass over
+ * cat->recs, moving the cursors of whole-catalog sends in progress with the
+ * records; the log is then rewritten without them. Returns how many went. */
+static size_t purge_removals(struct catalog *cat)
+{
+	int64_t before = now_us() - CATALOG_TOMBSTONE_DAYS * DAY_US;
+	size_t kept = 0;
+	for (size_t i = 0; i < cat->count; i++) {
+		struct cat_rec *r = cat->recs[i];
+		int gone = r->e.removed && r->e.time_us < before;
+		if (gone) {
+			/* A send whose cursor was past this record steps back over
+			 * it: the cursor, less the i - kept records gone before,
+			 * was greater than i. */
+			for (size_t k = 0; k < cat->npeers; k++) {
+				struct cat_peer *p = &cat->peers[k];
+				if (p->sync_serial && p->sync_next + (i - kept) > i)
+					p->sync_next--;
+			}
+			rec_forget(cat, r);
+		} else {
+			cat->recs[kept++] = r;
+		}
+	}
+	size_t purged = cat->count - kept;
+	cat->count = kept;
+	if (purged) {
+		cat->rewrite = 1;
+		log_info("catalog: forgot %zu removals older than %d days", purged,
+			 CATALOG_TOMBSTONE_DAYS);
+	}
+	return purged;
 }
 
 /* ---- sending ---- */
@@ -607,13 +819,16 @@ static void on_delta(struct catalog *cat, struct link *l, const Shoal__CatalogDe
 		const Shoal__CatalogEntry *m = d->entries[i];
 		struct catalog_entry e;
 		struct cat_rec *r = NULL;
+		struct cat_owner *budget = NULL;
 		const char *why = "malformed";
 		if (!m)
 			continue;
 		int err = catalog_entry_from_pb(m, &e, &why);
 		if (!err)
-			err = entry_take(cat, &e, now, &why, &r);
-		if (err == SHOAL_ETOOBIG)
+			err = entry_take(cat, &e, FROM_WIRE, now, &why, &r, &budget);
+		if (err == SHOAL_ETOOBIG && budget)
+			log_budget(budget);
+		else if (err == SHOAL_ETOOBIG)
 			log_full(cat);
 		else if (err)
 			log_bad(cat, l, m->name, why);
@@ -703,7 +918,7 @@ static int publish_entry(struct catalog *cat, const char *name, uint64_t size, c
 		return err;
 	/* Through the same checks as anyone's: an entry of ours that peers
 	 * would refuse (our certificate expired, say) is refused here. */
-	err = entry_take(cat, &e, monotonic_seconds(), &why, &r);
+	err = entry_take(cat, &e, FROM_SELF, monotonic_seconds(), &why, &r, NULL);
 	if (err) {
 		/* The caller reports the failure; the detail is for debugging. */
 		log_debug("cannot publish \"%s\": %s", name, why ? why : shoal_strerror(err));
@@ -712,6 +927,14 @@ static int publish_entry(struct catalog *cat, const char *name, uint64_t size, c
 	if (r)
 		flood(cat, &r, 1, NULL);
 	return 0;
+}
+
+/* A time for a new entry of ours replacing old (may be NULL): now, or just
+ * after old when our clock is behind it. */
+static int64_t next_time(const struct cat_rec *old)
+{
+	int64_t t = now_us();
+	return old && old->e.time_us >= t ? old->e.time_us + 1 : t;
 }
 
 int catalog_publish(struct catalog *cat, const char *name, uint64_t size, const char *cap)
@@ -724,14 +947,15 @@ int catalog_publish(struct catalog *cat, const char *name, uint64_t size, const 
 	if (!cap || capability_parse(&parsed, cap))
 		return SHOAL_EBADCAP;
 	struct cat_rec *old = rec_find(cat, cat->self, name);
-	if (old && !old->e.removed && old->e.size == size && !strcmp(old->e.cap, cap))
-		return 0;
-	if (!old && cat->count >= CATALOG_ENTRIES_MAX)
-		return SHOAL_ETOOBIG;
-	int64_t t = now_us();
-	if (old && old->e.time_us >= t)
-		t = old->e.time_us + 1;
-	return publish_entry(cat, name, size, cap, t, 0);
+	if (!old) {
+		if (cat->count >= CATALOG_ENTRIES_MAX)
+			return SHOAL_ETOOBIG;
+		size_t pos;
+		struct cat_owner *o = owner_find(cat, cat->self, &pos);
+		if (o && o->count >= cat->cfg->catalog_per_member)
+			return SHOAL_ETOOBIG;
+	}
+	return publish_entry(cat, name, size, cap, next_time(old), 0);
 }
 
 int catalog_unpublish(struct catalog *cat, const char *name)
@@ -741,35 +965,57 @@ int catalog_unpublish(struct catalog *cat, const char *name)
 	struct cat_rec *old = rec_find(cat, cat->self, name);
 	if (!old || old->e.removed)
 		return SHOAL_ENOTFOUND;
-	int64_t t = now_us();
-	if (old->e.time_us >= t)
-		t = old->e.time_us + 1;
-	return publish_entry(cat, name, 0, NULL, t, 1);
+	return publish_entry(cat, name, 0, NULL, next_time(old), 1);
 }
 
 /* ---- reading ---- */
 
-int catalog_lookup(struct catalog *cat, const char *name, char cap[CAPABILITY_STR_LEN + 1],
-		   uint64_t *size)
+/* Whether owner's id in text starts with prefix (either case). */
+static int owner_matches(const uint8_t owner[NODE_ID_LEN], const char *prefix)
 {
-	const struct cat_rec *best = NULL;
+	char text[NODE_ID_STR_LEN + 1];
+	node_id_format(owner, text);
+	size_t n = strlen(prefix);
+	return n <= NODE_ID_STR_LEN && !strncasecmp(text, prefix, n);
+}
+
+int catalog_lookup(struct catalog *cat, const char *name, const char *owner,
+		   char cap[CAPABILITY_STR_LEN + 1], uint64_t *size, struct catalog_owners *owners)
+{
+	const struct cat_rec *found = NULL;
+	struct catalog_owners seen = {0};
 	if (!cat || !name)
+		return SHOAL_ENOTFOUND;
+	if (owner && strlen(owner) < CATALOG_OWNER_PREFIX_MIN)
 		return SHOAL_ENOTFOUND;
 	struct cat_rec *r = cat->buckets[name_hash(cat, name) & (cat->nbuckets - 1)];
 	for (; r; r = r->hnext) {
 		if (r->e.removed || strcmp(r->e.name, name))
 			continue;
-		if (!best || r->e.time_us > best->e.time_us ||
-		    (r->e.time_us == best->e.time_us &&
-		     memcmp(r->e.owner, best->e.owner, NODE_ID_LEN) < 0))
-			best = r;
+		if (owner && !owner_matches(r->e.owner, owner))
+			continue;
+		found = r;
+		/* The owners shown are the first by id. */
+		size_t at = seen.n < CATALOG_OWNERS_SHOWN ? seen.n : CATALOG_OWNERS_SHOWN;
+		while (at > 0 && memcmp(seen.ids[at - 1], r->e.owner, NODE_ID_LEN) > 0) {
+			if (at < CATALOG_OWNERS_SHOWN)
+				memcpy(seen.ids[at], seen.ids[at - 1], NODE_ID_LEN);
+			at--;
+		}
+		if (at < CATALOG_OWNERS_SHOWN)
+			memcpy(seen.ids[at], r->e.owner, NODE_ID_LEN);
+		seen.n++;
 	}
-	if (!best)
+	if (owners)
+		*owners = seen;
+	if (!found)
 		return SHOAL_ENOTFOUND;
+	if (seen.n > 1)
+		return SHOAL_EAMBIGUOUS;
 	if (cap)
-		memcpy(cap, best->e.cap, sizeof(best->e.cap));
+		memcpy(cap, found->e.cap, sizeof(found->e.cap));
 	if (size)
-		*size = best->e.size;
+		*size = found->e.size;
 	return 0;
 }
 
@@ -812,92 +1058,206 @@ int catalog_foreach(struct catalog *cat, catalog_fn fn, void *arg)
 
 /* ---- persistence ---- */
 
-/* Packs every record into a CatalogFile. 0 or -ENOMEM. */
-static int pack_file(const struct catalog *cat, uint8_t **data, size_t *len)
+/* The whole log: the magic and one record per entry. Returns the records. */
+static size_t pack_log(struct catalog *cat, struct buf *out)
 {
-	int err = 0;
-	Shoal__CatalogFile f = SHOAL__CATALOG_FILE__INIT;
-	Shoal__CatalogEntry *items = calloc(cat->count ? cat->count : 1, sizeof(*items));
-	Shoal__CatalogEntry **ptrs = calloc(cat->count ? cat->count : 1, sizeof(*ptrs));
-	*data = NULL;
-	if (!items || !ptrs) {
-		err = -ENOMEM;
-		goto out;
-	}
+	size_t n = 0;
+	buf_add(out, CATLOG_MAGIC, CATLOG_MAGIC_LEN);
+	struct buf one = BUF_INIT;
 	for (size_t i = 0; i < cat->count; i++) {
-		catalog_entry_to_pb(&cat->recs[i]->e, &items[i]);
-		ptrs[i] = &items[i];
+		Shoal__CatalogEntry m;
+		catalog_entry_to_pb(&cat->recs[i]->e, &m);
+		size_t len = shoal__catalog_entry__get_packed_size(&m);
+		if (len > CATLOG_PAYLOAD_MAX)
+			continue; /* no entry of the wire's limits is */
+		buf_reset(&one);
+		buf_grow(&one, len);
+		shoal__catalog_entry__pack(&m, (uint8_t *)one.data);
+		if (catlog_append(out, (const uint8_t *)one.data, len) == 0)
+			n++;
 	}
-	f.n_entries = cat->count;
-	f.entries = ptrs;
-	*len = shoal__catalog_file__get_packed_size(&f);
-	*data = malloc(*len ? *len : 1);
-	if (!*data) {
-		err = -ENOMEM;
-		goto out;
-	}
-	shoal__catalog_file__pack(&f, *data);
-out:
-	free(ptrs);
-	free(items);
+	buf_release(&one);
+	return n;
+}
+
+/* Appends data[0..len) to the log at path and makes it durable. */
+static int append_log(const char *path, const uint8_t *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = write_in_full(fd, data, len);
+	if (!err && fdatasync(fd))
+		err = -errno;
+	close(fd);
 	return err;
+}
+
+static int save_run(struct save_job *j)
+{
+	return j->rewrite ? write_file_atomic(j->path, j->data, j->len, 0600)
+			  : append_log(j->path, j->data, j->len);
 }
 
 static void save_work(struct pool_job *pj)
 {
 	struct save_job *j = (struct save_job *)lw_job_of(pj);
-	j->err = write_file_atomic(j->path, j->data, j->len, 0600);
+	j->err = save_run(j);
 	atomic_store(&j->finished, 1);
+}
+
+/* What a finished write means for the catalog: the log holds its records,
+ * or (failed) must be written anew. */
+static void save_settle(struct catalog *cat, struct save_job *j)
+{
+	if (j->err) {
+		log_warnx("cannot save the catalog to %s: %s", j->path, shoal_strerror(j->err));
+		cat->rewrite = 1; /* from memory, at the next interval */
+	} else if (j->rewrite) {
+		cat->log_records = j->records;
+	} else {
+		cat->log_records += j->records;
+	}
 }
 
 static void save_done(struct lw_msg *msg)
 {
 	struct save_job *j = (struct save_job *)lw_job_of_msg(msg);
-	if (j->err)
-		log_warnx("cannot save the catalog to %s: %s", j->path, shoal_strerror(j->err));
 	if (j->cat) {
 		j->cat->saving = NULL;
-		if (j->err)
-			j->cat->dirty = 1; /* try again at the next interval */
+		save_settle(j->cat, j);
 	}
 	free(j->data);
 	free(j);
 }
 
-static void save_maybe(struct catalog *cat, double now)
+/* The next write of the log, or NULL when there is nothing to write: the
+ * whole log when it must be rewritten, holds no record yet (it may not exist)
+ * or has grown past twice the catalog (compaction), else the records
+ * pending. */
+static struct save_job *save_next(struct catalog *cat)
 {
-	if (!cat->dirty || cat->saving || now - cat->last_save < SAVE_INTERVAL)
-		return;
+	if (!cat->rewrite && !cat->pending.len)
+		return NULL;
 	struct save_job *j = calloc(1, sizeof(*j));
-	if (!j || pack_file(cat, &j->data, &j->len)) {
-		free(j);
-		return; /* still dirty: the next tick tries again */
-	}
+	if (!j)
+		return NULL;
 	j->cat = cat;
 	snprintf(j->path, sizeof(j->path), "%s", cat->path);
 	atomic_init(&j->finished, 0);
-	cat->dirty = 0;
+	if (cat->rewrite || cat->log_records == 0 ||
+	    cat->log_records + cat->pending_records > 2 * cat->count + COMPACT_SLACK) {
+		struct buf all = BUF_INIT;
+		j->rewrite = 1;
+		j->records = pack_log(cat, &all);
+		j->data = buf_detach(&all, &j->len);
+		cat->rewrite = 0;
+	} else {
+		j->records = cat->pending_records;
+		j->data = buf_detach(&cat->pending, &j->len);
+	}
+	/* Either way what is pending is now in the job. */
+	buf_reset(&cat->pending);
+	cat->pending_records = 0;
+	return j;
+}
+
+static void save_maybe(struct catalog *cat, double now)
+{
+	if (cat->saving || now - cat->last_save < SAVE_INTERVAL)
+		return;
+	struct save_job *j = save_next(cat);
+	if (!j)
+		return;
 	cat->saving = j;
 	cat->last_save = now;
 	loopwork_submit(cat->lw, &j->lw, save_work, save_done);
 }
 
-static void load_file(struct catalog *cat)
+/* Writes what is pending now, on the calling thread (at close). */
+static void save_now(struct catalog *cat)
+{
+	struct save_job *j = save_next(cat);
+	if (!j)
+		return;
+	j->err = save_run(j);
+	save_settle(cat, j);
+	free(j->data);
+	free(j);
+}
+
+struct load_ctx {
+	struct catalog *cat;
+	double now;
+	size_t dropped, full;
+};
+
+static int load_one(const uint8_t *payload, size_t len, void *arg)
+{
+	struct load_ctx *c = arg;
+	Shoal__CatalogEntry *m = shoal__catalog_entry__unpack(NULL, len, payload);
+	struct catalog_entry e;
+	struct cat_rec *r;
+	const char *why;
+	int err = m ? catalog_entry_from_pb(m, &e, &why) : SHOAL_EPROTO;
+	if (!err)
+		err = entry_take(c->cat, &e, FROM_FILE, c->now, &why, &r, NULL);
+	if (err == SHOAL_ETOOBIG)
+		c->full++;
+	else if (err)
+		c->dropped++;
+	shoal__catalog_entry__free_unpacked(m, NULL);
+	return 0;
+}
+
+/* Loads home/catalog.log. Returns 0, or -ENOENT when there is none. */
+static int load_log(struct catalog *cat)
+{
+	struct buf raw = BUF_INIT;
+	struct load_ctx c = {.cat = cat, .now = monotonic_seconds()};
+	struct catlog_scan scan = {0};
+	int err = read_file(cat->path, &raw, CATALOG_LOG_MAX);
+	if (err == -ENOENT) {
+		buf_release(&raw);
+		return err;
+	}
+	if (!err)
+		err = catlog_parse((const uint8_t *)raw.data, raw.len, load_one, &c, &scan);
+	if (err) {
+		log_warnx("cannot read %s: %s; starting from what the network sends", cat->path,
+			  err == SHOAL_EVERSION ? "not a catalog log" : shoal_strerror(err));
+		cat->rewrite = 1;
+	} else if (scan.intact < raw.len || scan.skipped) {
+		log_warnx("%s: %zu bytes torn at the end and %zu damaged records dropped",
+			  cat->path, raw.len - scan.intact, scan.skipped);
+		cat->rewrite = 1;
+	}
+	if (c.dropped || c.full) {
+		log_warnx("%s: dropped %zu entries that no longer check out and %zu past a limit",
+			  cat->path, c.dropped, c.full);
+		cat->rewrite = 1;
+	}
+	cat->log_records = scan.records + scan.skipped;
+	buf_release(&raw);
+	return 0;
+}
+
+/* Loads the whole-file home/catalog of earlier versions (every entry checked
+ * again, signatures included), to be written as the log and removed. Returns
+ * -ENOENT when there is none, else 0. */
+static int load_old_file(struct catalog *cat)
 {
 	struct buf raw = BUF_INIT;
 	Shoal__CatalogFile *f = NULL;
 	size_t dropped = 0, full = 0;
-	int err = read_file(cat->path, &raw, CATALOG_FILE_MAX);
+	int err = read_file(cat->old_path, &raw, CATALOG_FILE_MAX), ret = err == -ENOENT ? err : 0;
 	if (err == -ENOENT)
 		goto out;
+	if (!err && !(f = shoal__catalog_file__unpack(NULL, raw.len, raw.data)))
+		err = SHOAL_EPROTO;
 	if (err) {
-		log_warnx("cannot read %s: %s; starting from what the network sends", cat->path,
+		log_warnx("cannot read %s: %s; starting from what the network sends", cat->old_path,
 			  shoal_strerror(err));
-		goto out;
-	}
-	f = shoal__catalog_file__unpack(NULL, raw.len, raw.data);
-	if (!f) {
-		log_warnx("%s is corrupt; starting from what the network sends", cat->path);
 		goto out;
 	}
 	double now = monotonic_seconds();
@@ -907,20 +1267,39 @@ static void load_file(struct catalog *cat)
 		const char *why;
 		err = catalog_entry_from_pb(f->entries[i], &e, &why);
 		if (!err)
-			err = entry_take(cat, &e, now, &why, &r);
+			err = entry_take(cat, &e, FROM_SELF, now, &why, &r, NULL);
 		if (err == SHOAL_ETOOBIG)
 			full++;
 		else if (err)
 			dropped++;
 	}
 	if (dropped || full)
-		log_warnx("%s: dropped %zu entries that no longer check out and %zu past the limit",
-			  cat->path, dropped, full);
+		log_warnx("%s: dropped %zu entries that no longer check out and %zu past a limit",
+			  cat->old_path, dropped, full);
 out:
-	/* What was loaded is what the file holds, unless some was dropped. */
-	cat->dirty = dropped || full;
 	shoal__catalog_file__free_unpacked(f, NULL);
 	buf_release(&raw);
+	return ret;
+}
+
+/* At open: the log, or (none yet) the old file turned into it. */
+static void load(struct catalog *cat)
+{
+	/* Without either file, the first save writes the log whole (save_next:
+	 * no records yet), and a node that never hears of the catalog writes
+	 * nothing. */
+	if (load_log(cat) == -ENOENT && load_old_file(cat) != -ENOENT) {
+		/* Written now, so that the appends that follow have a log. */
+		cat->rewrite = 1;
+		save_now(cat);
+		if (!cat->rewrite && unlink(cat->old_path) && errno != ENOENT)
+			log_warnx("cannot remove %s: %s", cat->old_path, strerror(errno));
+	}
+	/* What was loaded is in the log already. */
+	buf_reset(&cat->pending);
+	cat->pending_records = 0;
+	purge_removals(cat);
+	cat->last_purge = monotonic_seconds();
 }
 
 /* ---- life ---- */
@@ -935,7 +1314,9 @@ static void catalog_free(struct catalog *cat)
 		cert_free(cat->certs[i]);
 	free(cat->recs);
 	free(cat->certs);
+	free(cat->owners);
 	free(cat->peers);
+	buf_release(&cat->pending);
 	free(cat->buckets);
 	X509_free(cat->ca);
 	EVP_PKEY_free(cat->key);
@@ -1000,7 +1381,9 @@ int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
 	cat->cfg = cfg;
 	cat->lw = lw;
 	cat->pool = pool;
-	snprintf(cat->path, sizeof(cat->path), "%s/catalog", home);
+	buf_init(&cat->pending);
+	snprintf(cat->path, sizeof(cat->path), "%s/catalog.log", home);
+	snprintf(cat->old_path, sizeof(cat->old_path), "%s/catalog", home);
 	err = load_identity(cat, home);
 	if (err)
 		goto fail;
@@ -1012,7 +1395,7 @@ int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
 	}
 	if (random_bytes(&cat->seed, sizeof(cat->seed)))
 		cat->seed = (uint64_t)now_us();
-	load_file(cat);
+	load(cat);
 	*out = cat;
 	log_info("catalog: %zu entries (%zu published files)", cat->count, cat->live);
 	return 0;
@@ -1031,23 +1414,12 @@ void catalog_close(struct catalog *cat)
 		 * every job), so it can be waited for. */
 		if (!atomic_load(&j->finished))
 			pool_wait(cat->pool, &j->lw.job);
-		if (j->err)
-			cat->dirty = 1;
+		save_settle(cat, j);
 		/* Its completion still runs on the loop, and frees it there. */
 		j->cat = NULL;
 		cat->saving = NULL;
 	}
-	if (cat->dirty) {
-		uint8_t *data = NULL;
-		size_t len = 0;
-		int err = pack_file(cat, &data, &len);
-		if (!err)
-			err = write_file_atomic(cat->path, data, len, 0600);
-		if (err)
-			log_warnx("cannot save the catalog to %s: %s", cat->path,
-				  shoal_strerror(err));
-		free(data);
-	}
+	save_now(cat);
 	catalog_free(cat);
 }
 
@@ -1070,5 +1442,9 @@ void catalog_tick(struct catalog *cat, double now)
 	}
 	for (size_t i = 0; i < cat->npeers; i++)
 		sync_pump(cat, &cat->peers[i]);
+	if (now - cat->last_purge >= PURGE_INTERVAL) {
+		cat->last_purge = now;
+		purge_removals(cat);
+	}
 	save_maybe(cat, now);
 }

@@ -3,9 +3,20 @@
  * member by gossip. The catalog maps (owner, name) to the entry with the
  * greatest time, a removal (tombstone) being an entry like any other, so it
  * wins over the older live entry it replaces and is kept. Entries are signed
- * by their owner (src/proto/catalog.h) and every entry received or loaded is
- * checked; a bad one is dropped with a warning naming the peer, which stays
- * connected.
+ * by their owner (src/proto/catalog.h) and every entry received is checked; a
+ * bad one is dropped with a warning naming the peer, which stays connected.
+ *
+ * What a member can do to the catalog: only its own names. A name belongs to
+ * its owner: two owners publishing one name make two entries, and a lookup
+ * without an owner refuses to choose between them. An entry dated more than
+ * CATALOG_FUTURE_SECONDS past the receiver's clock is refused, so no owner
+ * can make an entry that later ones never beat; an owner's republication and
+ * removal are always newer than its entry before. Each owner may have at
+ * most catalog_per_member entries here (config.h), removals included; more
+ * are refused with one log line per owner a minute. A removal is kept
+ * CATALOG_TOMBSTONE_DAYS, then forgotten by every member (and refused when
+ * sent again); a member offline longer than that may bring back an entry
+ * removed meanwhile, which its owner can remove again.
  *
  * Replication: a new or changed entry is flooded at once (CatalogDelta) to
  * every up member but the one it came from; a member whose link comes up gets
@@ -15,8 +26,13 @@
  * that was down or joins later catches up. Whole-catalog sends go out a
  * bounded amount at a time, never congesting the connection.
  *
- * Persistence: home/catalog (a CatalogFile message), written atomically on a
- * worker at most every 2 s when something changed, and at catalog_close().
+ * Persistence: home/catalog.log (src/proto/catlog.h), one record appended
+ * per changed entry, on a worker at most every 2 s, and at catalog_close().
+ * The log is rewritten whole (atomically) when it holds more than twice the
+ * catalog's records, after removals were forgotten, and after a write
+ * failed. Loading trusts the log's entries (checked when they arrived; each
+ * record carries a checksum) but checks their certificates again; the
+ * whole-file home/catalog of earlier versions is converted once.
  *
  * Per member the catalog keeps, by node id, the state of a whole-catalog
  * send and of its requests for everything; it holds no pointer into the
@@ -36,9 +52,18 @@
 #include "proto/capability.h"
 #include "proto/shoal.pb-c.h"
 
-/* Entries kept, removals included; more are refused (with a rate-limited log
- * line), our own publications with SHOAL_ETOOBIG. */
-#define CATALOG_ENTRIES_MAX 65536
+/* Entries kept, removals included, whatever the owners' budgets: a bound on
+ * memory. More are refused (with a rate-limited log line), our own
+ * publications with SHOAL_ETOOBIG. */
+#define CATALOG_ENTRIES_MAX 262144
+/* Entries dated further past our clock than this are refused. */
+#define CATALOG_FUTURE_SECONDS 300
+/* Removals are kept this long, then forgotten. */
+#define CATALOG_TOMBSTONE_DAYS 30
+/* The shortest owner prefix a lookup accepts (base32 characters). */
+#define CATALOG_OWNER_PREFIX_MIN 8
+/* Owners a lookup reports when it cannot choose. */
+#define CATALOG_OWNERS_SHOWN 4
 
 struct catalog;
 
@@ -93,10 +118,10 @@ void catalog_tick(struct catalog *cat, double now);
  * capability cap (valid per capability_parse()) reads: signs an entry owned by
  * this node with time = now in microseconds (or one more than our previous
  * entry for name, if that is later), stores it and floods it to every up
- * member. Publishing what is already published (same size and capability) is
- * a no-op. Returns 0, SHOAL_EBADNAME, SHOAL_EBADCAP, SHOAL_ETOOBIG (the
- * catalog is full), SHOAL_EIDENTITY (no catalog, or our certificate no longer
- * checks out), or another error of signing.
+ * member. Publishing again always makes a newer entry. Returns 0,
+ * SHOAL_EBADNAME, SHOAL_EBADCAP, SHOAL_ETOOBIG (the catalog is full, or this
+ * node has catalog_per_member entries in it), SHOAL_EIDENTITY (no catalog, or
+ * our certificate no longer checks out), or another error of signing.
  */
 int catalog_publish(struct catalog *cat, const char *name, uint64_t size, const char *cap);
 
@@ -109,14 +134,24 @@ int catalog_publish(struct catalog *cat, const char *name, uint64_t size, const 
  */
 int catalog_unpublish(struct catalog *cat, const char *name);
 
+/* The owners of a name, as catalog_lookup() saw them. */
+struct catalog_owners {
+	size_t n;					/* live entries that matched */
+	uint8_t ids[CATALOG_OWNERS_SHOWN][NODE_ID_LEN]; /* the first min(n, SHOWN) by id */
+};
+
 /*
- * Finds the live entry named name; when several owners published the name,
- * the one with the greatest time (equal times: the smaller owner id). Copies
- * its capability into cap and its size into *size (either may be NULL).
- * Returns 0 or SHOAL_ENOTFOUND.
+ * Finds the live entry named name. owner, when not NULL, names its
+ * publisher: a node id as node_id_format() writes it, or a prefix of one of
+ * at least CATALOG_OWNER_PREFIX_MIN characters, in either case. The entry
+ * must be the only match: the name's one owner, or the one the prefix
+ * chooses. Copies its capability into cap and its size into *size (either
+ * may be NULL); fills *owners (when not NULL) with the owners that matched.
+ * Returns 0, SHOAL_ENOTFOUND (no match, or a prefix too short) or
+ * SHOAL_EAMBIGUOUS (several matched).
  */
-int catalog_lookup(struct catalog *cat, const char *name, char cap[CAPABILITY_STR_LEN + 1],
-		   uint64_t *size);
+int catalog_lookup(struct catalog *cat, const char *name, const char *owner,
+		   char cap[CAPABILITY_STR_LEN + 1], uint64_t *size, struct catalog_owners *owners);
 
 /* A live entry as catalog_foreach() shows it; every pointer is borrowed for
  * the call only. owner is NODE_ID_LEN bytes. */

@@ -33,6 +33,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 512;
 	cfg->max_pending = 128;
 	cfg->max_pending_per_host = 32;
+	cfg->catalog_per_member = 10000;
 }
 
 /* Keys holding numbers: where each lives and its bounds. */
@@ -56,6 +57,7 @@ static const struct number_key number_keys[] = {
 	{"max_connections", offsetof(struct config, max_connections), 0, 1, 100000},
 	{"max_pending", offsetof(struct config, max_pending), 0, 1, 100000},
 	{"max_pending_per_host", offsetof(struct config, max_pending_per_host), 0, 1, 100000},
+	{"catalog_per_member", offsetof(struct config, catalog_per_member), 0, 1, 1000000},
 };
 
 int config_set(struct config *cfg, const char *key, const char *value)

@@ -9,7 +9,8 @@
  *                            repair_interval: seconds;
  *                            repair_rate, scrub_rate: MiB/s;
  *                            max_connections, max_pending,
- *                            max_pending_per_host: counts)
+ *                            max_pending_per_host, catalog_per_member:
+ *                            counts)
  *
  * `shoal init` writes it; command-line flags override it. Addresses are
  * HOST:PORT with a numeric port; bootstrap is a comma-separated list.
@@ -41,6 +42,7 @@ struct config {
 	unsigned max_connections;      /* all connections, authenticated or not */
 	unsigned max_pending;	       /* connections still in their handshake */
 	unsigned max_pending_per_host; /* ... from one IP address */
+	unsigned catalog_per_member;   /* catalog entries one owner may have here */
 };
 
 /* Fills cfg with defaults. */

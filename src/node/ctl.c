@@ -77,9 +77,11 @@ struct op {
 	size_t npeers;
 	enum target_kind target;
 	const char *target_text;
-	char catalog_cap[CAPABILITY_STR_LEN + 1]; /* "" when the catalog has none */
+	char catalog_cap[CAPABILITY_STR_LEN + 1]; /* the catalog's entry, when catalog_err is 0 */
+	int catalog_err;			  /* of catalog_lookup() */
 	struct capability cap;			  /* get, send, locate: the target resolved */
 	int resolve_err;
+	char resolve_text[WIRE_CTL_TEXT_MAX]; /* why the catalog did not resolve it, or "" */
 	/* for the loop once done: what to publish */
 	int done_err;
 	uint64_t size;
@@ -347,12 +349,14 @@ static void resolve_name(struct op *op, struct index *ix)
 	if (op->target != TARGET_NAME)
 		return;
 	struct index_name nm;
-	if (index_name_get(ix, op->target_text, &nm) == 0)
+	if (index_name_get(ix, op->target_text, &nm) == 0) {
+		op->resolve_text[0] = 0;
 		op->resolve_err = capability_parse(&op->cap, nm.cap);
-	else if (op->catalog_cap[0])
+	} else if (!op->catalog_err) {
 		op->resolve_err = capability_parse(&op->cap, op->catalog_cap);
-	else
-		op->resolve_err = SHOAL_ENOTFOUND;
+	} else {
+		op->resolve_err = op->catalog_err;
+	}
 }
 
 /* Finishes op when its target did not resolve (see resolve_target()). */
@@ -362,6 +366,7 @@ static int op_unresolved(struct op *op, Shoal__CtlReply *rep)
 		return 0;
 	op_finish(op, rep, op->resolve_err,
 		  op->resolve_err == SHOAL_EBADCAP ? "not a valid capability"
+		  : op->resolve_text[0]		   ? op->resolve_text
 						   : "no such name here or in the network catalog");
 	return 1;
 }
@@ -769,6 +774,23 @@ static void op_work(struct ops_job *oj, struct index *ix)
 	}
 }
 
+/* A put that stored its file but whose publication the catalog refused:
+ * the reply becomes that failure, naming the capability. */
+static void op_publish_failed(struct op *op, int err)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	char text[WIRE_CTL_TEXT_MAX];
+	const char *name = op->req->put->name;
+	log_warnx("cannot publish %s: %s", name, shoal_strerror(err));
+	snprintf(text, sizeof(text), "%.255s is stored here as %s but was not published%s", name,
+		 op->captext,
+		 err == SHOAL_ETOOBIG ? " (this node has as many entries in the network catalog "
+					"as a member may: catalog_per_member)"
+				      : "");
+	buf_reset(&op->reply);
+	op_finish(op, &rep, err, text);
+}
+
 /* What a finished operation changes in the catalog (on the loop). */
 static void op_catalog(struct op *op)
 {
@@ -780,8 +802,7 @@ static void op_catalog(struct op *op)
 		if (req->put->publish) {
 			int err = catalog_publish(cat, req->put->name, op->size, op->captext);
 			if (err)
-				log_warnx("cannot publish %s: %s", req->put->name,
-					  shoal_strerror(err));
+				op_publish_failed(op, err);
 		} else {
 			/* A name put again unpublished replaces what was published. */
 			catalog_unpublish(cat, req->put->name);
@@ -828,8 +849,46 @@ static void resolve_target(struct ctl *ctl, struct op *op, const char *target)
 		return;
 	}
 	op->target = TARGET_NAME;
-	if (catalog_lookup(ctl->env.catalog, target, op->catalog_cap, NULL))
-		op->catalog_cap[0] = 0;
+	struct catalog_owners owners;
+	const char *name = target, *owner = NULL;
+	char base[NAME_MAX_LEN + 1];
+	op->catalog_err =
+		catalog_lookup(ctl->env.catalog, target, NULL, op->catalog_cap, NULL, &owners);
+	/* NAME@OWNER, when the catalog has no one entry of that whole name. */
+	const char *at = strrchr(target, '@');
+	if (op->catalog_err && at && at > target && (size_t)(at - target) <= NAME_MAX_LEN &&
+	    !name_validate(target, (size_t)(at - target))) {
+		memcpy(base, target, (size_t)(at - target));
+		base[at - target] = 0;
+		struct catalog_owners of;
+		int e = catalog_lookup(ctl->env.catalog, base, at + 1, op->catalog_cap, NULL, &of);
+		if (e != SHOAL_ENOTFOUND || op->catalog_err == SHOAL_ENOTFOUND) {
+			op->catalog_err = e;
+			owners = of;
+			name = base;
+			owner = at + 1;
+		}
+	}
+	if (op->catalog_err == SHOAL_EAMBIGUOUS) {
+		struct buf ids = BUF_INIT;
+		for (size_t i = 0; i < owners.n && i < CATALOG_OWNERS_SHOWN; i++) {
+			char id[NODE_ID_STR_LEN + 1];
+			node_id_format(owners.ids[i], id);
+			buf_addf(&ids, "%s%.16s", i ? ", " : "", id);
+		}
+		snprintf(op->resolve_text, sizeof(op->resolve_text),
+			 "%zu members publish %.255s in the network catalog (%s%s); name one as "
+			 "%.255s@OWNER, with %d or more characters of its node id",
+			 owners.n, name, buf_str(&ids),
+			 owners.n > CATALOG_OWNERS_SHOWN ? ", ..." : "", name,
+			 CATALOG_OWNER_PREFIX_MIN);
+		buf_release(&ids);
+	} else if (op->catalog_err && owner) {
+		snprintf(op->resolve_text, sizeof(op->resolve_text),
+			 "no name %.255s here, and no member whose id starts with %.60s publishes "
+			 "%.255s (an owner needs %d or more characters of its node id)",
+			 target, owner, name, CATALOG_OWNER_PREFIX_MIN);
+	}
 }
 
 static int collect_entry(const struct catalog_item *it, void *arg)

@@ -24,7 +24,8 @@
 	X(USAGE, "invalid usage")                                    \
 	X(MISSING, "chunk missing from the store")                   \
 	X(UNREACHABLE, "no reachable node has it")                   \
-	X(REPLICAS, "too few nodes took a copy")
+	X(REPLICAS, "too few nodes took a copy")                     \
+	X(AMBIGUOUS, "ambiguous name")
 
 /* Project codes sit below every errno value: SHOAL_EBASE - 1, - 2, ... */
 enum { SHOAL_EBASE = -1000 };

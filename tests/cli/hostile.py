@@ -17,6 +17,10 @@
                                                   CatalogRequest and Ping; exit 0 when the daemon
                                                   stays connected, answers Pong, and none of the
                                                   forged entries is in the catalog it sends back
+    hostile.py catalog-send ADDR CA KEY CERT FILE  as a member, sends each line of FILE (an Envelope
+                                                  in hex, from catsign [--count N]) as a frame,
+                                                  then Ping; exit 0 when Pong comes back (the
+                                                  daemon kept the link through all of it)
     hostile.py liar ADDR CA KEY CERT SECS         a member that claims every chunk and serves wrong bytes
     hostile.py putbad ADDR CA KEY CERT            PutChunk with wrong bytes: Error CORRUPT; right: PutAck
     hostile.py putbig ADDR CA KEY CERT            PutChunk of 4 MiB + 16: PutAck; of 4 MiB + 17: hung up
@@ -552,6 +556,28 @@ def cmd_catalog_forged(addr, ca, key, cert, *signed_hex):
         return 1
     print("sent %d forged entries (%s); still connected, Pong received; none of them among "
           "the %d entries the daemon sent back" % (len(bad), ", ".join(sorted(bad)), len(listed)))
+    return 0
+
+
+def cmd_catalog_send(addr, ca, key, cert, path):
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    frames = [frame(bytes.fromhex(line.strip())) for line in open(path) if line.strip()]
+    nonce = int.from_bytes(os.urandom(4), "big") | 1
+    start = time.monotonic()
+    try:
+        s.sendall(b"".join(frames) + frame(ping(nonce)))
+        deadline = time.monotonic() + 4 * WAIT
+        while True:
+            env, _ = read_frame(s, deadline)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            elif PONG in env and first(decode(env[PONG][0]), 1) == nonce:
+                break
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("sent %d frames; the daemon hung up: %s" % (len(frames), e))
+        return 1
+    print("sent %d frames; Pong after %.2f s" % (len(frames), time.monotonic() - start))
     return 0
 
 

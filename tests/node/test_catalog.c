@@ -13,6 +13,7 @@
  * test makes its network and homes in a temporary directory under /tmp.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -43,6 +45,7 @@
 #include "node/mesh.h"
 #include "proto/capability.h"
 #include "proto/catalog.h"
+#include "proto/catlog.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -294,6 +297,13 @@ static void connect_nodes(struct world *w, int link_up)
 
 /* ---- catalog helpers ---- */
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void make_cap(uint8_t seed, char out[CAPABILITY_STR_LEN + 1])
 {
 	struct capability cap;
@@ -336,7 +346,7 @@ static struct listing list(struct tnode *n)
 
 static int has(struct tnode *n, const char *name)
 {
-	return catalog_lookup(n->catalog, name, NULL, NULL) == 0;
+	return catalog_lookup(n->catalog, name, NULL, NULL, NULL, NULL) == 0;
 }
 
 static int b_has_report(struct world *w)
@@ -361,9 +371,9 @@ static void test_publish_floods(void **state)
 	make_cap(1, cap);
 	assert_int_equal(catalog_publish(w->a->catalog, "report.pdf", 1234, cap), 0);
 	/* At once on a, then on b. */
-	assert_int_equal(catalog_lookup(w->a->catalog, "report.pdf", got, &size), 0);
+	assert_int_equal(catalog_lookup(w->a->catalog, "report.pdf", NULL, got, &size, NULL), 0);
 	run_until(w, b_has_report, "b to receive report.pdf");
-	assert_int_equal(catalog_lookup(w->b->catalog, "report.pdf", got, &size), 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "report.pdf", NULL, got, &size, NULL), 0);
 	assert_string_equal(got, cap);
 	assert_int_equal(size, 1234);
 	struct listing ls = list(w->b);
@@ -373,7 +383,8 @@ static void test_publish_floods(void **state)
 	/* Withdrawn: gone from both; only the owner can withdraw. */
 	assert_int_equal(catalog_unpublish(w->b->catalog, "report.pdf"), SHOAL_ENOTFOUND);
 	assert_int_equal(catalog_unpublish(w->a->catalog, "report.pdf"), 0);
-	assert_int_equal(catalog_lookup(w->a->catalog, "report.pdf", got, &size), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_lookup(w->a->catalog, "report.pdf", NULL, got, &size, NULL),
+			 SHOAL_ENOTFOUND);
 	run_until(w, b_lost_report, "b to see the removal");
 	assert_int_equal(list(w->b).count, 0);
 	assert_int_equal(catalog_unpublish(w->a->catalog, "report.pdf"), SHOAL_ENOTFOUND);
@@ -382,7 +393,7 @@ static void test_publish_floods(void **state)
 	/* Published again: newer than the removal, so it is back. */
 	assert_int_equal(catalog_publish(w->a->catalog, "report.pdf", 99, cap), 0);
 	run_until(w, b_has_report, "b to see report.pdf again");
-	assert_int_equal(catalog_lookup(w->b->catalog, "report.pdf", NULL, &size), 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "report.pdf", NULL, NULL, &size, NULL), 0);
 	assert_int_equal(size, 99);
 	assert_false(w->la->closed || w->lb->closed);
 }
@@ -416,7 +427,7 @@ static void test_link_up_sends_everything(void **state)
 	assert_true(ls.ordered);
 	assert_string_equal(ls.last, "file-299");
 	uint64_t size = 0;
-	assert_int_equal(catalog_lookup(w->b->catalog, "file-123", NULL, &size), 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "file-123", NULL, NULL, &size, NULL), 0);
 	assert_int_equal(size, 123);
 }
 
@@ -501,7 +512,7 @@ static void test_forged_entries_dropped(void **state)
 	uint8_t *der, *oder;
 	size_t der_len, oder_len;
 	struct catalog_entry e[6];
-	int64_t t = (int64_t)1700000000 * 1000000;
+	int64_t t = now_us(); /* removals from long ago would be news to no one */
 
 	connect_nodes(w, 1);
 	make_cap(3, cap);
@@ -590,12 +601,12 @@ static void test_persistence(void **state)
 	cat_close(w->a);
 	assert_null(w->a->catalog);
 	catalog_close(NULL); /* nothing to do */
-	snprintf(path, sizeof(path), "%s/catalog", w->a->home);
+	snprintf(path, sizeof(path), "%s/catalog.log", w->a->home);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	cat_open(w, w->a);
-	assert_int_equal(catalog_lookup(w->a->catalog, "kept", got, NULL), 0);
+	assert_int_equal(catalog_lookup(w->a->catalog, "kept", NULL, got, NULL, NULL), 0);
 	assert_string_equal(got, cap);
 	assert_false(has(w->a, "withdrawn"));
 	assert_int_equal(list(w->a).count, 1);
@@ -640,12 +651,24 @@ static void test_tampered_file_entries_dropped(void **state)
 	uint8_t *bytes = malloc(len);
 	assert_non_null(bytes);
 	shoal__catalog_file__pack(&f, bytes);
+	/* The whole-file home/catalog of earlier versions, converted to the log
+	 * at open with every entry checked again. */
 	cat_close(w->b);
+	snprintf(path, sizeof(path), "%s/catalog.log", w->b->home);
+	/* A catalog that never changed wrote no log. */
+	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/catalog", w->b->home);
 	assert_int_equal(write_file_atomic(path, bytes, len, 0600), 0);
 	cat_open(w, w->b);
 	assert_true(has(w->b, "fine"));
 	assert_false(has(w->b, "edited"));
+	assert_int_equal(list(w->b).count, 1);
+	assert_int_equal(access(path, F_OK), -1); /* converted, then removed */
+	snprintf(path, sizeof(path), "%s/catalog.log", w->b->home);
+	assert_int_equal(access(path, F_OK), 0);
+	cat_close(w->b);
+	cat_open(w, w->b);
+	assert_true(has(w->b, "fine"));
 	assert_int_equal(list(w->b).count, 1);
 
 	free(bytes);
@@ -659,8 +682,8 @@ static int a_file_saved(struct world *w)
 {
 	char path[PATH_MAX + 16];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/catalog", w->a->home);
-	return stat(path, &st) == 0 && st.st_size > 0;
+	snprintf(path, sizeof(path), "%s/catalog.log", w->a->home);
+	return stat(path, &st) == 0 && st.st_size > CATLOG_MAGIC_LEN;
 }
 
 static void test_saved_from_tick(void **state)
@@ -696,9 +719,11 @@ static int stop_at_two(const struct catalog_item *it, void *arg)
 
 static int a_sees_b_shared(struct world *w)
 {
-	char got[CAPABILITY_STR_LEN + 1], want[CAPABILITY_STR_LEN + 1];
+	char got[CAPABILITY_STR_LEN + 1], want[CAPABILITY_STR_LEN + 1], b[NODE_ID_STR_LEN + 1];
 	make_cap(21, want);
-	return catalog_lookup(w->a->catalog, "shared", got, NULL) == 0 && !strcmp(got, want);
+	node_id_format(w->b->id, b);
+	return catalog_lookup(w->a->catalog, "shared", b, got, NULL, NULL) == 0 &&
+	       !strcmp(got, want);
 }
 
 static void test_publish_rules(void **state)
@@ -715,28 +740,314 @@ static void test_publish_rules(void **state)
 	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, NULL), SHOAL_EBADCAP);
 	assert_int_equal(list(w->a).count, 0);
 
-	/* The same publication twice is one entry, unchanged. */
+	/* The same publication twice is one entry, newer the second time. */
 	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, cap), 0);
 	int64_t first = list(w->a).time_us;
 	assert_int_equal(catalog_publish(w->a->catalog, "ok", 1, cap), 0);
-	assert_true(list(w->a).time_us == first);
+	assert_true(list(w->a).time_us > first);
+	first = list(w->a).time_us;
 	/* A change is a newer entry, even within the same microsecond. */
 	assert_int_equal(catalog_publish(w->a->catalog, "ok", 2, cap), 0);
 	assert_true(list(w->a).time_us > first);
 	assert_int_equal(list(w->a).count, 1);
 
-	/* Two owners, one name: both listed, the newer one looked up. */
+	/* Two owners, one name: both listed, neither chosen without an owner. */
 	connect_nodes(w, 1);
 	assert_int_equal(catalog_publish(w->a->catalog, "shared", 1, cap), 0);
 	run_for(w, 0.05);
 	assert_int_equal(catalog_publish(w->b->catalog, "shared", 2, cap2), 0);
-	run_until(w, a_sees_b_shared, "a to prefer b's newer \"shared\"");
+	run_until(w, a_sees_b_shared, "a to see b's \"shared\"");
 	struct listing ls = list(w->a);
 	assert_int_equal(ls.count, 3);
 	assert_true(ls.ordered);
 	struct stop_after s = {0};
 	assert_int_equal(catalog_foreach(w->a->catalog, stop_at_two, &s), 42);
 	assert_int_equal(s.seen, 2);
+}
+
+static int a_has_q3(struct world *w)
+{
+	return has(w->a, "q3-report");
+}
+
+static size_t owners_of(struct tnode *n, const char *name)
+{
+	struct catalog_owners owners;
+	catalog_lookup(n->catalog, name, NULL, NULL, NULL, &owners);
+	return owners.n;
+}
+
+static int b_sees_two_q3(struct world *w)
+{
+	return owners_of(w->b, "q3-report") == 2;
+}
+
+static int b_sees_one_q3(struct world *w)
+{
+	return owners_of(w->b, "q3-report") == 1;
+}
+
+static int count_record(const uint8_t *payload, size_t len, void *arg)
+{
+	(void)payload;
+	(void)len;
+	(void)arg;
+	return 0;
+}
+/* Sends entries e[0..n) from a to b in one CatalogDelta. */
+static void send_entries(struct world *w, struct catalog_entry *e, size_t n)
+{
+	Shoal__CatalogEntry items[8], *ptrs[8];
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++) {
+		catalog_entry_to_pb(&e[i], &items[i]);
+		ptrs[i] = &items[i];
+	}
+	Shoal__CatalogDelta d = SHOAL__CATALOG_DELTA__INIT;
+	d.n_entries = n;
+	d.entries = ptrs;
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DELTA;
+	env.catalog_delta = &d;
+	assert_int_equal(conn_send(w->la->l.c, &env, NULL, 0), 0);
+}
+
+static int b_has_near(struct world *w)
+{
+	return has(w->b, "near-future");
+}
+
+static void test_names_belong_to_owners(void **state)
+{
+	struct world *w = *state;
+	char cap_a[CAPABILITY_STR_LEN + 1], cap_b[CAPABILITY_STR_LEN + 1];
+	char got[CAPABILITY_STR_LEN + 1], a[NODE_ID_STR_LEN + 1], b[NODE_ID_STR_LEN + 1];
+	char prefix[NODE_ID_STR_LEN + 1];
+	struct catalog_owners owners;
+	EVP_PKEY *key;
+	uint8_t *der;
+	size_t der_len;
+	struct catalog_entry e[2];
+
+	make_cap(30, cap_a);
+	make_cap(31, cap_b);
+	node_id_format(w->a->id, a);
+	node_id_format(w->b->id, b);
+	connect_nodes(w, 1);
+	assert_int_equal(catalog_publish(w->b->catalog, "q3-report", 1, cap_b), 0);
+	run_until(w, a_has_q3, "a to see b's q3-report");
+	/* One owner: the name resolves to it. */
+	assert_int_equal(catalog_lookup(w->a->catalog, "q3-report", NULL, got, NULL, NULL), 0);
+	assert_string_equal(got, cap_b);
+
+	/* a's entry of the same name, however new, does not replace b's: the
+	 * name becomes ambiguous, and each owner's entry stays reachable. */
+	assert_int_equal(catalog_publish(w->a->catalog, "q3-report", 2, cap_a), 0);
+	run_until(w, b_sees_two_q3, "b to see both q3-reports");
+	assert_int_equal(catalog_lookup(w->b->catalog, "q3-report", NULL, got, NULL, &owners),
+			 SHOAL_EAMBIGUOUS);
+	assert_int_equal(owners.n, 2);
+	assert_true(memcmp(owners.ids[0], owners.ids[1], NODE_ID_LEN) < 0);
+	assert_int_equal(catalog_lookup(w->b->catalog, "q3-report", b, got, NULL, NULL), 0);
+	assert_string_equal(got, cap_b);
+	/* A prefix of 8 characters, in either case, chooses too; 7 do not. */
+	memcpy(prefix, a, 8);
+	prefix[8] = 0;
+	for (char *p = prefix; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	assert_int_equal(catalog_lookup(w->b->catalog, "q3-report", prefix, got, NULL, NULL), 0);
+	assert_string_equal(got, cap_a);
+	prefix[7] = 0;
+	assert_int_equal(catalog_lookup(w->b->catalog, "q3-report", prefix, got, NULL, NULL),
+			 SHOAL_ENOTFOUND);
+
+	/* Far in the future: refused (a signs it, as a misbehaving member
+	 * would); a few minutes ahead of our clock: taken. */
+	node_material(w->a->home, &key, &der, &der_len);
+	int64_t year_2100 = (int64_t)4102444800 * 1000000;
+	assert_int_equal(
+		catalog_entry_sign(key, der, der_len, "q3-report", 9, cap_a, year_2100, 0, &e[0]),
+		0);
+	assert_int_equal(catalog_entry_sign(key, der, der_len, "near-future", 9, cap_a,
+					    now_us() + 60 * 1000000, 0, &e[1]),
+			 0);
+	send_entries(w, e, 2);
+	run_until(w, b_has_near, "b to take the entry a minute ahead");
+	assert_int_equal(catalog_lookup(w->b->catalog, "q3-report", a, got, NULL, NULL), 0);
+	assert_string_equal(got, cap_a); /* the one before, not the year 2100's */
+
+	/* An owner's removal wins over its own entries: b's q3-report alone is
+	 * left, and resolves again without an owner. */
+	assert_int_equal(catalog_unpublish(w->a->catalog, "q3-report"), 0);
+	run_until(w, b_sees_one_q3, "b to see a's removal");
+	assert_int_equal(catalog_lookup(w->b->catalog, "q3-report", NULL, got, NULL, NULL), 0);
+	assert_string_equal(got, cap_b);
+	for (int i = 0; i < 2; i++)
+		catalog_entry_release(&e[i]);
+	EVP_PKEY_free(key);
+	OPENSSL_free(der);
+}
+
+static int b_holds_three(struct world *w)
+{
+	return list(w->b).count == 3;
+}
+
+static void test_member_budget(void **state)
+{
+	struct world *w = *state;
+	char cap[CAPABILITY_STR_LEN + 1], name[32], logp[PATH_MAX];
+
+	make_cap(40, cap);
+	w->b->cfg.catalog_per_member = 3;
+	w->a->cfg.catalog_per_member = 5;
+	connect_nodes(w, 1);
+	snprintf(logp, sizeof(logp), "%s/log", w->dir);
+	int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int saved = dup(STDERR_FILENO);
+	assert_true(logfd >= 0 && saved >= 0);
+	log_init(LOG_LEVEL_WARN, 0);
+	dup2(logfd, STDERR_FILENO);
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "file-%d", i);
+		assert_int_equal(catalog_publish(w->a->catalog, name, 1, cap), 0);
+	}
+	/* a's own budget: a sixth name is refused, a republication is not. */
+	assert_int_equal(catalog_publish(w->a->catalog, "file-5", 1, cap), SHOAL_ETOOBIG);
+	assert_int_equal(catalog_publish(w->a->catalog, "file-0", 2, cap), 0);
+	run_until(w, b_holds_three, "b to take a's first three");
+	run_for(w, 0.5);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(logfd);
+	log_init(LOG_LEVEL_ERROR, 0);
+	assert_int_equal(list(w->b).count, 3);
+	assert_int_equal(list(w->a).count, 5);
+	/* One line for the member, however many were refused. */
+	assert_int_equal(count_lines(logp, "catalog_per_member"), 1);
+	/* b's own publications have budgets of their own. */
+	assert_int_equal(catalog_publish(w->b->catalog, "mine", 1, cap), 0);
+	assert_int_equal(list(w->b).count, 4);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Runs both loops until a's log has no writes pending or running. */
+static void settle_a(struct world *w)
+{
+	run_for(w, 2.2); /* past SAVE_INTERVAL */
+	catalog_tick(w->a->catalog, monotonic_seconds() + 10);
+	run_for(w, 0.2);
+}
+
+static void test_log_appends(void **state)
+{
+	struct world *w = *state;
+	char cap[CAPABILITY_STR_LEN + 1], name[32], path[PATH_MAX + 16];
+
+	make_cap(50, cap);
+	snprintf(path, sizeof(path), "%s/catalog.log", w->a->home);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "file-%03d", i);
+		assert_int_equal(catalog_publish(w->a->catalog, name, (uint64_t)i, cap), 0);
+	}
+	settle_a(w);
+	off_t full = file_size(path);
+	assert_true(full > 300 * 200);
+	/* One update appends one record, not the whole catalog. */
+	assert_int_equal(catalog_publish(w->a->catalog, "file-007", 1234, cap), 0);
+	settle_a(w);
+	off_t grown = file_size(path);
+	assert_true(grown > full);
+	assert_true(grown - full < 2048);
+
+	/* A torn append (a crash): the intact records load, the tail goes. */
+	cat_close(w->a);
+	full = file_size(path);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\0\0\x01\0torn", 8), 8);
+	close(fd);
+	cat_open(w, w->a);
+	assert_int_equal(list(w->a).count, 300);
+	uint64_t size = 0;
+	assert_int_equal(catalog_lookup(w->a->catalog, "file-007", NULL, NULL, &size, NULL), 0);
+	assert_int_equal(size, 1234);
+	settle_a(w);
+	assert_true(file_size(path) < full); /* rewritten whole, without the tail */
+
+	/* A damaged record is skipped; the others load. */
+	cat_close(w->a);
+	struct buf raw = BUF_INIT;
+	assert_int_equal(read_file(path, &raw, 64 << 20), 0);
+	raw.data[CATLOG_MAGIC_LEN + 40] ^= 0x20; /* inside the first record */
+	assert_int_equal(write_file_atomic(path, raw.data, raw.len, 0600), 0);
+	buf_release(&raw);
+	cat_open(w, w->a);
+	assert_int_equal(list(w->a).count, 299);
+	assert_false(has(w->a, "file-000"));
+	assert_true(has(w->a, "file-001"));
+}
+
+static void test_old_removals_forgotten(void **state)
+{
+	struct world *w = *state;
+	char cap[CAPABILITY_STR_LEN + 1], path[PATH_MAX + 16];
+	EVP_PKEY *key;
+	uint8_t *der;
+	size_t der_len;
+	struct catalog_entry e[3];
+	int64_t day = (int64_t)86400 * 1000000, t = now_us();
+
+	make_cap(60, cap);
+	node_material(w->a->home, &key, &der, &der_len);
+	/* In b's log: a's "old" published 40 days ago and removed 31 days ago,
+	 * and "recent" removed yesterday. */
+	assert_int_equal(
+		catalog_entry_sign(key, der, der_len, "old", 1, cap, t - 40 * day, 0, &e[0]), 0);
+	assert_int_equal(
+		catalog_entry_sign(key, der, der_len, "old", 0, NULL, t - 31 * day, 1, &e[1]), 0);
+	assert_int_equal(
+		catalog_entry_sign(key, der, der_len, "recent", 0, NULL, t - day, 1, &e[2]), 0);
+	struct buf log = BUF_INIT;
+	buf_add(&log, CATLOG_MAGIC, CATLOG_MAGIC_LEN);
+	for (int i = 0; i < 3; i++) {
+		Shoal__CatalogEntry m;
+		uint8_t packed[CATLOG_PAYLOAD_MAX];
+		catalog_entry_to_pb(&e[i], &m);
+		size_t len = shoal__catalog_entry__get_packed_size(&m);
+		shoal__catalog_entry__pack(&m, packed);
+		assert_int_equal(catlog_append(&log, packed, len), 0);
+	}
+	cat_close(w->b);
+	snprintf(path, sizeof(path), "%s/catalog.log", w->b->home);
+	assert_int_equal(write_file_atomic(path, log.data, log.len, 0600), 0);
+	buf_release(&log);
+	cat_open(w, w->b);
+	/* "old" is gone with its removal; "recent"'s removal is kept. */
+	assert_false(has(w->b, "old"));
+	assert_int_equal(list(w->b).count, 0);
+	/* Sent again by a member that kept it, the old removal is no news. */
+	connect_nodes(w, 0);
+	send_entries(w, &e[1], 1);
+	run_for(w, 0.3);
+	cat_close(w->b); /* writes what changed */
+	struct buf raw = BUF_INIT;
+	assert_int_equal(read_file(path, &raw, 1 << 20), 0);
+	struct catlog_scan scan;
+	assert_int_equal(
+		catlog_parse((const uint8_t *)raw.data, raw.len, count_record, NULL, &scan), 0);
+	assert_int_equal(scan.records, 1); /* "recent"'s removal alone */
+	buf_release(&raw);
+	cat_open(w, w->b);
+	for (int i = 0; i < 3; i++)
+		catalog_entry_release(&e[i]);
+	EVP_PKEY_free(key);
+	OPENSSL_free(der);
 }
 
 static void test_without_catalog(void **state)
@@ -746,7 +1057,7 @@ static void test_without_catalog(void **state)
 	make_cap(1, cap);
 	assert_int_equal(catalog_publish(NULL, "x", 1, cap), SHOAL_EIDENTITY);
 	assert_int_equal(catalog_unpublish(NULL, "x"), SHOAL_ENOTFOUND);
-	assert_int_equal(catalog_lookup(NULL, "x", cap, NULL), SHOAL_ENOTFOUND);
+	assert_int_equal(catalog_lookup(NULL, "x", NULL, cap, NULL, NULL), SHOAL_ENOTFOUND);
 	assert_int_equal(catalog_foreach(NULL, stop_at_two, NULL), 0);
 	catalog_tick(NULL, 1.0);
 	catalog_close(NULL);
@@ -785,6 +1096,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_saved_from_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publish_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_belong_to_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_removals_forgotten, setup, teardown),
 		cmocka_unit_test(test_without_catalog),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,10 +8,13 @@
  * spoil the signature afterwards.
  *
  *   catsign KEY CERT NAME [CAP] [--removed] [--bad-sig] [--size N] [--time US]
+ *           [--count N]
  *
  * KEY and CERT are PEM files (a node's node.key and node.crt, or testcert's);
  * CAP defaults to a well-formed capability of random bytes ("" for a
- * removal), the size to 1 and the time to now, in microseconds.
+ * removal), the size to 1 and the time to now, in microseconds. With
+ * --count N it signs N entries named NAME-0 .. NAME-<N-1> and prints them as
+ * Envelopes of WIRE_CATALOG_MAX entries at most, one hex line each (a flood).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,12 +28,13 @@
 #include "crypto/hash.h"
 #include "crypto/identity.h"
 #include "proto/capability.h"
+#include "net/wire.h"
 #include "proto/catalog.h"
 #include "util/encoding.h"
 #include "util/error.h"
 
-static const char usage[] =
-	"usage: catsign KEY CERT NAME [CAP] [--removed] [--bad-sig] [--size N] [--time US]\n";
+static const char usage[] = "usage: catsign KEY CERT NAME [CAP] [--removed] [--bad-sig] "
+			    "[--size N] [--time US] [--count N]\n";
 
 static int parse_num(const char *s, unsigned long long *out)
 {
@@ -40,17 +44,46 @@ static int parse_num(const char *s, unsigned long long *out)
 	return errno || end == s || *end ? -1 : 0;
 }
 
+/* Prints the Envelope carrying e[0..n) as a CatalogDelta, in hex. 0 or 1. */
+static int print_delta(struct catalog_entry *e, size_t n)
+{
+	Shoal__CatalogEntry items[WIRE_CATALOG_MAX], *ptrs[WIRE_CATALOG_MAX];
+	Shoal__CatalogDelta d = SHOAL__CATALOG_DELTA__INIT;
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	for (size_t i = 0; i < n; i++) {
+		catalog_entry_to_pb(&e[i], &items[i]);
+		ptrs[i] = &items[i];
+	}
+	d.n_entries = n;
+	d.entries = ptrs;
+	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DELTA;
+	env.catalog_delta = &d;
+	size_t len = shoal__envelope__get_packed_size(&env);
+	uint8_t *bytes = malloc(len);
+	char *hex = malloc(2 * len + 1);
+	int status = 1;
+	if (bytes && hex) {
+		shoal__envelope__pack(&env, bytes);
+		hex_encode(hex, bytes, len);
+		printf("%s\n", hex);
+		status = 0;
+	}
+	free(hex);
+	free(bytes);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *key_path, *cert_path, *name, *cap = NULL;
 	int removed = 0, bad_sig = 0;
-	unsigned long long size = 1, num;
+	unsigned long long size = 1, num, count = 0;
 	struct timespec ts;
 	char random_cap[CAPABILITY_STR_LEN + 1];
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	unsigned char *der = NULL;
-	struct catalog_entry e;
+	struct catalog_entry e[WIRE_CATALOG_MAX];
 	int status = 1, err, len;
 
 	if (argc < 4) {
@@ -74,6 +107,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--time") && i + 1 < argc &&
 			   !parse_num(argv[i + 1], &num)) {
 			time_us = (int64_t)num;
+			i++;
+		} else if (!strcmp(argv[i], "--count") && i + 1 < argc &&
+			   !parse_num(argv[i + 1], &num) && num > 0 && num <= 10000000) {
+			count = num;
 			i++;
 		} else if (!cap && argv[i][0] != '-') {
 			cap = argv[i];
@@ -102,34 +139,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "catsign: cannot encode %s\n", cert_path);
 		goto out;
 	}
-	err = catalog_entry_sign(key, der, (size_t)len, name, size, cap, time_us, removed, &e);
-	if (err) {
-		fprintf(stderr, "catsign: cannot sign: %s\n", shoal_strerror(err));
-		goto out;
+	status = 0;
+	for (unsigned long long done = 0; !status && done < (count ? count : 1);) {
+		size_t n = 0;
+		for (; n < WIRE_CATALOG_MAX && done < (count ? count : 1); n++, done++) {
+			char numbered[NAME_MAX_LEN + 32];
+			if (count)
+				snprintf(numbered, sizeof(numbered), "%s-%llu", name, done);
+			err = catalog_entry_sign(key, der, (size_t)len, count ? numbered : name,
+						 size, cap, time_us, removed, &e[n]);
+			if (err) {
+				fprintf(stderr, "catsign: cannot sign: %s\n", shoal_strerror(err));
+				status = 1;
+				break;
+			}
+			if (bad_sig)
+				e[n].sig[CATALOG_SIG_LEN / 2] ^= 0x01;
+		}
+		if (!status)
+			status = print_delta(e, n);
+		for (size_t i = 0; i < n; i++)
+			catalog_entry_release(&e[i]);
 	}
-	if (bad_sig)
-		e.sig[CATALOG_SIG_LEN / 2] ^= 0x01;
-
-	Shoal__CatalogEntry item, *ptr = &item;
-	Shoal__CatalogDelta d = SHOAL__CATALOG_DELTA__INIT;
-	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
-	catalog_entry_to_pb(&e, &item);
-	d.n_entries = 1;
-	d.entries = &ptr;
-	env.msg_case = SHOAL__ENVELOPE__MSG_CATALOG_DELTA;
-	env.catalog_delta = &d;
-	size_t n = shoal__envelope__get_packed_size(&env);
-	uint8_t *bytes = malloc(n);
-	char *hex = malloc(2 * n + 1);
-	if (bytes && hex) {
-		shoal__envelope__pack(&env, bytes);
-		hex_encode(hex, bytes, n);
-		printf("%s\n", hex);
-		status = 0;
-	}
-	free(hex);
-	free(bytes);
-	catalog_entry_release(&e);
 out:
 	OPENSSL_free(der);
 	X509_free(cert);
