@@ -53,6 +53,16 @@ struct backend_put {
 	struct progress *progress; /* fed and finished by the put */
 };
 
+/* What get writes. */
+struct backend_get {
+	const char *target;	      /* a capability or a name (NAME@OWNER too) */
+	const char *out;	      /* the output path, as the user wrote it */
+	uint32_t umask;		      /* the CLI's umask, applied to stored modes */
+	enum files_preserve preserve; /* --preserve-mode, and whether root asked */
+	int replace;		      /* --force: an existing file is replaced */
+	struct progress *progress;    /* fed and finished by the get */
+};
+
 /* What verify found. */
 struct backend_verify {
 	struct store_verify_report store; /* chunks checked, corrupt and missing */
@@ -77,8 +87,7 @@ struct backend_ops {
 		   struct files_put_report *report);
 	/* Writes target (a capability or a name) to out, verified, feeding and
 	 * finishing pr. A negative code sets *failed when one chunk was bad. */
-	int (*get)(struct backend *b, const char *target, const char *out, struct progress *pr,
-		   struct files_failure *failed);
+	int (*get)(struct backend *b, const struct backend_get *get, struct files_failure *failed);
 	/* Calls fn for each stored name, in order; with network, for each entry
 	 * of the network catalog (daemon only). */
 	int (*ls)(struct backend *b, int network, backend_name_fn fn, void *arg);

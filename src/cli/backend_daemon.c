@@ -94,13 +94,13 @@ static int daemon_put(struct backend *b, const struct backend_put *put, struct c
 	return ret;
 }
 
-static int daemon_get(struct backend *b, const char *target, const char *out, struct progress *pr,
-		      struct files_failure *failed)
+static int daemon_get(struct backend *b, const struct backend_get *g, struct files_failure *failed)
 {
+	const char *target = g->target;
 	char abs[PATH_MAX];
-	int err = absolute(out, abs, sizeof(abs));
+	int err = absolute(g->out, abs, sizeof(abs));
 	if (err)
-		return cli_fail(err, "cannot write %s", out);
+		return cli_fail(err, "cannot write %s", g->out);
 	/* A name is the daemon's to look up; a capability is checked here. */
 	struct capability cap;
 	int ret = capability_looks_like(target) ? cli_check_target(target, &cap) : 0;
@@ -110,16 +110,23 @@ static int daemon_get(struct backend *b, const char *target, const char *out, st
 	Shoal__CtlGetRequest get = SHOAL__CTL_GET_REQUEST__INIT;
 	get.target = (char *)target;
 	get.out_path = abs;
+	get.umask = g->umask;
+	get.replace = g->replace;
+	get.preserve = (Shoal__CtlGetRequest__Preserve)g->preserve;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_GET;
 	req.get = &get;
 	Shoal__CtlReply *rep;
-	if ((ret = call(b, &req, pr, &rep)))
+	if ((ret = call(b, &req, g->progress, &rep)))
 		return ret;
 	err = rep->err;
 	if (err && rep->failed_chunk.len == CHUNK_ID_LEN) {
 		failed->set = 1;
 		memcpy(failed->id, rep->failed_chunk.data, CHUNK_ID_LEN);
 	}
+	/* A name the catalog could not resolve: the daemon says why (which
+	 * owners, or which owner is unknown). */
+	if (err == SHOAL_EAMBIGUOUS || (err == SHOAL_ENOTFOUND && strchr(target, '@')))
+		err = reply_failed(rep, "cannot resolve the name");
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return err;
 }

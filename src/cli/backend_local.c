@@ -90,18 +90,21 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	return 0;
 }
 
-static int local_get(struct backend *b, const char *target, const char *out, struct progress *pr,
-		     struct files_failure *failed)
+static int local_get(struct backend *b, const struct backend_get *get, struct files_failure *failed)
 {
 	struct store *s;
 	int ret = open_store(b->cli, &s);
 	if (ret)
 		return ret;
 	struct capability cap;
-	ret = resolve(s, target, &cap);
+	ret = resolve(s, get->target, &cap);
 	if (!ret) {
-		ret = files_get(s, &cap, out, pr, failed);
-		progress_finish(pr);
+		struct files_restore how = {
+			.mode_keep = files_mode_keep(get->umask, get->preserve),
+			.replace = get->replace,
+		};
+		ret = files_get(s, &cap, get->out, &how, get->progress, failed);
+		progress_finish(get->progress);
 	}
 	store_close(s);
 	return ret;

@@ -47,18 +47,21 @@ static const struct command commands[] = {
 	 "  --replicas R          distinct nodes to hold every chunk, 1 to 16 (default: the\n"
 	 "                        daemon's, 3); without a daemon only this node stores it\n"
 	 "  --no-progress         never draw a progress bar\n"},
-	{"get", cmd_get, "CAP_OR_NAME -o OUT",
+	{"get", cmd_get, "CAP|NAME[@OWNER] -o OUT [--force] [--preserve-mode]",
 	 "fetch a file or tree, verify it, write OUT atomically (a tree: a new OUT)",
 	 "  -o, --output OUT      where to write the file or directory (required)\n"
+	 "  -f, --force           replace an existing file OUT (a directory never is)\n"
+	 "  --preserve-mode       the stored permission bits instead of the umask's (setuid\n"
+	 "                        and setgid only when run as root)\n"
 	 "  --no-progress         never draw a progress bar\n"},
 	{"ls", cmd_ls, "[--network] [--json]",
 	 "list stored names: name, size, capability (--network: what members published)",
 	 "  --network             list what members published (needs a running daemon)\n"
 	 "  --json                print a JSON array\n"},
-	{"send", cmd_send, "CAP_OR_NAME --to NODE_ID",
+	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE_ID",
 	 "make another node fetch a file or tree and keep it (needs a running daemon)",
 	 "  --to NODE_ID          the node that is to keep a copy (required)\n"},
-	{"locate", cmd_locate, "CAP_OR_NAME [--json]",
+	{"locate", cmd_locate, "CAP|NAME[@OWNER] [--json]",
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
 	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/backend.h"
@@ -64,8 +65,8 @@ static int get_failed(const char *target, const char *out, int err, const uint8_
 	if (err == SHOAL_ENOTFOUND)
 		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
 	if (err == SHOAL_EEXIST)
-		return cli_failx("cannot get %s: %s already exists (a directory is restored only "
-				 "into a new path)",
+		return cli_failx("cannot get %s: %s already exists (--force replaces a file; a "
+				 "directory is restored only into a new path)",
 				 quoted, out);
 	if (err == SHOAL_EPROTO || err == SHOAL_EVERSION || err == SHOAL_ETOOBIG)
 		return cli_fail(err,
@@ -193,36 +194,53 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 int cmd_get(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"no-progress", no_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"output", required_argument, NULL, 'o'}, {"no-progress", no_argument, NULL, 'P'},
+		{"force", no_argument, NULL, 'f'},	  {"preserve-mode", no_argument, NULL, 'M'},
+		{"help", no_argument, NULL, 'h'},	  {0},
 	};
 	const struct command *cmd = cli_command("get");
 	const char *out = NULL;
-	int no_progress = 0, c;
+	int no_progress = 0, force = 0, preserve = 0, c;
 	optind = 0;
-	while ((c = cli_getopt(cmd, argc, argv, "o:", opts)) != -1) {
+	while ((c = cli_getopt(cmd, argc, argv, "o:f", opts)) != -1) {
 		if (c == 'o')
 			out = optarg;
 		else if (c == 'P')
 			no_progress = 1;
+		else if (c == 'f')
+			force = 1;
+		else if (c == 'M')
+			preserve = 1;
 		else
 			return cli_opt_exit(c);
 	}
 	if (argc - optind != 1)
-		return cli_usage(cmd, argc == optind ? "which CAP_OR_NAME?" : "one file at a time");
+		return cli_usage(cmd, argc == optind ? "which capability or name?"
+						     : "one file at a time");
 	if (!out || !*out)
 		return cli_usage(cmd, "-o OUT is required");
 	const char *target = argv[optind];
 	struct progress pr;
 	progress_start(&pr, "get", 0, no_progress);
+	mode_t mask = umask(0);
+	umask(mask);
+	struct backend_get get = {
+		.target = target,
+		.out = out,
+		.umask = (uint32_t)mask,
+		/* Setuid and setgid come back only when root asks for them. */
+		.preserve = !preserve	     ? FILES_PRESERVE_NONE
+			    : geteuid() == 0 ? FILES_PRESERVE_SETID
+					     : FILES_PRESERVE_MODE,
+		.replace = force,
+		.progress = &pr,
+	};
 	struct files_failure failed = {0};
 	struct backend b;
 	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	ret = b.ops->get(&b, target, out, &pr, &failed);
+	ret = b.ops->get(&b, &get, &failed);
 	backend_close(&b);
 	if (ret < 0)
 		return get_failed(target, out, ret, failed.set ? failed.id : NULL);

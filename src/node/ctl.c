@@ -288,14 +288,13 @@ static void op_put(struct op *op, struct store *s)
 {
 	const Shoal__CtlPutRequest *r = op->req->put;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	char text[WIRE_CTL_TEXT_MAX], warning[WIRE_CTL_TEXT_MAX];
+	char text[WIRE_CTL_TEXT_MAX], warning[WIRE_CTL_TEXT_MAX] = "";
 	unsigned want = r->replicas ? r->replicas : DEFAULT_REPLICAS;
 	size_t live = op->npeers + 1;
 	if (want > live) {
 		snprintf(warning, sizeof(warning),
 			 "only %zu node%s up: keeping %zu cop%s instead of %u", live,
 			 live == 1 ? " is" : "s are", live, live == 1 ? "y" : "ies", want);
-		rep.warning = warning;
 		want = (unsigned)live;
 	}
 	struct stat st;
@@ -316,14 +315,13 @@ static void op_put(struct op *op, struct store *s)
 	char skipped[WIRE_CTL_TEXT_MAX];
 	files_put_report_warning(&report, skipped, sizeof(skipped));
 	if (!err && skipped[0]) {
-		if (rep.warning) {
-			size_t used = strlen(warning);
-			snprintf(warning + used, sizeof(warning) - used, "; %.500s", skipped);
-		} else {
-			snprintf(warning, sizeof(warning), "%s", skipped);
-			rep.warning = warning;
-		}
+		/* The same words as offline; after the copies warning, if any. */
+		size_t used = strlen(warning);
+		snprintf(warning + used, sizeof(warning) - used, "%s%.500s", used ? "; " : "",
+			 skipped);
 	}
+	if (warning[0])
+		rep.warning = warning;
 	if (!err) {
 		capability_format(&op->cap, op->captext);
 		rep.reply_case = SHOAL__CTL_REPLY__REPLY_CAPABILITY;
@@ -393,10 +391,16 @@ static void op_get(struct op *op, struct store *s)
 	struct fetch f;
 	op_fetch_init(op, s, &f);
 	struct files_failure failed = {0};
+	/* Modes as the asking CLI's umask (or --preserve-mode) has them: the
+	 * daemon's own umask never reaches the user's files. */
+	struct files_restore how = {
+		.mode_keep = files_mode_keep(r->umask, (enum files_preserve)r->preserve),
+		.replace = r->replace,
+	};
 	/* What is all here is read without writing anything (a full disk
 	 * still reads); a chunk found damaged is replaced from another node
 	 * and the read tried again. */
-	int err = files_get(s, &op->cap, r->out_path, &op->progress, &failed);
+	int err = files_get(s, &op->cap, r->out_path, &how, &op->progress, &failed);
 	for (int tries = 0; err == SHOAL_ECORRUPT && failed.set && tries < GET_REPAIRS; tries++) {
 		char hex[2 * CHUNK_ID_LEN + 1];
 		hex_encode(hex, failed.id, CHUNK_ID_LEN);
@@ -408,7 +412,7 @@ static void op_get(struct op *op, struct store *s)
 		if (e)
 			break;
 		op->progress.done = 0;
-		err = files_get(s, &op->cap, r->out_path, &op->progress, &failed);
+		err = files_get(s, &op->cap, r->out_path, &how, &op->progress, &failed);
 	}
 	uint8_t token[CHUNK_ID_LEN];
 	fetch_get_token(op->cap.id, token);
@@ -433,7 +437,7 @@ static void op_get(struct op *op, struct store *s)
 	if (!err) {
 		/* Everything is here now; the copy out only needs the cancel flag. */
 		struct progress quiet = {.cancel = &op->cancel};
-		err = files_get(s, &op->cap, r->out_path, &quiet, &failed);
+		err = files_get(s, &op->cap, r->out_path, &how, &quiet, &failed);
 	} else if (f.failed_set) {
 		failed.set = 1;
 		memcpy(failed.id, f.failed, CHUNK_ID_LEN);

@@ -765,25 +765,51 @@ static int get_chunks(struct get *g, const struct manifest *m)
 	return err;
 }
 
-/* Makes the finished temp file look like the original and puts it in place. */
-static int get_finish(int fd, const struct manifest *m, const char *tmp, const char *out_path,
-		      const char *dir)
+/* Makes the finished temp file look like the original and puts it in place
+ * (over an existing file only with how->replace). */
+static int get_finish(int fd, const struct manifest *m, const struct files_restore *how,
+		      const char *tmp, const char *out_path, const char *dir)
 {
 	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = m->mtime}};
-	if (fchmod(fd, m->mode & 07777))
+	if (fchmod(fd, m->mode & how->mode_keep & 07777))
 		return -errno;
 	if (futimens(fd, times))
 		return -errno;
 	if (fsync(fd))
 		return -errno;
-	if (rename(tmp, out_path))
-		return -errno;
+	if (how->replace) {
+		struct stat st;
+		if (!lstat(out_path, &st) && S_ISDIR(st.st_mode))
+			return SHOAL_EEXIST;
+		if (rename(tmp, out_path))
+			return -errno;
+	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_path, RENAME_NOREPLACE)) {
+		if (errno != EINVAL && errno != ENOSYS)
+			return errno == EEXIST ? SHOAL_EEXIST : -errno;
+		/* A file system without RENAME_NOREPLACE: link, then unlink. */
+		if (link(tmp, out_path))
+			return errno == EEXIST ? SHOAL_EEXIST : -errno;
+		unlink(tmp);
+	}
 	return fsync_dir(dir);
+}
+
+uint32_t files_mode_keep(uint32_t umask, enum files_preserve preserve)
+{
+	switch (preserve) {
+	case FILES_PRESERVE_SETID:
+		return 07777;
+	case FILES_PRESERVE_MODE:
+		return 01777;
+	default:
+		return 0777 & ~umask;
+	}
 }
 
 /* files_get() of a directory manifest. */
 static int get_tree(struct store *s, const struct manifest *m, const char *out_path,
-		    struct progress *progress, struct files_failure *failed)
+		    const struct files_restore *how, struct progress *progress,
+		    struct files_failure *failed)
 {
 	struct get g = {.s = s,
 			.size = m->size,
@@ -793,7 +819,7 @@ static int get_tree(struct store *s, const struct manifest *m, const char *out_p
 			.failed = failed};
 	if (progress)
 		progress->total = m->size;
-	int err = tree_writer_new(&g.tree, m, out_path);
+	int err = tree_writer_new(&g.tree, m, out_path, how->mode_keep);
 	if (err)
 		return err;
 	err = ring_init(&g.ring, s, get_work);
@@ -807,11 +833,19 @@ static int get_tree(struct store *s, const struct manifest *m, const char *out_p
 }
 
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
-	      struct progress *progress, struct files_failure *failed)
+	      const struct files_restore *how, struct progress *progress,
+	      struct files_failure *failed)
 {
+	static const struct files_restore exact = {.mode_keep = 07777, .replace = 1};
 	struct manifest m;
+	struct stat st;
 	if (failed)
 		failed->set = 0;
+	if (!how)
+		how = &exact;
+	/* Refused before any work; the rename checks again. */
+	if (!lstat(out_path, &st) && (!how->replace || S_ISDIR(st.st_mode)))
+		return SHOAL_EEXIST;
 	struct buf plain = BUF_INIT;
 	int err = get_small(s, cap->id, cap->key, &plain, failed);
 	if (!err)
@@ -820,7 +854,7 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 	if (err)
 		return err;
 	if (m.kind == MANIFEST_DIRECTORY) {
-		err = get_tree(s, &m, out_path, progress, failed);
+		err = get_tree(s, &m, out_path, how, progress, failed);
 		manifest_release(&m);
 		return err;
 	}
@@ -850,7 +884,7 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 		err = get_chunks(&g, &m);
 	ring_release(&g.ring, s);
 	if (!err)
-		err = get_finish(g.out_fd, &m, tmp, out_path, dir);
+		err = get_finish(g.out_fd, &m, how, tmp, out_path, dir);
 out:
 	if (g.direct_fd >= 0)
 		close(g.direct_fd);

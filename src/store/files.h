@@ -100,12 +100,33 @@ struct files_failure {
 	uint8_t id[CHUNK_ID_LEN];
 };
 
+/* How files_get() writes: which bits of the stored modes it keeps, and
+ * whether an existing file at the output is replaced. */
+struct files_restore {
+	uint32_t mode_keep; /* 0777 & ~umask for an ordinary restore: no setuid,
+			     * setgid or sticky bit; 07777: exactly as stored */
+	int replace;	    /* 1: an existing file (never a directory) is replaced */
+};
+
+/* What get --preserve-mode asked (the values of CtlGetRequest.Preserve). */
+enum files_preserve {
+	FILES_PRESERVE_NONE = 0,  /* stored modes under the umask, no special bits */
+	FILES_PRESERVE_MODE = 1,  /* the stored bits, sticky too, never setuid/setgid */
+	FILES_PRESERVE_SETID = 2, /* the stored bits exactly (root asked) */
+};
+
+/* The mode_keep of a restore asked with umask and preserve. */
+uint32_t files_mode_keep(uint32_t umask, enum files_preserve preserve);
+
 /*
  * Writes the file cap names to out_path atomically: a temp file beside it is
  * filled, fsynced and renamed; on any failure it is removed and out_path is
- * untouched. A directory capability restores its tree to out_path, which must
- * not exist (SHOAL_EEXIST otherwise): a temp directory beside it is filled
- * (never following a link, never writing outside it), modes and mtimes set,
+ * untouched. With how->replace 0 an existing out_path (checked before any
+ * work, and again by the rename itself) gives SHOAL_EEXIST; with 1 a file
+ * there is replaced, a directory still refused. how NULL means {07777, 1}:
+ * the stored modes exactly, replacing (for tests and internal copies). A directory capability
+ * restores its tree to out_path, which must not exist (SHOAL_EEXIST otherwise): a temp directory
+ * beside it is filled (never following a link, never writing outside it), modes and mtimes set,
  * synced and renamed to out_path; on any failure it is removed and out_path
  * stays absent. Returns 0, SHOAL_EMISSING / SHOAL_ECORRUPT / SHOAL_EDECRYPT
  * when a chunk is absent, damaged or does not decrypt (failed, when not NULL,
@@ -114,6 +135,7 @@ struct files_failure {
  * -EINTR when interrupted, or -errno.
  */
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
-	      struct progress *progress, struct files_failure *failed);
+	      const struct files_restore *how, struct progress *progress,
+	      struct files_failure *failed);
 
 #endif

@@ -448,6 +448,7 @@ struct tree_writer {
 	size_t next;  /* the entry after the current file */
 	int fd;	      /* the current file, or -1 */
 	uint64_t left;
+	uint32_t keep; /* mode bits kept of the stored modes */
 	struct dirstack ds;
 };
 
@@ -539,7 +540,8 @@ static int entry_check(const struct dir_entry *e)
 	return 0;
 }
 
-int tree_writer_new(struct tree_writer **out, const struct manifest *m, const char *out_path)
+int tree_writer_new(struct tree_writer **out, const struct manifest *m, const char *out_path,
+		    uint32_t mode_keep)
 {
 	/* Before anything is created. */
 	for (size_t i = 0; i < m->nentries; i++) {
@@ -550,6 +552,7 @@ int tree_writer_new(struct tree_writer **out, const struct manifest *m, const ch
 	if (!w)
 		return -ENOMEM;
 	w->m = m;
+	w->keep = mode_keep & 07777;
 	w->root = -1;
 	w->fd = -1;
 	int err = strip_slashes(out_path, w->out, sizeof(w->out));
@@ -609,7 +612,7 @@ static int writer_close_file(struct tree_writer *w)
 	const struct dir_entry *e = &w->m->entries[w->next - 1];
 	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = e->mtime}};
 	int err = 0;
-	if (fchmod(w->fd, e->mode) || futimens(w->fd, times))
+	if (fchmod(w->fd, e->mode & w->keep) || futimens(w->fd, times))
 		err = -errno;
 	if (close(w->fd) && !err)
 		err = -errno;
@@ -687,14 +690,14 @@ int tree_writer_finish(struct tree_writer *w)
 		if (fd < 0)
 			return -errno;
 		struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = e->mtime}};
-		err = fchmod(fd, e->mode) || futimens(fd, times) ? -errno : 0;
+		err = fchmod(fd, e->mode & w->keep) || futimens(fd, times) ? -errno : 0;
 		close(fd);
 		if (err)
 			return err;
 	}
 	dirstack_pop_all(&w->ds);
 	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = w->m->mtime}};
-	if (fchmod(w->root, w->m->mode) || futimens(w->root, times))
+	if (fchmod(w->root, w->m->mode & w->keep) || futimens(w->root, times))
 		return -errno;
 	/* One syncfs writes every file and directory of the tree; the fsync
 	 * reports a write-back error syncfs might not. */

@@ -87,9 +87,12 @@ struct tree_writer;
  * it. m normally passed manifest_decode(), but the writer checks its entries
  * again: an entry whose kind or path breaks the decoder's rules (a path that
  * is empty, absolute, or has an empty, "." or ".." component, say) gives
- * SHOAL_EPROTO before anything is created.
+ * SHOAL_EPROTO before anything is created. Every file and directory gets
+ * its stored mode ANDed with mode_keep (07777 restores the stored bits
+ * exactly; 0777 & ~umask is what an ordinary restore asks for).
  */
-int tree_writer_new(struct tree_writer **out, const struct manifest *m, const char *out_path);
+int tree_writer_new(struct tree_writer **out, const struct manifest *m, const char *out_path,
+		    uint32_t mode_keep);
 /* Writes the next n bytes of the tree's data stream into the file(s) they
  * belong to, creating files as the stream reaches them. */
 int tree_writer_write(struct tree_writer *w, const uint8_t *p, size_t n);

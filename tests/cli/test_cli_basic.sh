@@ -112,9 +112,9 @@ put_one() { # FILE NAME: puts, checks the output, records the capability
 		fail "put $2 prints exactly one capability line" "exit $rc" "$(cat out err)"
 	fi
 }
-get_cmp() { # DESC SRC CAP_OR_NAME OUT
+get_cmp() { # DESC SRC CAP_OR_NAME OUT [GET ARGS...]
 	local rc
-	shoal --home h get "$3" -o "$4" >out 2>err
+	shoal --home h get "$3" -o "$4" "${@:5}" >out 2>err
 	rc=$?
 	if [ "$rc" -eq 0 ] && cmp -s "$2" "$4" && [ ! -s out ]; then
 		ok "$1"
@@ -146,7 +146,7 @@ check_eq "get keeps the input's mode (0640)" 640 "$(stat -c %a got/m640 2>&1)"
 chmod 0755 in/m640
 put_one in/m640 m755
 (umask 077 && shoal --home h get m755 -o got/m755)
-check_eq "get keeps the input's mode (0755) whatever the umask" 755 "$(stat -c %a got/m755 2>&1)"
+check_eq "get applies the umask to the input's mode (0755 under 077)" 700 "$(stat -c %a got/m755 2>&1)"
 rm -f got/*
 
 # ---- ls ----------------------------------------------------------------------------
@@ -221,11 +221,16 @@ rm -f a.bin b.bin tail.bin got/*
 echo old >got/existing
 ln got/existing got/existing.link
 ino=$(stat -c %i got/existing)
-get_cmp "get -o onto an existing file replaces its content" in/4095 s4095 got/existing
+shoal --home h get s4095 -o got/existing >out 2>err
+check_failed "get -o onto an existing file is refused" $?
+check_err1 "... in one line naming --force" err "already exists (--force replaces a file"
+check_eq "... leaving it as it was" old "$(cat got/existing)"
+get_cmp "get -o --force onto an existing file replaces its content" in/4095 s4095 got/existing \
+	--force
 check_eq "... by renaming a new file over it (the old inode keeps the old bytes)" old "$(cat got/existing.link)"
 check_ne "... the new file is a new inode" "$ino" "$(stat -c %i got/existing)"
 check_eq "... leaving no temp file" "existing existing.link" "$(cd got && ls -A | paste -sd ' ')"
-shoal --home h get "shoal:$(printf 'a%.0s' {1..52}):$(printf 'a%.0s' {1..52})" -o got/existing >out 2>err
+shoal --home h get "shoal:$(printf 'a%.0s' {1..52}):$(printf 'a%.0s' {1..52})" -o got/existing --force >out 2>err
 check_failed "a failing get onto an existing file fails" $?
 check "... and leaves that file untouched" cmp in/4095 got/existing
 check_eq "... leaving no temp file" "existing existing.link" "$(cd got && ls -A | paste -sd ' ')"

@@ -303,7 +303,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(indexed_chunks(fx), m.nchunks + 1);
 	manifest_release(&m);
 
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_same_content(in, out);
 	struct stat st;
 	assert_int_equal(stat(out, &st), 0);
@@ -468,7 +468,7 @@ static void test_no_plaintext_on_disk(void **state)
 	put_path(fx, in, "secret.txt", &cap);
 	char out[PATH_MAX];
 	work_path(fx, "secret.out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_same_content(in, out);
 
 	/* With the store open and after closing it, WAL and all. */
@@ -513,14 +513,14 @@ static void test_corrupt_chunk(void **state)
 	make_out_dir(fx, "out", outdir);
 	snprintf(out, sizeof(out), "%s/file", outdir);
 	struct files_failure failed = {0};
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, &failed), SHOAL_ECORRUPT);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, &failed), SHOAL_ECORRUPT);
 	assert_true(failed.set);
 	assert_memory_equal(failed.id, victim, CHUNK_ID_LEN);
 	assert_int_equal(count_entries(outdir), 0);
 
 	/* Repaired, the same get works: the failure was the damage alone. */
 	flip_byte(path, 100);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, &failed), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, &failed), 0);
 	assert_false(failed.set);
 	work_path(fx, "file", path);
 	assert_same_content(path, out);
@@ -545,7 +545,7 @@ static void test_failed_get_keeps_existing_output(void **state)
 	objects_path(&fx->s->objects, m.chunks[m.nchunks - 1].id, path, sizeof(path));
 	manifest_release(&m);
 	flip_byte(path, 7);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), SHOAL_ECORRUPT);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_ECORRUPT);
 	assert_same_content(out, copy);
 	struct stat st;
 	assert_int_equal(stat(out, &st), 0);
@@ -554,7 +554,7 @@ static void test_failed_get_keeps_existing_output(void **state)
 
 	/* A good get replaces it. */
 	flip_byte(path, 7);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	work_path(fx, "file", path);
 	assert_same_content(path, out);
 	assert_int_equal(count_entries(fx->work), entries);
@@ -573,14 +573,14 @@ static void test_wrong_key(void **state)
 	struct capability bad = cap;
 	bad.key[17] ^= 0x20;
 	struct files_failure failed = {0};
-	assert_int_equal(files_get(fx->s, &bad, out, NULL, &failed), SHOAL_EDECRYPT);
+	assert_int_equal(files_get(fx->s, &bad, out, NULL, NULL, &failed), SHOAL_EDECRYPT);
 	assert_true(failed.set);
 	assert_memory_equal(failed.id, cap.id, CHUNK_ID_LEN);
 	assert_int_equal(count_entries(outdir), 0);
 
 	/* Another file's key does not open this manifest either. */
 	memcpy(bad.key, other.key, CHUNK_KEY_LEN);
-	assert_int_equal(files_get(fx->s, &bad, out, NULL, NULL), SHOAL_EDECRYPT);
+	assert_int_equal(files_get(fx->s, &bad, out, NULL, NULL, NULL), SHOAL_EDECRYPT);
 	assert_int_equal(count_entries(outdir), 0);
 	struct manifest m = {0};
 	assert_int_equal(files_read_manifest(fx->s, &bad, &m), SHOAL_EDECRYPT);
@@ -598,7 +598,7 @@ static void test_unknown_id(void **state)
 	struct capability unknown = cap;
 	sha256("no such manifest", 16, unknown.id);
 	struct files_failure failed = {0};
-	assert_int_equal(files_get(fx->s, &unknown, out, NULL, &failed), SHOAL_EMISSING);
+	assert_int_equal(files_get(fx->s, &unknown, out, NULL, NULL, &failed), SHOAL_EMISSING);
 	assert_true(failed.set);
 	assert_memory_equal(failed.id, unknown.id, CHUNK_ID_LEN);
 	assert_int_equal(count_entries(outdir), 0);
@@ -610,7 +610,7 @@ static void test_unknown_id(void **state)
 	char path[PATH_MAX];
 	objects_path(&fx->s->objects, m.chunks[0].id, path, sizeof(path));
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, &failed), SHOAL_EMISSING);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, &failed), SHOAL_EMISSING);
 	assert_memory_equal(failed.id, m.chunks[0].id, CHUNK_ID_LEN);
 	assert_int_equal(count_entries(outdir), 0);
 	manifest_release(&m);
@@ -625,14 +625,14 @@ static void test_get_into_missing_directory(void **state)
 	char out[PATH_MAX], dir[PATH_MAX];
 	work_path(fx, "no/such/dir/file", out);
 	work_path(fx, "no", dir);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), -ENOENT);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(access(dir, F_OK), -1);
 	assert_int_equal(count_entries(fx->work), entries);
 
 	/* The output path naming an existing directory fails, and leaves it be. */
 	work_path(fx, "adir", dir);
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_true(files_get(fx->s, &cap, dir, NULL, NULL) < 0);
+	assert_true(files_get(fx->s, &cap, dir, NULL, NULL, NULL) < 0);
 	struct stat st;
 	assert_int_equal(stat(dir, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
@@ -640,7 +640,7 @@ static void test_get_into_missing_directory(void **state)
 
 	/* The store is still fine. */
 	work_path(fx, "file.out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 }
 
 /* ---- failing puts ---- */
@@ -769,7 +769,7 @@ static void test_interrupted_put_releases_chunks(void **state)
 	assert_int_equal(count_objects(fx), kept_objects);
 	char out[PATH_MAX];
 	work_path(fx, "kept.out", out);
-	assert_int_equal(files_get(fx->s, &kept, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &kept, out, NULL, NULL, NULL), 0);
 }
 
 static void test_rebinding_releases_old_file(void **state)
@@ -795,7 +795,7 @@ static void test_rebinding_releases_old_file(void **state)
 	assert_int_equal(objects_exists(&fx->s->objects, old.id), 0);
 	char out[PATH_MAX];
 	work_path(fx, "old.out", out);
-	assert_int_equal(files_get(fx->s, &old, out, NULL, NULL), SHOAL_EMISSING);
+	assert_int_equal(files_get(fx->s, &old, out, NULL, NULL, NULL), SHOAL_EMISSING);
 }
 
 static void test_progress_counts_bytes(void **state)
@@ -817,7 +817,7 @@ static void test_progress_counts_bytes(void **state)
 	assert_int_equal(p.done, size);
 
 	progress_start(&p, "get", 0, 1);
-	assert_int_equal(files_get(fx->s, &cap, out, &p, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, &p, NULL), 0);
 	assert_int_equal(p.total, size);
 	assert_int_equal(p.done, size);
 }

@@ -259,7 +259,7 @@ static void test_recovery_deletes_orphans(void **state)
 	/* What was committed survives the recovery, whole. */
 	char out[PATH_MAX];
 	snprintf(out, sizeof(out), "%s/kept.out", fx->work);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	struct stat st;
 	assert_int_equal(stat(out, &st), 0);
 	assert_int_equal(st.st_size, 600000);
@@ -353,7 +353,7 @@ static void test_recovery_releases_interrupted_put(void **state)
 	assert_int_equal(count_objects(fx), stored);
 	char out[PATH_MAX];
 	snprintf(out, sizeof(out), "%s/kept.out", fx->work);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 }
 
 struct bad_list {
@@ -402,7 +402,7 @@ static void test_recovery_of_a_put_file(void **state)
 	char out[PATH_MAX];
 	snprintf(out, sizeof(out), "%s/file.out", fx->work);
 	struct files_failure failed = {0};
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, &failed), SHOAL_EMISSING);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, &failed), SHOAL_EMISSING);
 	assert_true(failed.set);
 	assert_memory_equal(failed.id, gone, CHUNK_ID_LEN);
 	assert_false(exists(out));
@@ -516,15 +516,15 @@ static void test_remove_name_releases_unshared_chunks(void **state)
 	assert_int_equal(index_name_get(fx->s->index, "a", &n), SHOAL_ENOTFOUND);
 	char out[PATH_MAX];
 	snprintf(out, sizeof(out), "%s/b.out", fx->work);
-	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL, NULL), 0);
 
 	assert_int_equal(store_remove_name(fx->s, "b"), 0);
 	assert_int_equal(count_objects(fx), all - one_file);
 	assert_int_equal(objects_exists(&fx->s->objects, b.id), 0);
 	assert_int_equal(index_chunk_has(fx->s->index, b.id), 0);
-	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL), SHOAL_EMISSING);
+	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL, NULL), SHOAL_EMISSING);
 	snprintf(out, sizeof(out), "%s/c.out", fx->work);
-	assert_int_equal(files_get(fx->s, &c, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &c, out, NULL, NULL, NULL), 0);
 
 	assert_int_equal(store_remove_name(fx->s, "b"), SHOAL_ENOTFOUND);
 	assert_int_equal(store_remove_name(fx->s, "never"), SHOAL_ENOTFOUND);
@@ -559,7 +559,7 @@ static void test_remove_name_keeps_chunks_of_other_manifest(void **state)
 	assert_int_equal(objects_exists(&fx->s->objects, a.id), 0);
 	char out[PATH_MAX];
 	snprintf(out, sizeof(out), "%s/b.out", fx->work);
-	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL, NULL), 0);
 	struct store_verify_report r;
 	assert_int_equal(store_verify(fx->s, NULL, NULL, &r), 0);
 	assert_int_equal(r.missing, 0);

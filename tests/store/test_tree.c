@@ -337,7 +337,7 @@ static void test_nested_round_trip(void **state)
 	work_path(fx, "out", out);
 	struct progress p;
 	progress_start(&p, "get", 0, 1);
-	assert_int_equal(files_get(fx->s, &cap, out, &p, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, &p, NULL), 0);
 	assert_true(p.total == want);
 	assert_true(p.done == want);
 	assert_int_equal(assert_same_tree(in, out), 14);
@@ -346,7 +346,7 @@ static void test_nested_round_trip(void **state)
 
 	/* A trailing slash on the output is fine too. */
 	work_path(fx, "out2/", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	work_path(fx, "out2", out);
 	assert_int_equal(assert_same_tree(in, out), 14);
 }
@@ -363,7 +363,7 @@ static void test_empty_tree(void **state)
 	char in[PATH_MAX], out[PATH_MAX];
 	work_path(fx, "in", in);
 	work_path(fx, "out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_int_equal(assert_same_tree(in, out), 0);
 }
 
@@ -409,7 +409,7 @@ static void test_skips_special_files(void **state)
 	char in[PATH_MAX], out[PATH_MAX];
 	work_path(fx, "in", in);
 	work_path(fx, "out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_int_equal(count_entries(out), 1);
 	work_path(fx, "out/sub", path);
 	assert_int_equal(count_entries(path), 1);
@@ -455,7 +455,7 @@ static void test_many_small_files(void **state)
 	char in[PATH_MAX], out[PATH_MAX];
 	work_path(fx, "in", in);
 	work_path(fx, "out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_int_equal(assert_same_tree(in, out), 1010);
 }
 
@@ -476,7 +476,7 @@ static void test_put_path_of_a_file(void **state)
 	char in[PATH_MAX], out[PATH_MAX];
 	work_path(fx, "file", in);
 	work_path(fx, "file.out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_same_content(in, out);
 	/* A missing path. */
 	assert_int_equal(put_tree(fx, "nothing", "n", &report, &cap, &size), -ENOENT);
@@ -575,7 +575,7 @@ static void test_existing_output_refused(void **state)
 	const char *outs[] = {"dir-out", "file-out", "link-out"};
 	for (size_t i = 0; i < 3; i++) {
 		work_path(fx, outs[i], out);
-		assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), SHOAL_EEXIST);
+		assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_EEXIST);
 	}
 	assert_int_equal(count_entries(fx->work), before);
 	work_path(fx, "dir-out", out);
@@ -587,7 +587,7 @@ static void test_existing_output_refused(void **state)
 
 	/* A missing parent directory. */
 	work_path(fx, "no/such/out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), -ENOENT);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(count_entries(fx->work), before);
 }
 
@@ -628,7 +628,7 @@ static void test_damaged_chunk(void **state)
 	work_path(fx, "parent/out", out);
 	work_path(fx, "parent", parent);
 	struct files_failure failed = {0};
-	int err = files_get(fx->s, &cap, out, NULL, &failed);
+	int err = files_get(fx->s, &cap, out, NULL, NULL, &failed);
 	assert_int_equal(err, how == remove_data ? SHOAL_EMISSING : SHOAL_ECORRUPT);
 	assert_true(failed.set);
 	assert_memory_equal(failed.id, victim, CHUNK_ID_LEN);
@@ -651,7 +651,7 @@ static void test_interrupted_get_leaves_nothing(void **state)
 	struct progress p;
 	progress_start(&p, "get", 0, 1);
 	p.cancel = &cancel;
-	assert_int_equal(files_get(fx->s, &cap, out, &p, NULL), -EINTR);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, &p, NULL), -EINTR);
 	assert_int_equal(count_entries(parent), 0);
 }
 
@@ -739,7 +739,7 @@ static void test_too_deep(void **state)
 	assert_int_equal(report.dirs, MANIFEST_DEPTH_MAX);
 	char out[PATH_MAX];
 	work_path(fx, "out", out);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	/* One more is refused, naming it, and binds nothing. */
 	strcat(rel, "/file");
 	make_file(fx, rel, 1, 1, 0644, 1600000000);
@@ -840,7 +840,7 @@ static int write_direct(const char *out, const char *const *dirs, size_t ndirs, 
 			     .entries = e,
 			     .nentries = ndirs + 1};
 	struct tree_writer *w = NULL;
-	int err = tree_writer_new(&w, &m, out);
+	int err = tree_writer_new(&w, &m, out, 07777);
 	if (err)
 		return err;
 	if (!tree_writer_write(w, (const uint8_t *)"evil\n", (size_t)e[ndirs].size))
