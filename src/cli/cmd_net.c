@@ -15,6 +15,7 @@
 #include "net/addr.h"
 #include "crypto/identity.h"
 #include "node/config.h"
+#include "node/home.h"
 #include "node/node.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -67,6 +68,12 @@ int cmd_daemon(struct cli *cli, int argc, char **argv)
 	int ret = cli_home(cli);
 	if (ret)
 		return ret;
+	/* The home holds every capability and the node's key. */
+	unsigned mode;
+	if (home_private(cli->home, &mode) == SHOAL_EEXPOSED)
+		return cli_failx("%s is open to other users (mode %04o); run 'chmod 700 %s' "
+				 "and start the daemon again",
+				 cli->home, mode, cli->home);
 	struct config cfg;
 	if (config_load(cli->home, &cfg))
 		return cli_failx("%s/config is not valid", cli->home);

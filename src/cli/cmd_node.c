@@ -80,6 +80,10 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	err = home_init(cli->home, network, &cfg, id);
 	if (err == SHOAL_EEXIST)
 		return cli_failx("%s already holds a node", cli->home);
+	if (err == SHOAL_EEXPOSED)
+		return cli_failx("%s is open to other users and not empty; run 'chmod 700 %s' "
+				 "first, or init into an empty directory",
+				 cli->home, cli->home);
 	if (err)
 		return cli_fail(err, "cannot create a node in %s", cli->home);
 	char text[NODE_ID_STR_LEN + 1];

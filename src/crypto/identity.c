@@ -534,8 +534,8 @@ int identity_init(const char *home, const char *network_path, uint8_t id[NODE_ID
 	    (err = pem_encode(NULL, ca_cert, &ca_pem)))
 		goto out;
 	/* node.key goes last: its presence marks a complete identity. */
-	if ((err = write_pem_atomic(crt_path, crt_pem, 0644)) ||
-	    (err = write_pem_atomic(ca_path, ca_pem, 0644)) ||
+	if ((err = write_pem_atomic(crt_path, crt_pem, 0600)) ||
+	    (err = write_pem_atomic(ca_path, ca_pem, 0600)) ||
 	    (err = write_pem_atomic(key_path, key_pem, 0600)))
 		goto out;
 	memcpy(id, new_id, NODE_ID_LEN);

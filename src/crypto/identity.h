@@ -31,8 +31,8 @@ int network_create(const char *path);
  * Initialises the node identity inside the existing directory home. Reads the CA
  * key and certificate from network_path (both must be present and match, else
  * SHOAL_EIDENTITY; an unreadable file gives -errno), generates a node key, issues
- * its certificate and writes, each atomically: home/node.crt (0644), home/ca.crt
- * (the CA certificate only, never the CA key; 0644) and last home/node.key (0600),
+ * its certificate and writes, each atomically: home/node.crt (0600), home/ca.crt
+ * (the CA certificate only, never the CA key; 0600) and last home/node.key (0600),
  * so that node.key exists only once the identity is complete. Returns SHOAL_EEXIST
  * if home/node.key already exists. On success fills id with the new node id.
  */

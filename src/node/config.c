@@ -164,7 +164,7 @@ int config_save(const char *home, const struct config *cfg)
 		else
 			buf_addf(&b, "%s = %u\n", k->name, *(const unsigned *)mine);
 	}
-	int err = write_file_atomic(path, b.data, b.len, 0644);
+	int err = write_file_atomic(path, b.data, b.len, 0600);
 	buf_release(&b);
 	return err;
 }

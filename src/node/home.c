@@ -3,6 +3,7 @@
  */
 #include "node/home.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -34,6 +35,29 @@ int home_resolve(const char *flag, char *out, size_t size)
 	return 0;
 }
 
+int home_private(const char *home, unsigned *mode)
+{
+	struct stat st;
+	if (stat(home, &st))
+		return -errno;
+	*mode = st.st_mode & 07777;
+	return st.st_mode & 077 ? SHOAL_EEXPOSED : 0;
+}
+
+/* Whether dir holds no entry: 1, 0, or -errno. */
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	int empty = 1;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
 int home_init(const char *home, const char *network_path, const struct config *cfg,
 	      uint8_t id[NODE_ID_LEN])
 {
@@ -47,6 +71,17 @@ int home_init(const char *home, const char *network_path, const struct config *c
 			return -ENAMETOOLONG;
 		if (access(path, F_OK) == 0)
 			return SHOAL_EEXIST;
+		if (st.st_mode & 077) {
+			/* An empty directory is the node's to tighten; one holding
+			 * something else is the user's to decide about. */
+			int empty = dir_empty(home);
+			if (empty < 0)
+				return empty;
+			if (!empty)
+				return SHOAL_EEXPOSED;
+			if (chmod(home, 0700))
+				return -errno;
+		}
 	} else {
 		int err = mkdir_p(home, 0700);
 		if (err)

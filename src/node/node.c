@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +375,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int node_run(const char *home, const struct config *cfg)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* Whatever the daemon creates is its own; a restore sets the asking
+	 * CLI's modes explicitly, so this umask never reaches the user's files. */
+	umask(077);
 	/* Chunk-sized buffers (4 MiB) come and go for every transfer; keep them
 	 * in the heap for reuse instead of mapping and faulting them in anew. */
 	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);

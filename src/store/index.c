@@ -5,10 +5,13 @@
 #include "store/index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/log.h"
@@ -83,12 +86,31 @@ int index_open(struct index **out, const char *path)
 	return index_open_mode(out, path, 0);
 }
 
+/* Creates path 0600 when missing and tightens it and its -wal and -shm files
+ * when other users could read them (made by an older version, say). */
+static void make_private(const char *path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	char name[4096];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		struct stat st;
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", path, suffixes[i]) <
+			    sizeof(name) &&
+		    !stat(name, &st) && (st.st_mode & 077) && chmod(name, st.st_mode & 0700))
+			log_warnx("cannot make %s private: %s", name, strerror(errno));
+	}
+}
+
 int index_open_mode(struct index **out, const char *path, int exclusive)
 {
 	struct index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
 	int err = 0;
+	make_private(path);
 	if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		err = db_error(ix, "open");

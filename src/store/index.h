@@ -17,7 +17,9 @@
 
 struct index;
 
-/* Opens or creates the database at path. Returns 0 or SHOAL_EDB (logged). */
+/* Opens or creates the database at path, which (with its -wal and -shm files,
+ * which SQLite creates with the database's mode) is made 0600: it holds
+ * every capability. Returns 0 or SHOAL_EDB (logged). */
 int index_open(struct index **out, const char *path);
 /* The same; with exclusive, the connection is the only one the database will
  * have while it is open (SQLite's exclusive locking mode: no shared-memory

@@ -25,7 +25,8 @@
 	X(MISSING, "chunk missing from the store")                   \
 	X(UNREACHABLE, "no reachable node has it")                   \
 	X(REPLICAS, "too few nodes took a copy")                     \
-	X(AMBIGUOUS, "ambiguous name")
+	X(AMBIGUOUS, "ambiguous name")                               \
+	X(EXPOSED, "open to other users")
 
 /* Project codes sit below every errno value: SHOAL_EBASE - 1, - 2, ... */
 enum { SHOAL_EBASE = -1000 };

@@ -238,8 +238,8 @@ static void test_identity_init_writes_files(void **state)
 	home_file(home, "node.crt", crt);
 	home_file(home, "ca.crt", ca);
 	assert_int_equal(file_mode(key), 0600);
-	assert_int_equal(file_mode(crt), 0644);
-	assert_int_equal(file_mode(ca), 0644);
+	assert_int_equal(file_mode(crt), 0600);
+	assert_int_equal(file_mode(ca), 0600);
 	/* Nothing else (no leftover temporary files). */
 	assert_int_equal(count_entries(home), 3);
 
