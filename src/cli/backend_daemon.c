@@ -63,7 +63,6 @@ static int reply_failed(const Shoal__CtlReply *rep, const char *fallback)
 static int daemon_put(struct backend *b, const struct backend_put *put, struct capability *cap,
 		      struct files_put_report *report)
 {
-	(void)report; /* the daemon's text says where */
 	char abs[PATH_MAX];
 	int err = absolute(put->path, abs, sizeof(abs));
 	if (err)
@@ -80,8 +79,10 @@ static int daemon_put(struct backend *b, const struct backend_put *put, struct c
 	int ret = call(b, &req, put->progress, &rep);
 	if (ret)
 		return ret;
-	if (rep->err == -EINTR) {
-		ret = -EINTR; /* worded by the command, as an offline put's */
+	if (rep->err == -EINTR || rep->err == -EAGAIN) {
+		/* Worded by the command, as an offline put's. */
+		ret = rep->err;
+		snprintf(report->where, sizeof(report->where), "%s", rep->where);
 	} else if (rep->err) {
 		char fallback[PATH_MAX + 16];
 		snprintf(fallback, sizeof(fallback), "cannot put %s", put->path);

@@ -97,8 +97,13 @@ static int put_failed(const char *path, const char *name, int err, const struct 
 		return cli_failx("put of %s interrupted; nothing was stored under '%s'", path,
 				 cli_quote(name, quoted, sizeof(quoted)));
 	if (err == -EAGAIN && r->where[0])
-		return cli_failx("cannot put %s: '%s' changed while it was read; try again", path,
-				 where);
+		return cli_failx("cannot put %s: '%s' changed while being read (twice); nothing "
+				 "was stored",
+				 path, where);
+	if (err == -EAGAIN)
+		return cli_failx("cannot put %s: changed while being read (twice); nothing was "
+				 "stored",
+				 path);
 	if (err == SHOAL_ETOOBIG && r->where[0])
 		return cli_failx("cannot put %s: '%s' is nested too deep or its path is too long "
 				 "(at most %d levels and %d bytes)",

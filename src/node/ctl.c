@@ -335,6 +335,8 @@ static void op_put(struct op *op, struct store *s)
 			 report.where);
 	else
 		snprintf(text, sizeof(text), "cannot put %s", r->path);
+	if (err && report.where[0])
+		rep.where = report.where;
 	op->done_err = err;
 	op_finish(op, &rep, err, text);
 	replicate_release(&rp);

@@ -22,8 +22,7 @@ int catlog_append(struct buf *out, const uint8_t *payload, size_t len)
 	return 0;
 }
 
-int catlog_parse(const uint8_t *data, size_t len, catlog_fn fn, void *arg,
-		 struct catlog_scan *scan)
+int catlog_parse(const uint8_t *data, size_t len, catlog_fn fn, void *arg, struct catlog_scan *scan)
 {
 	memset(scan, 0, sizeof(*scan));
 	if (len < CATLOG_MAGIC_LEN || memcmp(data, CATLOG_MAGIC, CATLOG_MAGIC_LEN))

@@ -135,6 +135,7 @@ struct put_source {
 
 struct fd_source {
 	int fd;
+	const struct stat *st; /* as the put began */
 	struct progress *progress;
 };
 
@@ -143,6 +144,14 @@ static ssize_t fd_source_read(void *arg, uint8_t *p, size_t n)
 	struct fd_source *f = arg;
 	for (;;) {
 		ssize_t got = read(f->fd, p, n);
+		/* At the end of a regular file: was it the same file throughout? */
+		if (got == 0 && S_ISREG(f->st->st_mode)) {
+			struct stat now;
+			if (fstat(f->fd, &now))
+				return -errno;
+			if (stat_changed(f->st, &now))
+				return -EAGAIN;
+		}
 		if (got >= 0)
 			return got;
 		if (errno != EINTR || progress_cancelled(f->progress))
@@ -487,7 +496,7 @@ int files_put_replicated(struct store *s, int fd, const char *name, struct progr
 		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	struct fd_source f = {.fd = fd, .progress = progress};
+	struct fd_source f = {.fd = fd, .st = &st, .progress = progress};
 	struct put_source src = {.read = fd_source_read, .arg = &f};
 	return put_run(s, &src, &st, NULL, name, progress, rep, cap, size);
 }
@@ -540,13 +549,11 @@ out:
 	return err;
 }
 
-int files_put_path_report(struct store *s, const char *path, const char *name,
-			  struct progress *progress, const struct files_replica_ops *rep,
-			  struct files_put_report *report, struct capability *cap, uint64_t *size)
+/* One try of files_put_path_report(). */
+static int put_path_once(struct store *s, const char *path, const char *name,
+			 struct progress *progress, const struct files_replica_ops *rep,
+			 struct files_put_report *report, struct capability *cap, uint64_t *size)
 {
-	struct files_put_report ignored;
-	if (!report)
-		report = &ignored;
 	memset(report, 0, sizeof(*report));
 	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -562,6 +569,24 @@ int files_put_path_report(struct store *s, const char *path, const char *name,
 		report->files = !err;
 	}
 	close(fd);
+	return err;
+}
+
+int files_put_path_report(struct store *s, const char *path, const char *name,
+			  struct progress *progress, const struct files_replica_ops *rep,
+			  struct files_put_report *report, struct capability *cap, uint64_t *size)
+{
+	struct files_put_report ignored;
+	if (!report)
+		report = &ignored;
+	int err = put_path_once(s, path, name, progress, rep, report, cap, size);
+	/* Changed while being read: once more, in case that was one save. */
+	if (err == -EAGAIN) {
+		log_info("%s changed while being read; reading it again", path);
+		if (progress)
+			progress->done = 0;
+		err = put_path_once(s, path, name, progress, rep, report, cap, size);
+	}
 	return err;
 }
 

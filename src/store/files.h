@@ -61,8 +61,10 @@ int files_put_replicated(struct store *s, int fd, const char *name, struct progr
  * stored with their modes and mtimes (the root's are the manifest's own);
  * symbolic links, devices, sockets and FIFOs, entries whose names are not
  * valid names (proto/name.h) and the store's own home directory are skipped
- * and counted, not fatal. A file whose
- * size changes while the put reads it fails the put with -EAGAIN. progress
+ * and counted, not fatal. A regular file written to while the put reads
+ * it (its size, mtime or ctime at the end of reading differ from the start)
+ * is read once more, the whole put with it; changed again, the put fails
+ * with -EAGAIN and stores nothing, so no version mixes two states. progress
  * (may be NULL) gets the tree's total size. Returns what files_put_replicated()
  * does, plus SHOAL_ETOOBIG for a tree past the manifest limits (entries,
  * path length, depth; checked before any data is read) and the -errno of a

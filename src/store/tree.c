@@ -333,8 +333,9 @@ void tree_scan_release(struct tree_scan *t)
 struct tree_reader {
 	const struct dir_entry *entries;
 	size_t n;
-	size_t next; /* the entry after the current file */
-	int fd;	     /* the current file, or -1 */
+	size_t next;	/* the entry after the current file */
+	int fd;		/* the current file, or -1 */
+	struct stat st; /* the current file's, when it was opened */
 	uint64_t left;
 	const char *where;
 	struct progress *progress;
@@ -387,6 +388,7 @@ static int reader_next(struct tree_reader *r)
 		return -EAGAIN;
 	}
 	r->fd = fd;
+	r->st = st;
 	r->left = e->size;
 	return 0;
 }
@@ -408,7 +410,9 @@ ssize_t tree_reader_read(struct tree_reader *r, uint8_t *p, size_t n)
 			return -errno;
 		}
 		if (r->left == 0) {
-			if (got > 0)
+			/* Grown, or written to while being read (same size). */
+			struct stat now;
+			if (got > 0 || fstat(r->fd, &now) || stat_changed(&r->st, &now))
 				return -EAGAIN;
 			close(r->fd);
 			r->fd = -1;

@@ -68,8 +68,8 @@ int tree_reader_new(struct tree_reader **out, int root, const struct dir_entry *
 /*
  * Reads up to n (>= 1) bytes of the stream into p. Returns the count, 0 at
  * the end of the last file, -EAGAIN when a file is not what the scan saw (its
- * size changed, it grew or shrank while read, or it is no longer a regular
- * file), -EINTR when cancelled, or -errno; tree_reader_where() then names the
+ * size changed, it grew or shrank or was written to while read, or it is no
+ * longer a regular file), -EINTR when cancelled, or -errno; tree_reader_where() then names the
  * file.
  */
 ssize_t tree_reader_read(struct tree_reader *r, uint8_t *p, size_t n);

@@ -27,6 +27,11 @@ int pwrite_in_full(int fd, const void *p, size_t n, off_t off);
 /* Reads exactly n bytes at offset off; a short file gives SHOAL_ECORRUPT. */
 int pread_exact(int fd, void *p, size_t n, off_t off);
 
+struct stat;
+/* Whether b shows a different file, or the same file written to, than a: the
+ * device, inode, size, modification or change time differ. 1 or 0. */
+int stat_changed(const struct stat *a, const struct stat *b);
+
 /* fsyncs the directory at path (so renames and creations in it are durable). */
 int fsync_dir(const char *path);
 /* Creates path and its missing parents with mode; existing dirs are fine. */

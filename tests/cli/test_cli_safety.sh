@@ -6,7 +6,12 @@
 # daemon's own umask; --preserve-mode gives the stored bits back (setuid and
 # setgid only to root); an existing file is kept unless --force, a directory
 # always. A directory put through the daemon warns of what it skipped in the
-# same words as offline.
+# same words as offline. The node's home is private: init makes it 0700 (an
+# existing empty one tightened), every file in it is 0600 or tighter, nobody
+# else can read the index, and the daemon refuses a home others may enter.
+# A file written to while a put reads it (at its start and its end, as a
+# program saving it would) is read again once, then the put fails with
+# "changed while being read" and stores nothing, never a mix.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
@@ -108,5 +113,71 @@ check_eq "through the daemon: exactly the same warning" "$(cat offline.err)" "$(
 shoal --home home put odd/a --name plain --replicas 1 >/dev/null 2>plain.err
 check_eq "... and a put that skips nothing warns of nothing" 0 "$(wc -c <plain.err)"
 
+# ---- a private home --------------------------------------------------------------------
+# Everything the node wrote so far: identity, config, index and its WAL, the
+# catalog, objects.
+check_eq "every file in a used home is for its owner only" "" \
+	"$(find home -perm /077 ! -type s -printf '%m %p\n' | head -n 5)"
+if [ "$(id -u)" -eq 0 ]; then
+	check_fails "nobody cannot read the index" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups cat home/index.sqlite
+fi
+# ---- no torn versions ------------------------------------------------------------------
+BIG=$((96 * MiB))
+gen_data big.bin "$BIG" torn
+mkdir tree && gen_data tree/big.bin "$BIG" torn && echo small >tree/small.txt
+# scribble FILE: writes one byte at the start and one at the end, again and again
+scribble() {
+	while :; do
+		printf A | dd of="$1" bs=1 seek=0 conv=notrunc status=none
+		printf Z | dd of="$1" bs=1 seek=$((BIG - 1)) conv=notrunc status=none
+	done
+}
+# torn_put WHERE HOME SRC NAME [PATH IN MESSAGE]: the checks of a put of SRC while
+# SRC's big file is scribbled on
+torn_put() {
+	local where=$1 home=$2 src=$3 name=$4 file=$3
+	[ -d "$src" ] && file=$src/big.bin
+	scribble "$file" &
+	local pid=$!
+	shoal --home "$home" put "$src" --name "$name" --replicas 1 --no-progress >torn.out 2>torn.err
+	local rc=$?
+	kill "$pid" && wait "$pid" 2>/dev/null
+	check_eq "$where: a put of a file written to while it is read fails" 1 "$rc"
+	check_err1 "... in one line saying it changed while being read" torn.err \
+		"changed while being read"
+	check_eq "... printing no capability" 0 "$(wc -c <torn.out)"
+	check_eq "... and storing no version under the name" "" \
+		"$(shoal --home "$home" ls | awk -F'\t' -v n="$name" '$1 == n')"
+	cap=$(shoal --home "$home" put "$src" --name "$name" --replicas 1 --no-progress 2>/dev/null)
+	check_match "$where: left alone, the same file is stored" "$CAP_RE" "$cap"
+	rm -rf "torn-$where"
+	shoal --home "$home" get "$cap" -o "torn-$where" 2>/dev/null
+	check "... and reads back identical" diff -r "$src" "torn-$where"
+}
+torn_put daemon home big.bin torn-file
+torn_put daemon-tree home tree torn-tree
+check "... the tree's error names the file" grep -q "'big.bin' changed" torn.err
 stop_daemon home >/dev/null
+torn_put offline home2 big.bin torn-file
+# Written once, early: the put reads it again and stores what is there then.
+(sleep 0.05 && printf B | dd of=big.bin bs=1 seek=7 conv=notrunc status=none) &
+cap=$(shoal --home home2 put big.bin --name once --no-progress 2>once.err)
+wait
+check_match "a file written to once during the put is stored" "$CAP_RE" "$cap"
+shoal --home home2 get once -o once.out 2>/dev/null
+check "... as it is after the write, never a mix" cmp big.bin once.out
+mkdir -m 0755 empty
+check "init into an existing empty 0755 directory" make_node empty
+check_eq "... tightens it to 0700" 700 "$(mode_of empty)"
+mkdir -m 0755 busy && echo mine >busy/notes
+shoal --home busy init --network "$T/network" >/dev/null 2>busy.err
+check_failed "init into a non-empty directory others can enter is refused" $?
+check_err1 "... in one line naming the chmod" busy.err "chmod 700"
+check_eq "... leaving it as it was" "755 notes" "$(mode_of busy) $(ls busy)"
+chmod 0755 home
+shoal --home home daemon --listen 127.0.0.1:0 >/dev/null 2>open.err
+check_failed "the daemon refuses a home others can read" $?
+check_err1 "... in one line naming the chmod to run" open.err "run 'chmod 700 home'"
+chmod 0700 home
 done_testing

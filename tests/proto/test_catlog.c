@@ -162,12 +162,11 @@ static void test_magic_required(void **state)
 	assert_int_equal(scan.intact, 0);
 	assert_int_equal(s.n, 0);
 	assert_int_equal(catlog_parse(log.data, 5, collect, &s, &scan), SHOAL_EVERSION);
-	assert_int_equal(catlog_parse((const uint8_t *)"", 0, collect, &s, &scan),
-			 SHOAL_EVERSION);
+	assert_int_equal(catlog_parse((const uint8_t *)"", 0, collect, &s, &scan), SHOAL_EVERSION);
 	/* The magic alone is an empty log. */
-	assert_int_equal(catlog_parse((const uint8_t *)CATLOG_MAGIC, CATLOG_MAGIC_LEN, collect,
-				      &s, &scan),
-			 0);
+	assert_int_equal(
+		catlog_parse((const uint8_t *)CATLOG_MAGIC, CATLOG_MAGIC_LEN, collect, &s, &scan),
+		0);
 	assert_int_equal(scan.records, 0);
 	assert_int_equal(scan.intact, CATLOG_MAGIC_LEN);
 	buf_release(&log);
