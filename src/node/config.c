@@ -34,6 +34,59 @@ void config_defaults(struct config *cfg)
 	cfg->max_pending = 128;
 	cfg->max_pending_per_host = 32;
 	cfg->catalog_per_member = 10000;
+	cfg->replicas_max = 8;
+	cfg->repair_gone_days = 30;
+}
+
+/* Keys holding byte sizes. */
+struct size_key {
+	const char *name;
+	size_t offset;
+};
+
+static const struct size_key size_keys[] = {
+	{"storage_limit", offsetof(struct config, storage_limit)},
+	{"storage_per_member", offsetof(struct config, storage_per_member)},
+};
+
+/* Parses a size: digits, then optionally K, M, G or T (powers of 1024, an
+ * "iB" or "B" after them allowed), any case. Returns 0 or -1. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	unsigned shift = 0;
+	const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+	if (u) {
+		shift = 10 * (unsigned)(u - units + 1);
+		end++;
+		if ((*end & ~0x20) == 'I' && (end[1] & ~0x20) == 'B')
+			end += 2;
+		else if ((*end & ~0x20) == 'B')
+			end++;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Writes a size as parse_size() reads it, with the largest exact unit. */
+static void format_size(struct buf *b, uint64_t v)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+	while (u < 3 && v && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	buf_addf(b, "%llu%.*s", (unsigned long long)v, u < 0 ? 0 : 1, units + (u < 0 ? 0 : u));
 }
 
 /* Keys holding numbers: where each lives and its bounds. */
@@ -58,6 +111,8 @@ static const struct number_key number_keys[] = {
 	{"max_pending", offsetof(struct config, max_pending), 0, 1, 100000},
 	{"max_pending_per_host", offsetof(struct config, max_pending_per_host), 0, 1, 100000},
 	{"catalog_per_member", offsetof(struct config, catalog_per_member), 0, 1, 1000000},
+	{"replicas_max", offsetof(struct config, replicas_max), 0, 1, 16},
+	{"repair_gone_days", offsetof(struct config, repair_gone_days), 1, 0, 36500},
 };
 
 int config_set(struct config *cfg, const char *key, const char *value)
@@ -76,6 +131,16 @@ int config_set(struct config *cfg, const char *key, const char *value)
 			return SHOAL_ECONFIG;
 		}
 		snprintf(cfg->bootstrap, sizeof(cfg->bootstrap), "%s", value);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(size_keys) / sizeof(size_keys[0]); i++) {
+		if (strcmp(key, size_keys[i].name))
+			continue;
+		if (parse_size(value, (uint64_t *)((char *)cfg + size_keys[i].offset))) {
+			log_warnx("%s: expected a size in bytes, with K, M, G or T if you like: %s",
+				  key, value);
+			return SHOAL_ECONFIG;
+		}
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
@@ -163,6 +228,14 @@ int config_save(const char *home, const struct config *cfg)
 			buf_addf(&b, "%s = %g\n", k->name, *(const double *)mine);
 		else
 			buf_addf(&b, "%s = %u\n", k->name, *(const unsigned *)mine);
+	}
+	for (size_t i = 0; i < sizeof(size_keys) / sizeof(size_keys[0]); i++) {
+		uint64_t v = *(const uint64_t *)((const char *)cfg + size_keys[i].offset);
+		if (!v)
+			continue;
+		buf_addf(&b, "%s = ", size_keys[i].name);
+		format_size(&b, v);
+		buf_addf(&b, "\n");
 	}
 	int err = write_file_atomic(path, b.data, b.len, 0600);
 	buf_release(&b);

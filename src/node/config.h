@@ -6,11 +6,15 @@
  *   bootstrap = 10.0.0.1:7400,10.0.0.2:7400
  *   peer_timeout = 5        (also ping_interval, handshake_timeout,
  *                            gossip_interval, backoff_max, grace_period,
- *                            repair_interval: seconds;
+ *                            repair_interval: seconds; repair_gone_days:
+ *                            days;
  *                            repair_rate, scrub_rate: MiB/s;
  *                            max_connections, max_pending,
- *                            max_pending_per_host, catalog_per_member:
- *                            counts)
+ *                            max_pending_per_host, catalog_per_member,
+ *                            replicas_max: counts;
+ *                            storage_limit, storage_per_member: bytes,
+ *                            with K, M, G or T (powers of 1024), 0 for
+ *                            no limit)
  *
  * `shoal init` writes it; command-line flags override it. Addresses are
  * HOST:PORT with a numeric port; bootstrap is a comma-separated list.
@@ -20,6 +24,8 @@
  */
 #ifndef SHOAL_NODE_CONFIG_H
 #define SHOAL_NODE_CONFIG_H
+
+#include <stdint.h>
 
 #define CONFIG_ADDR_MAX	      256
 #define CONFIG_BOOTSTRAP_MAX  4096
@@ -43,6 +49,11 @@ struct config {
 	unsigned max_pending;	       /* connections still in their handshake */
 	unsigned max_pending_per_host; /* ... from one IP address */
 	unsigned catalog_per_member;   /* catalog entries one owner may have here */
+	unsigned replicas_max;	       /* copies repair keeps of a chunk at most */
+	double repair_gone_days;       /* repair still serves a pinner gone this long */
+
+	uint64_t storage_limit;	     /* bytes this node stores in all; 0: no limit */
+	uint64_t storage_per_member; /* bytes one member may have pinned here; 0: no limit */
 };
 
 /* Fills cfg with defaults. */

@@ -549,7 +549,8 @@ static void op_locate(struct op *op, struct store *s)
 	for (size_t base = 0; !err && base < n; base += WIRE_IDS_MAX) {
 		size_t cnt = n - base < WIRE_IDS_MAX ? n - base : WIRE_IDS_MAX;
 		remote_have(op->ctl->env.remote, (const uint8_t(*)[NODE_ID_LEN])op->peers,
-			    op->npeers, (const uint8_t(*)[CHUNK_ID_LEN])ids[base], cnt, bits, NULL);
+			    op->npeers, (const uint8_t(*)[CHUNK_ID_LEN])ids[base], cnt, bits, NULL,
+			    NULL);
 		for (size_t k = 0; k < op->npeers; k++) {
 			for (size_t i = 0; i < cnt; i++)
 				held[(base + i) * width + k] = (uint8_t)remote_bit(bits[k], i);

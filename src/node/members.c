@@ -251,6 +251,9 @@ static void member_down(struct member *m, const char *why)
 	if (m->state == MEMBER_UP) {
 		log_info("peer %s down: %s", short_node_id(m->id, sid), why);
 		m->down_since = monotonic_seconds();
+		/* Last seen up now, not when it came up (repair_gone_days). */
+		m->last_seen = (int64_t)time(NULL);
+		m->dirty = 1;
 	}
 	m->state = MEMBER_DOWN;
 	m->link = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -145,6 +146,18 @@ size_t mesh_up_ids(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], uint8_t *r
 		memcpy(out[k++], mb->id, NODE_ID_LEN);
 	}
 	return k;
+}
+
+size_t mesh_gone_lately(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], size_t max)
+{
+	int64_t since = (int64_t)time(NULL) - (int64_t)(m->cfg->repair_gone_days * 86400);
+	size_t n = 0;
+	for (unsigned i = 0; i < m->nmembers && n < max; i++) {
+		const struct member *mb = &m->members[i];
+		if (mb->state != MEMBER_UP && mb->last_seen > since)
+			memcpy(out[n++], mb->id, NODE_ID_LEN);
+	}
+	return n;
 }
 
 void mesh_counts(const struct mesh *m, unsigned *up, unsigned *down)

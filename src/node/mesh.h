@@ -54,6 +54,12 @@ struct member {
 	double last_ping; /* when the last ping went out */
 	uint32_t rtt_us;
 	int dirty; /* changed since last persisted */
+	/* What it stores here (serve.c's ledger): the bytes it pins, as last
+	 * counted in the index plus what it pushed since; pushed counts the
+	 * bytes of its PutChunks admitted (less those that failed), and
+	 * pushed_at_count what that was when the count began. */
+	uint64_t pinned_bytes, pushed, pushed_at_count;
+	double refused_logged; /* when a refusal of its chunks was last logged */
 };
 
 /* What arrived on a link, for the dispatcher's admission checks and logs. */
@@ -76,10 +82,11 @@ struct link {
 	double ready_at; /* when the TLS handshake finished */
 	int hello_received;
 	/* requests of the peer's in progress here, bounded per link (serve.c) */
-	unsigned serving;  /* GetChunk */
-	unsigned storing;  /* PutChunk */
-	unsigned looking;  /* Have */
-	unsigned fetching; /* Fetch */
+	unsigned serving;	/* GetChunk */
+	unsigned storing;	/* PutChunk */
+	uint64_t storing_bytes; /* ... and their payload bytes */
+	unsigned looking;	/* Have */
+	unsigned fetching;	/* Fetch */
 	struct link_counters in;
 };
 
@@ -133,6 +140,10 @@ struct link *member_link(struct mesh *m, const uint8_t id[NODE_ID_LEN]);
 size_t mesh_up_ids(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], uint8_t *returned,
 		   size_t max);
 void mesh_counts(const struct mesh *m, unsigned *up, unsigned *down);
+/* Copies the ids of the members down but seen up within the config's
+ * repair_gone_days (at most max): those who may own what they pin here
+ * (plan_want()). Returns how many. */
+size_t mesh_gone_lately(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], size_t max);
 /* Counts the members down longer than cfg->grace_period (lost: their copies
  * are remade elsewhere) and those down for less (*waiting, may be NULL). */
 unsigned mesh_lost(const struct mesh *m, double now, unsigned *waiting);

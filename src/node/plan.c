@@ -15,6 +15,16 @@ unsigned plan_copies(const struct plan_view *v)
 	return have;
 }
 
+unsigned plan_want(const struct plan_view *v, unsigned max, int owned)
+{
+	int owner_up = owned;
+	for (size_t p = 0; !owner_up && p < v->npeers; p++)
+		owner_up = v->keeps[p] || (v->owns && v->owns[p]);
+	if (!owner_up)
+		return 0;
+	return v->want < max ? v->want : max;
+}
+
 size_t plan_lead(const struct plan_view *v)
 {
 	size_t lead = PLAN_SELF;

@@ -27,6 +27,7 @@ struct plan_view {
 	size_t npeers;
 	const uint8_t *holds;	 /* holds[p]: peer p has a copy */
 	const uint8_t *keeps;	 /* keeps[p]: peer p needs it for its own files */
+	const uint8_t *owns;	 /* owns[p]: peer p keeps it for an owner (may be NULL) */
 	const uint8_t *returned; /* returned[p]: peer p came back after being lost */
 	const uint8_t *pins;	 /* pins[p]: peer p pins the chunk here (may be NULL) */
 	const uint8_t *chunk;	 /* CHUNK_ID_LEN bytes */
@@ -35,6 +36,19 @@ struct plan_view {
 
 /* Copies that exist: this node's and every peer's that holds one. */
 unsigned plan_copies(const struct plan_view *v);
+
+/*
+ * The copies repair keeps of the chunk: what was asked (v->want), at most
+ * max (the config's replicas_max), and only while the chunk has an owner: a
+ * holder keeps it for its own files or for a member pinning it there that was
+ * up within repair_gone_days (it may be the owner, its machine lost): a peer
+ * up answered so (keeps, owns), or owned says so of this node. A chunk kept
+ * only for members gone longer, or by relays (a member up that copied it for
+ * someone else), keeps the copies it has and is copied no further (0):
+ * whoever stored it cannot make the network copy it for ever. Copies catch
+ * up when an owner is back.
+ */
+unsigned plan_want(const struct plan_view *v, unsigned max, int owned);
 
 /* The holder rendezvous hashing ranks first among this node and the peers
  * holding the chunk (ties: the smaller id): PLAN_SELF or a peer index. It

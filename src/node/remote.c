@@ -221,12 +221,14 @@ void remote_start(struct remote *r, struct rcall *c, struct rqueue *q)
 
 size_t remote_have(struct remote *r, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
 		   const uint8_t (*ids)[CHUNK_ID_LEN], size_t nids, uint8_t (*have)[REMOTE_BITS],
-		   uint8_t (*own)[REMOTE_BITS])
+		   uint8_t (*own)[REMOTE_BITS], uint8_t (*owned)[REMOTE_BITS])
 {
 	for (size_t p = 0; p < npeers; p++) {
 		memset(have[p], 0, sizeof(have[p]));
 		if (own)
 			memset(own[p], 0, sizeof(own[p]));
+		if (owned)
+			memset(owned[p], 0, sizeof(owned[p]));
 	}
 	if (!npeers)
 		return 0;
@@ -254,6 +256,8 @@ size_t remote_have(struct remote *r, const uint8_t (*peers)[NODE_ID_LEN], size_t
 		memcpy(have[p], c->have, sizeof(have[p]));
 		if (own)
 			memcpy(own[p], c->own, sizeof(own[p]));
+		if (owned)
+			memcpy(owned[p], c->owned, sizeof(owned[p]));
 	}
 	rqueue_destroy(&q);
 	free(calls);
@@ -303,6 +307,8 @@ static int error_to_err(const Shoal__Error *e)
 		return -EBUSY;
 	case SHOAL__ERROR__CODE__NO_SPACE:
 		return -ENOSPC;
+	case SHOAL__ERROR__CODE__REFUSED:
+		return -EPERM; /* it will not (a budget of ours there is used up) */
 	case SHOAL__ERROR__CODE__INTERNAL:
 		return -EREMOTEIO; /* it failed on its side (its disk, say) */
 	default:
@@ -373,6 +379,7 @@ int remote_on_reply(struct remote *r, struct link *l, const Shoal__Envelope *env
 		size_t want = (c->nids + 7) / 8;
 		copy_bits(c->have, &env->have_reply->have, want);
 		copy_bits(c->own, &env->have_reply->own, want);
+		copy_bits(c->owned, &env->have_reply->owned, want);
 	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_FETCH_DONE) {
 		c->chunks = env->fetch_done->chunks;
 		c->fetched = env->fetch_done->fetched;

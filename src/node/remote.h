@@ -106,7 +106,8 @@ struct rcall {
 		  * -ETIMEDOUT, -ECANCELED (the node stops), -EBUSY, -ENOSPC,
 		  * -EREMOTEIO (it failed on its side), SHOAL_EPROTO */
 	uint8_t have[REMOTE_BITS];
-	uint8_t own[REMOTE_BITS]; /* RCALL_HAVE: held for the peer's own files */
+	uint8_t own[REMOTE_BITS];   /* RCALL_HAVE: held for the peer's own files */
+	uint8_t owned[REMOTE_BITS]; /* ... held for an owner (HaveReply.owned) */
 	uint64_t chunks, fetched;
 	/* private */
 	struct remote *r;
@@ -131,13 +132,15 @@ void remote_start(struct remote *r, struct rcall *c, struct rqueue *q);
  * Asks each of peers[0..npeers) which of ids[0..nids) (1..WIRE_IDS_MAX) it
  * holds, all at once, and waits for every answer (REMOTE_HAVE_TIMEOUT each).
  * have[p] gets peer p's bits (bit i % 8 of byte i / 8: it holds ids[i]);
- * own[p] (own may be NULL) which of those it keeps for its own files. A peer
- * that does not answer gets all zeros. Returns how many peers did not
+ * own[p] (own may be NULL) which of those it keeps for its own files, and
+ * owned[p] (may be NULL) which it keeps for an owner (its own files, or a
+ * member gone lately: HaveReply.owned). A peer that does not answer gets all
+ * zeros. Returns how many peers did not
  * answer, or npeers when out of memory. Any thread but the loop's.
  */
 size_t remote_have(struct remote *r, const uint8_t (*peers)[NODE_ID_LEN], size_t npeers,
 		   const uint8_t (*ids)[CHUNK_ID_LEN], size_t nids, uint8_t (*have)[REMOTE_BITS],
-		   uint8_t (*own)[REMOTE_BITS]);
+		   uint8_t (*own)[REMOTE_BITS], uint8_t (*owned)[REMOTE_BITS]);
 
 /* Bit i of an answer's bitmap. */
 static inline int remote_bit(const uint8_t *bits, size_t i)

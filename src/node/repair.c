@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,11 @@ struct repair_job {
 	size_t npeers;
 	uint8_t after[CHUNK_ID_LEN]; /* the cursor, moved by the slice */
 	uint64_t budget;	     /* bytes to copy (scan) or re-hash (scrub) */
+	unsigned replicas_max;	     /* scan: copies kept of a chunk at most */
+	/* scan: the members down but up within repair_gone_days, who may own
+	 * what they pin here (mesh_gone_lately()) */
+	uint8_t (*recent)[NODE_ID_LEN];
+	size_t nrecent;
 	/* results */
 	int pass_done; /* scan: the last batch was seen, or a member was silent */
 	uint64_t moved;
@@ -157,7 +163,7 @@ int repair_replace_chunk(struct remote *remote, struct store *s, struct index *i
 	uint8_t(*bits)[REMOTE_BITS] = calloc(npeers ? npeers : 1, sizeof(*bits));
 	if (!bits)
 		return -ENOMEM;
-	remote_have(remote, peers, npeers, (const uint8_t(*)[CHUNK_ID_LEN])id, 1, bits, NULL);
+	remote_have(remote, peers, npeers, (const uint8_t(*)[CHUNK_ID_LEN])id, 1, bits, NULL, NULL);
 	int err = SHOAL_EMISSING;
 	struct rqueue q;
 	rqueue_init(&q);
@@ -202,9 +208,24 @@ static int add_to_batch(const uint8_t id[CHUNK_ID_LEN], uint64_t replicas, void 
 	return 0;
 }
 
-/* Copies chunk id to targets; returns the copies made. */
+static void start_copy(struct repair_job *j, struct rcall *c, size_t peer,
+		       const uint8_t id[CHUNK_ID_LEN], struct rbuf *rb, unsigned want,
+		       struct rqueue *q)
+{
+	c->kind = RCALL_PUT;
+	memcpy(c->peer, j->peers[peer], NODE_ID_LEN);
+	memcpy(c->id, id, CHUNK_ID_LEN);
+	c->buf = rb;
+	c->replicas = want;
+	c->timeout = PUSH_TIMEOUT;
+	remote_start(j->rp->remote, c, q);
+}
+
+/* Copies chunk id to need of the candidates (peer indices, best first): a
+ * candidate that refuses (full, or our budget there used up) or fails gives
+ * way to the next. Returns the copies made. */
 static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_t id[CHUNK_ID_LEN],
-			    unsigned want, const size_t *targets, unsigned ntargets)
+			    unsigned want, unsigned need, const size_t *cands, unsigned ncands)
 {
 	struct repair *rp = j->rp;
 	struct store *s = rp->s;
@@ -250,24 +271,27 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 		return 0;
 	struct rqueue q;
 	rqueue_init(&q);
-	struct rcall *calls = calloc(ntargets, sizeof(*calls));
-	for (unsigned t = 0; calls && t < ntargets; t++) {
-		calls[t].kind = RCALL_PUT;
-		memcpy(calls[t].peer, j->peers[targets[t]], NODE_ID_LEN);
-		memcpy(calls[t].id, id, CHUNK_ID_LEN);
-		calls[t].buf = rb;
-		calls[t].replicas = want;
-		calls[t].timeout = PUSH_TIMEOUT;
-		remote_start(rp->remote, &calls[t], &q);
-	}
+	struct rcall *calls = calloc(ncands, sizeof(*calls));
+	unsigned next = 0;
+	for (; calls && next < ncands && next < need; next++)
+		start_copy(j, &calls[next], cands[next], id, rb, want, &q);
 	unsigned made = 0;
 	struct rcall *c;
 	while ((c = rqueue_wait(&q))) {
 		char pid[17];
 		short_node_id(c->peer, pid);
 		if (c->err) {
-			log_warnx("repair: copy of chunk %s to %s failed: %s", sid, pid,
-				  shoal_strerror(c->err));
+			/* A full or unwilling member is no news; a failure is. */
+			if (c->err == -ENOSPC || c->err == -EPERM)
+				log_debug("repair: %s refused chunk %s: %s", pid, sid,
+					  shoal_strerror(c->err));
+			else
+				log_warnx("repair: copy of chunk %s to %s failed: %s", sid, pid,
+					  shoal_strerror(c->err));
+			if (next < ncands) {
+				start_copy(j, &calls[next], cands[next], id, rb, want, &q);
+				next++;
+			}
 			continue;
 		}
 		made++;
@@ -337,7 +361,8 @@ struct scan_scratch {
 	struct batch b;
 	uint8_t (*have)[REMOTE_BITS];
 	uint8_t (*own)[REMOTE_BITS];
-	uint8_t *holds, *keeps, *pins;
+	uint8_t (*owned)[REMOTE_BITS];
+	uint8_t *holds, *keeps, *owns, *pins;
 	size_t *order, *targets;
 };
 
@@ -346,12 +371,15 @@ static int scratch_init(struct scan_scratch *x, size_t npeers)
 	size_t n = npeers ? npeers : 1;
 	x->have = calloc(n, sizeof(*x->have));
 	x->own = calloc(n, sizeof(*x->own));
+	x->owned = calloc(n, sizeof(*x->owned));
 	x->holds = calloc(n, 1);
 	x->keeps = calloc(n, 1);
+	x->owns = calloc(n, 1);
 	x->pins = calloc(n, 1);
 	x->order = calloc(n, sizeof(*x->order));
 	x->targets = calloc(n, sizeof(*x->targets));
-	return x->have && x->own && x->holds && x->keeps && x->pins && x->order && x->targets
+	return x->have && x->own && x->owned && x->holds && x->keeps && x->owns && x->pins &&
+			       x->order && x->targets
 		       ? 0
 		       : -ENOMEM;
 }
@@ -360,8 +388,10 @@ static void scratch_release(struct scan_scratch *x)
 {
 	free(x->have);
 	free(x->own);
+	free(x->owned);
 	free(x->holds);
 	free(x->keeps);
+	free(x->owns);
 	free(x->pins);
 	free(x->order);
 	free(x->targets);
@@ -384,7 +414,7 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 	/* A member that does not answer (frozen, say, and not yet timed out)
 	 * may well hold copies: decide nothing on a partial view. */
 	if (remote_have(rp->remote, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-			(const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, x->have, x->own))
+			(const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, x->have, x->own, x->owned))
 		goto out;
 	struct plan_view v = {
 		.self = rp->self,
@@ -392,6 +422,7 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 		.npeers = j->npeers,
 		.holds = x->holds,
 		.keeps = x->keeps,
+		.owns = x->owns,
 		.returned = j->returned,
 		.pins = x->pins,
 	};
@@ -402,26 +433,43 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 		for (size_t p = 0; p < j->npeers; p++) {
 			x->holds[p] = (uint8_t)remote_bit(x->have[p], i);
 			x->keeps[p] = (uint8_t)remote_bit(x->own[p], i);
+			x->owns[p] = (uint8_t)remote_bit(x->owned[p], i);
 		}
 		v.chunk = id;
 		v.want = b->want[i];
 		unsigned have = plan_copies(&v);
-		if (have < v.want) {
+		if (have < v.want && have < j->replicas_max) {
+			/* Only for an owner that is up, and never past replicas_max. */
+			unsigned want = plan_want(&v, j->replicas_max, 0);
+			if (!want) /* no other holder keeps it for an owner: this one? */
+				want = plan_want(
+					&v, j->replicas_max,
+					index_chunk_kept(ix, id,
+							 (const uint8_t(*)[NODE_ID_LEN])j->recent,
+							 j->nrecent) > 0);
+			if (have >= want)
+				continue;
+			v.want = want;
 			j->under++;
 			if (plan_lead(&v) != PLAN_SELF)
 				continue; /* another holder acts */
 			for (size_t p = 0; p < j->npeers; p++)
 				x->pins[p] =
 					!x->holds[p] && index_pin_has(ix, id, j->peers[p]) == 1;
+			/* Every member that may take a copy, best first, so that one
+			 * that refuses gives way to the next. */
+			v.want = have + (unsigned)j->npeers;
 			unsigned nt = plan_targets(&v, x->order, x->targets);
+			v.want = want;
 			if (!nt)
 				continue; /* no member is left to take a copy */
 			if (news(rp, id, have, v.want))
 				log_info("repair: chunk %s has %u of %u copies; copying it to %u "
 					 "more "
 					 "node%s",
-					 short_hex(id, sid), have, v.want, nt, nt == 1 ? "" : "s");
-			j->repaired += push_copies(j, ix, id, v.want, x->targets, nt);
+					 short_hex(id, sid), have, v.want, want - have,
+					 want - have == 1 ? "" : "s");
+			j->repaired += push_copies(j, ix, id, v.want, want - have, x->targets, nt);
 		} else if (have > v.want) {
 			size_t at = 0;
 			switch (plan_surplus(&v, index_chunk_referenced(ix, id) != 0, x->order,
@@ -552,6 +600,7 @@ static void job_done(struct ops_job *oj)
 	rp->stats.unrecoverable += j->unrecoverable;
 	free(j->peers);
 	free(j->returned);
+	free(j->recent);
 	free(j);
 }
 
@@ -583,6 +632,10 @@ static void scan_slice(struct repair *rp)
 	memcpy(j->after, rp->scan_after, CHUNK_ID_LEN);
 	double budget = rp->cfg->repair_rate * 1024 * 1024 * REPAIR_SLICE;
 	j->budget = budget >= 1 ? (uint64_t)budget : 1;
+	j->replicas_max = rp->cfg->replicas_max;
+	j->recent = calloc(MESH_MEMBERS_MAX, sizeof(*j->recent));
+	if (j->recent)
+		j->nrecent = mesh_gone_lately(rp->mesh, j->recent, MESH_MEMBERS_MAX);
 	rp->slice_out = 1;
 	ops_submit(rp->ops, OPS_BACKGROUND, &j->job, scan_work, job_done);
 }

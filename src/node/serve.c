@@ -11,6 +11,7 @@
 #include "crypto/hash.h"
 #include "node/fetch.h"
 #include "proto/manifest.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -19,8 +20,12 @@
 #define STORING_PER_LINK  64 /* PutChunk items in flight per link */
 #define LOOKING_PER_LINK  16 /* Have lookups in flight per link */
 #define FETCHING_PER_LINK 2
-#define OUTBOX_INTERVAL	  1.0
-#define OUTBOX_BATCH	  4096
+/* PutChunk payload bytes in flight per link (16 chunks of the largest). */
+#define STORING_BYTES_PER_LINK (64ull << 20)
+#define STORAGE_RECOUNT	       30.0 /* seconds between counts of what is stored */
+#define REFUSAL_LOG_EVERY      60.0 /* one refusal line per member per minute */
+#define OUTBOX_INTERVAL	       1.0
+#define OUTBOX_BATCH	       4096
 
 enum item_kind { ITEM_PUT, ITEM_PIN, ITEM_UNPIN };
 
@@ -68,7 +73,10 @@ struct have_job {
 	uint64_t request_id;
 	uint8_t ids[WIRE_IDS_MAX][CHUNK_ID_LEN];
 	size_t n;
-	uint8_t bits[REMOTE_BITS], own[REMOTE_BITS];
+	uint8_t bits[REMOTE_BITS], own[REMOTE_BITS], owned[REMOTE_BITS];
+	/* the members gone lately, who may own what they pin here */
+	uint8_t recent[MESH_MEMBERS_MAX][NODE_ID_LEN];
+	size_t nrecent;
 };
 
 struct fetch_job {
@@ -112,6 +120,25 @@ struct serve {
 	int closing;
 	int outbox_busy;
 	double last_outbox;
+	/* The storage ledger, kept when a limit is set (storage_limit,
+	 * storage_per_member): bytes stored, as last counted plus what members
+	 * pushed since (pushed, pushed_at_count: as for struct member). */
+	uint64_t used, pushed, pushed_at_count;
+	int counting;
+	double last_count;
+};
+
+/* A count of what is stored, on the reader. */
+struct count_job {
+	struct ops_job job;
+	struct serve *sv;
+	uint64_t bytes;
+	struct {
+		uint8_t node[NODE_ID_LEN];
+		uint64_t bytes;
+	} * rows;
+	size_t n, cap;
+	int err;
 };
 
 static void send_ack(struct link *l, uint64_t request_id, const uint8_t id[CHUNK_ID_LEN])
@@ -149,6 +176,170 @@ static const char *hex_id(const uint8_t id[CHUNK_ID_LEN], char out[2 * CHUNK_ID_
 {
 	hex_encode(out, id, CHUNK_ID_LEN);
 	return out;
+}
+
+/* ---- the storage ledger ---- */
+
+static int ledger_on(const struct serve *sv)
+{
+	const struct config *cfg = sv->mesh->cfg;
+	return cfg->storage_limit || cfg->storage_per_member;
+}
+
+/* *v -= n, stopping at 0 (a count may have taken in what a failure undoes). */
+static void sub_floor(uint64_t *v, uint64_t n)
+{
+	*v -= n < *v ? n : *v;
+}
+
+/* a - b, or 0 when a pushed chunk failed after the count began. */
+static uint64_t since(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* Refuses a PutChunk from l: the error to the sender, and one log line per
+ * member per minute. */
+static void refuse(struct link *l, uint64_t request_id, Shoal__Error__Code code, const char *text,
+		   const char *setting)
+{
+	link_send_error(l, request_id, code, text);
+	struct member *m = l->member;
+	double now = monotonic_seconds();
+	if (m && m->refused_logged && now - m->refused_logged < REFUSAL_LOG_EVERY)
+		return;
+	if (m)
+		m->refused_logged = now;
+	char sid[17];
+	log_warnx("%s: refusing its chunks: %s (%s); logged once a minute",
+		  m ? short_node_id(m->id, sid) : conn_remote(l->c), text, setting);
+}
+
+/* Admits a PutChunk of len payload bytes (0: a pin) from l into the
+ * ledger: 0, or -1 when refused (answered here). */
+static int ledger_admit(struct serve *sv, struct link *l, uint64_t request_id, size_t len)
+{
+	const struct config *cfg = sv->mesh->cfg;
+	struct member *m = l->member;
+	if (l->storing_bytes + len > STORING_BYTES_PER_LINK) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__TOO_BUSY, "too many bytes");
+		return -1;
+	}
+	if (len && cfg->storage_limit && sv->used + len > cfg->storage_limit) {
+		refuse(l, request_id, SHOAL__ERROR__CODE__NO_SPACE,
+		       "this node's storage limit is reached", "storage_limit");
+		return -1;
+	}
+	if (m && cfg->storage_per_member &&
+	    (len ? m->pinned_bytes + len > cfg->storage_per_member
+		 : m->pinned_bytes >= cfg->storage_per_member)) {
+		refuse(l, request_id, SHOAL__ERROR__CODE__REFUSED,
+		       "this member's storage budget here is used up", "storage_per_member");
+		return -1;
+	}
+	l->storing_bytes += len;
+	if (ledger_on(sv)) {
+		sv->used += len;
+		sv->pushed += len;
+		if (m) {
+			m->pinned_bytes += len;
+			m->pushed += len;
+		}
+	}
+	return 0;
+}
+
+/* An admitted PutChunk is over (l: its link, if still open): its bytes
+ * leave the link's count, and the ledger's too when it failed. */
+static void ledger_settle(struct serve *sv, struct link *l, const struct item *it)
+{
+	if (l)
+		sub_floor(&l->storing_bytes, it->len);
+	if (!it->err || !ledger_on(sv))
+		return;
+	sub_floor(&sv->used, it->len);
+	sub_floor(&sv->pushed, it->len);
+	struct member *m = member_find(sv->mesh, it->peer);
+	if (m) {
+		sub_floor(&m->pinned_bytes, it->len);
+		sub_floor(&m->pushed, it->len);
+	}
+}
+
+static int count_row(const uint8_t node[NODE_ID_LEN], uint64_t bytes, void *arg)
+{
+	struct count_job *j = arg;
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? 2 * j->cap : 64;
+		void *rows = realloc(j->rows, cap * sizeof(*j->rows));
+		if (!rows)
+			return -ENOMEM;
+		j->rows = rows;
+		j->cap = cap;
+	}
+	memcpy(j->rows[j->n].node, node, NODE_ID_LEN);
+	j->rows[j->n++].bytes = bytes;
+	return 0;
+}
+
+static void count_work(struct ops_job *oj, struct index *ix)
+{
+	struct count_job *j = (struct count_job *)oj;
+	uint64_t chunks;
+	j->err = index_chunk_stats(ix, &chunks, &j->bytes);
+	if (!j->err)
+		j->err = index_pin_bytes(ix, count_row, j);
+}
+
+/* Takes a count: what it found plus what was pushed since it began. */
+static void count_apply(struct serve *sv, struct count_job *j)
+{
+	struct mesh *mesh = sv->mesh;
+	if (j->err) {
+		log_warnx("cannot count what is stored here: %s", shoal_strerror(j->err));
+		return;
+	}
+	sv->used = j->bytes + since(sv->pushed, sv->pushed_at_count);
+	for (unsigned i = 0; i < mesh->nmembers; i++) {
+		struct member *m = &mesh->members[i];
+		m->pinned_bytes = since(m->pushed, m->pushed_at_count);
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		struct member *m = member_find(mesh, j->rows[i].node);
+		if (m)
+			m->pinned_bytes += j->rows[i].bytes;
+	}
+}
+
+static void count_done(struct ops_job *oj)
+{
+	struct count_job *j = (struct count_job *)oj;
+	j->sv->counting = 0;
+	count_apply(j->sv, j);
+	free(j->rows);
+	free(j);
+}
+
+/* Marks where a count begins, for what is pushed meanwhile. */
+static void count_begin(struct serve *sv)
+{
+	sv->pushed_at_count = sv->pushed;
+	for (unsigned i = 0; i < sv->mesh->nmembers; i++)
+		sv->mesh->members[i].pushed_at_count = sv->mesh->members[i].pushed;
+}
+
+static void ledger_tick(struct serve *sv, double now)
+{
+	if (!ledger_on(sv) || sv->counting || now - sv->last_count < STORAGE_RECOUNT)
+		return;
+	struct count_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->sv = sv;
+	sv->counting = 1;
+	sv->last_count = now;
+	count_begin(sv);
+	ops_submit(sv->ops, OPS_READ, &j->job, count_work, count_done);
 }
 
 /* ---- group commit ---- */
@@ -234,6 +425,8 @@ static void commit_done(struct lw_msg *msg)
 		struct link *l = link_find(sv->mesh, it->link_serial);
 		if (l && l->storing && it->kind != ITEM_UNPIN)
 			l->storing--;
+		if (it->kind != ITEM_UNPIN)
+			ledger_settle(sv, l, it);
 		if (l && conn_ready(l->c) && it->kind != ITEM_UNPIN) {
 			if (!it->err)
 				send_ack(l, it->request_id, it->id);
@@ -304,6 +497,7 @@ static void write_done(struct lw_msg *msg)
 	struct link *l = link_find(sv->mesh, it->link_serial);
 	if (l && l->storing)
 		l->storing--;
+	ledger_settle(sv, l, it);
 	char hex[2 * CHUNK_ID_LEN + 1];
 	if (l && conn_ready(l->c)) {
 		if (it->err == SHOAL_ECORRUPT) {
@@ -337,9 +531,17 @@ static void item_init(struct item *it, struct serve *sv, struct link *l, enum it
 void serve_on_put_chunk(struct serve *sv, struct link *l, uint64_t request_id,
 			const Shoal__PutChunk *p, uint8_t **payload, size_t len)
 {
+	/* Counted first (TOO_BUSY past the count), then the bytes and the
+	 * budgets (ledger_admit). */
+	size_t bytes = p->pin_only ? 0 : len;
 	struct item *it = admit(l, &l->storing, STORING_PER_LINK, request_id, sizeof(*it));
 	if (!it)
 		return;
+	if (ledger_admit(sv, l, request_id, bytes)) {
+		l->storing--;
+		free(it);
+		return;
+	}
 	item_init(it, sv, l, p->pin_only ? ITEM_PIN : ITEM_PUT, request_id, p->id.data);
 	it->replicas = p->replicas > WIRE_REPLICAS_MAX ? WIRE_REPLICAS_MAX : p->replicas;
 	if (p->pin_only) {
@@ -422,9 +624,14 @@ static void have_work(struct ops_job *oj, struct index *ix)
 	for (size_t i = 0; i < j->n; i++) {
 		if (index_chunk_has(ix, j->ids[i]) != 1)
 			continue;
-		j->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+		j->bits[i / 8] |= bit;
 		if (index_chunk_referenced(ix, j->ids[i]) == 1)
-			j->own[i / 8] |= (uint8_t)(1u << (i % 8));
+			j->own[i / 8] |= bit;
+		if ((j->own[i / 8] & bit) ||
+		    index_chunk_kept(ix, j->ids[i], (const uint8_t(*)[NODE_ID_LEN])j->recent,
+				     j->nrecent) == 1)
+			j->owned[i / 8] |= bit;
 	}
 }
 
@@ -441,6 +648,8 @@ static void have_done(struct ops_job *oj)
 		r.have.len = (j->n + 7) / 8;
 		r.own.data = j->own;
 		r.own.len = (j->n + 7) / 8;
+		r.owned.data = j->owned;
+		r.owned.len = (j->n + 7) / 8;
 		env.request_id = j->request_id;
 		env.msg_case = SHOAL__ENVELOPE__MSG_HAVE_REPLY;
 		env.have_reply = &r;
@@ -459,6 +668,7 @@ void serve_on_have(struct serve *sv, struct link *l, uint64_t request_id, const 
 	j->request_id = request_id;
 	for (size_t i = 0; i < h->n_ids && i < WIRE_IDS_MAX; i++)
 		memcpy(j->ids[j->n++], h->ids[i].data, CHUNK_ID_LEN);
+	j->nrecent = mesh_gone_lately(sv->mesh, j->recent, MESH_MEMBERS_MAX);
 	ops_submit(sv->ops, OPS_READ, &j->job, have_work, have_done);
 }
 
@@ -633,7 +843,10 @@ static void outbox_done(struct ops_job *oj)
 
 void serve_tick(struct serve *sv, double now)
 {
-	if (!sv || sv->outbox_busy || now - sv->last_outbox < OUTBOX_INTERVAL)
+	if (!sv)
+		return;
+	ledger_tick(sv, now);
+	if (sv->outbox_busy || now - sv->last_outbox < OUTBOX_INTERVAL)
 		return;
 	sv->last_outbox = now;
 	struct outbox_job *j = calloc(1, sizeof(*j));
@@ -672,6 +885,15 @@ int serve_start(struct serve **out, struct store *s, struct mesh *mesh, struct o
 	if (err) {
 		free(sv);
 		return err;
+	}
+	if (ledger_on(sv)) {
+		/* The first count before any chunk is admitted: at start-up, on
+		 * the commit connection nothing else uses yet. */
+		struct count_job j = {.sv = sv};
+		count_work(&j.job, sv->commit_ix);
+		count_apply(sv, &j);
+		free(j.rows);
+		sv->last_count = monotonic_seconds();
 	}
 	*out = sv;
 	return 0;

@@ -654,6 +654,53 @@ int index_member_set(struct index *ix, const struct index_member *m)
 	return run(ix, st);
 }
 
+int index_pin_bytes(struct index *ix, index_pin_bytes_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "SELECT p.node, sum(c.size) FROM pins p JOIN chunks c ON c.id = p.chunk "
+			  "GROUP BY p.node",
+			  &st);
+	if (err)
+		return err;
+	int ret = 0, rc;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t node[32];
+		if (column_id(st, 0, node))
+			continue;
+		ret = fn(node, (uint64_t)sqlite3_column_int64(st, 1), arg);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_error(ix, "pin bytes");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_chunk_kept(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t (*nodes)[32],
+		     size_t n)
+{
+	int kept = index_chunk_referenced(ix, id);
+	if (kept || !n)
+		return kept;
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT node FROM pins WHERE chunk = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	int rc;
+	while (!kept && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t node[32];
+		if (column_id(st, 0, node))
+			continue;
+		for (size_t i = 0; !kept && i < n; i++)
+			kept = !memcmp(nodes[i], node, sizeof(node));
+	}
+	if (!kept && rc != SQLITE_DONE)
+		kept = db_error(ix, "pins");
+	sqlite3_finalize(st);
+	return kept;
+}
+
 int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
 {
 	sqlite3_stmt *st;

@@ -98,6 +98,15 @@ int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_
 /* 1 when node pins chunk id here, 0 when not, or an error. */
 int index_pin_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* Calls fn(node, bytes, arg) for every node pinning chunks here, with the
+ * stored bytes of the chunks it pins; a non-zero return stops the walk and is
+ * returned. */
+typedef int (*index_pin_bytes_fn)(const uint8_t node[32], uint64_t bytes, void *arg);
+int index_pin_bytes(struct index *ix, index_pin_bytes_fn fn, void *arg);
+/* Whether chunk id is kept here for an owner: a file here needs it, or one
+ * of nodes[0..n) pins it. 1, 0, or an index error. */
+int index_chunk_kept(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t (*nodes)[32],
+		     size_t n);
 /* 1 when a file of this node (a ref) needs chunk id, 0 when not, or an error. */
 int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* A surplus copy held for others goes: every pin of chunk id, and the

@@ -22,8 +22,12 @@
                                                   then Ping; exit 0 when Pong comes back (the
                                                   daemon kept the link through all of it)
     hostile.py liar ADDR CA KEY CERT SECS         a member that claims every chunk and serves wrong bytes
+    hostile.py staller ADDR CA KEY CERT SECS      a member that claims every chunk and never sends one
     hostile.py putbad ADDR CA KEY CERT            PutChunk with wrong bytes: Error CORRUPT; right: PutAck
     hostile.py putbig ADDR CA KEY CERT            PutChunk of 4 MiB + 16: PutAck; of 4 MiB + 17: hung up
+    hostile.py putflood ADDR CA KEY CERT COUNT SIZE REPLICAS IDSFILE
+                                                  COUNT PutChunks of SIZE random bytes asking
+                                                  REPLICAS copies; prints how they were answered
     hostile.py oversize ADDR CA KEY CERT LEN SECS after Hello, a frame length of LEN (over the
                                                   64 KiB maximum; decimal or 0x...) in two TLS
                                                   records, then nothing: exit 0 when the daemon
@@ -372,7 +376,7 @@ def cmd_flood(addr, count, secs):
 # ---- distribution peers (tests/cli/test_net_dist.sh) ----------------------------------
 # Envelope fields of the storage messages, and Error codes they use.
 PUT_CHUNK, PUT_ACK, HAVE, HAVE_REPLY, UNPIN, FETCH = 17, 18, 19, 20, 21, 22
-CORRUPT, NO_SPACE, REFUSED = 6, 7, 8
+TOO_BUSY, CORRUPT, NO_SPACE, REFUSED = 4, 6, 7, 8
 PAYLOAD_MAX = 4 * 1024 * 1024 + 16  # a chunk's stored bytes at most
 
 
@@ -387,9 +391,10 @@ def error_frame(request_id, code, text):
     return frame(field_int(REQUEST_ID, request_id) + field_bytes(ERROR, field_int(1, code) + field_bytes(2, text)))
 
 
-def put_chunk_header(request_id, chunk_id, payload_len):
+def put_chunk_header(request_id, chunk_id, payload_len, replicas=0):
+    body = field_bytes(1, chunk_id) + (field_int(3, replicas) if replicas else b"")
     return (field_int(REQUEST_ID, request_id) + field_int(PAYLOAD_LEN, payload_len) +
-            field_bytes(PUT_CHUNK, field_bytes(1, chunk_id)))
+            field_bytes(PUT_CHUNK, body))
 
 
 def answer(s, want_id, deadline):
@@ -456,6 +461,37 @@ def cmd_liar(addr, ca, key, cert, secs):
     return 0
 
 
+def cmd_staller(addr, ca, key, cert, secs):
+    """A member that claims every chunk (Have: all of them) and then never
+    sends one: GetChunk goes unanswered, while Pings are answered so it stays
+    up. Prints 'id NODE_ID' once in, 'stalled ID' per GetChunk; ends after SECS
+    seconds (or when the daemon hangs up) with a count; exit 0 when it got in."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    print("id %s" % node_id_b32(cert), flush=True)
+    end = time.monotonic() + float(secs)
+    stalled = 0
+    try:
+        while time.monotonic() < end:
+            env, payload = read_frame(s, end)
+            rid = first(env, REQUEST_ID)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            elif GET_CHUNK in env:
+                stalled += 1
+                print("stalled %s" % first(decode(env[GET_CHUNK][0]), 1, b"").hex(), flush=True)
+            elif HAVE in env:
+                n = len(decode(env[HAVE][0]).get(1, []))
+                bits = bytearray(b"\xff" * ((n + 7) // 8))
+                if n % 8:
+                    bits[-1] = (1 << (n % 8)) - 1
+                s.sendall(frame(field_int(REQUEST_ID, rid) + field_bytes(HAVE_REPLY, field_bytes(1, bytes(bits)))))
+    except (socket.timeout, EOFError, OSError, ssl.SSLError):
+        pass
+    print("stalled %d GetChunk" % stalled, flush=True)
+    return 0
+
+
 def cmd_putbad(addr, ca, key, cert):
     """PutChunk whose bytes do not hash to its id: wants Error CORRUPT; then, on the
     same connection, a right one: wants PutAck. Prints the ids involved."""
@@ -511,6 +547,30 @@ def cmd_putbig(addr, ca, key, cert):
         return 0
     print("%d bytes: still connected after %.0f s" % (PAYLOAD_MAX + 1, WAIT))
     return 1
+
+
+def cmd_putflood(addr, ca, key, cert, count, size, replicas, idsfile):
+    """Pushes COUNT chunks of SIZE random bytes, each asking for REPLICAS copies,
+    one after another; writes the ids it pushed to IDSFILE (hex, one a line) and
+    prints 'acked A refused R no_space S busy B other O'; exit 0 when every
+    PutChunk was answered."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    tally = {"acked": 0, "refused": 0, "no_space": 0, "busy": 0, "other": 0}
+    with open(idsfile, "w") as ids:
+        for i in range(int(count)):
+            data = os.urandom(int(size))
+            cid = hashlib.sha256(data).digest()
+            ids.write(cid.hex() + "\n")
+            rid = 100 + i
+            s.sendall(frame(put_chunk_header(rid, cid, len(data), int(replicas)), data))
+            env, _ = answer(s, rid, time.monotonic() + 4 * WAIT)
+            code = first(decode(env[ERROR][0]), 1) if ERROR in env else None
+            key_ = ("acked" if PUT_ACK in env else "refused" if code == REFUSED else
+                    "no_space" if code == NO_SPACE else "busy" if code == TOO_BUSY else "other")
+            tally[key_] += 1
+    print(" ".join("%s %d" % kv for kv in tally.items()), flush=True)
+    return 0
 
 
 def cmd_catalog_forged(addr, ca, key, cert, *signed_hex):

@@ -115,6 +115,37 @@ static void test_copies_and_lead(void **state)
 	}
 }
 
+/* Copies are kept for an owner that is up, never past the cap. */
+static void test_want_needs_an_owner_up(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 5);
+	w.holds[0] = w.holds[1] = 1;
+	struct view x;
+	view_of(&w, 0, 16, &x);
+	/* Held only for members that are gone: nothing more is wanted. */
+	assert_int_equal(plan_want(&x.v, 8, 0), 0);
+	/* A holder keeps it for a member gone lately: as asked, capped. */
+	uint8_t owns[NODES] = {0};
+	owns[0] = 1;
+	x.v.owns = owns;
+	assert_int_equal(plan_want(&x.v, 8, 0), 8);
+	x.v.owns = NULL;
+	/* This node's own files need it: as asked, capped at 8. */
+	assert_int_equal(plan_want(&x.v, 8, 1), 8);
+	/* A member up needs it for its own files: the same for every node. */
+	w.keeps[3] = 1;
+	for (int self = 0; self < NODES; self++) {
+		if (self == 3)
+			continue;
+		view_of(&w, self, 16, &x);
+		assert_int_equal(plan_want(&x.v, 8, 0), 8);
+		view_of(&w, self, 2, &x);
+		assert_int_equal(plan_want(&x.v, 8, 0), 2);
+	}
+}
+
 static void test_targets(void **state)
 {
 	(void)state;
@@ -310,6 +341,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copies_and_lead),
+		cmocka_unit_test(test_want_needs_an_owner_up),
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_targets_capped_by_peers),
 		cmocka_unit_test(test_targets_never_a_pinner),
