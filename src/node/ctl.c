@@ -371,19 +371,21 @@ static int op_unresolved(struct op *op, Shoal__CtlReply *rep)
 	return 1;
 }
 
-/* A fetch on the ops thread, with this op's view of the network. */
-static void op_fetch_init(struct op *op, struct store *s, struct fetch *f)
+/* A fetch on the ops thread whose connection is ix, with this op's view of
+ * the network. */
+static void op_fetch_init(struct op *op, struct store *s, struct index *ix, struct fetch *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->r = op->ctl->env.remote;
 	f->s = s;
-	f->ix = s->index;
+	f->ix = ix;
 	f->peers = (const uint8_t(*)[NODE_ID_LEN])op->peers;
 	f->npeers = op->npeers;
 	f->progress = &op->progress;
 }
 
-static void op_get(struct op *op, struct store *s)
+/* On the getter (ops.h: OPS_GET), whose connection is ix. */
+static void op_get(struct op *op, struct store *s, struct index *ix)
 {
 	const Shoal__CtlGetRequest *r = op->req->get;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
@@ -391,7 +393,7 @@ static void op_get(struct op *op, struct store *s)
 	if (op_unresolved(op, &rep))
 		return;
 	struct fetch f;
-	op_fetch_init(op, s, &f);
+	op_fetch_init(op, s, ix, &f);
 	struct files_failure failed = {0};
 	/* Modes as the asking CLI's umask (or --preserve-mode) has them: the
 	 * daemon's own umask never reaches the user's files. */
@@ -407,7 +409,7 @@ static void op_get(struct op *op, struct store *s)
 		char hex[2 * CHUNK_ID_LEN + 1];
 		hex_encode(hex, failed.id, CHUNK_ID_LEN);
 		log_warnx("get: chunk %.16s is damaged here; replacing it from another node", hex);
-		int e = repair_replace_chunk(op->ctl->env.remote, s, s->index,
+		int e = repair_replace_chunk(op->ctl->env.remote, s, ix,
 					     (const uint8_t(*)[NODE_ID_LEN])op->peers, op->npeers,
 					     failed.id);
 		repair_count(op->ctl->env.repair, 1, !e, !!e);
@@ -421,7 +423,7 @@ static void op_get(struct op *op, struct store *s)
 	if (err != SHOAL_EMISSING) {
 		/* An earlier get, interrupted, may have left what it fetched: now
 		 * that the file is out, let that go. */
-		if (!err && index_pending_has(s->index, token) == 1)
+		if (!err && index_pending_has(ix, token) == 1)
 			fetch_release(&f, token);
 		f.chunks = 0;
 		if (err && failed.set) {
@@ -517,7 +519,7 @@ static void op_locate(struct op *op, struct store *s)
 	if (op_unresolved(op, &rep))
 		return;
 	struct fetch f;
-	op_fetch_init(op, s, &f);
+	op_fetch_init(op, s, s->index, &f);
 	uint8_t token[CHUNK_ID_LEN];
 	fetch_get_token(op->cap.id, token);
 	uint8_t(*ids)[CHUNK_ID_LEN] = NULL;
@@ -759,7 +761,7 @@ static void op_work(struct ops_job *oj, struct index *ix)
 		op_put(op, s);
 		break;
 	case SHOAL__CTL_REQUEST__REQ_GET:
-		op_get(op, s);
+		op_get(op, s, ix);
 		break;
 	case SHOAL__CTL_REQUEST__REQ_LS:
 		op_ls(op, ix);
@@ -974,9 +976,11 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		if (target)
 			resolve_target(ctl, op, target);
 		c->op = op;
-		/* A plain ls only reads: it never waits behind the writer. */
-		enum ops_lane lane =
-			req->req_case == SHOAL__CTL_REQUEST__REQ_LS ? OPS_READ : OPS_STORE;
+		/* A plain ls only reads: it never waits behind the writer; nor
+		 * does a get, which may wait on other nodes (ops.h). */
+		enum ops_lane lane = req->req_case == SHOAL__CTL_REQUEST__REQ_LS    ? OPS_READ
+				     : req->req_case == SHOAL__CTL_REQUEST__REQ_GET ? OPS_GET
+										    : OPS_STORE;
 		ops_submit(ctl->env.ops, lane, &op->job, op_work, op_done);
 		return; /* op owns req */
 	}

@@ -13,11 +13,11 @@
 #include "node/remote.h"
 #include "proto/manifest.h"
 #include "store/files.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
 
-#define GET_TIMEOUT  60.0
 #define RECORD_BATCH 64
 #define CAND_MAX     12
 
@@ -39,6 +39,11 @@ struct run {
 	unsigned *peer_load; /* calls in flight per peer */
 	struct rcall calls[FETCH_WINDOW];
 	int call_busy[FETCH_WINDOW];
+	double call_start[FETCH_WINDOW];
+	/* seconds per byte the chunks fetched so far took (a moving average;
+	 * samples: how many it has seen) */
+	double per_byte;
+	unsigned samples;
 	/* rows waiting for the next commit */
 	uint8_t (*rows)[CHUNK_ID_LEN];
 	uint64_t *row_sizes;
@@ -108,7 +113,7 @@ static void ask_have(struct run *r, struct want *w)
 	if (!bits)
 		return;
 	remote_have(f->r, f->peers, f->npeers, (const uint8_t(*)[CHUNK_ID_LEN])w->ref.id, 1, bits,
-		    NULL);
+		    NULL, NULL);
 	for (size_t i = 0; i < f->npeers; i++) {
 		if (!remote_bit(bits[i], 0))
 			continue;
@@ -151,6 +156,26 @@ static int free_slot(struct run *r)
 	return -1;
 }
 
+/* The time a holder gets for a chunk of size bytes (fetch.h). */
+static double get_timeout(const struct run *r, uint64_t size)
+{
+	if (!r->samples)
+		return FETCH_TIMEOUT_FIRST;
+	double t = 4 * (double)size * r->per_byte + 1.0;
+	return t < FETCH_TIMEOUT_MIN   ? FETCH_TIMEOUT_MIN
+	       : t > FETCH_TIMEOUT_MAX ? FETCH_TIMEOUT_MAX
+				       : t;
+}
+
+/* A chunk of len bytes arrived seconds after it was asked for. */
+static void observe(struct run *r, size_t len, double seconds)
+{
+	/* Small chunks say little of the rate: count them as 64 KiB. */
+	double per_byte = seconds / (double)(len > 65536 ? len : 65536);
+	r->per_byte = r->samples ? 0.7 * r->per_byte + 0.3 * per_byte : per_byte;
+	r->samples++;
+}
+
 static void start_get(struct run *r, struct want *w, int k, int slot)
 {
 	struct rcall *c = &r->calls[slot];
@@ -158,7 +183,8 @@ static void start_get(struct run *r, struct want *w, int k, int slot)
 	c->kind = RCALL_GET_STORE;
 	memcpy(c->peer, r->f->peers[w->cand[k]], NODE_ID_LEN);
 	memcpy(c->id, w->ref.id, CHUNK_ID_LEN);
-	c->timeout = GET_TIMEOUT;
+	c->timeout = get_timeout(r, w->ref.size);
+	r->call_start[slot] = monotonic_seconds();
 	c->user = w;
 	r->call_busy[slot] = 1;
 	r->peer_load[w->cand[k]]++;
@@ -194,6 +220,7 @@ static int on_finished(struct run *r, struct rcall *c, struct want *wants, size_
 			log_debug("chunk %.16s from %.16s: %s", hex, peer, shoal_strerror(c->err));
 		return 0;
 	}
+	observe(r, c->len, monotonic_seconds() - r->call_start[slot]);
 	w->done = 1;
 	(*remaining)--;
 	f->fetched++;

@@ -10,7 +10,8 @@
  * that were up when the fetch began), then of whoever answers a Have query.
  * Up to FETCH_WINDOW chunks are in flight at once, at most FETCH_PER_PEER from
  * one holder, so several holders serve at the same time; a holder that fails,
- * dies or sends bytes that do not match the id is replaced by the next one.
+ * dies, stalls (FETCH_TIMEOUT_*) or sends bytes that do not match the id is
+ * replaced by the next one.
  * Fetched bytes are checked against their id before they are written
  * (remote.h). Every chunk is recorded under a token (refs token -> chunk) so
  * garbage collection keeps it; a fetch run again with the same token finds
@@ -29,6 +30,15 @@
 #define FETCH_WINDOW   16
 #define FETCH_PER_PEER 4
 #define FETCH_RANKED   4 /* placement's first holders tried before a Have query */
+
+/* How long a holder gets to send a chunk before the next one is asked: 4
+ * times what the chunks fetched so far took per byte, plus a second, kept
+ * between the floor and the ceiling; before the first chunk arrives,
+ * FETCH_TIMEOUT_FIRST. So a holder that claims a chunk and stalls costs
+ * seconds, while a slow link still gets the time its rate needs. */
+#define FETCH_TIMEOUT_FIRST 10.0
+#define FETCH_TIMEOUT_MIN   2.0
+#define FETCH_TIMEOUT_MAX   60.0
 
 struct remote;
 

@@ -10,7 +10,7 @@
 
 #include "util/log.h"
 
-enum thread_kind { WRITER, READER, FETCHER, THREADS };
+enum thread_kind { WRITER, READER, FETCHER, GETTER, THREADS };
 
 struct ops;
 
@@ -40,6 +40,8 @@ static enum thread_kind thread_of(enum ops_lane lane)
 		return READER;
 	case OPS_FETCH:
 		return FETCHER;
+	case OPS_GET:
+		return GETTER;
 	default:
 		return WRITER;
 	}

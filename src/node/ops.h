@@ -8,8 +8,8 @@
  * The lanes:
  *  - OPS_STORE and OPS_BACKGROUND share one thread, the writer, which runs
  *    one job at a time: every operation that changes what the store holds
- *    or for whom (the CLI's put, get, rm, send, verify and locate; repair and
- *    scrub; the unpin outbox; saving the member table). This is the
+ *    or for whom (the CLI's put, rm, send, verify and locate; repair and
+ *    scrub; the unpin outbox; saving the member table), except get. This is the
  *    one-writer rule: a put placing a copy and an unpin or a surplus release
  *    of the same copy never interleave. A waiting OPS_STORE job (the CLI's)
  *    always runs before a waiting OPS_BACKGROUND one, and background work is
@@ -21,6 +21,11 @@
  *    behind bulk copying.
  *  - OPS_FETCH has a thread of its own: files fetched at another node's
  *    request (Fetch), which can take minutes and must not hold the writer.
+ *  - OPS_GET has a thread of its own: the CLI's get, which reads what is
+ *    here and fetches the rest (recorded under its own token, as a Fetch's
+ *    is), so that waiting on a slow or stalled holder never holds up a put,
+ *    an rm or another CLI operation on the writer. A get racing an rm of the
+ *    same file may fail (every chunk is verified), never restore wrong bytes.
  *
  * Chunks pushed by other nodes are not written here: they are hashed and
  * written on the worker pool and committed by serve.c's group commit, which
@@ -42,6 +47,7 @@ enum ops_lane {
 	OPS_BACKGROUND, /* the writer, after every waiting OPS_STORE job */
 	OPS_READ,	/* the reader */
 	OPS_FETCH,	/* fetches for other nodes */
+	OPS_GET,	/* the CLI's get */
 	OPS_LANES
 };
 
