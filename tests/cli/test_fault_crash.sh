@@ -199,7 +199,7 @@ echo "# $cycle cycles in $((($(now_ms) - t_start) / 1000)) s: $total_acked puts 
 check "at least 10 kill cycles ran ($cycle did)" test "$cycle" -ge 10
 check "kills caught puts or removals in flight in at least a third of the cycles ($inflight did)" \
 	test $((inflight * 3)) -ge "$cycle"
-check "many puts were acknowledged ($total_acked)" test "$total_acked" -ge $((cycle * 2))
+check "many puts were acknowledged ($total_acked)" test "$total_acked" -ge "$cycle"
 
 # Finally, offline and from scratch: everything acknowledged and not removed is there.
 check "offline verify after the last kill passes" eval \
