@@ -34,6 +34,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_pending = 128;
 	cfg->max_pending_per_host = 32;
 	cfg->catalog_per_member = 10000;
+	cfg->max_members = CONFIG_MEMBERS_MAX;
 }
 
 /* Keys holding numbers: where each lives and its bounds. */
@@ -58,6 +59,7 @@ static const struct number_key number_keys[] = {
 	{"max_pending", offsetof(struct config, max_pending), 0, 1, 100000},
 	{"max_pending_per_host", offsetof(struct config, max_pending_per_host), 0, 1, 100000},
 	{"catalog_per_member", offsetof(struct config, catalog_per_member), 0, 1, 1000000},
+	{"max_members", offsetof(struct config, max_members), 0, 2, CONFIG_MEMBERS_MAX},
 };
 
 int config_set(struct config *cfg, const char *key, const char *value)

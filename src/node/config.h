@@ -9,8 +9,8 @@
  *                            repair_interval: seconds;
  *                            repair_rate, scrub_rate: MiB/s;
  *                            max_connections, max_pending,
- *                            max_pending_per_host, catalog_per_member:
- *                            counts)
+ *                            max_pending_per_host, catalog_per_member,
+ *                            max_members: counts)
  *
  * `shoal init` writes it; command-line flags override it. Addresses are
  * HOST:PORT with a numeric port; bootstrap is a comma-separated list.
@@ -24,6 +24,7 @@
 #define CONFIG_ADDR_MAX	      256
 #define CONFIG_BOOTSTRAP_MAX  4096
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:7400"
+#define CONFIG_MEMBERS_MAX    1024 /* the member table's size; max_members at most */
 
 struct config {
 	char listen[CONFIG_ADDR_MAX];
@@ -43,6 +44,7 @@ struct config {
 	unsigned max_pending;	       /* connections still in their handshake */
 	unsigned max_pending_per_host; /* ... from one IP address */
 	unsigned catalog_per_member;   /* catalog entries one owner may have here */
+	unsigned max_members;	       /* members this node keeps (2..CONFIG_MEMBERS_MAX) */
 };
 
 /* Fills cfg with defaults. */
