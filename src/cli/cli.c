@@ -31,7 +31,8 @@ static const struct command commands[] = {
 	 "  --bootstrap LIST      join through these members (default: the config's)\n"
 	 "  --set KEY=VALUE       override a config setting (peer_timeout, ping_interval,\n"
 	 "                        handshake_timeout, gossip_interval, backoff_max,\n"
-	 "                        max_connections, max_pending, max_pending_per_host)\n"
+	 "                        max_connections, max_pending, max_pending_per_host,\n"
+	 "                        max_members)\n"
 	 "  --log-level LEVEL     error, warn, info (default) or debug\n"},
 	{"status", cmd_status, "[--json]",
 	 "ask the daemon how the node is: id, address, peers, what it stores (exit 0 when it "
