@@ -67,8 +67,8 @@ for c in g a b c d e f; do
 done
 
 # ---- one member gossips 1,100 node ids ------------------------------------------------
+t1=$(now_ms) # before node 1's dial budget starts filling
 start_node 1
-t1=$(now_ms)
 start_node 2 1
 start_node 3 1
 check "three daemons reach a full mesh" wait_for 15 mesh_up 1 2 3
@@ -118,13 +118,14 @@ stop_nodes 1 2 3 4
 # 1,024 members in the index at unreachable addresses: the member table's size.
 make_nodes 5 6
 fill_index n5 1024
-t5=$(now_ms)
+t5=$(now_ms) # before node 5's dial budget starts filling
 start_node 5
 check_eq "node 5 starts with 1,024 remembered members, none up" "1024 0" \
 	"$(members n5) $(peers_up n5)"
 start_node 6 5
 check "a genuine node bootstrapped from it is admitted: 5 and 6 up" wait_for 15 mesh_up 5 6
 check_eq "... the table still has 1,024 members" 1024 "$(members n5)"
+check_eq "node 6 is told of none of those node 5 never saw up: 1 member" 1 "$(members n6)"
 check "... one not up since start made room, with a log line" \
 	grep -q "member table full: forgetting .* (not up since start) to make room for ${node_id[6]:0:16}" n5.log
 check "node 5 saves node 6 in its index" wait_for 10 index_has n5 "${node_id[6]}"
