@@ -20,6 +20,7 @@ DIAL_RATE=4
 # members HOME: how many members `shoal peers` lists (up or down).
 members() { "$SHOAL" --home "$1" peers 2>/dev/null | grep -c .; }
 more_members_than() { [ "$(members "$2")" -gt "$1" ]; }
+either_grew() { more_members_than 3 n2 || more_members_than 3 n3; }
 # status_field HOME KEY: KEY of `shoal status --json` (empty when missing).
 status_field() {
 	"$SHOAL" --home "$1" status --json 2>/dev/null |
@@ -103,7 +104,7 @@ check "a genuine node started after the gossip joins node 1 and meshes with all:
 check_eq "... node 1 shows it up" up "$(peer_state n1 "${node_id[4]}")"
 check_eq "node 4 took nothing of the flood from node 1's Peers: 3 members" 3 "$(members n4)"
 check_fails "nodes 2 and 3 never list more than their 3 real members (2 s of gossip rounds)" \
-	wait_for 2 more_members_than 3 n2
+	wait_for 2 either_grew
 check_eq "... node 2: 3 members" 3 "$(members n2)"
 check_eq "... node 3: 3 members" 3 "$(members n3)"
 for i in 2 3 4; do
@@ -125,9 +126,9 @@ check_eq "node 5 starts with 1,024 remembered members, none up" "1024 0" \
 start_node 6 5
 check "a genuine node bootstrapped from it is admitted: 5 and 6 up" wait_for 15 mesh_up 5 6
 check_eq "... the table still has 1,024 members" 1024 "$(members n5)"
-check_eq "node 6 is told of none of those node 5 never saw up: 1 member" 1 "$(members n6)"
 check "... one not up since start made room, with a log line" \
 	grep -q "member table full: forgetting .* (not up since start) to make room for ${node_id[6]:0:16}" n5.log
+check_eq "node 6 is told of none of those node 5 never saw up: 1 member" 1 "$(members n6)"
 check "node 5 saves node 6 in its index" wait_for 10 index_has n5 "${node_id[6]}"
 check_eq "... and forgets the one it replaced: 1,024 rows" 1024 "$(index_members n5)"
 nd=$(status_field n5 new_dials)
