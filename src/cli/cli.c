@@ -33,7 +33,8 @@ static const struct command commands[] = {
 	 "                        handshake_timeout, gossip_interval, backoff_max,\n"
 	 "                        grace_period, repair_interval, repair_rate, scrub_rate,\n"
 	 "                        max_connections, max_pending, max_pending_per_host,\n"
-	 "                        catalog_per_member, replicas_max; storage_limit and\n"
+	 "                        max_members, catalog_per_member, replicas_max,\n"
+	 "                        repair_gone_days; storage_limit and\n"
 	 "                        storage_per_member in bytes, K/M/G/T, 0: no limit)\n"
 	 "  --log-level LEVEL     error, warn, info (default) or debug\n"},
 	{"status", cmd_status, "[--json]",

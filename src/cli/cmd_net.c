@@ -170,11 +170,12 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	node_id_format(st->node_id.data, id);
 	format_bytes(st->bytes, bytes, sizeof(bytes));
 	if (json) {
-		json_t *o =
-			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I}", "node_id", id, "listen",
-				  st->listen_addr, "peers_up", (int)st->peers_up, "peers_down",
-				  (int)st->peers_down, "peers_lost", (int)st->peers_lost, "chunks",
-				  (json_int_t)st->chunks, "bytes", (json_int_t)st->bytes);
+		json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:i, s:I}", "node_id",
+				      id, "listen", st->listen_addr, "peers_up", (int)st->peers_up,
+				      "peers_down", (int)st->peers_down, "peers_lost",
+				      (int)st->peers_lost, "chunks", (json_int_t)st->chunks,
+				      "bytes", (json_int_t)st->bytes, "candidates",
+				      (int)st->candidates, "new_dials", (json_int_t)st->new_dials);
 		json_t *h = json_pack(
 			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "under_replicated",
 			(json_int_t)st->under_replicated, "repairing", (json_int_t)st->repairing,

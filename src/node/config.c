@@ -34,6 +34,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_pending = 128;
 	cfg->max_pending_per_host = 32;
 	cfg->catalog_per_member = 10000;
+	cfg->max_members = CONFIG_MEMBERS_MAX;
 	cfg->replicas_max = 8;
 	cfg->repair_gone_days = 30;
 }
@@ -113,6 +114,7 @@ static const struct number_key number_keys[] = {
 	{"catalog_per_member", offsetof(struct config, catalog_per_member), 0, 1, 1000000},
 	{"replicas_max", offsetof(struct config, replicas_max), 0, 1, 16},
 	{"repair_gone_days", offsetof(struct config, repair_gone_days), 1, 0, 36500},
+	{"max_members", offsetof(struct config, max_members), 0, 2, CONFIG_MEMBERS_MAX},
 };
 
 int config_set(struct config *cfg, const char *key, const char *value)

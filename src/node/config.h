@@ -11,7 +11,7 @@
  *                            repair_rate, scrub_rate: MiB/s;
  *                            max_connections, max_pending,
  *                            max_pending_per_host, catalog_per_member,
- *                            replicas_max: counts;
+ *                            replicas_max, max_members: counts;
  *                            storage_limit, storage_per_member: bytes,
  *                            with K, M, G or T (powers of 1024), 0 for
  *                            no limit)
@@ -30,6 +30,7 @@
 #define CONFIG_ADDR_MAX	      256
 #define CONFIG_BOOTSTRAP_MAX  4096
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:7400"
+#define CONFIG_MEMBERS_MAX    1024 /* the member table's size; max_members at most */
 
 struct config {
 	char listen[CONFIG_ADDR_MAX];
@@ -49,6 +50,7 @@ struct config {
 	unsigned max_pending;	       /* connections still in their handshake */
 	unsigned max_pending_per_host; /* ... from one IP address */
 	unsigned catalog_per_member;   /* catalog entries one owner may have here */
+	unsigned max_members;	       /* members this node keeps (2..CONFIG_MEMBERS_MAX) */
 	unsigned replicas_max;	       /* copies repair keeps of a chunk at most */
 	double repair_gone_days;       /* repair still serves a pinner gone this long */
 

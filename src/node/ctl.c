@@ -197,6 +197,8 @@ static void status_done(struct ops_job *oj)
 	st.unrecoverable = rs->unrecoverable;
 	st.scrubbed = rs->scrubbed;
 	st.peers_lost = mesh_lost(mesh, monotonic_seconds(), NULL);
+	st.candidates = mesh->candidates.count;
+	st.new_dials = mesh->dials.spent;
 	rep.request_id = j->request_id;
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY_STATUS;
 	rep.status = &st;

@@ -94,7 +94,9 @@ static void send_peers(struct members *ms, struct link *l)
 	size_t count = 0, bytes = 0;
 	for (unsigned i = 0; i < mesh->nmembers && count < WIRE_MEMBERS_MAX; i++) {
 		struct member *m = &mesh->members[i];
-		if (!m->addr[0] || (l->member == m))
+		/* Only members seen up since the start: one merely remembered
+		 * may be what an older version took from gossip. */
+		if (!m->addr[0] || !m->seen_up || l->member == m)
 			continue;
 		/* Stay well inside one frame header: an entry is the id, the
 		 * address and a few bytes of tags and lengths. */
@@ -190,17 +192,67 @@ static void addr_from_hello(struct link *l, const char *listen, char *out, size_
 		out[0] = 0;
 }
 
-int members_on_hello(struct members *ms, struct link *l, const Shoal__Hello *h)
+/* The member to forget for a newcomer when the table is full: one down,
+ * with no connection and no dial in progress; of those, first one not seen
+ * up since this node started (remembered from the index: the one seen
+ * longest ago), else the one down longest, if it is lost (down past
+ * grace_period). NULL when every member is up, being dialled or only lately
+ * down: the table is full of members that count. */
+static struct member *least_valuable(struct members *ms, double now)
 {
 	struct mesh *mesh = ms->mesh;
-	const uint8_t *id = conn_peer_id(l->c);
-	char sid[17], addr[ADDR_MAX];
-	addr_from_hello(l, h->listen_addr, addr, sizeof(addr));
+	struct member *never = NULL, *lost = NULL;
+	for (unsigned i = 0; i < mesh->nmembers; i++) {
+		struct member *m = &mesh->members[i];
+		if (m->state == MEMBER_UP || m->link || m->dialing)
+			continue;
+		if (!m->seen_up) {
+			if (!never || m->last_seen < never->last_seen)
+				never = m;
+		} else if (now - m->down_since >= ms->cfg->grace_period) {
+			if (!lost || m->down_since < lost->down_since)
+				lost = m;
+		}
+	}
+	return never ? never : lost;
+}
+
+/* The member id, which has just proved who it is (TLS and Hello): found in
+ * the table, or added, or given the slot of the least valuable member when
+ * the table is full. No longer a candidate either way. NULL when there is
+ * no room (or id is this node's). */
+static struct member *admit(struct members *ms, const uint8_t id[NODE_ID_LEN], const char *addr)
+{
+	struct mesh *mesh = ms->mesh;
+	char sid[17], oid[17];
 	struct member *m = member_find(mesh, id);
 	if (!m)
 		m = member_add(mesh, id, addr);
+	if (!m && memcmp(id, mesh->self, NODE_ID_LEN)) {
+		struct member *old = least_valuable(ms, monotonic_seconds());
+		if (!old)
+			return NULL;
+		log_info("member table full: forgetting %s (%s) to make room for %s",
+			 short_node_id(old->id, oid), old->seen_up ? "lost" : "not up since start",
+			 short_node_id(id, sid));
+		m = member_replace(mesh, old, id, addr);
+		/* The index forgets it at the next save. */
+		ms->forgot = 1;
+	}
+	if (m)
+		candidates_remove(&mesh->candidates, id);
+	return m;
+}
+
+int members_on_hello(struct members *ms, struct link *l, const Shoal__Hello *h)
+{
+	const uint8_t *id = conn_peer_id(l->c);
+	char sid[17], addr[ADDR_MAX];
+	addr_from_hello(l, h->listen_addr, addr, sizeof(addr));
+	struct member *m = admit(ms, id, addr);
 	if (!m) {
-		log_warnx("%s: member table full; disconnecting", conn_remote(l->c));
+		log_warnx("%s: member table full of members up or lately down; disconnecting",
+			  conn_remote(l->c));
 		conn_close(l->c, 0, SHOAL__ERROR__CODE__TOO_BUSY, "member table full");
 		return 0;
 	}
@@ -284,6 +336,9 @@ void members_on_close(struct members *ms, struct link *l, int err)
 				grow_backoff(&m->backoff, &m->next_dial, ms->cfg->backoff_max);
 		}
 	}
+	struct candidate *c = candidates_dialled_by(&mesh->candidates, l->serial);
+	if (c)
+		candidate_failed(c, monotonic_seconds(), ms->cfg->backoff_max, jitter(1.0));
 	if (l->bootstrap && l->bootstrap->dialing == l) {
 		l->bootstrap->dialing = NULL;
 		grow_backoff(&l->bootstrap->backoff, &l->bootstrap->next_dial,
@@ -316,28 +371,38 @@ void members_on_pong(struct members *ms, struct link *l, const Shoal__Pong *p)
 
 void members_on_peers(struct members *ms, struct link *l, const Shoal__Peers *p)
 {
-	(void)l;
 	struct mesh *mesh = ms->mesh;
+	double now = monotonic_seconds();
+	int64_t wall = (int64_t)time(NULL);
+	unsigned replaced = 0;
 	for (size_t i = 0; i < p->n_members; i++) {
 		const Shoal__Member *g = p->members[i];
-		if (!memcmp(g->node_id.data, mesh->self, NODE_ID_LEN))
+		const uint8_t *id = g->node_id.data;
+		if (!memcmp(id, mesh->self, NODE_ID_LEN))
 			continue;
-		struct member *m = member_find(mesh, g->node_id.data);
+		/* No peer's clock is trusted beyond ours. */
+		int64_t last_seen = g->last_seen < wall ? g->last_seen : wall;
+		struct member *m = member_find(mesh, id);
 		if (!m) {
-			m = member_add(mesh, g->node_id.data, g->addr);
-			if (!m)
-				break;
-			m->last_seen = g->last_seen;
-			m->next_dial = monotonic_seconds();
+			/* Only a handshake makes a member (members_on_hello()). */
+			replaced += candidates_heard(&mesh->candidates, id, g->addr, last_seen,
+						     l->member->id, now) == CANDIDATE_REPLACED;
 			continue;
 		}
 		/* A down member may have moved; trust the fresher report. */
-		if (m->state != MEMBER_UP && g->last_seen > m->last_seen &&
-		    strcmp(m->addr, g->addr)) {
+		if (m->state != MEMBER_UP && last_seen > m->last_seen && strcmp(m->addr, g->addr) &&
+		    candidates_addr_ok(g->addr)) {
 			snprintf(m->addr, sizeof(m->addr), "%s", g->addr);
-			m->last_seen = g->last_seen;
+			m->last_seen = last_seen;
 			m->dirty = 1;
 		}
+	}
+	if (replaced && !l->gossip_warned) {
+		char sid[17];
+		l->gossip_warned = 1;
+		log_warnx("peer %s gossips more new nodes than fit (%u candidates per member, %u "
+			  "in all); older candidates make room",
+			  short_node_id(l->member->id, sid), CANDIDATES_PER_SOURCE, CANDIDATES_MAX);
 	}
 }
 
@@ -346,8 +411,10 @@ void members_on_peers(struct members *ms, struct link *l, const Shoal__Peers *p)
 struct save_job {
 	struct ops_job job;
 	struct members *ms;
-	struct index_member *list;
+	struct index_member *list; /* changed members */
 	size_t count;
+	uint8_t (*keep)[NODE_ID_LEN]; /* when members were forgotten: every member, else NULL */
+	size_t nkeep;
 	int err;
 };
 
@@ -357,6 +424,8 @@ static void save_work(struct ops_job *oj, struct index *ix)
 	j->err = index_begin(ix);
 	for (size_t i = 0; !j->err && i < j->count; i++)
 		j->err = index_member_set(ix, &j->list[i]);
+	if (!j->err && j->keep)
+		j->err = index_members_retain(ix, (const uint8_t(*)[32])j->keep, j->nkeep);
 	if (!j->err)
 		j->err = index_commit(ix);
 	else
@@ -366,14 +435,20 @@ static void save_work(struct ops_job *oj, struct index *ix)
 static void save_done(struct ops_job *oj)
 {
 	struct save_job *j = (struct save_job *)oj;
-	if (j->err)
+	if (j->err) {
 		log_warnx("cannot save known members: %s", shoal_strerror(j->err));
+		/* Forget them at the next save, then. */
+		if (j->keep)
+			j->ms->forgot = 1;
+	}
 	j->ms->saving = 0;
 	free(j->list);
+	free(j->keep);
 	free(j);
 }
 
-/* Persists changed members on the writer (SQLite commits fsync). */
+/* Persists changed members, and forgets those no longer in the table, on the
+ * writer (SQLite commits fsync). */
 static void save_members(struct members *ms, double now)
 {
 	struct mesh *mesh = ms->mesh;
@@ -382,16 +457,23 @@ static void save_members(struct members *ms, double now)
 	size_t dirty = 0;
 	for (unsigned i = 0; i < mesh->nmembers; i++)
 		dirty += mesh->members[i].dirty && mesh->members[i].addr[0];
-	if (!dirty)
+	if (!dirty && !ms->forgot)
 		return;
 	struct save_job *j = calloc(1, sizeof(*j));
-	if (!j || !(j->list = calloc(dirty, sizeof(*j->list)))) {
+	if (!j || (dirty && !(j->list = calloc(dirty, sizeof(*j->list)))) ||
+	    (ms->forgot && !(j->keep = calloc(mesh->nmembers + 1, sizeof(*j->keep))))) {
+		if (j) {
+			free(j->list);
+			free(j->keep);
+		}
 		free(j);
 		return;
 	}
 	j->ms = ms;
 	for (unsigned i = 0; i < mesh->nmembers; i++) {
 		struct member *m = &mesh->members[i];
+		if (j->keep)
+			memcpy(j->keep[j->nkeep++], m->id, NODE_ID_LEN);
 		if (!m->dirty || !m->addr[0])
 			continue;
 		memcpy(j->list[j->count].id, m->id, NODE_ID_LEN);
@@ -400,6 +482,7 @@ static void save_members(struct members *ms, double now)
 		j->count++;
 		m->dirty = 0;
 	}
+	ms->forgot = 0;
 	ms->saving = 1;
 	ms->last_save = now;
 	ops_submit(ms->ops, OPS_BACKGROUND, &j->job, save_work, save_done);
@@ -413,6 +496,48 @@ static int bootstrap_satisfied(struct members *ms, struct bootstrap *b)
 		return 0;
 	struct member *m = member_find(ms->mesh, b->id);
 	return m && m->state == MEMBER_UP;
+}
+
+static int dial_due(const struct member *m, double now)
+{
+	return !m->link && !m->dialing && m->addr[0] && now >= m->next_dial;
+}
+
+static void dial_member(struct members *ms, struct member *m)
+{
+	m->dialing = dial(ms, m->addr, m->id);
+	if (!m->dialing)
+		grow_backoff(&m->backoff, &m->next_dial, ms->cfg->backoff_max);
+}
+
+/* Dials what has not been up since this node started, candidates and
+ * members remembered from the index alike, within the dial budget
+ * (candidates.h): while a token is there, the one due longest goes. */
+static void dial_unproven(struct members *ms, double now)
+{
+	struct mesh *mesh = ms->mesh;
+	while (dial_budget_ready(&mesh->dials, now)) {
+		struct member *m = NULL;
+		for (unsigned i = 0; i < mesh->nmembers; i++) {
+			struct member *x = &mesh->members[i];
+			if (!x->seen_up && x->state != MEMBER_UP && dial_due(x, now) &&
+			    (!m || x->next_dial < m->next_dial))
+				m = x;
+		}
+		struct candidate *c = candidates_due(&mesh->candidates, now);
+		if (!m && !c)
+			return;
+		dial_budget_take(&mesh->dials, now);
+		if (m && (!c || m->next_dial <= c->next_dial)) {
+			dial_member(ms, m);
+			continue;
+		}
+		struct link *l = dial(ms, c->addr, c->id);
+		if (l)
+			c->dial = l->serial;
+		else
+			candidate_failed(c, now, ms->cfg->backoff_max, jitter(1.0));
+	}
 }
 
 void members_tick(struct members *ms, double now)
@@ -447,12 +572,11 @@ void members_tick(struct members *ms, double now)
 			} else if (m->ping_sent > 0 && now - m->ping_sent >= cfg->ping_interval) {
 				send_ping(m, now);
 			}
-		} else if (!m->link && !m->dialing && m->addr[0] && now >= m->next_dial) {
-			m->dialing = dial(ms, m->addr, m->id);
-			if (!m->dialing)
-				grow_backoff(&m->backoff, &m->next_dial, cfg->backoff_max);
+		} else if (m->seen_up && dial_due(m, now)) {
+			dial_member(ms, m);
 		}
 	}
+	dial_unproven(ms, now);
 	for (unsigned i = 0; i < ms->nbootstraps; i++) {
 		struct bootstrap *b = &ms->bootstraps[i];
 		if (b->dialing || bootstrap_satisfied(ms, b) || now < b->next_dial)

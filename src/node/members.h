@@ -9,6 +9,17 @@
  * this node). Changed members are saved to the index every few seconds, on
  * the operations queue's writer (background lane).
  *
+ * What gossip can do: a node id heard in Peers is only a candidate
+ * (candidates.h); it is dialled, and becomes a member when the handshake and
+ * Hello prove it, like a node that dials us. New dials (candidates, and
+ * members remembered from the index but not up since the start) spend the
+ * dial budget (candidates.h); members that have been up redial on their own
+ * backoff. When the member table is full, a newcomer that proved itself
+ * takes the slot of a member not up since the start (the one seen longest
+ * ago), else of the member lost longest (down past grace_period); only when
+ * every member is up or lately down is it refused. A forgotten member leaves
+ * the index at the next save.
+ *
  * Thread affinity: everything here runs on the loop thread. The frames come
  * from the dispatcher (peer.h); members.c never routes frames itself.
  */
@@ -46,6 +57,7 @@ struct members {
 	double last_gossip;
 	double last_save;
 	int saving;
+	int forgot; /* a member was forgotten since the last save */
 };
 
 /* Sets up ms; everything is borrowed for ms's life. The bootstrap addresses
@@ -60,14 +72,18 @@ void members_init(struct members *ms, struct mesh *mesh, const struct config *cf
 void members_on_ready(struct members *ms, struct link *l);
 
 /* The peer's Hello arrived on l (its version and id already checked by the
- * dispatcher): makes l its member's link, or closes it (the member table is
- * full, or it lost the race against another connection between the same two
- * nodes). Returns 1 when l is now a member's established link. */
+ * dispatcher): makes l its member's link (the peer becomes a member if it
+ * was not, no longer a candidate), or closes it (the member table is full of
+ * members up or lately down, or it lost the race against another connection
+ * between the same two nodes). Returns 1 when l is now a member's
+ * established link. */
 int members_on_hello(struct members *ms, struct link *l, const Shoal__Hello *h);
 
 /* A member's Ping, Pong or Peers (l->member is set). */
 void members_on_ping(struct members *ms, struct link *l, const Shoal__Ping *p);
 void members_on_pong(struct members *ms, struct link *l, const Shoal__Pong *p);
+/* Peers: ids not members become or refresh candidates, charged to l's
+ * member; a down member's address follows a fresher report. */
 void members_on_peers(struct members *ms, struct link *l, const Shoal__Peers *p);
 
 /* l is closing (on_close): its member goes down, dials through it end. */

@@ -17,6 +17,9 @@ void mesh_init(struct mesh *m, const uint8_t self[NODE_ID_LEN], const struct con
 	memcpy(m->self, self, NODE_ID_LEN);
 	m->cfg = cfg;
 	LIST_INIT(&m->links);
+	candidates_init(&m->candidates);
+	dial_budget_init(&m->dials, CANDIDATES_DIAL_RATE, CANDIDATES_DIAL_BURST,
+			 monotonic_seconds());
 }
 
 static int load_one(const struct index_member *im, void *arg)
@@ -113,17 +116,33 @@ struct member *member_find(struct mesh *m, const uint8_t id[NODE_ID_LEN])
 	return NULL;
 }
 
-struct member *member_add(struct mesh *m, const uint8_t id[NODE_ID_LEN], const char *addr)
+/* Makes mb a new member id (down, never seen) at addr (may be NULL). */
+static void member_fill(struct member *mb, const uint8_t id[NODE_ID_LEN], const char *addr)
 {
-	if (m->nmembers == MESH_MEMBERS_MAX || !memcmp(id, m->self, NODE_ID_LEN))
-		return NULL;
-	struct member *mb = &m->members[m->nmembers++];
 	memset(mb, 0, sizeof(*mb));
 	mb->down_since = monotonic_seconds(); /* not seen up yet */
 	memcpy(mb->id, id, NODE_ID_LEN);
 	snprintf(mb->addr, sizeof(mb->addr), "%s", addr ? addr : "");
 	mb->dirty = 1;
+}
+
+struct member *member_add(struct mesh *m, const uint8_t id[NODE_ID_LEN], const char *addr)
+{
+	unsigned max =
+		m->cfg->max_members < MESH_MEMBERS_MAX ? m->cfg->max_members : MESH_MEMBERS_MAX;
+	if (m->nmembers >= max || !memcmp(id, m->self, NODE_ID_LEN))
+		return NULL;
+	struct member *mb = &m->members[m->nmembers++];
+	member_fill(mb, id, addr);
 	return mb;
+}
+
+struct member *member_replace(struct mesh *m, struct member *old, const uint8_t id[NODE_ID_LEN],
+			      const char *addr)
+{
+	(void)m;
+	member_fill(old, id, addr);
+	return old;
 }
 
 struct link *member_link(struct mesh *m, const uint8_t id[NODE_ID_LEN])

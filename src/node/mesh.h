@@ -12,8 +12,13 @@
  * Lifetime: a link lives from link_new() until its connection's on_close,
  * where link_free() ends it; work that finishes later finds it again by its
  * serial (link_find()), never by a pointer kept across the loop. A member
- * lives in the table until the node stops (slots are never reused while it
- * runs, but no module relies on that: they key what they keep by node id).
+ * lives in the table until the node stops or, the table being full, its slot
+ * is given to a newcomer (member_replace(): members.c decides whom); modules
+ * key what they keep by node id, never by slot.
+ *
+ * The table holds members only: nodes that completed the TLS handshake and
+ * Hello with this node, now or before (those saved in the index). Node ids
+ * heard through gossip wait in the candidate list (candidates.h) until then.
  */
 #ifndef SHOAL_NODE_MESH_H
 #define SHOAL_NODE_MESH_H
@@ -24,10 +29,11 @@
 #include "crypto/identity.h"
 #include "net/addr.h"
 #include "net/conn.h"
+#include "node/candidates.h"
 #include "node/config.h"
 #include "store/index.h"
 
-#define MESH_MEMBERS_MAX 1024
+#define MESH_MEMBERS_MAX CONFIG_MEMBERS_MAX
 /* Envelope message numbers are below this (proto/shoal.proto: 10..26). */
 #define MESH_MSG_MAX 32
 
@@ -88,6 +94,7 @@ struct link {
 	unsigned looking;	/* Have */
 	unsigned fetching;	/* Fetch */
 	struct link_counters in;
+	int gossip_warned; /* members.c logged that its gossip overflowed */
 };
 
 struct mesh {
@@ -97,8 +104,10 @@ struct mesh {
 	unsigned nlinks;
 	unsigned npending; /* links not yet authenticated */
 	uint64_t next_serial;
-	struct member members[MESH_MEMBERS_MAX];
+	struct member members[MESH_MEMBERS_MAX]; /* cfg->max_members used */
 	unsigned nmembers;
+	struct candidates candidates; /* heard of through gossip, not members */
+	struct dial_budget dials;     /* new dials: candidates, members not yet up */
 };
 
 void mesh_init(struct mesh *m, const uint8_t self[NODE_ID_LEN], const struct config *cfg);
@@ -129,8 +138,13 @@ void link_send_error(struct link *l, uint64_t request_id, Shoal__Error__Code cod
 
 struct member *member_find(struct mesh *m, const uint8_t id[NODE_ID_LEN]);
 /* Adds a member (down, never seen) with addr (may be NULL). NULL when the
- * table is full or id is this node's. */
+ * table is full (cfg->max_members) or id is this node's. */
 struct member *member_add(struct mesh *m, const uint8_t id[NODE_ID_LEN], const char *addr);
+/* Gives old's slot to a new member id (down, never seen) with addr (may be
+ * NULL) and returns it. old must have no link and no dial in progress; what
+ * other modules keep by old's id is theirs to let go. */
+struct member *member_replace(struct mesh *m, struct member *old, const uint8_t id[NODE_ID_LEN],
+			      const char *addr);
 /* The established, usable link of member id, or NULL. */
 struct link *member_link(struct mesh *m, const uint8_t id[NODE_ID_LEN]);
 

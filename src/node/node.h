@@ -8,6 +8,7 @@
  *
  * The modules, from the bottom up (each calls only those before it):
  *   config, home, placement, plan   pure parts
+ *   candidates                      gossiped nodes, the dial budget (pure)
  *   mesh                            links and members: the tables
  *   ops                             the threads that work on the store
  *   remote                          requests to other nodes from those threads

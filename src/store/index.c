@@ -724,6 +724,62 @@ int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
 	return ret;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CHUNK_ID_LEN);
+}
+
+int index_members_retain(struct index *ix, const uint8_t (*keep)[32], size_t n)
+{
+	uint8_t(*sorted)[32] = NULL, (*drop)[32] = NULL;
+	size_t ndrop = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	int err = -ENOMEM, rc;
+	if (n) {
+		if (!(sorted = malloc(n * sizeof(*sorted))))
+			goto out;
+		memcpy(sorted, keep, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), id_cmp);
+	}
+	if ((err = prepare(ix, "SELECT id FROM members", &st)))
+		goto out;
+	/* Collected first: rows are not deleted under a running SELECT. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t id[32];
+		if (column_id(st, 0, id) || (n && bsearch(id, sorted, n, sizeof(*sorted), id_cmp)))
+			continue;
+		if (ndrop == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			void *p = realloc(drop, ncap * sizeof(*drop));
+			if (!p) {
+				err = -ENOMEM;
+				goto out;
+			}
+			drop = p;
+			cap = ncap;
+		}
+		memcpy(drop[ndrop++], id, sizeof(id));
+	}
+	if (rc != SQLITE_DONE) {
+		err = db_error(ix, "members");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; !err && i < ndrop; i++) {
+		sqlite3_stmt *del;
+		if ((err = prepare(ix, "DELETE FROM members WHERE id = ?", &del)))
+			break;
+		bind_id(del, 1, drop[i]);
+		err = run(ix, del);
+	}
+out:
+	sqlite3_finalize(st);
+	free(sorted);
+	free(drop);
+	return err;
+}
+
 int index_integrity_check(struct index *ix)
 {
 	sqlite3_stmt *st;

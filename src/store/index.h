@@ -171,6 +171,9 @@ struct index_member {
 int index_member_set(struct index *ix, const struct index_member *m);
 typedef int (*index_member_fn)(const struct index_member *m, void *arg);
 int index_members_foreach(struct index *ix, index_member_fn fn, void *arg);
+/* Deletes every member whose id is not among keep[0..n) (n may be 0).
+ * Returns 0 or an index error. */
+int index_members_retain(struct index *ix, const uint8_t (*keep)[32], size_t n);
 
 /* Runs PRAGMA integrity_check: 0 when "ok", else SHOAL_EDB. */
 int index_integrity_check(struct index *ix);

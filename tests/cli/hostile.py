@@ -34,6 +34,14 @@
                                                   hangs up within SECS (tests/cli/test_net_frames.sh)
     hostile.py idle ADDR CA KEY CERT SECS         after Hello, nothing: exit 0 when the daemon is
                                                   still connected SECS later (the control)
+    hostile.py gossip ADDR CA KEY CERT COUNT SECS as a member, gossips COUNT random node ids (Peers
+                                                  frames of at most 256 members, the protocol's
+                                                  cap), each at a random one of 16 addresses
+                                                  127.0.0.1:PORT where this script listens (the
+                                                  sinks), then Ping; waits for Pong, then counts
+                                                  for SECS seconds the connections the daemon
+                                                  makes to the sinks ("dials N"); exit 0 when
+                                                  Pong came back (tests/cli/test_net_gossip.sh)
     hostile.py getchunk-expect ADDR CA KEY CERT ID_HEX WANT
                                                   GetChunk for ID_HEX; exit 0 when the answer is WANT:
                                                   not_found (Error NOT_FOUND) or chunk (a Chunk whose
@@ -664,6 +672,66 @@ def cmd_getchunk_expect(addr, ca, key, cert, id_hex, want):
         got = "bad-chunk"
     print("GetChunk %s: %s (%d bytes); wanted %s" % (id_hex[:16], got, len(payload), want))
     return 0 if got == want else 1
+
+
+# ---- peer exchange (tests/cli/test_net_gossip.sh) -------------------------------------------
+PEERS_MAX = 256  # members in one Peers message (WIRE_MEMBERS_MAX, src/net/wire.h)
+SINKS = 16
+
+
+def peers_frame(members):
+    """A Peers Envelope of (node id, address, last_seen) triples."""
+    body = b"".join(field_bytes(1, field_bytes(1, nid) + field_bytes(2, addr.encode()) +
+                                field_int(3, seen)) for nid, addr, seen in members)
+    return field_bytes(PEERS, body)
+
+
+def cmd_gossip(addr, ca, key, cert, count, secs):
+    count, secs = int(count), float(secs)
+    sinks = []
+    for _ in range(SINKS):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1024)
+        ls.setblocking(False)
+        sinks.append(ls)
+    ports = [ls.getsockname()[1] for ls in sinks]
+    now = int(time.time())
+    members = [(os.urandom(32), "127.0.0.1:%d" % ports[i % SINKS], now) for i in range(count)]
+    frames = [frame(peers_frame(members[i:i + PEERS_MAX])) for i in range(0, count, PEERS_MAX)]
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    nonce = int.from_bytes(os.urandom(4), "big") | 1
+    start = time.monotonic()
+    try:
+        s.sendall(b"".join(frames) + frame(ping(nonce)))
+        deadline = start + WAIT
+        while True:
+            env, _ = read_frame(s, deadline)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            elif PONG in env and first(decode(env[PONG][0]), 1) == nonce:
+                break
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("sent %d ids in %d Peers frames; no Pong: %s" % (count, len(frames), e or type(e).__name__))
+        return 1
+    print("sent %d ids in %d Peers frames; Pong after %.2f s" % (count, len(frames), time.monotonic() - start),
+          flush=True)
+    # Counted from the first frame: the daemon may dial as soon as it reads one.
+    dials, per_second = 0, [0] * (int(secs) + 1)
+    while time.monotonic() - start < secs:
+        ready, _, _ = select.select(sinks, [], [], 0.05)
+        for ls in ready:
+            while True:
+                try:
+                    conn, _ = ls.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                conn.close()
+                dials += 1
+                per_second[min(int(time.monotonic() - start), len(per_second) - 1)] += 1
+    print("dials %d in %.0f s (per second: %s)" % (dials, secs, " ".join(map(str, per_second[:int(secs)]))))
+    return 0
 
 
 # ---- frame lengths over the cap (tests/cli/test_net_frames.sh) ---------------------------
