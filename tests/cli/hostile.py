@@ -423,6 +423,16 @@ def describe(env):
     return kind(env)
 
 
+def claim_all(s, rid, env):
+    """Answers the Have in env with 'all of them'; returns how many ids it named."""
+    n = len(decode(env[HAVE][0]).get(1, []))
+    bits = bytearray(b"\xff" * ((n + 7) // 8))
+    if n % 8:
+        bits[-1] = (1 << (n % 8)) - 1
+    s.sendall(frame(field_int(REQUEST_ID, rid) + field_bytes(HAVE_REPLY, field_bytes(1, bytes(bits)))))
+    return n
+
+
 def cmd_liar(addr, ca, key, cert, secs):
     """A member that lies: every Have is answered 'all of them', every GetChunk
     with a Chunk of the right id and wrong bytes, PutChunk and Fetch with Error.
@@ -448,11 +458,7 @@ def cmd_liar(addr, ca, key, cert, secs):
                 lies += 1
                 print("lied about %s" % cid.hex(), flush=True)
             elif HAVE in env:
-                n = len(decode(env[HAVE][0]).get(1, []))
-                bits = bytearray(b"\xff" * ((n + 7) // 8))
-                if n % 8:
-                    bits[-1] = (1 << (n % 8)) - 1
-                s.sendall(frame(field_int(REQUEST_ID, rid) + field_bytes(HAVE_REPLY, field_bytes(1, bytes(bits)))))
+                n = claim_all(s, rid, env)
                 haves += 1
                 print("claimed %d chunks" % n, flush=True)
             elif PUT_CHUNK in env:
@@ -489,11 +495,7 @@ def cmd_staller(addr, ca, key, cert, secs):
                 stalled += 1
                 print("stalled %s" % first(decode(env[GET_CHUNK][0]), 1, b"").hex(), flush=True)
             elif HAVE in env:
-                n = len(decode(env[HAVE][0]).get(1, []))
-                bits = bytearray(b"\xff" * ((n + 7) // 8))
-                if n % 8:
-                    bits[-1] = (1 << (n % 8)) - 1
-                s.sendall(frame(field_int(REQUEST_ID, rid) + field_bytes(HAVE_REPLY, field_bytes(1, bytes(bits)))))
+                claim_all(s, rid, env)
     except (socket.timeout, EOFError, OSError, ssl.SSLError):
         pass
     print("stalled %d GetChunk" % stalled, flush=True)
