@@ -5,13 +5,11 @@
 #include "store/index.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "util/error.h"
 #include "util/log.h"
@@ -86,15 +84,14 @@ int index_open(struct index **out, const char *path)
 	return index_open_mode(out, path, 0);
 }
 
-/* Creates path 0600 when missing and tightens it and its -wal and -shm files
- * when other users could read them (made by an older version, say). */
+/* Tightens the database and its -wal and -shm files when other users could
+ * read them (created under a loose umask, or by an older version). By path
+ * only: opening and closing the file here would drop the POSIX locks every
+ * SQLite connection of this process holds on it. */
 static void make_private(const char *path)
 {
 	static const char *const suffixes[] = {"", "-wal", "-shm"};
 	char name[4096];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		struct stat st;
 		if ((size_t)snprintf(name, sizeof(name), "%s%s", path, suffixes[i]) <
@@ -110,7 +107,6 @@ int index_open_mode(struct index **out, const char *path, int exclusive)
 	if (!ix)
 		return -ENOMEM;
 	int err = 0;
-	make_private(path);
 	if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		err = db_error(ix, "open");
@@ -139,6 +135,7 @@ int index_open_mode(struct index **out, const char *path, int exclusive)
 		err = db_error(ix, "schema");
 		goto out;
 	}
+	make_private(path);
 out:
 	if (err) {
 		index_close(ix);
