@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +218,16 @@ static void start_copy(struct repair_job *j, struct rcall *c, size_t peer,
 	c->replicas = want;
 	c->timeout = PUSH_TIMEOUT;
 	remote_start(j->rp->remote, c, q);
+}
+
+/* Whether this node keeps chunk id for an owner: its own files need it, or
+ * a member gone lately pins it here (the HaveReply.owned bit serve.c sends
+ * for the same chunk). */
+static int owned_here(const struct repair_job *j, struct index *ix, const uint8_t *id)
+{
+	return index_chunk_referenced(ix, id) > 0 ||
+	       index_chunk_pinned_by(ix, id, (const uint8_t(*)[NODE_ID_LEN])j->recent, j->nrecent) >
+		       0;
 }
 
 /* Copies chunk id to need of the candidates (peer indices, best first): a
@@ -442,11 +451,7 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 			/* Only for an owner that is up, and never past replicas_max. */
 			unsigned want = plan_want(&v, j->replicas_max, 0);
 			if (!want) /* no other holder keeps it for an owner: this one? */
-				want = plan_want(
-					&v, j->replicas_max,
-					index_chunk_kept(ix, id,
-							 (const uint8_t(*)[NODE_ID_LEN])j->recent,
-							 j->nrecent) > 0);
+				want = plan_want(&v, j->replicas_max, owned_here(j, ix, id));
 			if (have >= want)
 				continue;
 			v.want = want;

@@ -628,9 +628,10 @@ static void have_work(struct ops_job *oj, struct index *ix)
 		j->bits[i / 8] |= bit;
 		if (index_chunk_referenced(ix, j->ids[i]) == 1)
 			j->own[i / 8] |= bit;
+		/* Kept for an owner: its own files, or a member gone lately. */
 		if ((j->own[i / 8] & bit) ||
-		    index_chunk_kept(ix, j->ids[i], (const uint8_t(*)[NODE_ID_LEN])j->recent,
-				     j->nrecent) == 1)
+		    index_chunk_pinned_by(ix, j->ids[i], (const uint8_t(*)[NODE_ID_LEN])j->recent,
+					  j->nrecent) == 1)
 			j->owned[i / 8] |= bit;
 	}
 }

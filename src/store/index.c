@@ -673,29 +673,28 @@ int index_pin_bytes(struct index *ix, index_pin_bytes_fn fn, void *arg)
 	return ret;
 }
 
-int index_chunk_kept(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t (*nodes)[32],
-		     size_t n)
+int index_chunk_pinned_by(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
+			  const uint8_t (*nodes)[32], size_t n)
 {
-	int kept = index_chunk_referenced(ix, id);
-	if (kept || !n)
-		return kept;
+	if (!n)
+		return 0;
 	sqlite3_stmt *st;
 	int err = prepare(ix, "SELECT node FROM pins WHERE chunk = ?", &st);
 	if (err)
 		return err;
 	bind_id(st, 1, id);
-	int rc;
-	while (!kept && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	int found = 0, rc;
+	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint8_t node[32];
 		if (column_id(st, 0, node))
 			continue;
-		for (size_t i = 0; !kept && i < n; i++)
-			kept = !memcmp(nodes[i], node, sizeof(node));
+		for (size_t i = 0; !found && i < n; i++)
+			found = !memcmp(nodes[i], node, sizeof(node));
 	}
-	if (!kept && rc != SQLITE_DONE)
-		kept = db_error(ix, "pins");
+	if (!found && rc != SQLITE_DONE)
+		found = db_error(ix, "pins");
 	sqlite3_finalize(st);
-	return kept;
+	return found;
 }
 
 int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)

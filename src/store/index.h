@@ -103,10 +103,10 @@ int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uin
  * returned. */
 typedef int (*index_pin_bytes_fn)(const uint8_t node[32], uint64_t bytes, void *arg);
 int index_pin_bytes(struct index *ix, index_pin_bytes_fn fn, void *arg);
-/* Whether chunk id is kept here for an owner: a file here needs it, or one
- * of nodes[0..n) pins it. 1, 0, or an index error. */
-int index_chunk_kept(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t (*nodes)[32],
-		     size_t n);
+/* Whether one of nodes[0..n) pins chunk id here: 1, 0 (at once when n is
+ * 0), or an index error. */
+int index_chunk_pinned_by(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
+			  const uint8_t (*nodes)[32], size_t n);
 /* 1 when a file of this node (a ref) needs chunk id, 0 when not, or an error. */
 int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* A surplus copy held for others goes: every pin of chunk id, and the

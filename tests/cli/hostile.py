@@ -433,45 +433,56 @@ def claim_all(s, rid, env):
     return n
 
 
+def serve_as_member(addr, ca, key, cert, secs, handle):
+    """Connects as a member, prints 'id NODE_ID', then for SECS seconds answers
+    Pings itself and hands every other frame to handle(s, env, rid). Returns
+    why it ended: 'time is up' or 'connection ended: ...'."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    print("id %s" % node_id_b32(cert), flush=True)
+    end = time.monotonic() + float(secs)
+    try:
+        while time.monotonic() < end:
+            env, _ = read_frame(s, end)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            else:
+                handle(s, env, first(env, REQUEST_ID))
+    except socket.timeout:
+        pass
+    except (EOFError, OSError, ssl.SSLError) as e:
+        return "connection ended: %s" % (e or type(e).__name__)
+    return "time is up"
+
+
 def cmd_liar(addr, ca, key, cert, secs):
     """A member that lies: every Have is answered 'all of them', every GetChunk
     with a Chunk of the right id and wrong bytes, PutChunk and Fetch with Error.
     Prints 'id NODE_ID' once in, then one line per lie; ends after SECS seconds
     (or when the daemon hangs up) with a summary; exit 0 when it got in."""
-    s = tls_connect(addr, ca, key, cert)
-    greet(s, cert)
-    print("id %s" % node_id_b32(cert), flush=True)
-    end = time.monotonic() + float(secs)
-    lies = haves = refused = 0
-    why = "time is up"
-    try:
-        while time.monotonic() < end:
-            env, payload = read_frame(s, end)
-            rid = first(env, REQUEST_ID)
-            if PING in env:
-                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
-            elif GET_CHUNK in env:
-                cid = first(decode(env[GET_CHUNK][0]), 1, b"")
-                junk = os.urandom(4096)
-                s.sendall(frame(field_int(REQUEST_ID, rid) + field_int(PAYLOAD_LEN, len(junk)) +
-                                field_bytes(CHUNK, field_bytes(1, cid)), junk))
-                lies += 1
-                print("lied about %s" % cid.hex(), flush=True)
-            elif HAVE in env:
-                n = claim_all(s, rid, env)
-                haves += 1
-                print("claimed %d chunks" % n, flush=True)
-            elif PUT_CHUNK in env:
-                s.sendall(error_frame(rid, NO_SPACE, b"no space here"))
-                refused += 1
-            elif FETCH in env:
-                s.sendall(error_frame(rid, REFUSED, b"not fetching"))
-                refused += 1
-    except socket.timeout:
-        why = "time is up"
-    except (EOFError, OSError, ssl.SSLError) as e:
-        why = "connection ended: %s" % (e or type(e).__name__)
-    print("lied %d GetChunk, %d Have, refused %d; %s" % (lies, haves, refused, why), flush=True)
+    n = {"lies": 0, "haves": 0, "refused": 0}
+
+    def handle(s, env, rid):
+        if GET_CHUNK in env:
+            cid = first(decode(env[GET_CHUNK][0]), 1, b"")
+            junk = os.urandom(4096)
+            s.sendall(frame(field_int(REQUEST_ID, rid) + field_int(PAYLOAD_LEN, len(junk)) +
+                            field_bytes(CHUNK, field_bytes(1, cid)), junk))
+            n["lies"] += 1
+            print("lied about %s" % cid.hex(), flush=True)
+        elif HAVE in env:
+            print("claimed %d chunks" % claim_all(s, rid, env), flush=True)
+            n["haves"] += 1
+        elif PUT_CHUNK in env:
+            s.sendall(error_frame(rid, NO_SPACE, b"no space here"))
+            n["refused"] += 1
+        elif FETCH in env:
+            s.sendall(error_frame(rid, REFUSED, b"not fetching"))
+            n["refused"] += 1
+
+    why = serve_as_member(addr, ca, key, cert, secs, handle)
+    print("lied %d GetChunk, %d Have, refused %d; %s" % (n["lies"], n["haves"], n["refused"], why),
+          flush=True)
     return 0
 
 
@@ -480,25 +491,17 @@ def cmd_staller(addr, ca, key, cert, secs):
     sends one: GetChunk goes unanswered, while Pings are answered so it stays
     up. Prints 'id NODE_ID' once in, 'stalled ID' per GetChunk; ends after SECS
     seconds (or when the daemon hangs up) with a count; exit 0 when it got in."""
-    s = tls_connect(addr, ca, key, cert)
-    greet(s, cert)
-    print("id %s" % node_id_b32(cert), flush=True)
-    end = time.monotonic() + float(secs)
-    stalled = 0
-    try:
-        while time.monotonic() < end:
-            env, payload = read_frame(s, end)
-            rid = first(env, REQUEST_ID)
-            if PING in env:
-                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
-            elif GET_CHUNK in env:
-                stalled += 1
-                print("stalled %s" % first(decode(env[GET_CHUNK][0]), 1, b"").hex(), flush=True)
-            elif HAVE in env:
-                claim_all(s, rid, env)
-    except (socket.timeout, EOFError, OSError, ssl.SSLError):
-        pass
-    print("stalled %d GetChunk" % stalled, flush=True)
+    n = {"stalled": 0}
+
+    def handle(s, env, rid):
+        if GET_CHUNK in env:
+            n["stalled"] += 1
+            print("stalled %s" % first(decode(env[GET_CHUNK][0]), 1, b"").hex(), flush=True)
+        elif HAVE in env:
+            claim_all(s, rid, env)
+
+    serve_as_member(addr, ca, key, cert, secs, handle)
+    print("stalled %d GetChunk" % n["stalled"], flush=True)
     return 0
 
 
