@@ -152,6 +152,36 @@ static int catalog_delta_ok(const Shoal__CatalogDelta *m)
 	return 1;
 }
 
+/* Shape only: signatures are checked against the CA by the revocation list
+ * (src/node/revoke.c). */
+static int revocation_ok(const Shoal__Revocation *r)
+{
+	return r && id_ok(&r->node_id) && r->signature.len == WIRE_SIG_LEN && r->time >= 0 &&
+	       str_len(r->reason) <= WIRE_TEXT_MAX;
+}
+
+static int revocations_ok(const Shoal__Revocations *m)
+{
+	if (m->n_list > WIRE_REVOCATIONS_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_list; i++) {
+		if (!revocation_ok(m->list[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int forget_ok(const Shoal__Forget *m)
+{
+	if (m->n_node_ids == 0 || m->n_node_ids > WIRE_MEMBERS_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_node_ids; i++) {
+		if (!id_ok(&m->node_ids[i]))
+			return 0;
+	}
+	return 1;
+}
+
 static int envelope_ok(const Shoal__Envelope *env)
 {
 	if (!field_numbers_ok(&env->base))
@@ -196,6 +226,12 @@ static int envelope_ok(const Shoal__Envelope *env)
 		return env->catalog_digest && id_ok(&env->catalog_digest->digest);
 	case SHOAL__ENVELOPE__MSG_CATALOG_REQUEST:
 		return env->catalog_request != NULL;
+	case SHOAL__ENVELOPE__MSG_REVOCATIONS:
+		return env->revocations && revocations_ok(env->revocations);
+	case SHOAL__ENVELOPE__MSG_LEAVE:
+		return env->leave != NULL;
+	case SHOAL__ENVELOPE__MSG_FORGET:
+		return env->forget && forget_ok(env->forget);
 	default:
 		/* Nothing set (or a case this build does not know). */
 		return 0;
@@ -232,6 +268,14 @@ static int ctl_request_ok(const Shoal__CtlRequest *req)
 		return req->locate && target_ok(req->locate->target);
 	case SHOAL__CTL_REQUEST__REQ_RM:
 		return req->rm && name_ok(req->rm->name);
+	case SHOAL__CTL_REQUEST__REQ_REVOKE:
+		return req->revoke && revocation_ok(req->revoke->revocation);
+	case SHOAL__CTL_REQUEST__REQ_REVOCATIONS:
+		return req->revocations != NULL;
+	case SHOAL__CTL_REQUEST__REQ_FORGET:
+		return req->forget && id_ok(&req->forget->node_id);
+	case SHOAL__CTL_REQUEST__REQ_DRAIN:
+		return req->drain != NULL;
 	default:
 		return 0;
 	}
@@ -276,7 +320,8 @@ static int ctl_locate_ok(const Shoal__CtlLocate *m)
 		return 0;
 	for (size_t i = 0; i < m->n_chunks; i++) {
 		const Shoal__CtlChunkHolders *c = m->chunks[i];
-		if (!c || !id_ok(&c->id) || c->n_holders > WIRE_MEMBERS_MAX)
+		if (!c || !id_ok(&c->id) || c->n_holders > WIRE_MEMBERS_MAX ||
+		    c->n_nicknames > c->n_holders)
 			return 0;
 		for (size_t j = 0; j < c->n_holders; j++) {
 			if (!id_ok(&c->holders[j]))
@@ -311,6 +356,8 @@ static int ctl_reply_ok(const Shoal__CtlReply *rep)
 		return rep->progress != NULL;
 	case SHOAL__CTL_REPLY__REPLY_LOCATE:
 		return rep->locate && ctl_locate_ok(rep->locate);
+	case SHOAL__CTL_REPLY__REPLY_REVOCATIONS:
+		return rep->revocations && revocations_ok(rep->revocations);
 	default:
 		return 0;
 	}

@@ -33,6 +33,7 @@
 #define WIRE_CATALOG_MAX  64	 /* entries in one CatalogDelta */
 #define WIRE_CERT_MAX	  2048	 /* CatalogEntry.owner_cert bytes */
 #define WIRE_SIG_LEN	  64	 /* Ed25519 signature bytes */
+#define WIRE_REVOCATIONS_MAX 4096 /* Revocations.list (a node sends 128 a frame) */
 #define WIRE_REPLICAS_MAX 16	 /* CtlPutRequest.replicas */
 /*
  * Largest CtlReply message: a full `ls` (WIRE_CTL_LIST_MAX names of up to 255
@@ -62,7 +63,11 @@
  *    CatalogDigest: digest WIRE_ID_LEN bytes;
  *  - Error: text at most WIRE_TEXT_MAX bytes (any code: unknown ones mean
  *    UNKNOWN);
- *  - Ping, Pong: nothing.
+ *  - Revocations: at most WIRE_REVOCATIONS_MAX, each with a WIRE_ID_LEN
+ *    node_id, a WIRE_SIG_LEN signature, time >= 0 and a reason of at most
+ *    WIRE_TEXT_MAX bytes (the signature is the revocation list's to check);
+ *    Forget: 1..WIRE_MEMBERS_MAX node ids of WIRE_ID_LEN bytes;
+ *  - Ping, Pong, Leave: nothing.
  * Unknown fields are ignored (this holds for every decoder here), but must
  * have a valid field number, 1..2^29-1, in any message. Returns 0 with *out
  * set (free with wire_free() and the same alloc), or SHOAL_EPROTO with *out
@@ -108,7 +113,8 @@ int wire_send_ref(struct evbuffer *out, Shoal__Envelope *env, const void *payloa
  * name_validate(), replicas at most WIRE_REPLICAS_MAX; Get: target
  * 1..WIRE_PATH_MAX bytes, out_path absolute, at most WIRE_PATH_MAX bytes;
  * Send: target as for Get, `to` WIRE_ID_LEN bytes; Locate: target as for Get;
- * Rm: name valid per name_validate(). Returns 0 with
+ * Rm: name valid per name_validate(); Revoke: a revocation shaped as in
+ * Revocations; Forget: node_id WIRE_ID_LEN bytes. Returns 0 with
  * *out set (free with shoal__ctl_request__free_unpacked(*out, NULL)) or
  * SHOAL_EPROTO with *out untouched.
  */
@@ -120,7 +126,8 @@ int wire_ctl_request_decode(const uint8_t *p, size_t n, Shoal__CtlRequest **out)
  * failed_chunk empty or WIRE_ID_LEN bytes; the peers, names and bad lists at
  * most WIRE_CTL_LIST_MAX entries each; node ids (status, peers, name owners,
  * holders) and chunk ids (bad, located) WIRE_ID_LEN bytes; at most
- * WIRE_MEMBERS_MAX holders per located chunk. No reply body is fine (an error, or rm). Returns 0
+ * WIRE_MEMBERS_MAX holders per located chunk, no more nicknames than
+ * holders; revocations as in Revocations. No reply body is fine (an error, or rm). Returns 0
  * with *out set (free with shoal__ctl_reply__free_unpacked(*out, NULL)) or
  * SHOAL_EPROTO with *out untouched.
  */
