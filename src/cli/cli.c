@@ -62,12 +62,17 @@ static const struct command commands[] = {
 	 "list stored names: name, size, capability (--network: what members published)",
 	 "  --network             list what members published (needs a running daemon)\n"
 	 "  --json                print a JSON array\n"},
-	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE_ID",
+	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE",
 	 "make another node fetch a file or tree and keep it (needs a running daemon)",
-	 "  --to NODE_ID          the node that is to keep a copy (required)\n"},
+	 "  --to NODE             the node that is to keep a copy (required): its id, 8 or\n"
+	 "                        more of its first characters, or its nickname\n"},
 	{"locate", cmd_locate, "CAP|NAME[@OWNER] [--json]",
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
+	{"forget", cmd_forget, "NODE",
+	 "forget a member that is down for good; the other members forget it too (needs a "
+	 "running daemon)",
+	 "  NODE                  its id, 8 or more of its first characters, or its nickname\n"},
 	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},
 	{"verify", cmd_verify, "[--repair]",
 	 "re-hash every stored chunk; non-zero exit while any is bad or missing",

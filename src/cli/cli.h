@@ -8,9 +8,12 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "proto/capability.h"
+#include "proto/shoal.pb-c.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -50,6 +53,31 @@ void cli_warn(const char *text);
 /* Prints j on stdout as indented JSON and a newline. Returns 0 or -ENOMEM
  * (nothing printed). */
 int cli_print_json(const json_t *j);
+
+/* Sends req to the daemon of the home and reads its final reply into *rep
+ * (free with shoal__ctl_reply__free_unpacked(*rep, NULL)); prints its
+ * warning. Returns 0, or prints the error (no daemon, or the daemon's own
+ * text) and returns EXIT_FAIL. */
+int cli_ask(struct cli *cli, Shoal__CtlRequest *req, Shoal__CtlReply **rep);
+
+/*
+ * Finds the member text names: a whole node id (taken as it is), else a
+ * unique nickname or a unique prefix of at least CLI_ID_PREFIX_MIN
+ * characters of a member's id, as the daemon's peer list has them. Returns 0
+ * with id filled, or prints why not (none, several, no daemon) and returns
+ * EXIT_FAIL.
+ */
+#define CLI_ID_PREFIX_MIN 8
+/* Whether text could name a node at all: 1..52 characters of letters,
+ * digits, '.', '_' and '-'. */
+int cli_node_text_ok(const char *text);
+int cli_resolve_node(struct cli *cli, const char *text, uint8_t id[32]);
+
+/* "45s", "9m 30s", "2h 05m", "3d 4h". */
+void format_duration(int64_t seconds, char *out, size_t size);
+
+/* status warns this many days before the node's certificate expires. */
+#define CERT_WARN_DAYS 30
 
 /* Checks a CAP_OR_NAME argument: a capability string is parsed into cap,
  * anything else must be a valid name. Returns 0, or prints the error and
@@ -96,5 +124,8 @@ int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_peers(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_locate(struct cli *cli, int argc, char **argv);
+int cmd_forget(struct cli *cli, int argc, char **argv);
+int cmd_network_revoke(struct cli *cli, int argc, char **argv);
+int cmd_network_revocations(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -92,8 +92,7 @@ int cmd_daemon(struct cli *cli, int argc, char **argv)
 	return node_run(cli->home, &cfg) ? EXIT_FAIL : EXIT_OK;
 }
 
-/* Asks the daemon; prints the error itself. */
-static int ask(struct cli *cli, Shoal__CtlRequest *req, Shoal__CtlReply **rep)
+int cli_ask(struct cli *cli, Shoal__CtlRequest *req, Shoal__CtlReply **rep)
 {
 	int ret = cli_home(cli);
 	if (ret)
@@ -110,9 +109,14 @@ static int ask(struct cli *cli, Shoal__CtlRequest *req, Shoal__CtlReply **rep)
 		return cli_fail(err, "the daemon of %s did not answer", cli->home);
 	if ((*rep)->err) {
 		int e = (*rep)->err;
+		if ((*rep)->text && (*rep)->text[0])
+			ret = cli_failx("%s", (*rep)->text);
+		else
+			ret = cli_fail(e, "the daemon refused");
 		shoal__ctl_reply__free_unpacked(*rep, NULL);
-		return cli_fail(e, "the daemon refused");
+		return ret;
 	}
+	cli_warn((*rep)->warning);
 	return 0;
 }
 
@@ -148,6 +152,40 @@ static int print_json(json_t *j)
 	return EXIT_OK;
 }
 
+void format_duration(int64_t s, char *out, size_t size)
+{
+	if (s < 60)
+		snprintf(out, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, size, "%lldm %02llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(out, size, "%lldh %02lldm", (long long)(s / 3600),
+			 (long long)(s % 3600 / 60));
+	else
+		snprintf(out, size, "%lldd %lldh", (long long)(s / 86400),
+			 (long long)(s % 86400 / 3600));
+}
+
+/* The certificate line of status: a warning within CERT_WARN_DAYS. */
+static void print_cert_expiry(int64_t expires)
+{
+	if (!expires)
+		return;
+	time_t t = (time_t)expires;
+	struct tm tm;
+	char date[32];
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	int64_t left = expires - (int64_t)time(NULL);
+	if (left <= 0)
+		printf("cert    EXPIRED on %s; renew it with 'shoal network renew'\n", date);
+	else if (left <= (int64_t)CERT_WARN_DAYS * 86400)
+		printf("cert    expires in %lld days (%s); renew it with 'shoal network renew'\n",
+		       (long long)(left / 86400), date);
+	else
+		printf("cert    valid until %s\n", date);
+}
+
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	int json, ret = parse_json_flag(cli_command("status"), argc, argv, &json);
@@ -158,7 +196,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	req.req_case = SHOAL__CTL_REQUEST__REQ_STATUS;
 	req.status = &sr;
 	Shoal__CtlReply *rep;
-	if ((ret = ask(cli, &req, &rep)))
+	if ((ret = cli_ask(cli, &req, &rep)))
 		return ret;
 	if (rep->reply_case != SHOAL__CTL_REPLY__REPLY_STATUS ||
 	    rep->status->node_id.len != NODE_ID_LEN) {
@@ -170,12 +208,15 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	node_id_format(st->node_id.data, id);
 	format_bytes(st->bytes, bytes, sizeof(bytes));
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:i, s:I}", "node_id",
-				      id, "listen", st->listen_addr, "peers_up", (int)st->peers_up,
-				      "peers_down", (int)st->peers_down, "peers_lost",
-				      (int)st->peers_lost, "chunks", (json_int_t)st->chunks,
-				      "bytes", (json_int_t)st->bytes, "candidates",
-				      (int)st->candidates, "new_dials", (json_int_t)st->new_dials);
+		json_t *o = json_pack(
+			"{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:i, s:I, s:I, s:b}",
+			"node_id", id, "nickname", st->nickname, "listen", st->listen_addr,
+			"peers_up", (int)st->peers_up, "peers_down", (int)st->peers_down,
+			"peers_lost", (int)st->peers_lost, "peers_revoked", (int)st->peers_revoked,
+			"repair_in", (json_int_t)st->repair_in, "chunks", (json_int_t)st->chunks,
+			"bytes", (json_int_t)st->bytes, "candidates", (int)st->candidates,
+			"new_dials", (json_int_t)st->new_dials, "cert_expires",
+			(json_int_t)st->cert_expires, "draining", (int)st->draining);
 		json_t *h = json_pack(
 			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "under_replicated",
 			(json_int_t)st->under_replicated, "repairing", (json_int_t)st->repairing,
@@ -189,10 +230,22 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			json_decref(h);
 		ret = print_json(o);
 	} else {
-		printf("node    %s\nlisten  %s\npeers   %u up, %u down (%u lost)\n"
+		char wait[64] = "";
+		if (st->peers_down) {
+			char d[32];
+			format_duration(st->repair_in, d, sizeof(d));
+			snprintf(wait, sizeof(wait), " (repair in %s)", d);
+		}
+		printf("node    %s%s%s%s\nlisten  %s\n", id, st->nickname[0] ? " (" : "",
+		       st->nickname, st->nickname[0] ? ")" : "", st->listen_addr);
+		print_cert_expiry(st->cert_expires);
+		printf("peers   %u up, %u down%s, %u lost, %u revoked\n"
 		       "stored  %llu chunks, %s\n",
-		       id, st->listen_addr, st->peers_up, st->peers_down, st->peers_lost,
+		       st->peers_up, st->peers_down, wait, st->peers_lost, st->peers_revoked,
 		       (unsigned long long)st->chunks, bytes);
+		if (st->draining)
+			printf("drain   under way: this node is handing its chunks to others and "
+			       "leaving\n");
 		printf("health  %llu under-replicated, %llu being repaired, %llu copies made; "
 		       "%llu corrupt found, %llu fixed, %llu unrecoverable; %llu scrubbed\n",
 		       (unsigned long long)st->under_replicated, (unsigned long long)st->repairing,
@@ -215,7 +268,7 @@ int cmd_peers(struct cli *cli, int argc, char **argv)
 	req.req_case = SHOAL__CTL_REQUEST__REQ_PEERS;
 	req.peers = &pr;
 	Shoal__CtlReply *rep;
-	if ((ret = ask(cli, &req, &rep)))
+	if ((ret = cli_ask(cli, &req, &rep)))
 		return ret;
 	if (rep->reply_case != SHOAL__CTL_REPLY__REPLY_PEERS) {
 		shoal__ctl_reply__free_unpacked(rep, NULL);
@@ -228,20 +281,112 @@ int cmd_peers(struct cli *cli, int argc, char **argv)
 			continue;
 		char id[NODE_ID_STR_LEN + 1];
 		node_id_format(p->node_id.data, id);
+		const char *state = p->state[0] ? p->state : p->up ? "up" : "down";
 		if (list) {
 			json_array_append_new(
-				list, json_pack("{s:s, s:s, s:s, s:f, s:I}", "node_id", id, "addr",
-						p->addr, "state", p->up ? "up" : "down", "rtt_ms",
-						p->rtt_us / 1000.0, "last_seen",
+				list, json_pack("{s:s, s:s, s:s, s:s, s:f, s:I, s:I}", "node_id", id,
+						"nickname", p->nickname, "addr", p->addr, "state",
+						state, "rtt_ms", p->rtt_us / 1000.0, "repair_in",
+						(json_int_t)p->repair_in, "last_seen",
 						(json_int_t)p->last_seen));
-		} else if (p->up && p->rtt_us) {
-			printf("%s\t%s\tup\t%.2fms\n", id, p->addr[0] ? p->addr : "-",
-			       p->rtt_us / 1000.0);
-		} else {
-			printf("%s\t%s\t%s\t-\n", id, p->addr[0] ? p->addr : "-",
-			       p->up ? "up" : "down");
+			continue;
 		}
+		char detail[64] = "-";
+		if (p->up && p->rtt_us) {
+			snprintf(detail, sizeof(detail), "%.2fms", p->rtt_us / 1000.0);
+		} else if (!strcmp(state, "down")) {
+			char d[32];
+			format_duration(p->repair_in, d, sizeof(d));
+			snprintf(detail, sizeof(detail), "repair in %s", d);
+		} else if (!strcmp(state, "lost")) {
+			snprintf(detail, sizeof(detail), "its copies are being replaced");
+		}
+		printf("%s\t%s\t%s\t%s\t%s\n", id, p->addr[0] ? p->addr : "-", state, detail,
+		       p->nickname[0] ? p->nickname : "-");
 	}
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return list ? print_json(list) : EXIT_OK;
+}
+
+int cli_node_text_ok(const char *text)
+{
+	size_t len = strlen(text);
+	if (len == 0 || len > NODE_ID_STR_LEN)
+		return 0;
+	return strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       len;
+}
+
+int cli_resolve_node(struct cli *cli, const char *text, uint8_t id[NODE_ID_LEN])
+{
+	if (!node_id_parse(text, id))
+		return 0;
+	size_t len = strlen(text);
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlPeersRequest pr = SHOAL__CTL_PEERS_REQUEST__INIT;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_PEERS;
+	req.peers = &pr;
+	Shoal__CtlReply *rep;
+	int ret = cli_ask(cli, &req, &rep);
+	if (ret)
+		return ret;
+	size_t found = 0;
+	char first[NODE_ID_STR_LEN + 1] = "", second[NODE_ID_STR_LEN + 1] = "";
+	for (size_t i = 0; rep->reply_case == SHOAL__CTL_REPLY__REPLY_PEERS && i < rep->peers->n_peers;
+	     i++) {
+		const Shoal__CtlPeer *p = rep->peers->peers[i];
+		char sid[NODE_ID_STR_LEN + 1];
+		node_id_format(p->node_id.data, sid);
+		int by_nick = p->nickname[0] && !strcmp(p->nickname, text);
+		int by_prefix = len >= CLI_ID_PREFIX_MIN && !strncasecmp(sid, text, len);
+		if (!by_nick && !by_prefix)
+			continue;
+		if (found++ == 0) {
+			memcpy(id, p->node_id.data, NODE_ID_LEN);
+			memcpy(first, sid, sizeof(sid));
+		} else if (found == 2) {
+			memcpy(second, sid, sizeof(sid));
+		}
+	}
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	if (found == 1)
+		return 0;
+	if (found > 1)
+		return cli_failx("'%s' matches %zu members (%.16s..., %.16s...); give more of the id",
+				 text, found, first, second);
+	if (len < CLI_ID_PREFIX_MIN)
+		return cli_failx("no member has the nickname '%s' (an id prefix needs %d or more "
+				 "characters)",
+				 text, CLI_ID_PREFIX_MIN);
+	return cli_failx("no member matches '%s' (see 'shoal peers')", text);
+}
+
+int cmd_forget(struct cli *cli, int argc, char **argv)
+{
+	const struct command *cmd = cli_command("forget");
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1)
+		return cli_opt_exit(c);
+	if (argc - optind != 1)
+		return cli_usage(cmd, "expected one NODE (id, id prefix or nickname)");
+	uint8_t id[NODE_ID_LEN];
+	int ret = cli_resolve_node(cli, argv[optind], id);
+	if (ret)
+		return ret;
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlForgetRequest fr = SHOAL__CTL_FORGET_REQUEST__INIT;
+	fr.node_id.data = id;
+	fr.node_id.len = NODE_ID_LEN;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_FORGET;
+	req.forget = &fr;
+	Shoal__CtlReply *rep;
+	if ((ret = cli_ask(cli, &req, &rep)))
+		return ret;
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	char sid[NODE_ID_STR_LEN + 1];
+	node_id_format(id, sid);
+	printf("forgot %s; the other members forget it too\n", sid);
+	return EXIT_OK;
 }

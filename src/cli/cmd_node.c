@@ -17,7 +17,10 @@ static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {0}}
 
 int cmd_network(struct cli *cli, int argc, char **argv)
 {
-	(void)cli;
+	if (argc >= 2 && !strcmp(argv[1], "revoke"))
+		return cmd_network_revoke(cli, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "revocations"))
+		return cmd_network_revocations(cli, argc - 1, argv + 1);
 	const struct command *cmd = cli_command("network");
 	int c;
 	optind = 0;

@@ -49,14 +49,17 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		return cli_usage(cmd, "--to NODE_ID is required");
 	uint8_t id[NODE_ID_LEN];
 	char quoted[CLI_QUOTE_MAX];
-	if (node_id_parse(to, id))
+	if (!cli_node_text_ok(to))
 		return cli_usage(cmd,
-				 "--to: '%s' is not a node id (52 base32 characters, see "
-				 "'shoal peers')",
+				 "--to: '%s' is not a node id, id prefix or nickname (see 'shoal "
+				 "peers')",
 				 cli_quote(to, quoted, sizeof(quoted)));
+	int ret = cli_resolve_node(cli, to, id);
+	if (ret)
+		return ret;
 	const char *target = argv[optind];
 	struct backend b;
-	int ret = open_backend(cli, target, &b);
+	ret = open_backend(cli, target, &b);
 	if (ret)
 		return ret;
 	ret = b.ops->send(&b, target, id, to);

@@ -137,6 +137,7 @@ struct save_job {
 
 struct catalog {
 	struct mesh *mesh;
+	const struct revocations *rv; /* (may be NULL) owners whose entries are refused */
 	const struct config *cfg;
 	struct loopwork *lw;
 	struct pool *pool;
@@ -584,6 +585,11 @@ static int entry_take(struct catalog *cat, struct catalog_entry *e, enum intake 
 		goto out;
 	}
 	memcpy(e->owner, cert->owner, NODE_ID_LEN);
+	if (cat->rv && revocations_find(cat->rv, e->owner)) {
+		*why = "its owner was revoked";
+		err = SHOAL_EIDENTITY;
+		goto out;
+	}
 	old = rec_find(cat, e->owner, e->name);
 	/* Ties keep the entry we have. */
 	if (old && old->e.time_us >= e->time_us)
@@ -650,17 +656,17 @@ static void rec_forget(struct catalog *cat, struct cat_rec *r)
 	free(r);
 }
 
-/* Drops the removals older than CATALOG_TOMBSTONE_DAYS in one pass over
- * cat->recs, moving the cursors of whole-catalog sends in progress with the
- * records; the log is then rewritten without them. Returns how many went. */
-static size_t purge_removals(struct catalog *cat)
+/* Drops the records gone() says go (removals past their retention, the
+ * entries of a revoked owner) in one pass over cat->recs, moving the
+ * cursors of whole-catalog sends in progress with the records; the log is
+ * then rewritten without them. Returns how many went. */
+static size_t purge(struct catalog *cat, int (*gone)(const struct cat_rec *r, const void *arg),
+		    const void *arg)
 {
-	int64_t before = now_us() - CATALOG_TOMBSTONE_DAYS * DAY_US;
 	size_t kept = 0;
 	for (size_t i = 0; i < cat->count; i++) {
 		struct cat_rec *r = cat->recs[i];
-		int gone = r->e.removed && r->e.time_us < before;
-		if (gone) {
+		if (gone(r, arg)) {
 			/* A send whose cursor was past this record steps back over
 			 * it: the cursor, less the i - kept records gone before,
 			 * was greater than i. */
@@ -676,12 +682,41 @@ static size_t purge_removals(struct catalog *cat)
 	}
 	size_t purged = cat->count - kept;
 	cat->count = kept;
-	if (purged) {
+	if (purged)
 		cat->rewrite = 1;
+	return purged;
+}
+
+static int removal_expired(const struct cat_rec *r, const void *before)
+{
+	return r->e.removed && r->e.time_us < *(const int64_t *)before;
+}
+
+/* Drops the removals older than CATALOG_TOMBSTONE_DAYS. */
+static size_t purge_removals(struct catalog *cat)
+{
+	int64_t before = now_us() - CATALOG_TOMBSTONE_DAYS * DAY_US;
+	size_t purged = purge(cat, removal_expired, &before);
+	if (purged)
 		log_info("catalog: forgot %zu removals older than %d days", purged,
 			 CATALOG_TOMBSTONE_DAYS);
-	}
 	return purged;
+}
+
+static int owned_by(const struct cat_rec *r, const void *owner)
+{
+	return !memcmp(r->e.owner, owner, NODE_ID_LEN);
+}
+
+size_t catalog_drop_owner(struct catalog *cat, const uint8_t owner[NODE_ID_LEN])
+{
+	size_t dropped = purge(cat, owned_by, owner);
+	if (dropped) {
+		char sid[17];
+		log_info("catalog: dropped %zu entries of revoked node %s", dropped,
+			 short_node_id(owner, sid));
+	}
+	return dropped;
 }
 
 /* ---- sending ---- */
@@ -1370,7 +1405,8 @@ out:
 }
 
 int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
-		 const struct config *cfg, struct loopwork *lw, struct pool *pool)
+		 const struct config *cfg, const struct revocations *rv, struct loopwork *lw,
+		 struct pool *pool)
 {
 	struct catalog *cat = calloc(1, sizeof(*cat));
 	int err;
@@ -1378,6 +1414,7 @@ int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
 	if (!cat)
 		return -ENOMEM;
 	cat->mesh = mesh;
+	cat->rv = rv;
 	cat->cfg = cfg;
 	cat->lw = lw;
 	cat->pool = pool;

@@ -49,6 +49,7 @@
 
 #include "net/loopwork.h"
 #include "node/mesh.h"
+#include "node/revoke.h"
 #include "proto/capability.h"
 #include "proto/shoal.pb-c.h"
 
@@ -73,13 +74,19 @@ struct catalog;
  * home/catalog, each checked again (those that fail are dropped, with one
  * summary line; a missing file is an empty catalog, an unreadable or corrupt
  * one is logged and replaced by what the network sends). mesh (who to flood
- * to), cfg (gossip_interval) and lw with its pool (where saves run) are
+ * to), cfg (gossip_interval), rv (may be NULL: entries of the owners it
+ * names are refused) and lw with its pool (where saves run) are
  * borrowed for the catalog's life. Returns 0 with *out set, or an error of
  * the identity files (-errno, SHOAL_EIDENTITY), logged, with *out NULL;
  * -ENOMEM.
  */
 int catalog_open(struct catalog **out, const char *home, struct mesh *mesh,
-		 const struct config *cfg, struct loopwork *lw, struct pool *pool);
+		 const struct config *cfg, const struct revocations *rv, struct loopwork *lw,
+		 struct pool *pool);
+
+/* Drops every entry of owner (revoked: rv names it from now on, so no entry
+ * of it is taken again) and rewrites the log; returns how many went. */
+size_t catalog_drop_owner(struct catalog *cat, const uint8_t owner[NODE_ID_LEN]);
 
 /*
  * Closes the catalog at stop: waits for a save in progress on the pool (so

@@ -179,13 +179,16 @@ static void status_done(struct ops_job *oj)
 	struct mesh *mesh = ctl->env.mesh;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	Shoal__CtlStatus st = SHOAL__CTL_STATUS__INIT;
-	unsigned up, down;
-	mesh_counts(mesh, &up, &down);
+	struct mesh_census mc;
+	mesh_census(mesh, monotonic_seconds(), &mc);
 	st.node_id.data = mesh->self;
 	st.node_id.len = NODE_ID_LEN;
 	st.listen_addr = (char *)ctl->env.listen_addr;
-	st.peers_up = up;
-	st.peers_down = down;
+	st.peers_up = mc.up;
+	st.peers_down = mc.down;
+	st.peers_lost = mc.lost;
+	st.peers_revoked = mc.revoked;
+	st.repair_in = (int64_t)(mc.repair_in + 0.999);
 	st.chunks = j->chunks;
 	st.bytes = j->bytes;
 	const struct repair_stats *rs = repair_stats(ctl->env.repair);
@@ -196,7 +199,6 @@ static void status_done(struct ops_job *oj)
 	st.corrupt_fixed = rs->corrupt_fixed;
 	st.unrecoverable = rs->unrecoverable;
 	st.scrubbed = rs->scrubbed;
-	st.peers_lost = mesh_lost(mesh, monotonic_seconds(), NULL);
 	st.candidates = mesh->candidates.count;
 	st.new_dials = mesh->dials.spent;
 	rep.request_id = j->request_id;
@@ -215,8 +217,10 @@ static void reply_peers(struct ctl_client *c, uint64_t request_id)
 		reply_error(c, request_id, -ENOMEM, "out of memory");
 		goto out;
 	}
+	double now = monotonic_seconds();
 	for (unsigned i = 0; i < mesh->nmembers; i++) {
 		struct member *m = &mesh->members[i];
+		double in;
 		shoal__ctl_peer__init(&items[i]);
 		items[i].node_id.data = m->id;
 		items[i].node_id.len = NODE_ID_LEN;
@@ -224,6 +228,8 @@ static void reply_peers(struct ctl_client *c, uint64_t request_id)
 		items[i].up = m->state == MEMBER_UP;
 		items[i].rtt_us = m->rtt_us;
 		items[i].last_seen = m->last_seen;
+		items[i].state = (char *)member_standing_name(member_standing(mesh, m, now, &in));
+		items[i].repair_in = (int64_t)(in + 0.999);
 		ptrs[i] = &items[i];
 	}
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
@@ -923,6 +929,72 @@ static void reply_catalog(struct ctl_client *c, uint64_t request_id)
 	names_release(&a);
 }
 
+/* ---- membership, answered on the loop ---- */
+
+static void reply_revoke(struct ctl_client *c, uint64_t request_id, const Shoal__Revocation *pb)
+{
+	struct revocation r;
+	int err = revocation_from_pb(pb, &r);
+	if (!err && !memcmp(r.node, c->ctl->env.mesh->self, NODE_ID_LEN)) {
+		reply_error(c, request_id, SHOAL_EUSAGE, "a node cannot revoke itself");
+		return;
+	}
+	if (!err)
+		err = trust_revoke(c->ctl->env.trust, &r, NULL);
+	if (err < 0) {
+		reply_error(c, request_id, err,
+			    err == SHOAL_EIDENTITY ? "the revocation is not signed by this node's "
+						     "network CA"
+						   : "cannot keep the revocation");
+		return;
+	}
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	rep.request_id = request_id;
+	if (err == 0)
+		rep.warning = "that node was revoked already";
+	client_send(c, &rep);
+}
+
+static void reply_revocations(struct ctl_client *c, uint64_t request_id)
+{
+	const struct revocations *rv = c->ctl->env.trust->rv;
+	size_t n = rv->count ? rv->count : 1;
+	Shoal__Revocation *pbs = calloc(n, sizeof(*pbs));
+	Shoal__Revocation **ptrs = calloc(n, sizeof(*ptrs));
+	if (!pbs || !ptrs) {
+		reply_error(c, request_id, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < rv->count; i++) {
+		revocation_to_pb(&rv->list[i], &pbs[i]);
+		ptrs[i] = &pbs[i];
+	}
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__Revocations list = SHOAL__REVOCATIONS__INIT;
+	list.n_list = rv->count;
+	list.list = ptrs;
+	rep.request_id = request_id;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_REVOCATIONS;
+	rep.revocations = &list;
+	client_send(c, &rep);
+out:
+	free(pbs);
+	free(ptrs);
+}
+
+static void reply_forget(struct ctl_client *c, uint64_t request_id, const uint8_t *id)
+{
+	int err = trust_forget(c->ctl->env.trust, id);
+	if (err == SHOAL_ENOTFOUND)
+		reply_error(c, request_id, err, "no such member");
+	else if (err == -EBUSY)
+		reply_error(c, request_id, err, "that member is up; only a member down is forgotten");
+	else if (err)
+		reply_error(c, request_id, err, "cannot forget it");
+	else
+		reply_error(c, request_id, 0, NULL);
+}
+
 /* ---- the socket ---- */
 
 static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
@@ -943,6 +1015,15 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 	}
 	case SHOAL__CTL_REQUEST__REQ_PEERS:
 		reply_peers(c, req->request_id);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_REVOKE:
+		reply_revoke(c, req->request_id, req->revoke->revocation);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_REVOCATIONS:
+		reply_revocations(c, req->request_id);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_FORGET:
+		reply_forget(c, req->request_id, req->forget->node_id.data);
 		break;
 	case SHOAL__CTL_REQUEST__REQ_LS:
 		if (req->ls->network) {

@@ -24,6 +24,7 @@
 #include "node/ops.h"
 #include "node/remote.h"
 #include "node/repair.h"
+#include "node/trust.h"
 
 /* What the control socket works with; all borrowed for its life. */
 struct ctl_env {
@@ -35,6 +36,7 @@ struct ctl_env {
 	struct remote *remote;
 	struct repair *repair;
 	struct catalog *catalog;
+	struct trust *trust;
 	const char *listen_addr;
 };
 

@@ -32,10 +32,13 @@ static double jitter(double seconds)
 
 void members_init(struct members *ms, struct mesh *mesh, const struct config *cfg,
 		  struct event_base *base, const struct conn_params *dial, struct ops *ops,
-		  const char *listen_addr)
+		  const struct revocations *rv, const char *listen_addr)
 {
 	memset(ms, 0, sizeof(*ms));
 	ms->mesh = mesh;
+	ms->rv = rv;
+	for (unsigned i = 0; i < mesh->nmembers; i++)
+		mesh->members[i].revoked = revocations_find(rv, mesh->members[i].id) != NULL;
 	ms->cfg = cfg;
 	ms->base = base;
 	ms->dial = *dial;
@@ -133,6 +136,20 @@ static void send_ping(struct member *m, double now)
 	link_send(m->link, &env);
 }
 
+/* Every revocation we know, before anything else: a node that was away
+ * learns them from the first member it meets. */
+static void send_revocations(struct members *ms, struct link *l)
+{
+	Shoal__Revocation pbs[REVOCATIONS_PER_FRAME];
+	Shoal__Revocation *ptrs[REVOCATIONS_PER_FRAME];
+	for (size_t from = 0; from < ms->rv->count;) {
+		Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+		Shoal__Revocations msg;
+		from += revocations_frame(ms->rv, from, &env, &msg, pbs, ptrs);
+		link_send(l, &env);
+	}
+}
+
 /* ---- connection life ---- */
 
 void members_on_ready(struct members *ms, struct link *l)
@@ -140,6 +157,14 @@ void members_on_ready(struct members *ms, struct link *l)
 	const uint8_t *id = conn_peer_id(l->c);
 	char sid[17], fid[17];
 	link_authenticated(ms->mesh, l);
+	send_revocations(ms, l);
+	const struct revocation *r = revocations_find(ms->rv, id);
+	if (r) {
+		log_info("%s: node %s was revoked%s%s; refusing it", conn_remote(l->c),
+			 short_node_id(id, sid), r->reason[0] ? ": " : "", r->reason);
+		conn_close(l->c, SHOAL_EIDENTITY, SHOAL__ERROR__CODE__REFUSED, "revoked");
+		return;
+	}
 	if (!memcmp(id, ms->mesh->self, NODE_ID_LEN)) {
 		/* A bootstrap or gossiped address that is this node. */
 		if (l->bootstrap)
@@ -209,7 +234,7 @@ static struct member *least_valuable(struct members *ms, double now)
 		if (!m->seen_up) {
 			if (!never || m->last_seen < never->last_seen)
 				never = m;
-		} else if (now - m->down_since >= ms->cfg->grace_period) {
+		} else if (m->revoked || now - m->down_since >= ms->cfg->grace_period) {
 			if (!lost || m->down_since < lost->down_since)
 				lost = m;
 		}
@@ -500,7 +525,7 @@ static int bootstrap_satisfied(struct members *ms, struct bootstrap *b)
 
 static int dial_due(const struct member *m, double now)
 {
-	return !m->link && !m->dialing && m->addr[0] && now >= m->next_dial;
+	return !m->revoked && !m->link && !m->dialing && m->addr[0] && now >= m->next_dial;
 }
 
 static void dial_member(struct members *ms, struct member *m)

@@ -29,6 +29,7 @@
 #include "net/conn.h"
 #include "node/mesh.h"
 #include "node/ops.h"
+#include "node/revoke.h"
 
 #define MEMBERS_BOOTSTRAP_MAX 32
 
@@ -50,7 +51,8 @@ struct members {
 	struct event_base *base;
 	struct conn_params dial; /* how to dial: TLS context, ops, arg */
 	struct ops *ops;
-	const char *listen_addr; /* what our Hello says */
+	const struct revocations *rv; /* sent first on every link; revoked ids refused */
+	const char *listen_addr;      /* what our Hello says */
 	/* state */
 	struct bootstrap bootstraps[MEMBERS_BOOTSTRAP_MAX];
 	unsigned nbootstraps;
@@ -60,15 +62,17 @@ struct members {
 	int forgot; /* a member was forgotten since the last save */
 };
 
-/* Sets up ms; everything is borrowed for ms's life. The bootstrap addresses
+/* Sets up ms; everything is borrowed for ms's life (the members already in
+ * the table that rv names are marked revoked). The bootstrap addresses
  * are cfg->bootstrap's. dial->arg is passed to the connection callbacks of
  * the links ms dials (the link itself is the connection's user pointer). */
 void members_init(struct members *ms, struct mesh *mesh, const struct config *cfg,
 		  struct event_base *base, const struct conn_params *dial, struct ops *ops,
-		  const char *listen_addr);
+		  const struct revocations *rv, const char *listen_addr);
 
-/* l's TLS handshake finished: a link to this node itself or to another id
- * than the dial expected is closed; otherwise our Hello goes out. */
+/* l's TLS handshake finished: every revocation we know goes out first; then
+ * a link to this node itself, to another id than the dial expected or to a
+ * revoked node is closed; otherwise our Hello goes out. */
 void members_on_ready(struct members *ms, struct link *l);
 
 /* The peer's Hello arrived on l (its version and id already checked by the

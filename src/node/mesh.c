@@ -145,6 +145,17 @@ struct member *member_replace(struct mesh *m, struct member *old, const uint8_t 
 	return old;
 }
 
+void member_remove(struct mesh *m, struct member *mb)
+{
+	struct member *last = &m->members[m->nmembers - 1];
+	if (mb != last) {
+		*mb = *last;
+		if (mb->link)
+			mb->link->member = mb;
+	}
+	m->nmembers--;
+}
+
 struct link *member_link(struct mesh *m, const uint8_t id[NODE_ID_LEN])
 {
 	struct member *mb = member_find(m, id);
@@ -173,38 +184,74 @@ size_t mesh_gone_lately(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], size_
 	size_t n = 0;
 	for (unsigned i = 0; i < m->nmembers && n < max; i++) {
 		const struct member *mb = &m->members[i];
-		if (mb->state != MEMBER_UP && mb->last_seen > since)
+		if (mb->state != MEMBER_UP && !mb->revoked && mb->last_seen > since)
 			memcpy(out[n++], mb->id, NODE_ID_LEN);
 	}
 	return n;
 }
 
+enum member_standing member_standing(const struct mesh *m, const struct member *mb, double now,
+				     double *repair_in)
+{
+	if (repair_in)
+		*repair_in = 0;
+	if (mb->revoked)
+		return STANDING_REVOKED;
+	if (mb->state == MEMBER_UP)
+		return STANDING_UP;
+	double left = m->cfg->grace_period - (now - mb->down_since);
+	if (left <= 0)
+		return STANDING_LOST;
+	if (repair_in)
+		*repair_in = left;
+	return STANDING_DOWN;
+}
+
+const char *member_standing_name(enum member_standing s)
+{
+	static const char *const names[] = {"up", "down", "lost", "revoked"};
+	return names[s];
+}
+
+void mesh_census(const struct mesh *m, double now, struct mesh_census *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (unsigned i = 0; i < m->nmembers; i++) {
+		double in;
+		switch (member_standing(m, &m->members[i], now, &in)) {
+		case STANDING_UP:
+			c->up++;
+			break;
+		case STANDING_DOWN:
+			c->down++;
+			if (!c->repair_in || in < c->repair_in)
+				c->repair_in = in;
+			break;
+		case STANDING_LOST:
+			c->lost++;
+			break;
+		case STANDING_REVOKED:
+			c->revoked++;
+			break;
+		}
+	}
+}
+
 void mesh_counts(const struct mesh *m, unsigned *up, unsigned *down)
 {
-	*up = *down = 0;
-	for (unsigned i = 0; i < m->nmembers; i++) {
-		if (m->members[i].state == MEMBER_UP)
-			(*up)++;
-		else
-			(*down)++;
-	}
+	struct mesh_census c;
+	mesh_census(m, monotonic_seconds(), &c);
+	*up = c.up;
+	*down = c.down + c.lost + c.revoked;
 }
 
 unsigned mesh_lost(const struct mesh *m, double now, unsigned *waiting)
 {
-	unsigned lost = 0, wait = 0;
-	for (unsigned i = 0; i < m->nmembers; i++) {
-		const struct member *mb = &m->members[i];
-		if (mb->state == MEMBER_UP)
-			continue;
-		if (now - mb->down_since >= m->cfg->grace_period)
-			lost++;
-		else
-			wait++;
-	}
+	struct mesh_census c;
+	mesh_census(m, now, &c);
 	if (waiting)
-		*waiting = wait;
-	return lost;
+		*waiting = c.down;
+	return c.lost + c.revoked;
 }
 
 const char *short_node_id(const uint8_t id[NODE_ID_LEN], char out[17])

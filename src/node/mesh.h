@@ -66,7 +66,13 @@ struct member {
 	 * pushed_at_count what that was when the count began. */
 	uint64_t pinned_bytes, pushed, pushed_at_count;
 	double refused_logged; /* when a refusal of its chunks was last logged */
+	int revoked;	       /* the network CA revoked it: never up again */
 };
+
+/* How a member stands, for status and repair: up; down for less than the
+ * grace period (its copies still count; repair waits); lost (down longer:
+ * its copies are remade elsewhere); revoked (lost for good). */
+enum member_standing { STANDING_UP, STANDING_DOWN, STANDING_LOST, STANDING_REVOKED };
 
 /* What arrived on a link, for the dispatcher's admission checks and logs. */
 struct link_counters {
@@ -145,6 +151,10 @@ struct member *member_add(struct mesh *m, const uint8_t id[NODE_ID_LEN], const c
  * other modules keep by old's id is theirs to let go. */
 struct member *member_replace(struct mesh *m, struct member *old, const uint8_t id[NODE_ID_LEN],
 			      const char *addr);
+/* Removes mb from the table (forget, leave): it must have no link and no
+ * dial in progress. Moves another member into its slot, so pointers to
+ * members other than through links are stale afterwards. */
+void member_remove(struct mesh *m, struct member *mb);
 /* The established, usable link of member id, or NULL. */
 struct link *member_link(struct mesh *m, const uint8_t id[NODE_ID_LEN]);
 
@@ -153,13 +163,28 @@ struct link *member_link(struct mesh *m, const uint8_t id[NODE_ID_LEN]);
  * lost. */
 size_t mesh_up_ids(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], uint8_t *returned,
 		   size_t max);
+/* mb's standing at now; *repair_in (may be NULL) gets, for a member down,
+ * the seconds until it counts as lost, else 0. */
+enum member_standing member_standing(const struct mesh *m, const struct member *mb, double now,
+				     double *repair_in);
+/* "up", "down", "lost", "revoked". */
+const char *member_standing_name(enum member_standing s);
+/* Members by standing; repair_in: the seconds until the first member down
+ * counts as lost (0 when none is down). */
+struct mesh_census {
+	unsigned up, down, lost, revoked;
+	double repair_in;
+};
+void mesh_census(const struct mesh *m, double now, struct mesh_census *c);
+/* Members up, and the rest (down, lost or revoked). */
 void mesh_counts(const struct mesh *m, unsigned *up, unsigned *down);
 /* Copies the ids of the members down but seen up within the config's
  * repair_gone_days (at most max): those who may own what they pin here
  * (plan_want()). Returns how many. */
 size_t mesh_gone_lately(const struct mesh *m, uint8_t (*out)[NODE_ID_LEN], size_t max);
-/* Counts the members down longer than cfg->grace_period (lost: their copies
- * are remade elsewhere) and those down for less (*waiting, may be NULL). */
+/* Counts the members lost (down longer than cfg->grace_period: their copies
+ * are remade elsewhere) or revoked, and those down for less (*waiting, may
+ * be NULL). */
 unsigned mesh_lost(const struct mesh *m, double now, unsigned *waiting);
 
 /* The first 16 hex digits of a node id, for log lines. */

@@ -59,6 +59,8 @@ struct node {
 	struct catalog *catalog;
 	struct serve *serve;
 	struct repair *repair;
+	struct revocations rv;
+	struct trust trust;
 	struct peer peer;
 	struct ctl *ctl;
 };
@@ -223,22 +225,24 @@ static int start_modules(struct node *n)
 		log_warnx("cannot load the known members: %s", shoal_strerror(err));
 	if ((err = ops_start(&n->ops, n->store, n->base)))
 		return err;
-	members_init(&n->members, &n->mesh, &n->cfg, n->base, &n->conn_params, n->ops,
+	members_init(&n->members, &n->mesh, &n->cfg, n->base, &n->conn_params, n->ops, &n->rv,
 		     n->listen_addr);
 	remote_init(&n->remote, &n->mesh, n->pool, &n->store->objects, n->lw);
-	if ((err = catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, n->lw, n->pool)))
+	if ((err = catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, &n->rv, n->lw, n->pool)))
 		return err;
 	if ((err = serve_start(&n->serve, n->store, &n->mesh, n->ops, &n->remote, n->lw)))
 		return err;
 	if ((err = repair_start(&n->repair, n->id, n->store, &n->mesh, n->ops, &n->remote, n->base,
 				n->lw)))
 		return err;
+	trust_init(&n->trust, &n->mesh, &n->members, n->catalog, &n->rv, n->ops, n->store);
 	n->peer = (struct peer){
 		.mesh = &n->mesh,
 		.members = &n->members,
 		.serve = n->serve,
 		.catalog = n->catalog,
 		.remote = &n->remote,
+		.trust = &n->trust,
 	};
 	struct ctl_env env = {
 		.home = n->home,
@@ -249,6 +253,7 @@ static int start_modules(struct node *n)
 		.remote = &n->remote,
 		.repair = n->repair,
 		.catalog = n->catalog,
+		.trust = &n->trust,
 		.listen_addr = n->listen_addr,
 	};
 	return ctl_start(&n->ctl, &env);
@@ -281,6 +286,10 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
 	}
 	if ((err = tls_ctx_new(home, &n->ssl)))
 		goto fail;
+	if ((err = revocations_open(&n->rv, home))) {
+		log_error("cannot load the revocations in %s: %s", home, shoal_strerror(err));
+		goto fail;
+	}
 	if ((err = start_modules(n)))
 		goto fail;
 	n->tick = event_new(base, -1, EV_PERSIST, on_tick, n);
@@ -330,6 +339,7 @@ void node_close(struct node *n)
 	serve_free(n->serve);
 	catalog_close(n->catalog);
 	repair_free(n->repair);
+	revocations_close(&n->rv);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);
 	free(n);

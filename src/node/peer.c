@@ -148,9 +148,28 @@ static int on_catalog(struct peer *p, struct link *l, struct inbound *in)
 	return 1;
 }
 
+static int on_revocations(struct peer *p, struct link *l, struct inbound *in)
+{
+	trust_on_revocations(p->trust, l, in->env->revocations);
+	return 1;
+}
+
+static int on_leave(struct peer *p, struct link *l, struct inbound *in)
+{
+	(void)in;
+	trust_on_leave(p->trust, l);
+	return 1;
+}
+
+static int on_forget(struct peer *p, struct link *l, struct inbound *in)
+{
+	trust_on_forget(p->trust, l, in->env->forget);
+	return 1;
+}
+
 /* ---- the table ---- */
 
-_Static_assert(SHOAL__ENVELOPE__MSG_CATALOG_REQUEST < MESH_MSG_MAX,
+_Static_assert(SHOAL__ENVELOPE__MSG_FORGET < MESH_MSG_MAX,
 	       "every message number fits the table and the link counters");
 
 static const struct route routes[MESH_MSG_MAX] = {
@@ -171,6 +190,9 @@ static const struct route routes[MESH_MSG_MAX] = {
 	[SHOAL__ENVELOPE__MSG_CATALOG_DELTA] = {"CatalogDelta", on_catalog, MEMBER, 0},
 	[SHOAL__ENVELOPE__MSG_CATALOG_DIGEST] = {"CatalogDigest", on_catalog, MEMBER, 0},
 	[SHOAL__ENVELOPE__MSG_CATALOG_REQUEST] = {"CatalogRequest", on_catalog, MEMBER, 0},
+	[SHOAL__ENVELOPE__MSG_REVOCATIONS] = {"Revocations", on_revocations, BEFORE_HELLO, 0},
+	[SHOAL__ENVELOPE__MSG_LEAVE] = {"Leave", on_leave, MEMBER, 0},
+	[SHOAL__ENVELOPE__MSG_FORGET] = {"Forget", on_forget, MEMBER, 0},
 };
 
 static const struct route *route_of(int msg_case)

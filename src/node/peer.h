@@ -2,7 +2,7 @@
  * The peer protocol's dispatcher: every frame a peer sends comes in here
  * and is routed, through one static table keyed by the Envelope's message
  * type, to the module that handles it (members.h, serve.h, catalog.h,
- * remote.h). Each entry of the table names the message, its handler and
+ * remote.h, trust.h). Each entry of the table names the message, its handler and
  * what it requires: whether it may come before Hello, whether only an
  * established member may send it, and how large a payload it may carry. The
  * per-link counters (struct link_counters in mesh.h) are kept here, and the
@@ -31,6 +31,7 @@
 #include "node/mesh.h"
 #include "node/remote.h"
 #include "node/serve.h"
+#include "node/trust.h"
 
 /* The modules frames are routed to; all borrowed. */
 struct peer {
@@ -39,6 +40,7 @@ struct peer {
 	struct serve *serve;
 	struct catalog *catalog;
 	struct remote *remote;
+	struct trust *trust;
 };
 
 /* Connection callbacks for every peer link: the conn's arg is the struct

@@ -544,16 +544,12 @@ int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 	return row_exists(ix, "SELECT 1 FROM refs WHERE chunk = ? LIMIT 1", id, NULL);
 }
 
-int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+/* Runs each of sql[0..n), every one bound to id. */
+static int run_each(struct index *ix, const char *const *sql, size_t n, const uint8_t id[32])
 {
-	int err = index_chunk_referenced(ix, id);
-	if (err)
-		return err == 1 ? SHOAL_EEXIST : err; /* 1: a file of this node needs it */
 	sqlite3_stmt *st;
-	const char *sql[] = {
-		"DELETE FROM pins WHERE chunk = ?", "DELETE FROM placed WHERE chunk = ?",
-		"DELETE FROM repaired WHERE chunk = ?", "DELETE FROM copies WHERE chunk = ?"};
-	for (size_t i = 0; !err && i < sizeof(sql) / sizeof(sql[0]); i++) {
+	int err = 0;
+	for (size_t i = 0; !err && i < n; i++) {
 		err = prepare(ix, sql[i], &st);
 		if (!err) {
 			bind_id(st, 1, id);
@@ -561,6 +557,25 @@ int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 		}
 	}
 	return err;
+}
+
+int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	int err = index_chunk_referenced(ix, id);
+	if (err)
+		return err == 1 ? SHOAL_EEXIST : err; /* 1: a file of this node needs it */
+	static const char *const sql[] = {
+		"DELETE FROM pins WHERE chunk = ?", "DELETE FROM placed WHERE chunk = ?",
+		"DELETE FROM repaired WHERE chunk = ?", "DELETE FROM copies WHERE chunk = ?"};
+	return run_each(ix, sql, sizeof(sql) / sizeof(sql[0]), id);
+}
+
+int index_node_drop(struct index *ix, const uint8_t node[32])
+{
+	static const char *const sql[] = {
+		"DELETE FROM pins WHERE node = ?", "DELETE FROM placed WHERE node = ?",
+		"DELETE FROM repaired WHERE node = ?", "DELETE FROM unpins WHERE node = ?"};
+	return run_each(ix, sql, sizeof(sql) / sizeof(sql[0]), node);
 }
 
 int index_placed_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])

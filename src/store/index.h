@@ -116,6 +116,11 @@ int index_chunk_referenced(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
  * of this node needs the chunk. Run inside a transaction. */
 int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 
+/* Forgets node (revoked): its pins here, the copies this node placed or
+ * made on it and the unpins owed to it. Run inside a transaction; the
+ * chunks left without a pin or ref are then garbage. */
+int index_node_drop(struct index *ix, const uint8_t node[32]);
+
 /*
  * Placed: copies this node asked another node to keep (pushed chunks, sent
  * manifests). When garbage collection finds that no ref of this node needs

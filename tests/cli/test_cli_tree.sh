@@ -211,11 +211,15 @@ nid=$(shoal --home h id)
 shoal --home h send "$cap" >out 2>err
 check_eq "send without --to is a usage error (2)" 2 $?
 check_err1 "... with one line naming --to" err "--to"
-for bad in abc "${nid:0:51}" "${nid}a" "${nid:0:51}1" ""; do
+for bad in "${nid}a" "a b" "x/y" ""; do
 	shoal --home h send "$cap" --to "$bad" >out 2>err
 	check_eq "send --to '${bad:0:12}...' (not a node id) is a usage error (2)" 2 $?
 	check_err1 "... with one line" err "not a node id"
 done
+# A prefix or nickname is looked up in the daemon's member list.
+shoal --home h send "$cap" --to abc >out 2>err
+check_eq "send --to a nickname without a daemon fails (1)" 1 $?
+check_err1 "... with one line naming the missing daemon" err "no daemon"
 shoal --home h send --to "$nid" >out 2>err
 check_eq "send without a target is a usage error (2)" 2 $?
 shoal --home h send "shoal:bad" --to "$nid" >out 2>err

@@ -162,7 +162,7 @@ static void run_for(struct world *w, double secs)
 
 static void cat_open(struct world *w, struct tnode *n)
 {
-	assert_int_equal(catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, w->lw, w->pool), 0);
+	assert_int_equal(catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, NULL, w->lw, w->pool), 0);
 	assert_non_null(n->catalog);
 }
 
@@ -1072,7 +1072,7 @@ static void test_without_catalog(void **state)
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
 	assert_true(saved >= 0 && null >= 0);
 	dup2(null, STDERR_FILENO);
-	int err = catalog_open(&cat, "/nonexistent/shoal-home", &mesh, &cfg, NULL, NULL);
+	int err = catalog_open(&cat, "/nonexistent/shoal-home", &mesh, &cfg, NULL, NULL, NULL);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(null);
