@@ -23,7 +23,7 @@
 /* Whether the network file's CA is the one the home's node trusts. */
 static int same_network(const char *home, X509 *ca)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	X509 *mine = NULL;
 	snprintf(path, sizeof(path), "%s/ca.crt", home);
 	if (identity_load_cert(path, &mine))
