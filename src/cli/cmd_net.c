@@ -284,10 +284,10 @@ int cmd_peers(struct cli *cli, int argc, char **argv)
 		const char *state = p->state[0] ? p->state : p->up ? "up" : "down";
 		if (list) {
 			json_array_append_new(
-				list, json_pack("{s:s, s:s, s:s, s:s, s:f, s:I, s:I}", "node_id", id,
-						"nickname", p->nickname, "addr", p->addr, "state",
-						state, "rtt_ms", p->rtt_us / 1000.0, "repair_in",
-						(json_int_t)p->repair_in, "last_seen",
+				list, json_pack("{s:s, s:s, s:s, s:s, s:f, s:I, s:I}", "node_id",
+						id, "nickname", p->nickname, "addr", p->addr,
+						"state", state, "rtt_ms", p->rtt_us / 1000.0,
+						"repair_in", (json_int_t)p->repair_in, "last_seen",
 						(json_int_t)p->last_seen));
 			continue;
 		}
@@ -332,8 +332,8 @@ int cli_resolve_node(struct cli *cli, const char *text, uint8_t id[NODE_ID_LEN])
 		return ret;
 	size_t found = 0;
 	char first[NODE_ID_STR_LEN + 1] = "", second[NODE_ID_STR_LEN + 1] = "";
-	for (size_t i = 0; rep->reply_case == SHOAL__CTL_REPLY__REPLY_PEERS && i < rep->peers->n_peers;
-	     i++) {
+	for (size_t i = 0;
+	     rep->reply_case == SHOAL__CTL_REPLY__REPLY_PEERS && i < rep->peers->n_peers; i++) {
 		const Shoal__CtlPeer *p = rep->peers->peers[i];
 		char sid[NODE_ID_STR_LEN + 1];
 		node_id_format(p->node_id.data, sid);
@@ -352,8 +352,9 @@ int cli_resolve_node(struct cli *cli, const char *text, uint8_t id[NODE_ID_LEN])
 	if (found == 1)
 		return 0;
 	if (found > 1)
-		return cli_failx("'%s' matches %zu members (%.16s..., %.16s...); give more of the id",
-				 text, found, first, second);
+		return cli_failx(
+			"'%s' matches %zu members (%.16s..., %.16s...); give more of the id", text,
+			found, first, second);
 	if (len < CLI_ID_PREFIX_MIN)
 		return cli_failx("no member has the nickname '%s' (an id prefix needs %d or more "
 				 "characters)",

@@ -60,7 +60,8 @@ int cmd_network_revoke(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected 'network revoke --network NET NODE'");
 	if (!network)
-		return cli_usage(cmd, "network revoke: --network FILE is required (the CA key signs)");
+		return cli_usage(cmd,
+				 "network revoke: --network FILE is required (the CA key signs)");
 	if (strlen(reason) > REVOCATION_REASON_MAX)
 		return cli_usage(cmd, "--reason: at most %d bytes", REVOCATION_REASON_MAX);
 	int ret = cli_home(cli);
@@ -145,7 +146,8 @@ int cmd_network_revocations(struct cli *cli, int argc, char **argv)
 			return cli_opt_exit(c);
 	}
 	if (argc != optind)
-		return cli_usage(cmd, "network revocations: unexpected argument '%s'", argv[optind]);
+		return cli_usage(cmd, "network revocations: unexpected argument '%s'",
+				 argv[optind]);
 	int ret = cli_home(cli);
 	if (ret)
 		return ret;

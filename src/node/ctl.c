@@ -988,7 +988,8 @@ static void reply_forget(struct ctl_client *c, uint64_t request_id, const uint8_
 	if (err == SHOAL_ENOTFOUND)
 		reply_error(c, request_id, err, "no such member");
 	else if (err == -EBUSY)
-		reply_error(c, request_id, err, "that member is up; only a member down is forgotten");
+		reply_error(c, request_id, err,
+			    "that member is up; only a member down is forgotten");
 	else if (err)
 		reply_error(c, request_id, err, "cannot forget it");
 	else

@@ -473,11 +473,11 @@ static void save_done(struct ops_job *oj)
 }
 
 /* Persists changed members, and forgets those no longer in the table, on the
- * writer (SQLite commits fsync). */
-static void save_members(struct members *ms, double now)
+ * writer (SQLite commits fsync): every SAVE_INTERVAL, or now when forced. */
+static void save_members(struct members *ms, double now, int force)
 {
 	struct mesh *mesh = ms->mesh;
-	if (ms->saving || now - ms->last_save < SAVE_INTERVAL)
+	if (!force && (ms->saving || now - ms->last_save < SAVE_INTERVAL))
 		return;
 	size_t dirty = 0;
 	for (unsigned i = 0; i < mesh->nmembers; i++)
@@ -619,5 +619,10 @@ void members_tick(struct members *ms, double now)
 				send_peers(ms, mesh->members[i].link);
 		}
 	}
-	save_members(ms, now);
+	save_members(ms, now, 0);
+}
+
+void members_flush(struct members *ms)
+{
+	save_members(ms, monotonic_seconds(), 1);
 }

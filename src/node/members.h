@@ -93,6 +93,9 @@ void members_on_peers(struct members *ms, struct link *l, const Shoal__Peers *p)
 /* l is closing (on_close): its member goes down, dials through it end. */
 void members_on_close(struct members *ms, struct link *l, int err);
 
+/* Submits the save of what changed now (at stop, before ops_stop(), which
+ * runs it). */
+void members_flush(struct members *ms);
 /* Periodic: Hello deadlines, pings, timeouts, dialling, gossip, saving. */
 void members_tick(struct members *ms, double now);
 

@@ -317,6 +317,8 @@ void node_close(struct node *n)
 	 * cancelled; then the store threads finish what is queued. */
 	remote_shutdown(&n->remote);
 	ctl_cancel(n->ctl);
+	if (n->ops)
+		members_flush(&n->members);
 	ops_stop(n->ops);
 	/* Close every connection now: peers see the TCP close at once. */
 	struct link *l;

@@ -160,8 +160,7 @@ void trust_on_revocations(struct trust *t, struct link *l, const Shoal__Revocati
 
 /* ---- leave and forget ---- */
 
-static void flood_forget(struct trust *t, uint8_t (*ids)[NODE_ID_LEN], size_t n,
-			 struct link *from)
+static void flood_forget(struct trust *t, uint8_t (*ids)[NODE_ID_LEN], size_t n, struct link *from)
 {
 	if (!n)
 		return;

@@ -162,7 +162,8 @@ static void run_for(struct world *w, double secs)
 
 static void cat_open(struct world *w, struct tnode *n)
 {
-	assert_int_equal(catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, NULL, w->lw, w->pool), 0);
+	assert_int_equal(
+		catalog_open(&n->catalog, n->home, &n->mesh, &n->cfg, NULL, w->lw, w->pool), 0);
 	assert_non_null(n->catalog);
 }
 
