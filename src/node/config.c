@@ -26,7 +26,7 @@ void config_defaults(struct config *cfg)
 	cfg->handshake_timeout = 5.0;
 	cfg->gossip_interval = 5.0;
 	cfg->backoff_max = 30.0;
-	cfg->grace_period = 10.0;
+	cfg->grace_period = 600.0;
 	cfg->repair_interval = 5.0;
 	cfg->repair_rate = 64.0;
 	cfg->scrub_rate = 8.0;

@@ -16,6 +16,9 @@
  *                            with K, M, G or T (powers of 1024), 0 for
  *                            no limit)
  *
+ * grace_period defaults to 600 s: a member is lost, and its copies remade
+ * elsewhere, only after ten minutes down (see struct config).
+ *
  * `shoal init` writes it; command-line flags override it. Addresses are
  * HOST:PORT with a numeric port; bootstrap is a comma-separated list.
  *
@@ -41,7 +44,11 @@ struct config {
 	double handshake_timeout; /* TCP+TLS must finish within this */
 	double gossip_interval;	  /* peer exchange with every peer */
 	double backoff_max;	  /* cap of the reconnect backoff */
-	double grace_period;	  /* a member down this long is lost: its copies are remade */
+	/* A member down this long is lost: its copies are remade elsewhere. 600 s
+	 * by default (Ceph marks a down OSD out after as long), so that a reboot
+	 * or a router's hiccup causes no storm of repair copies; until then its
+	 * copies still count and repair waits. */
+	double grace_period;
 	double repair_interval;	  /* how often replica counts are checked */
 	double repair_rate;	  /* MiB/s at most spent copying chunks for repair */
 	double scrub_rate;	  /* MiB/s at most re-hashed by the background scrub (0: off) */

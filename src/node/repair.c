@@ -23,11 +23,22 @@
 #define SCRUB_SLICE  1.0 /* seconds between scrub slices */
 #define SCRUB_BATCH  256
 
-/* What was last logged for a chunk, so each decision is logged once. */
+/* What was last logged for a chunk, so each decision is logged once: its
+ * copies (have of want, at debug level) and the last problem warned of. */
 #define LOGGED_SLOTS 4096
+enum problem { PROBLEM_NONE, PROBLEM_DAMAGED, PROBLEM_MISSING, PROBLEM_UNREADABLE };
 struct logged {
 	uint8_t id[8];
 	uint16_t have, want;
+	uint8_t problem; /* enum problem */
+};
+
+/* What a pass did, summed over its slices (on the loop), for its one log line. */
+struct pass_totals {
+	uint64_t scanned, under, made, bytes, released, short_of, no_target, corrupt, fixed;
+	int last_err;		    /* the last failed copy's error, 0 if none */
+	size_t nto;		    /* distinct members copies went to ... */
+	uint8_t (*to)[NODE_ID_LEN]; /* ... (MESH_MEMBERS_MAX slots) */
 };
 
 struct repair {
@@ -46,7 +57,8 @@ struct repair {
 	double next_slice;  /* when its next slice may start (pacing) */
 	struct event *pace; /* fires then */
 	uint8_t scan_after[CHUNK_ID_LEN];
-	uint64_t pass_under;
+	struct pass_totals pass;
+	uint64_t logged_short; /* chunks the last logged pass could not copy */
 	double last_scan;
 	/* the scrub */
 	int scrubbing;
@@ -73,9 +85,16 @@ struct repair_job {
 	size_t nrecent;
 	/* results */
 	int pass_done; /* scan: the last batch was seen, or a member was silent */
+	int silent;    /* scan: ... the latter: a member did not answer Have */
 	uint64_t moved;
 	double seconds;
 	uint64_t under, repaired, corrupt, fixed, unrecoverable, scrubbed;
+	/* scan: chunks looked at, surplus copies let go, under-replicated chunks
+	 * this node leads but left short (no_target of them for want of a member
+	 * without a copy), the last copy's error, and which peers took copies */
+	uint64_t scanned, released, short_of, no_target;
+	int last_err;
+	uint8_t *got; /* [npeers] */
 };
 
 static const char *short_hex(const uint8_t id[CHUNK_ID_LEN], char out[17])
@@ -94,9 +113,27 @@ static int news(struct repair *rp, const uint8_t id[CHUNK_ID_LEN], unsigned have
 	struct logged *l = &rp->logged[h % LOGGED_SLOTS];
 	if (!memcmp(l->id, id, sizeof(l->id)) && l->have == have && l->want == want)
 		return 0;
+	if (memcmp(l->id, id, sizeof(l->id)))
+		l->problem = PROBLEM_NONE;
 	memcpy(l->id, id, sizeof(l->id));
 	l->have = (uint16_t)have;
 	l->want = (uint16_t)want;
+	return 1;
+}
+
+/* Whether problem p of a chunk is news (then remembered): a chunk that stays
+ * damaged or unreadable is warned of once, not at every pass. */
+static int problem_news(struct repair *rp, const uint8_t id[CHUNK_ID_LEN], enum problem p)
+{
+	uint32_t h = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+	struct logged *l = &rp->logged[h % LOGGED_SLOTS];
+	if (!memcmp(l->id, id, sizeof(l->id)) && l->problem == p)
+		return 0;
+	if (memcmp(l->id, id, sizeof(l->id))) {
+		memcpy(l->id, id, sizeof(l->id));
+		l->have = l->want = 0;
+	}
+	l->problem = (uint8_t)p;
 	return 1;
 }
 
@@ -255,8 +292,9 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 	if (err == SHOAL_ECORRUPT || err == SHOAL_EMISSING) {
 		/* Never spread a damaged copy: replace this one from a live holder
 		 * (checked against the id), then copy that. */
-		log_warnx("repair: chunk %s is %s here; replacing it first", sid,
-			  err == SHOAL_ECORRUPT ? "damaged" : "missing");
+		if (problem_news(rp, id, err == SHOAL_ECORRUPT ? PROBLEM_DAMAGED : PROBLEM_MISSING))
+			log_warnx("repair: chunk %s is %s here; replacing it first", sid,
+				  err == SHOAL_ECORRUPT ? "damaged" : "missing");
 		int e = repair_replace_chunk(
 			rp->remote, s, ix, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers, id);
 		j->corrupt++;
@@ -269,8 +307,10 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 		}
 	}
 	if (err) {
-		log_warnx("repair: chunk %s cannot be copied from here: %s", sid,
-			  shoal_strerror(err));
+		if (problem_news(rp, id, PROBLEM_UNREADABLE))
+			log_warnx("repair: chunk %s cannot be copied from here: %s", sid,
+				  shoal_strerror(err));
+		j->last_err = err;
 		free(buf);
 		return 0;
 	}
@@ -290,13 +330,15 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 		char pid[17];
 		short_node_id(c->peer, pid);
 		if (c->err) {
-			/* A full or unwilling member is no news; a failure is. */
+			/* Per chunk, only at debug level: the pass's summary counts
+			 * what could not be copied and says why. */
 			if (c->err == -ENOSPC || c->err == -EPERM)
 				log_debug("repair: %s refused chunk %s: %s", pid, sid,
 					  shoal_strerror(c->err));
 			else
-				log_warnx("repair: copy of chunk %s to %s failed: %s", sid, pid,
+				log_debug("repair: copy of chunk %s to %s failed: %s", sid, pid,
 					  shoal_strerror(c->err));
+			j->last_err = c->err;
 			if (next < ncands) {
 				start_copy(j, &calls[next], cands[next], id, rb, want, &q);
 				next++;
@@ -305,7 +347,8 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 		}
 		made++;
 		j->moved += len;
-		log_info("repair: chunk %s copied to %s", sid, pid);
+		j->got[cands[c - calls]] = 1;
+		log_debug("repair: chunk %s copied to %s", sid, pid);
 		int e = index_begin(ix);
 		if (!e)
 			e = index_repaired_add(ix, id, c->peer);
@@ -323,31 +366,34 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 	return made;
 }
 
-/* Lets go of this node's own copy of a surplus chunk. */
-static void drop_own_copy(struct index *ix, struct store *s, const uint8_t id[CHUNK_ID_LEN],
-			  unsigned have, unsigned want)
+/* Lets go of this node's own copy of a surplus chunk. Returns 1 if it did. */
+static int drop_own_copy(struct index *ix, struct store *s, const uint8_t id[CHUNK_ID_LEN],
+			 unsigned have, unsigned want)
 {
 	char sid[17];
 	int err = index_begin(ix);
 	if (err)
-		return;
+		return 0;
 	err = index_surplus_drop(ix, id);
 	if (err) {
 		index_rollback(ix);
-		return;
+		return 0;
 	}
-	if (store_commit_releasing_ix(s, ix) == 0)
-		log_info("repair: chunk %s has %u of %u copies; letting this node's go",
-			 short_hex(id, sid), have, want);
+	if (store_commit_releasing_ix(s, ix))
+		return 0;
+	log_debug("repair: chunk %s has %u of %u copies; letting this node's go",
+		  short_hex(id, sid), have, want);
+	return 1;
 }
 
-/* Unpins the copy this node placed on peer of a surplus chunk. */
-static void release_copy(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
-			 const uint8_t peer[NODE_ID_LEN], unsigned have, unsigned want)
+/* Unpins the copy this node placed on peer of a surplus chunk. Returns 1 if
+ * it did. */
+static int release_copy(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
+			const uint8_t peer[NODE_ID_LEN], unsigned have, unsigned want)
 {
 	char sid[17], pid[17];
 	if (index_placed_has(ix, id, peer) != 1)
-		return;
+		return 0;
 	int err = index_begin(ix);
 	if (!err) {
 		err = index_placed_release(ix, id, peer);
@@ -359,10 +405,11 @@ static void release_copy(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
 	if (err) {
 		log_warnx("repair: cannot release the copy of chunk %s on %s: %s",
 			  short_hex(id, sid), short_node_id(peer, pid), shoal_strerror(err));
-		return;
+		return 0;
 	}
-	log_info("repair: chunk %s has %u of %u copies; releasing the copy on %s",
-		 short_hex(id, sid), have, want, short_node_id(peer, pid));
+	log_debug("repair: chunk %s has %u of %u copies; releasing the copy on %s",
+		  short_hex(id, sid), have, want, short_node_id(peer, pid));
+	return 1;
 }
 
 /* Scratch for one batch's decisions. */
@@ -423,8 +470,10 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 	/* A member that does not answer (frozen, say, and not yet timed out)
 	 * may well hold copies: decide nothing on a partial view. */
 	if (remote_have(rp->remote, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
-			(const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, x->have, x->own, x->owned))
+			(const uint8_t(*)[CHUNK_ID_LEN])b->ids, b->n, x->have, x->own, x->owned)) {
+		j->silent = 1;
 		goto out;
+	}
 	struct plan_view v = {
 		.self = rp->self,
 		.peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
@@ -466,30 +515,38 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 			v.want = have + (unsigned)j->npeers;
 			unsigned nt = plan_targets(&v, x->order, x->targets);
 			v.want = want;
-			if (!nt)
-				continue; /* no member is left to take a copy */
+			if (!nt) {
+				/* no member is left to take a copy */
+				j->short_of++;
+				j->no_target++;
+				continue;
+			}
 			if (news(rp, id, have, v.want))
-				log_info("repair: chunk %s has %u of %u copies; copying it to %u "
-					 "more "
-					 "node%s",
-					 short_hex(id, sid), have, v.want, want - have,
-					 want - have == 1 ? "" : "s");
-			j->repaired += push_copies(j, ix, id, v.want, want - have, x->targets, nt);
+				log_debug("repair: chunk %s has %u of %u copies; copying it to %u "
+					  "more node%s",
+					  short_hex(id, sid), have, v.want, want - have,
+					  want - have == 1 ? "" : "s");
+			unsigned made = push_copies(j, ix, id, v.want, want - have, x->targets, nt);
+			j->repaired += made;
+			if (made < want - have)
+				j->short_of++;
 		} else if (have > v.want) {
 			size_t at = 0;
 			switch (plan_surplus(&v, index_chunk_referenced(ix, id) != 0, x->order,
 					     &at)) {
 			case PLAN_DROP_SELF:
-				drop_own_copy(ix, rp->s, id, have, v.want);
+				j->released += (uint64_t)drop_own_copy(ix, rp->s, id, have, v.want);
 				break;
 			case PLAN_RELEASE_AT:
-				release_copy(ix, id, j->peers[at], have, v.want);
+				j->released +=
+					(uint64_t)release_copy(ix, id, j->peers[at], have, v.want);
 				break;
 			case PLAN_KEEP:
 				break;
 			}
 		}
 	}
+	j->scanned += i;
 	/* More after this batch, or the budget ran out within it. */
 	j->pass_done = b->n < SCAN_BATCH && i == b->n;
 out:
@@ -571,13 +628,89 @@ static void scrub_work(struct ops_job *oj, struct index *ix)
 
 static void scan_continue(struct repair *rp, double now);
 
+/* Adds a scan slice's results to the pass's totals. */
+static void pass_add(struct pass_totals *t, const struct repair_job *j)
+{
+	t->scanned += j->scanned;
+	t->under += j->under;
+	t->made += j->repaired;
+	t->bytes += j->moved;
+	t->released += j->released;
+	t->short_of += j->short_of;
+	t->no_target += j->no_target;
+	t->corrupt += j->corrupt;
+	t->fixed += j->fixed;
+	if (j->last_err)
+		t->last_err = j->last_err;
+	for (size_t p = 0; t->to && p < j->npeers; p++) {
+		if (!j->got[p])
+			continue;
+		size_t k = 0;
+		while (k < t->nto && memcmp(t->to[k], j->peers[p], NODE_ID_LEN))
+			k++;
+		if (k == t->nto && t->nto < MESH_MEMBERS_MAX)
+			memcpy(t->to[t->nto++], j->peers[p], NODE_ID_LEN);
+	}
+}
+
+/*
+ * Ends the pass in progress (cut: why it stopped early, or NULL) with one
+ * line summing it up: at info level when it did something (copies made or
+ * let go, damage found) or left chunks short that the last line did not
+ * report; at debug level when it only saw chunks that other holders copy;
+ * none when all was well. Per-chunk lines are at debug level.
+ */
+static void pass_end(struct repair *rp, const char *cut)
+{
+	const struct pass_totals *t = &rp->pass;
+	int acted = t->made || t->released || t->corrupt;
+	int news = t->short_of && t->short_of != rp->logged_short;
+	rp->logged_short = t->short_of;
+	if (!acted && !news && !t->under && !t->short_of)
+		return;
+	char stopped[96] = "", why[192] = "", damage[96] = "";
+	if (cut)
+		snprintf(stopped, sizeof(stopped), " (stopped early: %s)", cut);
+	if (t->no_target && t->no_target == t->short_of)
+		snprintf(why, sizeof(why), " (no member without a copy is up)");
+	else if (t->no_target)
+		snprintf(why, sizeof(why), " (%llu for want of a member without a copy%s%s)",
+			 (unsigned long long)t->no_target, t->last_err ? "; last error: " : "",
+			 t->last_err ? shoal_strerror(t->last_err) : "");
+	else if (t->last_err && t->short_of)
+		snprintf(why, sizeof(why), " (last error: %s)", shoal_strerror(t->last_err));
+	if (t->corrupt)
+		snprintf(damage, sizeof(damage), "; %llu damaged here, %llu of them replaced",
+			 (unsigned long long)t->corrupt, (unsigned long long)t->fixed);
+	char line[640];
+	snprintf(line, sizeof(line),
+		 "scan of %llu chunks%s: %llu under-replicated, %llu copies made (%.1f MiB) to "
+		 "%zu member%s, %llu surplus released, %llu could not be copied%s%s",
+		 (unsigned long long)t->scanned, stopped, (unsigned long long)t->under,
+		 (unsigned long long)t->made, (double)t->bytes / (1024 * 1024), t->nto,
+		 t->nto == 1 ? "" : "s", (unsigned long long)t->released,
+		 (unsigned long long)t->short_of, why, damage);
+	if (acted || news)
+		log_info("repair: %s", line);
+	else
+		log_debug("repair: %s", line);
+}
+
+/* Starts the totals of a new pass (keeping the buffer of members). */
+static void pass_reset(struct pass_totals *t)
+{
+	uint8_t(*to)[NODE_ID_LEN] = t->to;
+	memset(t, 0, sizeof(*t));
+	t->to = to;
+}
+
 static void job_done(struct ops_job *oj)
 {
 	struct repair_job *j = (struct repair_job *)oj;
 	struct repair *rp = j->rp;
 	if (j->kind == JOB_SCAN) {
 		rp->slice_out = 0;
-		rp->pass_under += j->under;
+		pass_add(&rp->pass, j);
 		rp->stats.repaired += j->repaired;
 		memcpy(rp->scan_after, j->after, CHUNK_ID_LEN);
 		/* The next slice waits until the bytes copied so far fit the rate. */
@@ -591,8 +724,9 @@ static void job_done(struct ops_job *oj)
 		}
 		if (j->pass_done) {
 			rp->scanning = 0;
-			rp->stats.under_replicated = rp->pass_under;
+			rp->stats.under_replicated = rp->pass.under;
 			rp->stats.repairing = 0;
+			pass_end(rp, j->silent ? "a member did not answer" : NULL);
 		}
 		scan_continue(rp, monotonic_seconds());
 	} else {
@@ -606,6 +740,7 @@ static void job_done(struct ops_job *oj)
 	free(j->peers);
 	free(j->returned);
 	free(j->recent);
+	free(j->got);
 	free(j);
 }
 
@@ -618,9 +753,11 @@ static struct repair_job *job_new(struct repair *rp, enum job_kind kind)
 	j->rp = rp;
 	j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
 	j->returned = calloc(MESH_MEMBERS_MAX, 1);
-	if (!j->peers || !j->returned) {
+	j->got = calloc(MESH_MEMBERS_MAX, 1);
+	if (!j->peers || !j->returned || !j->got) {
 		free(j->peers);
 		free(j->returned);
+		free(j->got);
 		free(j);
 		return NULL;
 	}
@@ -657,6 +794,7 @@ static void scan_continue(struct repair *rp, double now)
 		 * like a new pass would. */
 		rp->scanning = 0;
 		rp->stats.repairing = 0;
+		pass_end(rp, "a member went down");
 		return;
 	}
 	scan_slice(rp);
@@ -675,7 +813,7 @@ void repair_tick(struct repair *rp, double now)
 		 * its copies still count, so nothing is decided meanwhile. */
 		if (!waiting) {
 			rp->scanning = 1;
-			rp->pass_under = 0;
+			pass_reset(&rp->pass);
 			rp->next_slice = now;
 			memset(rp->scan_after, 0, sizeof(rp->scan_after));
 			rp->stats.repairing = rp->stats.under_replicated;
@@ -743,7 +881,11 @@ int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct st
 	if (!rp)
 		return -ENOMEM;
 	rp->pace = evtimer_new(base, on_pace, rp);
-	if (!rp->pace) {
+	rp->pass.to = calloc(MESH_MEMBERS_MAX, sizeof(*rp->pass.to));
+	if (!rp->pace || !rp->pass.to) {
+		if (rp->pace)
+			event_free(rp->pace);
+		free(rp->pass.to);
 		free(rp);
 		return -ENOMEM;
 	}
@@ -761,7 +903,9 @@ int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct st
 
 void repair_free(struct repair *rp)
 {
-	if (rp)
+	if (rp) {
 		event_free(rp->pace);
+		free(rp->pass.to);
+	}
 	free(rp);
 }

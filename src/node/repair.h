@@ -15,7 +15,12 @@
  * with more copies than wanted (a lost member came back after the new copies
  * were acknowledged, which means verified and durable) has one copy let go
  * per pass. A batch some member did not answer ends the pass: nothing is
- * decided on a partial view. Every decision is logged once.
+ * decided on a partial view. Each chunk's decisions are logged once, at debug
+ * level; a pass that copied, let go or found something ends with one info
+ * line summing it up ("repair: scan of N chunks: K under-replicated, C copies
+ * made (B MiB) to P members, S surplus released, U could not be copied"),
+ * and a pass that found all well logs nothing. Of the per-chunk problems,
+ * only a damaged or unreadable local copy is a warning, once per chunk.
  *
  * Scrub. Every second, the chunks after a cursor are re-hashed up to
  * scrub_rate MiB/s. A damaged object is moved out of the object tree (into

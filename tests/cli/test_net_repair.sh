@@ -101,8 +101,19 @@ health_sum() {
 	done
 	echo "$s"
 }
-# copied_lines: how many "repair: chunk ... copied to" lines every log holds.
-copied_lines() { cat n?.log | grep -cE 'repair: chunk [0-9a-f]{16} copied to '; }
+# Repair logs one info line per pass that did something (per-chunk lines are at
+# debug level): "repair: scan of N chunks: K under-replicated, C copies made
+# (B MiB) to P members, S surplus released, U could not be copied".
+# summed FIELD: the sum of FIELD ("copies made", "surplus released") over every
+# such line in every log.
+summed() {
+	cat n?.log | sed -nE "s/^.* info: repair: scan of .* ([0-9]+) $1[ ,(].*$/\1/p" |
+		awk '{s += $1} END {print s + 0}'
+}
+# copied_lines: how many copies repair says it made, in every log.
+copied_lines() { summed "copies made"; }
+# released_lines: how many surplus copies repair says it let go, in every log.
+released_lines() { summed "surplus released"; }
 # getchunk N HEX WANT: a member asks node N for chunk HEX; ok when it answers
 # WANT: not_found (Error NOT_FOUND) or chunk (bytes hashing to the id).
 getchunk() {
@@ -152,9 +163,11 @@ check_eq "holders $va and $vb SIGKILLed: every chunk has 3 good copies on the li
 	"0 " "$rc $(under3 loc1.ids $(homes "${live[@]}"))"
 echo "# heal time (two holders killed, grace ${GRACE} s): $heal ms"
 check "... not before the grace period ($heal ms >= ${GRACE}000)" test "$heal" -ge $((GRACE * 1000))
-check "... repair logged its decisions ('has K of 3 copies; copying it to N more')" \
-	grep -qE 'repair: chunk [0-9a-f]{16} has [12] of 3 copies; copying it to [12] more nodes?$' $(for i in "${live[@]}"; do echo "n$i.log"; done)
-check "... and the copies made ('copied to')" test "$(copied_lines)" -gt "$copied0"
+check "... repair summed up its passes ('K under-replicated, C copies made')" \
+	grep -qE 'info: repair: scan of [0-9]+ chunks: [1-9][0-9]* under-replicated, [1-9][0-9]* copies made \([0-9.]+ MiB\) to [1-9][0-9]* members?, ' $(for i in "${live[@]}"; do echo "n$i.log"; done)
+check "... and the copies made ('C copies made')" test "$(copied_lines)" -gt "$copied0"
+check_eq "... with no per-chunk line at info level" "" \
+	"$(cat n?.log | grep -E ' info: repair: chunk ' | head -n 3)"
 rep=$(health_sum repaired "${live[@]}")
 check "status --json health.repaired > 0 on the live nodes ($rep)" test "$rep" -gt 0
 lost=$("$SHOAL" --home n1 status --json 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["peers_lost"])' 2>&1)
@@ -322,12 +335,18 @@ while read -r h l; do
 	done
 done <spoiled
 check_eq "the corruption never spread: no node that took a copy holds bad bytes" "" "${spread[*]}"
-dups=$(for i in "${live[@]}"; do
+idle=$(for i in "${live[@]}"; do
 	tail -n +$((lines0[$i] + 1)) "n$i.log" |
-		grep -oE 'repair: chunk [0-9a-f]{16} has [0-9]+ of [0-9]+ copies; copying it to [0-9]+ more nodes?' |
+		grep -E ' info: repair: scan of .* 0 copies made .* 0 surplus released, 0 could not be copied$' |
+		sed "s/^/node $i: /"
+done | head -n 3)
+check_eq "... no pass that did nothing is logged at info level" "" "$idle"
+warned=$(for i in "${live[@]}"; do
+	tail -n +$((lines0[$i] + 1)) "n$i.log" |
+		grep -oE 'warn: repair: chunk [0-9a-f]{16} is damaged here' |
 		sort | uniq -c | awk -v n="$i" '$1 > 1 {print "node " n ", " $1 " times: " substr($0, index($0, "repair:"))}'
 done | head -n 3)
-check_eq "... each repair decision logged once, not at every scan" "" "$dups"
+check_eq "... each damaged copy warned of once, not at every scan" "" "$warned"
 check_eq "... nor any other chunk of the file" "" "$(bad_copies loc5.ids $(homes "${live[@]}") | tr ' ' '\n' | grep -vFf <(cut -c1-16 spoiled.ids) | tr '\n' ' ')"
 check_eq "every chunk is back to 3 good live copies within $((GRACE + 15)) s" "0 " \
 	"$rc $(under3 loc5.ids $(homes "${live[@]}"))"
@@ -355,7 +374,7 @@ locate_chunks "n$S" "$cap6" loc6
 check "... every chunk has exactly 3 copies on the live homes, all good" each_chunk_has -eq 3 loc6.ids $(homes "${live[@]}")
 # 4a. Frozen past peer_timeout (2 s), resumed well within the grace period.
 copied0=$(copied_lines)
-released0=$(cat n?.log | grep -cE 'releasing the copy on|letting this node.s go')
+released0=$(released_lines)
 pidS=${daemon_pid[n$S]}
 kill -STOP "$pidS"
 t0=$(now_ms)
@@ -374,7 +393,7 @@ echo "# 4a: seen down after $down_ms ms, stopped $stopped ms, back up $(elapsed 
 while [ "$(elapsed "$t0")" -lt $(((GRACE + 5) * 1000)) ]; do sleep 0.1; done
 check_eq "... no repair copied anything" "$copied0" "$(copied_lines)"
 check "... every chunk still has exactly 3 copies, all good" each_chunk_has -eq 3 loc6.ids $(homes "${live[@]}")
-check_eq "... and no copy was let go" "$released0" "$(cat n?.log | grep -cE 'releasing the copy on|letting this node.s go')"
+check_eq "... and no copy was let go" "$released0" "$(released_lines)"
 # 4b. Frozen longer than the grace period: its chunks are repaired elsewhere.
 kill -STOP "$pidS"
 t0=$(now_ms)
@@ -385,7 +404,7 @@ check_eq "... every chunk gets 3 good copies on the others (${others[*]}) within
 	"$rc $(under3 loc6.ids $(homes "${others[@]}"))"
 echo "# heal time (a holder frozen): $heal4 ms"
 check "... not before the grace period ($heal4 ms >= ${GRACE}000)" test "$heal4" -ge $((GRACE * 1000))
-check "... by repair ('copied to' lines)" test "$(copied_lines)" -gt "$copied0"
+check "... by repair ('C copies made' lines)" test "$(copied_lines)" -gt "$copied0"
 # What node S held of the earlier files was repaired too; the same surplus follows.
 cat loc1.ids loc2.ids loc3.ids loc4.ids loc5.ids loc6.ids >all.ids
 check_eq "... so was every chunk of the earlier files" "" \
@@ -407,8 +426,8 @@ echo "# f6 settled ${settled:-never} ms after SIGCONT; fewest copies of any chun
 echo "# surplus left: f6 $(surplus loc6.ids $(homes "${live[@]}")), all files $(surplus all.ids $(homes "${live[@]}")) chunks at more than 3 copies"
 check "... the surplus copies of f6 are let go: 3 per chunk within 20 s (${settled:-never} ms)" \
 	test "${settled:-99999}" -le 20000
-check "... logged (the copy on the holder ranked last let go)" \
-	test "$(cat n?.log | grep -cE 'releasing the copy on|letting this node.s go')" -gt "$released0"
+check "... logged (the copy on the holder ranked last let go: 'S surplus released')" \
+	test "$(released_lines)" -gt "$released0"
 check "... and no chunk of any file fell below 3 live copies meanwhile (fewest: $fewest, $low)" test "$fewest" -ge 3
 check_eq "... 5 s later f6 still has exactly 3 good copies of each chunk" "" "$(not3 loc6.ids $(homes "${live[@]}"))"
 check_eq "... and so has every chunk of every earlier file: no duplicate left, none lost" "" \
