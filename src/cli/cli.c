@@ -69,6 +69,10 @@ static const struct command commands[] = {
 	{"locate", cmd_locate, "CAP|NAME[@OWNER] [--json]",
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
+	{"drain", cmd_drain, "",
+	 "leave the network for good: hand every chunk to other members, then stop (needs a "
+	 "running daemon; safe to interrupt and run again)",
+	 NULL},
 	{"forget", cmd_forget, "NODE",
 	 "forget a member that is down for good; the other members forget it too (needs a "
 	 "running daemon)",

@@ -125,6 +125,7 @@ int cmd_peers(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_locate(struct cli *cli, int argc, char **argv);
 int cmd_forget(struct cli *cli, int argc, char **argv);
+int cmd_drain(struct cli *cli, int argc, char **argv);
 int cmd_network_revoke(struct cli *cli, int argc, char **argv);
 int cmd_network_revocations(struct cli *cli, int argc, char **argv);
 

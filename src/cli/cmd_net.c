@@ -391,3 +391,74 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 	printf("forgot %s; the other members forget it too\n", sid);
 	return EXIT_OK;
 }
+
+struct drain_report {
+	uint64_t done, total;
+	double at;
+};
+
+/* One line a second on stderr while the count moves: where the drain is. */
+static void drain_line(struct progress *p, void *arg)
+{
+	struct drain_report *r = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = ts.tv_sec + ts.tv_nsec / 1e9;
+	if ((p->done == r->done && p->total == r->total) || now - r->at < 1.0)
+		return;
+	r->done = p->done;
+	r->total = p->total;
+	r->at = now;
+	fprintf(stderr, "drain: %llu of %llu chunks held by other members as asked\n",
+		(unsigned long long)p->done, (unsigned long long)p->total);
+}
+
+int cmd_drain(struct cli *cli, int argc, char **argv)
+{
+	const struct command *cmd = cli_command("drain");
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1)
+		return cli_opt_exit(c);
+	if (optind != argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	int ret = cli_home(cli);
+	if (ret)
+		return ret;
+	int fd = ctlclient_connect(cli->home);
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		return cli_failx("no daemon is running on %s (start it: the drain runs in the "
+				 "daemon)",
+				 cli->home);
+	if (fd < 0)
+		return cli_fail(fd, "cannot reach the daemon of %s", cli->home);
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlDrainRequest dr = SHOAL__CTL_DRAIN_REQUEST__INIT;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_DRAIN;
+	req.drain = &dr;
+	struct drain_report r = {0};
+	struct progress pr;
+	progress_start(&pr, "drain", 0, 1);
+	pr.report = drain_line;
+	pr.report_arg = &r;
+	fprintf(stderr, "drain: handing every chunk to other members; this node then leaves "
+			"(interrupting this command does not stop it)\n");
+	Shoal__CtlReply *rep;
+	int err = ctlclient_call(fd, &req, &pr, &rep);
+	close(fd);
+	if (err)
+		return cli_fail(err,
+				"the daemon of %s stopped before the drain ended; start it "
+				"again and it carries on",
+				cli->home);
+	if (rep->err) {
+		ret = cli_failx("%s", rep->text && rep->text[0] ? rep->text : "drain refused");
+		shoal__ctl_reply__free_unpacked(rep, NULL);
+		return ret;
+	}
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	printf("drained: every chunk is held by other members as asked; this node has left the "
+	       "network and its daemon stops\n");
+	return EXIT_OK;
+}

@@ -42,6 +42,7 @@ struct ctl_client {
 	LIST_ENTRY(ctl_client) entry;
 	struct op *op; /* the operation running for it, or NULL */
 	int closing;
+	uint64_t drain_request; /* waits for the drain's end (its request id), or 0 */
 };
 
 struct ctl {
@@ -199,6 +200,7 @@ static void status_done(struct ops_job *oj)
 	st.corrupt_fixed = rs->corrupt_fixed;
 	st.unrecoverable = rs->unrecoverable;
 	st.scrubbed = rs->scrubbed;
+	st.draining = rs->draining;
 	st.candidates = mesh->candidates.count;
 	st.new_dials = mesh->dials.spent;
 	rep.request_id = j->request_id;
@@ -996,6 +998,51 @@ static void reply_forget(struct ctl_client *c, uint64_t request_id, const uint8_
 		reply_error(c, request_id, 0, NULL);
 }
 
+/* ---- drain ---- */
+
+static void drain_progress(struct ctl_client *c)
+{
+	const struct repair_stats *rs = repair_stats(c->ctl->env.repair);
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlProgress pr = SHOAL__CTL_PROGRESS__INIT;
+	pr.done = rs->drain_done;
+	pr.total = rs->drain_total;
+	rep.request_id = c->drain_request;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_PROGRESS;
+	rep.progress = &pr;
+	client_send(c, &rep);
+}
+
+static void reply_drain(struct ctl_client *c, uint64_t request_id)
+{
+	c->drain_request = request_id;
+	c->ctl->env.drain(c->ctl->env.drain_arg);
+	drain_progress(c);
+}
+
+void ctl_drain_tick(struct ctl *ctl)
+{
+	struct ctl_client *c;
+	LIST_FOREACH(c, &ctl->clients, entry)
+	{
+		if (c->drain_request && !c->closing)
+			drain_progress(c);
+	}
+}
+
+void ctl_drained(struct ctl *ctl)
+{
+	struct ctl_client *c;
+	LIST_FOREACH(c, &ctl->clients, entry)
+	{
+		if (c->drain_request && !c->closing) {
+			drain_progress(c);
+			reply_error(c, c->drain_request, 0, NULL);
+			c->drain_request = 0;
+		}
+	}
+}
+
 /* ---- the socket ---- */
 
 static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
@@ -1026,6 +1073,9 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 	case SHOAL__CTL_REQUEST__REQ_FORGET:
 		reply_forget(c, req->request_id, req->forget->node_id.data);
 		break;
+	case SHOAL__CTL_REQUEST__REQ_DRAIN:
+		reply_drain(c, req->request_id);
+		break;
 	case SHOAL__CTL_REQUEST__REQ_LS:
 		if (req->ls->network) {
 			reply_catalog(c, req->request_id);
@@ -1035,6 +1085,14 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 	default: {
 		if (c->op) {
 			reply_error(c, req->request_id, -EBUSY, "one operation at a time");
+			break;
+		}
+		if (req->req_case == SHOAL__CTL_REQUEST__REQ_PUT &&
+		    repair_stats(ctl->env.repair)->draining) {
+			reply_error(
+				c, req->request_id, -EPERM,
+				"this node is draining (leaving the network): it stores nothing "
+				"new");
 			break;
 		}
 		struct op *op = calloc(1, sizeof(*op));

@@ -38,6 +38,9 @@ struct ctl_env {
 	struct catalog *catalog;
 	struct trust *trust;
 	const char *listen_addr;
+	/* shoal drain: starts (or joins) the drain; node.c's */
+	void (*drain)(void *arg);
+	void *drain_arg;
 };
 
 struct ctl;
@@ -49,6 +52,10 @@ int ctl_start(struct ctl **out, const struct ctl_env *env);
 /* Stops listening and asks every running operation to stop (its client
  * still gets its reply when it ends). */
 void ctl_cancel(struct ctl *ctl);
+/* Every second while a drain runs: progress to the clients waiting for it. */
+void ctl_drain_tick(struct ctl *ctl);
+/* The drain is over: the clients waiting for it get their final reply. */
+void ctl_drained(struct ctl *ctl);
 /* Drops the clients and frees ctl, after ops_stop(). NULL is fine. */
 void ctl_stop(struct ctl *ctl);
 

@@ -157,6 +157,10 @@ void members_on_ready(struct members *ms, struct link *l)
 	const uint8_t *id = conn_peer_id(l->c);
 	char sid[17], fid[17];
 	link_authenticated(ms->mesh, l);
+	if (ms->left) {
+		conn_close(l->c, 0, SHOAL__ERROR__CODE__REFUSED, "this node left the network");
+		return;
+	}
 	send_revocations(ms, l);
 	const struct revocation *r = revocations_find(ms->rv, id);
 	if (r) {
@@ -601,6 +605,8 @@ void members_tick(struct members *ms, double now)
 			dial_member(ms, m);
 		}
 	}
+	if (ms->left)
+		goto save;
 	dial_unproven(ms, now);
 	for (unsigned i = 0; i < ms->nbootstraps; i++) {
 		struct bootstrap *b = &ms->bootstraps[i];
@@ -619,6 +625,7 @@ void members_tick(struct members *ms, double now)
 				send_peers(ms, mesh->members[i].link);
 		}
 	}
+save:
 	save_members(ms, now, 0);
 }
 

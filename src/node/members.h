@@ -60,6 +60,7 @@ struct members {
 	double last_save;
 	int saving;
 	int forgot; /* a member was forgotten since the last save */
+	int left;   /* this node said Leave: it dials nobody and takes no link */
 };
 
 /* Sets up ms; everything is borrowed for ms's life (the members already in

@@ -30,6 +30,7 @@
 #include "node/serve.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define TICK_SECONDS 0.25
@@ -47,6 +48,8 @@ struct node {
 	struct event *tick;
 	struct conn_params conn_params;
 	double refused_log_at; /* rate limit for "refused connection" lines */
+	double last_drain_tick;
+	struct event *leave_exit; /* ends the loop once Leave went out */
 	unsigned refused_quiet;
 	/* the modules, in the order they start */
 	struct store *store;
@@ -203,6 +206,61 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	serve_tick(n->serve, now);
 	catalog_tick(n->catalog, now);
 	repair_tick(n->repair, now);
+	if (repair_stats(n->repair)->draining && now - n->last_drain_tick >= 1.0) {
+		n->last_drain_tick = now;
+		ctl_drain_tick(n->ctl);
+	}
+}
+
+/* ---- drain ---- */
+
+static int marker_path(const struct node *n, const char *name, char *out, size_t size)
+{
+	return (size_t)snprintf(out, size, "%s/%s", n->home, name) < size ? 0 : -ENAMETOOLONG;
+}
+
+static void on_leave_exit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	log_info("drain: done; this node has left the network");
+	event_base_loopbreak(arg);
+}
+
+/* Leave went out: note it in the home, and stop once the frames are sent. */
+static void on_left(void *arg)
+{
+	struct node *n = arg;
+	char path[PATH_MAX + 16];
+	if (!marker_path(n, NODE_LEFT_FILE, path, sizeof(path)) &&
+	    write_file_atomic(path, "left\n", 5, 0600))
+		log_warnx("cannot write %s", path);
+	if (!marker_path(n, NODE_DRAINING_FILE, path, sizeof(path)))
+		unlink(path);
+	ctl_drained(n->ctl);
+	struct timeval tv = {1, 0};
+	evtimer_add(n->leave_exit, &tv);
+}
+
+/* The drain is over: release what was kept for others, then say Leave. */
+static void on_drained(void *arg)
+{
+	struct node *n = arg;
+	trust_leave(&n->trust, on_left, n);
+}
+
+static void node_drain(void *arg)
+{
+	struct node *n = arg;
+	char path[PATH_MAX + 16];
+	if (repair_stats(n->repair)->draining)
+		return;
+	/* Noted first, so a restart carries on with it. */
+	if (!marker_path(n, NODE_DRAINING_FILE, path, sizeof(path)) && access(path, F_OK) &&
+	    write_file_atomic(path, "draining\n", 9, 0600))
+		log_warnx("cannot write %s; a restart will not resume the drain", path);
+	serve_drain(n->serve);
+	repair_drain(n->repair, on_drained, n);
 }
 
 /* The modules start in this order: each gets only what started before it. */
@@ -255,6 +313,8 @@ static int start_modules(struct node *n)
 		.catalog = n->catalog,
 		.trust = &n->trust,
 		.listen_addr = n->listen_addr,
+		.drain = node_drain,
+		.drain_arg = n,
 	};
 	return ctl_start(&n->ctl, &env);
 }
@@ -268,6 +328,14 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
 	n->base = base;
 	snprintf(n->home, sizeof(n->home), "%s", home);
 	n->cfg = *cfg;
+	char left[PATH_MAX + 16];
+	snprintf(left, sizeof(left), "%s/%s", home, NODE_LEFT_FILE);
+	if (access(left, F_OK) == 0) {
+		log_error("this node left the network (shoal drain); its home %s can be removed",
+			  home);
+		free(n);
+		return SHOAL_EEXIST;
+	}
 	int err = identity_load_id(home, n->id);
 	if (err) {
 		log_error("%s is not a shoal node home (run 'shoal init' first): %s", home,
@@ -293,7 +361,8 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
 	if ((err = start_modules(n)))
 		goto fail;
 	n->tick = event_new(base, -1, EV_PERSIST, on_tick, n);
-	if (!n->tick) {
+	n->leave_exit = evtimer_new(base, on_leave_exit, base);
+	if (!n->tick || !n->leave_exit) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -302,6 +371,12 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
 	log_info("node %s listening on %s (%u known members, %u bootstrap addresses)", n->id_text,
 		 n->listen_addr, n->mesh.nmembers, n->members.nbootstraps);
 	members_tick(&n->members, monotonic_seconds());
+	char draining[PATH_MAX + 16];
+	if (!marker_path(n, NODE_DRAINING_FILE, draining, sizeof(draining)) &&
+	    access(draining, F_OK) == 0) {
+		log_info("drain: resuming (%s)", draining);
+		node_drain(n);
+	}
 	*out = n;
 	return 0;
 fail:
@@ -332,6 +407,8 @@ void node_close(struct node *n)
 		evconnlistener_free(n->listener);
 	if (n->tick)
 		event_free(n->tick);
+	if (n->leave_exit)
+		event_free(n->leave_exit);
 	/* Workers finish what they hold before the loop's bridge goes away;
 	 * their completions start nothing new. */
 	serve_close(n->serve);

@@ -6,16 +6,24 @@
  * connections within the configured limits, runs every module's tick, and
  * stops them in reverse order on SIGTERM or SIGINT.
  *
+ * Leaving (shoal drain): node.c notes home/draining, serve refuses new
+ * copies and repair's passes become drain passes; once nothing is held only
+ * here, Leave goes to every member, home/left replaces home/draining and the
+ * loop ends (exit 0). A daemon started on a home with home/draining resumes
+ * the drain; one with home/left refuses to start.
+ *
  * The modules, from the bottom up (each calls only those before it):
  *   config, home, placement, plan   pure parts
  *   candidates                      gossiped nodes, the dial budget (pure)
+ *   revoke                          the revocation list (home/revocations)
  *   mesh                            links and members: the tables
  *   ops                             the threads that work on the store
  *   remote                          requests to other nodes from those threads
  *   fetch, replicate                a file's chunks from and to the network
  *   members                         Hello, keepalive, peer exchange, dialling
  *   catalog                         the network catalog and its gossip
- *   serve, repair                   serving peers; keeping copies
+ *   serve, repair                   serving peers; keeping copies (and the drain)
+ *   trust                           revocation, leave and forget carried out
  *   peer                            the dispatcher: every frame, one table
  *   ctl                             the control socket
  *   node                            this: start, tick, stop
@@ -29,6 +37,10 @@
 #include <event2/event.h>
 
 #include "node/config.h"
+
+/* The drain's notes in the home. */
+#define NODE_DRAINING_FILE "draining"
+#define NODE_LEFT_FILE	   "left"
 
 struct node;
 struct mesh;
@@ -50,8 +62,8 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
  * running). NULL is fine. */
 void node_close(struct node *n);
 
-/* Runs the node of home until SIGTERM or SIGINT. Returns a process exit
- * status. */
+/* Runs the node of home until SIGTERM or SIGINT, or the end of a drain.
+ * Returns a process exit status (0 for those). */
 int node_run(const char *home, const struct config *cfg);
 
 /* The address the node listens on, as bound (the port resolved). */

@@ -80,3 +80,21 @@ enum plan_surplus plan_surplus(const struct plan_view *v, int self_needs, size_t
 	*at = last;
 	return PLAN_RELEASE_AT;
 }
+
+unsigned plan_handover(const struct plan_view *v, unsigned *missing, size_t *order, size_t *targets)
+{
+	unsigned others = plan_copies(v) - 1;
+	unsigned want = v->want ? v->want : 1;
+	if (want > v->npeers)
+		want = (unsigned)v->npeers;
+	*missing = others < want ? want - others : 0;
+	if (!*missing)
+		return 0;
+	placement_rank(v->peers, v->npeers, v->chunk, order);
+	unsigned nt = 0;
+	for (size_t k = 0; k < v->npeers; k++) {
+		if (!v->holds[order[k]] && !(v->pins && v->pins[order[k]]))
+			targets[nt++] = order[k];
+	}
+	return nt;
+}

@@ -84,4 +84,17 @@ enum plan_surplus {
 enum plan_surplus plan_surplus(const struct plan_view *v, int self_needs, size_t *order,
 			       size_t *at);
 
+/*
+ * Handing a chunk over before this node leaves (drain): its own copy counts
+ * for nothing, so the others must hold what was asked (v->want, at least 1),
+ * or a copy on every peer up when fewer are. *missing gets how many copies
+ * the others lack (0: nothing held only here). Fills targets[] with every
+ * peer that may take a copy, best-ranked first (as plan_targets() ranks
+ * them; a peer pinning the chunk is never one), so that one refusing gives
+ * way to the next; returns how many. order[] is scratch; both have room for
+ * npeers.
+ */
+unsigned plan_handover(const struct plan_view *v, unsigned *missing, size_t *order,
+		       size_t *targets);
+
 #endif

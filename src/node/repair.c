@@ -18,10 +18,11 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define SCAN_BATCH   WIRE_IDS_MAX
-#define PUSH_TIMEOUT 60.0
-#define SCRUB_SLICE  1.0 /* seconds between scrub slices */
-#define SCRUB_BATCH  256
+#define SCAN_BATCH     WIRE_IDS_MAX
+#define PUSH_TIMEOUT   60.0
+#define SCRUB_SLICE    1.0 /* seconds between scrub slices */
+#define DRAIN_INTERVAL 1.0 /* seconds between drain passes at most */
+#define SCRUB_BATCH    256
 
 /* What was last logged for a chunk, so each decision is logged once: its
  * copies (have of want, at debug level) and the last problem warned of. */
@@ -36,6 +37,7 @@ struct logged {
 /* What a pass did, summed over its slices (on the loop), for its one log line. */
 struct pass_totals {
 	uint64_t scanned, under, made, bytes, released, short_of, no_target, corrupt, fixed;
+	uint64_t handed;	    /* drain: chunks the others hold as asked */
 	int last_err;		    /* the last failed copy's error, 0 if none */
 	size_t nto;		    /* distinct members copies went to ... */
 	uint8_t (*to)[NODE_ID_LEN]; /* ... (MESH_MEMBERS_MAX slots) */
@@ -60,6 +62,12 @@ struct repair {
 	struct pass_totals pass;
 	uint64_t logged_short; /* chunks the last logged pass could not copy */
 	double last_scan;
+	/* drain: passes hand every chunk over; done() once one finds nothing
+	 * held only here */
+	int draining;
+	void (*drained)(void *arg);
+	void *drained_arg;
+	uint64_t drain_total; /* chunks stored here when the pass began */
 	/* the scrub */
 	int scrubbing;
 	double last_scrub;
@@ -84,6 +92,7 @@ struct repair_job {
 	uint8_t (*recent)[NODE_ID_LEN];
 	size_t nrecent;
 	/* results */
+	int drain;     /* scan: a drain pass (hand over), not a repair pass */
 	int pass_done; /* scan: the last batch was seen, or a member was silent */
 	int silent;    /* scan: ... the latter: a member did not answer Have */
 	uint64_t moved;
@@ -93,6 +102,8 @@ struct repair_job {
 	 * this node leads but left short (no_target of them for want of a member
 	 * without a copy), the last copy's error, and which peers took copies */
 	uint64_t scanned, released, short_of, no_target;
+	uint64_t handed; /* drain: chunks the others now hold as asked */
+	uint64_t total;	 /* drain: chunks stored here (first slice of a pass) */
 	int last_err;
 	uint8_t *got; /* [npeers] */
 };
@@ -453,20 +464,141 @@ static void scratch_release(struct scan_scratch *x)
 	free(x->targets);
 }
 
+/* A drain slice's chunks of batch b, the others' answers in x: each chunk
+ * the others lack copies of is pushed to the best-ranked of them (this
+ * node's own copy counting for nothing); returns how many were looked at. */
+static size_t drain_batch(struct repair_job *j, struct index *ix, struct scan_scratch *x,
+			  struct plan_view *v)
+{
+	struct batch *b = &x->b;
+	size_t i;
+	for (i = 0; i < b->n && j->moved < j->budget; i++) {
+		const uint8_t *id = b->ids[i];
+		memcpy(j->after, id, CHUNK_ID_LEN);
+		for (size_t p = 0; p < j->npeers; p++) {
+			x->holds[p] = (uint8_t)remote_bit(x->have[p], i);
+			x->pins[p] = !x->holds[p] && index_pin_has(ix, id, j->peers[p]) == 1;
+		}
+		v->chunk = id;
+		v->want = b->want[i] < j->replicas_max ? b->want[i] : j->replicas_max;
+		unsigned missing = 0;
+		unsigned nt = plan_handover(v, &missing, x->order, x->targets);
+		if (!missing) {
+			j->handed++;
+			continue;
+		}
+		j->under++;
+		if (!nt) {
+			j->short_of++;
+			j->no_target++;
+			continue;
+		}
+		unsigned made = push_copies(j, ix, id, v->want, missing, x->targets, nt);
+		j->repaired += made;
+		if (made < missing)
+			j->short_of++;
+		else
+			j->handed++;
+	}
+	return i;
+}
+
 /* One slice of a pass: the next batch after the cursor, up to the budget. */
+/* A repair slice's chunks of batch b, the members' answers in x: each chunk
+ * under-replicated that this node leads is copied, one surplus copy let go;
+ * returns how many were looked at. */
+static size_t repair_batch(struct repair_job *j, struct index *ix, struct scan_scratch *x,
+			   struct plan_view *v)
+{
+	struct repair *rp = j->rp;
+	struct batch *b = &x->b;
+	char sid[17];
+	size_t i;
+	for (i = 0; i < b->n && j->moved < j->budget; i++) {
+		const uint8_t *id = b->ids[i];
+		memcpy(j->after, id, CHUNK_ID_LEN);
+		for (size_t p = 0; p < j->npeers; p++) {
+			x->holds[p] = (uint8_t)remote_bit(x->have[p], i);
+			x->keeps[p] = (uint8_t)remote_bit(x->own[p], i);
+			x->owns[p] = (uint8_t)remote_bit(x->owned[p], i);
+		}
+		v->chunk = id;
+		v->want = b->want[i];
+		unsigned have = plan_copies(v);
+		if (have < v->want && have < j->replicas_max) {
+			/* Only for an owner that is up, and never past replicas_max. */
+			unsigned want = plan_want(v, j->replicas_max, 0);
+			if (!want) /* no other holder keeps it for an owner: this one? */
+				want = plan_want(v, j->replicas_max, owned_here(j, ix, id));
+			if (have >= want)
+				continue;
+			v->want = want;
+			j->under++;
+			if (plan_lead(v) != PLAN_SELF)
+				continue; /* another holder acts */
+			for (size_t p = 0; p < j->npeers; p++)
+				x->pins[p] =
+					!x->holds[p] && index_pin_has(ix, id, j->peers[p]) == 1;
+			/* Every member that may take a copy, best first, so that one
+			 * that refuses gives way to the next. */
+			v->want = have + (unsigned)j->npeers;
+			unsigned nt = plan_targets(v, x->order, x->targets);
+			v->want = want;
+			if (!nt) {
+				/* no member is left to take a copy */
+				j->short_of++;
+				j->no_target++;
+				continue;
+			}
+			if (news(rp, id, have, v->want))
+				log_debug("repair: chunk %s has %u of %u copies; copying it to %u "
+					  "more node%s",
+					  short_hex(id, sid), have, v->want, want - have,
+					  want - have == 1 ? "" : "s");
+			unsigned made =
+				push_copies(j, ix, id, v->want, want - have, x->targets, nt);
+			j->repaired += made;
+			if (made < want - have)
+				j->short_of++;
+		} else if (have > v->want) {
+			size_t at = 0;
+			switch (plan_surplus(v, index_chunk_referenced(ix, id) != 0, x->order,
+					     &at)) {
+			case PLAN_DROP_SELF:
+				j->released +=
+					(uint64_t)drop_own_copy(ix, rp->s, id, have, v->want);
+				break;
+			case PLAN_RELEASE_AT:
+				j->released +=
+					(uint64_t)release_copy(ix, id, j->peers[at], have, v->want);
+				break;
+			case PLAN_KEEP:
+				break;
+			}
+		}
+	}
+	return i;
+}
+
 static void scan_work(struct ops_job *oj, struct index *ix)
 {
 	struct repair_job *j = (struct repair_job *)oj;
 	struct repair *rp = j->rp;
 	double start = monotonic_seconds();
 	struct scan_scratch *x = calloc(1, sizeof(*x));
-	char sid[17];
 	j->pass_done = 1;
 	if (!x || scratch_init(x, j->npeers))
 		goto out;
 	struct batch *b = &x->b;
-	if (index_copies_foreach(ix, j->after, SCAN_BATCH, add_to_batch, b) || !b->n)
+	if (j->drain) {
+		uint64_t bytes;
+		if (!memcmp(j->after, (uint8_t[CHUNK_ID_LEN]){0}, CHUNK_ID_LEN))
+			index_chunk_stats(ix, &j->total, &bytes);
+		if (index_wants_after(ix, j->after, SCAN_BATCH, add_to_batch, b) || !b->n)
+			goto out;
+	} else if (index_copies_foreach(ix, j->after, SCAN_BATCH, add_to_batch, b) || !b->n) {
 		goto out;
+	}
 	/* A member that does not answer (frozen, say, and not yet timed out)
 	 * may well hold copies: decide nothing on a partial view. */
 	if (remote_have(rp->remote, (const uint8_t(*)[NODE_ID_LEN])j->peers, j->npeers,
@@ -484,68 +616,7 @@ static void scan_work(struct ops_job *oj, struct index *ix)
 		.returned = j->returned,
 		.pins = x->pins,
 	};
-	size_t i;
-	for (i = 0; i < b->n && j->moved < j->budget; i++) {
-		const uint8_t *id = b->ids[i];
-		memcpy(j->after, id, CHUNK_ID_LEN);
-		for (size_t p = 0; p < j->npeers; p++) {
-			x->holds[p] = (uint8_t)remote_bit(x->have[p], i);
-			x->keeps[p] = (uint8_t)remote_bit(x->own[p], i);
-			x->owns[p] = (uint8_t)remote_bit(x->owned[p], i);
-		}
-		v.chunk = id;
-		v.want = b->want[i];
-		unsigned have = plan_copies(&v);
-		if (have < v.want && have < j->replicas_max) {
-			/* Only for an owner that is up, and never past replicas_max. */
-			unsigned want = plan_want(&v, j->replicas_max, 0);
-			if (!want) /* no other holder keeps it for an owner: this one? */
-				want = plan_want(&v, j->replicas_max, owned_here(j, ix, id));
-			if (have >= want)
-				continue;
-			v.want = want;
-			j->under++;
-			if (plan_lead(&v) != PLAN_SELF)
-				continue; /* another holder acts */
-			for (size_t p = 0; p < j->npeers; p++)
-				x->pins[p] =
-					!x->holds[p] && index_pin_has(ix, id, j->peers[p]) == 1;
-			/* Every member that may take a copy, best first, so that one
-			 * that refuses gives way to the next. */
-			v.want = have + (unsigned)j->npeers;
-			unsigned nt = plan_targets(&v, x->order, x->targets);
-			v.want = want;
-			if (!nt) {
-				/* no member is left to take a copy */
-				j->short_of++;
-				j->no_target++;
-				continue;
-			}
-			if (news(rp, id, have, v.want))
-				log_debug("repair: chunk %s has %u of %u copies; copying it to %u "
-					  "more node%s",
-					  short_hex(id, sid), have, v.want, want - have,
-					  want - have == 1 ? "" : "s");
-			unsigned made = push_copies(j, ix, id, v.want, want - have, x->targets, nt);
-			j->repaired += made;
-			if (made < want - have)
-				j->short_of++;
-		} else if (have > v.want) {
-			size_t at = 0;
-			switch (plan_surplus(&v, index_chunk_referenced(ix, id) != 0, x->order,
-					     &at)) {
-			case PLAN_DROP_SELF:
-				j->released += (uint64_t)drop_own_copy(ix, rp->s, id, have, v.want);
-				break;
-			case PLAN_RELEASE_AT:
-				j->released +=
-					(uint64_t)release_copy(ix, id, j->peers[at], have, v.want);
-				break;
-			case PLAN_KEEP:
-				break;
-			}
-		}
-	}
+	size_t i = j->drain ? drain_batch(j, ix, x, &v) : repair_batch(j, ix, x, &v);
 	j->scanned += i;
 	/* More after this batch, or the budget ran out within it. */
 	j->pass_done = b->n < SCAN_BATCH && i == b->n;
@@ -640,6 +711,7 @@ static void pass_add(struct pass_totals *t, const struct repair_job *j)
 	t->no_target += j->no_target;
 	t->corrupt += j->corrupt;
 	t->fixed += j->fixed;
+	t->handed += j->handed;
 	if (j->last_err)
 		t->last_err = j->last_err;
 	for (size_t p = 0; t->to && p < j->npeers; p++) {
@@ -704,6 +776,27 @@ static void pass_reset(struct pass_totals *t)
 	t->to = to;
 }
 
+/* A drain pass ended: when every chunk was looked at and the others hold
+ * each as asked (or nothing is stored here), the drain is over. */
+static void drain_pass_end(struct repair *rp, const struct repair_job *j)
+{
+	const struct pass_totals *t = &rp->pass;
+	if (!rp->draining || j->silent)
+		return;
+	if (t->short_of || (t->scanned && !j->npeers)) {
+		log_info("drain: %llu of %llu chunks handed over; %llu still held only here%s",
+			 (unsigned long long)t->handed, (unsigned long long)rp->drain_total,
+			 (unsigned long long)t->short_of,
+			 j->npeers ? "" : " (no member is up to take them)");
+		return;
+	}
+	log_info("drain: all %llu chunks are held by other members as asked",
+		 (unsigned long long)t->scanned);
+	rp->draining = 0;
+	rp->stats.drain_done = rp->stats.drain_total = t->scanned;
+	rp->drained(rp->drained_arg);
+}
+
 static void job_done(struct ops_job *oj)
 {
 	struct repair_job *j = (struct repair_job *)oj;
@@ -722,11 +815,17 @@ static void job_done(struct ops_job *oj)
 					     (suseconds_t)((wait - (time_t)wait) * 1e6)};
 			evtimer_add(rp->pace, &tv);
 		}
+		if (j->drain && j->total)
+			rp->drain_total = j->total;
+		rp->stats.drain_done = rp->pass.handed;
+		rp->stats.drain_total = rp->drain_total;
 		if (j->pass_done) {
 			rp->scanning = 0;
 			rp->stats.under_replicated = rp->pass.under;
 			rp->stats.repairing = 0;
 			pass_end(rp, j->silent ? "a member did not answer" : NULL);
+			if (j->drain)
+				drain_pass_end(rp, j);
 		}
 		scan_continue(rp, monotonic_seconds());
 	} else {
@@ -772,6 +871,7 @@ static void scan_slice(struct repair *rp)
 	if (!j)
 		return; /* tried again at the next tick */
 	memcpy(j->after, rp->scan_after, CHUNK_ID_LEN);
+	j->drain = rp->draining;
 	double budget = rp->cfg->repair_rate * 1024 * 1024 * REPAIR_SLICE;
 	j->budget = budget >= 1 ? (uint64_t)budget : 1;
 	j->replicas_max = rp->cfg->replicas_max;
@@ -789,9 +889,10 @@ static void scan_continue(struct repair *rp, double now)
 		return;
 	unsigned waiting = 0;
 	mesh_lost(rp->mesh, now, &waiting);
-	if (waiting) {
+	if (waiting && !rp->draining) {
 		/* A member went down during the pass: wait for its grace period
-		 * like a new pass would. */
+		 * like a new pass would (a drain counts on the members up only:
+		 * it waits for nobody). */
 		rp->scanning = 0;
 		rp->stats.repairing = 0;
 		pass_end(rp, "a member went down");
@@ -805,13 +906,16 @@ void repair_tick(struct repair *rp, double now)
 	if (!rp)
 		return;
 	const struct config *cfg = rp->cfg;
-	if (!rp->scanning && now - rp->last_scan >= cfg->repair_interval) {
+	double interval = rp->draining && cfg->repair_interval > DRAIN_INTERVAL
+				  ? DRAIN_INTERVAL
+				  : cfg->repair_interval;
+	if (!rp->scanning && now - rp->last_scan >= interval) {
 		rp->last_scan = now;
 		unsigned waiting = 0;
 		mesh_lost(rp->mesh, now, &waiting);
 		/* A member down for less than the grace period may be back soon:
 		 * its copies still count, so nothing is decided meanwhile. */
-		if (!waiting) {
+		if (!waiting || rp->draining) {
 			rp->scanning = 1;
 			pass_reset(&rp->pass);
 			rp->next_slice = now;
@@ -899,6 +1003,20 @@ int repair_start(struct repair **out, const uint8_t self[NODE_ID_LEN], struct st
 	rp->last_scan = rp->last_scrub = monotonic_seconds();
 	*out = rp;
 	return 0;
+}
+
+void repair_drain(struct repair *rp, void (*drained)(void *arg), void *arg)
+{
+	if (rp->draining)
+		return;
+	rp->draining = 1;
+	rp->drained = drained;
+	rp->drained_arg = arg;
+	rp->stats.draining = 1;
+	/* A repair pass under way finishes first; the next is a drain pass,
+	 * at once. */
+	rp->last_scan = 0;
+	log_info("drain: handing every chunk over to other members before leaving");
 }
 
 void repair_free(struct repair *rp)

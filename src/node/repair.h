@@ -64,6 +64,10 @@ struct repair_stats {
 	uint64_t corrupt_fixed;
 	uint64_t unrecoverable;
 	uint64_t scrubbed;
+	/* drain: under way; chunks of the pass in progress the others already
+	 * hold as asked, of the chunks stored here */
+	int draining;
+	uint64_t drain_done, drain_total;
 };
 
 struct repair;
@@ -79,6 +83,19 @@ void repair_free(struct repair *rp);
 /* Every tick: starts a repair pass, its next slice, or a scrub slice when one
  * is due. */
 void repair_tick(struct repair *rp, double now);
+/*
+ * Starts the drain (shoal drain: this node leaves the network for good):
+ * from now on every pass is a drain pass, which walks every chunk stored
+ * here, asks the members up which they hold, and pushes each chunk the
+ * others lack (this node's own copy counting for nothing) to the
+ * best-ranked members without it, as many as the puts and pinners asked
+ * for (replicas_max at most; every member up when fewer are up). Passes
+ * follow each other at most DRAIN_INTERVAL apart, at repair_rate, and wait
+ * for no member down. Once a whole pass finds nothing held only here,
+ * drained(arg) is called on the loop thread, once. Loop thread.
+ */
+void repair_drain(struct repair *rp, void (*drained)(void *arg), void *arg);
+
 /* The counters, for status. */
 const struct repair_stats *repair_stats(const struct repair *rp);
 

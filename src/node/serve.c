@@ -126,6 +126,7 @@ struct serve {
 	uint64_t used, pushed, pushed_at_count;
 	int counting;
 	double last_count;
+	int draining; /* leaving: no new copies taken */
 };
 
 /* A count of what is stored, on the reader. */
@@ -534,6 +535,11 @@ void serve_on_put_chunk(struct serve *sv, struct link *l, uint64_t request_id,
 	/* Counted first (TOO_BUSY past the count), then the bytes and the
 	 * budgets (ledger_admit). */
 	size_t bytes = p->pin_only ? 0 : len;
+	if (sv->draining) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__REFUSED,
+				"this node is leaving the network");
+		return;
+	}
 	struct item *it = admit(l, &l->storing, STORING_PER_LINK, request_id, sizeof(*it));
 	if (!it)
 		return;
@@ -898,6 +904,11 @@ int serve_start(struct serve **out, struct store *s, struct mesh *mesh, struct o
 	}
 	*out = sv;
 	return 0;
+}
+
+void serve_drain(struct serve *sv)
+{
+	sv->draining = 1;
 }
 
 void serve_close(struct serve *sv)

@@ -35,6 +35,10 @@ struct serve;
  * *out set, or an error of opening the commit's index connection. */
 int serve_start(struct serve **out, struct store *s, struct mesh *mesh, struct ops *ops,
 		struct remote *remote, struct loopwork *lw);
+/* This node is leaving (drain): every PutChunk is refused from now on
+ * (REFUSED), so pushers take the next member. */
+void serve_drain(struct serve *sv);
+
 /* The node stops: the completions still to come start no new commit. */
 void serve_close(struct serve *sv);
 /* Frees what is left, once ops, pool and lw are stopped. NULL is fine. */

@@ -247,7 +247,8 @@ int trust_forget(struct trust *t, const uint8_t id[NODE_ID_LEN])
 	return 0;
 }
 
-void trust_leave(struct trust *t)
+/* Says Leave to every member up and stops talking to anyone. */
+static void say_leave(struct trust *t)
 {
 	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 	Shoal__Leave lv = SHOAL__LEAVE__INIT;
@@ -259,4 +260,53 @@ void trust_leave(struct trust *t)
 		if (link_usable(l))
 			link_send(l, &env);
 	}
+	t->members->left = 1;
+}
+
+struct leave_job {
+	struct ops_job job;
+	struct trust *t;
+	void (*done)(void *arg);
+	void *arg;
+	int err;
+};
+
+static void leave_work(struct ops_job *oj, struct index *ix)
+{
+	struct leave_job *j = (struct leave_job *)oj;
+	j->err = index_begin(ix);
+	if (j->err)
+		return;
+	j->err = index_pins_clear(ix);
+	if (j->err)
+		index_rollback(ix);
+	else
+		j->err = store_commit_releasing_ix(j->t->store, ix);
+}
+
+static void leave_done(struct ops_job *oj)
+{
+	struct leave_job *j = (struct leave_job *)oj;
+	if (j->err)
+		log_warnx("drain: cannot release the chunks kept for others: %s",
+			  shoal_strerror(j->err));
+	else
+		log_info("drain: released the chunks kept here for others");
+	say_leave(j->t);
+	j->done(j->arg);
+	free(j);
+}
+
+void trust_leave(struct trust *t, void (*done)(void *arg), void *arg)
+{
+	struct leave_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		say_leave(t);
+		done(arg);
+		return;
+	}
+	j->t = t;
+	j->done = done;
+	j->arg = arg;
+	ops_submit(t->ops, OPS_BACKGROUND, &j->job, leave_work, leave_done);
 }

@@ -68,7 +68,10 @@ void trust_on_forget(struct trust *t, struct link *l, const Shoal__Forget *m);
  */
 int trust_forget(struct trust *t, const uint8_t id[NODE_ID_LEN]);
 
-/* Says Leave to every member up (drain, at its end). */
-void trust_leave(struct trust *t);
+/* At the end of a drain: releases every chunk this node kept for others
+ * (they hold it as asked: repair's drain checked), then says Leave to every
+ * member up and calls done(arg) on the loop. From then on the node dials
+ * nobody and takes no new link. */
+void trust_leave(struct trust *t, void (*done)(void *arg), void *arg);
 
 #endif

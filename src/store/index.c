@@ -516,6 +516,22 @@ int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], si
 	return foreach_chunk_row(ix, st, fn, arg);
 }
 
+int index_wants_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+		      index_chunk_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(
+		ix,
+		"SELECT c.id, coalesce(p.replicas, 1) FROM chunks c"
+		" LEFT JOIN copies p ON p.chunk = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?",
+		&st);
+	if (err)
+		return err;
+	bind_id(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return foreach_chunk_row(ix, st, fn, arg);
+}
+
 /* Runs sql with two id parameters. */
 static int run_pair(struct index *ix, const char *sql, const uint8_t a[CHUNK_ID_LEN],
 		    const uint8_t b[CHUNK_ID_LEN])
@@ -568,6 +584,13 @@ int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 		"DELETE FROM pins WHERE chunk = ?", "DELETE FROM placed WHERE chunk = ?",
 		"DELETE FROM repaired WHERE chunk = ?", "DELETE FROM copies WHERE chunk = ?"};
 	return run_each(ix, sql, sizeof(sql) / sizeof(sql[0]), id);
+}
+
+int index_pins_clear(struct index *ix)
+{
+	return exec(
+		ix,
+		"DELETE FROM pins; DELETE FROM copies WHERE chunk NOT IN (SELECT chunk FROM refs)");
 }
 
 int index_node_drop(struct index *ix, const uint8_t node[32])

@@ -120,6 +120,10 @@ int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
  * made on it and the unpins owed to it. Run inside a transaction; the
  * chunks left without a pin or ref are then garbage. */
 int index_node_drop(struct index *ix, const uint8_t node[32]);
+/* Drops every pin (this node leaves: what it kept for others is theirs to
+ * keep elsewhere) and the wanted copies of chunks no file of its own needs.
+ * Run inside a transaction; those chunks are then garbage. */
+int index_pins_clear(struct index *ix);
 
 /*
  * Placed: copies this node asked another node to keep (pushed chunks, sent
@@ -154,6 +158,10 @@ int index_copies_want(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned
  * copy, in id order, starting after `after` (all zero: from the start). */
 int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
 			 index_chunk_fn fn, void *arg);
+/* Calls fn(id, replicas) for at most max stored chunks, every one (replicas
+ * 1 when nobody asked for more), in id order, starting after `after`. */
+int index_wants_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+		      index_chunk_fn fn, void *arg);
 
 /*
  * Drops refs of every manifest no name, pending token or pin points to, moves
