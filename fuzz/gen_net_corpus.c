@@ -1,7 +1,8 @@
 /*
  * Writes the seed corpora of the network harnesses: `gen_net_corpus
- * FRAME_DIR ENVELOPE_DIR` (run by hand; its output is committed in
- * fuzz/corpus/frame/ and fuzz/corpus/envelope/). Envelope seeds are valid
+ * FRAME_DIR ENVELOPE_DIR REVOCATION_DIR` (run by hand; its output is
+ * committed in fuzz/corpus/frame/, fuzz/corpus/envelope/ and
+ * fuzz/corpus/revocation/: Revocations messages, well formed and not). Envelope seeds are valid
  * Envelopes of each message type and control requests and replies of each
  * kind, packed by protobuf-c, then messages with one rule broken, cut short,
  * and garbage. Frame seeds are streams made by wire_send() (one frame of each
@@ -103,6 +104,13 @@ static Shoal__Peers peers = SHOAL__PEERS__INIT;
 static Shoal__GetChunk get_chunk = SHOAL__GET_CHUNK__INIT;
 static Shoal__Chunk chunk = SHOAL__CHUNK__INIT;
 static Shoal__Error error = SHOAL__ERROR__INIT;
+static uint8_t sig[WIRE_SIG_LEN];
+static Shoal__Revocation revs[2];
+static Shoal__Revocation *rev_ptrs[2];
+static Shoal__Revocations revocations = SHOAL__REVOCATIONS__INIT;
+static Shoal__Leave leave = SHOAL__LEAVE__INIT;
+static ProtobufCBinaryData forget_ids[2];
+static Shoal__Forget forget = SHOAL__FORGET__INIT;
 
 static void messages_init(void)
 {
@@ -131,6 +139,22 @@ static void messages_init(void)
 	chunk.id = bin(id_b, WIRE_ID_LEN);
 	error.code = SHOAL__ERROR__CODE__NOT_FOUND;
 	error.text = "chunk not stored here";
+	for (size_t i = 0; i < WIRE_SIG_LEN; i++)
+		sig[i] = (uint8_t)(i * 7 + 3);
+	for (size_t i = 0; i < 2; i++) {
+		shoal__revocation__init(&revs[i]);
+		revs[i].node_id = bin(i ? id_b : id_a, WIRE_ID_LEN);
+		revs[i].time = 1790000000 + (int64_t)i;
+		revs[i].reason = i ? "" : "laptop stolen";
+		revs[i].signature = bin(sig, WIRE_SIG_LEN);
+		rev_ptrs[i] = &revs[i];
+	}
+	revocations.list = rev_ptrs;
+	revocations.n_list = 2;
+	forget_ids[0] = bin(id_a, WIRE_ID_LEN);
+	forget_ids[1] = bin(id_b, WIRE_ID_LEN);
+	forget.node_ids = forget_ids;
+	forget.n_node_ids = 2;
 }
 
 static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request_id)
@@ -160,6 +184,15 @@ static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request
 	case SHOAL__ENVELOPE__MSG_ERROR:
 		env.error = &error;
 		break;
+	case SHOAL__ENVELOPE__MSG_REVOCATIONS:
+		env.revocations = &revocations;
+		break;
+	case SHOAL__ENVELOPE__MSG_LEAVE:
+		env.leave = &leave;
+		break;
+	case SHOAL__ENVELOPE__MSG_FORGET:
+		env.forget = &forget;
+		break;
 	default:
 		break;
 	}
@@ -188,6 +221,12 @@ static void envelope_seeds(void)
 	emit_msg("valid-chunk", &env.base);
 	env = envelope(SHOAL__ENVELOPE__MSG_ERROR, 1000);
 	emit_msg("valid-error", &env.base);
+	env = envelope(SHOAL__ENVELOPE__MSG_REVOCATIONS, 0);
+	emit_msg("valid-revocations", &env.base);
+	env = envelope(SHOAL__ENVELOPE__MSG_LEAVE, 0);
+	emit_msg("valid-leave", &env.base);
+	env = envelope(SHOAL__ENVELOPE__MSG_FORGET, 0);
+	emit_msg("valid-forget", &env.base);
 
 	/* One rule broken each. */
 	env = envelope(SHOAL__ENVELOPE__MSG__NOT_SET, 5);
@@ -223,6 +262,26 @@ static void envelope_seeds(void)
 	error.text = "chunk not stored here";
 	env = envelope(SHOAL__ENVELOPE__MSG_HELLO, 0);
 	emit_msg_cut("bad-hello-truncated", &env.base, 20);
+	env = envelope(SHOAL__ENVELOPE__MSG_REVOCATIONS, 0);
+	revs[1].signature = bin(sig, WIRE_SIG_LEN - 1);
+	emit_msg("bad-revocation-short-signature", &env.base);
+	revs[1].signature = bin(sig, WIRE_SIG_LEN);
+	revs[1].time = -1;
+	emit_msg("bad-revocation-time", &env.base);
+	revs[1].time = 1790000001;
+	revs[1].reason = long_text;
+	emit_msg("bad-revocation-reason", &env.base);
+	revs[1].reason = "";
+	env = envelope(SHOAL__ENVELOPE__MSG_LEAVE, 0);
+	env.payload_len = 8;
+	emit_msg("bad-leave-payload", &env.base);
+	env = envelope(SHOAL__ENVELOPE__MSG_FORGET, 0);
+	forget.n_node_ids = 0;
+	emit_msg("bad-forget-empty", &env.base);
+	forget.n_node_ids = 2;
+	forget_ids[1] = bin(id_b, WIRE_ID_LEN + 1);
+	emit_msg("bad-forget-long-id", &env.base);
+	forget_ids[1] = bin(id_b, WIRE_ID_LEN);
 
 	/* Control requests. */
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
@@ -441,10 +500,33 @@ static void frame_seeds(void)
 	evbuffer_free(frames);
 }
 
+/* Revocations messages as fuzz/fuzz_revocation.c reads them. */
+static void revocation_seeds(void)
+{
+	emit_msg("valid-two", &revocations.base);
+	revocations.n_list = 1;
+	emit_msg("valid-one", &revocations.base);
+	revocations.n_list = 2;
+	revs[0].node_id = bin(id_a, WIRE_ID_LEN - 1);
+	emit_msg("bad-short-id", &revocations.base);
+	revs[0].node_id = bin(id_a, WIRE_ID_LEN);
+	revs[0].time = -5;
+	emit_msg("bad-time", &revocations.base);
+	revs[0].time = 1790000000;
+	char long_reason[300];
+	memset(long_reason, 'r', sizeof(long_reason) - 1);
+	long_reason[sizeof(long_reason) - 1] = '\0';
+	revs[0].reason = long_reason;
+	emit_msg("bad-reason", &revocations.base);
+	revs[0].reason = "laptop stolen";
+	emit_msg_cut("bad-truncated", &revocations.base, 50);
+	emit_empties("bad-empties", 1, 64);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s FRAME_DIR ENVELOPE_DIR\n", argv[0]);
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s FRAME_DIR ENVELOPE_DIR REVOCATION_DIR\n", argv[0]);
 		return 2;
 	}
 	messages_init();
@@ -452,5 +534,7 @@ int main(int argc, char **argv)
 	frame_seeds();
 	out_dir = argv[2];
 	envelope_seeds();
+	out_dir = argv[3];
+	revocation_seeds();
 	return failures ? 1 : 0;
 }
