@@ -237,6 +237,65 @@ static void test_targets_never_a_pinner(void **state)
 	}
 }
 
+static void test_handover_counts_no_own_copy(void **state)
+{
+	(void)state;
+	size_t order[NODES], targets[NODES];
+	for (unsigned seed = 1; seed <= 100; seed++) {
+		struct world w;
+		world_init(&w, seed);
+		int self = (int)(seed % NODES), other = (self + 1) % NODES;
+		/* Two copies wanted: this node's and one other. Leaving, it must
+		 * make one more elsewhere. */
+		w.holds[self] = w.holds[other] = 1;
+		struct view x;
+		view_of(&w, self, 2, &x);
+		unsigned missing = 0;
+		unsigned nt = plan_handover(&x.v, &missing, order, targets);
+		assert_int_equal(missing, 1);
+		/* Every peer without a copy, best-ranked first, never the holder. */
+		assert_int_equal(nt, NODES - 2);
+		for (unsigned t = 0; t < nt; t++) {
+			assert_int_not_equal(x.index_of[targets[t]], other);
+			if (t)
+				assert_true(placement_score(x.v.peers[targets[t - 1]], w.chunk) >=
+					    placement_score(x.v.peers[targets[t]], w.chunk));
+		}
+		/* Held as asked by the others: nothing to hand over. */
+		w.holds[(self + 2) % NODES] = 1;
+		view_of(&w, self, 2, &x);
+		assert_int_equal(plan_handover(&x.v, &missing, order, targets), 0);
+		assert_int_equal(missing, 0);
+		/* want 0 (nobody asked) means one copy elsewhere. */
+		memset(w.holds, 0, sizeof(w.holds));
+		w.holds[self] = 1;
+		view_of(&w, self, 0, &x);
+		plan_handover(&x.v, &missing, order, targets);
+		assert_int_equal(missing, 1);
+	}
+}
+
+static void test_handover_capped_by_peers(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 9);
+	w.holds[0] = 1;
+	struct view x;
+	view_of(&w, 0, 8, &x);
+	size_t order[NODES], targets[NODES];
+	unsigned missing = 0;
+	/* Eight wanted, five peers: a copy on each of them is enough. */
+	assert_int_equal(plan_handover(&x.v, &missing, order, targets), NODES - 1);
+	assert_int_equal(missing, NODES - 1);
+	/* A peer pinning it never takes one. */
+	uint8_t pins[NODES] = {1};
+	x.v.pins = pins;
+	assert_int_equal(plan_handover(&x.v, &missing, order, targets), NODES - 2);
+	for (unsigned t = 0; t < NODES - 2; t++)
+		assert_int_not_equal(targets[t], 0);
+}
+
 /* What node self decides for a surplus: the node whose copy goes, or -1. */
 static int surplus_choice(const struct world *w, int self, unsigned want)
 {
@@ -345,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_targets_capped_by_peers),
 		cmocka_unit_test(test_targets_never_a_pinner),
+		cmocka_unit_test(test_handover_counts_no_own_copy),
+		cmocka_unit_test(test_handover_capped_by_peers),
 		cmocka_unit_test(test_surplus_needs_a_returned_holder),
 		cmocka_unit_test(test_surplus_everyone_agrees),
 		cmocka_unit_test(test_surplus_never_a_needed_copy),
