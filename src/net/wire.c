@@ -160,9 +160,9 @@ static int revocation_ok(const Shoal__Revocation *r)
 	       str_len(r->reason) <= WIRE_TEXT_MAX;
 }
 
-static int revocations_ok(const Shoal__Revocations *m)
+static int revocations_ok(const Shoal__Revocations *m, size_t max)
 {
-	if (m->n_list > WIRE_REVOCATIONS_MAX)
+	if (m->n_list > max)
 		return 0;
 	for (size_t i = 0; i < m->n_list; i++) {
 		if (!revocation_ok(m->list[i]))
@@ -227,7 +227,7 @@ static int envelope_ok(const Shoal__Envelope *env)
 	case SHOAL__ENVELOPE__MSG_CATALOG_REQUEST:
 		return env->catalog_request != NULL;
 	case SHOAL__ENVELOPE__MSG_REVOCATIONS:
-		return env->revocations && revocations_ok(env->revocations);
+		return env->revocations && revocations_ok(env->revocations, WIRE_REVOCATIONS_MAX);
 	case SHOAL__ENVELOPE__MSG_LEAVE:
 		return env->leave != NULL;
 	case SHOAL__ENVELOPE__MSG_FORGET:
@@ -357,7 +357,8 @@ static int ctl_reply_ok(const Shoal__CtlReply *rep)
 	case SHOAL__CTL_REPLY__REPLY_LOCATE:
 		return rep->locate && ctl_locate_ok(rep->locate);
 	case SHOAL__CTL_REPLY__REPLY_REVOCATIONS:
-		return rep->revocations && revocations_ok(rep->revocations);
+		return rep->revocations &&
+		       revocations_ok(rep->revocations, WIRE_CTL_REVOCATIONS_MAX);
 	default:
 		return 0;
 	}

@@ -22,19 +22,20 @@
 #include "net/frame.h"
 #include "util/buf.h"
 
-#define WIRE_ID_LEN	     32	    /* node ids and chunk ids */
-#define WIRE_MEMBERS_MAX     256    /* Peers.members */
-#define WIRE_TEXT_MAX	     256    /* Error.text bytes */
-#define WIRE_PATH_MAX	     4096   /* control paths and get targets, bytes */
-#define WIRE_CHUNK_MIN	     16	    /* smallest Chunk payload: an empty plaintext's GCM tag */
-#define WIRE_CTL_TEXT_MAX    1024   /* CtlReply.text bytes */
-#define WIRE_CTL_LIST_MAX    100000 /* entries of each CtlReply list */
-#define WIRE_IDS_MAX	     1024   /* ids in Have and Unpin */
-#define WIRE_CATALOG_MAX     64	    /* entries in one CatalogDelta */
-#define WIRE_CERT_MAX	     2048   /* CatalogEntry.owner_cert bytes */
-#define WIRE_SIG_LEN	     64	    /* Ed25519 signature bytes */
-#define WIRE_REVOCATIONS_MAX 4096   /* Revocations.list (a node sends 128 a frame) */
-#define WIRE_REPLICAS_MAX    16	    /* CtlPutRequest.replicas */
+#define WIRE_ID_LEN		 32	/* node ids and chunk ids */
+#define WIRE_MEMBERS_MAX	 256	/* Peers.members */
+#define WIRE_TEXT_MAX		 256	/* Error.text bytes */
+#define WIRE_PATH_MAX		 4096	/* control paths and get targets, bytes */
+#define WIRE_CHUNK_MIN		 16	/* smallest Chunk payload: an empty plaintext's GCM tag */
+#define WIRE_CTL_TEXT_MAX	 1024	/* CtlReply.text bytes */
+#define WIRE_CTL_LIST_MAX	 100000 /* entries of each CtlReply list */
+#define WIRE_IDS_MAX		 1024	/* ids in Have and Unpin */
+#define WIRE_CATALOG_MAX	 64	/* entries in one CatalogDelta */
+#define WIRE_CERT_MAX		 2048	/* CatalogEntry.owner_cert bytes */
+#define WIRE_SIG_LEN		 64	/* Ed25519 signature bytes */
+#define WIRE_REVOCATIONS_MAX	 128	/* Revocations.list in a frame */
+#define WIRE_CTL_REVOCATIONS_MAX 4096	/* ... in a CtlReply (every one kept) */
+#define WIRE_REPLICAS_MAX	 16	/* CtlPutRequest.replicas */
 /*
  * Largest CtlReply message: a full `ls` (WIRE_CTL_LIST_MAX names of up to 255
  * bytes with their capabilities) is about 40 MiB. CtlRequests are peer-sized
@@ -63,7 +64,8 @@
  *    CatalogDigest: digest WIRE_ID_LEN bytes;
  *  - Error: text at most WIRE_TEXT_MAX bytes (any code: unknown ones mean
  *    UNKNOWN);
- *  - Revocations: at most WIRE_REVOCATIONS_MAX, each with a WIRE_ID_LEN
+ *  - Revocations: at most WIRE_REVOCATIONS_MAX (a CtlReply's, at most
+ *    WIRE_CTL_REVOCATIONS_MAX), each with a WIRE_ID_LEN
  *    node_id, a WIRE_SIG_LEN signature, time >= 0 and a reason of at most
  *    WIRE_TEXT_MAX bytes (the signature is the revocation list's to check);
  *    Forget: 1..WIRE_MEMBERS_MAX node ids of WIRE_ID_LEN bytes;

@@ -67,6 +67,7 @@ struct member {
 	uint64_t pinned_bytes, pushed, pushed_at_count;
 	double refused_logged; /* when a refusal of its chunks was last logged */
 	int revoked;	       /* the network CA revoked it: never up again */
+	int forget_pending;    /* a member forgot it: forgotten here too once lost */
 };
 
 /* How a member stands, for status and repair: up; down for less than the

@@ -206,6 +206,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	serve_tick(n->serve, now);
 	catalog_tick(n->catalog, now);
 	repair_tick(n->repair, now);
+	trust_tick(&n->trust, now);
 	if (repair_stats(n->repair)->draining && now - n->last_drain_tick >= 1.0) {
 		n->last_drain_tick = now;
 		ctl_drain_tick(n->ctl);

@@ -16,6 +16,11 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 
+#include "net/wire.h"
+
+_Static_assert(REVOCATIONS_PER_FRAME <= WIRE_REVOCATIONS_MAX, "a frame of revocations passes");
+_Static_assert(REVOKE_MAX <= WIRE_CTL_REVOCATIONS_MAX, "the whole list fits a CtlReply");
+
 /* The file holds at most REVOKE_MAX revocations of ~400 bytes. */
 #define REVOKE_FILE_MAX (REVOKE_MAX * 512)
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "net/wire.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -216,12 +217,23 @@ void trust_on_forget(struct trust *t, struct link *l, const Shoal__Forget *m)
 	uint8_t(*gone)[NODE_ID_LEN] = calloc(m->n_node_ids, NODE_ID_LEN);
 	size_t n = 0;
 	char sid[17], fid[17];
+	double now = monotonic_seconds();
 	if (!gone)
 		return;
 	for (size_t i = 0; i < m->n_node_ids; i++) {
 		struct member *x = member_find(t->mesh, m->node_ids[i].data);
 		if (!x || x->state == MEMBER_UP || x->link)
 			continue;
+		if (member_standing(t->mesh, x, now, NULL) == STANDING_DOWN) {
+			/* Its copies still count here: it goes once lost. */
+			if (!x->forget_pending)
+				log_info("member %s forgotten by %s; forgetting it here once it is "
+					 "lost",
+					 short_node_id(x->id, sid),
+					 short_node_id(l->member->id, fid));
+			x->forget_pending = 1;
+			continue;
+		}
 		log_info("forgetting member %s (forgotten by %s)", short_node_id(x->id, sid),
 			 short_node_id(l->member->id, fid));
 		memcpy(gone[n++], x->id, NODE_ID_LEN);
@@ -229,6 +241,26 @@ void trust_on_forget(struct trust *t, struct link *l, const Shoal__Forget *m)
 	}
 	flood_forget(t, gone, n, l);
 	free(gone);
+}
+
+void trust_tick(struct trust *t, double now)
+{
+	char sid[17];
+	for (unsigned i = 0; i < t->mesh->nmembers;) {
+		struct member *x = &t->mesh->members[i];
+		if (x->forget_pending && x->state == MEMBER_UP)
+			x->forget_pending = 0;
+		if (!x->forget_pending || x->link ||
+		    member_standing(t->mesh, x, now, NULL) == STANDING_DOWN) {
+			i++;
+			continue;
+		}
+		uint8_t id[1][NODE_ID_LEN];
+		memcpy(id[0], x->id, NODE_ID_LEN);
+		log_info("forgetting member %s, lost now", short_node_id(id[0], sid));
+		remove_member(t, x); /* another member takes slot i: looked at next */
+		flood_forget(t, id, 1, NULL);
+	}
 }
 
 int trust_forget(struct trust *t, const uint8_t id[NODE_ID_LEN])

@@ -15,9 +15,11 @@
  * Leave comes only from the leaving node itself, over its own link: it is
  * forgotten (removed from the table, its copies not counted as lost, since
  * it handed them over first) and Forget of it floods on. Forget from a member
- * removes those of its ids that are down here too (a member up here is
- * plainly alive and stays), and floods on what it removed, so each id
- * crosses each link at most once per forgetting. What a forgotten node
+ * removes those of its ids that are lost or revoked here too, and those
+ * merely down once they are lost (until then their copies count here, so a
+ * member cannot make others skip the grace period); a member up here is
+ * plainly alive and stays. What was removed floods on, so each id crosses
+ * each link at most once per forgetting. What a forgotten node
  * pinned here stays: it may be its owner's only way back to its files.
  *
  * Thread affinity: the loop thread (the release of pins runs on the writer).
@@ -61,6 +63,9 @@ void trust_on_revocations(struct trust *t, struct link *l, const Shoal__Revocati
 void trust_on_leave(struct trust *t, struct link *l);
 /* A member forgot these ids (Forget). */
 void trust_on_forget(struct trust *t, struct link *l, const Shoal__Forget *m);
+
+/* Periodic: the members others forgot that are lost now are forgotten. */
+void trust_tick(struct trust *t, double now);
 
 /*
  * This node's owner forgets member id (shoal forget). Returns 0, or

@@ -42,6 +42,14 @@
                                                   for SECS seconds the connections the daemon
                                                   makes to the sinks ("dials N"); exit 0 when
                                                   Pong came back (tests/cli/test_net_gossip.sh)
+    hostile.py revoke-forged ADDR CA KEY CERT NODE_ID_B32
+                                                  as a member, sends a Revocations frame naming
+                                                  NODE_ID_B32 with a signature the CA never made;
+                                                  exit 0 when the daemon hangs up on it
+                                                  (tests/cli/test_net_revoke.sh)
+    hostile.py forget-up ADDR CA KEY CERT NODE_ID_B32
+                                                  as a member, sends Forget of NODE_ID_B32 (a member
+                                                  that is up), then Ping; exit 0 when Pong comes back
     hostile.py getchunk-expect ADDR CA KEY CERT ID_HEX WANT
                                                   GetChunk for ID_HEX; exit 0 when the answer is WANT:
                                                   not_found (Error NOT_FOUND) or chunk (a Chunk whose
@@ -69,6 +77,7 @@ WAIT = 8.0  # seconds the daemon gets to answer or hang up
 REQUEST_ID, PAYLOAD_LEN, HELLO, PING, PONG, PEERS, GET_CHUNK, CHUNK, ERROR = 1, 2, 10, 11, 12, 13, 14, 15, 16
 NOT_FOUND, VERSION = 3, 2
 CATALOG_DELTA, CATALOG_DIGEST, CATALOG_REQUEST = 24, 25, 26
+REVOCATIONS, LEAVE, FORGET = 27, 28, 29
 
 
 # ---- protobuf, by hand ------------------------------------------------------------
@@ -247,9 +256,12 @@ def reply(s, want_id, deadline):
 
 
 def greet(s, cert, version=1):
-    """Sends Hello; reads the daemon's Hello (it speaks first)."""
+    """Sends Hello; reads the daemon's Hello (it speaks first, after the
+    revocations it knows)."""
     s.sendall(frame(hello(node_id(cert), version)))
     env, _ = read_frame(s, time.monotonic() + WAIT)
+    while REVOCATIONS in env:
+        env, _ = read_frame(s, time.monotonic() + WAIT)
     if HELLO not in env:
         sys.exit("hostile: first frame from the daemon is %s, not Hello" % kind(env))
 
@@ -764,6 +776,43 @@ def cmd_oversize(addr, ca, key, cert, length, secs):
         return 0
     print("length %d: still connected after %.2f s" % (length, secs))
     return 1
+
+
+def b32_id(text):
+    return base64.b32decode(text.upper() + "====")
+
+
+def cmd_revoke_forged(addr, ca, key, cert, victim):
+    """A member forging the CA's word: the daemon must hang up on it."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    rev = (field_bytes(1, b32_id(victim)) + field_int(2, int(time.time())) +
+           field_bytes(3, b"forged") + field_bytes(4, os.urandom(64)))
+    s.sendall(frame(field_bytes(REVOCATIONS, field_bytes(1, rev))))
+    start = time.monotonic()
+    if wait_closed(s, start + WAIT):
+        print("forged revocation: disconnected after %.2f s" % (time.monotonic() - start))
+        return 0
+    print("forged revocation: still connected after %.0f s" % WAIT)
+    return 1
+
+
+def cmd_forget_up(addr, ca, key, cert, victim):
+    """A member asking to forget a member that is up: ignored, the link kept."""
+    s = tls_connect(addr, ca, key, cert)
+    greet(s, cert)
+    s.sendall(frame(field_bytes(FORGET, field_bytes(1, b32_id(victim)))))
+    s.sendall(frame(ping(77)))
+    deadline = time.monotonic() + WAIT
+    try:
+        while True:
+            env, _ = read_frame(s, deadline)
+            if PONG in env and first(decode(env[PONG][0]), 1) == 77:
+                print("forget of a member up: link kept, Pong")
+                return 0
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("forget of a member up: %s" % e)
+        return 1
 
 
 def cmd_idle(addr, ca, key, cert, secs):

@@ -11,6 +11,7 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
+TESTCERT=$(tool testcert)
 NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set grace_period=3
 	--set repair_interval=1 --set scrub_rate=0 --set backoff_max=1 --set gossip_interval=1)
 
@@ -57,8 +58,17 @@ check_err1 "... in one line" err "itself"
 shoal --home n1 network revoke --network "$T/network" zzzzzzzzzz >out 2>err
 check_failed "revoking no member is refused" $?
 check_err1 "... in one line" err "no member"
+# A member forging the CA's word is cut off; one asking to forget a member up
+# is ignored.
+"$TESTCERT" valid network h.key h.crt || fail "testcert h"
+"${HOSTILE[@]}" revoke-forged "${node_addr[2]}" n2/ca.crt h.key h.crt "${node_id[4]}" >out 2>&1
+check "a member sending a forged revocation is disconnected" test "$?" -eq 0
+"${HOSTILE[@]}" forget-up "${node_addr[2]}" n2/ca.crt h.key h.crt "${node_id[4]}" >out 2>&1
+check "a member asking to forget a member up keeps its link (Pong)" test "$?" -eq 0
 check "no revocation was kept" test ! -s n1/revocations
+check "... nor on node 2" test ! -s n2/revocations
 check "node 4 is still up everywhere" all_see up "${node_id[4]}" 1 2 3
+check "node 2 logged the forger" grep -q "revocation not signed by this network's CA" n2.log
 
 # ---- the revocation --------------------------------------------------------------------
 t0=$(now_ms)
@@ -108,6 +118,11 @@ check "node 5 shows node 4 revoked, never up" wait_for 10 all_see revoked "${nod
 stop_daemon n4
 
 # ---- forget ----------------------------------------------------------------------------
+# Node 5 has a long grace period: a member forgetting node 3 cannot make it
+# skip that; it forgets node 3 once lost, or when its own owner says so.
+stop_nodes 5
+start_node 5 1 --set grace_period=600
+check "node 5 back in the mesh" wait_for 20 mesh_up 1 2 3 5
 shoal --home n1 forget "${node_id[2]:0:12}" >out 2>err
 check_failed "forgetting a member that is up is refused" $?
 check_err1 "... in one line" err "up"
@@ -115,9 +130,14 @@ kill_daemon n3
 check "node 3 goes down on 1, 2 and 5" wait_for 20 all_see down "${node_id[3]}" 1 2 5
 shoal --home n1 forget "${node_id[3]:0:12}" >out 2>err
 check_eq "forget NODE (a down member) exits 0" "0 " "$? $(cat err)"
-for i in 1 2 5; do
+for i in 1 2; do
 	check "node $i no longer lists node 3" wait_for 20 not_listed "n$i" "${node_id[3]}"
 done
+check "node 5 (grace 600 s) still lists node 3, down" all_see down "${node_id[3]}" 5
+check "... and says it forgets it once lost" grep -q "forgetting it here once it is lost" n5.log
+shoal --home n5 forget "${node_id[3]:0:12}" >out 2>err
+check_eq "forget on node 5 itself exits 0" "0 " "$? $(cat err)"
+check "node 5 no longer lists node 3" not_listed n5 "${node_id[3]}"
 shoal --home n1 forget "${node_id[3]}" >out 2>err
 check_failed "forgetting it again: no such member" $?
 check_err1 "... in one line" err "no such member"

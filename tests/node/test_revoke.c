@@ -44,8 +44,8 @@ static int setup(void **state)
 	snprintf(e.net, sizeof(e.net), "%s/net.pem", e.dir);
 	snprintf(e.other, sizeof(e.other), "%s/other.pem", e.dir);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", e.dir);
-	if (network_create(e.net) || network_create(e.other) ||
-	    identity_load_key(e.net, &e.key) || identity_load_key(e.other, &e.other_key))
+	if (network_create(e.net) || network_create(e.other) || identity_load_key(e.net, &e.key) ||
+	    identity_load_key(e.other, &e.other_key))
 		return -1;
 	/* The home's ca.crt: its first certificate is the CA's. */
 	copy_file(e.net, ca);
