@@ -56,6 +56,9 @@ enum {
 	/* Leave the fsync of path's directory, which makes the rename durable,
 	 * to the caller (who may batch it over many files). */
 	ATOMIC_NODIRSYNC = 4,
+	/* Never replace an existing path: the rename fails with -EEXIST and
+	 * leaves it alone (for files a user names, such as a network file). */
+	ATOMIC_NOREPLACE = 8,
 };
 
 /*
