@@ -166,13 +166,22 @@ out:
 
 int identity_load_cert(const char *path, X509 **out)
 {
+	const char *why = NULL;
+	int err = identity_read_cert(path, out, &why);
+	if (err == SHOAL_EIDENTITY)
+		log_warnx("%s: %s", path, why);
+	return err;
+}
+
+int identity_read_cert(const char *path, X509 **out, const char **why)
+{
 	struct buf pem = BUF_INIT;
 	int err = read_file(path, &pem, PEM_FILE_MAX);
 	if (err)
 		goto out;
 	err = cert_from_pem(&pem, out);
-	if (err == SHOAL_EIDENTITY)
-		log_warnx("%s: no certificate", path);
+	if (err == SHOAL_EIDENTITY && why)
+		*why = "no certificate";
 out:
 	/* The file may be a network file, with the CA key before the certificate. */
 	buf_release_secret(&pem);
@@ -825,26 +834,46 @@ out:
 	return err == -EEXIST ? SHOAL_EEXIST : err;
 }
 
-int identity_load_id(const char *home, uint8_t id[NODE_ID_LEN])
+int identity_load_home(const char *home, X509 **cert, EVP_PKEY **key, X509 **ca)
 {
-	char key_path[PATH_MAX], crt_path[PATH_MAX];
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
+	char key_path[PATH_MAX], crt_path[PATH_MAX], ca_path[PATH_MAX];
+	EVP_PKEY *node_key = NULL;
+	X509 *node_cert = NULL, *ca_cert = NULL;
 	int err;
 
 	if ((err = path_join(key_path, sizeof(key_path), home, "node.key")) ||
-	    (err = path_join(crt_path, sizeof(crt_path), home, "node.crt")))
+	    (err = path_join(crt_path, sizeof(crt_path), home, "node.crt")) ||
+	    (err = path_join(ca_path, sizeof(ca_path), home, "ca.crt")))
 		goto out;
-	if ((err = identity_load_cert(crt_path, &cert)) ||
-	    (err = identity_load_key(key_path, &key)))
+	if ((err = identity_load_cert(crt_path, &node_cert)) ||
+	    (err = identity_load_key(key_path, &node_key)) ||
+	    (ca && (err = identity_load_cert(ca_path, &ca_cert))))
 		goto out;
-	if (X509_check_private_key(cert, key) != 1) {
+	if (X509_check_private_key(node_cert, node_key) != 1) {
 		log_warnx("%s does not certify the key in %s", crt_path, key_path);
 		err = identity_error();
 		goto out;
 	}
-	err = node_id_from_pkey(key, id);
+	*cert = node_cert;
+	*key = node_key;
+	if (ca)
+		*ca = ca_cert;
+	node_cert = ca_cert = NULL;
+	node_key = NULL;
 out:
+	X509_free(ca_cert);
+	X509_free(node_cert);
+	EVP_PKEY_free(node_key);
+	return err;
+}
+
+int identity_load_id(const char *home, uint8_t id[NODE_ID_LEN])
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int err = identity_load_home(home, &cert, &key, NULL);
+	if (!err)
+		err = node_id_from_pkey(key, id);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return err;
@@ -879,9 +908,17 @@ out:
 int identity_verify_signature(X509 *cert, const uint8_t *msg, size_t len,
 			      const uint8_t sig[IDENTITY_SIG_LEN])
 {
+	EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
+	if (!pub)
+		return identity_error();
+	return identity_verify_key_signature(pub, msg, len, sig);
+}
+
+int identity_verify_key_signature(EVP_PKEY *pub, const uint8_t *msg, size_t len,
+				  const uint8_t sig[IDENTITY_SIG_LEN])
+{
 	int err = 0;
 	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
 	if (!pub || !EVP_PKEY_is_a(pub, "ED25519")) {
 		err = identity_error();
 		goto out;

@@ -52,8 +52,8 @@ struct network {
  * Creates a new network at path: a fresh CA key and self-signed CA certificate,
  * written as the CA private key PEM followed by the CA certificate PEM. The file
  * appears whole, mode 0600, never replacing one (a temp file renamed with
- * ATOMIC_NOREPLACE), and is fsynced with its directory before returning. Returns 0, SHOAL_EEXIST if path exists,
- * SHOAL_ECRYPTO, or -errno; on failure no file is left behind.
+ * ATOMIC_NOREPLACE), and is fsynced with its directory before returning. Returns 0, SHOAL_EEXIST if
+ * path exists, SHOAL_ECRYPTO, or -errno; on failure no file is left behind.
  */
 int network_create(const char *path);
 
@@ -176,6 +176,14 @@ int identity_public_from_raw(const uint8_t raw[IDENTITY_KEY_LEN], EVP_PKEY **out
  */
 int identity_load_id(const char *home, uint8_t id[NODE_ID_LEN]);
 
+/*
+ * Loads home/node.crt into *cert, home/node.key into *key and, when ca is not
+ * NULL, home/ca.crt into *ca (each new: the caller frees them), and checks that
+ * the certificate carries the key's public half. Returns 0, -errno, SHOAL_ETOOBIG
+ * or SHOAL_EIDENTITY (logged); nothing is returned on failure.
+ */
+int identity_load_home(const char *home, X509 **cert, EVP_PKEY **key, X509 **ca);
+
 /* Writes id as NODE_ID_STR_LEN base32 characters and a NUL into out. */
 void node_id_format(const uint8_t id[NODE_ID_LEN], char out[NODE_ID_STR_LEN + 1]);
 
@@ -199,6 +207,10 @@ int identity_load_key(const char *path, EVP_PKEY **out);
  * SHOAL_ETOOBIG, or SHOAL_EIDENTITY (no certificate in the file).
  */
 int identity_load_cert(const char *path, X509 **out);
+
+/* identity_load_cert() that logs nothing: on SHOAL_EIDENTITY *why (when not
+ * NULL) receives the reason. */
+int identity_read_cert(const char *path, X509 **out, const char **why);
 
 /*
  * Issues a node certificate for the Ed25519 key node_pub (only its public half is
