@@ -724,8 +724,9 @@ int identity_pending_commit(const char *home)
 	if ((err = path_join(from, sizeof(from), home, PENDING_KEY_FILE)) ||
 	    (err = path_join(to, sizeof(to), home, "node.key")))
 		return err;
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE))
-		return errno == EEXIST ? SHOAL_EEXIST : -errno;
+	err = rename_noreplace(from, to);
+	if (err)
+		return err == -EEXIST ? SHOAL_EEXIST : err;
 	return fsync_dir(home);
 }
 

@@ -189,9 +189,7 @@ static int write_direct(const char *path, const void *p, size_t n)
 	return err;
 }
 
-/* Renames from to to unless to exists (-EEXIST). Where the file system has no
- * RENAME_NOREPLACE, a hard link does the same: it never replaces either. */
-static int rename_noreplace(const char *from, const char *to)
+int rename_noreplace(const char *from, const char *to)
 {
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 		return 0;
