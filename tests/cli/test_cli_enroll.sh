@@ -313,4 +313,5 @@ start_node 2 1
 check "the node with its renewed certificate joins the mesh again after a restart" \
 	wait_for 15 mesh_up 1 2 8
 stop_nodes 1 2 8
+check_no_sanitizer "no sanitizer report from the daemons" n1.log n2.log n3.log n5.log n8.log
 done_testing

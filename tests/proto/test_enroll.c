@@ -109,7 +109,8 @@ static void pack_with(const struct enroll_request *r, size_t key_len, size_t sig
 	m.signature.len = sig_len;
 	size_t n = shoal__enroll_request__pack(&m, packed);
 	assert_true(n + extra_len <= sizeof(packed));
-	memcpy(packed + n, extra, extra_len);
+	if (extra_len)
+		memcpy(packed + n, extra, extra_len);
 	armor(packed, n + extra_len, ENROLL_PEM_NAME, out);
 }
 
