@@ -1,14 +1,16 @@
 /*
  * Writes the seed corpora of the fuzz harnesses: `gen_corpus MANIFEST_DIR
- * CAPABILITY_DIR CATLOG_DIR` (fuzz/run.sh --seeds runs it into fuzz/corpus/). Valid seeds
- * come from the real encoders (manifest_encode, chunklist_encode,
- * capability_format) so they track the format; invalid ones are those
- * encodings truncated, or protobuf written by hand with one rule broken
- * (version, kind, mode, sizes, lengths, counts past the limits, wire types),
- * plus garbage, and for the text harness names good and bad; catalog logs
- * of shaped entries, whole, torn, with a flipped bit, a bad length or magic. Everything is
- * deterministic, so regenerating the seeds changes no file unless the format
- * changed.
+ * CAPABILITY_DIR CATLOG_DIR REQUEST_DIR` (fuzz/run.sh --seeds runs it into
+ * fuzz/corpus/). Valid seeds come from the real encoders (manifest_encode,
+ * chunklist_encode, capability_format, enroll_request_format) so they track
+ * the format; invalid ones are those encodings truncated, or protobuf written
+ * by hand with one rule broken (version, kind, mode, sizes, lengths, counts
+ * past the limits, wire types), plus garbage, and for the text harness names
+ * good and bad; catalog logs of shaped entries, whole, torn, with a flipped
+ * bit, a bad length or magic; enrollment requests signed by a fixed key, then
+ * tampered with, mis-shaped, cut, wrapped in other text or past the caps.
+ * Everything is deterministic (Ed25519 signatures are too), so regenerating
+ * the seeds changes no file unless the format changed.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -17,9 +19,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "crypto/identity.h"
 #include "proto/capability.h"
 #include "proto/catalog.h"
 #include "proto/catlog.h"
+#include "proto/enroll.h"
 #include "proto/manifest.h"
 #include "proto/name.h"
 #include "util/buf.h"
@@ -397,10 +404,194 @@ static void catlog_seeds(void)
 	buf_release(&b);
 }
 
+/* An EnrollRequest written by hand, fields in order, zero values left out as
+ * proto3 does; the key and signature cut or padded to the lengths given. */
+static void pb_request(struct buf *b, const struct enroll_request *r, size_t key_len,
+		       size_t sig_len)
+{
+	uint8_t pad[IDENTITY_SIG_LEN + 8];
+	memset(pad, 0x5a, sizeof(pad));
+	memcpy(pad, r->public_key, IDENTITY_KEY_LEN);
+	pb_bytes(b, 1, pad, key_len);
+	if (r->nickname[0])
+		pb_bytes(b, 2, r->nickname, strlen(r->nickname));
+	if (r->listen[0])
+		pb_bytes(b, 3, r->listen, strlen(r->listen));
+	if (r->time) {
+		pb_tag(b, 4, 0);
+		pb_varint(b, (uint64_t)r->time);
+	}
+	memcpy(pad, r->sig, IDENTITY_SIG_LEN);
+	pb_bytes(b, 5, pad, sig_len);
+}
+
+/* Writes msg[0..len) as a PEM block called name. */
+static void emit_armored(const char *file, const char *name, const void *msg, size_t len)
+{
+	char *text;
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (!bio || PEM_write_bio(bio, name, "", msg, (long)len) <= 0)
+		abort();
+	long n = BIO_get_mem_data(bio, &text);
+	emit(file, text, (size_t)n);
+	BIO_free(bio);
+}
+
+/* Signs r as it is, rules or not. */
+static void sign_as_is(EVP_PKEY *key, struct enroll_request *r)
+{
+	uint8_t bytes[ENROLL_SIGNED_MAX];
+	if (identity_sign(key, bytes, enroll_signed_bytes(r, bytes), r->sig))
+		abort();
+}
+
+/* Emits r's text form, whatever r holds. */
+static void emit_request(const char *file, const struct enroll_request *r)
+{
+	struct buf b = BUF_INIT;
+	if (enroll_request_format(r, &b))
+		abort();
+	emit_buf(file, &b);
+	buf_release(&b);
+}
+
+static void request_seeds(void)
+{
+	uint8_t seed[32], junk[ENROLL_MESSAGE_MAX + 88];
+	struct enroll_request good, r;
+	struct buf b = BUF_INIT, text = BUF_INIT;
+	char name[64];
+
+	fill(seed, sizeof(seed), 77);
+	EVP_PKEY *key = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed, sizeof(seed));
+	if (!key || enroll_request_sign(key, "laptop", "127.0.0.1:7400", 1764930000, &good))
+		abort();
+	emit_request("valid-laptop", &good);
+	if (enroll_request_sign(key, NULL, "[2001:db8::1]:7400", 1, &r))
+		abort();
+	emit_request("valid-no-nickname", &r);
+	memset(name, 'z', NICKNAME_MAX);
+	name[NICKNAME_MAX] = 0;
+	char listen[ENROLL_LISTEN_MAX + 1];
+	memset(listen, 'h', ENROLL_LISTEN_MAX - 5);
+	memcpy(listen + ENROLL_LISTEN_MAX - 5, ":7400", 6);
+	if (enroll_request_sign(key, name, listen, INT64_MAX, &r))
+		abort();
+	emit_request("valid-longest", &r);
+	if (enroll_request_format(&good, &text))
+		abort();
+	/* The same text with CRLF line ends and white space around it. */
+	buf_addstr(&b, "\r\n  \n");
+	for (size_t i = 0; i < text.len; i++)
+		buf_addstr(&b, text.data[i] == '\n' ? "\r\n" : (char[]){(char)text.data[i], 0});
+	buf_addstr(&b, "\n\t\n");
+	emit_buf("valid-crlf-spaced", &b);
+
+	/* Fields changed after signing. */
+	r = good;
+	r.sig[3] ^= 1;
+	emit_request("bad-sig-flipped", &r);
+	r = good;
+	r.public_key[7] ^= 0x80;
+	emit_request("bad-key-flipped", &r);
+	r = good;
+	r.nickname[0] = 'k';
+	emit_request("bad-nickname-changed", &r);
+	r = good;
+	r.time = 1764930001;
+	emit_request("bad-time-changed", &r);
+	/* Rules broken under a good signature. */
+	r = good;
+	strcpy(r.nickname, "Laptop");
+	sign_as_is(key, &r);
+	emit_request("bad-nickname-upper", &r);
+	r = good;
+	strcpy(r.listen, "a b:1");
+	sign_as_is(key, &r);
+	emit_request("bad-listen-space", &r);
+	r = good;
+	r.listen[0] = 0;
+	sign_as_is(key, &r);
+	emit_request("bad-listen-empty", &r);
+	r = good;
+	r.time = 0;
+	sign_as_is(key, &r);
+	emit_request("bad-time-zero", &r);
+	/* Mis-shaped messages. */
+	const struct {
+		const char *file;
+		size_t key_len, sig_len;
+		const char *extra; /* bytes after the fields */
+		size_t extra_len;
+	} shapes[] = {
+		{"valid-by-hand", IDENTITY_KEY_LEN, IDENTITY_SIG_LEN, "", 0},
+		{"bad-key-31", IDENTITY_KEY_LEN - 1, IDENTITY_SIG_LEN, "", 0},
+		{"bad-key-33", IDENTITY_KEY_LEN + 1, IDENTITY_SIG_LEN, "", 0},
+		{"bad-sig-63", IDENTITY_KEY_LEN, IDENTITY_SIG_LEN - 1, "", 0},
+		{"bad-unknown-field", IDENTITY_KEY_LEN, IDENTITY_SIG_LEN, "\x30\x01", 2},
+		{"bad-repeated-nickname", IDENTITY_KEY_LEN, IDENTITY_SIG_LEN, "\x12\x01x", 3},
+		{"bad-wire-type-7", IDENTITY_KEY_LEN, IDENTITY_SIG_LEN, "\x0f", 1},
+		{"bad-overlong-varint", IDENTITY_KEY_LEN, IDENTITY_SIG_LEN, "\x20\x81\x00", 3},
+	};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		buf_reset(&b);
+		pb_request(&b, &good, shapes[i].key_len, shapes[i].sig_len);
+		buf_add(&b, shapes[i].extra, shapes[i].extra_len);
+		emit_armored(shapes[i].file, ENROLL_PEM_NAME, b.data, b.len);
+	}
+	buf_reset(&b);
+	pb_request(&b, &good, IDENTITY_KEY_LEN, IDENTITY_SIG_LEN);
+	emit_armored("bad-truncated-message", ENROLL_PEM_NAME, b.data, b.len - 10);
+	/* The armor and what is around it. */
+	const char *t = buf_str(&text);
+	const char *end = strstr(t, "-----END");
+	buf_reset(&b);
+	buf_add(&b, t, (size_t)(end - t));
+	emit_buf("bad-no-end", &b);
+	buf_reset(&b);
+	buf_addf(&b, "my request:\n%s", t);
+	emit_buf("bad-text-before", &b);
+	buf_reset(&b);
+	buf_addf(&b, "%sbye\n", t);
+	emit_buf("bad-text-after", &b);
+	buf_reset(&b);
+	buf_addf(&b, "%s%s", t, t);
+	emit_buf("bad-two-blocks", &b);
+	buf_reset(&b);
+	buf_addf(&b, "-----BEGIN SHOAL NODE REQUEST-----\nProc-Type: 4,ENCRYPTED\n%s",
+		 t + strlen("-----BEGIN SHOAL NODE REQUEST-----\n"));
+	emit_buf("bad-headers", &b);
+	emit_str("bad-empty-block",
+		 "-----BEGIN SHOAL NODE REQUEST-----\n-----END SHOAL NODE REQUEST-----\n");
+	buf_reset(&b);
+	buf_add(&b, t, text.len);
+	b.data[40] = '*';
+	emit_buf("bad-base64", &b);
+	fill(junk, sizeof(junk), 78);
+	emit_armored("bad-certificate-block", "CERTIFICATE", junk, 200);
+	emit_armored("bad-not-a-request", ENROLL_PEM_NAME, junk, 200);
+	emit_armored("bad-message-too-long", ENROLL_PEM_NAME, junk, ENROLL_MESSAGE_MAX + 1);
+	buf_reset(&b);
+	buf_add(&b, t, text.len);
+	while (b.len <= ENROLL_TEXT_MAX)
+		buf_addstr(&b, " ");
+	emit_buf("bad-text-too-big", &b);
+	buf_reset(&b);
+	buf_add(&b, t, text.len);
+	b.data[60] = 0;
+	emit_buf("bad-nul", &b);
+	emit("garbage-empty", "", 0);
+	emit("garbage-random", junk, 300);
+	buf_release(&text);
+	buf_release(&b);
+	EVP_PKEY_free(key);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s MANIFEST_DIR CAPABILITY_DIR CATLOG_DIR\n", argv[0]);
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s MANIFEST_DIR CAPABILITY_DIR CATLOG_DIR REQUEST_DIR\n",
+			argv[0]);
 		return 2;
 	}
 	out_dir = argv[1];
@@ -412,5 +603,8 @@ int main(int argc, char **argv)
 	out_dir = argv[3];
 	mkdir(out_dir, 0777);
 	catlog_seeds();
+	out_dir = argv[4];
+	mkdir(out_dir, 0777);
+	request_seeds();
 	return failures ? 1 : 0;
 }

@@ -91,8 +91,9 @@ seeds() {
 	$cc $cflags $san -fsanitize=fuzzer-no-link -o "$out/gen_corpus" fuzz/gen_corpus.c \
 		"$out/libshoal-fuzz.a" $libs
 	mkdir -p fuzz/corpus
-	"$out/gen_corpus" fuzz/corpus/manifest fuzz/corpus/capability fuzz/corpus/catlog
-	for t in manifest capability catlog; do
+	"$out/gen_corpus" fuzz/corpus/manifest fuzz/corpus/capability fuzz/corpus/catlog \
+		fuzz/corpus/request
+	for t in manifest capability catlog request; do
 		say SEEDS "fuzz/corpus/$t: $(find "fuzz/corpus/$t" -type f | wc -l) files"
 	done
 }

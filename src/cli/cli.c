@@ -15,12 +15,26 @@
 #include "proto/name.h"
 #include "util/error.h"
 
+#define NETWORK_OPTION "  --network NET         the network file (it holds the CA key)\n"
+#define DAYS_OPTION                                                                        \
+	"  --days N              the certificate's lifetime in days, 1 to 36500 (default " \
+	"365)\n"
+
 static const struct command commands[] = {
-	{"network", cmd_network, "create FILE", "create a new network (its CA) in FILE, mode 0600",
-	 NULL},
-	{"init", cmd_init, "--network FILE [--listen HOST:PORT] [--bootstrap HOST:PORT,...]",
-	 "create a node in the home, signed by the network's CA; prints the node id",
-	 "  --network FILE        the network file made by 'shoal network create'\n"
+	{"network", cmd_network, "SUBCOMMAND [ARGS]",
+	 "create a network (its CA); sign, renew and revoke node certificates", NULL},
+	{"init", cmd_init,
+	 "--network NET [--name NICK] [--listen HOST:PORT] [--bootstrap HOST:PORT,...]\n"
+	 "--request FILE [--name NICK] [--listen HOST:PORT] [--bootstrap HOST:PORT,...]\n"
+	 "--cert CERT",
+	 "create a node in the home, signed here or by request and certificate; prints its id",
+	 "  --network NET         the network file made by 'shoal network create': sign here\n"
+	 "  --request FILE        write into FILE a request for the network file's holder to\n"
+	 "                        sign ('shoal network sign'); the node key stays in the home\n"
+	 "  --cert CERT           complete the requested node with the certificate file signed\n"
+	 "                        for it, or install a renewal of this node's certificate\n"
+	 "  --name NICK           the node's nickname, in its certificate: 1 to 32 of a-z, 0-9,\n"
+	 "                        '.', '_', '-', starting with a letter or digit\n"
 	 "  --listen HOST:PORT    address the daemon listens on (default " CONFIG_DEFAULT_LISTEN
 	 ")\n"
 	 "  --bootstrap LIST      comma-separated HOST:PORT of members to join through\n"},
@@ -84,11 +98,53 @@ static const struct command commands[] = {
 	 "                        nodes (needs a running daemon)\n"},
 };
 
+/* Subcommands, named "COMMAND SUBCOMMAND": cmd_network dispatches to these. */
+static const struct command subcommands[] = {
+	{"network create", cmd_network_create, "FILE",
+	 "create a new network: its CA key and certificate in FILE (a new file, mode 0600)", NULL},
+	{"network sign", cmd_network_sign, "--network NET FILE -o CERT [--days N]",
+	 "check a node's request FILE and sign it: CERT, for 'shoal init --cert CERT'",
+	 NETWORK_OPTION
+	 "  -o, --output CERT     the certificate file to write (a new file)\n" DAYS_OPTION},
+	{"network renew", cmd_network_renew,
+	 "--network NET [--days N]\n--network NET CERT_IN -o CERT_OUT [--days N]",
+	 "renew a node certificate, same key and nickname: this home's, or CERT_IN's",
+	 "  CERT_IN               a node certificate (say another machine's node.crt); without\n"
+	 "                        it, this home's node certificate is renewed in place:\n"
+	 "                        restart the daemon so that it presents the new "
+	 "one\n" NETWORK_OPTION
+	 "  -o, --output CERT_OUT the certificate file to write (a new file)\n" DAYS_OPTION},
+	{"network revoke", cmd_network_revoke, "--network NET NODE [--reason TEXT]",
+	 "revoke a member: no node accepts it any more (needs a running daemon to spread it)",
+	 NETWORK_OPTION "  --reason TEXT         why, kept with the revocation\n"},
+	{"network revocations", cmd_network_revocations, "[--json]",
+	 "list the revoked members this node knows of: node id, date, reason",
+	 "  --json                print a JSON array\n"},
+};
+
 const struct command *cli_command(const char *name)
 {
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(commands[i].name, name))
 			return &commands[i];
+	}
+	return NULL;
+}
+
+/* Whether sub is a subcommand of the command named parent. */
+static int is_subcommand_of(const struct command *sub, const char *parent)
+{
+	size_t n = strlen(parent);
+	return !strncmp(sub->name, parent, n) && sub->name[n] == ' ';
+}
+
+const struct command *cli_subcommand(const char *parent, const char *name)
+{
+	size_t n = strlen(parent);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (is_subcommand_of(&subcommands[i], parent) &&
+		    !strcmp(subcommands[i].name + n + 1, name))
+			return &subcommands[i];
 	}
 	return NULL;
 }
@@ -104,9 +160,37 @@ void cli_print_overview(FILE *f)
 	fprintf(f, "\n'shoal COMMAND --help' describes a command.\n");
 }
 
+/* Prints one line per synopsis of cmd ("shoal NAME ARGS"), the first after
+ * *lead, the others indented under it. */
+static void print_synopses(const struct command *cmd, const char **lead)
+{
+	const char *args = cmd->args;
+	for (;;) {
+		const char *nl = strchr(args, '\n');
+		int n = nl ? (int)(nl - args) : (int)strlen(args);
+		printf("%s%s%s%.*s\n", *lead, cmd->name, n ? " " : "", n, args);
+		*lead = "       shoal ";
+		if (!nl)
+			break;
+		args = nl + 1;
+	}
+}
+
 int cli_help(const struct command *cmd)
 {
-	printf("usage: shoal %s %s\n\n%s\n", cmd->name, cmd->args, cmd->summary);
+	const char *lead = "usage: shoal ";
+	int nsub = 0;
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (is_subcommand_of(&subcommands[i], cmd->name)) {
+			print_synopses(&subcommands[i], &lead);
+			nsub++;
+		}
+	}
+	if (!nsub)
+		print_synopses(cmd, &lead);
+	printf("\n%s\n", cmd->summary);
+	if (nsub)
+		printf("\n'shoal %s SUBCOMMAND --help' describes a subcommand.\n", cmd->name);
 	printf("\noptions:\n%s  --home DIR            the node home\n  -h, --help            "
 	       "this help\n",
 	       cmd->help ? cmd->help : "");

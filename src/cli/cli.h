@@ -25,7 +25,7 @@ struct cli {
 struct command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
-	const char *args;    /* one-line synopsis of the arguments */
+	const char *args;    /* synopsis of the arguments; several forms, one a line */
 	const char *summary; /* one line */
 	const char *help;    /* the options, one per line, or NULL */
 };
@@ -41,10 +41,14 @@ int cli_failx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "shoal: <message> (see 'shoal CMD --help')" and returns EXIT_USAGE. */
 int cli_usage(const struct command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Prints cmd's help on stdout and returns EXIT_OK. */
+/* Prints cmd's help on stdout and returns EXIT_OK: a command with subcommands
+ * shows the synopses of each. */
 int cli_help(const struct command *cmd);
 /* Returns the table entry of a command by name, or NULL. */
 const struct command *cli_command(const char *name);
+/* Returns the table entry of the subcommand name of the command parent ("sign"
+ * of "network": the entry named "network sign"), or NULL. */
+const struct command *cli_subcommand(const char *parent, const char *name);
 
 /* Prints "shoal: warning: TEXT" on stderr (text quoted to stay one line);
  * nothing when text is NULL or empty. */
@@ -112,6 +116,11 @@ void cli_print_overview(FILE *f);
 
 /* Command implementations (cmd_*.c). */
 int cmd_network(struct cli *cli, int argc, char **argv);
+int cmd_network_create(struct cli *cli, int argc, char **argv);
+int cmd_network_sign(struct cli *cli, int argc, char **argv);
+int cmd_network_renew(struct cli *cli, int argc, char **argv);
+int cmd_network_revoke(struct cli *cli, int argc, char **argv);
+int cmd_network_revocations(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_id(struct cli *cli, int argc, char **argv);
 int cmd_put(struct cli *cli, int argc, char **argv);
@@ -126,7 +135,5 @@ int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_locate(struct cli *cli, int argc, char **argv);
 int cmd_forget(struct cli *cli, int argc, char **argv);
 int cmd_drain(struct cli *cli, int argc, char **argv);
-int cmd_network_revoke(struct cli *cli, int argc, char **argv);
-int cmd_network_revocations(struct cli *cli, int argc, char **argv);
 
 #endif

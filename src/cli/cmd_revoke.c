@@ -41,7 +41,7 @@ int cmd_network_revoke(struct cli *cli, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const struct command *cmd = cli_command("network");
+	const struct command *cmd = cli_subcommand("network", "revoke");
 	const char *network = NULL, *reason = "";
 	int c;
 	optind = 0;
@@ -58,10 +58,10 @@ int cmd_network_revoke(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage(cmd, "expected 'network revoke --network NET NODE'");
+		return cli_usage(cmd, "expected one NODE (its id, 8 or more of its first characters, or its nickname)");
 	if (!network)
 		return cli_usage(cmd,
-				 "network revoke: --network FILE is required (the CA key signs)");
+				 "--network NET is required (its CA key signs)");
 	if (strlen(reason) > REVOCATION_REASON_MAX)
 		return cli_usage(cmd, "--reason: at most %d bytes", REVOCATION_REASON_MAX);
 	int ret = cli_home(cli);
@@ -136,7 +136,7 @@ int cmd_network_revocations(struct cli *cli, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const struct command *cmd = cli_command("network");
+	const struct command *cmd = cli_subcommand("network", "revocations");
 	int json = 0, c;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
@@ -146,7 +146,7 @@ int cmd_network_revocations(struct cli *cli, int argc, char **argv)
 			return cli_opt_exit(c);
 	}
 	if (argc != optind)
-		return cli_usage(cmd, "network revocations: unexpected argument '%s'",
+		return cli_usage(cmd, "unexpected argument '%s'",
 				 argv[optind]);
 	int ret = cli_home(cli);
 	if (ret)

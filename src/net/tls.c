@@ -79,12 +79,13 @@ static int tls__load_identity(const char *home, X509 **cert_out, EVP_PKEY **key_
 		goto out;
 	}
 	/* Peers would refuse this certificate at every handshake; say why once,
-	 * at start-up. identity_verify_cert logs its reason at debug level. */
-	err = identity_verify_cert(ca, cert, id);
+	 * at start-up. */
+	const char *why = NULL;
+	err = identity_check_cert(ca, cert, id, &why);
 	if (err) {
 		if (err == SHOAL_EIDENTITY)
-			log_warnx("%s is not a valid node certificate of the network in %s",
-				  crt_path, ca_path);
+			log_warnx("%s is not a valid node certificate of the network in %s: %s",
+				  crt_path, ca_path, why);
 		goto out;
 	}
 	*cert_out = cert;

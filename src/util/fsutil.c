@@ -189,6 +189,18 @@ static int write_direct(const char *path, const void *p, size_t n)
 	return err;
 }
 
+int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (link(from, to))
+		return -errno;
+	unlink(from);
+	return 0;
+}
+
 int write_file_atomic_in(const char *tmpdir, const char *prefix, const char *path, const void *p,
 			 size_t n, mode_t mode, int flags)
 {
@@ -210,7 +222,9 @@ int write_file_atomic_in(const char *tmpdir, const char *prefix, const char *pat
 		err = -errno;
 	if (!err)
 		err = fault_check(FAULT_RENAME);
-	if (!err && rename(tmp, path))
+	if (!err && (flags & ATOMIC_NOREPLACE))
+		err = rename_noreplace(tmp, path);
+	else if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {
 		unlink(tmp);

@@ -41,6 +41,10 @@ int mkdir_p(const char *path, mode_t mode);
  * write_file_atomic_in() with a temp file beside path and no flags. */
 int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode);
 
+/* Renames from to to unless to exists (-EEXIST: both left alone). Where the
+ * file system has no RENAME_NOREPLACE, a hard link and an unlink do the same. */
+int rename_noreplace(const char *from, const char *to);
+
 /* Direct I/O works on whole blocks of this size (see ATOMIC_DIRECT). */
 #define DIRECT_IO_ALIGN 4096
 
@@ -56,6 +60,9 @@ enum {
 	/* Leave the fsync of path's directory, which makes the rename durable,
 	 * to the caller (who may batch it over many files). */
 	ATOMIC_NODIRSYNC = 4,
+	/* Never replace an existing path: the rename fails with -EEXIST and
+	 * leaves it alone (for files a user names, such as a network file). */
+	ATOMIC_NOREPLACE = 8,
 };
 
 /*

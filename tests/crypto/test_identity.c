@@ -1,7 +1,9 @@
 /*
  * Tests for src/crypto/identity.c: network files, node identity files and their
- * modes, node ids, and certificate verification (foreign CA, expiry, tampering).
- * Each test runs in its own temporary directory under /tmp, removed afterwards.
+ * modes, node ids, certificate verification (foreign CA, expiry, tampering),
+ * nicknames, lifetimes and renewal, the pending key of an enrolling node and
+ * the certificate file handed to it. Each test runs in its own temporary
+ * directory under /tmp, removed afterwards.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -294,7 +296,8 @@ static void test_node_cert_fields(void **state)
 	assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE);
 	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_SERVER | XKU_SSL_CLIENT);
 	assert_int_equal(X509_verify(cert, X509_get0_pubkey(ca)), 1);
-	assert_in_range(days_left(cert), 7300, 7306);
+	/* The default lifetime: one year. */
+	assert_in_range(days_left(cert), NODE_LIFETIME_DAYS - 1, NODE_LIFETIME_DAYS);
 	X509_free(cert);
 	X509_free(ca);
 }
@@ -768,6 +771,339 @@ static void test_verify_signature_needs_ed25519_cert(void **state)
 	world_release(&w);
 }
 
+static void test_nickname_rules(void **state)
+{
+	(void)state;
+	const char *good[] = {"a",
+			      "7",
+			      "laptop",
+			      "nas-2",
+			      "home.server_1",
+			      "a-",
+			      "0.",
+			      "abcdefghijklmnopqrstuvwxyz012345"};
+	const char *bad[] = {"",
+			     "-a",
+			     ".a",
+			     "_a",
+			     "Laptop",
+			     "a b",
+			     "a/b",
+			     "a\n",
+			     "caf\xc3\xa9",
+			     "a:b",
+			     "a@b",
+			     "a\tb",
+			     "abcdefghijklmnopqrstuvwxyz0123456"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (nickname_check(good[i]))
+			fail_msg("refused nickname '%s'", good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (nickname_check(bad[i]) != SHOAL_EPROTO)
+			fail_msg("accepted nickname '%s'", bad[i]);
+	}
+	assert_int_equal(strlen(good[7]), NICKNAME_MAX);
+}
+
+static void net_load(const struct fixture *fx, const char *name, struct network *net)
+{
+	char path[PATH_MAX];
+	const char *why = NULL;
+	make_network(fx, name, path);
+	assert_int_equal(network_load(path, net, &why), 0);
+	assert_null(why);
+}
+
+/* Checks that cert expires days days after now, give or take a few seconds. */
+static void assert_expires_in(X509 *cert, int days)
+{
+	int64_t expires = 0;
+	assert_int_equal(identity_cert_expiry(cert, &expires), 0);
+	int64_t want = (int64_t)time(NULL) + (int64_t)days * 86400;
+	assert_in_range(expires, want - 10, want + 1);
+	assert_int_equal(days_left(cert), days - (expires < want ? 1 : 0));
+}
+
+static void test_issue_lifetime_and_nickname(void **state)
+{
+	struct network net;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *plain = NULL;
+	char nick[NICKNAME_MAX + 1], text[256];
+	uint8_t id[NODE_ID_LEN], want[NODE_ID_LEN];
+
+	net_load(*state, "net.pem", &net);
+	assert_int_equal(identity_key_new(&key), 0);
+	assert_int_equal(network_issue(&net, key, "laptop", 10, &cert, NULL), 0);
+	assert_expires_in(cert, 10);
+	assert_int_equal(identity_cert_nickname(cert, nick), 0);
+	assert_string_equal(nick, "laptop");
+	/* Next to the CN, as the pseudonym attribute. */
+	assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_pseudonym, text,
+						   sizeof(text)),
+			 6);
+	assert_string_equal(text, "laptop");
+	assert_int_equal(identity_verify_cert(net.ca_cert, cert, id), 0);
+	assert_int_equal(node_id_from_pkey(key, want), 0);
+	assert_memory_equal(id, want, NODE_ID_LEN);
+
+	/* No nickname: no pseudonym; the longest lifetime. */
+	assert_int_equal(network_issue(&net, key, NULL, NODE_LIFETIME_DAYS_MAX, &plain, NULL), 0);
+	assert_int_equal(identity_cert_nickname(plain, nick), 0);
+	assert_string_equal(nick, "");
+	assert_int_equal(
+		X509_NAME_get_index_by_NID(X509_get_subject_name(plain), NID_pseudonym, -1), -1);
+	assert_expires_in(plain, NODE_LIFETIME_DAYS_MAX);
+	X509_free(plain);
+	plain = NULL;
+
+	/* What network_issue refuses. */
+	assert_int_equal(network_issue(&net, key, NULL, 0, &plain, NULL), -EINVAL);
+	assert_int_equal(network_issue(&net, key, NULL, NODE_LIFETIME_DAYS_MAX + 1, &plain, NULL),
+			 -EINVAL);
+	assert_int_equal(network_issue(&net, key, "Bad Name", 10, &plain, NULL), SHOAL_EPROTO);
+	assert_null(plain);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	network_release(&net);
+}
+
+static void test_cert_nickname_invalid_reads_empty(void **state)
+{
+	struct network net;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char nick[NICKNAME_MAX + 1];
+	int64_t expires = 0;
+
+	net_load(*state, "net.pem", &net);
+	assert_int_equal(identity_key_new(&key), 0);
+	/* A CA that did not check: the reader still refuses what is no nickname. */
+	const char *forged[] = {"Bad Name", "-dash", "abcdefghijklmnopqrstuvwxyz0123456", "a\x01"};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		assert_int_equal(identity_issue_named_cert(net.ca_key, net.ca_cert, key, forged[i],
+							   -60, 3600, &cert),
+				 0);
+		memset(nick, 'x', sizeof(nick));
+		assert_int_equal(identity_cert_nickname(cert, nick), 0);
+		assert_string_equal(nick, "");
+		X509_free(cert);
+		cert = NULL;
+	}
+	/* No certificate at all. */
+	assert_int_equal(identity_cert_nickname(NULL, nick), 0);
+	assert_string_equal(nick, "");
+	assert_int_equal(identity_cert_expiry(NULL, &expires), SHOAL_EIDENTITY);
+	EVP_PKEY_free(key);
+	network_release(&net);
+}
+
+static void test_renew_keeps_key_and_nickname(void **state)
+{
+	struct network net, other;
+	EVP_PKEY *key = NULL;
+	X509 *old = NULL, *expired = NULL, *renewed = NULL, *again = NULL, *foreign = NULL;
+	char nick[NICKNAME_MAX + 1];
+	int64_t old_end = 0, new_end = 0;
+	const char *why = NULL;
+	uint8_t id[NODE_ID_LEN];
+
+	net_load(*state, "net.pem", &net);
+	net_load(*state, "other.pem", &other);
+	assert_int_equal(identity_key_new(&key), 0);
+	assert_int_equal(network_issue(&net, key, "nas", 10, &old, NULL), 0);
+	assert_int_equal(network_renew(&net, old, 400, &renewed, &why), 0);
+	assert_true(EVP_PKEY_eq(X509_get0_pubkey(renewed), key) == 1);
+	assert_int_equal(identity_cert_nickname(renewed, nick), 0);
+	assert_string_equal(nick, "nas");
+	assert_int_equal(identity_cert_expiry(old, &old_end), 0);
+	assert_int_equal(identity_cert_expiry(renewed, &new_end), 0);
+	assert_true(new_end >= old_end + 390 * 86400);
+	assert_expires_in(renewed, 400);
+	assert_int_equal(identity_verify_cert(net.ca_cert, renewed, id), 0);
+
+	/* An expired certificate is what renewal is for. */
+	assert_int_equal(identity_issue_named_cert(net.ca_key, net.ca_cert, key, "nas", -2 * 86400,
+						   -86400, &expired),
+			 0);
+	assert_int_equal(identity_verify_cert(net.ca_cert, expired, id), SHOAL_EIDENTITY);
+	assert_int_equal(network_renew(&net, expired, NODE_LIFETIME_DAYS, &again, NULL), 0);
+	assert_int_equal(identity_verify_cert(net.ca_cert, again, id), 0);
+	assert_expires_in(again, NODE_LIFETIME_DAYS);
+
+	/* Another network's certificate, or the CA's own, is not renewed. */
+	assert_int_equal(network_issue(&other, key, "nas", 10, &foreign, NULL), 0);
+	why = NULL;
+	assert_int_equal(network_renew(&net, foreign, 10, &renewed, &why), SHOAL_EIDENTITY);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "not issued by this network"));
+	assert_int_equal(network_renew(&net, net.ca_cert, 10, &renewed, &why), SHOAL_EIDENTITY);
+	assert_int_equal(ERR_peek_error(), 0);
+
+	X509_free(old);
+	X509_free(expired);
+	X509_free(renewed);
+	X509_free(again);
+	X509_free(foreign);
+	EVP_PKEY_free(key);
+	network_release(&net);
+	network_release(&other);
+}
+
+static void test_check_cert_reasons(void **state)
+{
+	struct network net, other;
+	EVP_PKEY *key = NULL;
+	X509 *expired = NULL, *foreign = NULL;
+	const char *why = NULL;
+	uint8_t id[NODE_ID_LEN];
+
+	net_load(*state, "net.pem", &net);
+	net_load(*state, "other.pem", &other);
+	assert_int_equal(identity_key_new(&key), 0);
+	assert_int_equal(
+		identity_issue_cert(net.ca_key, net.ca_cert, key, -2 * 86400, -86400, &expired), 0);
+	assert_int_equal(identity_check_cert(net.ca_cert, expired, id, &why), SHOAL_EIDENTITY);
+	assert_string_equal(why, "the certificate has expired");
+	assert_int_equal(network_issue(&other, key, NULL, 1, &foreign, NULL), 0);
+	assert_int_equal(identity_check_cert(net.ca_cert, foreign, id, &why), SHOAL_EIDENTITY);
+	assert_string_equal(why, "the certificate was not issued by the CA certificate given");
+	assert_int_equal(identity_check_cert(net.ca_cert, net.ca_cert, id, &why), SHOAL_EIDENTITY);
+	assert_string_equal(why, "it is a CA certificate");
+	X509_free(expired);
+	X509_free(foreign);
+	EVP_PKEY_free(key);
+	network_release(&net);
+	network_release(&other);
+}
+
+static void test_network_load_reasons(void **state)
+{
+	struct fixture *fx = *state;
+	char net[PATH_MAX], ca_only[PATH_MAX], garbage[PATH_MAX];
+	struct network loaded = {0};
+	struct buf text = BUF_INIT;
+	const char *why = NULL;
+
+	make_network(fx, "net.pem", net);
+	read_text(net, &text);
+	/* The CA certificate alone: what a node's home holds as ca.crt. */
+	const char *cert = strstr(buf_str(&text), "-----BEGIN CERTIFICATE");
+	assert_non_null(cert);
+	fx_path(fx, "ca-only.pem", ca_only);
+	write_text(ca_only, cert);
+	fx_path(fx, "garbage", garbage);
+	write_text(garbage, "not pem at all\n");
+	assert_int_equal(network_load(ca_only, &loaded, &why), SHOAL_EIDENTITY);
+	assert_non_null(strstr(why, "not a network file"));
+	assert_int_equal(network_load(garbage, &loaded, &why), SHOAL_EIDENTITY);
+	assert_null(loaded.ca_key);
+	assert_null(loaded.ca_cert);
+	buf_release(&text);
+}
+
+static void test_load_nickname_expiry(void **state)
+{
+	struct fixture *fx = *state;
+	struct network net;
+	char home[PATH_MAX], nick[NICKNAME_MAX + 1];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int64_t expires = 0;
+
+	net_load(fx, "net.pem", &net);
+	make_home(fx, "home", home);
+	assert_int_equal(identity_load_nickname_expiry(home, nick, &expires), -ENOENT);
+	assert_int_equal(identity_key_new(&key), 0);
+	assert_int_equal(network_issue(&net, key, "desk", 30, &cert, NULL), 0);
+	assert_int_equal(identity_write_certs(home, cert, net.ca_cert), 0);
+	assert_int_equal(identity_load_nickname_expiry(home, nick, &expires), 0);
+	assert_string_equal(nick, "desk");
+	assert_in_range(expires, time(NULL) + 30 * 86400 - 10, time(NULL) + 30 * 86400);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	network_release(&net);
+}
+
+static void test_pending_key_lifecycle(void **state)
+{
+	struct fixture *fx = *state;
+	char home[PATH_MAX], path[PATH_MAX];
+	EVP_PKEY *key = NULL, *loaded = NULL;
+
+	make_home(fx, "home", home);
+	assert_int_equal(identity_state(home), IDENTITY_NONE);
+	fx_path(fx, "missing", path);
+	assert_int_equal(identity_state(path), IDENTITY_NONE);
+	assert_int_equal(identity_pending_load(home, &loaded), -ENOENT);
+	assert_int_equal(identity_key_new(&key), 0);
+	assert_int_equal(identity_pending_write(home, key), 0);
+	assert_int_equal(identity_state(home), IDENTITY_PENDING);
+	home_file(home, "node.key.pending", path);
+	assert_int_equal(file_mode(path), 0600);
+	assert_int_equal(identity_pending_write(home, key), SHOAL_EEXIST);
+	assert_int_equal(identity_pending_load(home, &loaded), 0);
+	assert_true(EVP_PKEY_eq(key, loaded) == 1);
+	assert_int_equal(identity_pending_commit(home), 0);
+	assert_int_equal(identity_state(home), IDENTITY_COMPLETE);
+	assert_int_equal(access(path, F_OK), -1);
+	home_file(home, "node.key", path);
+	assert_int_equal(file_mode(path), 0600);
+	/* A complete node takes no pending key, and a commit never replaces node.key. */
+	assert_int_equal(identity_pending_write(home, key), SHOAL_EEXIST);
+	assert_int_equal(identity_pending_commit(home), -ENOENT);
+	EVP_PKEY_free(loaded);
+	EVP_PKEY_free(key);
+}
+
+static void test_bundle_round_trip_and_refusals(void **state)
+{
+	struct fixture *fx = *state;
+	struct network net;
+	char bundle[PATH_MAX], single[PATH_MAX], three[PATH_MAX], net_path[PATH_MAX];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *node = NULL, *ca = NULL;
+	struct buf text = BUF_INIT;
+	const char *why = NULL;
+
+	net_load(fx, "net.pem", &net);
+	fx_path(fx, "net.pem", net_path);
+	assert_int_equal(identity_key_new(&key), 0);
+	assert_int_equal(network_issue(&net, key, NULL, 1, &cert, NULL), 0);
+	fx_path(fx, "node.pem", bundle);
+	assert_int_equal(identity_bundle_write(bundle, cert, net.ca_cert), 0);
+	/* No secret in it: readable by all, and never replaced. */
+	assert_int_equal(file_mode(bundle), 0644);
+	assert_int_equal(identity_bundle_write(bundle, cert, net.ca_cert), SHOAL_EEXIST);
+	assert_int_equal(identity_bundle_load(bundle, &node, &ca, &why), 0);
+	assert_int_equal(X509_cmp(node, cert), 0);
+	assert_int_equal(X509_cmp(ca, net.ca_cert), 0);
+	X509_free(node);
+	X509_free(ca);
+
+	/* One certificate, three, and a network file (key and certificate). */
+	read_text(bundle, &text);
+	const char *second = strstr(buf_str(&text) + 1, "-----BEGIN CERTIFICATE");
+	assert_non_null(second);
+	fx_path(fx, "single.pem", single);
+	write_text(single, second);
+	fx_path(fx, "three.pem", three);
+	buf_addstr(&text, second);
+	write_text(three, buf_str(&text));
+	node = ca = NULL;
+	assert_int_equal(identity_bundle_load(single, &node, &ca, &why), SHOAL_EIDENTITY);
+	assert_non_null(strstr(why, "not a certificate file"));
+	assert_int_equal(identity_bundle_load(three, &node, &ca, &why), SHOAL_EIDENTITY);
+	assert_int_equal(identity_bundle_load(net_path, &node, &ca, &why), SHOAL_EIDENTITY);
+	assert_null(node);
+	assert_null(ca);
+	buf_release(&text);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	network_release(&net);
+}
+
 int main(void)
 {
 	/* The failure paths under test log warnings; keep the output to results. */
@@ -803,6 +1139,17 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_sign_refuses_unusable_keys),
 		cmocka_unit_test_setup_teardown(test_verify_signature_needs_ed25519_cert, setup,
+						teardown),
+		cmocka_unit_test(test_nickname_rules),
+		cmocka_unit_test_setup_teardown(test_issue_lifetime_and_nickname, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_nickname_invalid_reads_empty, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_renew_keeps_key_and_nickname, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_cert_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_network_load_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_nickname_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_key_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundle_round_trip_and_refusals, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

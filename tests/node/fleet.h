@@ -136,7 +136,7 @@ static inline void fleet_start(struct fleet *f, unsigned count,
 		if (cfg_edit)
 			cfg_edit(i, cfg);
 		snprintf(f->homes[i], sizeof(f->homes[i]), "%s/n%u", f->dir, i);
-		assert_int_equal(home_init(f->homes[i], f->net, cfg, f->ids[i]), 0);
+		assert_int_equal(home_init(f->homes[i], f->net, NULL, cfg, f->ids[i], NULL), 0);
 		fleet_open(f, i);
 	}
 	fleet_run_until(f, fleet__all_up, NULL, "every node to see the others up");

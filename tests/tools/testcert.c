@@ -3,8 +3,12 @@
  * tests that play hostile clients. Each mode writes a fresh Ed25519 key (PEM,
  * mode 0600) and a certificate (PEM): a valid one issued by a network's CA, one
  * that expired yesterday, a valid one whose signature has one byte flipped, or a
- * self-signed one that no network CA issued. The certificates are made with
- * crypto/identity, so they differ from a real node's only in what is asked.
+ * self-signed one that no network CA issued. The mode expired-for instead
+ * takes an existing key (a home's node.key or node.key.pending) and writes a
+ * certificate file as `shoal network sign` does (the node certificate, then
+ * the CA's) whose certificate expired yesterday. The certificates are made
+ * with crypto/identity, so they differ from a real node's only in what is
+ * asked.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +33,8 @@
 #define TAMPER_FROM_END 40
 
 static const char usage[] = "usage: testcert expired|valid|tampered NETWORK_FILE OUT_KEY OUT_CERT"
-			    " | testcert selfsigned OUT_KEY OUT_CERT\n";
+			    " | testcert selfsigned OUT_KEY OUT_CERT"
+			    " | testcert expired-for NETWORK_FILE KEY OUT_CERT_FILE\n";
 
 /* Reports what failed, with err (nonzero) and OpenSSL's reason; returns err. */
 static int fail(const char *what, int err)
@@ -151,6 +156,31 @@ out:
 	return err;
 }
 
+/* expired-for: a certificate file for the key in key_path, expired yesterday. */
+static int expired_for(const char *network_path, const char *key_path, const char *out_path)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *ca_cert = NULL;
+	int err;
+	if ((err = identity_load_key(key_path, &key))) {
+		err = fail(key_path, err);
+		goto out;
+	}
+	if ((err = issue_from_network(network_path, key, -2 * DAY, -DAY, &cert)))
+		goto out;
+	if ((err = identity_load_cert(network_path, &ca_cert))) {
+		err = fail(network_path, err);
+		goto out;
+	}
+	if ((err = identity_bundle_write(out_path, cert, ca_cert)))
+		err = fail(out_path, err);
+out:
+	X509_free(ca_cert);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -162,6 +192,8 @@ int main(int argc, char **argv)
 	X509 *cert = NULL;
 	int err;
 
+	if (!strcmp(mode, "expired-for") && argc == 5)
+		return expired_for(argv[2], argv[3], argv[4]);
 	if (!(self_signed && argc == 4) && !((expired || tampered || valid) && argc == 5)) {
 		fputs(usage, stderr);
 		return 2;
