@@ -71,13 +71,16 @@ struct backend_verify {
 };
 
 /* One stored name; owner is the NODE_ID_LEN-byte id of the member that
- * published it (catalog entries) or NULL. */
-typedef int (*backend_name_fn)(const struct index_name *n, const uint8_t *owner, void *arg);
+ * published it (catalog entries) or NULL, owner_nick its nickname ("" if
+ * none). */
+typedef int (*backend_name_fn)(const struct index_name *n, const uint8_t *owner,
+			       const char *owner_nick, void *arg);
 
 /* One chunk of a located file: its id, stored size and the n nodes holding
- * it (NODE_ID_LEN bytes each). */
+ * it (NODE_ID_LEN bytes each), with their nicknames ("" if none). */
 typedef int (*backend_holders_fn)(const uint8_t id[CHUNK_ID_LEN], uint64_t size,
-				  const uint8_t *const *holders, size_t n, void *arg);
+				  const uint8_t *const *holders, const char *const *nicks, size_t n,
+				  void *arg);
 
 struct backend_ops {
 	/* Stores put->path under put->name and fills *cap. A negative code

@@ -153,7 +153,8 @@ static int daemon_ls(struct backend *b, int network, backend_name_fn fn, void *a
 		struct index_name n = {.size = x->size, .created = x->created};
 		snprintf(n.name, sizeof(n.name), "%s", x->name);
 		snprintf(n.cap, sizeof(n.cap), "%s", x->capability);
-		ret = fn(&n, x->owner.len == NODE_ID_LEN ? x->owner.data : NULL, arg);
+		ret = fn(&n, x->owner.len == NODE_ID_LEN ? x->owner.data : NULL,
+			 x->owner_nickname ? x->owner_nickname : "", arg);
 	}
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return ret;
@@ -238,15 +239,22 @@ static int chunk_holders(const Shoal__CtlChunkHolders *h, backend_holders_fn fn,
 	if (h->id.len != CHUNK_ID_LEN)
 		return SHOAL_EPROTO;
 	const uint8_t **holders = calloc(h->n_holders ? h->n_holders : 1, sizeof(*holders));
-	if (!holders)
+	const char **nicks = calloc(h->n_holders ? h->n_holders : 1, sizeof(*nicks));
+	if (!holders || !nicks) {
+		free(holders);
+		free(nicks);
 		return -ENOMEM;
+	}
 	size_t n = 0;
 	for (size_t i = 0; i < h->n_holders; i++) {
-		if (h->holders[i].len == NODE_ID_LEN)
-			holders[n++] = h->holders[i].data;
+		if (h->holders[i].len != NODE_ID_LEN)
+			continue;
+		nicks[n] = i < h->n_nicknames ? h->nicknames[i] : "";
+		holders[n++] = h->holders[i].data;
 	}
-	int err = fn(h->id.data, h->size, holders, n, arg);
+	int err = fn(h->id.data, h->size, holders, nicks, n, arg);
 	free(holders);
+	free(nicks);
 	return err;
 }
 

@@ -120,7 +120,7 @@ struct names {
 static int each_name(const struct index_name *n, void *arg)
 {
 	const struct names *names = arg;
-	return names->fn(n, NULL, names->arg);
+	return names->fn(n, NULL, "", names->arg);
 }
 
 static int local_ls(struct backend *b, int network, backend_name_fn fn, void *arg)

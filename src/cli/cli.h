@@ -80,9 +80,6 @@ int cli_resolve_node(struct cli *cli, const char *text, uint8_t id[32]);
 /* "45s", "9m 30s", "2h 05m", "3d 4h". */
 void format_duration(int64_t seconds, char *out, size_t size);
 
-/* status warns this many days before the node's certificate expires. */
-#define CERT_WARN_DAYS 30
-
 /* Checks a CAP_OR_NAME argument: a capability string is parsed into cap,
  * anything else must be a valid name. Returns 0, or prints the error and
  * returns EXIT_FAIL. */

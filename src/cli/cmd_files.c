@@ -260,7 +260,8 @@ struct listing {
 };
 
 /* Prints one entry (a backend_name_fn); owner only for the catalog. */
-static int print_entry(const struct index_name *n, const uint8_t *owner, void *arg)
+static int print_entry(const struct index_name *n, const uint8_t *owner, const char *owner_nick,
+		       void *arg)
 {
 	const struct listing *l = arg;
 	char owner_text[NODE_ID_STR_LEN + 1] = "-";
@@ -272,12 +273,14 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, void *a
 				      (json_int_t)n->size, "capability", n->cap, "created",
 				      (json_int_t)n->created);
 		if (o && l->network &&
-		    json_object_set_new(o, "owner", owner ? json_string(owner_text) : json_null()))
+		    (json_object_set_new(o, "owner", owner ? json_string(owner_text) : json_null()) ||
+		     json_object_set_new(o, "owner_nickname", json_string(owner_nick))))
 			o = (json_decref(o), NULL);
 		if (!o || json_array_append_new(l->json, o))
 			return -ENOMEM;
 	} else if (l->network) {
-		printf("%s\t%llu\t%s\t%s\n", n->name, (unsigned long long)n->size, cap, owner_text);
+		printf("%s\t%llu\t%s\t%s\t%s\n", n->name, (unsigned long long)n->size, cap,
+		       owner_text, owner_nick[0] ? owner_nick : "-");
 	} else {
 		printf("%s\t%llu\t%s\n", n->name, (unsigned long long)n->size, n->cap);
 	}

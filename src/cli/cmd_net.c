@@ -166,7 +166,7 @@ void format_duration(int64_t s, char *out, size_t size)
 			 (long long)(s % 86400 / 3600));
 }
 
-/* The certificate line of status: a warning within CERT_WARN_DAYS. */
+/* The certificate line of status: a warning within NODE_CERT_WARN_DAYS. */
 static void print_cert_expiry(int64_t expires)
 {
 	if (!expires)
@@ -179,7 +179,7 @@ static void print_cert_expiry(int64_t expires)
 	int64_t left = expires - (int64_t)time(NULL);
 	if (left <= 0)
 		printf("cert    EXPIRED on %s; renew it with 'shoal network renew'\n", date);
-	else if (left <= (int64_t)CERT_WARN_DAYS * 86400)
+	else if (left <= (int64_t)NODE_CERT_WARN_DAYS * 86400)
 		printf("cert    expires in %lld days (%s); renew it with 'shoal network renew'\n",
 		       (long long)(left / 86400), date);
 	else

@@ -70,7 +70,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 /* Prints one chunk's holders as a line, or appends it to the JSON array
  * arg when there is one (a backend_holders_fn). */
 static int print_holders(const uint8_t chunk[CHUNK_ID_LEN], uint64_t size,
-			 const uint8_t *const *holders, size_t n, void *arg)
+			 const uint8_t *const *holders, const char *const *nicks, size_t n, void *arg)
 {
 	json_t *list = arg;
 	char hex[2 * CHUNK_ID_LEN + 1], id[NODE_ID_STR_LEN + 1];
@@ -81,18 +81,25 @@ static int print_holders(const uint8_t chunk[CHUNK_ID_LEN], uint64_t size,
 			node_id_format(holders[i], id);
 			printf("%s%s", i ? "," : "", id);
 		}
+		printf("\t");
+		for (size_t i = 0; i < n; i++)
+			printf("%s%s", i ? "," : "", nicks[i][0] ? nicks[i] : "-");
 		printf("\n");
 		return 0;
 	}
-	json_t *ids = json_array();
-	if (!ids)
+	json_t *ids = json_array(), *names = json_array();
+	if (!ids || !names) {
+		json_decref(ids);
+		json_decref(names);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		node_id_format(holders[i], id);
 		json_array_append_new(ids, json_string(id));
+		json_array_append_new(names, json_string(nicks[i]));
 	}
-	json_t *o =
-		json_pack("{s:s, s:I, s:o}", "id", hex, "size", (json_int_t)size, "holders", ids);
+	json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "id", hex, "size", (json_int_t)size,
+			      "holders", ids, "nicknames", names);
 	return o && !json_array_append_new(list, o) ? 0 : -ENOMEM;
 }
 

@@ -405,6 +405,12 @@ const uint8_t *conn_peer_id(const struct conn *c)
 	return c->peer_id;
 }
 
+X509 *conn_peer_cert(const struct conn *c)
+{
+	SSL *ssl = c->ready ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	return ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
 const char *conn_remote(const struct conn *c)
 {
 	return c->remote;

@@ -82,6 +82,8 @@ void conn_free(struct conn *c);
 
 /* The peer's node id (valid after on_ready). */
 const uint8_t *conn_peer_id(const struct conn *c);
+/* The peer's certificate (borrowed: valid while c is), once ready; else NULL. */
+X509 *conn_peer_cert(const struct conn *c);
 /* "IP:PORT" of the other end. */
 const char *conn_remote(const struct conn *c);
 /* The remote IP alone (no port). */

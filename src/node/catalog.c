@@ -85,6 +85,7 @@ struct cat_cert {
 	size_t len;
 	X509 *x509;
 	uint8_t owner[NODE_ID_LEN];
+	char nickname[NICKNAME_MAX + 1]; /* the owner's, from the certificate */
 	double checked_at; /* monotonic_seconds() of its last verification */
 	size_t refs;	   /* records using it; 0 only while an entry is checked */
 };
@@ -354,6 +355,7 @@ static int cert_get(struct catalog *cat, const uint8_t *der, size_t len, double 
 	c->len = len;
 	c->x509 = x;
 	memcpy(c->owner, owner, NODE_ID_LEN);
+	identity_cert_nickname(x, c->nickname);
 	c->checked_at = now;
 	memmove(cat->certs + pos + 1, cat->certs + pos,
 		(cat->ncerts - pos) * sizeof(cat->certs[0]));
@@ -1083,6 +1085,7 @@ int catalog_foreach(struct catalog *cat, catalog_fn fn, void *arg)
 			.size = e->size,
 			.cap = e->cap,
 			.owner = e->owner,
+			.owner_nickname = list[i]->cert->nickname,
 			.time_us = e->time_us,
 		};
 		ret = fn(&it, arg);

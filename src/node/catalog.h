@@ -167,6 +167,7 @@ struct catalog_item {
 	uint64_t size;
 	const char *cap;
 	const uint8_t *owner;
+	const char *owner_nickname; /* from the owner's certificate, "" if none */
 	int64_t time_us;
 };
 

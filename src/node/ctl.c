@@ -75,6 +75,7 @@ struct op {
 	struct buf reply; /* the packed final reply frame */
 	/* taken on the loop when the request arrived */
 	uint8_t (*peers)[NODE_ID_LEN]; /* members up */
+	char (*nicks)[NICKNAME_MAX + 1]; /* ... and their nicknames (locate) */
 	size_t npeers;
 	enum target_kind target;
 	const char *target_text;
@@ -201,6 +202,8 @@ static void status_done(struct ops_job *oj)
 	st.unrecoverable = rs->unrecoverable;
 	st.scrubbed = rs->scrubbed;
 	st.draining = rs->draining;
+	st.nickname = (char *)ctl->env.nickname;
+	st.cert_expires = ctl->env.cert_expires;
 	st.candidates = mesh->candidates.count;
 	st.new_dials = mesh->dials.spent;
 	rep.request_id = j->request_id;
@@ -231,6 +234,7 @@ static void reply_peers(struct ctl_client *c, uint64_t request_id)
 		items[i].rtt_us = m->rtt_us;
 		items[i].last_seen = m->last_seen;
 		items[i].state = (char *)member_standing_name(member_standing(mesh, m, now, &in));
+		items[i].nickname = m->nickname;
 		items[i].repair_in = (int64_t)(in + 0.999);
 		ptrs[i] = &items[i];
 	}
@@ -553,7 +557,8 @@ static void op_locate(struct op *op, struct store *s)
 	Shoal__CtlChunkHolders *items = calloc(n ? n : 1, sizeof(*items));
 	Shoal__CtlChunkHolders **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	ProtobufCBinaryData *hold = calloc(n * width + 1, sizeof(*hold));
-	if (!held || !items || !ptrs || !hold)
+	char **nick = calloc(n * width + 1, sizeof(*nick));
+	if (!held || !items || !ptrs || !hold || !nick)
 		err = -ENOMEM;
 	uint8_t(*bits)[REMOTE_BITS] = calloc(op->npeers ? op->npeers : 1, sizeof(*bits));
 	if (!bits)
@@ -579,14 +584,17 @@ static void op_locate(struct op *op, struct store *s)
 		items[i].id.len = CHUNK_ID_LEN;
 		items[i].size = sizes[i];
 		items[i].holders = &hold[used];
+		items[i].nicknames = op->nicks ? &nick[used] : NULL;
 		for (size_t k = 0; k < width; k++) {
 			if (!held[i * width + k])
 				continue;
 			hold[used].data = k == op->npeers ? op->ctl->env.mesh->self : op->peers[k];
 			hold[used].len = NODE_ID_LEN;
+			nick[used] = op->nicks ? op->nicks[k] : "";
 			used++;
 			items[i].n_holders++;
 		}
+		items[i].n_nicknames = op->nicks ? items[i].n_holders : 0;
 		ptrs[i] = &items[i];
 	}
 	Shoal__CtlLocate loc = SHOAL__CTL_LOCATE__INIT;
@@ -599,6 +607,7 @@ static void op_locate(struct op *op, struct store *s)
 	free(items);
 	free(ptrs);
 	free(hold);
+	free(nick);
 	free(ids);
 	free(sizes);
 }
@@ -657,6 +666,8 @@ static void names_release(struct names_acc *a)
 		free(a->items[i].name);
 		free(a->items[i].capability);
 		free(a->items[i].owner.data);
+		if (a->items[i].owner_nickname != protobuf_c_empty_string)
+			free(a->items[i].owner_nickname);
 	}
 	free(a->items);
 	free(a->ptrs);
@@ -848,6 +859,7 @@ static void op_done(struct ops_job *oj)
 	buf_release(&op->reply);
 	shoal__ctl_request__free_unpacked(op->req, NULL);
 	free(op->peers);
+	free(op->nicks);
 	free(op);
 }
 
@@ -913,7 +925,12 @@ static void resolve_target(struct ctl *ctl, struct op *op, const char *target)
 static int collect_entry(const struct catalog_item *it, void *arg)
 {
 	/* The item is borrowed for this call only: names_add copies. */
-	return names_add(arg, it->name, it->cap, it->size, it->time_us / 1000000, it->owner);
+	struct names_acc *a = arg;
+	int err = names_add(a, it->name, it->cap, it->size, it->time_us / 1000000, it->owner);
+	if (!err && it->owner_nickname[0] &&
+	    !(a->items[a->n - 1].owner_nickname = strdup(it->owner_nickname)))
+		err = -ENOMEM;
+	return err;
 }
 
 /* ls --network: the catalog, answered on the loop that owns it. */
@@ -1110,6 +1127,15 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		op->peers = calloc(MESH_MEMBERS_MAX, sizeof(*op->peers));
 		if (op->peers)
 			op->npeers = mesh_up_ids(ctl->env.mesh, op->peers, NULL, MESH_MEMBERS_MAX);
+		if (req->req_case == SHOAL__CTL_REQUEST__REQ_LOCATE &&
+		    (op->nicks = calloc(op->npeers + 1, sizeof(*op->nicks)))) {
+			for (size_t k = 0; k < op->npeers; k++) {
+				struct member *m = member_find(ctl->env.mesh, op->peers[k]);
+				memcpy(op->nicks[k], m ? m->nickname : "", m ? sizeof(m->nickname) : 1);
+			}
+			snprintf(op->nicks[op->npeers], sizeof(op->nicks[0]), "%s",
+				 ctl->env.nickname);
+		}
 		const char *target =
 			req->req_case == SHOAL__CTL_REQUEST__REQ_GET	  ? req->get->target
 			: req->req_case == SHOAL__CTL_REQUEST__REQ_SEND	  ? req->send->target

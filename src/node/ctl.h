@@ -38,6 +38,8 @@ struct ctl_env {
 	struct catalog *catalog;
 	struct trust *trust;
 	const char *listen_addr;
+	const char *nickname; /* this node's, "" if none */
+	int64_t cert_expires; /* Unix seconds this node's certificate expires */
 	/* shoal drain: starts (or joins) the drain; node.c's */
 	void (*drain)(void *arg);
 	void *drain_arg;

@@ -307,6 +307,13 @@ int members_on_hello(struct members *ms, struct link *l, const Shoal__Hello *h)
 		snprintf(m->addr, sizeof(m->addr), "%s", addr);
 		m->dirty = 1;
 	}
+	/* The CA put it in the certificate: nobody else can claim it. */
+	char nick[NICKNAME_MAX + 1];
+	identity_cert_nickname(conn_peer_cert(l->c), nick);
+	if (strcmp(m->nickname, nick)) {
+		memcpy(m->nickname, nick, sizeof(nick));
+		m->dirty = 1;
+	}
 	double now = monotonic_seconds();
 	m->last_heard = now;
 	m->ping_sent = 0;
@@ -507,6 +514,7 @@ static void save_members(struct members *ms, double now, int force)
 			continue;
 		memcpy(j->list[j->count].id, m->id, NODE_ID_LEN);
 		snprintf(j->list[j->count].addr, sizeof(j->list[j->count].addr), "%s", m->addr);
+		memcpy(j->list[j->count].nickname, m->nickname, sizeof(m->nickname));
 		j->list[j->count].last_seen = m->last_seen;
 		j->count++;
 		m->dirty = 0;

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "util/clock.h"
+
+_Static_assert(INDEX_NICKNAME_MAX == NICKNAME_MAX, "the index keeps whole nicknames");
 #include "util/log.h"
 
 void mesh_init(struct mesh *m, const uint8_t self[NODE_ID_LEN], const struct config *cfg)
@@ -30,6 +32,7 @@ static int load_one(const struct index_member *im, void *arg)
 	struct member *mb = member_add(m, im->id, im->addr);
 	if (mb) {
 		mb->last_seen = im->last_seen;
+		snprintf(mb->nickname, sizeof(mb->nickname), "%s", im->nickname);
 		mb->dirty = 0;
 	}
 	return 0;

@@ -45,6 +45,7 @@ struct bootstrap; /* members.c's */
 struct member {
 	uint8_t id[NODE_ID_LEN];
 	char addr[ADDR_MAX];  /* where it listens, "" if unknown */
+	char nickname[NICKNAME_MAX + 1]; /* from its certificate, "" if none */
 	int64_t last_seen;    /* Unix seconds it was last up, 0 if never */
 	struct link *link;    /* the established connection, or NULL */
 	struct link *dialing; /* an outbound attempt in progress, or NULL */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/tls.h"
@@ -33,7 +34,8 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 
-#define TICK_SECONDS 0.25
+#define TICK_SECONDS	     0.25
+#define EXPIRY_CHECK_SECONDS 86400.0
 
 struct node {
 	struct event_base *base;
@@ -49,6 +51,9 @@ struct node {
 	struct conn_params conn_params;
 	double refused_log_at; /* rate limit for "refused connection" lines */
 	double last_drain_tick;
+	char nickname[NICKNAME_MAX + 1];
+	int64_t cert_expires;
+	double last_expiry_check;
 	struct event *leave_exit; /* ends the loop once Leave went out */
 	unsigned refused_quiet;
 	/* the modules, in the order they start */
@@ -195,6 +200,22 @@ static int start_listener(struct node *n)
 	return 0;
 }
 
+/* Once at start and once a day: a warning from CERT_WARN_DAYS before the
+ * node's certificate expires (peers refuse it from then on). */
+static void warn_expiry(const struct node *n)
+{
+	int64_t left = n->cert_expires - (int64_t)time(NULL);
+	if (!n->cert_expires || left > (int64_t)NODE_CERT_WARN_DAYS * 86400)
+		return;
+	if (left <= 0)
+		log_error("this node's certificate has expired: members refuse it; renew it with "
+			  "'shoal network renew' and restart the daemon");
+	else
+		log_warnx("this node's certificate expires in %lld days: renew it with 'shoal "
+			  "network renew' and restart the daemon",
+			  (long long)(left / 86400));
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -207,6 +228,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	catalog_tick(n->catalog, now);
 	repair_tick(n->repair, now);
 	trust_tick(&n->trust, now);
+	if (now - n->last_expiry_check >= EXPIRY_CHECK_SECONDS) {
+		n->last_expiry_check = now;
+		warn_expiry(n);
+	}
 	if (repair_stats(n->repair)->draining && now - n->last_drain_tick >= 1.0) {
 		n->last_drain_tick = now;
 		ctl_drain_tick(n->ctl);
@@ -316,6 +341,8 @@ static int start_modules(struct node *n)
 		.listen_addr = n->listen_addr,
 		.drain = node_drain,
 		.drain_arg = n,
+		.nickname = n->nickname,
+		.cert_expires = n->cert_expires,
 	};
 	return ctl_start(&n->ctl, &env);
 }
@@ -355,6 +382,8 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
 	}
 	if ((err = tls_ctx_new(home, &n->ssl)))
 		goto fail;
+	if (identity_load_nickname_expiry(home, n->nickname, &n->cert_expires))
+		n->cert_expires = 0;
 	if ((err = revocations_open(&n->rv, home))) {
 		log_error("cannot load the revocations in %s: %s", home, shoal_strerror(err));
 		goto fail;
@@ -369,6 +398,8 @@ int node_open(struct node **out, const char *home, const struct config *cfg,
 	}
 	struct timeval tv = {0, (suseconds_t)(TICK_SECONDS * 1e6)};
 	event_add(n->tick, &tv);
+	n->last_expiry_check = monotonic_seconds();
+	warn_expiry(n);
 	log_info("node %s listening on %s (%u known members, %u bootstrap addresses)", n->id_text,
 		 n->listen_addr, n->mesh.nmembers, n->members.nbootstraps);
 	members_tick(&n->members, monotonic_seconds());

@@ -38,6 +38,9 @@
 
 #include "node/config.h"
 
+/* The daemon warns this many days before its certificate expires. */
+#define NODE_CERT_WARN_DAYS 30
+
 /* The drain's notes in the home. */
 #define NODE_DRAINING_FILE "draining"
 #define NODE_LEFT_FILE	   "left"

@@ -46,10 +46,15 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS copies("
 			     " chunk BLOB PRIMARY KEY, replicas INTEGER NOT NULL) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS members("
-			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL)"
-			     " WITHOUT ROWID;"
-			     "PRAGMA user_version = 3;";
-#define SCHEMA_VERSION 3
+			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
+			     " nickname TEXT NOT NULL DEFAULT '')"
+			     " WITHOUT ROWID;";
+#define SCHEMA_VERSION 4
+/* What each older version lacks, run in order after the schema above (whose
+ * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
+static const char *const upgrades[] = {
+	[3] = "ALTER TABLE members ADD COLUMN nickname TEXT NOT NULL DEFAULT '';",
+};
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
  * else is SHOAL_EDB. */
@@ -79,6 +84,31 @@ static int schema_version(struct index *ix)
 	return v;
 }
 
+/* Brings a database at version (0: new) to SCHEMA_VERSION in one
+ * transaction. Returns 0 or -1 (the error is the connection's). */
+static int schema_upgrade(struct index *ix, int version)
+{
+	if (sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	/* A new database gets every table whole from the schema; an old one
+	 * gets the tables it lacks, then the changes of each version since. */
+	int ok = sqlite3_exec(ix->db, schema, NULL, NULL, NULL) == SQLITE_OK;
+	for (int v = version > 0 ? version : SCHEMA_VERSION; ok && v < SCHEMA_VERSION; v++) {
+		if (v < (int)(sizeof(upgrades) / sizeof(upgrades[0])) && upgrades[v] &&
+		    sqlite3_exec(ix->db, upgrades[v], NULL, NULL, NULL) != SQLITE_OK)
+			/* A table the schema just made whole has the column. */
+			ok = strstr(sqlite3_errmsg(ix->db), "duplicate column") != NULL;
+	}
+	char pragma[64];
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if (ok)
+		ok = sqlite3_exec(ix->db, pragma, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 int index_open(struct index **out, const char *path)
 {
 	return index_open_mode(out, path, 0);
@@ -106,7 +136,7 @@ int index_open_mode(struct index **out, const char *path, int exclusive)
 	struct index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
-	int err = 0;
+	int err = 0, version;
 	if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		err = db_error(ix, "open");
@@ -130,8 +160,7 @@ int index_open_mode(struct index **out, const char *path, int exclusive)
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			 "PRAGMA foreign_keys=ON;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
-	    (schema_version(ix) != SCHEMA_VERSION &&
-	     sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK)) {
+	    ((version = schema_version(ix)) != SCHEMA_VERSION && schema_upgrade(ix, version))) {
 		err = db_error(ix, "schema");
 		goto out;
 	}
@@ -677,15 +706,17 @@ int index_member_set(struct index *ix, const struct index_member *m)
 {
 	sqlite3_stmt *st;
 	int err = prepare(ix,
-			  "INSERT INTO members(id, addr, last_seen) VALUES(?, ?, ?)"
+			  "INSERT INTO members(id, addr, last_seen, nickname) VALUES(?, ?, ?, ?)"
 			  " ON CONFLICT(id) DO UPDATE SET addr = excluded.addr,"
-			  " last_seen = max(last_seen, excluded.last_seen)",
+			  " last_seen = max(last_seen, excluded.last_seen),"
+			  " nickname = excluded.nickname",
 			  &st);
 	if (err)
 		return err;
 	bind_id(st, 1, m->id);
 	sqlite3_bind_text(st, 2, m->addr, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, m->last_seen);
+	sqlite3_bind_text(st, 4, m->nickname, -1, SQLITE_TRANSIENT);
 	return run(ix, st);
 }
 
@@ -739,7 +770,8 @@ int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int err =
-		prepare(ix, "SELECT id, addr, last_seen FROM members ORDER BY last_seen DESC", &st);
+		prepare(ix, "SELECT id, addr, last_seen, nickname FROM members ORDER BY last_seen DESC",
+			&st);
 	if (err)
 		return err;
 	int ret = 0, rc;
@@ -750,6 +782,8 @@ int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
 			continue;
 		snprintf(m.addr, sizeof(m.addr), "%s", addr);
 		m.last_seen = sqlite3_column_int64(st, 2);
+		const unsigned char *nick = sqlite3_column_text(st, 3);
+		snprintf(m.nickname, sizeof(m.nickname), "%s", nick ? (const char *)nick : "");
 		ret = fn(&m, arg);
 	}
 	if (!ret && rc != SQLITE_DONE)
