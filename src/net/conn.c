@@ -70,7 +70,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		teardown(c, c->close_err);
 		return;
 	}
-	log_warnx("%s: TLS handshake did not finish in time; dropped", c->remote);
+	/* A dial that times out is routine (a member down, an address that
+	 * drops packets): its owner decides what to say; an accepted connection
+	 * that stalls its handshake is a stranger's doing. */
+	if (c->outbound)
+		log_debug("%s: connection or TLS handshake did not finish in time", c->remote);
+	else
+		log_warnx("%s: TLS handshake did not finish in time; dropped", c->remote);
 	teardown(c, -ETIMEDOUT);
 }
 
@@ -138,6 +144,17 @@ static void ssl_reason(struct conn *c, char *out, size_t size)
 	}
 }
 
+/* Whether c's socket is connected to its peer. */
+static int connected(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int saved = errno;
+	int ok = getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0;
+	errno = saved;
+	return ok;
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -161,6 +178,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	char reason[512];
 	ssl_reason(c, reason, sizeof(reason));
 	int err = (what & BEV_EVENT_EOF) ? 0 : reason[0] ? SHOAL_ECRYPTO : -sock_err;
+	/* libevent reports a refused connect as an end of stream: a dial whose
+	 * socket never connected failed, for the socket's reason. */
+	if (!c->ready && c->outbound && !reason[0] && !connected(c))
+		err = -(sock_err ? sock_err : ECONNREFUSED);
 	if (c->closing) {
 		teardown(c, c->close_err);
 		return;
