@@ -130,6 +130,8 @@ static void tls__note_refusal(X509_STORE_CTX *store_ctx, X509 *cert, int depth, 
 		ssl && tls__refusal_idx >= 0 ? SSL_get_ex_data(ssl, tls__refusal_idx) : NULL;
 	if (!r || r->error)
 		return;
+	/* What a failed date or digest leaves goes; what was queued before stays. */
+	ERR_set_mark();
 	r->error = error;
 	r->depth = depth;
 	r->date[0] = 0;
@@ -140,7 +142,7 @@ static void tls__note_refusal(X509_STORE_CTX *store_ctx, X509 *cert, int depth, 
 	unsigned len = 0;
 	if (!cert || !X509_digest(cert, EVP_sha256(), r->fingerprint, &len))
 		memset(r->fingerprint, 0, sizeof(r->fingerprint));
-	ERR_clear_error();
+	ERR_pop_to_mark();
 }
 
 /*
