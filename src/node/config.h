@@ -49,9 +49,9 @@ struct config {
 	 * or a router's hiccup causes no storm of repair copies; until then its
 	 * copies still count and repair waits. */
 	double grace_period;
-	double repair_interval;	  /* how often replica counts are checked */
-	double repair_rate;	  /* MiB/s at most spent copying chunks for repair */
-	double scrub_rate;	  /* MiB/s at most re-hashed by the background scrub (0: off) */
+	double repair_interval; /* how often replica counts are checked */
+	double repair_rate;	/* MiB/s at most spent copying chunks for repair */
+	double scrub_rate;	/* MiB/s at most re-hashed by the background scrub (0: off) */
 	/* Limits. */
 	unsigned max_connections;      /* all connections, authenticated or not */
 	unsigned max_pending;	       /* connections still in their handshake */
