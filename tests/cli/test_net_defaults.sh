@@ -24,8 +24,10 @@ repair_lines() {
 	local i
 	for i; do grep -H 'repair' "n$i.log" 2>/dev/null; done
 }
-# summaries N: node N's info lines summing up a repair pass.
-summaries() { grep -E ' info: repair: scan of [0-9]+ chunks' "n$1.log" 2>/dev/null; }
+# summaries N [FROM]: node N's info lines summing up a repair pass (from line FROM on).
+summaries() {
+	tail -n +"${2:-1}" "n$1.log" 2>/dev/null | grep -E ' info: repair: scan of [0-9]+ chunks'
+}
 # peer_detail HOME NODE_ID: the 4th column of `shoal peers` for NODE_ID.
 peer_detail() {
 	"$SHOAL" --home "$1" peers 2>/dev/null | awk -F'\t' -v id="$2" '$1 == id {print $4}'
@@ -101,22 +103,26 @@ v=$(by_missing loc2.ids 6 7 8 | tail -n 1)
 live=()
 for i in 5 6 7 8; do [ "$i" == "$v" ] || live+=("$i"); done
 held=$((n2 - $(missing_in "n$v" loc2.ids)))
+# Only what is logged after the kill counts (a pass may have run during the put).
+declare -A from
+for i in "${live[@]}"; do from[$i]=$(($(wc -l <"n$i.log") + 1)); done
 kill_daemon "n$v"
 check "node $v (holding $held chunks) SIGKILLed: every chunk is back to 3 copies within 30 s" \
 	wait_for 30 each_chunk_has -ge 3 loc2.ids $(homes "${live[@]}")
 sleep 3 # passes that find everything well: they must log nothing
 per_node='' total=0 made=0
 for i in "${live[@]}"; do
-	c=$(summaries "$i" | wc -l)
+	c=$(summaries "$i" "${from[$i]}" | wc -l)
 	total=$((total + c))
 	per_node+="$i:$c "
-	made=$((made + $(summaries "$i" | sed -nE 's/.* ([0-9]+) copies made.*/\1/p' | awk '{s += $1} END {print s + 0}')))
+	made=$((made + $(summaries "$i" "${from[$i]}" | sed -nE 's/.* ([0-9]+) copies made.*/\1/p' | awk '{s += $1} END {print s + 0}')))
 done
-echo "# summary lines per node: $per_node"
-for i in "${live[@]}"; do summaries "$i"; done | head -n 3 | sed 's/^/# /'
+echo "# summary lines per node since the kill: $per_node"
+for i in "${live[@]}"; do summaries "$i" "${from[$i]}"; done | head -n 3 | sed 's/^/# /'
 check "the repair is summed up in a few info lines, at least one ($per_node)" \
 	test "$total" -ge 1 -a "$total" -le 6
-check_eq "... which count the $held copies made" "$held" "$made"
+check "... which count the copies made: $made for the $held chunks node $v held" \
+	test "$made" -ge "$held"
 check "... saying how much was scanned, copied and to how many members" \
 	grep -qE ' info: repair: scan of [0-9]+ chunks: [0-9]+ under-replicated, [1-9][0-9]* copies made \([0-9]+\.[0-9] MiB\) to [1-9][0-9]* members?, [0-9]+ surplus released, 0 could not be copied$' \
 	$(for i in "${live[@]}"; do echo "n$i.log"; done)
