@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "net/tls.h"
 #include "net/wire.h"
 #include "proto/manifest.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -49,7 +51,94 @@ struct conn {
 	int congested;
 	int torn;
 	int close_err;
+	struct tls_refusal refusal; /* why the peer's certificate was refused */
 };
+
+/* ---- refused certificates, logged at most once a minute a peer ---- */
+
+#define REFUSAL_SLOTS 64
+#define REFUSAL_EVERY 60.0 /* seconds */
+
+/* A refusal lately logged: from the host, of the certificate (or, for the
+ * peer's refusals of ours, the side) tag. A node of another network redials
+ * with backoff for ever; a line per attempt would bury the log. Shared by
+ * every connection of the process, hence the lock. */
+static struct refusal_logged {
+	char host[ADDR_MAX];
+	uint8_t tag[32];
+	double at;	/* when last logged */
+	unsigned quiet; /* refusals not logged since */
+} refusals[REFUSAL_SLOTS];
+static pthread_mutex_t refusals_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether a refusal (host, tag) may be logged now, i.e. none was within
+ * REFUSAL_EVERY; *quiet is then how many were not logged since the last. The
+ * slot of the refusal logged longest ago makes room for a new one. */
+static int refusal_may_log(const char *host, const uint8_t tag[32], unsigned *quiet)
+{
+	double now = monotonic_seconds();
+	int ok = 1;
+	*quiet = 0;
+	pthread_mutex_lock(&refusals_lock);
+	struct refusal_logged *slot = NULL, *oldest = &refusals[0];
+	for (size_t i = 0; i < REFUSAL_SLOTS && !slot; i++) {
+		struct refusal_logged *r = &refusals[i];
+		if (r->at > 0 && !strcmp(r->host, host) && !memcmp(r->tag, tag, sizeof(r->tag)))
+			slot = r;
+		else if (r->at < oldest->at)
+			oldest = r;
+	}
+	if (slot && now - slot->at < REFUSAL_EVERY) {
+		slot->quiet++;
+		ok = 0;
+	} else if (slot) {
+		*quiet = slot->quiet;
+		slot->quiet = 0;
+		slot->at = now;
+	} else {
+		snprintf(oldest->host, sizeof(oldest->host), "%s", host);
+		memcpy(oldest->tag, tag, sizeof(oldest->tag));
+		oldest->at = now;
+		oldest->quiet = 0;
+	}
+	pthread_mutex_unlock(&refusals_lock);
+	return ok;
+}
+
+/*
+ * Logs, in plain words, that a certificate was refused on c: the peer's by
+ * this node (the verify callback noted why in c->refusal) or this node's by
+ * the peer (alert: the plain words of its TLS alert, tls_alert_text()).
+ * Returns 1 if it was one of those (logged, or quiet within the minute), 0
+ * if the connection failed for another reason. Only the address is printed
+ * of the peer, never what its certificate says.
+ */
+static int log_refusal(struct conn *c, const char *alert)
+{
+	uint8_t tag[32];
+	char why[256];
+	unsigned quiet;
+	if (c->refusal.error) {
+		memcpy(tag, c->refusal.fingerprint, sizeof(tag));
+		tls_refusal_text(&c->refusal, why, sizeof(why));
+	} else if (alert) {
+		memset(tag, 0xff, sizeof(tag));
+		snprintf(why, sizeof(why), "%s", alert);
+	} else {
+		return 0;
+	}
+	if (!refusal_may_log(c->host, tag, &quiet))
+		return 1;
+	char more[96] = "";
+	if (quiet)
+		snprintf(more, sizeof(more), " (and %u more from this host since, not logged)",
+			 quiet);
+	if (c->refusal.error)
+		log_warnx("%s: %s; disconnecting%s", c->remote, why, more);
+	else
+		log_warnx("%s: %s%s", c->remote, why, more);
+	return 1;
+}
 
 static void teardown(struct conn *c, int err)
 {
@@ -70,7 +159,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		teardown(c, c->close_err);
 		return;
 	}
-	log_warnx("%s: TLS handshake did not finish in time; dropped", c->remote);
+	/* A dial that times out is routine (a member down, an address that
+	 * drops packets): its owner decides what to say; an accepted connection
+	 * that stalls its handshake is a stranger's doing. */
+	if (c->outbound)
+		log_debug("%s: connection or TLS handshake did not finish in time", c->remote);
+	else
+		log_warnx("%s: TLS handshake did not finish in time; dropped", c->remote);
 	teardown(c, -ETIMEDOUT);
 }
 
@@ -120,22 +215,38 @@ static void on_write(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Collects OpenSSL's reasons for a failed connection into one string. */
-static void ssl_reason(struct conn *c, char *out, size_t size)
+/* Collects OpenSSL's reasons for a failed connection into one string; *alert
+ * is set to the plain words of a TLS alert refusing this node's certificate
+ * among them, or NULL. */
+static void ssl_reason(struct conn *c, char *out, size_t size, const char **alert)
 {
 	unsigned long e;
 	out[0] = 0;
+	*alert = NULL;
 	size_t n = 0;
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
 		char one[256];
 		if (ERR_GET_LIB(e) == 0)
 			continue; /* a bare system error code: says nothing */
+		if (!*alert)
+			*alert = tls_alert_text(e);
 		ERR_error_string_n(e, one, sizeof(one));
 		int w = snprintf(out + n, size - n, "%s%s", n ? "; " : "", one);
 		if (w < 0 || (size_t)w >= size - n)
 			break;
 		n += (size_t)w;
 	}
+}
+
+/* Whether c's socket is connected to its peer. */
+static int connected(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int saved = errno;
+	int ok = getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0;
+	errno = saved;
+	return ok;
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -159,13 +270,20 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	int sock_err = EVUTIL_SOCKET_ERROR();
 	char reason[512];
-	ssl_reason(c, reason, sizeof(reason));
+	const char *alert;
+	ssl_reason(c, reason, sizeof(reason), &alert);
 	int err = (what & BEV_EVENT_EOF) ? 0 : reason[0] ? SHOAL_ECRYPTO : -sock_err;
+	/* libevent reports a refused connect as an end of stream: a dial whose
+	 * socket never connected failed, for the socket's reason. */
+	if (!c->ready && c->outbound && !reason[0] && !connected(c))
+		err = -(sock_err ? sock_err : ECONNREFUSED);
 	if (c->closing) {
 		teardown(c, c->close_err);
 		return;
 	}
-	if (!c->ready) {
+	if (log_refusal(c, alert)) {
+		err = SHOAL_EIDENTITY;
+	} else if (!c->ready) {
 		/* Failed dials are routine (a member is down); failed accepts are
 		 * strangers or broken clients and worth a line. */
 		if (c->outbound)
@@ -204,6 +322,10 @@ static int conn_start(struct conn *c, int fd, int outbound, const struct conn_pa
 	if (!ssl)
 		return SHOAL_ECRYPTO;
 	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	if (tls_refusal_watch(ssl, &c->refusal)) {
+		SSL_free(ssl);
+		return SHOAL_ECRYPTO;
+	}
 	/* A peer that closes without close_notify (killed, or simply gone) is an
 	 * ordinary disconnect here, not a TLS error. */
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);

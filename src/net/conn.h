@@ -45,8 +45,10 @@ struct conn_ops {
 	/* Output fell below CONN_OUT_LOW after having been above CONN_OUT_HIGH. */
 	void (*on_drain)(struct conn *c, void *arg);
 	/* The connection is gone: err is 0 when either side closed it in order
-	 * (conn_close(c, 0, ...) or the peer's end of stream), else why.
-	 * c is freed right after this returns. */
+	 * (conn_close(c, 0, ...) or the peer's end of stream), else why: a
+	 * dial that never connected has the socket's error (-ECONNREFUSED,
+	 * -ETIMEDOUT...), a certificate refused by either side (logged here)
+	 * SHOAL_EIDENTITY. c is freed right after this returns. */
 	void (*on_close)(struct conn *c, int err, void *arg);
 };
 

@@ -11,7 +11,10 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -101,6 +104,48 @@ out:
 	return err;
 }
 
+/* The SSL ex_data slot where tls_refusal_watch() puts its struct. */
+static int tls__refusal_idx = -1;
+static pthread_once_t tls__refusal_once = PTHREAD_ONCE_INIT;
+
+static void tls__refusal_idx_new(void)
+{
+	tls__refusal_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Formats an ASN1_TIME as "YYYY-MM-DD HH:MM UTC" (what we print, never the
+ * peer's own text); "an unknown date" when it does not parse. */
+static void tls__date(const ASN1_TIME *t, char *out, size_t size)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || !strftime(out, size, "%Y-%m-%d %H:%M UTC", &tm))
+		snprintf(out, size, "an unknown date");
+}
+
+/* Notes in the watching struct (tls_refusal_watch()), if any, why the peer's
+ * certificate cert was refused; the first refusal counts. */
+static void tls__note_refusal(X509_STORE_CTX *store_ctx, X509 *cert, int depth, int error)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_refusal *r =
+		ssl && tls__refusal_idx >= 0 ? SSL_get_ex_data(ssl, tls__refusal_idx) : NULL;
+	if (!r || r->error)
+		return;
+	/* What a failed date or digest leaves goes; what was queued before stays. */
+	ERR_set_mark();
+	r->error = error;
+	r->depth = depth;
+	r->date[0] = 0;
+	if (cert && error == X509_V_ERR_CERT_HAS_EXPIRED)
+		tls__date(X509_get0_notAfter(cert), r->date, sizeof(r->date));
+	else if (cert && error == X509_V_ERR_CERT_NOT_YET_VALID)
+		tls__date(X509_get0_notBefore(cert), r->date, sizeof(r->date));
+	unsigned len = 0;
+	if (!cert || !X509_digest(cert, EVP_sha256(), r->fingerprint, &len))
+		memset(r->fingerprint, 0, sizeof(r->fingerprint));
+	ERR_pop_to_mark();
+}
+
 /*
  * Runs for each certificate of the peer's chain, trust anchor first, after
  * OpenSSL's own checks (preverify_ok). On top of them, the leaf must be an
@@ -129,6 +174,7 @@ static int tls__verify_cb(int preverify_ok, X509_STORE_CTX *store_ctx)
 	if (cert)
 		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
 	int error = X509_STORE_CTX_get_error(store_ctx);
+	tls__note_refusal(store_ctx, cert, depth, error);
 	log_debug("tls: peer certificate refused at depth %d (%s): %s", depth, subject,
 		  error == X509_V_ERR_APPLICATION_VERIFICATION
 			  ? "not an Ed25519 node certificate issued by the CA"
@@ -265,4 +311,84 @@ out:
 	X509_free(ca);
 	ERR_clear_error();
 	return err;
+}
+
+int tls_refusal_watch(SSL *ssl, struct tls_refusal *r)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_once(&tls__refusal_once, tls__refusal_idx_new);
+	if (tls__refusal_idx < 0 || !SSL_set_ex_data(ssl, tls__refusal_idx, r)) {
+		ERR_clear_error();
+		return SHOAL_ECRYPTO;
+	}
+	return 0;
+}
+
+const char *tls_refusal_text(const struct tls_refusal *r, char *out, size_t size)
+{
+	switch (r->error) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_AKID_SKID_MISMATCH:
+	case X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH:
+		snprintf(out, size,
+			 "node from another network (its certificate is not signed by "
+			 "this network's CA)");
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		if (r->depth == 0)
+			snprintf(out, size, "node whose certificate expired on %s", r->date);
+		else
+			snprintf(out, size, "this network's CA certificate expired on %s", r->date);
+		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		if (r->depth == 0)
+			snprintf(out, size,
+				 "node whose certificate is not valid until %s (is either clock "
+				 "wrong?)",
+				 r->date);
+		else
+			snprintf(out, size, "this network's CA certificate is not valid until %s",
+				 r->date);
+		break;
+	case X509_V_ERR_CERT_REVOKED:
+		snprintf(out, size, "node whose certificate is revoked");
+		break;
+	case X509_V_ERR_APPLICATION_VERIFICATION:
+		snprintf(out, size,
+			 "not a node certificate of this network (not an Ed25519 "
+			 "certificate issued by the CA)");
+		break;
+	default:
+		snprintf(out, size, "node certificate refused (%s)",
+			 X509_verify_cert_error_string(r->error));
+		break;
+	}
+	return out;
+}
+
+const char *tls_alert_text(unsigned long e)
+{
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return NULL;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+	case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+		return "refused by the peer: this node's certificate is not from its network "
+		       "(another network, revoked, or expired)";
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+		return "refused by the peer: it says this node's certificate has expired (or "
+		       "the clocks disagree)";
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+		return "refused by the peer: it says this node's certificate is revoked";
+	default:
+		return NULL;
+	}
 }

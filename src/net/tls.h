@@ -11,6 +11,7 @@
 #ifndef SHOAL_NET_TLS_H
 #define SHOAL_NET_TLS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
@@ -49,5 +50,35 @@ int tls_ctx_new(const char *home, SSL_CTX **out);
  * could not allocate). id is only written on success.
  */
 int tls_peer_id(SSL *ssl, uint8_t id[NODE_ID_LEN]);
+
+/*
+ * Why a peer's certificate was refused, as the verify callback saw it, for a
+ * log line in plain words. Only what is safe to print of an unauthenticated
+ * certificate is kept: OpenSSL's verdict, a date formatted here, and a
+ * fingerprint that tells one certificate from another (never printed).
+ */
+struct tls_refusal {
+	long error;		 /* X509_V_ERR_*; 0 while nothing was refused */
+	int depth;		 /* of the refused certificate in the chain (0: the leaf) */
+	char date[32];		 /* expired: its notAfter; not yet valid: its notBefore */
+	uint8_t fingerprint[32]; /* SHA-256 of the refused certificate (DER) */
+};
+
+/* Has the verify callback of ssl (an SSL of a tls_ctx_new() context, before
+ * its handshake) fill *r, zeroed here, at the first certificate it refuses.
+ * r is borrowed: it must outlive ssl or its handshake. Returns 0, or
+ * SHOAL_ECRYPTO (then r is never written). */
+int tls_refusal_watch(SSL *ssl, struct tls_refusal *r);
+/* Writes into out (size bytes) why r's certificate was refused, in plain
+ * words, e.g. "node from another network (its certificate is not signed by
+ * this network's CA)" or "node whose certificate expired on 2024-05-01 12:00
+ * UTC". Returns out. */
+const char *tls_refusal_text(const struct tls_refusal *r, char *out, size_t size);
+/* For an error code from the OpenSSL queue of a failed connection: when it is
+ * a TLS alert by which the peer refused this node's certificate (unknown CA,
+ * bad, unknown, unsupported, expired or revoked certificate, decrypt error),
+ * the plain words saying so ("refused by the peer: ..."), a static string;
+ * else NULL. */
+const char *tls_alert_text(unsigned long e);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "node/members.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -359,6 +360,27 @@ static void grow_backoff(double *backoff, double *next_dial, double max)
 	*next_dial = monotonic_seconds() + jitter(*backoff);
 }
 
+/* Backs off from bootstrap b after a failed dial and says when the next try
+ * is, once a try (the backoff grows): at info level when the address cannot
+ * be reached (unreachable), a dead bootstrap being the operator's to fix but
+ * no fault of this node; else at debug level, the failed handshake having
+ * been logged where it failed (net/conn.c). */
+static void bootstrap_failed(struct members *ms, struct bootstrap *b, int unreachable,
+			     const char *reason)
+{
+	grow_backoff(&b->backoff, &b->next_dial, ms->cfg->backoff_max);
+	double in = b->next_dial - monotonic_seconds();
+	char why[128];
+	snprintf(why, sizeof(why), "%s", reason);
+	why[0] = (char)tolower((unsigned char)why[0]);
+	if (unreachable)
+		log_info("bootstrap %s unreachable (%s); retrying in %.*f s", b->addr, why,
+			 in < 1 ? 1 : 0, in);
+	else
+		log_debug("bootstrap %s failed (%s); retrying in %.*f s", b->addr, why,
+			  in < 1 ? 1 : 0, in);
+}
+
 void members_on_close(struct members *ms, struct link *l, int err)
 {
 	struct mesh *mesh = ms->mesh;
@@ -377,8 +399,12 @@ void members_on_close(struct members *ms, struct link *l, int err)
 		candidate_failed(c, monotonic_seconds(), ms->cfg->backoff_max, jitter(1.0));
 	if (l->bootstrap && l->bootstrap->dialing == l) {
 		l->bootstrap->dialing = NULL;
-		grow_backoff(&l->bootstrap->backoff, &l->bootstrap->next_dial,
-			     ms->cfg->backoff_max);
+		if (l->authenticated)
+			grow_backoff(&l->bootstrap->backoff, &l->bootstrap->next_dial,
+				     ms->cfg->backoff_max);
+		else
+			bootstrap_failed(ms, l->bootstrap, err < 0 && err > SHOAL_EBASE,
+					 err ? shoal_strerror(err) : "closed during the handshake");
 	}
 }
 
@@ -624,7 +650,7 @@ void members_tick(struct members *ms, double now)
 		if (b->dialing)
 			b->dialing->bootstrap = b;
 		else
-			grow_backoff(&b->backoff, &b->next_dial, cfg->backoff_max);
+			bootstrap_failed(ms, b, 1, "cannot resolve or connect to the address");
 	}
 	if (now - ms->last_gossip >= cfg->gossip_interval) {
 		ms->last_gossip = now;

@@ -6,8 +6,10 @@
  * marked down and dialled again with exponential backoff and jitter; peer
  * exchange (Peers) gossips the members each node knows; the bootstrap
  * addresses are dialled until they turn out to be members that are up (or
- * this node). Changed members are saved to the index every few seconds, on
- * the operations queue's writer (background lane).
+ * this node), with backoff; one that cannot be reached is logged at info
+ * level, with when it is tried next, once a try. Changed members are saved
+ * to the index every few seconds, on the operations queue's writer
+ * (background lane).
  *
  * What gossip can do: a node id heard in Peers is only a candidate
  * (candidates.h); it is dialled, and becomes a member when the handshake and

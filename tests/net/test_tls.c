@@ -4,8 +4,9 @@
  * SSL_do_handshake on each side in turn. Two nodes of one network must agree on
  * each other's node id; a node of another network, an expired, tampered or
  * self-signed certificate, no certificate at all, and TLS 1.2 must each be
- * refused, with the refused side unable to read anything. Each test runs in its
- * own temporary directory under /tmp, removed afterwards.
+ * refused, with the refused side unable to read anything, and either side able
+ * to say why in plain words. Each test runs in its own temporary directory
+ * under /tmp, removed afterwards.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -790,6 +791,75 @@ static void test_ctx_bad_certs(void **state)
 	EVP_PKEY_free(node_key);
 }
 
+/* Why a certificate was refused, in plain words, on either side: the side
+ * that refused it (tls_refusal_watch(), tls_refusal_text()) and the side whose
+ * certificate it was, from the alert it got (tls_alert_text()). */
+static void test_refusal_in_plain_words(void **state)
+{
+	struct fixture *fx = *state;
+	char other_network[PATH_MAX], home_c[PATH_MAX], text[256], want[128], date[32];
+	uint8_t id_c[NODE_ID_LEN], zeros[32] = {0};
+	SSL_CTX *ctx_c = NULL;
+	struct tls_refusal server, client;
+	struct link l;
+
+	fx_path(fx, "other-network", other_network);
+	assert_int_equal(network_create(other_network), 0);
+	make_home(fx, "c", other_network, home_c, id_c);
+	assert_int_equal(tls_ctx_new(home_c, &ctx_c), 0);
+
+	/* c, of another network, dials a: c refuses a's certificate first and
+	 * says a is of another network; a is told by the alert. */
+	link_open(&l, fx->ctx_a, ctx_c);
+	assert_int_equal(tls_refusal_watch(l.server.ssl, &server), 0);
+	assert_int_equal(tls_refusal_watch(l.client.ssl, &client), 0);
+	link_handshake(&l);
+	assert_int_equal(l.client.state, HS_FAILED);
+	assert_int_equal(client.error, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+	assert_int_equal(client.depth, 0);
+	assert_memory_not_equal(client.fingerprint, zeros, sizeof(zeros));
+	assert_string_equal(tls_refusal_text(&client, text, sizeof(text)),
+			    "node from another network (its certificate is not signed by this "
+			    "network's CA)");
+	assert_int_equal(server.error, 0); /* a never saw c's certificate */
+	assert_int_equal(l.server.state, HS_FAILED);
+	const char *alert = tls_alert_text(ERR_PACK(ERR_LIB_SSL, 0, l.server.reason));
+	assert_non_null(alert);
+	assert_string_equal(alert, "refused by the peer: this node's certificate is not from its "
+				   "network (another network, revoked, or expired)");
+	link_close(&l);
+	SSL_CTX_free(ctx_c);
+
+	/* A certificate of the network that expired yesterday: refused with
+	 * the date it expired on. */
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	struct tm tm;
+	issue(fx, -2 * DAY, -DAY, &key, &cert);
+	assert_int_equal(ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm), 1);
+	assert_true(strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm) > 0);
+	link_open(&l, fx->ctx_a, fx->ctx_b);
+	assert_int_equal(tls_refusal_watch(l.server.ssl, &server), 0);
+	client_use(&l, cert, key);
+	link_handshake(&l);
+	assert_client_cert_refused(&l, X509_V_ERR_CERT_HAS_EXPIRED);
+	assert_int_equal(server.error, X509_V_ERR_CERT_HAS_EXPIRED);
+	assert_string_equal(server.date, date);
+	snprintf(want, sizeof(want), "node whose certificate expired on %s", date);
+	assert_string_equal(tls_refusal_text(&server, text, sizeof(text)), want);
+	link_close(&l);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+
+	/* Alerts that are not about this node's certificate, and errors that
+	 * are not alerts, are no refusal. */
+	assert_null(tls_alert_text(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)));
+	assert_null(tls_alert_text(ERR_PACK(ERR_LIB_X509, 0, X509_R_CERT_ALREADY_IN_HASH_TABLE)));
+	assert_non_null(strstr(
+		tls_alert_text(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED)),
+		"expired"));
+}
+
 int main(void)
 {
 	/* The refusals under test log warnings; keep the output to results. */
@@ -811,6 +881,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_id_needs_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctx_bad_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctx_bad_certs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_in_plain_words, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
