@@ -38,6 +38,10 @@ static void test_admit_before_hello(void **state)
 	assert_string_equal(why, "expected Hello");
 	assert_int_equal(peer_admit(&l, SHOAL__ENVELOPE__MSG_PUT_CHUNK, 100, &why), PEER_REFUSE);
 	assert_int_equal(peer_admit(&l, SHOAL__ENVELOPE__MSG_CATALOG_DELTA, 0, NULL), PEER_REFUSE);
+	/* Revocations come first of all; Leave and Forget only from members. */
+	assert_int_equal(peer_admit(&l, SHOAL__ENVELOPE__MSG_REVOCATIONS, 0, NULL), PEER_ROUTE);
+	assert_int_equal(peer_admit(&l, SHOAL__ENVELOPE__MSG_LEAVE, 0, NULL), PEER_REFUSE);
+	assert_int_equal(peer_admit(&l, SHOAL__ENVELOPE__MSG_FORGET, 0, NULL), PEER_REFUSE);
 }
 
 static void test_admit_unknown(void **state)
@@ -46,7 +50,7 @@ static void test_admit_unknown(void **state)
 	struct member m = {0};
 	struct link l = {.hello_received = 1, .member = &m};
 	const char *why = NULL;
-	int unknown[] = {0, -1, 1, 9, 27, 31, 32, 1000};
+	int unknown[] = {0, -1, 1, 9, 30, 31, 32, 1000};
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		why = NULL;
 		assert_int_equal(peer_admit(&l, unknown[i], 0, &why), PEER_REFUSE);
@@ -188,7 +192,7 @@ static void refused_closes(struct fleet *f, Shoal__Envelope *env, uint8_t *paylo
 
 static void test_unknown_type_closes(void **state)
 {
-	refused_closes(*state, envelope(29), NULL, 0);
+	refused_closes(*state, envelope(30), NULL, 0);
 }
 
 static void test_payload_where_none_belongs_closes(void **state)
