@@ -273,7 +273,8 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 				      (json_int_t)n->size, "capability", n->cap, "created",
 				      (json_int_t)n->created);
 		if (o && l->network &&
-		    (json_object_set_new(o, "owner", owner ? json_string(owner_text) : json_null()) ||
+		    (json_object_set_new(o, "owner",
+					 owner ? json_string(owner_text) : json_null()) ||
 		     json_object_set_new(o, "owner_nickname", json_string(owner_nick))))
 			o = (json_decref(o), NULL);
 		if (!o || json_array_append_new(l->json, o))

@@ -58,10 +58,10 @@ int cmd_network_revoke(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage(cmd, "expected one NODE (its id, 8 or more of its first characters, or its nickname)");
+		return cli_usage(cmd, "expected one NODE (its id, 8 or more of its first "
+				      "characters, or its nickname)");
 	if (!network)
-		return cli_usage(cmd,
-				 "--network NET is required (its CA key signs)");
+		return cli_usage(cmd, "--network NET is required (its CA key signs)");
 	if (strlen(reason) > REVOCATION_REASON_MAX)
 		return cli_usage(cmd, "--reason: at most %d bytes", REVOCATION_REASON_MAX);
 	int ret = cli_home(cli);
@@ -146,8 +146,7 @@ int cmd_network_revocations(struct cli *cli, int argc, char **argv)
 			return cli_opt_exit(c);
 	}
 	if (argc != optind)
-		return cli_usage(cmd, "unexpected argument '%s'",
-				 argv[optind]);
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	int ret = cli_home(cli);
 	if (ret)
 		return ret;

@@ -70,7 +70,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 /* Prints one chunk's holders as a line, or appends it to the JSON array
  * arg when there is one (a backend_holders_fn). */
 static int print_holders(const uint8_t chunk[CHUNK_ID_LEN], uint64_t size,
-			 const uint8_t *const *holders, const char *const *nicks, size_t n, void *arg)
+			 const uint8_t *const *holders, const char *const *nicks, size_t n,
+			 void *arg)
 {
 	json_t *list = arg;
 	char hex[2 * CHUNK_ID_LEN + 1], id[NODE_ID_STR_LEN + 1];

@@ -86,8 +86,8 @@ struct cat_cert {
 	X509 *x509;
 	uint8_t owner[NODE_ID_LEN];
 	char nickname[NICKNAME_MAX + 1]; /* the owner's, from the certificate */
-	double checked_at; /* monotonic_seconds() of its last verification */
-	size_t refs;	   /* records using it; 0 only while an entry is checked */
+	double checked_at;		 /* monotonic_seconds() of its last verification */
+	size_t refs;			 /* records using it; 0 only while an entry is checked */
 };
 
 struct cat_rec {

@@ -74,7 +74,7 @@ struct op {
 	atomic_int cancel;
 	struct buf reply; /* the packed final reply frame */
 	/* taken on the loop when the request arrived */
-	uint8_t (*peers)[NODE_ID_LEN]; /* members up */
+	uint8_t (*peers)[NODE_ID_LEN];	 /* members up */
 	char (*nicks)[NICKNAME_MAX + 1]; /* ... and their nicknames (locate) */
 	size_t npeers;
 	enum target_kind target;
@@ -1131,7 +1131,8 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		    (op->nicks = calloc(op->npeers + 1, sizeof(*op->nicks)))) {
 			for (size_t k = 0; k < op->npeers; k++) {
 				struct member *m = member_find(ctl->env.mesh, op->peers[k]);
-				memcpy(op->nicks[k], m ? m->nickname : "", m ? sizeof(m->nickname) : 1);
+				memcpy(op->nicks[k], m ? m->nickname : "",
+				       m ? sizeof(m->nickname) : 1);
 			}
 			snprintf(op->nicks[op->npeers], sizeof(op->nicks[0]), "%s",
 				 ctl->env.nickname);

@@ -44,11 +44,11 @@ struct bootstrap; /* members.c's */
 
 struct member {
 	uint8_t id[NODE_ID_LEN];
-	char addr[ADDR_MAX];  /* where it listens, "" if unknown */
+	char addr[ADDR_MAX];		 /* where it listens, "" if unknown */
 	char nickname[NICKNAME_MAX + 1]; /* from its certificate, "" if none */
-	int64_t last_seen;    /* Unix seconds it was last up, 0 if never */
-	struct link *link;    /* the established connection, or NULL */
-	struct link *dialing; /* an outbound attempt in progress, or NULL */
+	int64_t last_seen;		 /* Unix seconds it was last up, 0 if never */
+	struct link *link;		 /* the established connection, or NULL */
+	struct link *dialing;		 /* an outbound attempt in progress, or NULL */
 	enum member_state state;
 	double last_heard; /* monotonic seconds of the last frame from it */
 	double down_since; /* monotonic seconds it went down (or the node started) */

@@ -769,9 +769,9 @@ int index_chunk_pinned_by(struct index *ix, const uint8_t id[CHUNK_ID_LEN],
 int index_members_foreach(struct index *ix, index_member_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err =
-		prepare(ix, "SELECT id, addr, last_seen, nickname FROM members ORDER BY last_seen DESC",
-			&st);
+	int err = prepare(
+		ix, "SELECT id, addr, last_seen, nickname FROM members ORDER BY last_seen DESC",
+		&st);
 	if (err)
 		return err;
 	int ret = 0, rc;

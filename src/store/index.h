@@ -174,12 +174,12 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg);
 
 /* Members of the network this node knows (kept so a restarted node can
  * reconnect without its bootstrap nodes). */
-#define INDEX_ADDR_MAX 256
+#define INDEX_ADDR_MAX	   256
 #define INDEX_NICKNAME_MAX 32 /* identity.h's NICKNAME_MAX */
 struct index_member {
 	uint8_t id[32];
 	char addr[INDEX_ADDR_MAX];
-	int64_t last_seen; /* Unix seconds, 0 if never connected */
+	int64_t last_seen;		       /* Unix seconds, 0 if never connected */
 	char nickname[INDEX_NICKNAME_MAX + 1]; /* from its certificate, "" if none */
 };
 /* Inserts or updates a member. */

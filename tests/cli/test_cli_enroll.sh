@@ -215,7 +215,7 @@ shoal --home n3 init --request req3.txt >/dev/null 2>&1
 shoal network sign --network other req3.txt -o cert3.pem >/dev/null 2>&1
 node_id[3]=$(shoal --home n3 init --cert cert3.pem 2>&1)
 check_match "a node enrolled with another network's CA" "^$ID_RE\$" "${node_id[3]}"
-refusals() { grep -c "TLS handshake failed" n1.log; }
+refusals() { grep -cE "TLS handshake failed|node from another network|refused by the peer" n1.log; }
 before=$(refusals)
 start_node 3 1
 seen_up=0
