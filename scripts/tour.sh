@@ -138,7 +138,7 @@ for n in 2 3 4 5; do start "$n" --bootstrap "${addr[1]}"; done
 echo "daemons listening on ${addr[1]} ${addr[2]} ${addr[3]} ${addr[4]} ${addr[5]}"
 wait_until 20 all_up 4 1 2 3 4 5 || die "the five daemons did not form a full mesh in 20 s"
 # Give the keepalive pings a moment to measure round trips.
-rtts() { [ "$(shl --home node5 peers | grep -c 'ms$')" -ge 4 ]; }
+rtts() { [ "$(shl --home node5 peers | awk -F'\t' '$4 ~ /ms$/' | wc -l)" -ge 4 ]; }
 wait_until 3 rtts || true
 show --home node5 peers
 
