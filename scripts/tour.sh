@@ -88,9 +88,9 @@ count_objects() { find "$1"/objects/?? -type f 2>/dev/null | wc -l; }
 step "A network is a certificate authority; every node carries a certificate it signed"
 show network create network.pem
 for i in 1 2 3 4 5; do
-	id[$i]=$(shl --home "node$i" init --network network.pem)
+	id[$i]=$(shl --home "node$i" init --network network.pem --name "node$i")
 done
-echo "five nodes made with 'shoal --home nodeN init --network network.pem'; node1 is ${id[1]}"
+echo "five nodes made with 'shoal --home nodeN init --network network.pem --name nodeN'; node1 is ${id[1]}"
 ls node1
 
 step "Alone, node1 stores a file: chunked by content, encrypted, addressed by SHA-256"

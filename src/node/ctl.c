@@ -161,6 +161,19 @@ static void reply_error(struct ctl_client *c, uint64_t request_id, int err, cons
 	client_send(c, &rep);
 }
 
+/* A progress frame (not final) for request_id. */
+static void send_progress(struct ctl_client *c, uint64_t request_id, uint64_t done, uint64_t total)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlProgress pr = SHOAL__CTL_PROGRESS__INIT;
+	pr.done = done;
+	pr.total = total;
+	rep.request_id = request_id;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_PROGRESS;
+	rep.progress = &pr;
+	client_send(c, &rep);
+}
+
 /* ---- answered on the loop ---- */
 
 static void status_work(struct ops_job *oj, struct index *ix)
@@ -257,16 +270,8 @@ static void progress_deliver(struct lw_msg *msg)
 {
 	struct progress_msg *m = (struct progress_msg *)msg;
 	struct ctl_client *c = client_find(m->ctl, m->client_serial);
-	if (c && !c->closing) {
-		Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-		Shoal__CtlProgress pr = SHOAL__CTL_PROGRESS__INIT;
-		pr.done = m->done;
-		pr.total = m->total;
-		rep.request_id = m->request_id;
-		rep.reply_case = SHOAL__CTL_REPLY__REPLY_PROGRESS;
-		rep.progress = &pr;
-		client_send(c, &rep);
-	}
+	if (c && !c->closing)
+		send_progress(c, m->request_id, m->done, m->total);
 	free(m);
 }
 
@@ -1020,14 +1025,7 @@ static void reply_forget(struct ctl_client *c, uint64_t request_id, const uint8_
 static void drain_progress(struct ctl_client *c)
 {
 	const struct repair_stats *rs = repair_stats(c->ctl->env.repair);
-	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	Shoal__CtlProgress pr = SHOAL__CTL_PROGRESS__INIT;
-	pr.done = rs->drain_done;
-	pr.total = rs->drain_total;
-	rep.request_id = c->drain_request;
-	rep.reply_case = SHOAL__CTL_REPLY__REPLY_PROGRESS;
-	rep.progress = &pr;
-	client_send(c, &rep);
+	send_progress(c, c->drain_request, rs->drain_done, rs->drain_total);
 }
 
 static void reply_drain(struct ctl_client *c, uint64_t request_id)

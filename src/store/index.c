@@ -301,16 +301,25 @@ int index_chunks_foreach(struct index *ix, index_chunk_fn fn, void *arg)
 	return err ? err : foreach_chunk_row(ix, st, fn, arg);
 }
 
-int index_chunks_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
-		       index_chunk_fn fn, void *arg)
+/* Runs sql (parameters: a chunk id, then a row limit) bound to after and
+ * max, and calls fn with each (id, number) row. */
+static int rows_after(struct index *ix, const char *sql, const uint8_t after[CHUNK_ID_LEN],
+		      size_t max, index_chunk_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT id, size FROM chunks WHERE id > ? ORDER BY id LIMIT ?", &st);
+	int err = prepare(ix, sql, &st);
 	if (err)
 		return err;
 	bind_id(st, 1, after);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	return foreach_chunk_row(ix, st, fn, arg);
+}
+
+int index_chunks_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
+		       index_chunk_fn fn, void *arg)
+{
+	return rows_after(ix, "SELECT id, size FROM chunks WHERE id > ? ORDER BY id LIMIT ?", after,
+			  max, fn, arg);
 }
 
 int index_missing_foreach(struct index *ix, index_chunk_fn fn, void *arg)
@@ -533,32 +542,19 @@ int index_copies_want(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned
 int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
 			 index_chunk_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix,
+	return rows_after(ix,
 			  "SELECT chunk, replicas FROM copies WHERE replicas > 1 AND chunk > ?"
 			  " AND chunk IN (SELECT id FROM chunks) ORDER BY chunk LIMIT ?",
-			  &st);
-	if (err)
-		return err;
-	bind_id(st, 1, after);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	return foreach_chunk_row(ix, st, fn, arg);
+			  after, max, fn, arg);
 }
 
 int index_wants_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,
 		      index_chunk_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int err = prepare(
-		ix,
-		"SELECT c.id, coalesce(p.replicas, 1) FROM chunks c"
-		" LEFT JOIN copies p ON p.chunk = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?",
-		&st);
-	if (err)
-		return err;
-	bind_id(st, 1, after);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	return foreach_chunk_row(ix, st, fn, arg);
+	return rows_after(ix,
+			  "SELECT c.id, coalesce(p.replicas, 1) FROM chunks c LEFT JOIN copies p"
+			  " ON p.chunk = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?",
+			  after, max, fn, arg);
 }
 
 /* Runs sql with two id parameters. */
