@@ -40,6 +40,11 @@ void members_init(struct members *ms, struct mesh *mesh, const struct config *cf
 	ms->rv = rv;
 	for (unsigned i = 0; i < mesh->nmembers; i++)
 		mesh->members[i].revoked = revocations_find(rv, mesh->members[i].id) != NULL;
+	if (revocations_find(rv, mesh->self)) {
+		log_error("this node was revoked by the network's CA; members refuse it, so it "
+			  "dials nobody");
+		ms->left = MEMBERS_REVOKED;
+	}
 	ms->cfg = cfg;
 	ms->base = base;
 	ms->dial = *dial;
@@ -159,7 +164,9 @@ void members_on_ready(struct members *ms, struct link *l)
 	char sid[17], fid[17];
 	link_authenticated(ms->mesh, l);
 	if (ms->left) {
-		conn_close(l->c, 0, SHOAL__ERROR__CODE__REFUSED, "this node left the network");
+		conn_close(l->c, 0, SHOAL__ERROR__CODE__REFUSED,
+			   ms->left == MEMBERS_REVOKED ? "this node was revoked"
+						       : "this node left the network");
 		return;
 	}
 	send_revocations(ms, l);
@@ -635,7 +642,7 @@ void members_tick(struct members *ms, double now)
 			} else if (m->ping_sent > 0 && now - m->ping_sent >= cfg->ping_interval) {
 				send_ping(m, now);
 			}
-		} else if (m->seen_up && dial_due(m, now)) {
+		} else if (!ms->left && m->seen_up && dial_due(m, now)) {
 			dial_member(ms, m);
 		}
 	}

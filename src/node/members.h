@@ -62,7 +62,9 @@ struct members {
 	double last_save;
 	int saving;
 	int forgot; /* a member was forgotten since the last save */
-	int left;   /* this node said Leave: it dials nobody and takes no link */
+	/* this node said Leave (MEMBERS_LEFT) or learnt it was revoked
+	 * (MEMBERS_REVOKED): it dials nobody and takes no link */
+	enum { MEMBERS_IN, MEMBERS_LEFT, MEMBERS_REVOKED } left;
 };
 
 /* Sets up ms; everything is borrowed for ms's life (the members already in

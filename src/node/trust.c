@@ -89,9 +89,10 @@ static void flood_revocation(struct trust *t, const struct revocation *r, struct
 	env.msg_case = SHOAL__ENVELOPE__MSG_REVOCATIONS;
 	env.revocations = &msg;
 	struct link *l;
+	/* The revoked node too, before its links close: it stops dialling. */
 	LIST_FOREACH(l, &t->mesh->links, entry)
 	{
-		if (l != from && link_open(l) && memcmp(conn_peer_id(l->c), r->node, NODE_ID_LEN))
+		if (l != from && link_open(l))
 			link_send(l, &env);
 	}
 }
@@ -113,9 +114,10 @@ static void carry_out(struct trust *t, const struct revocation *r)
 	if (!memcmp(r->node, t->mesh->self, NODE_ID_LEN)) {
 		if (!t->self_revoked_logged)
 			log_error("this node was revoked by the network's CA%s%s; members refuse "
-				  "it",
+				  "it, so it dials nobody any more",
 				  r->reason[0] ? ": " : "", r->reason);
 		t->self_revoked_logged = 1;
+		t->members->left = MEMBERS_REVOKED;
 		return;
 	}
 	log_warnx("node %s revoked by the network's CA%s%s", short_node_id(r->node, sid),
@@ -134,8 +136,8 @@ int trust_revoke(struct trust *t, const struct revocation *r, struct link *from)
 	int err = revocations_add(t->rv, r);
 	if (err != 1)
 		return err;
-	carry_out(t, r);
 	flood_revocation(t, r, from);
+	carry_out(t, r);
 	return 1;
 }
 
@@ -292,7 +294,7 @@ static void say_leave(struct trust *t)
 		if (link_usable(l))
 			link_send(l, &env);
 	}
-	t->members->left = 1;
+	t->members->left = MEMBERS_LEFT;
 }
 
 struct leave_job {

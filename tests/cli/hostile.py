@@ -47,6 +47,10 @@
                                                   NODE_ID_B32 with a signature the CA never made;
                                                   exit 0 when the daemon hangs up on it
                                                   (tests/cli/test_net_revoke.sh)
+    hostile.py no-hello ADDR CA KEY CERT          a node the daemon must refuse after the TLS
+                                                  handshake (revoked): sends Hello, reads what
+                                                  comes; exit 0 when the daemon closes without
+                                                  ever saying Hello
     hostile.py forget-up ADDR CA KEY CERT NODE_ID_B32
                                                   as a member, sends Forget of NODE_ID_B32 (a member
                                                   that is up), then Ping; exit 0 when Pong comes back
@@ -795,6 +799,22 @@ def cmd_revoke_forged(addr, ca, key, cert, victim):
         return 0
     print("forged revocation: still connected after %.0f s" % WAIT)
     return 1
+
+
+def cmd_no_hello(addr, ca, key, cert):
+    """Refused after the handshake: only Revocations (and an Error), then the close."""
+    start = time.monotonic()
+    try:
+        s = tls_connect(addr, ca, key, cert)
+        s.sendall(frame(hello(node_id(cert))))
+        while True:
+            env, _ = read_frame(s, start + WAIT)
+            if HELLO in env:
+                print("accepted: the daemon said Hello")
+                return 1
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("refused after %.2f s: %s" % (time.monotonic() - start, e))
+        return 0
 
 
 def cmd_forget_up(addr, ca, key, cert, victim):

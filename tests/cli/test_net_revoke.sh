@@ -107,7 +107,10 @@ daemon_ready "node 4 restarts" n4 && ok "node 4 restarts"
 sleep 4
 check "restarted, node 4 sees no member up" no_peer_up n4
 check "... and nodes 1-3 still show it revoked" all_see revoked "${node_id[4]}" 1 2 3
-check "node 1 refused it after the handshake" grep -q "was revoked.*refusing it" n1.log
+check "... knowing it was revoked, it dials nobody" grep -q "revoked by the network's CA.*dials nobody" n4b.log
+"${HOSTILE[@]}" no-hello "${node_addr[1]}" n4/ca.crt n4/node.key n4/node.crt >out 2>&1
+check "its handshakes are refused: node 1 closes without a Hello" test "$?" -eq 0
+check "... saying so in its log" grep -q "was revoked.*refusing it" n1.log
 
 # ---- a node that was away learns it on joining ------------------------------------------
 start_node 5 1
