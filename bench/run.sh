@@ -9,6 +9,9 @@
 #          vs the same calls on the same node idle (bench/bench_ls_repair.sh).
 #   catalog: daemon start-up with 50,000 catalog entries vs an empty catalog, and
 #          bytes written per catalog update vs the whole file (bench/bench_catalog.sh).
+#   leaving: `shoal drain` of a node's share of a 512 MiB file vs raw loopback TCP,
+#          and a revocation reaching every member vs the round-trip time and one
+#          `shoal status` (bench/bench_leave.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -93,3 +96,12 @@ echo "== catalog =="
 # start-up beside an empty catalog's, and the bytes one update appends beside the
 # whole catalog file (bench/bench_catalog.sh).
 RUNS="$runs" BENCH_DIR="$work" "$root/bench/bench_catalog.sh" "$build"
+
+echo
+echo "== leaving: drain and revocation =="
+# Four daemons on 127.0.0.1: a 512 MiB file put with R = 3, one node drained (its
+# chunks pushed to the others, timed until its daemon exits) beside raw loopback
+# TCP for the same bytes; then four daemons and a fifth revoked, a fresh one in
+# each of REVOKE_RUNS (5) runs, timed until every member shows it revoked, polled and
+# unpolled, beside the round-trip time and a `shoal status` (bench/bench_leave.sh).
+BENCH_DIR="$work" "$root/bench/bench_leave.sh" "$build"
