@@ -43,14 +43,14 @@ locate_chunks n1 "$cap1" loc1
 check_eq "locate on node 1 exits 0" 0 $?
 nloc1=$(wc -l <loc1.ids)
 check "... lists the file's chunks (at least 6 for 20 MiB: $nloc1)" test "$nloc1" -ge 6
-bad=$(grep -cvE "^[0-9a-f]{64}	[0-9]+	$ID_RE(,$ID_RE)*\$" loc1)
-check_eq "... every line is: 64-hex id, stored bytes, holders" 0 "$bad"
+bad=$(grep -cvE "^[0-9a-f]{64}	[0-9]+	$ID_RE(,$ID_RE)*	[a-z0-9._,-]+\$" loc1)
+check_eq "... every line is: 64-hex id, stored bytes, holders, their nicknames" 0 "$bad"
 check_eq "... each chunk once" "$nloc1" "$(sort -u loc1.ids | wc -l)"
 read -r min _ _ <<<"$(copy_range good_copies loc1.ids n1 n2 n3 n4)"
 check "every chunk is on at least 3 of the 4 homes, bytes hashing to its id (fewest: $min)" \
 	test "$min" -ge 3
 wrong=() sizes=()
-while IFS=$'\t' read -r h size holders; do
+while IFS=$'\t' read -r h size holders _; do
 	IFS=, read -ra hs <<<"$holders"
 	[ "${#hs[@]}" -ge 3 ] || wrong+=("$h: ${#hs[@]} holders listed")
 	for x in "${hs[@]}"; do
@@ -233,7 +233,7 @@ check "fone's chunks vanish from every home within 10 s" wait_for 10 each_chunk_
 echo "# gone after $(($(now_ms) - t0)) ms"
 sleep 1 # give a wrong unpin of shared the time to land
 left=()
-while IFS=$'\t' read -r h _ holders; do
+while IFS=$'\t' read -r h _ holders _; do
 	IFS=, read -ra hs <<<"$holders"
 	[ "${#hs[@]}" -ge 3 ] || left+=("${h:0:16} on ${#hs[@]} nodes")
 	for x in "${hs[@]}"; do

@@ -55,10 +55,11 @@ db.executemany("INSERT INTO members(id, addr, last_seen) VALUES(?, ?, ?)",
 db.commit()
 EOF
 }
-# up_is N HOME, down_is N HOME: `shoal peers` on HOME lists N members up (down).
+# up_is N HOME, down_is N HOME: `shoal peers` on HOME lists N members up (not
+# up: down, or lost once down past grace_period).
 up_is() { [ "$(peers_up "$2")" -eq "$1" ]; }
 down_is() {
-	[ "$("$SHOAL" --home "$2" peers 2>/dev/null | awk -F'\t' '$3 == "down"' | wc -l)" -eq "$1" ]
+	[ "$("$SHOAL" --home "$2" peers 2>/dev/null | awk -F'\t' '$3 == "down" || $3 == "lost"' | wc -l)" -eq "$1" ]
 }
 
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"

@@ -34,8 +34,8 @@ for i in 1 2 3; do
 done
 shoal --home n2 peers >out 2>err
 check_eq "peers prints one line per member" 2 "$(wc -l <out)"
-check_match "peers lines are id, address, up, round trip" \
-	"^${node_id[1]}	${node_addr[1]}	up	([0-9]+\.[0-9]+ms|-)\$" "$(grep "^${node_id[1]}" out)"
+check_match "peers lines are id, address, up, round trip, nickname" \
+	"^${node_id[1]}	${node_addr[1]}	up	([0-9]+\.[0-9]+ms|-)	-\$" "$(grep "^${node_id[1]}" out)"
 check "peers on node 3 shows node 2 at the address it listens on" \
 	grep -q "^${node_id[2]}	${node_addr[2]}	up	" <("$SHOAL" --home n3 peers 2>&1)
 check "peers --json parses and lists the two others up" json_ok <(json n1 peers) \
