@@ -1008,12 +1008,17 @@ int catalog_unpublish(struct catalog *cat, const char *name)
 /* ---- reading ---- */
 
 /* Whether owner's id in text starts with prefix (either case). */
-static int owner_matches(const uint8_t owner[NODE_ID_LEN], const char *prefix)
+/* Whether the owner of r is the one `owner` names: its nickname, or
+ * CATALOG_OWNER_PREFIX_MIN or more first characters of its id. */
+static int owner_matches(const struct cat_rec *r, const char *owner)
 {
 	char text[NODE_ID_STR_LEN + 1];
-	node_id_format(owner, text);
-	size_t n = strlen(prefix);
-	return n <= NODE_ID_STR_LEN && !strncasecmp(text, prefix, n);
+	size_t n = strlen(owner);
+	if (r->cert->nickname[0] && !strcmp(r->cert->nickname, owner))
+		return 1;
+	node_id_format(r->e.owner, text);
+	return n >= CATALOG_OWNER_PREFIX_MIN && n <= NODE_ID_STR_LEN &&
+	       !strncasecmp(text, owner, n);
 }
 
 int catalog_lookup(struct catalog *cat, const char *name, const char *owner,
@@ -1023,13 +1028,11 @@ int catalog_lookup(struct catalog *cat, const char *name, const char *owner,
 	struct catalog_owners seen = {0};
 	if (!cat || !name)
 		return SHOAL_ENOTFOUND;
-	if (owner && strlen(owner) < CATALOG_OWNER_PREFIX_MIN)
-		return SHOAL_ENOTFOUND;
 	struct cat_rec *r = cat->buckets[name_hash(cat, name) & (cat->nbuckets - 1)];
 	for (; r; r = r->hnext) {
 		if (r->e.removed || strcmp(r->e.name, name))
 			continue;
-		if (owner && !owner_matches(r->e.owner, owner))
+		if (owner && !owner_matches(r, owner))
 			continue;
 		found = r;
 		/* The owners shown are the first by id. */

@@ -149,8 +149,9 @@ struct catalog_owners {
 
 /*
  * Finds the live entry named name. owner, when not NULL, names its
- * publisher: a node id as node_id_format() writes it, or a prefix of one of
- * at least CATALOG_OWNER_PREFIX_MIN characters, in either case. The entry
+ * publisher: its nickname (from its certificate), or a node id as
+ * node_id_format() writes it, or a prefix of one of at least
+ * CATALOG_OWNER_PREFIX_MIN characters, in either case. The entry
  * must be the only match: the name's one owner, or the one the prefix
  * chooses. Copies its capability into cap and its size into *size (either
  * may be NULL); fills *owners (when not NULL) with the owners that matched.

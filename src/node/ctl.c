@@ -914,15 +914,16 @@ static void resolve_target(struct ctl *ctl, struct op *op, const char *target)
 		}
 		snprintf(op->resolve_text, sizeof(op->resolve_text),
 			 "%zu members publish %.255s in the network catalog (%s%s); name one as "
-			 "%.255s@OWNER, with %d or more characters of its node id",
+			 "%.255s@OWNER, with its nickname or %d or more characters of its node "
+			 "id",
 			 owners.n, name, buf_str(&ids),
 			 owners.n > CATALOG_OWNERS_SHOWN ? ", ..." : "", name,
 			 CATALOG_OWNER_PREFIX_MIN);
 		buf_release(&ids);
 	} else if (op->catalog_err && owner) {
 		snprintf(op->resolve_text, sizeof(op->resolve_text),
-			 "no name %.255s here, and no member whose id starts with %.60s publishes "
-			 "%.255s (an owner needs %d or more characters of its node id)",
+			 "no name %.255s here, and no member named %.60s publishes %.255s (an "
+			 "owner is its nickname or %d or more characters of its node id)",
 			 target, owner, name, CATALOG_OWNER_PREFIX_MIN);
 	}
 }

@@ -261,6 +261,25 @@ node_id[8]=$(shoal --home n8 init --cert cert8.pem 2>/dev/null)
 check_eq "node 8 is enrolled" "$id8" "${node_id[8]}"
 start_node 8 1
 check "node 8 joins the mesh" wait_for 15 mesh_up 1 2 8
+# Its nickname, from its certificate, wherever a node is shown or named.
+check_eq "peers on node 1 shows node 8's nickname" short \
+	"$("$SHOAL" --home n1 peers | awk -F'\t' -v id="${node_id[8]}" '$1 == id {print $5}')"
+echo "nickname test" >pub8.txt
+cap8=$(shoal --home n8 put pub8.txt --name pub8 --publish --replicas 2 2>/dev/null)
+catalog_nick() { "$SHOAL" --home n1 ls --network 2>/dev/null | awk -F'\t' '$1 == "pub8" {print $5}'; }
+nick_is_short() { [ "$(catalog_nick)" == short ]; }
+check "ls --network on node 1 shows the owner's nickname" wait_for 15 nick_is_short
+shoal --home n1 get pub8@short -o got8 2>get8.err
+check "get NAME@NICKNAME takes that owner's entry" cmp -s pub8.txt got8
+shoal --home n1 get pub8@nobody -o got8b 2>get8b.err
+check_failed "get NAME@NICKNAME of nobody fails" $?
+check_err1 "... in one line" get8b.err "nickname"
+shoal --home n1 locate "$cap8" >loc8 2>/dev/null
+check "locate shows the holders' nicknames" grep -qE "	([a-z0-9._-]+,)*short(,[a-z0-9._-]+)*\$" loc8
+check_match "status on node 8 shows its nickname" "^node +${node_id[8]} \(short\)\$" \
+	"$("$SHOAL" --home n8 status | head -n 1)"
+shoal --home n1 send "$cap8" --to short 2>send8.err
+check_eq "send --to NICKNAME exits 0" "0 " "$? $(cat send8.err)"
 shoal --home n8 status >status8.out 2>&1
 check_match "status reports the near expiry" \
 	"^cert +expires in (9|10) days \\([0-9-]+\\); renew it with 'shoal network renew'" \
