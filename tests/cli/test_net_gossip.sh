@@ -61,6 +61,7 @@ up_is() { [ "$(peers_up "$2")" -eq "$1" ]; }
 down_is() {
 	[ "$("$SHOAL" --home "$2" peers 2>/dev/null | awk -F'\t' '$3 == "down" || $3 == "lost"' | wc -l)" -eq "$1" ]
 }
+lost_is() { [ "$("$SHOAL" --home "$2" peers 2>/dev/null | awk -F'\t' '$3 == "lost"' | wc -l)" -eq "$1" ]; }
 
 check "testcert is built ($TESTCERT)" test -x "$TESTCERT"
 make_nodes 1 2 3 4
@@ -148,6 +149,8 @@ for c in a b c; do
 done
 check "node 7 (max_members 3): three members came and went; its table is full of them" \
 	wait_for 10 down_is 3 n7
+# Each is lost 1 s after it left: only then may a newcomer take its slot.
+check "... and lost once down past grace_period (1 s)" wait_for 10 lost_is 3 n7
 start_node 8 7
 check "a genuine node is admitted once they are lost (down past grace_period, 1 s): 7, 8 up" \
 	wait_for 15 mesh_up 7 8
