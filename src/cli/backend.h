@@ -77,10 +77,20 @@ typedef int (*backend_name_fn)(const struct index_name *n, const uint8_t *owner,
 			       const char *owner_nick, void *arg);
 
 /* One chunk of a located file: its id, stored size and the n nodes holding
- * it (NODE_ID_LEN bytes each), with their nicknames ("" if none). */
-typedef int (*backend_holders_fn)(const uint8_t id[CHUNK_ID_LEN], uint64_t size,
-				  const uint8_t *const *holders, const char *const *nicks, size_t n,
-				  void *arg);
+ * it (NODE_ID_LEN bytes each, members up and this node), with their
+ * nicknames ("" if none); the copies wanted in all, and the ndown members
+ * down (not yet lost) this node placed a copy on. */
+struct backend_chunk {
+	const uint8_t *id;
+	uint64_t size;
+	const uint8_t *const *holders;
+	const char *const *nicks;
+	size_t n;
+	unsigned wanted;
+	const uint8_t *const *down;
+	size_t ndown;
+};
+typedef int (*backend_holders_fn)(const struct backend_chunk *c, void *arg);
 
 struct backend_ops {
 	/* Stores put->path under put->name and fills *cap. A negative code

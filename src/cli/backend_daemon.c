@@ -150,7 +150,10 @@ static int daemon_ls(struct backend *b, int network, backend_name_fn fn, void *a
 	     !ret && rep->reply_case == SHOAL__CTL_REPLY__REPLY_NAMES && i < rep->names->n_names;
 	     i++) {
 		const Shoal__CtlName *x = rep->names->names[i];
-		struct index_name n = {.size = x->size, .created = x->created};
+		struct index_name n = {.size = x->size,
+				       .created = x->created,
+				       .wanted = x->wanted,
+				       .copies = x->copies};
 		snprintf(n.name, sizeof(n.name), "%s", x->name);
 		snprintf(n.cap, sizeof(n.cap), "%s", x->capability);
 		ret = fn(&n, x->owner.len == NODE_ID_LEN ? x->owner.data : NULL,
@@ -238,22 +241,30 @@ static int chunk_holders(const Shoal__CtlChunkHolders *h, backend_holders_fn fn,
 {
 	if (h->id.len != CHUNK_ID_LEN)
 		return SHOAL_EPROTO;
-	const uint8_t **holders = calloc(h->n_holders ? h->n_holders : 1, sizeof(*holders));
-	const char **nicks = calloc(h->n_holders ? h->n_holders : 1, sizeof(*nicks));
-	if (!holders || !nicks) {
-		free(holders);
-		free(nicks);
-		return -ENOMEM;
+	size_t most = (h->n_holders > h->n_placed_down ? h->n_holders : h->n_placed_down) + 1;
+	const uint8_t **holders = calloc(most, sizeof(*holders));
+	const uint8_t **down = calloc(most, sizeof(*down));
+	const char **nicks = calloc(most, sizeof(*nicks));
+	int err = -ENOMEM;
+	if (holders && down && nicks) {
+		struct backend_chunk c = {.id = h->id.data, .size = h->size, .wanted = h->wanted};
+		for (size_t i = 0; i < h->n_holders; i++) {
+			if (h->holders[i].len != NODE_ID_LEN)
+				continue;
+			nicks[c.n] = i < h->n_nicknames ? h->nicknames[i] : "";
+			holders[c.n++] = h->holders[i].data;
+		}
+		for (size_t i = 0; i < h->n_placed_down; i++) {
+			if (h->placed_down[i].len == NODE_ID_LEN)
+				down[c.ndown++] = h->placed_down[i].data;
+		}
+		c.holders = holders;
+		c.nicks = nicks;
+		c.down = down;
+		err = fn(&c, arg);
 	}
-	size_t n = 0;
-	for (size_t i = 0; i < h->n_holders; i++) {
-		if (h->holders[i].len != NODE_ID_LEN)
-			continue;
-		nicks[n] = i < h->n_nicknames ? h->nicknames[i] : "";
-		holders[n++] = h->holders[i].data;
-	}
-	int err = fn(h->id.data, h->size, holders, nicks, n, arg);
 	free(holders);
+	free(down);
 	free(nicks);
 	return err;
 }

@@ -79,6 +79,13 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	int err = files_put_path_report(s, put->path, put->name, put->progress, NULL, report, cap,
 					&size);
 	progress_finish(put->progress);
+	/* The file wants its copies all the same: the daemon makes them once
+	 * it runs with members up (index_short_refs: it is short until then). */
+	unsigned wanted = put->replicas ? put->replicas : INDEX_DEFAULT_REPLICAS;
+	if (!err)
+		err = index_copies_want_refs(s->index, cap->id, wanted);
+	if (!err)
+		err = index_short_refs(s->index, cap->id, 1);
 	store_close(s);
 	if (err)
 		return err;
@@ -86,7 +93,8 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	files_put_report_warning(report, warning, sizeof(warning));
 	cli_warn(warning);
 	if (put->replicas > 1)
-		cli_warn("no daemon running; stored on this node only");
+		cli_warn("no daemon running; stored on this node only until one runs with "
+			 "members up");
 	return 0;
 }
 

@@ -73,7 +73,8 @@ static const struct command commands[] = {
 	 "                        and setgid only when run as root)\n"
 	 "  --no-progress         never draw a progress bar\n"},
 	{"ls", cmd_ls, "[--network] [--json]",
-	 "list stored names: name, size, capability (--network: what members published)",
+	 "list stored names: name, size, capability, health (full N/N, or degraded n/N: the "
+	 "fewest copies a chunk has of those wanted); --network: what members published",
 	 "  --network             list what members published (needs a running daemon)\n"
 	 "  --json                print a JSON array\n"},
 	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE",
@@ -83,6 +84,10 @@ static const struct command commands[] = {
 	{"locate", cmd_locate, "CAP|NAME[@OWNER] [--json]",
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
+	{"explain", cmd_explain, "CAP|NAME[@OWNER] [--json]",
+	 "say whether a file is safe: where each chunk is, how many copies it has of those "
+	 "wanted, and what is being done or waited for (needs a running daemon)",
+	 "  --json                print a JSON object (safe, why, and every chunk)\n"},
 	{"drain", cmd_drain, "",
 	 "leave the network for good: hand every chunk to other members, then stop (needs a "
 	 "running daemon; safe to interrupt and run again)",

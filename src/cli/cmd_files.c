@@ -272,6 +272,11 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 		json_t *o = json_pack("{s:s, s:I, s:s, s:I}", "name", n->name, "size",
 				      (json_int_t)n->size, "capability", n->cap, "created",
 				      (json_int_t)n->created);
+		if (o && !l->network &&
+		    (json_object_set_new(o, "copies", json_integer(n->copies)) ||
+		     json_object_set_new(o, "wanted", json_integer(n->wanted)) ||
+		     json_object_set_new(o, "full", json_boolean(n->copies >= n->wanted))))
+			o = (json_decref(o), NULL);
 		if (o && l->network &&
 		    (json_object_set_new(o, "owner",
 					 owner ? json_string(owner_text) : json_null()) ||
@@ -283,7 +288,9 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 		printf("%s\t%llu\t%s\t%s\t%s\n", n->name, (unsigned long long)n->size, cap,
 		       owner_text, owner_nick[0] ? owner_nick : "-");
 	} else {
-		printf("%s\t%llu\t%s\n", n->name, (unsigned long long)n->size, n->cap);
+		/* Health: full, or degraded with the fewest copies a chunk has. */
+		printf("%s\t%llu\t%s\t%s %u/%u\n", n->name, (unsigned long long)n->size, n->cap,
+		       n->copies >= n->wanted ? "full" : "degraded", n->copies, n->wanted);
 	}
 	return 0;
 }

@@ -218,8 +218,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			"new_dials", (json_int_t)st->new_dials, "cert_expires",
 			(json_int_t)st->cert_expires, "draining", (int)st->draining);
 		json_t *h = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "under_replicated",
-			(json_int_t)st->under_replicated, "repairing", (json_int_t)st->repairing,
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "under_replicated",
+			(json_int_t)st->under_replicated, "under_files",
+			(json_int_t)st->under_files, "repairing", (json_int_t)st->repairing,
 			"repaired", (json_int_t)st->repaired, "corrupt_found",
 			(json_int_t)st->corrupt_found, "corrupt_fixed",
 			(json_int_t)st->corrupt_fixed, "unrecoverable",
@@ -246,9 +247,12 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		if (st->draining)
 			printf("drain   under way: this node is handing its chunks to others and "
 			       "leaving\n");
-		printf("health  %llu under-replicated, %llu being repaired, %llu copies made; "
-		       "%llu corrupt found, %llu fixed, %llu unrecoverable; %llu scrubbed\n",
-		       (unsigned long long)st->under_replicated, (unsigned long long)st->repairing,
+		printf("health  %llu file%s (%llu chunk%s) under-replicated, %llu being repaired, "
+		       "%llu copies made; %llu corrupt found, %llu fixed, %llu unrecoverable; %llu "
+		       "scrubbed\n",
+		       (unsigned long long)st->under_files, st->under_files == 1 ? "" : "s",
+		       (unsigned long long)st->under_replicated,
+		       st->under_replicated == 1 ? "" : "s", (unsigned long long)st->repairing,
 		       (unsigned long long)st->repaired, (unsigned long long)st->corrupt_found,
 		       (unsigned long long)st->corrupt_fixed, (unsigned long long)st->unrecoverable,
 		       (unsigned long long)st->scrubbed);

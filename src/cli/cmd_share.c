@@ -69,22 +69,20 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 
 /* Prints one chunk's holders as a line, or appends it to the JSON array
  * arg when there is one (a backend_holders_fn). */
-static int print_holders(const uint8_t chunk[CHUNK_ID_LEN], uint64_t size,
-			 const uint8_t *const *holders, const char *const *nicks, size_t n,
-			 void *arg)
+static int print_holders(const struct backend_chunk *c, void *arg)
 {
 	json_t *list = arg;
 	char hex[2 * CHUNK_ID_LEN + 1], id[NODE_ID_STR_LEN + 1];
-	hex_encode(hex, chunk, CHUNK_ID_LEN);
+	hex_encode(hex, c->id, CHUNK_ID_LEN);
 	if (!list) {
-		printf("%s\t%llu\t", hex, (unsigned long long)size);
-		for (size_t i = 0; i < n; i++) {
-			node_id_format(holders[i], id);
+		printf("%s\t%llu\t", hex, (unsigned long long)c->size);
+		for (size_t i = 0; i < c->n; i++) {
+			node_id_format(c->holders[i], id);
 			printf("%s%s", i ? "," : "", id);
 		}
 		printf("\t");
-		for (size_t i = 0; i < n; i++)
-			printf("%s%s", i ? "," : "", nicks[i][0] ? nicks[i] : "-");
+		for (size_t i = 0; i < c->n; i++)
+			printf("%s%s", i ? "," : "", c->nicks[i][0] ? c->nicks[i] : "-");
 		printf("\n");
 		return 0;
 	}
@@ -94,13 +92,13 @@ static int print_holders(const uint8_t chunk[CHUNK_ID_LEN], uint64_t size,
 		json_decref(names);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		node_id_format(holders[i], id);
+	for (size_t i = 0; i < c->n; i++) {
+		node_id_format(c->holders[i], id);
 		json_array_append_new(ids, json_string(id));
-		json_array_append_new(names, json_string(nicks[i]));
+		json_array_append_new(names, json_string(c->nicks[i]));
 	}
-	json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "id", hex, "size", (json_int_t)size,
-			      "holders", ids, "nicknames", names);
+	json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:i}", "id", hex, "size", (json_int_t)c->size,
+			      "holders", ids, "nicknames", names, "wanted", (int)c->wanted);
 	return o && !json_array_append_new(list, o) ? 0 : -ENOMEM;
 }
 

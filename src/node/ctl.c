@@ -29,7 +29,6 @@
 #include "util/log.h"
 
 #define CTL_BAD_LIST_MAX 1000
-#define DEFAULT_REPLICAS 3
 #define GET_REPAIRS	 8 /* damaged local chunks a get replaces before giving up */
 
 struct op;
@@ -77,6 +76,8 @@ struct op {
 	uint8_t (*peers)[NODE_ID_LEN];	 /* members up */
 	char (*nicks)[NICKNAME_MAX + 1]; /* ... and their nicknames (locate) */
 	size_t npeers;
+	uint8_t (*down)[NODE_ID_LEN]; /* locate: members down, not yet lost */
+	size_t ndown;
 	enum target_kind target;
 	const char *target_text;
 	char catalog_cap[CAPABILITY_STR_LEN + 1]; /* the catalog's entry, when catalog_err is 0 */
@@ -97,6 +98,7 @@ struct status_job {
 	uint64_t client_serial;
 	uint64_t request_id;
 	uint64_t chunks, bytes;
+	uint64_t under_chunks, under_files;
 };
 
 struct progress_msg {
@@ -180,6 +182,7 @@ static void status_work(struct ops_job *oj, struct index *ix)
 {
 	struct status_job *j = (struct status_job *)oj;
 	index_chunk_stats(ix, &j->chunks, &j->bytes);
+	index_short_counts(ix, &j->under_chunks, &j->under_files);
 }
 
 static void status_done(struct ops_job *oj)
@@ -207,7 +210,8 @@ static void status_done(struct ops_job *oj)
 	st.chunks = j->chunks;
 	st.bytes = j->bytes;
 	const struct repair_stats *rs = repair_stats(ctl->env.repair);
-	st.under_replicated = rs->under_replicated;
+	st.under_replicated = j->under_chunks;
+	st.under_files = j->under_files;
 	st.repairing = rs->repairing;
 	st.repaired = rs->repaired;
 	st.corrupt_found = rs->corrupt_found;
@@ -308,12 +312,14 @@ static void op_put(struct op *op, struct store *s)
 	const Shoal__CtlPutRequest *r = op->req->put;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	char text[WIRE_CTL_TEXT_MAX], warning[WIRE_CTL_TEXT_MAX] = "";
-	unsigned want = r->replicas ? r->replicas : DEFAULT_REPLICAS;
+	unsigned wanted = r->replicas ? r->replicas : INDEX_DEFAULT_REPLICAS, want = wanted;
 	size_t live = op->npeers + 1;
 	if (want > live) {
 		snprintf(warning, sizeof(warning),
-			 "only %zu node%s up: keeping %zu cop%s instead of %u", live,
-			 live == 1 ? " is" : "s are", live, live == 1 ? "y" : "ies", want);
+			 "only %zu node%s up: %zu cop%s now, the other %zu once members join "
+			 "(shoal explain %s)",
+			 live, live == 1 ? " is" : "s are", live, live == 1 ? "y" : "ies",
+			 (size_t)want - live, r->name[0] ? r->name : "NAME");
 		want = (unsigned)live;
 	}
 	struct stat st;
@@ -339,6 +345,12 @@ static void op_put(struct op *op, struct store *s)
 		snprintf(warning + used, sizeof(warning) - used, "%s%.500s", used ? "; " : "",
 			 skipped);
 	}
+	/* The file wants `wanted` copies, made now or not: repair makes the
+	 * rest as members come up (index_copies_want_refs). */
+	if (!err)
+		err = index_copies_want_refs(s->index, op->cap.id, wanted);
+	if (!err && want < wanted)
+		err = index_short_refs(s->index, op->cap.id, want);
 	if (warning[0])
 		rep.warning = warning;
 	if (!err) {
@@ -532,6 +544,21 @@ static void op_send(struct op *op, struct store *s)
 	op_finish(op, &rep, err, text);
 }
 
+/* The members down but not lost (their copies still count), into a new
+ * array *out; returns how many (0 with *out NULL when none or no memory). */
+static size_t down_ids(const struct mesh *mesh, uint8_t (**out)[NODE_ID_LEN])
+{
+	double now = monotonic_seconds();
+	size_t n = 0;
+	*out = calloc(mesh->nmembers ? mesh->nmembers : 1, sizeof(**out));
+	for (unsigned i = 0; *out && i < mesh->nmembers; i++) {
+		const struct member *mb = &mesh->members[i];
+		if (member_standing(mesh, mb, now, NULL) == STANDING_DOWN)
+			memcpy((*out)[n++], mb->id, NODE_ID_LEN);
+	}
+	return n;
+}
+
 static void op_locate(struct op *op, struct store *s)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
@@ -562,8 +589,9 @@ static void op_locate(struct op *op, struct store *s)
 	Shoal__CtlChunkHolders *items = calloc(n ? n : 1, sizeof(*items));
 	Shoal__CtlChunkHolders **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	ProtobufCBinaryData *hold = calloc(n * width + 1, sizeof(*hold));
+	ProtobufCBinaryData *down = calloc(n * (op->ndown + 1) + 1, sizeof(*down));
 	char **nick = calloc(n * width + 1, sizeof(*nick));
-	if (!held || !items || !ptrs || !hold || !nick)
+	if (!held || !items || !ptrs || !hold || !nick || !down)
 		err = -ENOMEM;
 	uint8_t(*bits)[REMOTE_BITS] = calloc(op->npeers ? op->npeers : 1, sizeof(*bits));
 	if (!bits)
@@ -600,6 +628,15 @@ static void op_locate(struct op *op, struct store *s)
 			items[i].n_holders++;
 		}
 		items[i].n_nicknames = op->nicks ? items[i].n_holders : 0;
+		index_copies_get(s->index, ids[i], &items[i].wanted);
+		/* The copies placed on members down count until they are lost. */
+		items[i].placed_down = &down[i * (op->ndown + 1)];
+		for (size_t k = 0; k < op->ndown; k++) {
+			if (index_placed_has(s->index, ids[i], op->down[k]) != 1)
+				continue;
+			items[i].placed_down[items[i].n_placed_down].data = op->down[k];
+			items[i].placed_down[items[i].n_placed_down++].len = NODE_ID_LEN;
+		}
 		ptrs[i] = &items[i];
 	}
 	Shoal__CtlLocate loc = SHOAL__CTL_LOCATE__INIT;
@@ -612,6 +649,7 @@ static void op_locate(struct op *op, struct store *s)
 	free(items);
 	free(ptrs);
 	free(hold);
+	free(down);
 	free(nick);
 	free(ids);
 	free(sizes);
@@ -680,7 +718,13 @@ static void names_release(struct names_acc *a)
 
 static int collect_name(const struct index_name *nm, void *arg)
 {
-	return names_add(arg, nm->name, nm->cap, nm->size, nm->created, NULL);
+	struct names_acc *a = arg;
+	int err = names_add(a, nm->name, nm->cap, nm->size, nm->created, NULL);
+	if (!err) {
+		a->items[a->n - 1].copies = nm->copies;
+		a->items[a->n - 1].wanted = nm->wanted;
+	}
+	return err;
 }
 
 static void op_ls(struct op *op, struct index *ix)
@@ -865,6 +909,7 @@ static void op_done(struct ops_job *oj)
 	shoal__ctl_request__free_unpacked(op->req, NULL);
 	free(op->peers);
 	free(op->nicks);
+	free(op->down);
 	free(op);
 }
 
@@ -1135,6 +1180,7 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 			}
 			snprintf(op->nicks[op->npeers], sizeof(op->nicks[0]), "%s",
 				 ctl->env.nickname);
+			op->ndown = down_ids(ctl->env.mesh, &op->down);
 		}
 		const char *target =
 			req->req_case == SHOAL__CTL_REQUEST__REQ_GET	  ? req->get->target

@@ -431,6 +431,7 @@ struct scan_scratch {
 	uint8_t (*owned)[REMOTE_BITS];
 	uint8_t *holds, *keeps, *owns, *pins;
 	size_t *order, *targets;
+	unsigned counted[SCAN_BATCH]; /* repair: copies each chunk has after the slice */
 };
 
 static int scratch_init(struct scan_scratch *x, size_t npeers)
@@ -503,7 +504,22 @@ static size_t drain_batch(struct repair_job *j, struct index *ix, struct scan_sc
 	return i;
 }
 
-/* One slice of a pass: the next batch after the cursor, up to the budget. */
+/* Notes the copies the first n chunks of the batch have (the index's short
+ * table: what status, ls and explain report), in one transaction. */
+static void note_short(struct repair_job *j, struct index *ix, const struct scan_scratch *x,
+		       size_t n)
+{
+	if (!n || index_begin(ix))
+		return;
+	int err = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		unsigned want = x->b.want[i] < j->replicas_max ? x->b.want[i] : j->replicas_max;
+		err = index_short_note(ix, x->b.ids[i], x->counted[i], want);
+	}
+	if (err || index_commit(ix))
+		index_rollback(ix);
+}
+
 /* A repair slice's chunks of batch b, the members' answers in x: each chunk
  * under-replicated that this node leads is copied, one surplus copy let go;
  * returns how many were looked at. */
@@ -525,6 +541,7 @@ static size_t repair_batch(struct repair_job *j, struct index *ix, struct scan_s
 		v->chunk = id;
 		v->want = b->want[i];
 		unsigned have = plan_copies(v);
+		x->counted[i] = have;
 		if (have < v->want && have < j->replicas_max) {
 			/* Only for an owner that is up, and never past replicas_max. */
 			unsigned want = plan_want(v, j->replicas_max, 0);
@@ -557,6 +574,7 @@ static size_t repair_batch(struct repair_job *j, struct index *ix, struct scan_s
 					  want - have == 1 ? "" : "s");
 			unsigned made =
 				push_copies(j, ix, id, v->want, want - have, x->targets, nt);
+			x->counted[i] += made;
 			j->repaired += made;
 			if (made < want - have)
 				j->short_of++;
@@ -577,6 +595,7 @@ static size_t repair_batch(struct repair_job *j, struct index *ix, struct scan_s
 			}
 		}
 	}
+	note_short(j, ix, x, i);
 	return i;
 }
 

@@ -45,6 +45,8 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     " PRIMARY KEY(chunk, node)) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS copies("
 			     " chunk BLOB PRIMARY KEY, replicas INTEGER NOT NULL) WITHOUT ROWID;"
+			     "CREATE TABLE IF NOT EXISTS short("
+			     " chunk BLOB PRIMARY KEY, have INTEGER NOT NULL) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
@@ -220,6 +222,8 @@ static int run(struct index *ix, sqlite3_stmt *st)
 	return err;
 }
 
+static int run_each(struct index *ix, const char *const *sql, size_t n, const uint8_t id[32]);
+
 static void bind_id(sqlite3_stmt *st, int col, const uint8_t id[CHUNK_ID_LEN])
 {
 	sqlite3_bind_blob(st, col, id, CHUNK_ID_LEN, SQLITE_TRANSIENT);
@@ -270,12 +274,11 @@ int index_chunk_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 
 int index_chunk_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix, "DELETE FROM chunks WHERE id = ?", &st);
-	if (err)
-		return err;
-	bind_id(st, 1, id);
-	return run(ix, st);
+	static const char *const sql[] = {
+		"DELETE FROM chunks WHERE id = ?",
+		"DELETE FROM short WHERE chunk = ?",
+	};
+	return run_each(ix, sql, sizeof(sql) / sizeof(sql[0]), id);
 }
 
 /* Steps st, calling fn(id column 0, size column 1) per row. */
@@ -400,6 +403,14 @@ int index_name_set(struct index *ix, const struct index_name *n)
 }
 
 /* Fills out from a row (name, cap, manifest, size, created). */
+/* A names row as name_from_row() reads it: its columns, then the file's
+ * health (the copies its chunks want, the fewest a short one has, or NULL). */
+#define NAME_COLUMNS                                                                           \
+	"name, cap, manifest, size, created, (SELECT coalesce(max(c.replicas), 1) FROM refs r" \
+	" LEFT JOIN copies c ON c.chunk = r.chunk WHERE r.manifest = names.manifest),"         \
+	" (SELECT min(s.have) FROM refs r JOIN short s ON s.chunk = r.chunk"                   \
+	" WHERE r.manifest = names.manifest)"
+
 static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 {
 	const unsigned char *name = sqlite3_column_text(st, 0);
@@ -410,14 +421,17 @@ static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 	snprintf(out->cap, sizeof(out->cap), "%s", cap);
 	out->size = (uint64_t)sqlite3_column_int64(st, 3);
 	out->created = sqlite3_column_int64(st, 4);
+	out->wanted = (unsigned)sqlite3_column_int64(st, 5);
+	out->copies = sqlite3_column_type(st, 6) == SQLITE_NULL
+			      ? out->wanted
+			      : (unsigned)sqlite3_column_int64(st, 6);
 	return 0;
 }
 
 int index_name_get(struct index *ix, const char *name, struct index_name *out)
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT name, cap, manifest, size, created FROM names WHERE name = ?",
-			  &st);
+	int err = prepare(ix, "SELECT " NAME_COLUMNS " FROM names WHERE name = ?", &st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -448,8 +462,7 @@ int index_name_remove(struct index *ix, const char *name)
 int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT name, cap, manifest, size, created FROM names ORDER BY name",
-			  &st);
+	int err = prepare(ix, "SELECT " NAME_COLUMNS " FROM names ORDER BY name", &st);
 	if (err)
 		return err;
 	int ret = 0, rc;
@@ -537,6 +550,110 @@ int index_copies_want(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned
 	bind_id(st, 1, id);
 	sqlite3_bind_int64(st, 2, replicas);
 	return run(ix, st);
+}
+
+int index_copies_want_refs(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN],
+			   unsigned replicas)
+{
+	sqlite3_stmt *st;
+	/* (WHERE true: an upsert after a SELECT needs it to parse.) */
+	int err = prepare(ix,
+			  "INSERT INTO copies(chunk, replicas) SELECT chunk, ?1 FROM refs"
+			  " WHERE manifest = ?2 AND true ON CONFLICT(chunk)"
+			  " DO UPDATE SET replicas = max(replicas, excluded.replicas)",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, replicas);
+	bind_id(st, 2, manifest);
+	return run(ix, st);
+}
+
+/* One row of one or two integers from sql, whose ?1 is id (when given). */
+static int count_row(struct index *ix, const char *sql, const uint8_t *id, uint64_t *a, uint64_t *b)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, sql, &st);
+	if (err)
+		return err;
+	if (id)
+		bind_id(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*a = (uint64_t)sqlite3_column_int64(st, 0);
+		if (b)
+			*b = (uint64_t)sqlite3_column_int64(st, 1);
+	} else {
+		err = db_error(ix, sql);
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int index_copies_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned *replicas)
+{
+	uint64_t r = 1;
+	int err = count_row(ix, "SELECT coalesce(max(replicas), 1) FROM copies WHERE chunk = ?1",
+			    id, &r, NULL);
+	*replicas = (unsigned)r;
+	return err;
+}
+
+int index_short_note(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned have,
+		     unsigned wanted)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  have < wanted ? "INSERT INTO short(chunk, have) VALUES(?1, ?2)"
+					  " ON CONFLICT(chunk) DO UPDATE SET have = excluded.have"
+					: "DELETE FROM short WHERE chunk = ?1",
+			  &st);
+	if (err)
+		return err;
+	bind_id(st, 1, id);
+	if (have < wanted)
+		sqlite3_bind_int64(st, 2, have);
+	return run(ix, st);
+}
+
+int index_short_refs(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN], unsigned have)
+{
+	sqlite3_stmt *st;
+	int err = prepare(
+		ix,
+		"INSERT INTO short(chunk, have) SELECT r.chunk, ?2 FROM refs r"
+		" JOIN copies c ON c.chunk = r.chunk WHERE r.manifest = ?1"
+		" AND c.replicas > ?2 ON CONFLICT(chunk) DO UPDATE SET have = excluded.have",
+		&st);
+	if (err)
+		return err;
+	bind_id(st, 1, manifest);
+	sqlite3_bind_int64(st, 2, have);
+	return run(ix, st);
+}
+
+int index_short_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned *have)
+{
+	uint64_t n = 0, h = 0;
+	int err =
+		count_row(ix, "SELECT count(*), coalesce(min(have), 0) FROM short WHERE chunk = ?1",
+			  id, &n, &h);
+	if (err)
+		return err;
+	*have = (unsigned)h;
+	return n ? 1 : 0;
+}
+
+int index_short_counts(struct index *ix, uint64_t *chunks, uint64_t *files)
+{
+	int err =
+		count_row(ix, "SELECT count(*) FROM short WHERE chunk IN (SELECT chunk FROM refs)",
+			  NULL, chunks, NULL);
+	return err ? err
+		   : count_row(ix,
+			       "SELECT count(*) FROM names WHERE manifest IN (SELECT r.manifest"
+			       " FROM refs r JOIN short s ON s.chunk = r.chunk)",
+			       NULL, files, NULL);
 }
 
 int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,

@@ -64,6 +64,9 @@ struct index_name {
 	uint8_t manifest[CHUNK_ID_LEN];
 	uint64_t size;
 	int64_t created;
+	/* read back only: the copies the file wants, and the fewest any of
+	 * its chunks has (index_short_note()); equal when it is full */
+	unsigned wanted, copies;
 };
 
 /* Binds name to a capability (replacing an earlier binding). */
@@ -149,11 +152,38 @@ int index_unpins_take(struct index *ix, size_t max, index_pair_fn fn, void *arg)
 /* Removes an outbox entry (the Unpin was sent). */
 int index_unpin_done(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 
+/* The copies in all a file wants when its put does not say (--replicas). */
+#define INDEX_DEFAULT_REPLICAS 3
+
 /*
  * Copies: how many copies in all (this node's included) are wanted of a chunk
  * stored here, the largest any put or pinner asked for. Repair keeps that many.
  */
 int index_copies_want(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned replicas);
+/* The same for every chunk manifest refs (its own chunk, its ChunkLists and
+ * its data): a file of this node wants that many copies, whether or not they
+ * could be made when it was put. */
+int index_copies_want_refs(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN],
+			   unsigned replicas);
+/* The copies wanted of chunk id (1 when nobody asked for more). */
+int index_copies_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned *replicas);
+/*
+ * Short: chunks known to have fewer copies than wanted, and how many they
+ * have (this node's included), as the last repair pass or the put that
+ * stored them counted. A put that could not make every copy marks its
+ * chunks; each repair pass notes what it finds. Rows of chunks no longer
+ * stored go with them.
+ */
+/* Notes chunk id's count: short while have < wanted, else not. */
+int index_short_note(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned have,
+		     unsigned wanted);
+/* Marks every chunk manifest refs that wants more than have copies short,
+ * with have. */
+int index_short_refs(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN], unsigned have);
+/* 1 (with *have) when chunk id is short, 0 when not, or an error. */
+int index_short_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned *have);
+/* The short chunks this node's files need, and the named files needing one. */
+int index_short_counts(struct index *ix, uint64_t *chunks, uint64_t *files);
 /* Calls fn(id, replicas) for at most max stored chunks wanting more than one
  * copy, in id order, starting after `after` (all zero: from the start). */
 int index_copies_foreach(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_t max,

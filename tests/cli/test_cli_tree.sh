@@ -203,7 +203,7 @@ shoal --home h put f.txt --replicas 3 >out 2>err
 check_eq "put --replicas 3 without a daemon succeeds" 0 $?
 check_match "... printing the capability" "$CAP_RE" "$(cat out)"
 check_eq "... and one warning line" \
-	"shoal: warning: no daemon running; stored on this node only" "$(cat err)"
+	"shoal: warning: no daemon running; stored on this node only until one runs with members up" "$(cat err)"
 shoal --home h put f.txt --replicas 1 >out 2>err
 check_eq "put --replicas 1 without a daemon succeeds quietly" "0 " "$? $(cat err)"
 

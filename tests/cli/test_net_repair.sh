@@ -173,7 +173,7 @@ check "status --json health.repaired > 0 on the live nodes ($rep)" test "$rep" -
 lost=$("$SHOAL" --home n1 status --json 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["peers_lost"])' 2>&1)
 check_eq "status --json on node 1: 2 peers lost" 2 "$lost"
 st=$("$SHOAL" --home n1 status 2>&1)
-check_match "status prints the health line" $'(^|\n)health  [0-9]+ under-replicated, [0-9]+ being repaired, [0-9]+ copies made; [0-9]+ corrupt found, [0-9]+ fixed, [0-9]+ unrecoverable; [0-9]+ scrubbed(\n|$)' "$st"
+check_match "status prints the health line" $'(^|\n)health  [0-9]+ files? \\([0-9]+ chunks?\\) under-replicated, [0-9]+ being repaired, [0-9]+ copies made; [0-9]+ corrupt found, [0-9]+ fixed, [0-9]+ unrecoverable; [0-9]+ scrubbed(\n|$)' "$st"
 gnode=${live[2]}
 shoal --home "n$gnode" get "$cap1" -o got1 2>get1.err
 check_eq "get on node $gnode exits 0" 0 $?
