@@ -80,15 +80,15 @@ static int explain_chunk(const struct backend_chunk *c, void *arg)
 		json_t *at = json_array(), *down = json_array();
 		for (size_t i = 0; at && i < c->n; i++)
 			json_array_append_new(at, json_string(who(x, c->holders[i], c->nicks[i],
-								 buf, sizeof(buf))));
+								  buf, sizeof(buf))));
 		for (size_t i = 0; down && i < c->ndown; i++)
 			json_array_append_new(
 				down, json_string(who(x, c->down[i], NULL, buf, sizeof(buf))));
-		json_t *o = at && down ? json_pack("{s:s, s:I, s:i, s:i, s:o, s:o}", "id", hex,
-						   "size", (json_int_t)c->size, "copies",
-						   (int)have, "wanted", (int)wanted, "holders", at,
-						   "on_members_down", down)
-				       : NULL;
+		json_t *o = at && down
+				    ? json_pack("{s:s, s:I, s:i, s:i, s:o, s:o}", "id", hex, "size",
+						(json_int_t)c->size, "copies", (int)have, "wanted",
+						(int)wanted, "holders", at, "on_members_down", down)
+				    : NULL;
 		if (!o) {
 			json_decref(at);
 			json_decref(down);
