@@ -131,6 +131,11 @@ int cmd_peers(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_locate(struct cli *cli, int argc, char **argv);
 int cmd_explain(struct cli *cli, int argc, char **argv);
+/* The arguments of a command on one file: CAP|NAME[@OWNER] and --json (and
+ * --help). -1 with *json and *target set (target checked, cli_check_target)
+ * to go on, or the exit status to end with (help or usage printed). */
+int cli_parse_file_json(const struct command *cmd, int argc, char **argv, int *json,
+			const char **target);
 int cmd_forget(struct cli *cli, int argc, char **argv);
 int cmd_drain(struct cli *cli, int argc, char **argv);
 

@@ -12,7 +12,6 @@
  *   - otherwise repair is making the copies (its next pass).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,27 +193,9 @@ static int ask(struct cli *cli, Shoal__CtlRequest *req, int want, Shoal__CtlRepl
 
 int cmd_explain(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const struct command *cmd = cli_command("explain");
-	int json = 0, c;
-	optind = 0;
-	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
-		if (c == 'j')
-			json = 1;
-		else
-			return cli_opt_exit(c);
-	}
-	if (argc - optind != 1)
-		return cli_usage(cmd, argc == optind ? "which capability or name?"
-						     : "one file at a time");
-	const char *target = argv[optind];
-	struct capability cap;
-	int ret = cli_check_target(target, &cap);
-	if (ret)
+	const char *target;
+	int json, ret = cli_parse_file_json(cli_command("explain"), argc, argv, &json, &target);
+	if (ret >= 0)
 		return ret;
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
 	Shoal__CtlStatusRequest sr = SHOAL__CTL_STATUS_REQUEST__INIT;

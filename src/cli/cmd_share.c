@@ -102,29 +102,38 @@ static int print_holders(const struct backend_chunk *c, void *arg)
 	return o && !json_array_append_new(list, o) ? 0 : -ENOMEM;
 }
 
-int cmd_locate(struct cli *cli, int argc, char **argv)
+int cli_parse_file_json(const struct command *cmd, int argc, char **argv, int *json,
+			const char **target)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const struct command *cmd = cli_command("locate");
-	int json = 0, c;
+	int c;
+	*json = 0;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
 		if (c == 'j')
-			json = 1;
+			*json = 1;
 		else
 			return cli_opt_exit(c);
 	}
 	if (argc - optind != 1)
 		return cli_usage(cmd, argc == optind ? "which capability or name?"
 						     : "one file at a time");
-	const char *target = argv[optind];
+	*target = argv[optind];
+	struct capability cap;
+	int ret = cli_check_target(*target, &cap);
+	return ret ? ret : -1;
+}
+
+int cmd_locate(struct cli *cli, int argc, char **argv)
+{
+	const char *target;
+	int json, ret = cli_parse_file_json(cli_command("locate"), argc, argv, &json, &target);
 	struct backend b;
-	int ret = open_backend(cli, target, &b);
-	if (ret)
+	if (ret >= 0 || (ret = backend_open(&b, cli)))
 		return ret;
 	json_t *list = json ? json_array() : NULL;
 	ret = json && !list ? -ENOMEM : b.ops->locate(&b, target, print_holders, list);

@@ -402,15 +402,18 @@ int index_name_set(struct index *ix, const struct index_name *n)
 	return run(ix, st);
 }
 
-/* Fills out from a row (name, cap, manifest, size, created). */
-/* A names row as name_from_row() reads it: its columns, then the file's
- * health (the copies its chunks want, the fewest a short one has, or NULL). */
-#define NAME_COLUMNS                                                                           \
-	"name, cap, manifest, size, created, (SELECT coalesce(max(c.replicas), 1) FROM refs r" \
-	" LEFT JOIN copies c ON c.chunk = r.chunk WHERE r.manifest = names.manifest),"         \
-	" (SELECT min(s.have) FROM refs r JOIN short s ON s.chunk = r.chunk"                   \
+/* A names row as name_from_row() reads it; ls adds HEALTH_COLUMNS, the
+ * file's health (the copies its chunks want, the fewest a short one has, or
+ * NULL), which the lookups of a get or send need not pay for. */
+#define NAME_COLUMNS "name, cap, manifest, size, created"
+#define HEALTH_COLUMNS                                                          \
+	", (SELECT coalesce(max(c.replicas), 1) FROM refs r LEFT JOIN copies c" \
+	" ON c.chunk = r.chunk WHERE r.manifest = names.manifest),"             \
+	" (SELECT min(s.have) FROM refs r JOIN short s ON s.chunk = r.chunk"    \
 	" WHERE r.manifest = names.manifest)"
 
+/* Fills out from a row of NAME_COLUMNS, and HEALTH_COLUMNS if there (else
+ * wanted and copies are 0). */
 static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 {
 	const unsigned char *name = sqlite3_column_text(st, 0);
@@ -421,10 +424,13 @@ static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 	snprintf(out->cap, sizeof(out->cap), "%s", cap);
 	out->size = (uint64_t)sqlite3_column_int64(st, 3);
 	out->created = sqlite3_column_int64(st, 4);
-	out->wanted = (unsigned)sqlite3_column_int64(st, 5);
-	out->copies = sqlite3_column_type(st, 6) == SQLITE_NULL
-			      ? out->wanted
-			      : (unsigned)sqlite3_column_int64(st, 6);
+	out->wanted = out->copies = 0;
+	if (sqlite3_column_count(st) > 6) {
+		out->wanted = (unsigned)sqlite3_column_int64(st, 5);
+		out->copies = sqlite3_column_type(st, 6) == SQLITE_NULL
+				      ? out->wanted
+				      : (unsigned)sqlite3_column_int64(st, 6);
+	}
 	return 0;
 }
 
@@ -462,7 +468,8 @@ int index_name_remove(struct index *ix, const char *name)
 int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT " NAME_COLUMNS " FROM names ORDER BY name", &st);
+	int err =
+		prepare(ix, "SELECT " NAME_COLUMNS HEALTH_COLUMNS " FROM names ORDER BY name", &st);
 	if (err)
 		return err;
 	int ret = 0, rc;

@@ -64,8 +64,9 @@ struct index_name {
 	uint8_t manifest[CHUNK_ID_LEN];
 	uint64_t size;
 	int64_t created;
-	/* read back only: the copies the file wants, and the fewest any of
-	 * its chunks has (index_short_note()); equal when it is full */
+	/* read back by index_names_foreach() only (0 elsewhere): the copies
+	 * the file wants, and the fewest any of its chunks has
+	 * (index_short_note()); equal when it is full */
 	unsigned wanted, copies;
 };
 
