@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness for the manifest codecs (src/proto/manifest.h), which parse
  * decrypted chunk bytes that came from a peer and so must survive any input.
- * Each input goes to both manifest_decode() and chunklist_decode(); whatever
+ * Each input goes to manifest_decode(), chunklist_decode() and, as a listing
+ * chunk, manifest_record_decode() with the listing check; whatever
  * decodes must name only safe paths (directory manifests) and re-encode, decode again to the same
  * value, and re-encode to the same bytes (the encoders are deterministic); what fails must leave
  * nothing behind. A broken property aborts. With fuzz/replay.c the same file replays the committed
@@ -36,6 +37,11 @@ static int refs_equal(const struct chunk_ref *a, const struct chunk_ref *b, size
 	return 1;
 }
 
+static int opt_equal(const char *a, const char *b)
+{
+	return a && b ? !strcmp(a, b) : a == b;
+}
+
 static int entries_equal(const struct dir_entry *a, const struct dir_entry *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -46,26 +52,33 @@ static int entries_equal(const struct dir_entry *a, const struct dir_entry *b, s
 	return 1;
 }
 
-/* A decoded directory's paths never lead out of its tree. */
-static void check_paths(const struct manifest *m)
+/* A path never leads out of its tree. */
+static void check_path(const char *p)
 {
-	for (size_t i = 0; i < m->nentries; i++) {
-		const char *p = m->entries[i].path;
+	{
 		size_t len = strlen(p);
 		if (!len || p[0] == '/' || p[len - 1] == '/' || strstr(p, "//") ||
 		    !strcmp(p, "..") || !strncmp(p, "../", 3) || strstr(p, "/../") ||
 		    (len >= 3 && !strcmp(p + len - 3, "/..")) || !strcmp(p, ".") ||
 		    !strncmp(p, "./", 2) || strstr(p, "/./"))
-			fail("manifest_decode accepted an unsafe path", 0);
+			fail("a decoder accepted an unsafe path", 0);
 	}
+}
+
+static void check_paths(const struct manifest *m)
+{
+	for (size_t i = 0; i < m->nentries; i++)
+		check_path(m->entries[i].path);
 }
 
 static int manifests_equal(const struct manifest *a, const struct manifest *b)
 {
-	return a->kind == b->kind && a->size == b->size && a->mode == b->mode &&
-	       a->mtime == b->mtime && a->nchunks == b->nchunks && a->nlists == b->nlists &&
-	       a->nentries == b->nentries && refs_equal(a->chunks, b->chunks, a->nchunks) &&
+	return a->version == b->version && a->kind == b->kind && a->size == b->size &&
+	       a->mode == b->mode && a->mtime == b->mtime && a->nchunks == b->nchunks &&
+	       a->nlists == b->nlists && a->nentries == b->nentries && a->nlisting == b->nlisting &&
+	       a->entry_count == b->entry_count && refs_equal(a->chunks, b->chunks, a->nchunks) &&
 	       refs_equal(a->lists, b->lists, a->nlists) &&
+	       refs_equal(a->listing, b->listing, a->nlisting) &&
 	       entries_equal(a->entries, b->entries, a->nentries);
 }
 
@@ -137,9 +150,54 @@ static void check_chunklist(const uint8_t *data, size_t size)
 	buf_release(&reenc);
 }
 
+/* The input as a listing chunk: each record that decodes has safe paths and
+ * survives encode and decode unchanged; the listing check never accepts an
+ * entry under one that is not a directory. */
+static void check_records(const uint8_t *data, size_t size)
+{
+	static struct manifest_record_store store, again;
+	struct manifest_listing_check c;
+	manifest_listing_check_init(&c);
+	size_t pos = 0;
+	struct dir_entry e;
+	while (pos < size && !manifest_record_decode(data, size, &pos, &e, &store)) {
+		check_path(e.path);
+		if (e.link)
+			check_path(e.link);
+		if ((e.kind == MANIFEST_SYMLINK) != !!e.target ||
+		    (e.kind == MANIFEST_HARDLINK) != !!e.link ||
+		    (e.kind != MANIFEST_FILE && e.size))
+			fail("manifest_record_decode accepted a bad entry", 0);
+		struct buf enc = BUF_INIT;
+		int err = manifest_record_encode(&e, &enc);
+		if (err)
+			fail("manifest_record_encode rejected a decoded record", err);
+		size_t at = 0;
+		struct dir_entry d;
+		err = manifest_record_decode(enc.data, enc.len, &at, &d, &again);
+		if (err || at != enc.len)
+			fail("manifest_record_decode rejected its own encoding", err);
+		if (strcmp(e.path, d.path) || e.kind != d.kind || e.mode != d.mode ||
+		    e.mtime != d.mtime || e.size != d.size || !opt_equal(e.target, d.target) ||
+		    !opt_equal(e.link, d.link))
+			fail("record changed across encode and decode", 0);
+		buf_release(&enc);
+		/* An accepted entry's parent was the previous entry only when that
+		 * was a directory. */
+		size_t plen = strrchr(e.path, '/') ? (size_t)(strrchr(e.path, '/') - e.path) : 0;
+		int under_prev = c.count && plen == c.prev_len && !memcmp(e.path, c.prev, plen);
+		int bad_parent = under_prev && !c.prev_dir;
+		if (manifest_listing_check(&c, &e))
+			break;
+		if (bad_parent)
+			fail("the listing check accepted an entry under a non-directory", 0);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_manifest(data, size);
 	check_chunklist(data, size);
+	check_records(data, size);
 	return 0;
 }

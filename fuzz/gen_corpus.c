@@ -193,6 +193,17 @@ static void manifest_seeds(void)
 	pb_varint(&b, 42);
 	emit_buf("valid-manifest-unknown-field", &b);
 	buf_reset(&b);
+	/* mtime_ns (field 10): up to 999999999; a manifest without it is older. */
+	encode_manifest(&b, one, 1, NULL, 0, 1000, 0600, 1700000000);
+	pb_tag(&b, 10, 0);
+	pb_varint(&b, 999999999);
+	emit_buf("valid-manifest-mtime-ns", &b);
+	buf_reset(&b);
+	encode_manifest(&b, one, 1, NULL, 0, 1000, 0600, 1700000000);
+	pb_tag(&b, 10, 0);
+	pb_varint(&b, 1000000000);
+	emit_buf("bad-manifest-mtime-ns", &b);
+	buf_reset(&b);
 
 	/* Truncated encodings. */
 	encode_manifest(&b, three, 3, NULL, 0, 262144 + 1048576 + 17, 0755, 1600000000);
@@ -273,6 +284,151 @@ static void manifest_seeds(void)
 	emit("garbage-ff", junk, 64);
 	fill(junk, sizeof(junk), 99);
 	emit("garbage-random", junk, sizeof(junk));
+	buf_release(&b);
+}
+
+/* A listing record (varint length, DirEntry) built by hand, with any
+ * field values: kind, target (may hold a NUL) and link NULL to leave out. */
+static void pb_record(struct buf *b, const char *path, uint64_t kind, uint64_t size,
+		      const char *target, size_t target_len, const char *link)
+{
+	struct buf e = BUF_INIT;
+	pb_bytes(&e, 1, path, strlen(path));
+	if (kind) {
+		pb_tag(&e, 2, 0);
+		pb_varint(&e, kind);
+	}
+	pb_tag(&e, 3, 0);
+	pb_varint(&e, 0644);
+	if (size) {
+		pb_tag(&e, 5, 0);
+		pb_varint(&e, size);
+	}
+	if (target)
+		pb_bytes(&e, 7, target, target_len);
+	if (link)
+		pb_bytes(&e, 8, link, strlen(link));
+	pb_varint(b, e.len);
+	buf_add(b, e.data, e.len);
+	buf_release(&e);
+}
+
+/* Version 2 directory manifests and listing chunks: valid ones from the
+ * encoders, hostile ones by hand (a link that later entries go through,
+ * absurd counts, bad targets and links, records past the caps). */
+static void listing_seeds(void)
+{
+	struct buf b = BUF_INIT;
+	struct chunk_ref data[2] = {ref_make(11, 4096), ref_make(12, 100)};
+	struct chunk_ref listing[2] = {ref_make(13, 300000), ref_make(14, 77)};
+	struct manifest m = {.version = MANIFEST_VERSION_LISTED,
+			     .kind = MANIFEST_DIRECTORY,
+			     .size = 4196,
+			     .mode = 0755,
+			     .mtime = 1700000000,
+			     .chunks = data,
+			     .nchunks = 2,
+			     .listing = listing,
+			     .nlisting = 2,
+			     .entry_count = 1000000};
+	if (manifest_encode(&m, &b))
+		failures++;
+	emit_buf("valid-dir-manifest-v2", &b);
+	buf_reset(&b);
+	struct manifest empty = {.version = MANIFEST_VERSION_LISTED, .kind = MANIFEST_DIRECTORY};
+	if (manifest_encode(&empty, &b))
+		failures++;
+	emit_buf("valid-dir-manifest-v2-empty", &b);
+	buf_reset(&b);
+
+	/* One listing chunk with every kind, from the record encoder. */
+	const struct dir_entry entries[] = {
+		{.path = "a", .kind = MANIFEST_DIRECTORY, .mode = 0755},
+		{.path = "a/abs", .kind = MANIFEST_SYMLINK, .mode = 0777, .target = "/etc/passwd"},
+		{.path = "a/f", .kind = MANIFEST_FILE, .mode = 0644, .size = 4096},
+		{.path = "a/out", .kind = MANIFEST_SYMLINK, .mode = 0777, .target = "../../x"},
+		{.path = "a/pipe", .kind = MANIFEST_FIFO, .mode = 0600},
+		{.path = "b", .kind = MANIFEST_HARDLINK, .mode = 0644, .link = "a/f"},
+		{.path = "c", .kind = MANIFEST_FILE, .mode = 0600, .size = 100},
+	};
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		if (manifest_record_encode(&entries[i], &b))
+			failures++;
+	}
+	emit_buf("valid-listing-chunk", &b);
+	buf_reset(&b);
+
+	/* A link, then an entry through it: each record is fine alone, the
+	 * listing is not (the link is no directory). */
+	pb_record(&b, "a", 2, 0, "/tmp", 4, NULL);
+	pb_record(&b, "a/x", 0, 5, NULL, 0, NULL);
+	emit_buf("bad-listing-link-escape", &b);
+	buf_reset(&b);
+	pb_record(&b, "d", 1, 0, NULL, 0, NULL);
+	pb_record(&b, "d/up", 2, 0, "../..", 5, NULL);
+	pb_record(&b, "d/up/x", 0, 5, NULL, 0, NULL);
+	emit_buf("bad-listing-relative-link-escape", &b);
+	buf_reset(&b);
+	pb_record(&b, "a", 2, 0, "x\0y", 3, NULL);
+	emit_buf("bad-listing-target-nul", &b);
+	buf_reset(&b);
+	char long_target[MANIFEST_PATH_MAX + 1];
+	memset(long_target, 'x', sizeof(long_target));
+	pb_record(&b, "a", 2, 0, long_target, sizeof(long_target), NULL);
+	emit_buf("bad-listing-target-too-long", &b);
+	buf_reset(&b);
+	pb_record(&b, "a", 2, 0, NULL, 0, NULL);
+	emit_buf("bad-listing-target-missing", &b);
+	buf_reset(&b);
+	pb_record(&b, "h", 4, 0, NULL, 0, "../etc/passwd");
+	emit_buf("bad-listing-hardlink-dotdot", &b);
+	buf_reset(&b);
+	pb_record(&b, "h", 4, 0, NULL, 0, "h");
+	emit_buf("bad-listing-hardlink-self", &b);
+	buf_reset(&b);
+	pb_record(&b, "k", 9, 0, NULL, 0, NULL);
+	emit_buf("bad-listing-kind", &b);
+	buf_reset(&b);
+	pb_varint(&b, MANIFEST_RECORD_MAX + 1);
+	emit_buf("bad-listing-record-too-long", &b);
+	buf_reset(&b);
+
+	/* Manifests: an absurd count, no count, inline entries in version 2, a
+	 * listing in version 1, more listing chunks than allowed. */
+	pb_header(&b, 2, 1, 0, 0755);
+	pb_ref(&b, 11, 32, 32, 100);
+	pb_tag(&b, 12, 0);
+	pb_varint(&b, UINT64_MAX);
+	emit_buf("bad-dir-manifest-v2-absurd-count", &b);
+	buf_reset(&b);
+	pb_header(&b, 2, 1, 0, 0755);
+	pb_ref(&b, 11, 32, 32, 100);
+	emit_buf("bad-dir-manifest-v2-no-count", &b);
+	buf_reset(&b);
+	pb_header(&b, 2, 1, 0, 0755);
+	pb_ref(&b, 11, 32, 32, 100);
+	pb_tag(&b, 12, 0);
+	pb_varint(&b, 1);
+	{
+		struct buf e = BUF_INIT;
+		pb_bytes(&e, 1, "x", 1);
+		pb_bytes(&b, 9, e.data, e.len);
+		buf_release(&e);
+	}
+	emit_buf("bad-dir-manifest-v2-inline-entries", &b);
+	buf_reset(&b);
+	pb_header(&b, 1, 1, 0, 0755);
+	pb_ref(&b, 11, 32, 32, 100);
+	pb_tag(&b, 12, 0);
+	pb_varint(&b, 1);
+	emit_buf("bad-dir-manifest-v1-listing", &b);
+	buf_reset(&b);
+	pb_header(&b, 2, 1, 0, 0755);
+	for (size_t i = 0; i <= MANIFEST_LISTS_MAX; i++)
+		pb_bytes(&b, 11, "", 0);
+	pb_tag(&b, 12, 0);
+	pb_varint(&b, MANIFEST_LISTS_MAX + 1);
+	emit_buf("bad-dir-manifest-v2-too-many-listing", &b);
 	buf_release(&b);
 }
 
@@ -597,6 +753,7 @@ int main(int argc, char **argv)
 	out_dir = argv[1];
 	mkdir(out_dir, 0777);
 	manifest_seeds();
+	listing_seeds();
 	out_dir = argv[2];
 	mkdir(out_dir, 0777);
 	capability_seeds();

@@ -4,13 +4,15 @@
 #   scripts/deps.sh build   what building the daemon and the CLI needs
 #   scripts/deps.sh test    that, and what the tests, fuzzers and benchmarks
 #                           drive (cmocka, clang for libFuzzer, the sqlite3
-#                           shell, rsync, iproute2, iptables, python3, procps)
+#                           shell, rsync, iproute2, iptables, python3, procps,
+#                           tmux for the progress bar on a terminal, time
+#                           for peak RSS)
 set -eu
 
 build="build-essential pkg-config libevent-dev libssl-dev openssl libsqlite3-dev
 libprotobuf-c-dev protobuf-c-compiler libinih-dev libjansson-dev"
 test="libcmocka-dev clang libclang-rt-14-dev clang-format sqlite3 rsync iproute2 iptables
-python3 procps"
+python3 procps tmux time"
 
 case "${1:-build}" in
 build) pkgs=$build ;;

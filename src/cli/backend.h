@@ -44,23 +44,37 @@ struct backend {
 	int fd;		 /* the daemon's control connection, or -1 */
 };
 
+/* What a put, get or send moved, for --json (filled on success). */
+struct backend_result {
+	int directory;	  /* a tree rather than one file */
+	uint64_t size;	  /* bytes of the file, or of the tree's files */
+	uint64_t files;	  /* regular files (1 for a plain file) */
+	uint64_t dirs;	  /* directories, the root not counted */
+	uint64_t skipped; /* put: entries of a tree left out */
+	uint32_t copies;  /* put: nodes holding every chunk, this one counted */
+	uint64_t chunks;  /* daemon: put: chunks stored; get/send: chunks the file has */
+	uint64_t fetched; /* daemon: get/send: chunks fetched from other nodes */
+};
+
 /* What to put. */
 struct backend_put {
-	const char *path;	   /* the file or directory, as the user wrote it */
-	const char *name;	   /* the (valid) name to store it under */
-	int publish;		   /* also add it to the network catalog (daemon only) */
-	uint32_t replicas;	   /* nodes to hold every chunk, 0 for the default */
-	struct progress *progress; /* fed and finished by the put */
+	const char *path;	       /* the file or directory, as the user wrote it */
+	const char *name;	       /* the (valid) name to store it under */
+	int publish;		       /* also add it to the network catalog (daemon only) */
+	uint32_t replicas;	       /* nodes to hold every chunk, 0 for the default */
+	struct progress *progress;     /* fed and finished by the put */
+	struct backend_result *result; /* filled on success; may be NULL */
 };
 
 /* What get writes. */
 struct backend_get {
-	const char *target;	      /* a capability or a name (NAME@OWNER too) */
-	const char *out;	      /* the output path, as the user wrote it */
-	uint32_t umask;		      /* the CLI's umask, applied to stored modes */
-	enum files_preserve preserve; /* --preserve-mode, and whether root asked */
-	int replace;		      /* --force: an existing file is replaced */
-	struct progress *progress;    /* fed and finished by the get */
+	const char *target;	       /* a capability or a name (NAME@OWNER too) */
+	const char *out;	       /* the output path, as the user wrote it */
+	uint32_t umask;		       /* the CLI's umask, applied to stored modes */
+	enum files_preserve preserve;  /* --preserve-mode, and whether root asked */
+	int replace;		       /* --force: an existing file is replaced */
+	struct progress *progress;     /* fed and finished by the get */
+	struct backend_result *result; /* filled on success; may be NULL */
 };
 
 /* What verify found. */
@@ -107,14 +121,16 @@ struct backend_ops {
 	/* Forgets name: SHOAL_ENOTFOUND when it names nothing. */
 	int (*rm)(struct backend *b, const char *name);
 	/* Re-hashes every stored chunk, calling bad for each corrupt or missing
-	 * one, and fills *report; with repair (daemon only) replaces them from
-	 * other nodes. 0 even when chunks are bad. */
+	 * one, feeding and finishing pr (may be NULL), and fills *report; with
+	 * repair (daemon only) replaces them from other nodes. 0 even when
+	 * chunks are bad. */
 	int (*verify)(struct backend *b, int repair, store_bad_fn bad, void *arg,
-		      struct backend_verify *report);
+		      struct progress *pr, struct backend_verify *report);
 	/* Makes node to (to_text: as the user wrote it) fetch and keep target
-	 * (daemon only). Prints every failure itself. */
+	 * (daemon only), feeding and finishing pr (may be NULL) and filling
+	 * *result (may be NULL) on success. Prints every failure itself. */
 	int (*send)(struct backend *b, const char *target, const uint8_t to[NODE_ID_LEN],
-		    const char *to_text);
+		    const char *to_text, struct progress *pr, struct backend_result *result);
 	/* Calls fn for each chunk of target with the nodes holding it (daemon
 	 * only). */
 	int (*locate)(struct backend *b, const char *target, backend_holders_fn fn, void *arg);

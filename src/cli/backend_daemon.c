@@ -50,6 +50,23 @@ static int call(struct backend *b, Shoal__CtlRequest *req, struct progress *pr,
 	return 0;
 }
 
+/* Copies the reply's transfer counts into result (either may be absent). */
+static void take_transfer(const Shoal__CtlReply *rep, struct backend_result *result)
+{
+	if (!result)
+		return;
+	*result = (struct backend_result){.chunks = rep->chunks, .fetched = rep->fetched};
+	const Shoal__CtlTransfer *t = rep->transfer;
+	if (!t)
+		return;
+	result->directory = t->directory;
+	result->size = t->size;
+	result->files = t->files;
+	result->dirs = t->dirs;
+	result->skipped = t->skipped;
+	result->copies = t->copies;
+}
+
 /* For a reply with rep->err set: prints "shoal: <the daemon's text, else
  * fallback>: <message of rep->err>" and returns EXIT_FAIL. */
 static int reply_failed(const Shoal__CtlReply *rep, const char *fallback)
@@ -90,6 +107,8 @@ static int daemon_put(struct backend *b, const struct backend_put *put, struct c
 	} else if (rep->reply_case != SHOAL__CTL_REPLY__REPLY_CAPABILITY ||
 		   capability_parse(cap, rep->capability)) {
 		ret = cli_failx("the daemon sent a malformed reply to put");
+	} else {
+		take_transfer(rep, put->result);
 	}
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return ret;
@@ -128,6 +147,8 @@ static int daemon_get(struct backend *b, const struct backend_get *g, struct fil
 	 * owners, or which owner is unknown). */
 	if (err == SHOAL_EAMBIGUOUS || (err == SHOAL_ENOTFOUND && strchr(target, '@')))
 		err = reply_failed(rep, "cannot resolve the name");
+	if (!err)
+		take_transfer(rep, g->result);
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return err;
 }
@@ -180,7 +201,7 @@ static int daemon_rm(struct backend *b, const char *name)
 }
 
 static int daemon_verify(struct backend *b, int repair, store_bad_fn bad, void *arg,
-			 struct backend_verify *report)
+			 struct progress *pr, struct backend_verify *report)
 {
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
 	Shoal__CtlVerifyRequest v = SHOAL__CTL_VERIFY_REQUEST__INIT;
@@ -188,7 +209,7 @@ static int daemon_verify(struct backend *b, int repair, store_bad_fn bad, void *
 	req.req_case = SHOAL__CTL_REQUEST__REQ_VERIFY;
 	req.verify = &v;
 	Shoal__CtlReply *rep;
-	int ret = call(b, &req, NULL, &rep);
+	int ret = call(b, &req, pr, &rep);
 	if (ret)
 		return ret;
 	int err = rep->err;
@@ -212,7 +233,7 @@ static int daemon_verify(struct backend *b, int repair, store_bad_fn bad, void *
 }
 
 static int daemon_send(struct backend *b, const char *target, const uint8_t to[NODE_ID_LEN],
-		       const char *to_text)
+		       const char *to_text, struct progress *pr, struct backend_result *result)
 {
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
 	Shoal__CtlSendRequest send = SHOAL__CTL_SEND_REQUEST__INIT;
@@ -222,7 +243,7 @@ static int daemon_send(struct backend *b, const char *target, const uint8_t to[N
 	req.req_case = SHOAL__CTL_REQUEST__REQ_SEND;
 	req.send = &send;
 	Shoal__CtlReply *rep;
-	int ret = call(b, &req, NULL, &rep);
+	int ret = call(b, &req, pr, &rep);
 	if (ret)
 		return ret;
 	if (rep->err) {
@@ -230,6 +251,8 @@ static int daemon_send(struct backend *b, const char *target, const uint8_t to[N
 		snprintf(fallback, sizeof(fallback), "cannot send %s to %s",
 			 cli_quote(target, quoted, sizeof(quoted)), to_text);
 		ret = reply_failed(rep, fallback);
+	} else {
+		take_transfer(rep, result);
 	}
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return ret;

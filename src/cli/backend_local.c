@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -89,6 +90,15 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	store_close(s);
 	if (err)
 		return err;
+	struct stat st;
+	if (put->result)
+		*put->result = (struct backend_result){.size = size,
+						       .directory = !stat(put->path, &st) &&
+								    S_ISDIR(st.st_mode),
+						       .files = report->files,
+						       .dirs = report->dirs,
+						       .skipped = report->skipped,
+						       .copies = 1};
 	char warning[512];
 	files_put_report_warning(report, warning, sizeof(warning));
 	cli_warn(warning);
@@ -113,6 +123,12 @@ static int local_get(struct backend *b, const struct backend_get *get, struct fi
 		};
 		ret = files_get(s, &cap, get->out, &how, get->progress, failed);
 		progress_finish(get->progress);
+		struct files_summary sum;
+		if (!ret && get->result && !files_summarize(s, &cap, &sum))
+			*get->result = (struct backend_result){.directory = sum.directory,
+							       .size = sum.size,
+							       .files = sum.files,
+							       .dirs = sum.dirs};
 	}
 	store_close(s);
 	return ret;
@@ -157,7 +173,7 @@ static int local_rm(struct backend *b, const char *name)
 }
 
 static int local_verify(struct backend *b, int repair, store_bad_fn bad, void *arg,
-			struct backend_verify *report)
+			struct progress *pr, struct backend_verify *report)
 {
 	if (repair)
 		return cli_failx("--repair needs a running daemon (the copies are on other nodes)");
@@ -165,15 +181,17 @@ static int local_verify(struct backend *b, int repair, store_bad_fn bad, void *a
 	int ret = open_store(b->cli, &s);
 	if (ret)
 		return ret;
-	ret = store_verify(s, bad, arg, &report->store);
+	ret = store_verify_progress(s, bad, arg, pr, &report->store);
+	if (pr)
+		progress_finish(pr);
 	store_close(s);
 	return ret;
 }
 
 static int local_send(struct backend *b, const char *target, const uint8_t to[NODE_ID_LEN],
-		      const char *to_text)
+		      const char *to_text, struct progress *pr, struct backend_result *result)
 {
-	(void)target, (void)to, (void)to_text;
+	(void)target, (void)to, (void)to_text, (void)pr, (void)result;
 	return needs_daemon(b, "send");
 }
 

@@ -59,28 +59,41 @@ static const struct command commands[] = {
 	 "list known members: node id, address, up or down, round-trip time",
 	 "  --json                print a JSON array\n"},
 	{"put", cmd_put, "FILE_OR_DIR [--name NAME] [--publish] [--replicas R]",
-	 "store a file or a directory tree; prints its capability (name: the base name)",
+	 "store a file or a directory tree of any size (links, hard links, FIFOs and empty "
+	 "folders kept; sockets and devices skipped); prints its capability (name: the base "
+	 "name)",
 	 "  --name NAME           the name to store it under\n"
 	 "  --publish             add it to the network catalog (needs a running daemon)\n"
 	 "  --replicas R          distinct nodes to hold every chunk, 1 to 16 (default: the\n"
 	 "                        daemon's, 3); without a daemon only this node stores it\n"
-	 "  --no-progress         never draw a progress bar\n"},
-	{"get", cmd_get, "CAP|NAME[@OWNER] -o OUT [--force] [--preserve-mode]",
-	 "fetch a file or tree, verify it, write OUT atomically (a tree: a new OUT)",
-	 "  -o, --output OUT      where to write the file or directory (required)\n"
-	 "  -f, --force           replace an existing file OUT (a directory never is)\n"
+	 "  --no-progress         never draw a progress bar\n"
+	 "  --json                print one JSON line instead of the capability: capability,\n"
+	 "                        name, directory, size, files, dirs, skipped, copies,\n"
+	 "                        chunks (0 without a daemon), seconds\n"},
+	{"get", cmd_get, "CAP|NAME[@OWNER] -o OUT [--force] [--preserve-mode] [--json]",
+	 "fetch a file or tree, verify it, write OUT atomically",
+	 "  -o, --output OUT      where to write the file or directory (required); an\n"
+	 "                        existing OUT is refused and left untouched\n"
+	 "  -f, --force           replace an existing OUT (a file or a directory tree),\n"
+	 "                        atomically: the new one is complete before it takes its place\n"
 	 "  --preserve-mode       the stored permission bits instead of the umask's (setuid\n"
 	 "                        and setgid only when run as root)\n"
-	 "  --no-progress         never draw a progress bar\n"},
+	 "  --no-progress         never draw a progress bar\n"
+	 "  --json                print one JSON line: target, out, directory, size, files,\n"
+	 "                        dirs, chunks and fetched (from other nodes; 0 without a\n"
+	 "                        daemon), seconds\n"},
 	{"ls", cmd_ls, "[--network] [--json]",
 	 "list stored names: name, size, capability, health (full N/N, or degraded n/N: the "
 	 "fewest copies a chunk has of those wanted); --network: what members published",
 	 "  --network             list what members published (needs a running daemon)\n"
 	 "  --json                print a JSON array\n"},
-	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE",
+	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE [--json]",
 	 "make another node fetch a file or tree and keep it (needs a running daemon)",
 	 "  --to NODE             the node that is to keep a copy (required): its id, 8 or\n"
-	 "                        more of its first characters, or its nickname\n"},
+	 "                        more of its first characters, or its nickname\n"
+	 "  --no-progress         never draw a progress bar\n"
+	 "  --json                print one JSON line: target, to (node id), directory, size,\n"
+	 "                        files, dirs, chunks, fetched (by that node), seconds\n"},
 	{"locate", cmd_locate, "CAP|NAME[@OWNER] [--json]",
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},
@@ -97,10 +110,13 @@ static const struct command commands[] = {
 	 "running daemon)",
 	 "  NODE                  its id, 8 or more of its first characters, or its nickname\n"},
 	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},
-	{"verify", cmd_verify, "[--repair]",
+	{"verify", cmd_verify, "[--repair] [--json]",
 	 "re-hash every stored chunk; non-zero exit while any is bad or missing",
 	 "  --repair              replace bad and missing chunks by verified copies from other\n"
-	 "                        nodes (needs a running daemon)\n"},
+	 "                        nodes (needs a running daemon)\n"
+	 "  --no-progress         never draw a progress bar\n"
+	 "  --json                print one JSON line instead of the summary: ok, checked,\n"
+	 "                        bytes, corrupt, missing, repaired, unrecoverable, seconds\n"},
 };
 
 /* Subcommands, named "COMMAND SUBCOMMAND": cmd_network dispatches to these. */
@@ -266,6 +282,23 @@ int cli_print_json(const json_t *j)
 	printf("%s\n", text);
 	free(text);
 	return 0;
+}
+
+int cli_print_json_line(const json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	if (!text)
+		return -ENOMEM;
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
+int cli_print_result(json_t *o)
+{
+	int err = o ? cli_print_json_line(o) : -ENOMEM;
+	json_decref(o);
+	return err ? cli_fail(err, "cannot print the result") : EXIT_OK;
 }
 
 int cli_check_target(const char *arg, struct capability *cap)

@@ -57,6 +57,11 @@ void cli_warn(const char *text);
 /* Prints j on stdout as indented JSON and a newline. Returns 0 or -ENOMEM
  * (nothing printed). */
 int cli_print_json(const json_t *j);
+/* Prints j on stdout as one compact line (a command's --json result). */
+int cli_print_json_line(const json_t *j);
+/* Prints o (taken; NULL: out of memory) as a command's --json result line.
+ * Returns EXIT_OK, or prints the error and returns EXIT_FAIL. */
+int cli_print_result(json_t *o);
 
 /* Sends req to the daemon of the home and reads its final reply into *rep
  * (free with shoal__ctl_reply__free_unpacked(*rep, NULL)); prints its

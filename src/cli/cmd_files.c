@@ -65,9 +65,8 @@ static int get_failed(const char *target, const char *out, int err, const uint8_
 	if (err == SHOAL_ENOTFOUND)
 		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
 	if (err == SHOAL_EEXIST)
-		return cli_failx("cannot get %s: %s already exists (--force replaces a file; a "
-				 "directory is restored only into a new path)",
-				 quoted, out);
+		return cli_failx("cannot get %s: %s already exists (--force replaces it)", quoted,
+				 out);
 	if (err == SHOAL_EPROTO || err == SHOAL_EVERSION || err == SHOAL_ETOOBIG)
 		return cli_fail(err,
 				"cannot get %s: its manifest is invalid or unsafe, nothing "
@@ -109,8 +108,7 @@ static int put_failed(const char *path, const char *name, int err, const struct 
 				 "(at most %d levels and %d bytes)",
 				 path, where, MANIFEST_DEPTH_MAX, MANIFEST_PATH_MAX);
 	if (err == SHOAL_ETOOBIG)
-		return cli_fail(err, "cannot put %s: too many entries for one directory manifest",
-				path);
+		return cli_fail(err, "cannot put %s: the tree has too many entries", path);
 	if (r->where[0])
 		return cli_fail(err, "cannot put %s: cannot read '%s'", path, where);
 	return cli_fail(err, "cannot put %s", path);
@@ -119,13 +117,17 @@ static int put_failed(const char *path, const char *name, int err, const struct 
 int cmd_put(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"name", required_argument, NULL, 'n'},	    {"publish", no_argument, NULL, 'p'},
-		{"replicas", required_argument, NULL, 'r'}, {"no-progress", no_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},	    {0},
+		{"name", required_argument, NULL, 'n'},
+		{"publish", no_argument, NULL, 'p'},
+		{"replicas", required_argument, NULL, 'r'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const struct command *cmd = cli_command("put");
 	const char *name = NULL;
-	int no_progress = 0, publish = 0, c;
+	int no_progress = 0, publish = 0, json = 0, c;
 	uint32_t replicas = 0;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
@@ -144,6 +146,9 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 			break;
 		case 'P':
 			no_progress = 1;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		default:
 			return cli_opt_exit(c);
@@ -171,12 +176,14 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 		return cli_fail(-errno, "cannot open %s", path);
 	struct progress pr;
 	progress_start(&pr, "put", S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, no_progress);
+	struct backend_result result = {0};
 	struct backend_put put = {
 		.path = path,
 		.name = name,
 		.publish = publish,
 		.replicas = replicas,
 		.progress = &pr,
+		.result = &result,
 	};
 	struct files_put_report report = {0};
 	struct capability cap;
@@ -192,20 +199,33 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 		return ret;
 	char text[CAPABILITY_STR_LEN + 1];
 	capability_format(&cap, text);
-	printf("%s\n", text);
-	return EXIT_OK;
+	if (!json) {
+		printf("%s\n", text);
+		return EXIT_OK;
+	}
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "capability",
+			      text, "name", name, "directory", result.directory, "size",
+			      (json_int_t)result.size, "files", (json_int_t)result.files, "dirs",
+			      (json_int_t)result.dirs, "skipped", (json_int_t)result.skipped,
+			      "copies", (json_int_t)result.copies, "chunks",
+			      (json_int_t)result.chunks, "seconds", progress_elapsed(&pr));
+	return cli_print_result(o);
 }
 
 int cmd_get(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"no-progress", no_argument, NULL, 'P'},
-		{"force", no_argument, NULL, 'f'},	  {"preserve-mode", no_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},	  {0},
+		{"output", required_argument, NULL, 'o'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"force", no_argument, NULL, 'f'},
+		{"preserve-mode", no_argument, NULL, 'M'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const struct command *cmd = cli_command("get");
 	const char *out = NULL;
-	int no_progress = 0, force = 0, preserve = 0, c;
+	int no_progress = 0, force = 0, preserve = 0, json = 0, c;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "o:f", opts)) != -1) {
 		if (c == 'o')
@@ -216,6 +236,8 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 			force = 1;
 		else if (c == 'M')
 			preserve = 1;
+		else if (c == 'j')
+			json = 1;
 		else
 			return cli_opt_exit(c);
 	}
@@ -229,6 +251,7 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 	progress_start(&pr, "get", 0, no_progress);
 	mode_t mask = umask(0);
 	umask(mask);
+	struct backend_result result = {0};
 	struct backend_get get = {
 		.target = target,
 		.out = out,
@@ -239,6 +262,7 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 					     : FILES_PRESERVE_MODE,
 		.replace = force,
 		.progress = &pr,
+		.result = &result,
 	};
 	struct files_failure failed = {0};
 	struct backend b;
@@ -249,7 +273,15 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 	backend_close(&b);
 	if (ret < 0)
 		return get_failed(target, out, ret, failed.set ? failed.id : NULL);
-	return ret;
+	if (ret || !json)
+		return ret;
+	json_t *o =
+		json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:f}", "target", target, "out",
+			  out, "directory", result.directory, "size", (json_int_t)result.size,
+			  "files", (json_int_t)result.files, "dirs", (json_int_t)result.dirs,
+			  "chunks", (json_int_t)result.chunks, "fetched",
+			  (json_int_t)result.fetched, "seconds", progress_elapsed(&pr));
+	return cli_print_result(o);
 }
 
 /* How ls prints: a JSON array being built, or lines; with owners for the
@@ -367,15 +399,21 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"repair", no_argument, NULL, 'r'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const struct command *cmd = cli_command("verify");
-	int c, repair = 0;
+	int c, repair = 0, json = 0, no_progress = 0;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
 		if (c == 'r')
 			repair = 1;
+		else if (c == 'j')
+			json = 1;
+		else if (c == 'P')
+			no_progress = 1;
 		else
 			return cli_opt_exit(c);
 	}
@@ -386,13 +424,26 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	ret = b.ops->verify(&b, repair, report_bad, NULL, &v);
+	struct progress pr;
+	progress_start(&pr, "verify", 0, no_progress);
+	ret = b.ops->verify(&b, repair, report_bad, NULL, &pr, &v);
 	backend_close(&b);
 	if (ret < 0)
 		return cli_fail(ret, "verify stopped");
 	if (ret)
 		return ret;
 	const struct store_verify_report *r = &v.store;
+	int ok = repair ? r->corrupt + r->missing <= v.repaired : !r->corrupt && !r->missing;
+	if (json) {
+		json_t *o =
+			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "ok", ok, "checked",
+				  (json_int_t)r->checked, "bytes", (json_int_t)r->bytes, "corrupt",
+				  (json_int_t)r->corrupt, "missing", (json_int_t)r->missing,
+				  "repaired", (json_int_t)v.repaired, "unrecoverable",
+				  (json_int_t)v.unrecoverable, "seconds", progress_elapsed(&pr));
+		int err = cli_print_result(o);
+		return err ? err : ok ? EXIT_OK : EXIT_FAIL;
+	}
 	char bytes[32];
 	format_bytes(r->bytes, bytes, sizeof(bytes));
 	if (repair) {

@@ -29,16 +29,22 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"to", required_argument, NULL, 't'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const struct command *cmd = cli_command("send");
 	const char *to = NULL;
-	int c;
+	int c, json = 0, no_progress = 0;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
 		if (c == 't')
 			to = optarg;
+		else if (c == 'j')
+			json = 1;
+		else if (c == 'P')
+			no_progress = 1;
 		else
 			return cli_opt_exit(c);
 	}
@@ -62,9 +68,22 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	ret = open_backend(cli, target, &b);
 	if (ret)
 		return ret;
-	ret = b.ops->send(&b, target, id, to);
+	struct progress pr;
+	progress_start(&pr, "send", 0, no_progress);
+	struct backend_result result = {0};
+	ret = b.ops->send(&b, target, id, to, &pr, &result);
 	backend_close(&b);
-	return ret;
+	if (ret || !json)
+		return ret;
+	char idtext[NODE_ID_STR_LEN + 1];
+	node_id_format(id, idtext);
+	json_t *o =
+		json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:f}", "target", target, "to",
+			  idtext, "directory", result.directory, "size", (json_int_t)result.size,
+			  "files", (json_int_t)result.files, "dirs", (json_int_t)result.dirs,
+			  "chunks", (json_int_t)result.chunks, "fetched",
+			  (json_int_t)result.fetched, "seconds", progress_elapsed(&pr));
+	return cli_print_result(o);
 }
 
 /* Prints one chunk's holders as a line, or appends it to the JSON array

@@ -353,11 +353,19 @@ static void op_put(struct op *op, struct store *s)
 		err = index_short_refs(s->index, op->cap.id, want);
 	if (warning[0])
 		rep.warning = warning;
+	Shoal__CtlTransfer transfer = SHOAL__CTL_TRANSFER__INIT;
 	if (!err) {
 		capability_format(&op->cap, op->captext);
 		rep.reply_case = SHOAL__CTL_REPLY__REPLY_CAPABILITY;
 		rep.capability = op->captext;
 		rep.chunks = rp.nchunks;
+		transfer.size = op->size;
+		transfer.files = report.files;
+		transfer.dirs = report.dirs;
+		transfer.skipped = report.skipped;
+		transfer.copies = want;
+		transfer.directory = stat(r->path, &st) == 0 && S_ISDIR(st.st_mode);
+		rep.transfer = &transfer;
 	}
 	if (rp.why[0])
 		snprintf(text, sizeof(text), "cannot put %s: %s", r->path, rp.why);
@@ -415,11 +423,26 @@ static void op_fetch_init(struct op *op, struct store *s, struct index *ix, stru
 	f->progress = &op->progress;
 }
 
+/* Fills t with what cap is, for a reply that succeeded. */
+static void transfer_of(struct store *s, const struct capability *cap, Shoal__CtlReply *rep,
+			Shoal__CtlTransfer *t)
+{
+	struct files_summary sum;
+	if (files_summarize(s, cap, &sum))
+		return;
+	t->directory = sum.directory;
+	t->size = sum.size;
+	t->files = sum.files;
+	t->dirs = sum.dirs;
+	rep->transfer = t;
+}
+
 /* On the getter (ops.h: OPS_GET), whose connection is ix. */
 static void op_get(struct op *op, struct store *s, struct index *ix)
 {
 	const Shoal__CtlGetRequest *r = op->req->get;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlTransfer transfer = SHOAL__CTL_TRANSFER__INIT;
 	char text[WIRE_CTL_TEXT_MAX];
 	if (op_unresolved(op, &rep))
 		return;
@@ -461,6 +484,8 @@ static void op_get(struct op *op, struct store *s, struct index *ix)
 			rep.failed_chunk.data = failed.id;
 			rep.failed_chunk.len = CHUNK_ID_LEN;
 		}
+		if (!err)
+			transfer_of(s, &op->cap, &rep, &transfer);
 		snprintf(text, sizeof(text), "cannot get into %s", r->out_path);
 		op_finish(op, &rep, err, text);
 		return;
@@ -477,6 +502,9 @@ static void op_get(struct op *op, struct store *s, struct index *ix)
 		failed.set = 1;
 		memcpy(failed.id, f.failed, CHUNK_ID_LEN);
 	}
+	/* Before the release, which may drop the manifest again. */
+	if (!err)
+		transfer_of(s, &op->cap, &rep, &transfer);
 	/* Kept on failure: a get run again resumes from what is stored. */
 	if (!err)
 		fetch_release(&f, token);
@@ -502,6 +530,7 @@ static void op_send(struct op *op, struct store *s)
 {
 	const Shoal__CtlSendRequest *r = op->req->send;
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlTransfer transfer = SHOAL__CTL_TRANSFER__INIT;
 	char text[WIRE_CTL_TEXT_MAX], sid[NODE_ID_STR_LEN + 1];
 	if (op_unresolved(op, &rep))
 		return;
@@ -518,6 +547,14 @@ static void op_send(struct op *op, struct store *s)
 		op_finish(op, &rep, -ENOTCONN, text);
 		return;
 	}
+	/* The bar: the file's size when its manifest is here, all of it once
+	 * the target reports the whole file stored. */
+	struct manifest m;
+	if (files_read_manifest(s, &op->cap, &m) == 0) {
+		op->progress.total = m.size;
+		manifest_release(&m);
+	}
+	progress_add(&op->progress, 0);
 	struct rqueue q;
 	rqueue_init(&q);
 	struct rcall c = {.kind = RCALL_FETCH};
@@ -539,6 +576,8 @@ static void op_send(struct op *op, struct store *s)
 			index_rollback(s->index);
 		rep.chunks = c.chunks;
 		rep.fetched = c.fetched;
+		op->progress.done = op->progress.total;
+		transfer_of(s, &op->cap, &rep, &transfer);
 	}
 	snprintf(text, sizeof(text), "node %.16s could not fetch the file", sid);
 	op_finish(op, &rep, err, text);
@@ -774,7 +813,7 @@ static void op_verify(struct op *op, struct store *s)
 		return;
 	}
 	struct store_verify_report r;
-	int err = store_verify(s, collect_bad, a, &r);
+	int err = store_verify_progress(s, collect_bad, a, &op->progress, &r);
 	if (!err && op->req->verify->repair && a->n) {
 		/* Replace each bad or missing chunk from the others; list what
 		 * stays bad. */
@@ -900,6 +939,10 @@ static void op_done(struct ops_job *oj)
 	struct ctl_client *c = client_find(op->ctl, op->client_serial);
 	if (c) {
 		c->op = NULL;
+		/* Progress frames are sent at most ten a second: the last one
+		 * says where the operation ended, so a finished bar shows it. */
+		if (op->progress.total || op->progress.done)
+			send_progress(c, op->request_id, op->progress.done, op->progress.total);
 		if (op->reply.len)
 			evbuffer_add(bufferevent_get_output(c->bev), op->reply.data, op->reply.len);
 		else

@@ -341,16 +341,25 @@ static int read_small(struct fetch *f, const struct chunk_ref *ref, struct buf *
 	return err;
 }
 
-/* All data refs of m, reading (and first fetching) its ChunkLists. */
+static int ref_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct chunk_ref *)a)->id, ((const struct chunk_ref *)b)->id,
+		      CHUNK_ID_LEN);
+}
+
+/* All data refs of m (a tree's listing chunks first), reading (and first
+ * fetching) its ChunkLists. */
 static int collect_refs(struct run *r, const struct manifest *m, struct chunk_ref **out,
 			size_t *count)
 {
-	size_t n = m->nchunks, cap = n ? n : 16;
+	size_t n = m->nlisting + m->nchunks, cap = n ? n : 16;
 	struct chunk_ref *refs = malloc(cap * sizeof(*refs));
 	if (!refs)
 		return -ENOMEM;
+	if (m->nlisting)
+		memcpy(refs, m->listing, m->nlisting * sizeof(*refs));
 	if (m->nchunks)
-		memcpy(refs, m->chunks, m->nchunks * sizeof(*refs));
+		memcpy(refs + m->nlisting, m->chunks, m->nchunks * sizeof(*refs));
 	int err = 0;
 	for (size_t l = 0; !err && l < m->nlists; l++) {
 		err = have_one(r, &m->lists[l]);
@@ -438,10 +447,23 @@ int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t toke
 	size_t nwant = 0;
 	if (!err && !(wants = calloc(nrefs ? nrefs : 1, sizeof(*wants))))
 		err = -ENOMEM;
-	if (!err && f->progress)
+	if (!err && f->progress) {
+		/* A tree's listing chunks count as they are fetched too. */
 		f->progress->total = m.size;
+		for (size_t i = 0; i < m.nlisting; i++)
+			f->progress->total += m.listing[i].size;
+	}
+	/* A chunk listed more than once (a sparse file's zeros, repeated
+	 * content) is fetched once: in id order, repeats are neighbours. */
+	if (!err)
+		qsort(refs, nrefs, sizeof(*refs), ref_cmp);
 	for (size_t i = 0; !err && i < nrefs; i++) {
 		f->chunks++;
+		if (i && !memcmp(refs[i].id, refs[i - 1].id, CHUNK_ID_LEN)) {
+			if (f->progress)
+				progress_add(f->progress, refs[i].size);
+			continue;
+		}
 		int present = objects_exists(&f->s->objects, refs[i].id);
 		if (present < 0) {
 			err = present;
@@ -521,7 +543,7 @@ int fetch_list_chunks(struct fetch *f, const struct capability *cap, uint8_t (**
 	int err = files_read_manifest(f->s, cap, &m);
 	if (err)
 		return err;
-	size_t n = 1 + m.nlists + m.nchunks;
+	size_t n = 1 + m.nlisting + m.nlists + m.nchunks;
 	struct chunk_ref *refs = NULL;
 	size_t nrefs = 0;
 	if (m.nlists) {
@@ -546,7 +568,7 @@ int fetch_list_chunks(struct fetch *f, const struct capability *cap, uint8_t (**
 			}
 			free(part);
 		}
-		n = 1 + m.nlists + nrefs;
+		n = 1 + m.nlisting + m.nlists + nrefs;
 	}
 	*ids = err ? NULL : malloc(n * sizeof(**ids));
 	*sizes = err ? NULL : malloc(n * sizeof(**sizes));
@@ -561,6 +583,10 @@ int fetch_list_chunks(struct fetch *f, const struct capability *cap, uint8_t (**
 		for (size_t l = 0; l < m.nlists; l++) {
 			memcpy((*ids)[k], m.lists[l].id, CHUNK_ID_LEN);
 			(*sizes)[k++] = (uint64_t)m.lists[l].size + CHUNK_TAG_LEN;
+		}
+		for (size_t l = 0; l < m.nlisting; l++) {
+			memcpy((*ids)[k], m.listing[l].id, CHUNK_ID_LEN);
+			(*sizes)[k++] = (uint64_t)m.listing[l].size + CHUNK_TAG_LEN;
 		}
 		const struct chunk_ref *data = m.nlists ? refs : m.chunks;
 		size_t ndata = m.nlists ? nrefs : m.nchunks;

@@ -58,6 +58,7 @@ void manifest_release(struct manifest *m)
 	free(m->lists);
 	free(m->entries);
 	free(m->paths);
+	free(m->listing);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -187,7 +188,8 @@ static int entries_check(const struct dir_entry *e, size_t n, uint64_t size)
 		return SHOAL_ETOOBIG;
 	uint64_t sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!e[i].path || e[i].mode > 07777)
+		if (!e[i].path || e[i].mode > 07777 || e[i].mtime_ns >= MANIFEST_NS_MAX ||
+		    e[i].target || e[i].link)
 			return SHOAL_EPROTO;
 		if (e[i].kind == MANIFEST_DIRECTORY) {
 			if (e[i].size)
@@ -232,9 +234,24 @@ static int manifest_check(const struct manifest *m)
 {
 	if (m->kind != MANIFEST_FILE && m->kind != MANIFEST_DIRECTORY)
 		return SHOAL_EPROTO;
+	if (m->version == MANIFEST_VERSION_LISTED) {
+		if (m->kind != MANIFEST_DIRECTORY || m->nentries)
+			return SHOAL_EPROTO;
+		if (m->nlisting > MANIFEST_LISTS_MAX || m->entry_count > MANIFEST_LISTED_MAX)
+			return SHOAL_ETOOBIG;
+		/* Every listing chunk holds at least one entry. */
+		if (!m->entry_count != !m->nlisting || m->nlisting > m->entry_count)
+			return SHOAL_EPROTO;
+		for (size_t i = 0; i < m->nlisting; i++) {
+			if (m->listing[i].size == 0 || m->listing[i].size > CHUNK_SIZE_MAX)
+				return SHOAL_EPROTO;
+		}
+	} else if (m->version > MANIFEST_VERSION || m->nlisting || m->entry_count) {
+		return SHOAL_EPROTO;
+	}
 	if (m->kind == MANIFEST_FILE && m->nentries)
 		return SHOAL_EPROTO;
-	if (m->mode > 07777)
+	if (m->mode > 07777 || m->mtime_ns >= MANIFEST_NS_MAX)
 		return SHOAL_EPROTO;
 	if (m->nchunks && m->nlists)
 		return SHOAL_EPROTO;
@@ -254,7 +271,7 @@ static int manifest_check(const struct manifest *m)
 		if (sum != m->size)
 			return SHOAL_EPROTO;
 	}
-	if (m->kind == MANIFEST_DIRECTORY)
+	if (m->kind == MANIFEST_DIRECTORY && m->version != MANIFEST_VERSION_LISTED)
 		return entries_check(m->entries, m->nentries, m->size);
 	return 0;
 }
@@ -275,6 +292,7 @@ static Shoal__DirEntry **entries_to_pb(const struct dir_entry *e, size_t n)
 		pbs[i].kind = (Shoal__EntryKind)e[i].kind;
 		pbs[i].mode = e[i].mode;
 		pbs[i].mtime = e[i].mtime;
+		pbs[i].mtime_ns = e[i].mtime_ns;
 		pbs[i].size = e[i].size;
 		ptrs[i] = &pbs[i];
 	}
@@ -312,12 +330,17 @@ int manifest_encode(const struct manifest *m, struct buf *out)
 	if (err)
 		return err;
 	Shoal__Manifest pb = SHOAL__MANIFEST__INIT;
-	pb.version = MANIFEST_VERSION;
+	pb.version =
+		m->version == MANIFEST_VERSION_LISTED ? MANIFEST_VERSION_LISTED : MANIFEST_VERSION;
 	pb.hash = SHOAL__HASH_ALG__HASH_ALG_SHA256;
 	pb.kind = (Shoal__EntryKind)m->kind;
+	pb.n_listing = m->nlisting;
+	pb.listing = refs_to_pb(m->listing, m->nlisting);
+	pb.entry_count = m->entry_count;
 	pb.size = m->size;
 	pb.mode = m->mode;
 	pb.mtime = m->mtime;
+	pb.mtime_ns = m->mtime_ns;
 	pb.n_chunks = m->nchunks;
 	pb.chunks = refs_to_pb(m->chunks, m->nchunks);
 	pb.n_lists = m->nlists;
@@ -325,7 +348,7 @@ int manifest_encode(const struct manifest *m, struct buf *out)
 	pb.n_entries = m->nentries;
 	pb.entries = m->nentries ? entries_to_pb(m->entries, m->nentries) : NULL;
 	if ((m->nchunks && !pb.chunks) || (m->nlists && !pb.lists) ||
-	    (m->nentries && !pb.entries)) {
+	    (m->nentries && !pb.entries) || (m->nlisting && !pb.listing)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -333,6 +356,7 @@ int manifest_encode(const struct manifest *m, struct buf *out)
 out:
 	refs_pb_free(pb.chunks);
 	refs_pb_free(pb.lists);
+	refs_pb_free(pb.listing);
 	entries_pb_free(pb.entries);
 	return err;
 }
@@ -401,6 +425,7 @@ static int entries_from_pb(struct manifest *m, Shoal__DirEntry **pbs, size_t n)
 			.kind = (enum manifest_kind)pbs[i]->kind,
 			.mode = pbs[i]->mode,
 			.mtime = pbs[i]->mtime,
+			.mtime_ns = pbs[i]->mtime_ns,
 			.size = pbs[i]->size,
 		};
 		/* An unknown kind must not alias a known one once cast. */
@@ -424,21 +449,30 @@ int manifest_decode(struct manifest *m, const uint8_t *p, size_t n)
 	if (!pb)
 		return SHOAL_EPROTO;
 	int err = SHOAL_EVERSION;
-	if (pb->version != MANIFEST_VERSION || pb->hash != SHOAL__HASH_ALG__HASH_ALG_SHA256)
+	if ((pb->version != MANIFEST_VERSION && pb->version != MANIFEST_VERSION_LISTED) ||
+	    pb->hash != SHOAL__HASH_ALG__HASH_ALG_SHA256)
 		goto out;
 	err = SHOAL_EPROTO;
 	if (pb->kind != SHOAL__ENTRY_KIND__ENTRY_KIND_FILE &&
 	    pb->kind != SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY)
 		goto out;
 	if (pb->n_chunks > MANIFEST_INLINE_MAX || pb->n_lists > MANIFEST_LISTS_MAX ||
-	    pb->n_entries > MANIFEST_ENTRIES_MAX) {
+	    pb->n_entries > MANIFEST_ENTRIES_MAX || pb->n_listing > MANIFEST_LISTS_MAX ||
+	    pb->entry_count > MANIFEST_LISTED_MAX) {
 		err = SHOAL_ETOOBIG;
 		goto out;
 	}
+	m->version = pb->version;
 	m->kind = (enum manifest_kind)pb->kind;
+	m->entry_count = pb->entry_count;
+	err = refs_from_pb(&m->listing, pb->listing, pb->n_listing);
+	if (err)
+		goto out;
+	m->nlisting = pb->n_listing;
 	m->size = pb->size;
 	m->mode = pb->mode;
 	m->mtime = pb->mtime;
+	m->mtime_ns = pb->mtime_ns;
 	err = refs_from_pb(&m->chunks, pb->chunks, pb->n_chunks);
 	if (err)
 		goto out;
@@ -456,6 +490,191 @@ out:
 	if (err)
 		manifest_release(m);
 	return err;
+}
+
+/* ---- version 2 listings ---- */
+
+/* The rules of one listing entry on its own (manifest.h). */
+static int record_rules(const struct dir_entry *e)
+{
+	if (!e->path || e->mode > 07777 || e->mtime_ns >= MANIFEST_NS_MAX)
+		return SHOAL_EPROTO;
+	int err = path_check(e->path, strnlen(e->path, MANIFEST_PATH_MAX + 1));
+	if (err)
+		return err;
+	if (e->kind != MANIFEST_FILE && e->size)
+		return SHOAL_EPROTO;
+	if ((e->kind == MANIFEST_SYMLINK) != !!e->target ||
+	    (e->kind == MANIFEST_HARDLINK) != !!e->link)
+		return SHOAL_EPROTO;
+	switch (e->kind) {
+	case MANIFEST_FILE:
+	case MANIFEST_DIRECTORY:
+	case MANIFEST_FIFO:
+		return 0;
+	case MANIFEST_SYMLINK: {
+		size_t len = strnlen(e->target, MANIFEST_PATH_MAX + 1);
+		return len == 0 || len > MANIFEST_PATH_MAX ? SHOAL_EPROTO : 0;
+	}
+	case MANIFEST_HARDLINK:
+		err = path_check(e->link, strnlen(e->link, MANIFEST_PATH_MAX + 1));
+		return err ? err : (strcmp(e->link, e->path) ? 0 : SHOAL_EPROTO);
+	}
+	return SHOAL_EPROTO;
+}
+
+int manifest_record_encode(const struct dir_entry *e, struct buf *out)
+{
+	if (record_rules(e))
+		return SHOAL_EPROTO;
+	Shoal__DirEntry pb = SHOAL__DIR_ENTRY__INIT;
+	pb.path = e->path;
+	pb.kind = (Shoal__EntryKind)e->kind;
+	pb.mode = e->mode;
+	pb.mtime = e->mtime;
+	pb.mtime_ns = e->mtime_ns;
+	pb.size = e->size;
+	if (e->target) {
+		pb.target.data = (uint8_t *)e->target;
+		pb.target.len = strlen(e->target);
+	}
+	if (e->link)
+		pb.link = e->link;
+	size_t len = shoal__dir_entry__get_packed_size(&pb);
+	if (len == 0 || len > MANIFEST_RECORD_MAX)
+		return SHOAL_EPROTO;
+	uint8_t head[10];
+	size_t nhead = 0;
+	for (size_t v = len; nhead == 0 || v; v >>= 7)
+		head[nhead++] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+	buf_add(out, head, nhead);
+	buf_grow(out, len);
+	shoal__dir_entry__pack(&pb, out->data + out->len);
+	buf_setlen(out, out->len + len);
+	return 0;
+}
+
+/* Copies a protobuf string of at most MANIFEST_PATH_MAX bytes into out. */
+static int copy_text(char *out, const char *s)
+{
+	size_t len = s ? strnlen(s, MANIFEST_PATH_MAX + 1) : 0;
+	if (len > MANIFEST_PATH_MAX)
+		return SHOAL_EPROTO;
+	memcpy(out, s ? s : "", len);
+	out[len] = 0;
+	return 0;
+}
+
+int manifest_record_decode(const uint8_t *p, size_t n, size_t *pos, struct dir_entry *e,
+			   struct manifest_record_store *store)
+{
+	size_t at = *pos;
+	uint64_t len = 0;
+	for (unsigned shift = 0;; shift += 7) {
+		/* A record is at most MANIFEST_RECORD_MAX bytes: three varint
+		 * bytes say as much, and a fourth is a lie. */
+		if (at >= n || shift > 14)
+			return SHOAL_EPROTO;
+		len |= (uint64_t)(p[at] & 0x7f) << shift;
+		if (!(p[at++] & 0x80))
+			break;
+	}
+	if (len == 0 || len > MANIFEST_RECORD_MAX)
+		return len ? SHOAL_ETOOBIG : SHOAL_EPROTO;
+	if (len > n - at)
+		return SHOAL_EPROTO;
+	struct budget b;
+	budget_init(&b);
+	Shoal__DirEntry *pb = shoal__dir_entry__unpack(&b.a, (size_t)len, p + at);
+	if (!pb)
+		return SHOAL_EPROTO;
+	int err = copy_text(store->path, pb->path);
+	*e = (struct dir_entry){
+		.path = store->path,
+		.kind = (enum manifest_kind)pb->kind,
+		.mode = pb->mode,
+		.mtime = pb->mtime,
+		.mtime_ns = pb->mtime_ns,
+		.size = pb->size,
+	};
+	if (!err && pb->kind > SHOAL__ENTRY_KIND__ENTRY_KIND_HARDLINK)
+		err = SHOAL_EPROTO; /* must not alias a known kind once cast */
+	if (!err && pb->target.len) {
+		if (pb->target.len > MANIFEST_PATH_MAX ||
+		    memchr(pb->target.data, 0, pb->target.len))
+			err = SHOAL_EPROTO;
+		else {
+			memcpy(store->target, pb->target.data, pb->target.len);
+			store->target[pb->target.len] = 0;
+			e->target = store->target;
+		}
+	}
+	if (!err && pb->link && pb->link[0]) {
+		err = copy_text(store->link, pb->link);
+		e->link = store->link;
+	}
+	shoal__dir_entry__free_unpacked(pb, &b.a);
+	if (!err)
+		err = record_rules(e);
+	if (!err)
+		*pos = at + (size_t)len;
+	return err;
+}
+
+void manifest_listing_check_init(struct manifest_listing_check *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+/* Bytewise order of two components, as strcmp() orders names. */
+static int component_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+int manifest_listing_check(struct manifest_listing_check *c, const struct dir_entry *e)
+{
+	if (c->count == MANIFEST_LISTED_MAX)
+		return SHOAL_ETOOBIG;
+	size_t len = strlen(e->path);
+	const char *slash = memrchr(e->path, '/', len);
+	size_t plen = slash ? (size_t)(slash - e->path) : 0;
+	const char *name = slash ? slash + 1 : e->path;
+	size_t nlen = len - (size_t)(name - e->path);
+	/* The parent must be open: the root, the previous entry when it is a
+	 * directory, or a directory the previous entry lies under. In the last
+	 * two cases the child of the parent the previous entry went through
+	 * must sort before this one. */
+	if (plen == c->prev_len && c->count && !memcmp(e->path, c->prev, plen)) {
+		if (!c->prev_dir)
+			return SHOAL_EPROTO; /* a child of a non-directory */
+	} else if (c->count) {
+		if (plen &&
+		    (plen >= c->prev_len || memcmp(e->path, c->prev, plen) || c->prev[plen] != '/'))
+			return SHOAL_EPROTO; /* parent not listed, or closed */
+		const char *sib = c->prev + (plen ? plen + 1 : 0);
+		const char *end = memchr(sib, '/', c->prev_len - (size_t)(sib - c->prev));
+		size_t slen = end ? (size_t)(end - sib) : c->prev_len - (size_t)(sib - c->prev);
+		if (component_cmp(name, nlen, sib, slen) <= 0)
+			return SHOAL_EPROTO; /* out of order or a duplicate */
+	} else if (plen) {
+		return SHOAL_EPROTO; /* the first entry is a child of the root */
+	}
+	if (e->size > UINT64_MAX - c->size)
+		return SHOAL_EPROTO;
+	c->size += e->size;
+	memcpy(c->prev, e->path, len + 1);
+	c->prev_len = len;
+	c->prev_dir = e->kind == MANIFEST_DIRECTORY;
+	c->count++;
+	return 0;
+}
+
+int manifest_listing_check_end(const struct manifest_listing_check *c, uint64_t count,
+			       uint64_t size)
+{
+	return c->count == count && c->size == size ? 0 : SHOAL_EPROTO;
 }
 
 int chunklist_encode(const struct chunk_ref *refs, size_t n, struct buf *out)

@@ -19,6 +19,7 @@
 
 #include "proto/manifest.h"
 #include "store/chunker.h"
+#include "store/restores.h"
 #include "store/tree.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -29,8 +30,8 @@
 #define PUT_BATCH      64
 #define SLOT_PLAIN_CAP (CHUNK_SIZE_MAX + READ_BLOCK)
 #define SLOT_CAP       (SLOT_PLAIN_CAP + CHUNK_TAG_LEN)
-/* A directory keeps at most this many refs inline; a bigger tree's go to
- * ChunkLists, so that refs never crowd its listing out of the manifest. */
+/* A directory keeps at most this many data refs inline; a bigger tree's go
+ * to ChunkLists, leaving the manifest room for its listing refs. */
 #define DIR_INLINE_MAX 1024
 
 _Static_assert(CHUNK_MAX == CHUNK_SIZE_MAX, "chunker and manifest agree on the largest chunk");
@@ -46,6 +47,8 @@ struct slot {
 	int busy;
 	int err;
 	int created; /* put: the object was new */
+	int zero;    /* the plaintext is all zeros */
+	int reused;  /* no job: ref is a zero chunk already stored or read */
 	struct chunk_ref ref;
 };
 
@@ -75,7 +78,7 @@ static int ring_init(struct ring *r, struct store *s, pool_job_fn fn)
 static void ring_release(struct ring *r, struct store *s)
 {
 	for (size_t i = 0; r->slots && i < r->n; i++) {
-		if (r->slots[i].busy)
+		if (r->slots[i].busy && !r->slots[i].reused)
 			pool_wait(s->pool, &r->slots[i].job);
 		free(r->slots[i].buf);
 	}
@@ -87,15 +90,57 @@ static void slot_submit(struct slot *sl)
 {
 	sl->busy = 1;
 	sl->err = 0;
+	sl->reused = 0;
 	pool_submit(sl->s->pool, &sl->job);
+}
+
+/* Takes the place of slot_submit() for a chunk of zeros whose ref is known:
+ * no work, but retired in order like the others. */
+static void slot_reuse(struct slot *sl, const struct chunk_ref *ref)
+{
+	sl->busy = 1;
+	sl->err = 0;
+	sl->reused = 1;
+	sl->zero = 1;
+	sl->ref = *ref;
 }
 
 /* Waits for sl's job; returns its result. */
 static int slot_finish(struct slot *sl)
 {
-	pool_wait(sl->s->pool, &sl->job);
+	if (!sl->reused)
+		pool_wait(sl->s->pool, &sl->job);
 	sl->busy = 0;
 	return sl->err;
+}
+
+/*
+ * Chunks of zeros (a sparse file's holes, or zeros written out) are common
+ * and all alike: the same plaintext gives the same ref. A few are
+ * remembered per operation, so that the next one costs no encryption and no
+ * write on put, and no read on get.
+ */
+#define ZERO_REFS 4
+
+struct zero_refs {
+	struct chunk_ref refs[ZERO_REFS];
+	size_t n;
+};
+
+/* The remembered ref of size zeros, or NULL. */
+static const struct chunk_ref *zero_find(const struct zero_refs *z, uint32_t size)
+{
+	for (size_t i = 0; i < z->n; i++) {
+		if (z->refs[i].size == size)
+			return &z->refs[i];
+	}
+	return NULL;
+}
+
+static void zero_note(struct zero_refs *z, const struct chunk_ref *ref)
+{
+	if (z->n < ZERO_REFS && !zero_find(z, ref->size))
+		z->refs[z->n++] = *ref;
 }
 
 /* ---- put ---- */
@@ -123,6 +168,14 @@ struct put {
 	uint64_t row_sizes[PUT_BATCH];
 	size_t nrows;
 	size_t inline_max; /* refs kept inline before they move to ChunkLists */
+	struct zero_refs zeros;
+	/* A tree's listing: records not yet in a chunk, the chunks so far, and
+	 * the listing's rules checked as it grows. */
+	int listed;
+	struct buf listing;
+	struct chunk_ref *listing_refs;
+	size_t nlisting, listing_cap;
+	struct manifest_listing_check check;
 };
 
 /* Where a put's bytes come from: a file descriptor or a tree's files. */
@@ -137,13 +190,15 @@ struct fd_source {
 	int fd;
 	const struct stat *st; /* as the put began */
 	struct progress *progress;
+	struct sparse_reader sparse; /* a regular file: its holes are not read */
 };
 
 static ssize_t fd_source_read(void *arg, uint8_t *p, size_t n)
 {
 	struct fd_source *f = arg;
 	for (;;) {
-		ssize_t got = read(f->fd, p, n);
+		ssize_t got =
+			S_ISREG(f->st->st_mode) ? sparse_read(&f->sparse, p, n) : read(f->fd, p, n);
 		/* At the end of a regular file: was it the same file throughout? */
 		if (got == 0 && S_ISREG(f->st->st_mode)) {
 			struct stat now;
@@ -160,10 +215,11 @@ static ssize_t fd_source_read(void *arg, uint8_t *p, size_t n)
 }
 
 /* A tree's files; remembers a failure so that only the reader's own is
- * blamed on the file it was reading. */
+ * blamed on the file it was reading. put is the put its entries go to. */
 struct tree_source {
 	struct tree_reader *reader;
 	int err;
+	struct put *put;
 };
 
 static ssize_t tree_source_read(void *arg, uint8_t *p, size_t n)
@@ -179,6 +235,7 @@ static void put_work(struct pool_job *job)
 {
 	struct slot *sl = (struct slot *)job;
 	struct store *s = sl->s;
+	sl->zero = is_zero(sl->buf, sl->len);
 	seal_key(s->secret, sl->buf, sl->len, sl->ref.key);
 	sl->ref.size = (uint32_t)sl->len;
 	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
@@ -268,16 +325,23 @@ static int put_flush_list(struct put *p)
 
 static int put_retire(struct put *p, struct slot *sl)
 {
+	int reused = sl->reused;
 	int err = slot_finish(sl);
-	if (!err && sl->created)
+	if (!err && !reused && sl->created)
 		err = put_note_created(p, sl->ref.id);
 	if (err)
 		return err;
-	err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
-	if (!err && p->rep)
-		err = p->rep->stored(p->rep->arg, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN);
-	if (err)
-		return err;
+	/* A reused chunk was recorded and handed on when it was first stored. */
+	if (!reused) {
+		err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
+		if (!err && p->rep)
+			err = p->rep->stored(p->rep->arg, sl->ref.id, sl->buf,
+					     sl->len + CHUNK_TAG_LEN);
+		if (err)
+			return err;
+		if (sl->zero)
+			zero_note(&p->zeros, &sl->ref);
+	}
 	if (p->nrefs == (p->nlists ? CHUNKLIST_MAX : p->inline_max)) {
 		err = put_flush_list(p);
 		if (err)
@@ -325,7 +389,11 @@ static int put_chunks(struct put *p, const struct put_source *src)
 		next->len = sl->len - cut;
 		memcpy(next->buf, sl->buf + cut, next->len);
 		sl->len = cut;
-		slot_submit(sl);
+		const struct chunk_ref *z = zero_find(&p->zeros, (uint32_t)cut);
+		if (z && is_zero(sl->buf, cut))
+			slot_reuse(sl, z);
+		else
+			slot_submit(sl);
 		chunker_reset(&ch);
 		cur = (cur + 1) % r->n;
 		sl = next;
@@ -338,23 +406,82 @@ static int put_chunks(struct put *p, const struct put_source *src)
 	return 0;
 }
 
-/* Writes the manifest (a directory's when entries is not NULL) and fills
- * cap. */
-static int put_manifest(struct put *p, const struct stat *st, const struct tree_scan *entries,
-			struct capability *cap)
+/* Stores the listing records gathered so far as one listing chunk. */
+static int put_flush_listing(struct put *p)
+{
+	if (p->nlisting == MANIFEST_LISTS_MAX)
+		return SHOAL_ETOOBIG;
+	if (p->nlisting == p->listing_cap) {
+		size_t cap = p->listing_cap ? 2 * p->listing_cap : 64;
+		void *q = realloc(p->listing_refs, cap * sizeof(*p->listing_refs));
+		if (!q)
+			return -ENOMEM;
+		p->listing_refs = q;
+		p->listing_cap = cap;
+	}
+	int err = put_small(p, p->listing.data, p->listing.len, &p->listing_refs[p->nlisting]);
+	if (err)
+		return err;
+	p->nlisting++;
+	buf_setlen(&p->listing, 0);
+	return 0;
+}
+
+/* Listing chunks are cut at record boundaries chosen by content (a record
+ * whose hash has its low bits clear, once LISTING_MIN bytes are gathered),
+ * so that an unchanged stretch of a tree yields the same chunks next time,
+ * and always before MANIFEST_LISTING_CHUNK_MAX. */
+#define LISTING_MIN  ((size_t)256 * 1024)
+#define LISTING_MASK 1023u
+
+/* Adds a tree entry to the put's listing. */
+static int put_listing_add(struct put *p, const struct dir_entry *e)
+{
+	size_t old = p->listing.len;
+	int err = manifest_record_encode(e, &p->listing);
+	if (!err)
+		err = manifest_listing_check(&p->check, e);
+	if (err)
+		return err;
+	uint32_t h = 2166136261u; /* FNV-1a of the record */
+	for (size_t i = old; i < p->listing.len; i++)
+		h = (h ^ p->listing.data[i]) * 16777619u;
+	if ((p->listing.len >= LISTING_MIN && !(h & LISTING_MASK)) ||
+	    p->listing.len + MANIFEST_RECORD_MAX + 8 > MANIFEST_LISTING_CHUNK_MAX)
+		return put_flush_listing(p);
+	return 0;
+}
+
+static int tree_source_entry(void *arg, const struct dir_entry *e)
+{
+	struct tree_source *t = arg;
+	return put_listing_add(t->put, e);
+}
+
+/* Writes the manifest (a directory's, with its listing, when p->listed) and
+ * fills cap. */
+static int put_manifest(struct put *p, const struct stat *st, struct capability *cap)
 {
 	if (p->nlists && p->nrefs) {
 		int err = put_flush_list(p);
 		if (err)
 			return err;
 	}
+	if (p->listed && p->listing.len) {
+		int err = put_flush_listing(p);
+		if (err)
+			return err;
+	}
 	struct manifest m = {
-		.kind = entries ? MANIFEST_DIRECTORY : MANIFEST_FILE,
+		.version = p->listed ? MANIFEST_VERSION_LISTED : MANIFEST_VERSION,
+		.kind = p->listed ? MANIFEST_DIRECTORY : MANIFEST_FILE,
 		.size = p->size,
 		.mode = (uint32_t)(st->st_mode & 07777),
 		.mtime = (int64_t)st->st_mtime,
-		.entries = entries ? entries->entries : NULL,
-		.nentries = entries ? entries->nentries : 0,
+		.mtime_ns = (uint32_t)st->st_mtim.tv_nsec,
+		.listing = p->listing_refs,
+		.nlisting = p->nlisting,
+		.entry_count = p->check.count,
 	};
 	if (p->nlists) {
 		m.lists = p->lists;
@@ -434,17 +561,21 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
 
 /*
  * The put pipeline: chunks and stores what src yields, writes the manifest
- * (a directory's when tree is not NULL; st gives its mode and mtime), hands
- * everything to rep and binds name.
+ * (a directory's when tree is not NULL: its entries reach the put through
+ * tree->put; st gives its mode and mtime), hands everything to rep and binds
+ * name.
  */
 static int put_run(struct store *s, const struct put_source *src, const struct stat *st,
-		   const struct tree_scan *tree, const char *name, struct progress *progress,
+		   struct tree_source *tree, const char *name, struct progress *progress,
 		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size)
 {
 	struct put p = {.s = s,
 			.progress = progress,
 			.rep = rep,
+			.listed = tree != NULL,
 			.inline_max = tree ? DIR_INLINE_MAX : MANIFEST_INLINE_MAX};
+	if (tree)
+		tree->put = &p;
 	int err = random_bytes(p.token, sizeof(p.token));
 	if (err)
 		return err;
@@ -463,7 +594,7 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 		goto out;
 	err = put_chunks(&p, src);
 	if (!err)
-		err = put_manifest(&p, st, tree, cap);
+		err = put_manifest(&p, st, cap);
 	if (!err)
 		err = put_commit_batch(&p);
 	if (rep) {
@@ -484,6 +615,8 @@ out:
 	free(p.refs);
 	free(p.lists);
 	free(p.created);
+	free(p.listing_refs);
+	buf_release(&p.listing);
 	return err;
 }
 
@@ -497,55 +630,76 @@ int files_put_replicated(struct store *s, int fd, const char *name, struct progr
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
 	struct fd_source f = {.fd = fd, .st = &st, .progress = progress};
+	if (S_ISREG(st.st_mode)) {
+		off_t at = lseek(fd, 0, SEEK_CUR);
+		sparse_reader_init(&f.sparse, fd, at > 0 ? (uint64_t)at : 0, (uint64_t)st.st_size);
+	}
 	struct put_source src = {.read = fd_source_read, .arg = &f};
 	return put_run(s, &src, &st, NULL, name, progress, rep, cap, size);
 }
 
-/* The most refs a directory manifest of size bytes can carry. */
-static size_t dir_refs_max(uint64_t size)
+static void report_stats(struct files_put_report *report, const struct tree_stats *t)
 {
-	uint64_t chunks = size / CHUNK_MIN + 1;
-	if (chunks <= DIR_INLINE_MAX)
-		return (size_t)chunks;
-	uint64_t lists = (chunks - DIR_INLINE_MAX) / CHUNKLIST_MAX + 2;
-	return lists < DIR_INLINE_MAX ? DIR_INLINE_MAX : (size_t)lists;
+	report->files = t->files;
+	report->dirs = t->dirs;
+	report->links = t->links;
+	report->skipped = t->skipped;
+	snprintf(report->skipped_path, sizeof(report->skipped_path), "%s", t->skipped_path);
 }
 
-/* files_put_path() of the directory open at fd. */
+/* Walks the tree at fd once without reading any file: the total size for
+ * progress, and a tree too deep or with too long a path fails before any
+ * data is read. */
+static int put_tree_survey(int fd, const struct stat *exclude, struct progress *progress,
+			   struct files_put_report *report, uint64_t *total)
+{
+	struct tree_walk *walk;
+	int err = tree_walk_new(&walk, fd, exclude, progress);
+	if (err)
+		return err;
+	struct dir_entry e;
+	while (!(err = tree_walk_next(walk, &e)))
+		;
+	const struct tree_stats *t = tree_walk_stats(walk);
+	report_stats(report, t);
+	snprintf(report->where, sizeof(report->where), "%s", t->where);
+	*total = t->size;
+	tree_walk_free(walk);
+	return err == 1 ? 0 : err;
+}
+
+/* files_put_path() of the directory open at fd: one walk that lists each
+ * entry into the manifest's listing as it reads the files' contents. */
 static int put_tree(struct store *s, int fd, const struct stat *st, const char *name,
 		    struct progress *progress, const struct files_replica_ops *rep,
 		    struct files_put_report *report, struct capability *cap, uint64_t *size)
 {
-	struct tree_scan tree;
+	struct tree_walk *walk = NULL;
 	struct tree_reader *reader = NULL;
 	/* Never the store itself: its files change while the put runs. */
 	struct stat home;
-	int err = tree_scan(&tree, fd, stat(s->home, &home) ? NULL : &home, progress);
-	report->files = tree.files;
-	report->dirs = tree.dirs;
-	report->skipped = tree.skipped;
-	snprintf(report->skipped_path, sizeof(report->skipped_path), "%s", tree.skipped_path);
-	if (err) {
-		snprintf(report->where, sizeof(report->where), "%s", tree.where);
-		goto out;
-	}
-	/* Fail before reading anything when the listing cannot fit. */
-	err = manifest_dir_fits(tree.entries, tree.nentries, tree.size, dir_refs_max(tree.size));
+	const struct stat *exclude = stat(s->home, &home) ? NULL : &home;
+	uint64_t total = 0;
+	int err = put_tree_survey(fd, exclude, progress, report, &total);
 	if (err)
-		goto out;
+		return err;
 	if (progress)
-		progress->total = tree.size;
-	err = tree_reader_new(&reader, fd, tree.entries, tree.nentries, progress);
+		progress->total = total;
+	struct tree_source ts = {0};
+	err = tree_walk_new(&walk, fd, exclude, progress);
+	if (!err)
+		err = tree_reader_new(&reader, walk, tree_source_entry, &ts, progress);
 	if (err)
 		goto out;
-	struct tree_source ts = {.reader = reader};
+	ts.reader = reader;
 	struct put_source src = {.read = tree_source_read, .arg = &ts};
-	err = put_run(s, &src, st, &tree, name, progress, rep, cap, size);
+	err = put_run(s, &src, st, &ts, name, progress, rep, cap, size);
+	report_stats(report, tree_walk_stats(walk));
 	if (err && err == ts.err)
 		snprintf(report->where, sizeof(report->where), "%s", tree_reader_where(reader));
 out:
 	tree_reader_free(reader);
-	tree_scan_release(&tree);
+	tree_walk_free(walk);
 	return err;
 }
 
@@ -614,8 +768,8 @@ void files_put_report_warning(const struct files_put_report *r, char *out, size_
 	}
 	shown[o] = 0;
 	snprintf(out, size,
-		 "skipped %llu %s that cannot be stored (symbolic links, special files, "
-		 "invalid names, the node's home), first '%s%s'",
+		 "skipped %llu %s that cannot be stored (sockets, devices, invalid names, "
+		 "the node's home), first '%s%s'",
 		 (unsigned long long)r->skipped, r->skipped == 1 ? "entry" : "entries", shown,
 		 *c ? "..." : "");
 }
@@ -659,6 +813,33 @@ int files_read_manifest(struct store *s, const struct capability *cap, struct ma
 	return err;
 }
 
+int files_summarize(struct store *s, const struct capability *cap, struct files_summary *out)
+{
+	struct manifest m;
+	int err = files_read_manifest(s, cap, &m);
+	if (err)
+		return err;
+	*out = (struct files_summary){.directory = m.kind == MANIFEST_DIRECTORY,
+				      .size = m.size,
+				      .files = m.kind == MANIFEST_DIRECTORY ? 0 : 1};
+	/* Inline entries, or a version 2 listing read chunk by chunk. */
+	struct files_listing *ls = NULL;
+	if (m.kind == MANIFEST_DIRECTORY)
+		err = files_listing_open(&ls, s, &m, NULL);
+	struct dir_entry e;
+	while (ls && !err && !(err = files_listing_next(ls, &e))) {
+		if (e.kind == MANIFEST_DIRECTORY)
+			out->dirs++;
+		else if (e.kind == MANIFEST_FILE)
+			out->files++;
+	}
+	if (err == 1)
+		err = 0;
+	files_listing_free(ls);
+	manifest_release(&m);
+	return err;
+}
+
 struct get {
 	struct store *s;
 	struct ring ring;
@@ -671,6 +852,7 @@ struct get {
 	int broken;		  /* a chunk failed: write nothing more */
 	struct progress *progress;
 	struct files_failure *failed;
+	struct zero_refs zeros; /* chunks read that were all zeros */
 };
 
 /*
@@ -686,18 +868,19 @@ static int get_write(struct slot *sl)
 	uint64_t off = sl->off;
 	uint64_t start = (off + OBJECTS_ALIGN - 1) & ~(uint64_t)(OBJECTS_ALIGN - 1);
 	uint64_t end = (off + size) & ~(uint64_t)(OBJECTS_ALIGN - 1);
+	/* The file was cut to its size: blocks of zeros stay holes. */
 	if (sl->direct_fd < 0 || end <= start)
-		return pwrite_in_full(sl->out_fd, sl->buf, size, (off_t)off);
+		return pwrite_sparse(sl->out_fd, sl->buf, size, (off_t)off);
 	size_t shift = (size_t)(off % OBJECTS_ALIGN);
 	uint8_t *data = sl->buf + shift; /* file offset off is at data[0] */
 	memmove(data, sl->buf, size);
-	int err = pwrite_in_full(sl->direct_fd, data + (start - off), (size_t)(end - start),
-				 (off_t)start);
+	int err = pwrite_sparse(sl->direct_fd, data + (start - off), (size_t)(end - start),
+				(off_t)start);
 	if (!err && start > off)
-		err = pwrite_in_full(sl->out_fd, data, (size_t)(start - off), (off_t)off);
+		err = pwrite_sparse(sl->out_fd, data, (size_t)(start - off), (off_t)off);
 	if (!err && off + size > end)
-		err = pwrite_in_full(sl->out_fd, data + (end - off), (size_t)(off + size - end),
-				     (off_t)end);
+		err = pwrite_sparse(sl->out_fd, data + (end - off), (size_t)(off + size - end),
+				    (off_t)end);
 	return err;
 }
 
@@ -716,21 +899,28 @@ static void get_work(struct pool_job *job)
 		return;
 	}
 	sl->err = seal_decrypt(sl->ref.key, sl->buf, len, sl->buf);
-	/* A tree's chunks are written by the calling thread, in order. */
-	if (!sl->err && sl->out_fd >= 0)
+	sl->zero = !sl->err && is_zero(sl->buf, sl->ref.size);
+	/* A tree's chunks are written by the calling thread, in order; a
+	 * file's zeros are its holes already. */
+	if (!sl->err && sl->out_fd >= 0 && !sl->zero)
 		sl->err = get_write(sl);
 }
 
 static int get_retire(struct get *g, struct slot *sl)
 {
+	int reused = sl->reused;
 	int err = slot_finish(sl);
 	if (err && g->failed && !g->failed->set) {
 		memcpy(g->failed->id, sl->ref.id, CHUNK_ID_LEN);
 		g->failed->set = 1;
 	}
+	if (!err && sl->zero && !reused)
+		zero_note(&g->zeros, &sl->ref);
 	/* Retired in stream order, so each chunk continues where the last
 	 * ended; after a failure the stream has a hole and nothing more goes. */
-	if (!err && g->tree && !g->broken)
+	if (!err && g->tree && !g->broken && sl->zero)
+		err = tree_writer_zeros(g->tree, sl->ref.size);
+	else if (!err && g->tree && !g->broken)
 		err = tree_writer_write(g->tree, sl->buf, sl->ref.size);
 	if (err)
 		g->broken = 1;
@@ -752,12 +942,19 @@ static int get_chunk(struct get *g, const struct chunk_ref *ref)
 		if (err)
 			return err;
 	}
-	sl->ref = *ref;
 	sl->off = g->off;
 	sl->out_fd = g->out_fd;
 	sl->direct_fd = g->direct_fd;
 	g->off += ref->size;
 	g->next = (g->next + 1) % g->ring.n;
+	/* The very chunk (id and key) read before as zeros is zeros again. */
+	const struct chunk_ref *z = zero_find(&g->zeros, ref->size);
+	if (z && !memcmp(z->id, ref->id, CHUNK_ID_LEN) &&
+	    !memcmp(z->key, ref->key, CHUNK_KEY_LEN)) {
+		slot_reuse(sl, ref);
+		return 0;
+	}
+	sl->ref = *ref;
 	slot_submit(sl);
 	return 0;
 }
@@ -791,32 +988,19 @@ static int get_chunks(struct get *g, const struct manifest *m)
 }
 
 /* Makes the finished temp file look like the original and puts it in place
- * (over an existing file only with how->replace). */
+ * (over an existing one only with how->replace). */
 static int get_finish(int fd, const struct manifest *m, const struct files_restore *how,
-		      const char *tmp, const char *out_path, const char *dir)
+		      struct restore_temp *tmp, const char *out_path)
 {
-	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = m->mtime}};
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT},
+				    {.tv_sec = m->mtime, .tv_nsec = m->mtime_ns}};
 	if (fchmod(fd, m->mode & how->mode_keep & 07777))
 		return -errno;
 	if (futimens(fd, times))
 		return -errno;
 	if (fsync(fd))
 		return -errno;
-	if (how->replace) {
-		struct stat st;
-		if (!lstat(out_path, &st) && S_ISDIR(st.st_mode))
-			return SHOAL_EEXIST;
-		if (rename(tmp, out_path))
-			return -errno;
-	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_path, RENAME_NOREPLACE)) {
-		if (errno != EINVAL && errno != ENOSYS)
-			return errno == EEXIST ? SHOAL_EEXIST : -errno;
-		/* A file system without RENAME_NOREPLACE: link, then unlink. */
-		if (link(tmp, out_path))
-			return errno == EEXIST ? SHOAL_EEXIST : -errno;
-		unlink(tmp);
-	}
-	return fsync_dir(dir);
+	return restore_temp_install(tmp, out_path, how->replace);
 }
 
 uint32_t files_mode_keep(uint32_t umask, enum files_preserve preserve)
@@ -829,6 +1013,80 @@ uint32_t files_mode_keep(uint32_t umask, enum files_preserve preserve)
 	default:
 		return 0777 & ~umask;
 	}
+}
+
+/* A directory manifest's entries: inline (version 1), or read one listing
+ * chunk at a time and checked record by record (version 2). */
+struct files_listing {
+	struct store *s;
+	const struct manifest *m;
+	struct files_failure *failed;
+	size_t next;  /* version 1: the next entry */
+	size_t chunk; /* version 2: the next listing chunk */
+	struct buf plain;
+	size_t pos;
+	struct manifest_listing_check check;
+	struct manifest_record_store store;
+};
+
+int files_listing_open(struct files_listing **out, struct store *s, const struct manifest *m,
+		       struct files_failure *failed)
+{
+	if (m->kind != MANIFEST_DIRECTORY)
+		return SHOAL_EPROTO;
+	struct files_listing *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->s = s;
+	l->m = m;
+	l->failed = failed;
+	manifest_listing_check_init(&l->check);
+	*out = l;
+	return 0;
+}
+
+int files_listing_next(struct files_listing *l, struct dir_entry *e)
+{
+	if (l->m->version != MANIFEST_VERSION_LISTED) {
+		if (l->next == l->m->nentries)
+			return 1;
+		*e = l->m->entries[l->next++];
+		return 0;
+	}
+	while (l->pos == l->plain.len) {
+		if (l->chunk == l->m->nlisting) {
+			int err = manifest_listing_check_end(&l->check, l->m->entry_count,
+							     l->m->size);
+			return err ? err : 1;
+		}
+		buf_setlen(&l->plain, 0);
+		l->pos = 0;
+		const struct chunk_ref *ref = &l->m->listing[l->chunk++];
+		int err = get_small(l->s, ref->id, ref->key, &l->plain, l->failed);
+		if (err)
+			return err;
+		if (l->plain.len != ref->size)
+			return SHOAL_EPROTO;
+	}
+	int err = manifest_record_decode(l->plain.data, l->plain.len, &l->pos, e, &l->store);
+	if (!err)
+		err = manifest_listing_check(&l->check, e);
+	if (!err && (l->check.count > l->m->entry_count || l->check.size > l->m->size))
+		err = SHOAL_EPROTO;
+	return err;
+}
+
+void files_listing_free(struct files_listing *l)
+{
+	if (!l)
+		return;
+	buf_release(&l->plain);
+	free(l);
+}
+
+static int listing_next(void *arg, struct dir_entry *e)
+{
+	return files_listing_next(arg, e);
 }
 
 /* files_get() of a directory manifest. */
@@ -844,9 +1102,16 @@ static int get_tree(struct store *s, const struct manifest *m, const char *out_p
 			.failed = failed};
 	if (progress)
 		progress->total = m->size;
-	int err = tree_writer_new(&g.tree, m, out_path, how->mode_keep);
+	struct files_listing *ls = NULL;
+	int err = files_listing_open(&ls, s, m, failed);
 	if (err)
 		return err;
+	struct tree_entries src = {.next = listing_next, .arg = ls};
+	/* Inline entries are checked before anything is created. */
+	err = tree_writer_new(&g.tree, m, m->version == MANIFEST_VERSION_LISTED ? &src : NULL,
+			      out_path, how->mode_keep, s->home, how->replace);
+	if (err)
+		goto out;
 	err = ring_init(&g.ring, s, get_work);
 	if (!err)
 		err = get_chunks(&g, m);
@@ -854,6 +1119,8 @@ static int get_tree(struct store *s, const struct manifest *m, const char *out_p
 	if (!err)
 		err = tree_writer_finish(g.tree);
 	tree_writer_free(g.tree);
+out:
+	files_listing_free(ls);
 	return err;
 }
 
@@ -861,7 +1128,7 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 	      const struct files_restore *how, struct progress *progress,
 	      struct files_failure *failed)
 {
-	static const struct files_restore exact = {.mode_keep = 07777, .replace = 1};
+	static const struct files_restore exact = {.mode_keep = 07777, .replace = 0};
 	struct manifest m;
 	struct stat st;
 	if (failed)
@@ -869,7 +1136,7 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 	if (!how)
 		how = &exact;
 	/* Refused before any work; the rename checks again. */
-	if (!lstat(out_path, &st) && (!how->replace || S_ISDIR(st.st_mode)))
+	if (!how->replace && !lstat(out_path, &st))
 		return SHOAL_EEXIST;
 	struct buf plain = BUF_INIT;
 	int err = get_small(s, cap->id, cap->key, &plain, failed);
@@ -883,17 +1150,21 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 		manifest_release(&m);
 		return err;
 	}
-	char dir[PATH_MAX], tmp[PATH_MAX + 64];
-	path_dirname(out_path, dir, sizeof(dir));
+	struct restore_temp tmp;
 	struct get g = {.s = s,
 			.size = m.size,
 			.progress = progress,
 			.out_fd = -1,
 			.direct_fd = -1,
 			.failed = failed};
-	g.out_fd = create_temp_file(dir, ".shoal-get-", 0600, tmp, sizeof(tmp));
+	/* Noted before it exists, so that a kill leaves nothing for good. */
+	err = restore_temp_note(s->home, out_path, &tmp);
+	if (err)
+		goto out;
+	g.out_fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (g.out_fd < 0) {
-		err = g.out_fd;
+		err = -errno;
+		restore_temp_forget(&tmp);
 		goto out;
 	}
 	if (progress)
@@ -903,20 +1174,22 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 		goto out;
 	}
 	/* Without direct I/O (tmpfs, say) every write goes through out_fd. */
-	g.direct_fd = open(tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	g.direct_fd = open(tmp.path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	err = ring_init(&g.ring, s, get_work);
 	if (!err)
 		err = get_chunks(&g, &m);
 	ring_release(&g.ring, s);
 	if (!err)
-		err = get_finish(g.out_fd, &m, how, tmp, out_path, dir);
+		err = get_finish(g.out_fd, &m, how, &tmp, out_path);
 out:
 	if (g.direct_fd >= 0)
 		close(g.direct_fd);
 	if (g.out_fd >= 0) {
 		close(g.out_fd);
-		if (err)
-			unlink(tmp);
+		if (err) {
+			unlink(tmp.path);
+			restore_temp_forget(&tmp);
+		}
 	}
 	manifest_release(&m);
 	return err;

@@ -77,6 +77,7 @@ int files_put_path(struct store *s, const char *path, const char *name, struct p
 struct files_put_report {
 	uint64_t files;			   /* regular files stored (1 for a plain file) */
 	uint64_t dirs;			   /* directories stored, the root not counted */
+	uint64_t links;			   /* symbolic links, hard links and FIFOs stored */
 	uint64_t skipped;		   /* entries left out (see files_put_path()) */
 	char skipped_path[TREE_PATH_SIZE]; /* the first of them, relative to the tree */
 	char where[TREE_PATH_SIZE];	   /* after a failure: the entry at fault relative
@@ -96,18 +97,49 @@ void files_put_report_warning(const struct files_put_report *report, char *out, 
 /* Reads and validates cap's manifest from the store into m (caller releases). */
 int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m);
 
+/* What a stored file or tree is, in short. */
+struct files_summary {
+	int directory;	/* a tree */
+	uint64_t size;	/* bytes of the file, or of the tree's files */
+	uint64_t files; /* regular files: 1 for a file, a tree's count */
+	uint64_t dirs;	/* a tree's directories, its root not counted */
+};
+
+/* Reads cap's manifest (and a tree's listing chunks) from the store and
+ * fills *out. Returns what
+ * files_read_manifest() does. */
+int files_summarize(struct store *s, const struct capability *cap, struct files_summary *out);
+
 /* Which chunk made a get fail, when one did. */
 struct files_failure {
 	int set;
 	uint8_t id[CHUNK_ID_LEN];
 };
 
+/* Reads a directory manifest's entries in order, in bounded memory: a
+ * version 1 manifest's inline ones, or a version 2 manifest's listing
+ * chunks one at a time, each record checked against the listing rules
+ * (proto/manifest.h) as it comes. */
+struct files_listing;
+
+/* Starts reading m's entries (m borrowed until files_listing_free());
+ * SHOAL_EPROTO when m is not a directory. failed (may be NULL) names a
+ * listing chunk that could not be read. */
+int files_listing_open(struct files_listing **out, struct store *s, const struct manifest *m,
+		       struct files_failure *failed);
+/* Yields the next entry into e (its strings last until the next call):
+ * 0, 1 after the last (when the count and size matched m's), or an error
+ * (SHOAL_EPROTO / SHOAL_ETOOBIG for a listing that breaks the rules, or
+ * the chunk's SHOAL_EMISSING / SHOAL_ECORRUPT / SHOAL_EDECRYPT). */
+int files_listing_next(struct files_listing *l, struct dir_entry *e);
+void files_listing_free(struct files_listing *l);
+
 /* How files_get() writes: which bits of the stored modes it keeps, and
  * whether an existing file at the output is replaced. */
 struct files_restore {
 	uint32_t mode_keep; /* 0777 & ~umask for an ordinary restore: no setuid,
 			     * setgid or sticky bit; 07777: exactly as stored */
-	int replace;	    /* 1: an existing file (never a directory) is replaced */
+	int replace;	    /* 1: an existing output (file or tree) is replaced */
 };
 
 /* What get --preserve-mode asked (the values of CtlGetRequest.Preserve). */
@@ -121,20 +153,22 @@ enum files_preserve {
 uint32_t files_mode_keep(uint32_t umask, enum files_preserve preserve);
 
 /*
- * Writes the file cap names to out_path atomically: a temp file beside it is
- * filled, fsynced and renamed; on any failure it is removed and out_path is
- * untouched. With how->replace 0 an existing out_path (checked before any
- * work, and again by the rename itself) gives SHOAL_EEXIST; with 1 a file
- * there is replaced, a directory still refused. how NULL means {07777, 1}:
- * the stored modes exactly, replacing (for tests and internal copies). A directory capability
- * restores its tree to out_path, which must not exist (SHOAL_EEXIST otherwise): a temp directory
- * beside it is filled (never following a link, never writing outside it), modes and mtimes set,
- * synced and renamed to out_path; on any failure it is removed and out_path
- * stays absent. Returns 0, SHOAL_EMISSING / SHOAL_ECORRUPT / SHOAL_EDECRYPT
- * when a chunk is absent, damaged or does not decrypt (failed, when not NULL,
- * then names that chunk), SHOAL_EPROTO / SHOAL_EVERSION / SHOAL_ETOOBIG when
- * the manifest is invalid (for a tree: an unsafe or inconsistent listing),
- * -EINTR when interrupted, or -errno.
+ * Writes the file cap names to out_path atomically: a temp file beside it
+ * (noted in the home first, see store/restores.h) is filled, fsynced and
+ * renamed; on any failure it is removed and out_path is untouched. With
+ * how->replace 0 an existing out_path (checked before any work, and again by
+ * the rename itself) gives SHOAL_EEXIST; with 1 whatever is there, a file or
+ * a directory tree, is replaced atomically (restore_temp_install()). how NULL
+ * means {07777, 0}: the stored modes exactly, never replacing (for tests and
+ * internal copies). A directory capability restores its tree the same way:
+ * a temp directory beside out_path is filled (never following a link, never
+ * writing outside it), modes and mtimes set, synced and put in place. A
+ * chunk that is all zeros is not written: the file keeps a hole there. Mtimes
+ * keep their nanoseconds. Returns 0, SHOAL_EMISSING / SHOAL_ECORRUPT /
+ * SHOAL_EDECRYPT when a chunk is absent, damaged or does not decrypt (failed,
+ * when not NULL, then names that chunk), SHOAL_EPROTO / SHOAL_EVERSION /
+ * SHOAL_ETOOBIG when the manifest is invalid (for a tree: an unsafe or
+ * inconsistent listing), -EINTR when interrupted, or -errno.
  */
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
 	      const struct files_restore *how, struct progress *progress,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto/hash.h"
+#include "store/restores.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -223,6 +224,11 @@ int store_open(struct store **out, const char *home, int flags)
 		if (err)
 			goto out;
 	}
+	/* Outputs of gets that were killed; only this process has the home. */
+	int swept = restore_temp_sweep(home);
+	if (swept < 0)
+		log_warnx("cannot read the notes of unfinished restores: %s",
+			  shoal_strerror(swept));
 	reserve_space(s);
 	/* Twice the CPUs: workers spend part of each job waiting on direct I/O
 	 * and fsync, and the others keep the cores busy meanwhile. */
@@ -262,6 +268,7 @@ struct verify_ctx {
 	store_bad_fn bad;
 	void *arg;
 	struct store_verify_report *report;
+	struct progress *progress;
 };
 
 static int verify_one(const uint8_t id[CHUNK_ID_LEN], void *arg)
@@ -281,7 +288,9 @@ static int verify_one(const uint8_t id[CHUNK_ID_LEN], void *arg)
 	if (err)
 		return err;
 	v->report->bytes += size;
-	return 0;
+	if (v->progress)
+		progress_add(v->progress, size);
+	return progress_cancelled(v->progress) ? -EINTR : 0;
 }
 
 /* A chunk row whose file is gone is as missing as a chunk with no row. */
@@ -312,9 +321,25 @@ static int report_missing(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *a
 
 int store_verify(struct store *s, store_bad_fn bad, void *arg, struct store_verify_report *report)
 {
+	return store_verify_progress(s, bad, arg, NULL, report);
+}
+
+int store_verify_progress(struct store *s, store_bad_fn bad, void *arg, struct progress *progress,
+			  struct store_verify_report *report)
+{
 	memset(report, 0, sizeof(*report));
-	struct verify_ctx v = {s, bad, arg, report};
+	struct verify_ctx v = {s, bad, arg, report, progress};
+	if (progress) {
+		uint64_t chunks = 0, bytes = 0;
+		index_chunk_stats(s->index, &chunks, &bytes);
+		progress->total = bytes;
+	}
 	int err = objects_iterate(&s->objects, verify_one, &v);
+	/* What the index lists and what is on disk can differ (a missing
+	 * chunk, an object no row names): once done, the total is what was
+	 * read. */
+	if (!err && progress)
+		progress->total = progress->done;
 	if (!err)
 		err = index_chunks_foreach(s->index, check_present, &v);
 	if (!err)

@@ -16,6 +16,7 @@
 #include "store/index.h"
 #include "store/objects.h"
 #include "util/pool.h"
+#include "util/progress.h"
 
 struct store {
 	char home[3000];
@@ -67,6 +68,13 @@ typedef void (*store_bad_fn)(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)
 /* Re-hashes every stored object and checks that every chunk a named file needs
  * is present. Fills report; returns 0 (even when chunks are bad) or -errno. */
 int store_verify(struct store *s, store_bad_fn bad, void *arg, struct store_verify_report *report);
+
+/* store_verify(), feeding progress (may be NULL) with the bytes re-hashed:
+ * its total starts as the bytes the index lists and, once every object was
+ * read, becomes what was read, so a finished verify ends at 100%. Stops with
+ * -EINTR when progress says to. */
+int store_verify_progress(struct store *s, store_bad_fn bad, void *arg, struct progress *progress,
+			  struct store_verify_report *report);
 
 /*
  * Inside a transaction the caller began: drops refs of manifests no name

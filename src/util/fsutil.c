@@ -3,10 +3,12 @@
  */
 #include "util/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -273,4 +275,139 @@ int read_file(const char *path, struct buf *out, size_t max)
 out:
 	close(fd);
 	return err;
+}
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+int remove_tree_at(int parent, const char *name)
+{
+	if (!unlinkat(parent, name, 0) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	int fd = openat(parent, name, DIR_FLAGS);
+	if (fd < 0 && errno == EACCES && !fchmodat(parent, name, 0700, 0))
+		fd = openat(parent, name, DIR_FLAGS);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0700);
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	int err = 0;
+	for (;;) {
+		/* Collect a batch of names, then remove them: removing while
+		 * reading may make readdir skip entries. */
+		struct buf names = BUF_INIT;
+		size_t count = 0;
+		rewinddir(dir);
+		struct dirent *de;
+		while ((de = readdir(dir)) && count < 4096) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			buf_add(&names, de->d_name, strlen(de->d_name) + 1);
+			count++;
+		}
+		const char *at = (const char *)names.data;
+		for (size_t i = 0; !err && i < count; i++, at += strlen(at) + 1)
+			err = remove_tree_at(dirfd(dir), at);
+		buf_release(&names);
+		if (err || count == 0)
+			break;
+	}
+	closedir(dir);
+	if (!err && unlinkat(parent, name, AT_REMOVEDIR))
+		err = -errno;
+	return err;
+}
+
+int is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	return n == 0 || (b[0] == 0 && !memcmp(b, b + 1, n - 1));
+}
+
+int pwrite_sparse(int fd, const void *p, size_t n, off_t off)
+{
+	const uint8_t *b = p;
+	size_t i = 0;
+	while (i < n) {
+		/* The rest of the block the byte at off + i is in. */
+		size_t blk =
+			DIRECT_IO_ALIGN - (size_t)((uint64_t)(off + (off_t)i) % DIRECT_IO_ALIGN);
+		if (blk > n - i)
+			blk = n - i;
+		if (is_zero(b + i, blk)) {
+			i += blk;
+			continue;
+		}
+		size_t start = i;
+		i += blk;
+		while (i < n) {
+			size_t next = n - i < DIRECT_IO_ALIGN ? n - i : DIRECT_IO_ALIGN;
+			if (is_zero(b + i, next))
+				break;
+			i += next;
+		}
+		int err = pwrite_in_full(fd, b + start, i - start, off + (off_t)start);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void sparse_reader_init(struct sparse_reader *r, int fd, uint64_t pos, uint64_t size)
+{
+	*r = (struct sparse_reader){.fd = fd, .pos = pos, .size = size, .seg_end = pos};
+}
+
+/* Finds the data or hole r->pos is in. */
+static void sparse_locate(struct sparse_reader *r)
+{
+	off_t data = lseek(r->fd, (off_t)r->pos, SEEK_DATA);
+	if (data < 0 && errno == ENXIO) {
+		/* No data from here to the end: a hole. */
+		r->seg_hole = 1;
+		r->seg_end = r->size;
+		return;
+	}
+	if (data < 0) {
+		r->plain = 1;
+		return;
+	}
+	if ((uint64_t)data > r->pos) {
+		r->seg_hole = 1;
+		r->seg_end = (uint64_t)data < r->size ? (uint64_t)data : r->size;
+		return;
+	}
+	off_t hole = lseek(r->fd, (off_t)r->pos, SEEK_HOLE);
+	if (hole < 0) {
+		r->plain = 1;
+		return;
+	}
+	r->seg_hole = 0;
+	r->seg_end = (uint64_t)hole > r->pos && (uint64_t)hole < r->size ? (uint64_t)hole : r->size;
+}
+
+ssize_t sparse_read(struct sparse_reader *r, void *p, size_t n)
+{
+	if (!r->plain && r->pos < r->size && r->pos >= r->seg_end)
+		sparse_locate(r);
+	if (!r->plain && r->pos < r->seg_end) {
+		uint64_t left = r->seg_end - r->pos;
+		if (n > left)
+			n = (size_t)left;
+		if (r->seg_hole) {
+			memset(p, 0, n);
+			r->pos += n;
+			return (ssize_t)n;
+		}
+	}
+	ssize_t got = pread(r->fd, p, n, (off_t)r->pos);
+	if (got > 0)
+		r->pos += (uint64_t)got;
+	return got;
 }

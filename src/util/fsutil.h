@@ -88,6 +88,45 @@ int read_file(const char *path, struct buf *out, size_t max);
 int create_temp_file(const char *dir, const char *prefix, mode_t mode, char *path_out,
 		     size_t path_size);
 
+/* Whether p[0..n) is all zero bytes: 1 or 0. */
+int is_zero(const void *p, size_t n);
+
+/*
+ * pwrite_in_full(), leaving out every DIRECT_IO_ALIGN block (at file offsets
+ * that are multiples of it) whose bytes in p are all zeros, so that the
+ * file keeps holes there. Only for a file that reads zeros wherever nothing
+ * is written yet: a new one, cut to its size. Writes that do happen are
+ * whole blocks where p's are, so a direct-I/O descriptor gets aligned ones.
+ */
+int pwrite_sparse(int fd, const void *p, size_t n, off_t off);
+
+/*
+ * Reads a regular file from an offset on, through its holes without reading
+ * them: SEEK_DATA and SEEK_HOLE tell where data is, and a hole gives zeros
+ * from memory. Where the file system cannot tell, every byte is read.
+ */
+struct sparse_reader {
+	int fd;		  /* borrowed */
+	uint64_t pos;	  /* the next byte to read */
+	uint64_t size;	  /* the file's size as the reading began */
+	uint64_t seg_end; /* the end of the data or hole pos is in */
+	int seg_hole;	  /* that segment is a hole */
+	int plain;	  /* SEEK_DATA unsupported: read everything */
+};
+
+/* Starts reading fd (a regular file of size bytes) at offset pos. */
+void sparse_reader_init(struct sparse_reader *r, int fd, uint64_t pos, uint64_t size);
+/* Like read(2) at r->pos: the count, 0 at the end of the file, or -1 with
+ * errno set. Past the size given, reads ordinarily (a file that grew). */
+ssize_t sparse_read(struct sparse_reader *r, void *p, size_t n);
+
+/*
+ * Removes name (in the directory open at parent) and everything under it,
+ * without following links; directories whose mode forbids it are made
+ * writable first. A missing name is fine. Recursion is as deep as the tree.
+ */
+int remove_tree_at(int parent, const char *name);
+
 /* Copies the directory part of path ("." when there is none) into out. */
 void path_dirname(const char *path, char *out, size_t out_size);
 

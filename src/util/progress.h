@@ -32,6 +32,9 @@ void progress_add(struct progress *p, uint64_t n);
 /* Draws the final state and ends the line (no-op when disabled). */
 void progress_finish(struct progress *p);
 
+/* Seconds since p started, rounded to milliseconds. */
+double progress_elapsed(const struct progress *p);
+
 /* Returns non-zero when the operation should stop: the user interrupted the
  * process, or p's cancel flag is set. p may be NULL. */
 int progress_cancelled(const struct progress *p);

@@ -224,7 +224,7 @@ ln got/existing got/existing.link
 ino=$(stat -c %i got/existing)
 shoal --home h get s4095 -o got/existing >out 2>err
 check_failed "get -o onto an existing file is refused" $?
-check_err1 "... in one line naming --force" err "already exists (--force replaces a file"
+check_err1 "... in one line naming --force" err "already exists (--force replaces it"
 check_eq "... leaving it as it was" old "$(cat got/existing)"
 get_cmp "get -o --force onto an existing file replaces its content" in/4095 s4095 got/existing \
 	--force

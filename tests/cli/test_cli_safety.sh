@@ -4,8 +4,8 @@
 # a sticky directory comes back under the asking CLI's umask, with no setuid,
 # setgid or sticky bit (the binary, run as nobody, is not root), whatever the
 # daemon's own umask; --preserve-mode gives the stored bits back (setuid and
-# setgid only to root); an existing file is kept unless --force, a directory
-# always. A directory put through the daemon warns of what it skipped in the
+# setgid only to root); an existing file or directory is kept unless
+# --force, which replaces either. A directory put through the daemon warns of what it skipped in the
 # same words as offline. The node's home is private: init makes it 0700 (an
 # existing empty one tightened), every file in it is 0600 or tighter, nobody
 # else can read the index, and the daemon refuses a home others may enter.
@@ -67,7 +67,7 @@ check_restores() {
 			"755 755 666 777 1777" "$(restored_modes "pub/$where-keep")"
 	fi
 
-	# An existing file is kept; --force replaces it; a directory never is.
+	# An existing file is kept; --force replaces it, and a directory too.
 	echo "precious" >"pub/$where-existing"
 	shoal --home home get shared.txt -o "pub/$where-existing" 2>exist.err
 	check_failed "$where: get onto an existing file is refused" $?
@@ -76,10 +76,14 @@ check_restores() {
 	shoal --home home get shared.txt -o "pub/$where-existing" --force 2>force.err
 	check_eq "$where: get --force replaces it" 0 $?
 	check_eq "... with the stored content" "anyone may write me" "$(cat "pub/$where-existing")"
-	mkdir -p "pub/$where-dir"
-	shoal --home home get shared.txt -o "pub/$where-dir" --force 2>dir.err
-	check_failed "$where: get --force onto a directory is refused" $?
+	mkdir -p "pub/$where-dir/sub"
+	echo old >"pub/$where-dir/sub/old"
+	shoal --home home get shared.txt -o "pub/$where-dir" 2>dir.err
+	check_failed "$where: get onto a directory is refused" $?
 	check_eq "... leaving it a directory" directory "$(stat -c %F "pub/$where-dir" | cut -d' ' -f1)"
+	shoal --home home get shared.txt -o "pub/$where-dir" --force 2>dir.err
+	check_eq "$where: get --force onto a directory replaces it" 0 $?
+	check_eq "... by the file" "anyone may write me" "$(cat "pub/$where-dir")"
 	ls -A pub | grep -q '^\.shoal-get-' && fail "$where: a temp file was left behind" ||
 		ok "$where: no temp file is left behind"
 }
@@ -101,12 +105,12 @@ fi
 # ---- warnings through the daemon -------------------------------------------------------
 mkdir -p odd
 echo a >odd/a
-ln -s a odd/link
-mkfifo odd/fifo
+python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('odd/sock')"
+echo x >"odd/trailing "
 # The offline words first, with no daemon on a second home.
 make_node home2 >/dev/null
 shoal --home home2 put odd --name odd-offline >/dev/null 2>offline.err
-check_eq "offline: a put skipping a link and a FIFO warns in one line" 1 "$(wc -l <offline.err)"
+check_eq "offline: a put skipping a socket and an invalid name warns in one line" 1 "$(wc -l <offline.err)"
 check "... saying what it skipped" grep -q '^shoal: warning: skipped 2 entries' offline.err
 shoal --home home put odd --name odd-daemon --replicas 1 >/dev/null 2>daemon.err
 check_eq "through the daemon: exactly the same warning" "$(cat offline.err)" "$(cat daemon.err)"

@@ -190,7 +190,7 @@ check_eq "... the empty directory too" "" "$(find gottree/empty/dir -mindepth 1 
 # Hostile directory manifests, made in node 6's store while its daemon is stopped.
 stop_nodes 6 # for mkbadtree
 declare -A badcap
-for k in valid dotdot inner-dotdot absolute; do
+for k in valid v2-valid dotdot inner-dotdot absolute v2-link-escape v2-hardlink-to-link; do
 	badcap[$k]=$("$MKBADTREE" n6 "$k" 2>&1)
 	check_match "mkbadtree stores a '$k' tree manifest in node 6's home" "$CAP_RE" "${badcap[$k]}"
 done
@@ -198,7 +198,7 @@ start_node 6 4
 check "node 6 restarts and rejoins" wait_for 15 mesh_up 2 4 5 6
 slash_x=$([ -e /x ] && echo before || echo none)
 mkdir w6 w4
-for k in dotdot inner-dotdot absolute; do
+for k in dotdot inner-dotdot absolute v2-link-escape v2-hardlink-to-link; do
 	shoal --home n6 get "bad-$k" -o w6/out >out 2>bad.err
 	check_failed "get of the '$k' tree on node 6 (through its daemon) fails" $?
 	check_err1 "... with one 'shoal: ' line about the manifest" bad.err manifest
@@ -211,6 +211,9 @@ check_eq "... and nothing was written: not in the output directories, not beside
 check_eq "... nor at /x" "$slash_x" "$([ -e /x ] && echo before || echo none)"
 shoal --home n4 get "${badcap[valid]}" -o w4/valid 2>/dev/null
 check_eq "control: the 'valid' tree from node 6 is restored on node 4" hello "$(cat w4/valid/a/x 2>&1)"
+shoal --home n4 get "${badcap[v2-valid]}" -o w4/v2-valid 2>/dev/null
+check_eq "... and the 'v2-valid' one, its listing chunk fetched too, with its link" \
+	"hello ../../x" "$(cat w4/v2-valid/a/x 2>&1) $(readlink w4/v2-valid/a/l)"
 
 # ---- 6. rm releases chunks on the holders ------------------------------------------------------
 gen_data fone $((6 * MiB)) dist-rm

@@ -6,7 +6,8 @@
  * manifest_decode() is broken alone and must give its documented error with
  * the output zeroed: versions, hash, kind, id and key lengths, chunk sizes,
  * chunks and lists together, sizes that do not add up, mode, ref counts, input
- * length. Truncations, random bytes and random mutations must never yield a
+ * length, mtime nanoseconds (a manifest without them decodes with 0).
+ * Truncations, random bytes and random mutations must never yield a
  * manifest that breaks the rules. Directory manifests: trees round-trip entry
  * for entry; every listing rule (unsafe or malformed paths, duplicates,
  * parents missing or late, sizes, modes, kinds, limits) is refused by the
@@ -87,6 +88,7 @@ static void assert_manifests_equal(const struct manifest *a, const struct manife
 	assert_true(a->size == b->size);
 	assert_int_equal(a->mode, b->mode);
 	assert_true(a->mtime == b->mtime);
+	assert_int_equal(a->mtime_ns, b->mtime_ns);
 	assert_int_equal(a->nchunks, b->nchunks);
 	assert_int_equal(a->nlists, b->nlists);
 	assert_refs_equal(a->chunks, b->chunks, a->nchunks);
@@ -101,6 +103,7 @@ static void assert_manifests_equal(const struct manifest *a, const struct manife
 		assert_int_equal(a->entries[i].kind, b->entries[i].kind);
 		assert_int_equal(a->entries[i].mode, b->entries[i].mode);
 		assert_true(a->entries[i].mtime == b->entries[i].mtime);
+		assert_int_equal(a->entries[i].mtime_ns, b->entries[i].mtime_ns);
 		assert_true(a->entries[i].size == b->entries[i].size);
 	}
 	if (a->nentries == 0)
@@ -405,13 +408,16 @@ static void test_decode_rejects_version_and_hash(void **state)
 {
 	(void)state;
 	struct crafted c;
-	const uint32_t versions[] = {0, 2, 3, 255, UINT32_MAX};
+	const uint32_t versions[] = {0, 3, 255, UINT32_MAX};
 
 	crafted_init(&c, 2, 0);
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		c.pb.version = versions[i];
 		assert_int_equal(crafted_decode(&c), SHOAL_EVERSION);
 	}
+	/* Version 2 is for directories with a listing only. */
+	c.pb.version = MANIFEST_VERSION_LISTED;
+	assert_int_equal(crafted_decode(&c), SHOAL_EPROTO);
 	c.pb.version = MANIFEST_VERSION;
 	c.pb.hash = (Shoal__HashAlg)1;
 	assert_int_equal(crafted_decode(&c), SHOAL_EVERSION);
@@ -549,6 +555,51 @@ static void test_decode_rejects_mode(void **state)
 	c.pb.mode = 07777;
 	assert_int_equal(crafted_decode(&c), 0);
 	crafted_release(&c);
+}
+
+/* mtime_ns: below 10^9, on the manifest and on every entry; a manifest
+ * written before the field existed decodes with 0. */
+static void test_mtime_ns(void **state)
+{
+	(void)state;
+	struct crafted c;
+	crafted_init(&c, 1, 0);
+	assert_int_equal(c.pb.mtime_ns, 0);
+	struct buf b = BUF_INIT;
+	struct manifest m;
+	crafted_pack(&c, &b);
+	assert_int_equal(decode(b.data, b.len, &m), 0);
+	assert_int_equal(m.mtime_ns, 0);
+	manifest_release(&m);
+	const uint32_t bad[] = {MANIFEST_NS_MAX, MANIFEST_NS_MAX + 1, UINT32_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c.pb.mtime_ns = bad[i];
+		assert_int_equal(crafted_decode(&c), SHOAL_EPROTO);
+	}
+	c.pb.mtime_ns = MANIFEST_NS_MAX - 1;
+	crafted_pack(&c, &b);
+	assert_int_equal(decode(b.data, b.len, &m), 0);
+	assert_int_equal(m.mtime_ns, MANIFEST_NS_MAX - 1);
+	manifest_release(&m);
+	crafted_release(&c);
+
+	/* The encoder refuses them too, appending nothing. */
+	struct manifest f = {.kind = MANIFEST_FILE, .mtime_ns = MANIFEST_NS_MAX};
+	buf_reset(&b);
+	assert_int_equal(manifest_encode(&f, &b), SHOAL_EPROTO);
+	assert_int_equal(b.len, 0);
+	struct dir_entry e[] = {
+		{.path = "f", .kind = MANIFEST_FILE, .mode = 0644, .mtime_ns = MANIFEST_NS_MAX},
+	};
+	struct manifest d = {.kind = MANIFEST_DIRECTORY, .entries = e, .nentries = 1};
+	assert_int_equal(manifest_encode(&d, &b), SHOAL_EPROTO);
+	assert_int_equal(b.len, 0);
+	e[0].mtime_ns = MANIFEST_NS_MAX - 1;
+	assert_int_equal(manifest_encode(&d, &b), 0);
+	assert_int_equal(decode(b.data, b.len, &m), 0);
+	assert_int_equal(m.entries[0].mtime_ns, MANIFEST_NS_MAX - 1);
+	manifest_release(&m);
+	buf_release(&b);
 }
 
 static void test_decode_rejects_too_many_refs(void **state)
@@ -858,8 +909,13 @@ static void test_chunklist_truncations(void **state)
  * sizes of make_refs(3, ...). */
 static const struct dir_entry tree[] = {
 	{.path = "a", .kind = MANIFEST_DIRECTORY, .mode = 0755, .mtime = 1700000000},
-	{.path = "a/b", .kind = MANIFEST_DIRECTORY, .mode = 0700, .mtime = 1},
-	{.path = "a/b/deep.txt", .kind = MANIFEST_FILE, .mode = 0644, .mtime = 2, .size = 1000},
+	{.path = "a/b", .kind = MANIFEST_DIRECTORY, .mode = 0700, .mtime = 1, .mtime_ns = 1},
+	{.path = "a/b/deep.txt",
+	 .kind = MANIFEST_FILE,
+	 .mode = 0644,
+	 .mtime = 2,
+	 .mtime_ns = 999999999,
+	 .size = 1000},
 	{.path = "a/empty", .kind = MANIFEST_FILE, .mode = 0600, .mtime = 3},
 	{.path = "a/x", .kind = MANIFEST_FILE, .mode = 0444, .mtime = -5, .size = 1007},
 	{.path = "c", .kind = MANIFEST_DIRECTORY, .mode = 0, .mtime = INT64_MIN},
@@ -885,7 +941,8 @@ static void test_dir_round_trip(void **state)
 {
 	(void)state;
 	/* Inline refs. */
-	struct manifest m = {.kind = MANIFEST_DIRECTORY, .mode = 0751, .mtime = 42};
+	struct manifest m = {
+		.kind = MANIFEST_DIRECTORY, .mode = 0751, .mtime = 42, .mtime_ns = 123456789};
 	m.entries = (struct dir_entry *)tree;
 	m.nentries = NTREE;
 	m.chunks = make_refs(3, 7);
@@ -1277,6 +1334,7 @@ int main(void)
 		cmocka_unit_test(test_dir_round_trip),
 		cmocka_unit_test(test_dir_rejects_bad_paths),
 		cmocka_unit_test(test_dir_rejects_bad_listings),
+		cmocka_unit_test(test_mtime_ns),
 		cmocka_unit_test(test_dir_path_limits),
 		cmocka_unit_test(test_dir_size_limits),
 		cmocka_unit_test(test_dir_decode_mutations),

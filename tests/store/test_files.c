@@ -6,7 +6,9 @@
  * damage, a wrong key or an unknown id makes a get fail with the right code, leaving neither
  * output nor temp file; bad output directories and directory inputs fail cleanly; a failed
  * or interrupted put binds nothing and keeps no chunk rows; rebinding a name releases the
- * old file. Files with more than
+ * old file. Sparse files: holes are not read on put and stay holes on get, zeros written
+ * out become holes too, and chunks of zeros cost one object; mtimes keep their
+ * nanoseconds. Files with more than
  * MANIFEST_INLINE_MAX chunks (ChunkLists) need over 4 GiB of input and are not tested here.
  * Each test gets a fresh node home and a scratch directory under /tmp, removed afterwards.
  */
@@ -545,16 +547,18 @@ static void test_failed_get_keeps_existing_output(void **state)
 	objects_path(&fx->s->objects, m.chunks[m.nchunks - 1].id, path, sizeof(path));
 	manifest_release(&m);
 	flip_byte(path, 7);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_ECORRUPT);
+	const struct files_restore replace = {.mode_keep = 07777, .replace = 1};
+	assert_int_equal(files_get(fx->s, &cap, out, &replace, NULL, NULL), SHOAL_ECORRUPT);
 	assert_same_content(out, copy);
 	struct stat st;
 	assert_int_equal(stat(out, &st), 0);
 	assert_int_equal(st.st_mtime, 1000000000);
 	assert_int_equal(count_entries(fx->work), entries);
 
-	/* A good get replaces it. */
+	/* A good get replaces it; without replace it is refused. */
 	flip_byte(path, 7);
-	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_EEXIST);
+	assert_int_equal(files_get(fx->s, &cap, out, &replace, NULL, NULL), 0);
 	work_path(fx, "file", path);
 	assert_same_content(path, out);
 	assert_int_equal(count_entries(fx->work), entries);
@@ -822,6 +826,74 @@ static void test_progress_counts_bytes(void **state)
 	assert_int_equal(p.done, size);
 }
 
+/* Bytes the file at path has allocated on disk. */
+static uint64_t allocated(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void test_sparse_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	char in[PATH_MAX], out[PATH_MAX];
+	work_path(fx, "sparse", in);
+	/* 256 MiB holding 1 MiB of data at 100 MiB, and an mtime with ns. */
+	int fd = open(in, O_RDWR | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(256 * MIB)), 0);
+	uint8_t *data = malloc(MIB);
+	assert_non_null(data);
+	uint64_t seed = 99;
+	for (size_t i = 0; i < MIB / 8; i++) {
+		uint64_t v = rng_next(&seed);
+		memcpy(data + 8 * i, &v, 8);
+	}
+	assert_int_equal(pwrite(fd, data, MIB, (off_t)(100 * MIB)), (ssize_t)MIB);
+	struct timespec times[2] = {{.tv_sec = 1600000000, .tv_nsec = 123456789},
+				    {.tv_sec = 1600000000, .tv_nsec = 123456789}};
+	assert_int_equal(futimens(fd, times), 0);
+	close(fd);
+	free(data);
+	int holes = allocated(in) < 4 * MIB; /* the file system keeps holes */
+
+	int before = count_objects(fx);
+	struct capability cap;
+	put_path(fx, in, "sparse", &cap);
+	/* The data's chunks, a few of zeros (one per size), the manifest. */
+	assert_true(count_objects(fx) - before <= 8);
+	work_path(fx, "sparse.out", out);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_same_content(in, out);
+	if (holes)
+		assert_true(allocated(out) <= 2 * MIB);
+	struct stat st;
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(st.st_mtim.tv_sec, 1600000000);
+	assert_int_equal(st.st_mtim.tv_nsec, 123456789);
+
+	/* Zeros written out (no holes in the source) come back as holes, and
+	 * cost one object (and the manifest). */
+	work_path(fx, "zeros", in);
+	fd = open(in, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	uint8_t *zeros = calloc(1, MIB);
+	assert_non_null(zeros);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(write(fd, zeros, MIB), (ssize_t)MIB);
+	close(fd);
+	free(zeros);
+	before = count_objects(fx);
+	put_path(fx, in, "zeros", &cap);
+	assert_true(count_objects(fx) - before <= 3);
+	work_path(fx, "zeros.out", out);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_same_content(in, out);
+	if (holes)
+		assert_true(allocated(out) <= 64 * 1024);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define P(f, label, param)                                       \
 	{                                                        \
@@ -855,6 +927,7 @@ int main(void)
 		T(test_get_into_missing_directory),
 		T(test_put_directory),
 		T(test_failed_put_binds_nothing),
+		T(test_sparse_round_trip),
 		T(test_interrupted_put_releases_chunks),
 		T(test_rebinding_releases_old_file),
 		T(test_progress_counts_bytes),

@@ -522,6 +522,7 @@ static void test_remove_name_releases_unshared_chunks(void **state)
 	assert_int_equal(count_objects(fx), all - one_file);
 	assert_int_equal(objects_exists(&fx->s->objects, b.id), 0);
 	assert_int_equal(index_chunk_has(fx->s->index, b.id), 0);
+	snprintf(out, sizeof(out), "%s/b.again", fx->work);
 	assert_int_equal(files_get(fx->s, &b, out, NULL, NULL, NULL), SHOAL_EMISSING);
 	snprintf(out, sizeof(out), "%s/c.out", fx->work);
 	assert_int_equal(files_get(fx->s, &c, out, NULL, NULL, NULL), 0);

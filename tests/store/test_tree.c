@@ -10,7 +10,9 @@
  * output nor temporary tree; a file that changes between the scan and the
  * read, a tree too deep and an unreadable directory fail the put cleanly,
  * binding nothing; the writer, fed a manifest directly (never decoded), refuses
- * "..", absolute and other unsafe entry paths before it writes anything.
+ * "..", absolute and other unsafe entry paths before it writes anything;
+ * mtimes keep their nanoseconds, sparse files stay sparse, and a get with
+ * replace puts a tree over an existing folder.
  * Each test gets a fresh node home and a scratch directory under /tmp.
  */
 #include <dirent.h>
@@ -160,10 +162,15 @@ static void assert_same_content(const char *a, const char *b)
 
 /*
  * Asserts that the tree at out mirrors the one at in: the same regular files
- * (bytes, mode, mtime) and directories (mode, mtime), and nothing else; what
- * in holds besides (links, FIFOs, sockets) must be absent from out. Returns
- * the number of entries compared.
+ * (bytes, mode, mtime), directories (mode, mtime), symbolic links (target)
+ * and FIFOs (mode), and nothing else; sockets and devices in in must be
+ * absent from out. Returns the number of entries compared.
  */
+static int stored_kind(mode_t mode)
+{
+	return S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode) || S_ISFIFO(mode);
+}
+
 static size_t assert_same_tree(const char *in, const char *out)
 {
 	struct stat si, so;
@@ -187,13 +194,23 @@ static size_t assert_same_tree(const char *in, const char *out)
 		struct stat sa, sb;
 		assert_int_equal(lstat(a, &sa), 0);
 		int there = lstat(b, &sb) == 0;
-		if (!S_ISREG(sa.st_mode) && !S_ISDIR(sa.st_mode)) {
+		if (!stored_kind(sa.st_mode)) {
 			assert_false(there);
 			continue;
 		}
 		assert_true(there);
 		count++;
-		if (S_ISDIR(sa.st_mode)) {
+		if (S_ISLNK(sa.st_mode)) {
+			char ta[PATH_MAX], tb[PATH_MAX];
+			assert_true(S_ISLNK(sb.st_mode));
+			ssize_t na = readlink(a, ta, sizeof(ta)), nb = readlink(b, tb, sizeof(tb));
+			assert_true(na > 0);
+			assert_int_equal(na, nb);
+			assert_memory_equal(ta, tb, (size_t)na);
+		} else if (S_ISFIFO(sa.st_mode)) {
+			assert_true(S_ISFIFO(sb.st_mode));
+			assert_int_equal(sa.st_mode & 07777, sb.st_mode & 07777);
+		} else if (S_ISDIR(sa.st_mode)) {
 			count += assert_same_tree(a, b);
 		} else {
 			assert_true(S_ISREG(sb.st_mode));
@@ -218,7 +235,7 @@ static size_t assert_same_tree(const char *in, const char *out)
 		struct stat sa;
 		snprintf(a, sizeof(a), "%s/%s", in, de->d_name);
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && !lstat(a, &sa) &&
-		    (S_ISREG(sa.st_mode) || S_ISDIR(sa.st_mode)))
+		    stored_kind(sa.st_mode))
 			here++;
 	}
 	closedir(d);
@@ -309,7 +326,10 @@ static void test_nested_round_trip(void **state)
 	assert_true(m.size == want);
 	assert_int_equal(m.mode, 0751);
 	assert_int_equal(m.mtime, 1400000005);
-	assert_int_equal(m.nentries, 14);
+	assert_int_equal(m.version, MANIFEST_VERSION_LISTED);
+	assert_int_equal(m.nentries, 0);
+	assert_true(m.entry_count == 14);
+	assert_int_equal(m.nlisting, 1);
 	const char *order[] = {"big.bin",
 			       "docs",
 			       "docs/a.txt",
@@ -324,8 +344,15 @@ static void test_nested_round_trip(void **state)
 			       "locked/secret",
 			       "setgid",
 			       "zero"};
-	for (size_t i = 0; i < 14; i++)
-		assert_string_equal(m.entries[i].path, order[i]);
+	struct files_listing *l;
+	assert_int_equal(files_listing_open(&l, fx->s, &m, NULL), 0);
+	struct dir_entry e;
+	for (size_t i = 0; i < 14; i++) {
+		assert_int_equal(files_listing_next(l, &e), 0);
+		assert_string_equal(e.path, order[i]);
+	}
+	assert_int_equal(files_listing_next(l, &e), 1);
+	files_listing_free(l);
 	manifest_release(&m);
 
 	struct index_name n;
@@ -367,19 +394,24 @@ static void test_empty_tree(void **state)
 	assert_int_equal(assert_same_tree(in, out), 0);
 }
 
-static void test_skips_special_files(void **state)
+static void test_links_and_special_files(void **state)
 {
 	struct fixture *fx = *state;
 	make_dir(fx, "in");
 	make_dir(fx, "in/sub");
+	make_dir(fx, "in/sub/empty");
 	make_file(fx, "in/sub/kept", 10, 1, 0644, 1600000000);
 	char path[PATH_MAX];
 	work_path(fx, "in/a-link", path);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
 	work_path(fx, "in/sub/dir-link", path);
 	assert_int_equal(symlink("..", path), 0);
+	work_path(fx, "in/sub/dangling", path);
+	assert_int_equal(symlink("no/such/file", path), 0);
+	work_path(fx, "in/sub/outside", path);
+	assert_int_equal(symlink("../../../../elsewhere", path), 0);
 	work_path(fx, "in/fifo", path);
-	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(mkfifo(path, 0640), 0);
 	work_path(fx, "in/sub/sock", path);
 	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(sock >= 0);
@@ -390,6 +422,11 @@ static void test_skips_special_files(void **state)
 	/* Names a tree cannot hold: a control character, an edge space. */
 	make_file(fx, "in/bad\x01name", 5, 2, 0644, 1600000000);
 	make_file(fx, "in/sub/trailing ", 5, 3, 0644, 1600000000);
+	/* Two names of one file, in different directories. */
+	char other[PATH_MAX];
+	work_path(fx, "in/sub/kept", path);
+	work_path(fx, "in/also-kept", other);
+	assert_int_equal(link(path, other), 0);
 
 	struct capability cap;
 	struct files_put_report report;
@@ -397,30 +434,90 @@ static void test_skips_special_files(void **state)
 	assert_int_equal(put_tree(fx, "in", "special", &report, &cap, &size), 0);
 	close(sock);
 	assert_int_equal(report.files, 1);
-	assert_int_equal(report.dirs, 1);
-	assert_int_equal(report.skipped, 6);
-	assert_string_equal(report.skipped_path, "a-link"); /* the first in order */
-	assert_true(size == 10);
+	assert_int_equal(report.dirs, 2);
+	assert_int_equal(report.links, 6); /* 4 symbolic, 1 FIFO, 1 hard */
+	assert_int_equal(report.skipped, 3);
+	assert_string_equal(report.skipped_path, "bad\x01name"); /* the first in order */
+	assert_true(size == 10);				 /* the data once */
 	char warning[256];
 	files_put_report_warning(&report, warning, sizeof(warning));
-	assert_non_null(strstr(warning, "skipped 6 entries"));
-	assert_non_null(strstr(warning, "'a-link'"));
+	assert_non_null(strstr(warning, "skipped 3 entries"));
+	assert_non_null(strstr(warning, "'bad\\x01name'"));
 
 	char in[PATH_MAX], out[PATH_MAX];
 	work_path(fx, "in", in);
 	work_path(fx, "out", out);
 	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
-	assert_int_equal(count_entries(out), 1);
-	work_path(fx, "out/sub", path);
-	assert_int_equal(count_entries(path), 1);
-	work_path(fx, "out/sub/kept", out);
-	work_path(fx, "in/sub/kept", in);
-	assert_same_content(in, out);
+	/* Links, the FIFO and the empty directory are back; the socket is not
+	 * (the comparison checks), nor the invalid names (gone from in now). */
+	struct stat in_st, sub_st;
+	char sub[PATH_MAX];
+	work_path(fx, "in/sub", sub);
+	assert_int_equal(lstat(in, &in_st), 0);
+	assert_int_equal(lstat(sub, &sub_st), 0);
+	work_path(fx, "in/bad\x01name", path);
+	assert_int_equal(unlink(path), 0);
+	work_path(fx, "in/sub/trailing ", path);
+	assert_int_equal(unlink(path), 0);
+	/* The unlinks must not change the folders' mtimes the put saw. */
+	struct timespec in_t[2] = {in_st.st_atim, in_st.st_mtim};
+	struct timespec sub_t[2] = {sub_st.st_atim, sub_st.st_mtim};
+	assert_int_equal(utimensat(AT_FDCWD, in, in_t, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, sub, sub_t, 0), 0);
+	work_path(fx, "out/bad\x01name", path);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(assert_same_tree(in, out), 9);
+	/* The hard link is one inode again; its first name in the listing is
+	 * "also-kept" (sorted first), the later one links to it. */
+	struct stat s1, s2;
+	work_path(fx, "out/also-kept", path);
+	assert_int_equal(lstat(path, &s1), 0);
+	work_path(fx, "out/sub/kept", path);
+	assert_int_equal(lstat(path, &s2), 0);
+	assert_true(s1.st_ino == s2.st_ino);
+	assert_int_equal(s2.st_nlink, 2);
 
 	/* A report without skips warns about nothing. */
 	memset(&report, 0, sizeof(report));
 	files_put_report_warning(&report, warning, sizeof(warning));
 	assert_string_equal(warning, "");
+}
+
+/* A listing of many entries spans several listing chunks and streams. */
+static void test_listing_spans_chunks(void **state)
+{
+	struct fixture *fx = *state;
+	make_dir(fx, "in");
+	char name[300], rel[400];
+	memset(name, 'n', 200);
+	for (int d = 0; d < 20; d++) {
+		snprintf(rel, sizeof(rel), "in/d%02d", d);
+		make_dir(fx, rel);
+		for (int f = 0; f < 400; f++) {
+			snprintf(name + 200, 100, "%04d", f);
+			snprintf(rel, sizeof(rel), "in/d%02d/%s", d, name);
+			make_file(fx, rel, (size_t)(f % 3), (uint64_t)(d * 1000 + f), 0644,
+				  1600000000);
+		}
+	}
+	struct capability cap;
+	struct files_put_report report;
+	uint64_t size;
+	assert_int_equal(put_tree(fx, "in", "wide", &report, &cap, &size), 0);
+	assert_int_equal(report.files, 8000);
+	struct manifest m = {0};
+	assert_int_equal(files_read_manifest(fx->s, &cap, &m), 0);
+	assert_true(m.entry_count == 8020);
+	/* About 1.8 MB of records: more than one chunk of at most 1 MiB. */
+	assert_true(m.nlisting >= 2);
+	for (size_t i = 0; i < m.nlisting; i++)
+		assert_true(m.listing[i].size <= MANIFEST_LISTING_CHUNK_MAX);
+	manifest_release(&m);
+	char in[PATH_MAX], out[PATH_MAX];
+	work_path(fx, "in", in);
+	work_path(fx, "out", out);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_int_equal(assert_same_tree(in, out), 8020);
 }
 
 static void test_many_small_files(void **state)
@@ -657,6 +754,39 @@ static void test_interrupted_get_leaves_nothing(void **state)
 
 /* ---- failing puts ---- */
 
+/* Reads the tree at root through a walk until the reader fails or ends. */
+static ssize_t read_tree(int root, size_t bufsize, const char *change, int how, size_t *total,
+			 char *where)
+{
+	struct tree_walk *w;
+	struct tree_reader *r;
+	assert_int_equal(tree_walk_new(&w, root, NULL, NULL), 0);
+	assert_int_equal(tree_reader_new(&r, w, NULL, NULL, NULL), 0);
+	uint8_t buf[1000];
+	ssize_t got;
+	*total = 0;
+	int changed = 0;
+	while ((got = tree_reader_read(r, buf, bufsize)) > 0) {
+		*total += (size_t)got;
+		/* Once b is open (a is 100 bytes), change it. */
+		if (how >= 0 && !changed && *total > 100) {
+			changed = 1;
+			if (how == 0) {
+				int fd = open(change, O_WRONLY | O_APPEND);
+				assert_true(fd >= 0);
+				assert_int_equal(write(fd, "more", 4), 4);
+				close(fd);
+			} else {
+				assert_int_equal(truncate(change, 120), 0);
+			}
+		}
+	}
+	snprintf(where, PATH_MAX, "%s", tree_reader_where(r));
+	tree_reader_free(r);
+	tree_walk_free(w);
+	return got;
+}
+
 static void test_file_changed_while_read(void **state)
 {
 	struct fixture *fx = *state;
@@ -664,61 +794,21 @@ static void test_file_changed_while_read(void **state)
 	make_file(fx, "in/a", 100, 1, 0644, 1600000000);
 	make_file(fx, "in/b", 200, 2, 0644, 1600000000);
 	make_file(fx, "in/c", 300, 3, 0644, 1600000000);
-	char path[PATH_MAX];
+	char path[PATH_MAX], where[PATH_MAX];
 	work_path(fx, "in", path);
 	int root = open(path, O_RDONLY | O_DIRECTORY);
 	assert_true(root >= 0);
-
-	/* Each way a file can change between the scan and the read. */
-	for (int change = 0; change < 4; change++) {
-		struct tree_scan t;
-		assert_int_equal(tree_scan(&t, root, NULL, NULL), 0);
-		assert_int_equal(t.nentries, 3);
-		assert_true(t.size == 600);
-		work_path(fx, "in/b", path);
-		if (change == 0) {
-			make_file(fx, "in/b", 201, 2, 0644, 1600000000); /* grew */
-		} else if (change == 1) {
-			make_file(fx, "in/b", 199, 2, 0644, 1600000000); /* shrank */
-		} else if (change == 2) {
-			assert_int_equal(unlink(path), 0); /* became a link */
-			assert_int_equal(symlink("a", path), 0);
-		} else {
-			assert_int_equal(unlink(path), 0); /* became a FIFO */
-			assert_int_equal(mkfifo(path, 0644), 0);
-		}
-		struct tree_reader *r;
-		assert_int_equal(tree_reader_new(&r, root, t.entries, t.nentries, NULL), 0);
-		uint8_t buf[1000];
-		ssize_t got;
-		size_t total = 0;
-		while ((got = tree_reader_read(r, buf, sizeof(buf))) > 0)
-			total += (size_t)got;
-		assert_int_equal(got, -EAGAIN);
-		assert_string_equal(tree_reader_where(r), "b");
-		assert_true(total >= 100);
-		tree_reader_free(r);
-		tree_scan_release(&t);
-		unlink(path);
+	work_path(fx, "in/b", path);
+	/* Unchanged, the stream is the three files. */
+	size_t total;
+	assert_int_equal(read_tree(root, 50, path, -1, &total, where), 0);
+	assert_int_equal(total, 600);
+	/* Growing or shrinking while being read (after the open) is caught. */
+	for (int how = 0; how < 2; how++) {
+		assert_int_equal(read_tree(root, 50, path, how, &total, where), -EAGAIN);
+		assert_string_equal(where, "b");
 		make_file(fx, "in/b", 200, 2, 0644, 1600000000);
 	}
-	/* Growing while being read (after the open) is caught too. */
-	struct tree_scan t;
-	assert_int_equal(tree_scan(&t, root, NULL, NULL), 0);
-	struct tree_reader *r;
-	assert_int_equal(tree_reader_new(&r, root, t.entries, t.nentries, NULL), 0);
-	uint8_t buf[150];
-	assert_int_equal(tree_reader_read(r, buf, sizeof(buf)), 100); /* a */
-	assert_int_equal(tree_reader_read(r, buf, sizeof(buf)), 150); /* b, opened */
-	work_path(fx, "in/b", path);
-	int fd = open(path, O_WRONLY | O_APPEND);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "more", 4), 4);
-	close(fd);
-	assert_int_equal(tree_reader_read(r, buf, sizeof(buf)), 50);
-	assert_int_equal(tree_reader_read(r, buf, sizeof(buf)), -EAGAIN);
-	tree_reader_free(r);
-	tree_scan_release(&t);
 	close(root);
 }
 
@@ -778,10 +868,13 @@ static void test_unreadable_directory(void **state)
 		int root = open(path, O_RDONLY | O_DIRECTORY);
 		if (root < 0 || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 			_exit(3);
-		struct tree_scan t;
-		int err = tree_scan(&t, root, NULL, NULL);
-		int ok = err == -EACCES && !strcmp(t.where, "closed");
-		tree_scan_release(&t);
+		struct tree_walk *w;
+		struct dir_entry e;
+		int err = tree_walk_new(&w, root, NULL, NULL);
+		while (!err)
+			err = tree_walk_next(w, &e);
+		int ok = err == -EACCES && !strcmp(tree_walk_stats(w)->where, "closed");
+		tree_walk_free(w);
 		_exit(ok ? 0 : 1);
 	}
 	int status = 0;
@@ -840,7 +933,7 @@ static int write_direct(const char *out, const char *const *dirs, size_t ndirs, 
 			     .entries = e,
 			     .nentries = ndirs + 1};
 	struct tree_writer *w = NULL;
-	int err = tree_writer_new(&w, &m, out, 07777);
+	int err = tree_writer_new(&w, &m, NULL, out, 07777, NULL, 0);
 	if (err)
 		return err;
 	if (!tree_writer_write(w, (const uint8_t *)"evil\n", (size_t)e[ndirs].size))
@@ -910,6 +1003,254 @@ static void test_writer_refuses_unsafe_paths(void **state)
 	assert_int_equal(count_all(fx->work), 5);
 }
 
+/* Restores entries e[0..n) through the writer (files get "evil!" each, in
+ * one stream) and returns the first error of new, write or finish. */
+static int write_entries(const char *out, struct dir_entry *e, size_t n)
+{
+	uint64_t size = 0;
+	for (size_t i = 0; i < n; i++)
+		size += e[i].size;
+	struct manifest m = {.kind = MANIFEST_DIRECTORY,
+			     .size = size,
+			     .mode = 0755,
+			     .mtime = 1500000000,
+			     .entries = e,
+			     .nentries = n};
+	struct tree_writer *w = NULL;
+	int err = tree_writer_new(&w, &m, NULL, out, 07777, NULL, 0);
+	for (uint64_t i = 0; !err && i < size; i++)
+		err = tree_writer_write(w, (const uint8_t *)"!", 1);
+	if (!err)
+		err = tree_writer_finish(w);
+	tree_writer_free(w);
+	return err;
+}
+
+static void test_writer_never_follows_links(void **state)
+{
+	struct fixture *fx = *state;
+	make_dir(fx, "outside");
+	make_file(fx, "outside/target", 3, 1, 0644, 1600000000);
+	char out[PATH_MAX], outside[PATH_MAX], target[PATH_MAX];
+	work_path(fx, "out", out);
+	work_path(fx, "outside", outside);
+	work_path(fx, "outside/target", target);
+#define F(p)                                                              \
+	{                                                                 \
+		.path = p, .kind = MANIFEST_FILE, .mode = 0644, .size = 1 \
+	}
+#define D(p)                                                        \
+	{                                                           \
+		.path = p, .kind = MANIFEST_DIRECTORY, .mode = 0755 \
+	}
+#define L(p, t)                                                                \
+	{                                                                      \
+		.path = p, .kind = MANIFEST_SYMLINK, .mode = 0777, .target = t \
+	}
+#define H(p, to)                                                               \
+	{                                                                      \
+		.path = p, .kind = MANIFEST_HARDLINK, .mode = 0644, .link = to \
+	}
+	struct {
+		const char *what;
+		struct dir_entry e[3];
+		size_t n;
+	} cases[] = {
+		{"a file through a link to an absolute directory", {L("a", outside), F("a/x")}, 2},
+		{"a directory through a link", {L("a", outside), D("a/d")}, 2},
+		{"a link through a link", {L("a", outside), L("a/l", "x")}, 2},
+		{"a file through a relative link", {D("d"), L("d/up", "../.."), F("d/up/x")}, 3},
+		{"a hard link through a link", {L("a", outside), H("h", "a/target")}, 2},
+		{"a hard link to a link", {L("a", target), H("h", "a")}, 2},
+		{"a hard link to a directory", {D("d"), H("h", "d")}, 2},
+		{"a hard link to a later entry", {H("h", "z"), F("z")}, 2},
+		{"a hard link to nothing", {H("h", "nowhere")}, 1},
+		{"a link over a file", {F("a"), L("a", outside)}, 2},
+		{"a file over a link", {L("a", target), F("a")}, 2},
+		{"a link with no target", {L("a", ""), F("b")}, 2},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err = write_entries(out, cases[i].e, cases[i].n);
+		if (err != SHOAL_EPROTO)
+			fail_msg("%s: %d (%s), want SHOAL_EPROTO", cases[i].what, err,
+				 shoal_strerror(err));
+		/* Nothing written: work holds outside/target alone, unchanged. */
+		if (count_all(fx->work) != 2)
+			fail_msg("%s: something was written", cases[i].what);
+		struct stat st;
+		assert_int_equal(stat(target, &st), 0);
+		assert_int_equal(st.st_size, 3);
+		assert_int_equal(st.st_nlink, 1);
+	}
+	/* Control: links, a FIFO and a hard link restore as such. */
+	struct dir_entry good[] = {D("d"),
+				   F("d/f"),
+				   H("d/g", "d/f"),
+				   L("d/l", "../x/../y"),
+				   {.path = "p", .kind = MANIFEST_FIFO, .mode = 0600}};
+	assert_int_equal(write_entries(out, good, 5), 0);
+	struct stat st, st2;
+	work_path(fx, "out/d/f", target);
+	assert_int_equal(lstat(target, &st), 0);
+	work_path(fx, "out/d/g", target);
+	assert_int_equal(lstat(target, &st2), 0);
+	assert_true(st.st_ino == st2.st_ino);
+	work_path(fx, "out/d/l", target);
+	char buf[64] = {0};
+	assert_int_equal(readlink(target, buf, sizeof(buf) - 1), 9);
+	assert_string_equal(buf, "../x/../y");
+	work_path(fx, "out/p", target);
+	assert_int_equal(lstat(target, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+#undef F
+#undef D
+#undef L
+#undef H
+}
+
+/* Bytes the file at path has allocated on disk. */
+static uint64_t allocated(const char *path)
+{
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* Sets work/rel's mtime to sec.ns, not following a link. */
+static void set_mtime_ns(const struct fixture *fx, const char *rel, time_t sec, long ns)
+{
+	char path[PATH_MAX];
+	work_path(fx, rel, path);
+	struct timespec times[2] = {{.tv_sec = sec, .tv_nsec = ns}, {.tv_sec = sec, .tv_nsec = ns}};
+	assert_int_equal(utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static void assert_mtime_ns(const struct fixture *fx, const char *rel, time_t sec, long ns)
+{
+	char path[PATH_MAX];
+	work_path(fx, rel, path);
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	if (st.st_mtim.tv_sec != sec || st.st_mtim.tv_nsec != ns)
+		fail_msg("%s: mtime %lld.%09ld, want %lld.%09ld", rel, (long long)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec, (long long)sec, ns);
+}
+
+/*
+ * Both branches' features at once in a version 2 tree: mtimes keep their
+ * nanoseconds through the listing records for files, directories, links,
+ * FIFOs and the root; a sparse file and a file of written zeros are read
+ * only where data is and come back with holes; and a get with replace puts
+ * the tree over an existing folder, leaving no temporary behind.
+ */
+static void test_sparse_ns_and_replace(void **state)
+{
+	struct fixture *fx = *state;
+	make_dir(fx, "in");
+	make_dir(fx, "in/sub");
+	char path[PATH_MAX];
+	/* 64 MiB holding 1 MiB of data at 10 MiB. */
+	work_path(fx, "in/sparse", path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(64 * MIB)), 0);
+	uint8_t *data = malloc(MIB);
+	assert_non_null(data);
+	uint64_t seed = 42;
+	for (size_t i = 0; i < MIB / 8; i++) {
+		uint64_t v = rng_next(&seed);
+		memcpy(data + 8 * i, &v, 8);
+	}
+	assert_int_equal(pwrite(fd, data, MIB, (off_t)(10 * MIB)), (ssize_t)MIB);
+	close(fd);
+	/* 8 MiB of zeros written out, then a little data. */
+	work_path(fx, "in/sub/zeros", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	memset(data, 0, MIB);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(write(fd, data, MIB), (ssize_t)MIB);
+	assert_int_equal(write(fd, "tail", 4), 4);
+	close(fd);
+	free(data);
+	work_path(fx, "in/sub/link", path);
+	assert_int_equal(symlink("../sparse", path), 0);
+	work_path(fx, "in/fifo", path);
+	assert_int_equal(mkfifo(path, 0640), 0);
+	set_mtime_ns(fx, "in/sparse", 1600000000, 1);
+	set_mtime_ns(fx, "in/sub/zeros", 1600000001, 999999999);
+	set_mtime_ns(fx, "in/sub/link", 1600000002, 123456789);
+	set_mtime_ns(fx, "in/fifo", 1600000003, 500000000);
+	set_mtime_ns(fx, "in/sub", 1600000004, 42);
+	set_mtime_ns(fx, "in", 1600000005, 777);
+	char in[PATH_MAX];
+	work_path(fx, "in/sparse", path);
+	int holes = allocated(path) < 4 * MIB; /* the file system keeps holes */
+	work_path(fx, "in", in);
+
+	struct capability cap;
+	uint64_t size;
+	uint64_t objects = indexed_chunks(fx);
+	assert_int_equal(put_tree(fx, "in", "mixed", NULL, &cap, &size), 0);
+	assert_true(size == 64 * MIB + 8 * MIB + 4);
+	/* Zeros cost a chunk per size, not one per chunk of zeros. */
+	assert_true(indexed_chunks(fx) - objects < 24);
+
+	/* The listing carries the nanoseconds. */
+	struct manifest m = {0};
+	assert_int_equal(files_read_manifest(fx->s, &cap, &m), 0);
+	assert_int_equal(m.version, MANIFEST_VERSION_LISTED);
+	assert_int_equal(m.mtime_ns, 777);
+	struct files_listing *l;
+	assert_int_equal(files_listing_open(&l, fx->s, &m, NULL), 0);
+	struct dir_entry e;
+	assert_int_equal(files_listing_next(l, &e), 0);
+	assert_string_equal(e.path, "fifo");
+	assert_int_equal(e.mtime_ns, 500000000);
+	files_listing_free(l);
+	manifest_release(&m);
+
+	/* The summary counts a listed tree's entries. */
+	struct files_summary sum;
+	assert_int_equal(files_summarize(fx->s, &cap, &sum), 0);
+	assert_true(sum.directory);
+	assert_int_equal(sum.files, 2);
+	assert_int_equal(sum.dirs, 1);
+
+	/* Over an existing folder: refused without replace, replaced with. */
+	make_dir(fx, "out");
+	make_file(fx, "out/old", 10, 1, 0644, 1600000000);
+	char out[PATH_MAX];
+	work_path(fx, "out", out);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_EEXIST);
+	const struct files_restore force = {.mode_keep = 07777, .replace = 1};
+	assert_int_equal(files_get(fx->s, &cap, out, &force, NULL, NULL), 0);
+	assert_int_equal(assert_same_tree(in, out), 5);
+	work_path(fx, "out/old", path);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(count_entries(fx->work), 2); /* in and out: no temporary */
+	char notes[PATH_MAX];
+	assert_true(snprintf(notes, sizeof(notes), "%s/restores", fx->home) < PATH_MAX);
+	DIR *d = opendir(notes);
+	if (d) {
+		closedir(d);
+		assert_int_equal(count_entries(notes), 0);
+	}
+
+	assert_mtime_ns(fx, "out/sparse", 1600000000, 1);
+	assert_mtime_ns(fx, "out/sub/zeros", 1600000001, 999999999);
+	assert_mtime_ns(fx, "out/sub/link", 1600000002, 123456789);
+	assert_mtime_ns(fx, "out/fifo", 1600000003, 500000000);
+	assert_mtime_ns(fx, "out/sub", 1600000004, 42);
+	assert_mtime_ns(fx, "out", 1600000005, 777);
+	if (holes) {
+		work_path(fx, "out/sparse", path);
+		assert_true(allocated(path) <= 2 * MIB);
+		work_path(fx, "out/sub/zeros", path);
+		assert_true(allocated(path) <= 64 * 1024);
+	}
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 #define P(f, label, param)                                       \
@@ -923,7 +1264,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_nested_round_trip),
 		T(test_empty_tree),
-		T(test_skips_special_files),
+		T(test_links_and_special_files),
+		T(test_listing_spans_chunks),
 		T(test_many_small_files),
 		T(test_put_path_of_a_file),
 		T(test_skips_own_home),
@@ -937,6 +1279,8 @@ int main(void)
 		T(test_too_deep),
 		T(test_unreadable_directory),
 		T(test_writer_refuses_unsafe_paths),
+		T(test_writer_never_follows_links),
+		T(test_sparse_ns_and_replace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

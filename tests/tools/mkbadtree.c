@@ -14,7 +14,11 @@
  *                           for "valid"), as seeds for fuzz/corpus/manifest
  *
  * KIND "valid" is a correct tree (a/, a/x), so the tests can tell that only
- * the paths make the others fail.
+ * the paths make the others fail. The kinds named "v2-..." are version 2
+ * manifests whose entries (symbolic links and hard links among them) are
+ * records in a listing chunk, stored like the data; "v2-valid" is their
+ * control. With --corpus their listing chunks go to DIR/bad-listing-KIND
+ * (DIR/valid-listing-v2-valid for the control).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,13 +42,16 @@ static const char data[] = "hello";
 
 struct entry {
 	const char *path;
-	int dir;
+	int kind; /* a Shoal__EntryKind: 0 file, 1 directory, 2 link, 4 hard link */
 	uint64_t size;
+	const char *target; /* a link's */
+	const char *link;   /* a hard link's */
 };
 
 struct kind {
 	const char *name;
 	struct entry entries[4];
+	int listed; /* version 2: the entries in a listing chunk */
 };
 
 /* Each has one file of DATA_LEN bytes, so its data is one chunk; "valid"
@@ -64,6 +71,20 @@ static const struct kind kinds[] = {
 	{"late-parent", {{"a/x", 0, DATA_LEN}, {"a", 1, 0}}},
 	{"file-parent", {{"f", 0, DATA_LEN}, {"f/x", 0, 0}}},
 	{"size-mismatch", {{"a", 1, 0}, {"a/x", 0, DATA_LEN + 1}}},
+	{"v2-valid", {{"a", 1, 0}, {"a/l", 2, 0, "../../x"}, {"a/x", 0, DATA_LEN}}, 1},
+	/* A link, then an entry through it. */
+	{"v2-link-escape", {{"a", 2, 0, ".."}, {"a/x", 0, DATA_LEN}}, 1},
+	{"v2-link-escape-absolute", {{"a", 2, 0, "/tmp"}, {"a/x", 0, DATA_LEN}}, 1},
+	{"v2-link-escape-nested",
+	 {{"d", 1, 0}, {"d/up", 2, 0, "../.."}, {"d/up/x", 0, DATA_LEN}},
+	 1},
+	/* A hard link to a link (to a file outside), and to nothing. */
+	{"v2-hardlink-to-link",
+	 {{"a", 2, 0, "/etc/passwd"}, {"h", 4, 0, NULL, "a"}, {"z", 0, DATA_LEN}},
+	 1},
+	{"v2-hardlink-dangling", {{"h", 4, 0, NULL, "nowhere"}, {"z", 0, DATA_LEN}}, 1},
+	{"v2-hardlink-dotdot", {{"h", 4, 0, NULL, "../x"}, {"z", 0, DATA_LEN}}, 1},
+	{"v2-duplicate", {{"a", 2, 0, "x"}, {"a", 0, DATA_LEN}}, 1},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -73,27 +94,65 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
-/* Packs kind k's manifest, its data chunk ref being ref, into out. */
-static void pack(const struct kind *k, const struct chunk_ref *ref, struct buf *out)
+static size_t fill_entries(const struct kind *k, Shoal__DirEntry pe[4], Shoal__DirEntry *pes[4])
 {
-	Shoal__ChunkRef pref = SHOAL__CHUNK_REF__INIT, *prefs[1] = {&pref};
+	size_t n = 0;
+	for (; n < 4 && k->entries[n].path; n++) {
+		const struct entry *e = &k->entries[n];
+		shoal__dir_entry__init(&pe[n]);
+		pe[n].path = (char *)e->path;
+		pe[n].kind = (Shoal__EntryKind)e->kind;
+		pe[n].mode = e->kind == 1 ? 0755 : 0644;
+		pe[n].mtime = 1700000000;
+		pe[n].size = e->size;
+		if (e->target) {
+			pe[n].target.data = (uint8_t *)e->target;
+			pe[n].target.len = strlen(e->target);
+		}
+		pe[n].link = (char *)e->link;
+		pes[n] = &pe[n];
+	}
+	return n;
+}
+
+/* Packs a listed kind's entries as a listing chunk into out. */
+static void pack_listing(const struct kind *k, struct buf *out)
+{
+	Shoal__DirEntry pe[4], *pes[4];
+	size_t n = fill_entries(k, pe, pes);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = shoal__dir_entry__get_packed_size(pes[i]);
+		uint8_t head[10];
+		size_t nhead = 0;
+		for (size_t v = len; nhead == 0 || v; v >>= 7)
+			head[nhead++] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+		buf_add(out, head, nhead);
+		buf_grow(out, len);
+		shoal__dir_entry__pack(pes[i], out->data + out->len);
+		buf_setlen(out, out->len + len);
+	}
+}
+
+static Shoal__ChunkRef ref_to_pb(const struct chunk_ref *ref)
+{
+	Shoal__ChunkRef pref = SHOAL__CHUNK_REF__INIT;
 	pref.id.data = (uint8_t *)ref->id;
 	pref.id.len = CHUNK_ID_LEN;
 	pref.key.data = (uint8_t *)ref->key;
 	pref.key.len = CHUNK_KEY_LEN;
 	pref.size = ref->size;
+	return pref;
+}
+
+/* Packs kind k's manifest, its data chunk ref being ref (and its listing
+ * chunk's listing, for a listed kind), into out. */
+static void pack(const struct kind *k, const struct chunk_ref *ref, const struct chunk_ref *listing,
+		 struct buf *out)
+{
+	Shoal__ChunkRef pref = ref_to_pb(ref), *prefs[1] = {&pref};
+	Shoal__ChunkRef lref, *lrefs[1] = {&lref};
 	Shoal__DirEntry pe[4], *pes[4];
-	size_t n = 0;
-	for (; n < 4 && k->entries[n].path; n++) {
-		shoal__dir_entry__init(&pe[n]);
-		pe[n].path = (char *)k->entries[n].path;
-		pe[n].kind = k->entries[n].dir ? SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY
-					       : SHOAL__ENTRY_KIND__ENTRY_KIND_FILE;
-		pe[n].mode = k->entries[n].dir ? 0755 : 0644;
-		pe[n].mtime = 1700000000;
-		pe[n].size = k->entries[n].size;
-		pes[n] = &pe[n];
-	}
+	size_t n = fill_entries(k, pe, pes);
 	Shoal__Manifest m = SHOAL__MANIFEST__INIT;
 	m.version = MANIFEST_VERSION;
 	m.kind = SHOAL__ENTRY_KIND__ENTRY_KIND_DIRECTORY;
@@ -102,8 +161,16 @@ static void pack(const struct kind *k, const struct chunk_ref *ref, struct buf *
 	m.mtime = 1700000000;
 	m.n_chunks = 1;
 	m.chunks = prefs;
-	m.n_entries = n;
-	m.entries = pes;
+	if (k->listed) {
+		lref = ref_to_pb(listing);
+		m.version = MANIFEST_VERSION_LISTED;
+		m.n_listing = 1;
+		m.listing = lrefs;
+		m.entry_count = n;
+	} else {
+		m.n_entries = n;
+		m.entries = pes;
+	}
 	size_t len = shoal__manifest__get_packed_size(&m);
 	buf_grow(out, len);
 	shoal__manifest__pack(&m, out->data + out->len);
@@ -133,13 +200,18 @@ static int store_kind(const char *home, const struct kind *k)
 	int err = store_open(&s, home, STORE_NOWAIT);
 	if (err)
 		return fail("cannot open the store", err);
-	struct chunk_ref data_ref, manifest_ref;
+	struct chunk_ref data_ref, listing_ref = {0}, manifest_ref;
 	struct buf plain = BUF_INIT;
 	err = index_begin(s->index);
 	if (!err)
 		err = put_chunk(s, (const uint8_t *)data, DATA_LEN, &data_ref);
+	if (!err && k->listed) {
+		pack_listing(k, &plain);
+		err = put_chunk(s, plain.data, plain.len, &listing_ref);
+		buf_setlen(&plain, 0);
+	}
 	if (!err) {
-		pack(k, &data_ref, &plain);
+		pack(k, &data_ref, &listing_ref, &plain);
 		err = put_chunk(s, plain.data, plain.len, &manifest_ref);
 	}
 	struct capability cap;
@@ -153,6 +225,8 @@ static int store_kind(const char *home, const struct kind *k)
 		err = index_ref_add(s->index, cap.id, cap.id);
 	if (!err)
 		err = index_ref_add(s->index, cap.id, data_ref.id);
+	if (!err && k->listed)
+		err = index_ref_add(s->index, cap.id, listing_ref.id);
 	if (!err)
 		err = index_name_set(s->index, &n);
 	if (!err)
@@ -177,8 +251,14 @@ static int write_corpus(const char *dir)
 	for (size_t i = 0; i < NKINDS; i++) {
 		struct buf plain = BUF_INIT;
 		char path[4096];
-		pack(&kinds[i], &ref, &plain);
-		if (i == 0)
+		if (kinds[i].listed)
+			pack_listing(&kinds[i], &plain);
+		else
+			pack(&kinds[i], &ref, NULL, &plain);
+		if (kinds[i].listed)
+			snprintf(path, sizeof(path), "%s/%s-listing-%s", dir,
+				 strstr(kinds[i].name, "valid") ? "valid" : "bad", kinds[i].name);
+		else if (i == 0)
 			snprintf(path, sizeof(path), "%s/valid-dir-manifest", dir);
 		else
 			snprintf(path, sizeof(path), "%s/bad-dir-manifest-%s", dir, kinds[i].name);

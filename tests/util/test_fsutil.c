@@ -5,7 +5,10 @@
  * counts them), bounded whole-file reads, recursive mkdir, unique temp files,
  * path_dirname, and the full-transfer read/write helpers, including
  * read_in_full on a pipe that can only deliver a little at a time and one
- * that a signal interrupts. Each test runs in its own mkdtemp directory under
+ * that a signal interrupts; the sparse helpers (is_zero, pwrite_sparse
+ * leaving blocks of zeros as holes, sparse_read giving a file's bytes
+ * without reading its holes, also past the size it began with) and
+ * remove_tree_at. Each test runs in its own mkdtemp directory under
  * /tmp, removed afterwards.
  */
 #include <dirent.h>
@@ -517,6 +520,131 @@ static void test_fsync_dir(void **state)
 	assert_int_equal(fsync_dir(path), -ENOTDIR);
 }
 
+static void test_is_zero(void **state)
+{
+	(void)state;
+	uint8_t b[8192] = {0};
+	assert_true(is_zero(b, 0));
+	assert_true(is_zero(b, sizeof(b)));
+	b[8191] = 1;
+	assert_false(is_zero(b, sizeof(b)));
+	assert_true(is_zero(b, 8191));
+	b[0] = 1;
+	assert_false(is_zero(b, 1));
+}
+
+/* Blocks allocated for the file at path, in 512-byte units. */
+static long long blocks_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return (long long)st.st_blocks;
+}
+
+static void test_pwrite_sparse(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	join(fx->dir, "sparse", path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	const size_t size = 64 * DIRECT_IO_ALIGN;
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	/* 40 blocks of zeros with data in blocks 3 and 20, and 10 bytes
+	 * straddling blocks 30 and 31, written from offset 100 on. */
+	size_t n = 40 * DIRECT_IO_ALIGN;
+	uint8_t *p = calloc(1, n);
+	assert_non_null(p);
+	memset(p + 3 * DIRECT_IO_ALIGN, 'a', DIRECT_IO_ALIGN);
+	memset(p + 20 * DIRECT_IO_ALIGN + 7, 'b', 3);
+	memset(p + 31 * DIRECT_IO_ALIGN - 105, 'c', 10);
+	assert_int_equal(pwrite_sparse(fd, p, n, 100), 0);
+	uint8_t *back = malloc(size);
+	assert_non_null(back);
+	assert_int_equal(pread_exact(fd, back, size, 0), 0);
+	assert_true(is_zero(back, 100));
+	assert_memory_equal(back + 100, p, n);
+	assert_true(is_zero(back + 100 + n, size - 100 - n));
+	close(fd);
+	/* At most the 5 blocks touched by data were written (where the file
+	 * system keeps holes at all). */
+	long long written = blocks_of(path) * 512 / DIRECT_IO_ALIGN;
+	assert_true(written <= 5 || written >= 64);
+	free(p);
+	free(back);
+}
+
+static void test_sparse_read(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	join(fx->dir, "holes", path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	/* 8 MiB: a hole, data at 2 MiB, a hole, data at the end. */
+	const size_t size = 8u << 20;
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	assert_int_equal(pwrite_in_full(fd, "middle", 6, 2 << 20), 0);
+	assert_int_equal(pwrite_in_full(fd, "end", 3, (off_t)size - 3), 0);
+	uint8_t *want = calloc(1, size), *got = malloc(size);
+	assert_non_null(want);
+	assert_non_null(got);
+	memcpy(want + (2 << 20), "middle", 6);
+	memcpy(want + size - 3, "end", 3);
+	struct sparse_reader r;
+	sparse_reader_init(&r, fd, 0, size);
+	size_t at = 0;
+	for (;;) {
+		/* Odd lengths, so reads straddle the segments. */
+		ssize_t k = sparse_read(&r, got + at, size - at < 77777 ? size - at : 77777);
+		assert_true(k >= 0);
+		if (k == 0)
+			break;
+		at += (size_t)k;
+	}
+	assert_int_equal(at, size);
+	assert_memory_equal(got, want, size);
+	/* From an offset, and past the size the reading began with. */
+	assert_int_equal(pwrite_in_full(fd, "grown", 5, (off_t)size), 0);
+	sparse_reader_init(&r, fd, size - 3, size);
+	assert_int_equal(sparse_read(&r, got, 100), 3);
+	assert_memory_equal(got, "end", 3);
+	assert_int_equal(sparse_read(&r, got, 100), 5);
+	assert_memory_equal(got, "grown", 5);
+	assert_int_equal(sparse_read(&r, got, 100), 0);
+	close(fd);
+	free(want);
+	free(got);
+}
+
+static void test_remove_tree_at(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX], inner[PATH_MAX], outside[PATH_MAX];
+	join(fx->dir, "outside", outside);
+	assert_int_equal(write_file_atomic(outside, "keep", 4, 0600), 0);
+	join(fx->dir, "t/a/b", path);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	join(fx->dir, "t/a/b/file", inner);
+	assert_int_equal(write_file_atomic(inner, "x", 1, 0600), 0);
+	join(fx->dir, "t/link", inner);
+	assert_int_equal(symlink(outside, inner), 0);
+	join(fx->dir, "t/a", path);
+	assert_int_equal(chmod(path, 0500), 0); /* made writable to empty it */
+	int dir = open(fx->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dir >= 0);
+	assert_int_equal(remove_tree_at(dir, "t"), 0);
+	assert_int_equal(remove_tree_at(dir, "t"), 0); /* gone: fine */
+	join(fx->dir, "t", path);
+	assert_int_equal(access(path, F_OK), -1);
+	/* The link went, not what it pointed to. */
+	struct buf b = BUF_INIT;
+	assert_int_equal(read_file(outside, &b, 100), 0);
+	assert_int_equal(b.len, 4);
+	buf_release(&b);
+	close(dir);
+}
+
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -534,6 +662,10 @@ int main(void)
 		cmocka_unit_test(test_read_in_full_pipe),
 		TEST(test_pread_pwrite),
 		TEST(test_fsync_dir),
+		cmocka_unit_test(test_is_zero),
+		TEST(test_pwrite_sparse),
+		TEST(test_sparse_read),
+		TEST(test_remove_tree_at),
 		/* Last: it leaves the interruption flag set. */
 		cmocka_unit_test(test_read_in_full_signals),
 	};
