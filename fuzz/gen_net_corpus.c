@@ -289,6 +289,8 @@ static void envelope_seeds(void)
 	Shoal__CtlPutRequest put = SHOAL__CTL_PUT_REQUEST__INIT;
 	Shoal__CtlGetRequest get = SHOAL__CTL_GET_REQUEST__INIT;
 	Shoal__CtlRmRequest rm = SHOAL__CTL_RM_REQUEST__INIT;
+	Shoal__CtlVersionsRequest versions_req = SHOAL__CTL_VERSIONS_REQUEST__INIT;
+	Shoal__CtlPruneRequest prune = SHOAL__CTL_PRUNE_REQUEST__INIT;
 	req.request_id = 1;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_STATUS;
 	req.status = &status_req;
@@ -312,6 +314,26 @@ static void envelope_seeds(void)
 	req.req_case = SHOAL__CTL_REQUEST__REQ_RM;
 	req.rm = &rm;
 	emit_msg("valid-ctl-rm", &req.base);
+	rm.version = 3;
+	emit_msg("valid-ctl-rm-version", &req.base);
+	get.version = 2;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_GET;
+	emit_msg("valid-ctl-get-version", &req.base);
+	versions_req.name = "report.pdf";
+	req.req_case = SHOAL__CTL_REQUEST__REQ_VERSIONS;
+	req.versions = &versions_req;
+	emit_msg("valid-ctl-versions", &req.base);
+	versions_req.name = "";
+	emit_msg("bad-ctl-versions-no-name", &req.base);
+	prune.name = "";
+	prune.keep_last = 2;
+	prune.keep_daily = 7;
+	prune.dry_run = 1;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_PRUNE;
+	req.prune = &prune;
+	emit_msg("valid-ctl-prune", &req.base);
+	prune.keep_weekly = 2000000;
+	emit_msg("bad-ctl-prune-keep", &req.base);
 
 	/* Control replies. */
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
@@ -325,6 +347,9 @@ static void envelope_seeds(void)
 	Shoal__CtlBadChunk bad = SHOAL__CTL_BAD_CHUNK__INIT;
 	Shoal__CtlBadChunk *bad_ptrs[1] = {&bad};
 	Shoal__CtlVerify verify = SHOAL__CTL_VERIFY__INIT;
+	Shoal__CtlVersion version = SHOAL__CTL_VERSION__INIT;
+	Shoal__CtlVersion *version_ptrs[1] = {&version};
+	Shoal__CtlVersions versions = SHOAL__CTL_VERSIONS__INIT;
 	rep.request_id = 1;
 	status.node_id = bin(id_a, WIRE_ID_LEN);
 	status.listen_addr = "0.0.0.0:7400";
@@ -360,6 +385,21 @@ static void envelope_seeds(void)
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY_VERIFY;
 	rep.verify = &verify;
 	emit_msg("valid-ctl-reply-verify", &rep.base);
+	version.name = "report.pdf";
+	version.version = 2;
+	version.size = 123456;
+	version.capability = "shoal:aaaa:bbbb";
+	version.copies = 3;
+	version.wanted = 3;
+	versions.versions = version_ptrs;
+	versions.n_versions = 1;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_VERSIONS;
+	rep.versions = &versions;
+	emit_msg("valid-ctl-reply-versions", &rep.base);
+	versions.removed = 1;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_PRUNED;
+	rep.pruned = &versions;
+	emit_msg("valid-ctl-reply-pruned", &rep.base);
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY__NOT_SET;
 	rep.err = SHOAL_ENOTFOUND;
 	rep.text = "no file named 'x'";

@@ -32,6 +32,7 @@
 #include "store/files.h"
 #include "store/index.h"
 #include "store/store.h"
+#include "store/versions.h"
 #include "util/progress.h"
 
 struct backend_ops;
@@ -73,6 +74,7 @@ struct backend_get {
 	uint32_t umask;		       /* the CLI's umask, applied to stored modes */
 	enum files_preserve preserve;  /* --preserve-mode, and whether root asked */
 	int replace;		       /* --force: an existing file is replaced */
+	uint32_t version;	       /* a name's version (0: the newest) */
 	struct progress *progress;     /* fed and finished by the get */
 	struct backend_result *result; /* filled on success; may be NULL */
 };
@@ -89,6 +91,14 @@ struct backend_verify {
  * none). */
 typedef int (*backend_name_fn)(const struct index_name *n, const uint8_t *owner,
 			       const char *owner_nick, void *arg);
+
+/* One version of a name (versions, prune): copies as the index knows
+ * them (see index_manifest_copies()); kept: a prune keeps it. */
+struct backend_version {
+	struct index_name v;
+	int kept;
+};
+typedef int (*backend_version_fn)(const struct backend_version *v, void *arg);
 
 /* One chunk of a located file: its id, stored size and the n nodes holding
  * it (NODE_ID_LEN bytes each, members up and this node), with their
@@ -118,8 +128,17 @@ struct backend_ops {
 	/* Calls fn for each stored name, in order; with network, for each entry
 	 * of the network catalog (daemon only). */
 	int (*ls)(struct backend *b, int network, backend_name_fn fn, void *arg);
-	/* Forgets name: SHOAL_ENOTFOUND when it names nothing. */
-	int (*rm)(struct backend *b, const char *name);
+	/* Forgets name (version 0: with all its versions), or one version of
+	 * it: SHOAL_ENOTFOUND when it names nothing. */
+	int (*rm)(struct backend *b, const char *name, uint32_t version);
+	/* Calls fn for each version of name, newest first: SHOAL_ENOTFOUND
+	 * when the name has none. */
+	int (*versions)(struct backend *b, const char *name, backend_version_fn fn, void *arg);
+	/* Applies keep to the versions of name (NULL: every name), calling fn
+	 * for each, and (unless dry_run) removes those no rule keeps; *removed
+	 * gets how many. SHOAL_ENOTFOUND when name does not exist. */
+	int (*prune)(struct backend *b, const char *name, const struct retention *keep, int dry_run,
+		     backend_version_fn fn, void *arg, uint64_t *removed);
 	/* Re-hashes every stored chunk, calling bad for each corrupt or missing
 	 * one, feeding and finishing pr (may be NULL), and fills *report; with
 	 * repair (daemon only) replaces them from other nodes. 0 even when

@@ -133,6 +133,7 @@ static int daemon_get(struct backend *b, const struct backend_get *g, struct fil
 	get.umask = g->umask;
 	get.replace = g->replace;
 	get.preserve = (Shoal__CtlGetRequest__Preserve)g->preserve;
+	get.version = g->version;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_GET;
 	req.get = &get;
 	Shoal__CtlReply *rep;
@@ -145,7 +146,8 @@ static int daemon_get(struct backend *b, const struct backend_get *g, struct fil
 	}
 	/* A name the catalog could not resolve: the daemon says why (which
 	 * owners, or which owner is unknown). */
-	if (err == SHOAL_EAMBIGUOUS || (err == SHOAL_ENOTFOUND && strchr(target, '@')))
+	if (err == SHOAL_EAMBIGUOUS ||
+	    (err == SHOAL_ENOTFOUND && (strchr(target, '@') || g->version)))
 		err = reply_failed(rep, "cannot resolve the name");
 	if (!err)
 		take_transfer(rep, g->result);
@@ -174,7 +176,9 @@ static int daemon_ls(struct backend *b, int network, backend_name_fn fn, void *a
 		struct index_name n = {.size = x->size,
 				       .created = x->created,
 				       .wanted = x->wanted,
-				       .copies = x->copies};
+				       .copies = x->copies,
+				       .version = x->version,
+				       .versions = x->versions};
 		snprintf(n.name, sizeof(n.name), "%s", x->name);
 		snprintf(n.cap, sizeof(n.cap), "%s", x->capability);
 		ret = fn(&n, x->owner.len == NODE_ID_LEN ? x->owner.data : NULL,
@@ -184,11 +188,12 @@ static int daemon_ls(struct backend *b, int network, backend_name_fn fn, void *a
 	return ret;
 }
 
-static int daemon_rm(struct backend *b, const char *name)
+static int daemon_rm(struct backend *b, const char *name, uint32_t version)
 {
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
 	Shoal__CtlRmRequest rm = SHOAL__CTL_RM_REQUEST__INIT;
 	rm.name = (char *)name;
+	rm.version = version;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_RM;
 	req.rm = &rm;
 	Shoal__CtlReply *rep;
@@ -198,6 +203,75 @@ static int daemon_rm(struct backend *b, const char *name)
 	int err = rep->err;
 	shoal__ctl_reply__free_unpacked(rep, NULL);
 	return err;
+}
+
+/* Hands each version of a versions or prune reply to fn. */
+static int each_version(const Shoal__CtlVersions *list, backend_version_fn fn, void *arg)
+{
+	int ret = 0;
+	for (size_t i = 0; !ret && i < list->n_versions; i++) {
+		const Shoal__CtlVersion *x = list->versions[i];
+		struct backend_version bv = {
+			.v = {.size = x->size,
+			      .created = x->created,
+			      .version = x->version,
+			      .wanted = x->wanted,
+			      .copies = x->copies},
+			.kept = x->kept,
+		};
+		snprintf(bv.v.name, sizeof(bv.v.name), "%s", x->name);
+		snprintf(bv.v.cap, sizeof(bv.v.cap), "%s", x->capability);
+		ret = fn(&bv, arg);
+	}
+	return ret;
+}
+
+static int daemon_versions(struct backend *b, const char *name, backend_version_fn fn, void *arg)
+{
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlVersionsRequest v = SHOAL__CTL_VERSIONS_REQUEST__INIT;
+	v.name = (char *)name;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_VERSIONS;
+	req.versions = &v;
+	Shoal__CtlReply *rep;
+	int ret = call(b, &req, NULL, &rep);
+	if (ret)
+		return ret;
+	ret = rep->err;
+	if (!ret && rep->reply_case != SHOAL__CTL_REPLY__REPLY_VERSIONS)
+		ret = cli_failx("the daemon sent a malformed reply to versions");
+	else if (!ret)
+		ret = each_version(rep->versions, fn, arg);
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	return ret;
+}
+
+static int daemon_prune(struct backend *b, const char *name, const struct retention *keep,
+			int dry_run, backend_version_fn fn, void *arg, uint64_t *removed)
+{
+	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
+	Shoal__CtlPruneRequest p = SHOAL__CTL_PRUNE_REQUEST__INIT;
+	p.name = (char *)(name ? name : "");
+	p.keep_last = keep->last;
+	p.keep_daily = keep->daily;
+	p.keep_weekly = keep->weekly;
+	p.keep_monthly = keep->monthly;
+	p.dry_run = dry_run;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_PRUNE;
+	req.prune = &p;
+	Shoal__CtlReply *rep;
+	int ret = call(b, &req, NULL, &rep);
+	if (ret)
+		return ret;
+	ret = rep->err;
+	if (!ret && rep->reply_case != SHOAL__CTL_REPLY__REPLY_PRUNED) {
+		ret = cli_failx("the daemon sent a malformed reply to prune");
+	} else if (!ret) {
+		*removed = rep->pruned->removed;
+		ret = each_version(rep->pruned, fn, arg);
+	}
+	shoal__ctl_reply__free_unpacked(rep, NULL);
+	return ret;
 }
 
 static int daemon_verify(struct backend *b, int repair, store_bad_fn bad, void *arg,
@@ -323,6 +397,8 @@ const struct backend_ops backend_daemon_ops = {
 	.get = daemon_get,
 	.ls = daemon_ls,
 	.rm = daemon_rm,
+	.versions = daemon_versions,
+	.prune = daemon_prune,
 	.verify = daemon_verify,
 	.send = daemon_send,
 	.locate = daemon_locate,

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/config.h"
 #include "util/error.h"
 
 /* How long an offline command waits for another one holding the store. */
@@ -41,8 +42,9 @@ static int open_store(struct cli *cli, struct store **out)
 }
 
 /* Turns a CLI argument into a capability: a capability string is parsed,
- * anything else is looked up as a name in s. Prints the error itself. */
-static int resolve(struct store *s, const char *arg, struct capability *cap)
+ * anything else is looked up as a name in s (its version, unless 0: its
+ * newest). Prints the error itself. */
+static int resolve(struct store *s, const char *arg, uint32_t version, struct capability *cap)
 {
 	int ret = cli_check_target(arg, cap);
 	if (ret || capability_looks_like(arg))
@@ -50,7 +52,11 @@ static int resolve(struct store *s, const char *arg, struct capability *cap)
 	char quoted[CLI_QUOTE_MAX];
 	cli_quote(arg, quoted, sizeof(quoted));
 	struct index_name n;
-	int err = index_name_get(s->index, arg, &n);
+	int err = version ? index_version_get(s->index, arg, version, &n)
+			  : index_name_get(s->index, arg, &n);
+	if (err == SHOAL_ENOTFOUND && version)
+		return cli_failx("no version %u of '%s' here (see 'shoal versions')", version,
+				 quoted);
 	if (err == SHOAL_ENOTFOUND)
 		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
 	if (!err)
@@ -77,6 +83,8 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	if (ret)
 		return ret;
 	uint64_t size;
+	struct index_name before;
+	int existed = index_name_get(s->index, put->name, &before) == 0;
 	int err = files_put_path_report(s, put->path, put->name, put->progress, NULL, report, cap,
 					&size);
 	progress_finish(put->progress);
@@ -87,6 +95,16 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 		err = index_copies_want_refs(s->index, cap->id, wanted);
 	if (!err)
 		err = index_short_refs(s->index, cap->id, 1);
+	/* The node's retention, as its daemon would run it after the put. */
+	struct config cfg;
+	char note[512] = "";
+	if (!err && !config_load(b->cli->home, &cfg)) {
+		struct retention keep = {cfg.prune_keep_last, cfg.prune_keep_daily,
+					 cfg.prune_keep_weekly, cfg.prune_keep_monthly};
+		if (versions_after_put(s, put->name, existed ? &before : NULL, cap, &keep, note,
+				       sizeof(note)))
+			cli_warn("the versions to prune were left as they were");
+	}
 	store_close(s);
 	if (err)
 		return err;
@@ -102,6 +120,7 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	char warning[512];
 	files_put_report_warning(report, warning, sizeof(warning));
 	cli_warn(warning);
+	cli_warn(note);
 	if (put->replicas > 1)
 		cli_warn("no daemon running; stored on this node only until one runs with "
 			 "members up");
@@ -115,7 +134,7 @@ static int local_get(struct backend *b, const struct backend_get *get, struct fi
 	if (ret)
 		return ret;
 	struct capability cap;
-	ret = resolve(s, get->target, &cap);
+	ret = resolve(s, get->target, get->version, &cap);
 	if (!ret) {
 		struct files_restore how = {
 			.mode_keep = files_mode_keep(get->umask, get->preserve),
@@ -161,13 +180,60 @@ static int local_ls(struct backend *b, int network, backend_name_fn fn, void *ar
 	return ret;
 }
 
-static int local_rm(struct backend *b, const char *name)
+static int local_rm(struct backend *b, const char *name, uint32_t version)
 {
 	struct store *s;
 	int ret = open_store(b->cli, &s);
 	if (ret)
 		return ret;
-	ret = store_remove_name(s, name);
+	ret = store_remove_version(s, name, version);
+	store_close(s);
+	return ret;
+}
+
+/* Hands a version to the command's callback with its copies. */
+struct each_version {
+	struct index *ix;
+	backend_version_fn fn;
+	void *arg;
+};
+
+static int version_kept(const struct index_name *v, int kept, void *arg)
+{
+	const struct each_version *e = arg;
+	struct backend_version bv = {.v = *v, .kept = kept};
+	return e->fn(&bv, e->arg);
+}
+
+static int version_listed(const struct index_name *v, void *arg)
+{
+	return version_kept(v, 1, arg);
+}
+
+static int local_versions(struct backend *b, const char *name, backend_version_fn fn, void *arg)
+{
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	struct index_name newest;
+	struct each_version e = {.ix = s->index, .fn = fn, .arg = arg};
+	ret = index_name_get(s->index, name, &newest);
+	if (!ret)
+		ret = index_versions_foreach(s->index, name, version_listed, &e);
+	store_close(s);
+	return ret;
+}
+
+static int local_prune(struct backend *b, const char *name, const struct retention *keep,
+		       int dry_run, backend_version_fn fn, void *arg, uint64_t *removed)
+{
+	struct store *s;
+	int ret = open_store(b->cli, &s);
+	if (ret)
+		return ret;
+	struct each_version e = {.ix = s->index, .fn = fn, .arg = arg};
+	ret = versions_prune(s, name, keep, dry_run, version_kept, &e, removed);
 	store_close(s);
 	return ret;
 }
@@ -206,6 +272,8 @@ const struct backend_ops backend_local_ops = {
 	.get = local_get,
 	.ls = local_ls,
 	.rm = local_rm,
+	.versions = local_versions,
+	.prune = local_prune,
 	.verify = local_verify,
 	.send = local_send,
 	.locate = local_locate,

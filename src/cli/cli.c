@@ -61,7 +61,7 @@ static const struct command commands[] = {
 	{"put", cmd_put, "FILE_OR_DIR [--name NAME] [--publish] [--replicas R]",
 	 "store a file or a directory tree of any size (links, hard links, FIFOs and empty "
 	 "folders kept; sockets and devices skipped); prints its capability (name: the base "
-	 "name)",
+	 "name; a name put again gets a new version unless the content is its newest's)",
 	 "  --name NAME           the name to store it under\n"
 	 "  --publish             add it to the network catalog (needs a running daemon)\n"
 	 "  --replicas R          distinct nodes to hold every chunk, 1 to 16 (default: the\n"
@@ -70,10 +70,12 @@ static const struct command commands[] = {
 	 "  --json                print one JSON line instead of the capability: capability,\n"
 	 "                        name, directory, size, files, dirs, skipped, copies,\n"
 	 "                        chunks (0 without a daemon), seconds\n"},
-	{"get", cmd_get, "CAP|NAME[@OWNER] -o OUT [--force] [--preserve-mode] [--json]",
+	{"get", cmd_get,
+	 "CAP|NAME[@OWNER] -o OUT [--version N] [--force] [--preserve-mode] [--json]",
 	 "fetch a file or tree, verify it, write OUT atomically",
 	 "  -o, --output OUT      where to write the file or directory (required); an\n"
 	 "                        existing OUT is refused and left untouched\n"
+	 "  --version N           version N of NAME (see 'shoal versions'), not the newest\n"
 	 "  -f, --force           replace an existing OUT (a file or a directory tree),\n"
 	 "                        atomically: the new one is complete before it takes its place\n"
 	 "  --preserve-mode       the stored permission bits instead of the umask's (setuid\n"
@@ -83,8 +85,9 @@ static const struct command commands[] = {
 	 "                        dirs, chunks and fetched (from other nodes; 0 without a\n"
 	 "                        daemon), seconds\n"},
 	{"ls", cmd_ls, "[--network] [--json]",
-	 "list stored names: name, size, capability, health (full N/N, or degraded n/N: the "
-	 "fewest copies a chunk has of those wanted); --network: what members published",
+	 "list stored names, each as its newest version: name, size, capability, health (full "
+	 "N/N, or degraded n/N: the fewest copies a chunk has of those wanted), number of "
+	 "versions (--network: what members published)",
 	 "  --network             list what members published (needs a running daemon)\n"
 	 "  --json                print a JSON array\n"},
 	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE [--json]",
@@ -109,7 +112,29 @@ static const struct command commands[] = {
 	 "forget a member that is down for good; the other members forget it too (needs a "
 	 "running daemon)",
 	 "  NODE                  its id, 8 or more of its first characters, or its nickname\n"},
-	{"rm", cmd_rm, "NAME", "forget a name and release chunks nothing else uses", NULL},
+	{"versions", cmd_versions, "NAME [--json]",
+	 "list a name's versions, newest first: number, time (UTC), size, capability, and "
+	 "whether its chunks have their copies (full N/N, or degraded n/N: the fewest copies a "
+	 "chunk has of those wanted)",
+	 "  --json                print a JSON array\n"},
+	{"prune", cmd_prune,
+	 "[NAME] [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] "
+	 "[--dry-run]",
+	 "remove the versions of NAME (of every name) that no rule keeps, as restic's forget; "
+	 "the newest version always stays",
+	 "  --keep-last N         keep the newest N versions\n"
+	 "  --keep-daily N        keep the newest version of each of the last N days that\n"
+	 "                        have versions (local time)\n"
+	 "  --keep-weekly N       ... of each of the last N weeks (ISO weeks)\n"
+	 "  --keep-monthly N      ... of each of the last N months\n"
+	 "                        a version any rule keeps is kept; the chunks only removed\n"
+	 "                        versions needed are released here and on their holders\n"
+	 "  --dry-run             only list what would be kept and removed\n"
+	 "  --json                print a JSON array (each version with \"kept\")\n"},
+	{"rm", cmd_rm, "NAME [--version N]",
+	 "forget a name with all its versions (or one version) and release chunks nothing "
+	 "else uses",
+	 "  --version N           remove only version N of NAME\n"},
 	{"verify", cmd_verify, "[--repair] [--json]",
 	 "re-hash every stored chunk; non-zero exit while any is bad or missing",
 	 "  --repair              replace bad and missing chunks by verified copies from other\n"

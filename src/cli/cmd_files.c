@@ -1,5 +1,6 @@
 /*
- * Commands on stored files and trees: put, get, ls, rm and verify. Each
+ * Commands on stored files and trees: put, get, ls, versions, prune, rm and
+ * verify. Each
  * parses its arguments, hands the work to the backend chosen for the home
  * (the daemon's, or the store directly when none runs; see backend.h) and
  * prints the result, the same either way.
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -22,8 +24,6 @@
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/progress.h"
-
-static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {0}};
 
 /* The default name of a put: the base name of path ("dir/" gives "dir"; ".",
  * ".." and the like give the real directory's name). "" when there is none
@@ -82,6 +82,18 @@ static int parse_replicas(const char *s, uint32_t *out)
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < 1 || v > 16)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Parses a count from min to 1000000 (--version, --keep-*). */
+static int parse_count(const char *s, unsigned min, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < (long)min || v > 1000000)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -215,21 +227,23 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 int cmd_get(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"no-progress", no_argument, NULL, 'P'},
-		{"force", no_argument, NULL, 'f'},
-		{"preserve-mode", no_argument, NULL, 'M'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"output", required_argument, NULL, 'o'}, {"no-progress", no_argument, NULL, 'P'},
+		{"force", no_argument, NULL, 'f'},	  {"preserve-mode", no_argument, NULL, 'M'},
+		{"json", no_argument, NULL, 'j'},	  {"version", required_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},	  {0},
 	};
 	const struct command *cmd = cli_command("get");
 	const char *out = NULL;
 	int no_progress = 0, force = 0, preserve = 0, json = 0, c;
+	uint32_t version = 0;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "o:f", opts)) != -1) {
 		if (c == 'o')
 			out = optarg;
+		else if (c == 'V' && parse_count(optarg, 1, &version))
+			return cli_usage(cmd, "--version wants a version number, not '%s'", optarg);
+		else if (c == 'V')
+			continue;
 		else if (c == 'P')
 			no_progress = 1;
 		else if (c == 'f')
@@ -247,6 +261,8 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 	if (!out || !*out)
 		return cli_usage(cmd, "-o OUT is required");
 	const char *target = argv[optind];
+	if (version && capability_looks_like(target))
+		return cli_usage(cmd, "--version picks a version of a NAME, not of a capability");
 	struct progress pr;
 	progress_start(&pr, "get", 0, no_progress);
 	mode_t mask = umask(0);
@@ -261,6 +277,7 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 			    : geteuid() == 0 ? FILES_PRESERVE_SETID
 					     : FILES_PRESERVE_MODE,
 		.replace = force,
+		.version = version,
 		.progress = &pr,
 		.result = &result,
 	};
@@ -307,7 +324,9 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 		if (o && !l->network &&
 		    (json_object_set_new(o, "copies", json_integer(n->copies)) ||
 		     json_object_set_new(o, "wanted", json_integer(n->wanted)) ||
-		     json_object_set_new(o, "full", json_boolean(n->copies >= n->wanted))))
+		     json_object_set_new(o, "full", json_boolean(n->copies >= n->wanted)) ||
+		     json_object_set_new(o, "version", json_integer(n->version)) ||
+		     json_object_set_new(o, "versions", json_integer(n->versions))))
 			o = (json_decref(o), NULL);
 		if (o && l->network &&
 		    (json_object_set_new(o, "owner",
@@ -321,8 +340,9 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 		       owner_text, owner_nick[0] ? owner_nick : "-");
 	} else {
 		/* Health: full, or degraded with the fewest copies a chunk has. */
-		printf("%s\t%llu\t%s\t%s %u/%u\n", n->name, (unsigned long long)n->size, n->cap,
-		       n->copies >= n->wanted ? "full" : "degraded", n->copies, n->wanted);
+		printf("%s\t%llu\t%s\t%s %u/%u\t%u\n", n->name, (unsigned long long)n->size, n->cap,
+		       n->copies >= n->wanted ? "full" : "degraded", n->copies, n->wanted,
+		       n->versions);
 	}
 	return 0;
 }
@@ -363,11 +383,21 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 
 int cmd_rm(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"version", required_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
 	const struct command *cmd = cli_command("rm");
+	uint32_t version = 0;
 	int c;
 	optind = 0;
-	while ((c = cli_getopt(cmd, argc, argv, "", help_only)) != -1)
-		return cli_opt_exit(c);
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		if (c != 'V')
+			return cli_opt_exit(c);
+		if (parse_count(optarg, 1, &version))
+			return cli_usage(cmd, "--version wants a version number, not '%s'", optarg);
+	}
 	if (argc - optind != 1)
 		return cli_usage(cmd, argc == optind ? "which NAME?" : "one NAME at a time");
 	const char *name = argv[optind];
@@ -379,11 +409,166 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 	int ret = backend_open(&b, cli);
 	if (ret)
 		return ret;
-	ret = b.ops->rm(&b, name);
+	ret = b.ops->rm(&b, name, version);
 	backend_close(&b);
+	if (ret == SHOAL_ENOTFOUND && version)
+		return cli_failx("no version %u of '%s' (see 'shoal versions %s')", version, quoted,
+				 quoted);
 	if (ret == SHOAL_ENOTFOUND)
 		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
 	return ret < 0 ? cli_fail(ret, "cannot remove '%s'", quoted) : ret;
+}
+
+/* A version's time as printed: UTC, ISO 8601. */
+static void format_created(int64_t t, char *out, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, size, "%lld", (long long)t);
+}
+
+/* How versions and prune print: a JSON array being built, or lines; prune
+ * says what it keeps and removes. */
+struct version_listing {
+	json_t *json;
+	int prune, dry_run;
+};
+
+static int print_version(const struct backend_version *bv, void *arg)
+{
+	const struct version_listing *l = arg;
+	const struct index_name *v = &bv->v;
+	int full = v->copies >= v->wanted;
+	char when[32];
+	format_created(v->created, when, sizeof(when));
+	if (l->json) {
+		json_t *o = json_pack(
+			"{s:s, s:I, s:I, s:s, s:I, s:s, s:b, s:I, s:I}", "name", v->name, "version",
+			(json_int_t)v->version, "created", (json_int_t)v->created, "time", when,
+			"size", (json_int_t)v->size, "capability", v->cap, "full", full, "copies",
+			(json_int_t)v->copies, "wanted", (json_int_t)v->wanted);
+		if (o && l->prune && json_object_set_new(o, "kept", json_boolean(bv->kept)))
+			o = (json_decref(o), NULL);
+		if (!o || json_array_append_new(l->json, o))
+			return -ENOMEM;
+	} else if (l->prune) {
+		printf("%s\t%s\t%u\t%s\n",
+		       bv->kept	    ? "keep"
+		       : l->dry_run ? "would remove"
+				    : "remove",
+		       v->name, v->version, when);
+	} else {
+		printf("%u\t%s\t%llu\t%s\t%s %u/%u\n", v->version, when,
+		       (unsigned long long)v->size, v->cap, full ? "full" : "degraded", v->copies,
+		       v->wanted);
+	}
+	return 0;
+}
+
+int cmd_versions(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const struct command *cmd = cli_command("versions");
+	int json = 0, c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		if (c != 'j')
+			return cli_opt_exit(c);
+		json = 1;
+	}
+	if (argc - optind != 1)
+		return cli_usage(cmd, argc == optind ? "which NAME?" : "one NAME at a time");
+	const char *name = argv[optind];
+	char quoted[CLI_QUOTE_MAX];
+	cli_quote(name, quoted, sizeof(quoted));
+	if (name_validate(name, strlen(name)))
+		return cli_failx("invalid name '%s'", quoted);
+	struct backend b;
+	int ret = backend_open(&b, cli);
+	if (ret)
+		return ret;
+	struct version_listing l = {.json = json ? json_array() : NULL};
+	ret = b.ops->versions(&b, name, print_version, &l);
+	backend_close(&b);
+	if (!ret && l.json)
+		ret = cli_print_json(l.json);
+	json_decref(l.json);
+	if (ret == SHOAL_ENOTFOUND)
+		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
+	return ret < 0 ? cli_fail(ret, "cannot list the versions of '%s'", quoted) : ret;
+}
+
+int cmd_prune(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"keep-last", required_argument, NULL, 'l'},
+		{"keep-daily", required_argument, NULL, 'd'},
+		{"keep-weekly", required_argument, NULL, 'w'},
+		{"keep-monthly", required_argument, NULL, 'm'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const struct command *cmd = cli_command("prune");
+	struct retention keep = {0};
+	int dry_run = 0, json = 0, c;
+	optind = 0;
+	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
+		unsigned *rule = c == 'l'   ? &keep.last
+				 : c == 'd' ? &keep.daily
+				 : c == 'w' ? &keep.weekly
+				 : c == 'm' ? &keep.monthly
+					    : NULL;
+		if (rule && parse_count(optarg, 0, rule))
+			return cli_usage(cmd,
+					 "--keep-%s wants a number from 0 to 1000000, not '%s'",
+					 c == 'l'   ? "last"
+					 : c == 'd' ? "daily"
+					 : c == 'w' ? "weekly"
+						    : "monthly",
+					 optarg);
+		else if (c == 'n')
+			dry_run = 1;
+		else if (c == 'j')
+			json = 1;
+		else if (!rule)
+			return cli_opt_exit(c);
+	}
+	if (argc - optind > 1)
+		return cli_usage(cmd, "one NAME at a time (none: every name)");
+	if (!retention_set(&keep))
+		return cli_usage(cmd, "which versions to keep? give --keep-last, --keep-daily, "
+				      "--keep-weekly or --keep-monthly");
+	const char *name = optind < argc ? argv[optind] : NULL;
+	char quoted[CLI_QUOTE_MAX] = "";
+	if (name)
+		cli_quote(name, quoted, sizeof(quoted));
+	if (name && name_validate(name, strlen(name)))
+		return cli_failx("invalid name '%s'", quoted);
+	struct backend b;
+	int ret = backend_open(&b, cli);
+	if (ret)
+		return ret;
+	struct version_listing l = {
+		.json = json ? json_array() : NULL, .prune = 1, .dry_run = dry_run};
+	uint64_t removed = 0;
+	ret = b.ops->prune(&b, name, &keep, dry_run, print_version, &l, &removed);
+	backend_close(&b);
+	if (!ret && l.json)
+		ret = cli_print_json(l.json);
+	else if (!ret)
+		printf("%s %llu version%s\n", dry_run ? "would remove" : "removed",
+		       (unsigned long long)removed, removed == 1 ? "" : "s");
+	json_decref(l.json);
+	if (ret == SHOAL_ENOTFOUND)
+		return cli_failx("no file named '%s' (see 'shoal ls')", quoted);
+	return ret < 0 ? cli_fail(ret, "cannot prune") : ret;
 }
 
 static void report_bad(const uint8_t id[CHUNK_ID_LEN], int err, void *arg)

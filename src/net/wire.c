@@ -244,6 +244,9 @@ static int target_ok(const char *target)
 	return len > 0 && len <= WIRE_PATH_MAX;
 }
 
+/* CtlPruneRequest: the most versions one rule keeps. */
+#define KEEP_MAX 1000000
+
 static int ctl_request_ok(const Shoal__CtlRequest *req)
 {
 	if (!field_numbers_ok(&req->base))
@@ -276,6 +279,12 @@ static int ctl_request_ok(const Shoal__CtlRequest *req)
 		return req->forget && id_ok(&req->forget->node_id);
 	case SHOAL__CTL_REQUEST__REQ_DRAIN:
 		return req->drain != NULL;
+	case SHOAL__CTL_REQUEST__REQ_VERSIONS:
+		return req->versions && name_ok(req->versions->name);
+	case SHOAL__CTL_REQUEST__REQ_PRUNE:
+		return req->prune && (!str_len(req->prune->name) || name_ok(req->prune->name)) &&
+		       req->prune->keep_last <= KEEP_MAX && req->prune->keep_daily <= KEEP_MAX &&
+		       req->prune->keep_weekly <= KEEP_MAX && req->prune->keep_monthly <= KEEP_MAX;
 	default:
 		return 0;
 	}
@@ -298,6 +307,17 @@ static int ctl_names_ok(const Shoal__CtlNames *m)
 		return 0;
 	for (size_t i = 0; i < m->n_names; i++) {
 		if (!m->names[i] || (m->names[i]->owner.len && !id_ok(&m->names[i]->owner)))
+			return 0;
+	}
+	return 1;
+}
+
+static int ctl_versions_ok(const Shoal__CtlVersions *m)
+{
+	if (m->n_versions > WIRE_CTL_LIST_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_versions; i++) {
+		if (!m->versions[i])
 			return 0;
 	}
 	return 1;
@@ -359,6 +379,10 @@ static int ctl_reply_ok(const Shoal__CtlReply *rep)
 	case SHOAL__CTL_REPLY__REPLY_REVOCATIONS:
 		return rep->revocations &&
 		       revocations_ok(rep->revocations, WIRE_CTL_REVOCATIONS_MAX);
+	case SHOAL__CTL_REPLY__REPLY_VERSIONS:
+		return rep->versions && ctl_versions_ok(rep->versions);
+	case SHOAL__CTL_REPLY__REPLY_PRUNED:
+		return rep->pruned && ctl_versions_ok(rep->pruned);
 	default:
 		return 0;
 	}

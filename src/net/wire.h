@@ -115,7 +115,8 @@ int wire_send_ref(struct evbuffer *out, Shoal__Envelope *env, const void *payloa
  * name_validate(), replicas at most WIRE_REPLICAS_MAX; Get: target
  * 1..WIRE_PATH_MAX bytes, out_path absolute, at most WIRE_PATH_MAX bytes;
  * Send: target as for Get, `to` WIRE_ID_LEN bytes; Locate: target as for Get;
- * Rm: name valid per name_validate(); Revoke: a revocation shaped as in
+ * Rm: name valid per name_validate(); Versions: the same; Prune: name
+ * empty or valid, each keep_* at most 1000000; Revoke: a revocation shaped as in
  * Revocations; Forget: node_id WIRE_ID_LEN bytes. Returns 0 with
  * *out set (free with shoal__ctl_request__free_unpacked(*out, NULL)) or
  * SHOAL_EPROTO with *out untouched.
@@ -125,7 +126,7 @@ int wire_ctl_request_decode(const uint8_t *p, size_t n, Shoal__CtlRequest **out)
 /*
  * Unpacks and validates a CtlReply from p[0..n) (n at most
  * WIRE_CTL_REPLY_MAX). Rules: text and warning at most WIRE_CTL_TEXT_MAX bytes;
- * failed_chunk empty or WIRE_ID_LEN bytes; the peers, names and bad lists at
+ * failed_chunk empty or WIRE_ID_LEN bytes; the peers, names, versions and bad lists at
  * most WIRE_CTL_LIST_MAX entries each; node ids (status, peers, name owners,
  * holders) and chunk ids (bad, located) WIRE_ID_LEN bytes; at most
  * WIRE_MEMBERS_MAX holders per located chunk, no more nicknames than

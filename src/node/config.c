@@ -115,6 +115,10 @@ static const struct number_key number_keys[] = {
 	{"replicas_max", offsetof(struct config, replicas_max), 0, 1, 16},
 	{"repair_gone_days", offsetof(struct config, repair_gone_days), 1, 0, 36500},
 	{"max_members", offsetof(struct config, max_members), 0, 2, CONFIG_MEMBERS_MAX},
+	{"prune_keep_last", offsetof(struct config, prune_keep_last), 0, 0, 1000000},
+	{"prune_keep_daily", offsetof(struct config, prune_keep_daily), 0, 0, 1000000},
+	{"prune_keep_weekly", offsetof(struct config, prune_keep_weekly), 0, 0, 1000000},
+	{"prune_keep_monthly", offsetof(struct config, prune_keep_monthly), 0, 0, 1000000},
 };
 
 int config_set(struct config *cfg, const char *key, const char *value)

@@ -12,9 +12,16 @@
  *                            max_connections, max_pending,
  *                            max_pending_per_host, catalog_per_member,
  *                            replicas_max, max_members: counts;
+ *                            prune_keep_last, prune_keep_daily,
+ *                            prune_keep_weekly, prune_keep_monthly:
+ *                            versions, see below;
  *                            storage_limit, storage_per_member: bytes,
  *                            with K, M, G or T (powers of 1024), 0 for
  *                            no limit)
+ *
+ * The prune_keep_* keys are the retention run on a name's versions after
+ * each put, with the rules of `shoal prune --keep-*`; all 0 (the default)
+ * keeps every version.
  *
  * grace_period defaults to 600 s: a member is lost, and its copies remade
  * elsewhere, only after ten minutes down (see struct config).
@@ -60,6 +67,10 @@ struct config {
 	unsigned max_members;	       /* members this node keeps (2..CONFIG_MEMBERS_MAX) */
 	unsigned replicas_max;	       /* copies repair keeps of a chunk at most */
 	double repair_gone_days;       /* repair still serves a pinner gone this long */
+
+	/* Versions a put keeps of its name (shoal prune's rules; all 0: every
+	 * version). */
+	unsigned prune_keep_last, prune_keep_daily, prune_keep_weekly, prune_keep_monthly;
 
 	uint64_t storage_limit;	     /* bytes this node stores in all; 0: no limit */
 	uint64_t storage_per_member; /* bytes one member may have pinned here; 0: no limit */

@@ -23,6 +23,7 @@
 #include "proto/capability.h"
 #include "proto/name.h"
 #include "store/files.h"
+#include "store/versions.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -87,6 +88,7 @@ struct op {
 	char resolve_text[WIRE_CTL_TEXT_MAX]; /* why the catalog did not resolve it, or "" */
 	/* for the loop once done: what to publish */
 	int done_err;
+	int unpublish; /* rm: the name's published (newest) version went */
 	uint64_t size;
 	char captext[CAPABILITY_STR_LEN + 1];
 };
@@ -335,8 +337,19 @@ static void op_put(struct op *op, struct store *s)
 	struct files_replica_ops ops;
 	replicate_init(&rp, &ops);
 	struct files_put_report report;
+	struct index_name before;
+	int existed = index_name_get(s->index, r->name, &before) == 0;
 	int err = files_put_path_report(s, r->path, r->name, &op->progress, &ops, &report, &op->cap,
 					&op->size);
+	char note[WIRE_CTL_TEXT_MAX] = "";
+	if (!err && versions_after_put(s, r->name, existed ? &before : NULL, &op->cap,
+				       &op->ctl->env.retention, note, sizeof(note)))
+		log_warnx("put %s: the versions to prune were left as they were", r->name);
+	if (note[0]) {
+		size_t used = strlen(warning);
+		snprintf(warning + used, sizeof(warning) - used, "%s%.500s", used ? "; " : "",
+			 note);
+	}
 	char skipped[WIRE_CTL_TEXT_MAX];
 	files_put_report_warning(&report, skipped, sizeof(skipped));
 	if (!err && skipped[0]) {
@@ -388,9 +401,19 @@ static void resolve_name(struct op *op, struct index *ix)
 	if (op->target != TARGET_NAME)
 		return;
 	struct index_name nm;
-	if (index_name_get(ix, op->target_text, &nm) == 0) {
+	uint32_t version =
+		op->req->req_case == SHOAL__CTL_REQUEST__REQ_GET ? op->req->get->version : 0;
+	int err = version ? index_version_get(ix, op->target_text, version, &nm)
+			  : index_name_get(ix, op->target_text, &nm);
+	if (err == 0) {
 		op->resolve_text[0] = 0;
 		op->resolve_err = capability_parse(&op->cap, nm.cap);
+	} else if (version) {
+		/* Versions are this node's: the catalog has only the newest. */
+		op->resolve_err = err;
+		snprintf(op->resolve_text, sizeof(op->resolve_text),
+			 "no version %u of '%.255s' here (see 'shoal versions')", version,
+			 op->target_text);
 	} else if (!op->catalog_err) {
 		op->resolve_err = capability_parse(&op->cap, op->catalog_cap);
 	} else {
@@ -762,6 +785,8 @@ static int collect_name(const struct index_name *nm, void *arg)
 	if (!err) {
 		a->items[a->n - 1].copies = nm->copies;
 		a->items[a->n - 1].wanted = nm->wanted;
+		a->items[a->n - 1].version = nm->version;
+		a->items[a->n - 1].versions = nm->versions;
 	}
 	return err;
 }
@@ -778,9 +803,107 @@ static void op_ls(struct op *op, struct index *ix)
 static void op_rm(struct op *op, struct store *s)
 {
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
-	int err = store_remove_name(s, op->req->rm->name);
+	const Shoal__CtlRmRequest *r = op->req->rm;
+	struct index_name newest;
+	int err = index_name_get(s->index, r->name, &newest);
+	if (!err)
+		err = store_remove_version(s, r->name, r->version);
+	/* The catalog names the newest version: it goes when that does. */
+	op->unpublish = !err && (!r->version || r->version == newest.version);
 	op->done_err = err;
-	op_finish(op, &rep, err, err == SHOAL_ENOTFOUND ? "no such name" : "cannot remove");
+	op_finish(op, &rep, err,
+		  err == SHOAL_ENOTFOUND ? (r->version ? "no such version" : "no such name")
+					 : "cannot remove");
+}
+
+/* The versions being listed (versions, prune). */
+struct versions_acc {
+	struct index *ix;
+	Shoal__CtlVersion *items;
+	Shoal__CtlVersion **ptrs;
+	size_t n, cap;
+};
+
+static int versions_add(const struct index_name *v, int kept, void *arg)
+{
+	struct versions_acc *a = arg;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 16;
+		void *p = realloc(a->items, cap * sizeof(*a->items));
+		if (!p)
+			return -ENOMEM;
+		a->items = p;
+		a->cap = cap;
+	}
+	Shoal__CtlVersion *x = &a->items[a->n];
+	shoal__ctl_version__init(x);
+	if (!(x->name = strdup(v->name)) || !(x->capability = strdup(v->cap))) {
+		free(x->name);
+		return -ENOMEM;
+	}
+	a->n++;
+	x->version = v->version;
+	x->created = v->created;
+	x->size = v->size;
+	x->copies = v->copies;
+	x->wanted = v->wanted;
+	x->kept = kept;
+	return 0;
+}
+
+static int collect_version(const struct index_name *v, void *arg)
+{
+	return versions_add(v, 1, arg);
+}
+
+/* Finishes op with the list in a (freed here) as the reply's case. */
+static void versions_finish(struct op *op, struct versions_acc *a, int err, uint64_t removed,
+			    const char *text)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlVersions list = SHOAL__CTL_VERSIONS__INIT;
+	a->ptrs = calloc(a->n ? a->n : 1, sizeof(*a->ptrs));
+	if (!a->ptrs && !err)
+		err = -ENOMEM;
+	for (size_t i = 0; a->ptrs && i < a->n; i++)
+		a->ptrs[i] = &a->items[i];
+	list.versions = a->ptrs;
+	list.n_versions = err ? 0 : a->n;
+	list.removed = removed;
+	if (op->req->req_case == SHOAL__CTL_REQUEST__REQ_PRUNE) {
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_PRUNED;
+		rep.pruned = &list;
+	} else {
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_VERSIONS;
+		rep.versions = &list;
+	}
+	op_finish(op, &rep, err, err == SHOAL_ENOTFOUND ? "no such name" : text);
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->items[i].name);
+		free(a->items[i].capability);
+	}
+	free(a->items);
+	free(a->ptrs);
+}
+
+static void op_versions(struct op *op, struct index *ix)
+{
+	struct versions_acc a = {.ix = ix};
+	int err = index_versions_foreach(ix, op->req->versions->name, collect_version, &a);
+	if (!err && !a.n)
+		err = SHOAL_ENOTFOUND;
+	versions_finish(op, &a, err, 0, "cannot list the versions");
+}
+
+static void op_prune(struct op *op, struct store *s)
+{
+	const Shoal__CtlPruneRequest *r = op->req->prune;
+	struct retention keep = {r->keep_last, r->keep_daily, r->keep_weekly, r->keep_monthly};
+	struct versions_acc a = {.ix = s->index};
+	uint64_t removed = 0;
+	int err = versions_prune(s, r->name[0] ? r->name : NULL, &keep, r->dry_run, versions_add,
+				 &a, &removed);
+	versions_finish(op, &a, err, removed, "cannot prune");
 }
 
 struct bad_acc {
@@ -887,6 +1010,12 @@ static void op_work(struct ops_job *oj, struct index *ix)
 	case SHOAL__CTL_REQUEST__REQ_LOCATE:
 		op_locate(op, s);
 		break;
+	case SHOAL__CTL_REQUEST__REQ_VERSIONS:
+		op_versions(op, ix);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_PRUNE:
+		op_prune(op, s);
+		break;
 	default:
 		break;
 	}
@@ -925,7 +1054,7 @@ static void op_catalog(struct op *op)
 			/* A name put again unpublished replaces what was published. */
 			catalog_unpublish(cat, req->put->name);
 		}
-	} else if (req->req_case == SHOAL__CTL_REQUEST__REQ_RM) {
+	} else if (req->req_case == SHOAL__CTL_REQUEST__REQ_RM && op->unpublish) {
 		catalog_unpublish(cat, req->rm->name);
 	}
 }
@@ -1235,9 +1364,12 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		c->op = op;
 		/* A plain ls only reads: it never waits behind the writer; nor
 		 * does a get, which may wait on other nodes (ops.h). */
-		enum ops_lane lane = req->req_case == SHOAL__CTL_REQUEST__REQ_LS    ? OPS_READ
-				     : req->req_case == SHOAL__CTL_REQUEST__REQ_GET ? OPS_GET
-										    : OPS_STORE;
+		enum ops_lane lane =
+			req->req_case == SHOAL__CTL_REQUEST__REQ_LS ||
+					req->req_case == SHOAL__CTL_REQUEST__REQ_VERSIONS
+				? OPS_READ
+			: req->req_case == SHOAL__CTL_REQUEST__REQ_GET ? OPS_GET
+								       : OPS_STORE;
 		ops_submit(ctl->env.ops, lane, &op->job, op_work, op_done);
 		return; /* op owns req */
 	}

@@ -2,9 +2,9 @@
  * The control socket, home/ctl.sock (mode 0600): how the CLI talks to its
  * daemon, with the framing of the peer protocol and the control messages of
  * proto/shoal.proto. `peers` and `ls --network` are answered on the loop
- * (the member table and the catalog live there); `status` and `ls` on the
+ * (the member table and the catalog live there); `status`, `ls` and `versions` on the
  * operations queue's reader, so they never wait behind store work; put,
- * get, rm, verify, send and locate run one at a time on its writer (ops.h),
+ * get, rm, prune, verify, send and locate run one at a time on its writer (ops.h),
  * which builds the whole reply and reports progress through the loop. A
  * client that disconnects cancels its operation; one operation per client
  * at a time.
@@ -25,6 +25,7 @@
 #include "node/remote.h"
 #include "node/repair.h"
 #include "node/trust.h"
+#include "store/versions.h"
 
 /* What the control socket works with; all borrowed for its life. */
 struct ctl_env {
@@ -38,8 +39,9 @@ struct ctl_env {
 	struct catalog *catalog;
 	struct trust *trust;
 	const char *listen_addr;
-	const char *nickname; /* this node's, "" if none */
-	int64_t cert_expires; /* Unix seconds this node's certificate expires */
+	const char *nickname;	    /* this node's, "" if none */
+	int64_t cert_expires;	    /* Unix seconds this node's certificate expires */
+	struct retention retention; /* the prune run after each put (none: keep all) */
 	/* shoal drain: starts (or joins) the drain; node.c's */
 	void (*drain)(void *arg);
 	void *drain_arg;

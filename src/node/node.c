@@ -343,6 +343,8 @@ static int start_modules(struct node *n)
 		.drain_arg = n,
 		.nickname = n->nickname,
 		.cert_expires = n->cert_expires,
+		.retention = {n->cfg.prune_keep_last, n->cfg.prune_keep_daily,
+			      n->cfg.prune_keep_weekly, n->cfg.prune_keep_monthly},
 	};
 	return ctl_start(&n->ctl, &env);
 }

@@ -503,8 +503,8 @@ static int put_manifest(struct put *p, const struct stat *st, struct capability 
 	return err;
 }
 
-/* Binds name to the stored file, releasing the token and whatever an earlier
- * binding of the name alone needed. */
+/* Binds name to the stored file (a new version of it, unless the newest
+ * is this file already), releasing the token. */
 static int put_bind(struct put *p, const char *name, const struct capability *cap)
 {
 	struct store *s = p->s;
@@ -519,7 +519,7 @@ static int put_bind(struct put *p, const char *name, const struct capability *ca
 	if (!err)
 		err = index_pending_set(s->index, p->token, 0);
 	if (!err)
-		err = index_name_set(s->index, &n);
+		err = index_name_set(s->index, &n, NULL, NULL);
 	if (err) {
 		index_rollback(s->index);
 		return err;

@@ -26,8 +26,15 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs(chunk);"
 			     "CREATE TABLE IF NOT EXISTS names("
 			     " name TEXT PRIMARY KEY, cap TEXT NOT NULL, manifest BLOB NOT NULL,"
-			     " size INTEGER NOT NULL, created INTEGER NOT NULL);"
+			     " size INTEGER NOT NULL, created INTEGER NOT NULL,"
+			     " last_version INTEGER NOT NULL DEFAULT 1);"
 			     "CREATE INDEX IF NOT EXISTS names_by_manifest ON names(manifest);"
+			     "CREATE TABLE IF NOT EXISTS versions("
+			     " name TEXT NOT NULL, version INTEGER NOT NULL, cap TEXT NOT NULL,"
+			     " manifest BLOB NOT NULL, size INTEGER NOT NULL,"
+			     " created INTEGER NOT NULL, PRIMARY KEY(name, version));"
+			     "CREATE INDEX IF NOT EXISTS versions_by_manifest"
+			     " ON versions(manifest);"
 			     "CREATE TABLE IF NOT EXISTS pending("
 			     " token BLOB PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
 			     "CREATE TABLE IF NOT EXISTS pins("
@@ -51,11 +58,15 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
 			     " WITHOUT ROWID;";
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 /* What each older version lacks, run in order after the schema above (whose
  * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
 static const char *const upgrades[] = {
 	[3] = "ALTER TABLE members ADD COLUMN nickname TEXT NOT NULL DEFAULT '';",
+	/* Every name had one version, which becomes version 1. */
+	[4] = "INSERT OR IGNORE INTO versions(name, version, cap, manifest, size, created)"
+	      " SELECT name, 1, cap, manifest, size, created FROM names;"
+	      "ALTER TABLE names ADD COLUMN last_version INTEGER NOT NULL DEFAULT 1;",
 };
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
@@ -385,35 +396,24 @@ int index_refs_move(struct index *ix, const uint8_t from[CHUNK_ID_LEN],
 	return run(ix, st);
 }
 
-int index_name_set(struct index *ix, const struct index_name *n)
-{
-	sqlite3_stmt *st;
-	int err = prepare(ix,
-			  "INSERT OR REPLACE INTO names(name, cap, manifest, size, created)"
-			  " VALUES(?, ?, ?, ?, ?)",
-			  &st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, n->cap, -1, SQLITE_TRANSIENT);
-	bind_id(st, 3, n->manifest);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)n->size);
-	sqlite3_bind_int64(st, 5, n->created);
-	return run(ix, st);
-}
-
-/* A names row as name_from_row() reads it; ls adds HEALTH_COLUMNS, the
- * file's health (the copies its chunks want, the fewest a short one has, or
- * NULL), which the lookups of a get or send need not pay for. */
-#define NAME_COLUMNS "name, cap, manifest, size, created"
-#define HEALTH_COLUMNS                                                          \
+/* A file's health, the two columns name_from_row() reads last when a query
+ * has them, for the manifest column m: the copies its chunks want, and the
+ * fewest a short one has (NULL when none is: every copy is there). Listings
+ * add them; the lookups of a get or send need not pay for them. */
+#define HEALTH_COLUMNS(m)                                                       \
 	", (SELECT coalesce(max(c.replicas), 1) FROM refs r LEFT JOIN copies c" \
-	" ON c.chunk = r.chunk WHERE r.manifest = names.manifest),"             \
+	" ON c.chunk = r.chunk WHERE r.manifest = " m "),"                      \
 	" (SELECT min(s.have) FROM refs r JOIN short s ON s.chunk = r.chunk"    \
-	" WHERE r.manifest = names.manifest)"
+	" WHERE r.manifest = " m ")"
 
-/* Fills out from a row of NAME_COLUMNS, and HEALTH_COLUMNS if there (else
- * wanted and copies are 0). */
+/* The columns name_from_row() reads, from names n. */
+#define NAME_COLUMNS                                                    \
+	"n.name, n.cap, n.manifest, n.size, n.created,"                 \
+	" (SELECT max(version) FROM versions v WHERE v.name = n.name)," \
+	" (SELECT count(*) FROM versions v WHERE v.name = n.name)"
+
+/* Fills out from a row (name, cap, manifest, size, created, version,
+ * versions), then HEALTH_COLUMNS if there (else wanted and copies are 0). */
 static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 {
 	const unsigned char *name = sqlite3_column_text(st, 0);
@@ -424,24 +424,23 @@ static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 	snprintf(out->cap, sizeof(out->cap), "%s", cap);
 	out->size = (uint64_t)sqlite3_column_int64(st, 3);
 	out->created = sqlite3_column_int64(st, 4);
+	out->version = (uint32_t)sqlite3_column_int64(st, 5);
+	out->versions = (uint32_t)sqlite3_column_int64(st, 6);
 	out->wanted = out->copies = 0;
-	if (sqlite3_column_count(st) > 6) {
-		out->wanted = (unsigned)sqlite3_column_int64(st, 5);
-		out->copies = sqlite3_column_type(st, 6) == SQLITE_NULL
+	if (sqlite3_column_count(st) > 8) {
+		out->wanted = (unsigned)sqlite3_column_int64(st, 7);
+		out->copies = sqlite3_column_type(st, 8) == SQLITE_NULL
 				      ? out->wanted
-				      : (unsigned)sqlite3_column_int64(st, 6);
+				      : (unsigned)sqlite3_column_int64(st, 8);
 	}
 	return 0;
 }
 
-int index_name_get(struct index *ix, const char *name, struct index_name *out)
+/* Steps st, a query of one name's row, into out: 0, SHOAL_ENOTFOUND or an
+ * index error. Finalizes st. */
+static int name_row(struct index *ix, sqlite3_stmt *st, struct index_name *out)
 {
-	sqlite3_stmt *st;
-	int err = prepare(ix, "SELECT " NAME_COLUMNS " FROM names WHERE name = ?", &st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(st);
+	int err, rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		err = name_from_row(st, out) ? SHOAL_EDB : 0;
 	else if (rc == SQLITE_DONE)
@@ -450,6 +449,104 @@ int index_name_get(struct index *ix, const char *name, struct index_name *out)
 		err = db_error(ix, "name lookup");
 	sqlite3_finalize(st);
 	return err;
+}
+
+/* Points names at the newest version of name left, or drops the name when
+ * none is. last_version keeps the highest number the name ever had, so
+ * that a number is not given twice while the name lives. */
+static int name_point_newest(struct index *ix, const char *name)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT INTO names(name, cap, manifest, size, created, last_version)"
+			  " SELECT name, cap, manifest, size, created, version FROM versions"
+			  " WHERE name = ?1 ORDER BY version DESC LIMIT 1"
+			  " ON CONFLICT(name) DO UPDATE SET cap = excluded.cap,"
+			  " manifest = excluded.manifest, size = excluded.size,"
+			  " created = excluded.created,"
+			  " last_version = max(last_version, excluded.last_version)",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	if ((err = run(ix, st)) || sqlite3_changes(ix->db))
+		return err;
+	err = prepare(ix, "DELETE FROM names WHERE name = ?", &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return run(ix, st);
+}
+
+int index_name_set(struct index *ix, const struct index_name *n, uint32_t *version, int *added)
+{
+	struct index_name newest;
+	int err = index_name_get(ix, n->name, &newest);
+	if (err && err != SHOAL_ENOTFOUND)
+		return err;
+	if (!err && !memcmp(newest.manifest, n->manifest, CHUNK_ID_LEN)) {
+		/* The same content as the newest version: nothing to add. */
+		if (version)
+			*version = newest.version;
+		if (added)
+			*added = 0;
+		return 0;
+	}
+	uint32_t number = 1;
+	sqlite3_stmt *st;
+	if (!err) {
+		err = prepare(ix, "SELECT last_version FROM names WHERE name = ?", &st);
+		if (err)
+			return err;
+		sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
+		int64_t last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_finalize(st);
+		number = (uint32_t)(last > newest.version ? last : newest.version) + 1;
+	}
+	err = prepare(ix,
+		      "INSERT INTO versions(name, version, cap, manifest, size, created)"
+		      " VALUES(?, ?, ?, ?, ?, ?)",
+		      &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, number);
+	sqlite3_bind_text(st, 3, n->cap, -1, SQLITE_TRANSIENT);
+	bind_id(st, 4, n->manifest);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
+	sqlite3_bind_int64(st, 6, n->created);
+	if ((err = run(ix, st)) || (err = name_point_newest(ix, n->name)))
+		return err;
+	if (version)
+		*version = number;
+	if (added)
+		*added = 1;
+	return 0;
+}
+
+int index_name_get(struct index *ix, const char *name, struct index_name *out)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT " NAME_COLUMNS " FROM names n WHERE n.name = ?", &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return name_row(ix, st, out);
+}
+
+int index_version_get(struct index *ix, const char *name, uint32_t version, struct index_name *out)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "SELECT name, cap, manifest, size, created, version,"
+			  " (SELECT count(*) FROM versions w WHERE w.name = v.name)"
+			  " FROM versions v WHERE name = ? AND version = ?",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, version);
+	return name_row(ix, st, out);
 }
 
 int index_name_remove(struct index *ix, const char *name)
@@ -462,16 +559,29 @@ int index_name_remove(struct index *ix, const char *name)
 	err = run(ix, st);
 	if (!err && sqlite3_changes(ix->db) == 0)
 		err = SHOAL_ENOTFOUND;
-	return err;
+	if (err || (err = prepare(ix, "DELETE FROM versions WHERE name = ?", &st)))
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return run(ix, st);
 }
 
-int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
+int index_version_remove(struct index *ix, const char *name, uint32_t version)
 {
 	sqlite3_stmt *st;
-	int err =
-		prepare(ix, "SELECT " NAME_COLUMNS HEALTH_COLUMNS " FROM names ORDER BY name", &st);
+	int err = prepare(ix, "DELETE FROM versions WHERE name = ? AND version = ?", &st);
 	if (err)
 		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, version);
+	err = run(ix, st);
+	if (!err && sqlite3_changes(ix->db) == 0)
+		err = SHOAL_ENOTFOUND;
+	return err ? err : name_point_newest(ix, name);
+}
+
+/* Steps st, calling fn with each row (see name_from_row()). */
+static int foreach_name_row(struct index *ix, sqlite3_stmt *st, index_name_fn fn, void *arg)
+{
 	int ret = 0, rc;
 	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct index_name n;
@@ -482,6 +592,31 @@ int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
 		ret = db_error(ix, "names");
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(
+		ix,
+		"SELECT " NAME_COLUMNS HEALTH_COLUMNS("n.manifest") " FROM names n ORDER BY n.name",
+		&st);
+	return err ? err : foreach_name_row(ix, st, fn, arg);
+}
+
+int index_versions_foreach(struct index *ix, const char *name, index_name_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare(
+		ix,
+		"SELECT name, cap, manifest, size, created, version,"
+		" (SELECT count(*) FROM versions w WHERE w.name = v.name)" HEALTH_COLUMNS(
+			"v.manifest") " FROM versions v WHERE name = ? ORDER BY version DESC",
+		&st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return foreach_name_row(ix, st, fn, arg);
 }
 
 int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int set)
@@ -511,6 +646,7 @@ int index_pending_clear(struct index *ix)
 int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 {
 	int err = exec(ix, "DELETE FROM refs WHERE manifest NOT IN (SELECT manifest FROM names)"
+			   " AND manifest NOT IN (SELECT manifest FROM versions)"
 			   " AND manifest NOT IN (SELECT token FROM pending)"
 			   " AND manifest NOT IN (SELECT chunk FROM pins)");
 	/* Copies this node no longer needs anywhere: tell their holders. */

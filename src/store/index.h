@@ -2,7 +2,9 @@
  * The node's index: a SQLite database (WAL, synchronous=FULL) beside the
  * objects. It records which chunks are stored (chunks), which manifests need
  * which chunks (refs: a manifest's own chunk, its ChunkLists and its data
- * chunks), and the names people gave their files (names: name -> capability).
+ * chunks), and the names people gave their files: each name keeps its
+ * versions (versions: name, number -> capability), the newest of which the
+ * names table points at (names: name -> capability).
  * A chunk is kept while some named manifest refers to it. The index never
  * names a chunk before that chunk is durable on disk; deleting goes the other
  * way round (rows first, files after).
@@ -64,21 +66,36 @@ struct index_name {
 	uint8_t manifest[CHUNK_ID_LEN];
 	uint64_t size;
 	int64_t created;
-	/* read back by index_names_foreach() only (0 elsewhere): the copies
-	 * the file wants, and the fewest any of its chunks has
-	 * (index_short_note()); equal when it is full */
+	uint32_t version;  /* read: the version's number (a name: its newest's) */
+	uint32_t versions; /* read: how many versions the name has */
+	/* read back by index_names_foreach() and index_versions_foreach()
+	 * only (0 elsewhere): the copies the file wants, and the fewest any of
+	 * its chunks has (index_short_note()); equal when it is full */
 	unsigned wanted, copies;
 };
 
-/* Binds name to a capability (replacing an earlier binding). */
-int index_name_set(struct index *ix, const struct index_name *n);
-/* Looks a name up: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
+/* Adds a version of n->name bound to n's capability (number 1 for a new
+ * name, else the newest's + 1), which becomes the name's newest, unless
+ * n->manifest is the newest version's already: then nothing is added.
+ * *version (may be NULL) gets the number of the version that now holds the
+ * content, *added (may be NULL) whether one was added. 0 or an index
+ * error. Run inside a transaction. */
+int index_name_set(struct index *ix, const struct index_name *n, uint32_t *version, int *added);
+/* Looks a name up (its newest version): 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
 int index_name_get(struct index *ix, const char *name, struct index_name *out);
-/* Removes a name: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
+/* Looks one version of a name up: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
+int index_version_get(struct index *ix, const char *name, uint32_t version, struct index_name *out);
+/* Removes a name and all its versions: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
 int index_name_remove(struct index *ix, const char *name);
-/* Lists names in order. */
+/* Removes one version of a name (the next newest left becomes the name's
+ * newest; the name goes with its last version): 0, SHOAL_ENOTFOUND or
+ * SHOAL_EDB. Run inside a transaction. */
+int index_version_remove(struct index *ix, const char *name, uint32_t version);
+/* Lists names in order, each as its newest version. */
 typedef int (*index_name_fn)(const struct index_name *n, void *arg);
 int index_names_foreach(struct index *ix, index_name_fn fn, void *arg);
+/* Lists the versions of name, newest first (none: fn is never called). */
+int index_versions_foreach(struct index *ix, const char *name, index_name_fn fn, void *arg);
 
 /*
  * Pending tokens: a put in progress hangs its refs off a random token, which
@@ -195,7 +212,7 @@ int index_wants_after(struct index *ix, const uint8_t after[CHUNK_ID_LEN], size_
 		      index_chunk_fn fn, void *arg);
 
 /*
- * Drops refs of every manifest no name, pending token or pin points to, moves
+ * Drops refs of every manifest no name, version, pending token or pin points to, moves
  * placements of chunks no ref or pin needs to the unpins outbox, then drops every
  * chunk row no ref or pin points to, calling fn (may be NULL) with each chunk
  * dropped so the caller can delete its file after committing. Run inside a

@@ -447,12 +447,13 @@ int store_index_open(struct store *s, struct index **out)
 	return err ? err : index_open(out, path);
 }
 
-static int remove_name(struct store *s, const char *name)
+static int remove_name(struct store *s, const char *name, uint32_t version)
 {
 	int err = index_begin(s->index);
 	if (err)
 		return err;
-	err = index_name_remove(s->index, name);
+	err = version ? index_version_remove(s->index, name, version)
+		      : index_name_remove(s->index, name);
 	if (err) {
 		index_rollback(s->index);
 		return err;
@@ -460,15 +461,20 @@ static int remove_name(struct store *s, const char *name)
 	return store_commit_releasing(s);
 }
 
-int store_remove_name(struct store *s, const char *name)
+int store_remove_version(struct store *s, const char *name, uint32_t version)
 {
-	int err = remove_name(s, name);
+	int err = remove_name(s, name, version);
 	/* A full disk: spend the reserve on this removal, which frees space,
 	 * and take it back afterwards if there is room. */
 	if (err == -ENOSPC && release_reserve(s)) {
 		log_info("the disk is full: using the reserve to remove '%s'", name);
-		err = remove_name(s, name);
+		err = remove_name(s, name, version);
 		reserve_space(s);
 	}
 	return err;
+}
+
+int store_remove_name(struct store *s, const char *name)
+{
+	return store_remove_version(s, name, 0);
 }

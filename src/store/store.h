@@ -102,7 +102,10 @@ int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 /* Opens another connection to the store's index, for a thread of its own. */
 int store_index_open(struct store *s, struct index **out);
 
-/* Removes name and releases the chunks no other name needs. 0 or SHOAL_ENOTFOUND. */
+/* Removes name (all its versions) and releases the chunks no other name or
+ * version needs. 0 or SHOAL_ENOTFOUND. */
 int store_remove_name(struct store *s, const char *name);
+/* Removes one version of name (0: all of them), the same way. */
+int store_remove_version(struct store *s, const char *name, uint32_t version);
 
 #endif

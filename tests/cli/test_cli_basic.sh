@@ -152,24 +152,24 @@ rm -f got/*
 # ---- ls ----------------------------------------------------------------------------
 sizes["mid line"]=6
 caps["mid line"]=$(shoal --home h ls | awk -F'\t' '$1 == "mid line" {print $3}')
-for n in "${!caps[@]}"; do printf '%s\t%s\t%s\tdegraded 1/3\n' "$n" "${sizes[$n]}" "${caps[$n]}"; done | sort >want.ls
+for n in "${!caps[@]}"; do printf '%s\t%s\t%s\tdegraded 1/3\t1\n' "$n" "${sizes[$n]}" "${caps[$n]}"; done | sort >want.ls
 shoal --home h ls >out 2>err
 check_eq "ls exits 0" 0 $?
 check_eq "ls prints one line per name" "$(wc -l <want.ls)" "$(wc -l <out)"
-check_eq "every ls line is name, size, capability, health separated by tabs" 0 \
-	"$(awk -F'\t' 'NF != 4 || $2 !~ /^[0-9]+$/ || $3 !~ /^shoal:/ || $4 !~ /^(full|degraded) [0-9]+\/[0-9]+$/' out | wc -l)"
-check_eq "ls shows each name with its size and capability" "$(cat want.ls)" "$(sort out)"
-check_match "ls shows s4095 exactly" $'(^|\n)s4095\t4095\t'"${caps[s4095]}"$'\tdegraded 1/3(\n|$)' "$(cat out)"
+check_eq "every ls line is name, size, capability, health, versions separated by tabs" 0 \
+	"$(awk -F'\t' 'NF != 5 || $2 !~ /^[0-9]+$/ || $3 !~ /^shoal:/ || $4 !~ /^(full|degraded) [0-9]+\/[0-9]+$/ || $5 !~ /^[0-9]+$/' out | wc -l)"
+check_eq "ls shows each name with its size, capability, health and 1 version" "$(cat want.ls)" "$(sort out)"
+check_match "ls shows s4095 exactly" $'(^|\n)s4095\t4095\t'"${caps[s4095]}"$'\tdegraded 1/3\t1(\n|$)' "$(cat out)"
 shoal --home h ls --json >out 2>err
 check_eq "ls --json exits 0" 0 $?
 check "ls --json parses as JSON" python3 -c 'import json,sys; json.load(sys.stdin)' <out
 python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
-    print("%s\t%d\t%s\t%s %d/%d" % (e["name"], e["size"], e["capability"],
-        "full" if e["full"] else "degraded", e["copies"], e["wanted"]))
+    print("%s\t%d\t%s\t%s %d/%d\t%d" % (e["name"], e["size"], e["capability"],
+        "full" if e["full"] else "degraded", e["copies"], e["wanted"], e["versions"]))
 ' <out >json.ls 2>&1
-check_eq "ls --json has name, size, capability and health of each entry" "$(cat want.ls)" "$(sort json.ls)"
+check_eq "ls --json has name, size, capability, health and versions of each entry" "$(cat want.ls)" "$(sort json.ls)"
 check_eq "ls --json entries have a creation time" 0 \
 	"$(python3 -c 'import json,sys; print(sum(not isinstance(e.get("created"), int) for e in json.load(sys.stdin)))' <out 2>&1)"
 shoal --home h2 ls --json >out 2>err

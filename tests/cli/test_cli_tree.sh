@@ -207,7 +207,7 @@ check_eq "put --replicas 3 without a daemon succeeds" 0 $?
 check_match "... printing the capability" "$CAP_RE" "$(cat out)"
 check_eq "... and one warning line" \
 	"shoal: warning: no daemon running; stored on this node only until one runs with members up" "$(cat err)"
-shoal --home h put f.txt --replicas 1 >out 2>err
+shoal --home h put f.txt --name f1.txt --replicas 1 >out 2>err
 check_eq "put --replicas 1 without a daemon succeeds quietly" "0 " "$? $(cat err)"
 
 nid=$(shoal --home h id)

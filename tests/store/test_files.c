@@ -5,10 +5,10 @@
  * object, equal content gives equal capabilities); no plaintext on disk under the home;
  * damage, a wrong key or an unknown id makes a get fail with the right code, leaving neither
  * output nor temp file; bad output directories and directory inputs fail cleanly; a failed
- * or interrupted put binds nothing and keeps no chunk rows; rebinding a name releases the
- * old file. Sparse files: holes are not read on put and stay holes on get, zeros written
- * out become holes too, and chunks of zeros cost one object; mtimes keep their
- * nanoseconds. Files with more than
+ * or interrupted put binds nothing and keeps no chunk rows; a name put again keeps the old
+ * file as its version 1 until that version is removed, which releases it. Sparse files:
+ * holes are not read on put and stay holes on get, zeros written out become holes too, and
+ * chunks of zeros cost one object; mtimes keep their nanoseconds. Files with more than
  * MANIFEST_INLINE_MAX chunks (ChunkLists) need over 4 GiB of input and are not tested here.
  * Each test gets a fresh node home and a scratch directory under /tmp, removed afterwards.
  */
@@ -776,7 +776,7 @@ static void test_interrupted_put_releases_chunks(void **state)
 	assert_int_equal(files_get(fx->s, &kept, out, NULL, NULL, NULL), 0);
 }
 
-static void test_rebinding_releases_old_file(void **state)
+static void test_old_version_kept_until_removed(void **state)
 {
 	struct fixture *fx = *state;
 	struct capability old, new;
@@ -788,12 +788,20 @@ static void test_rebinding_releases_old_file(void **state)
 	only_new -= (int)m.nchunks + 1;
 	manifest_release(&m);
 
-	/* Bind "one" to the second file's content: the first file is unneeded. */
+	/* Bind "one" to the second file's content: its version 2; version 1
+	 * keeps the first file. */
+	int both = count_objects(fx);
 	char path[PATH_MAX];
 	work_path(fx, "two", path);
 	struct capability rebound;
 	put_path(fx, path, "one", &rebound);
 	assert_memory_equal(&rebound, &new, sizeof(new));
+	assert_int_equal(count_objects(fx), both);
+	char kept[PATH_MAX];
+	work_path(fx, "kept.out", kept);
+	assert_int_equal(files_get(fx->s, &old, kept, NULL, NULL, NULL), 0);
+	/* Version 1 removed: the first file is unneeded. */
+	assert_int_equal(store_remove_version(fx->s, "one", 1), 0);
 	assert_int_equal(count_objects(fx), only_new);
 	assert_int_equal(indexed_chunks(fx), only_new);
 	assert_int_equal(objects_exists(&fx->s->objects, old.id), 0);
@@ -929,7 +937,7 @@ int main(void)
 		T(test_failed_put_binds_nothing),
 		T(test_sparse_round_trip),
 		T(test_interrupted_put_releases_chunks),
-		T(test_rebinding_releases_old_file),
+		T(test_old_version_kept_until_removed),
 		T(test_progress_counts_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
  * Tests for the SQLite index (src/store/index.c): chunk rows (add, has, remove, stats,
- * foreach), names (set, get, replace, remove, ordered foreach, SHOAL_ENOTFOUND), refs and
+ * foreach), names (set, get, versions, remove, ordered foreach, SHOAL_ENOTFOUND), refs and
  * garbage collection (a chunk lives exactly as long as some named manifest or pending put
  * refers to it, and the callback sees each dropped chunk once), moving refs from a put's token to
  * its manifest, chunks referenced but absent, rollback, and the integrity check. Ids are SHA-256 of
@@ -131,7 +131,7 @@ static void set_name(struct fixture *fx, const char *name, const char *manifest,
 	snprintf(n.name, sizeof(n.name), "%s", name);
 	snprintf(n.cap, sizeof(n.cap), "shoal:cap-of-%s", manifest);
 	id_of(manifest, n.manifest);
-	assert_int_equal(index_name_set(fx->ix, &n), 0);
+	assert_int_equal(index_name_set(fx->ix, &n, NULL, NULL), 0);
 }
 
 /* Runs garbage collection in its own transaction; returns the dropped chunks. */
@@ -342,15 +342,26 @@ static void test_gc_two_names_one_manifest(void **state)
 	assert_stats(fx, 0, 0);
 }
 
-static void test_gc_rebinding_releases_old_manifest(void **state)
+static void test_gc_versions_release_old_manifest(void **state)
 {
 	struct fixture *fx = *state;
 	build_two_files(fx);
 	struct idset dropped;
 	collect(fx, &dropped);
 
-	/* "one" now names M2 too; M1's own chunks go, shared ones stay. */
+	/* "one" now names M2 too, as its version 2: version 1 keeps M1. */
 	set_name(fx, "one", "M2", 2);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){NULL});
+	struct index_name got;
+	assert_int_equal(index_name_get(fx->ix, "one", &got), 0);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(got.versions, 2);
+	/* Version 1 gone: M1's own chunks go, shared ones stay. */
+	assert_int_equal(index_begin(fx->ix), 0);
+	assert_int_equal(index_version_remove(fx->ix, "one", 1), 0);
+	assert_int_equal(index_version_remove(fx->ix, "one", 1), SHOAL_ENOTFOUND);
+	assert_int_equal(index_commit(fx->ix), 0);
 	collect(fx, &dropped);
 	assert_idset(&dropped, (const char *const[]){"M1", "c1", NULL});
 
@@ -575,7 +586,7 @@ int main(void)
 		T(test_names),
 		T(test_gc_shared_chunks),
 		T(test_gc_two_names_one_manifest),
-		T(test_gc_rebinding_releases_old_manifest),
+		T(test_gc_versions_release_old_manifest),
 		T(test_refs_move_merges),
 		T(test_pending_tokens_pin_refs),
 		T(test_missing_foreach),

@@ -286,7 +286,7 @@ static void test_recovery_drops_rows_of_deleted_files(void **state)
 	}
 	struct index_name n = {.name = "name", .cap = "shoal:x", .size = 1};
 	memcpy(n.manifest, manifest, CHUNK_ID_LEN);
-	assert_int_equal(index_name_set(fx->s->index, &n), 0);
+	assert_int_equal(index_name_set(fx->s->index, &n, NULL, NULL), 0);
 	assert_int_equal(index_commit(fx->s->index), 0);
 	for (int i = 0; i < 10; i += 2) {
 		char path[PATH_MAX];

@@ -228,7 +228,7 @@ static int store_kind(const char *home, const struct kind *k)
 	if (!err && k->listed)
 		err = index_ref_add(s->index, cap.id, listing_ref.id);
 	if (!err)
-		err = index_name_set(s->index, &n);
+		err = index_name_set(s->index, &n, NULL, NULL);
 	if (!err)
 		err = objects_sync(&s->objects);
 	if (!err)
