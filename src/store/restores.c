@@ -76,6 +76,13 @@ int restore_temp_note(const char *home, const char *out_path, struct restore_tem
 		err = note_path(home, token, t->note, sizeof(t->note));
 	if (!err)
 		err = write_file_atomic(t->note, t->path, strlen(t->path), 0600);
+	if (err == -ENOSPC || err == -EDQUOT) {
+		/* A full home must not stop a restore to another disk: the
+		 * temporary goes un-noted (only a kill during this get would
+		 * leave it behind). */
+		t->note[0] = 0;
+		return 0;
+	}
 	if (err)
 		t->path[0] = t->note[0] = 0;
 	return err;

@@ -28,7 +28,8 @@ struct restore_temp {
 /*
  * Picks a new temporary name in the directory of out_path (whose trailing
  * slashes are ignored; the directory must exist) and, when home is not NULL,
- * notes it durably under home before returning. Creates nothing at t->path:
+ * notes it durably under home before returning (a home out of space leaves
+ * it un-noted rather than failing the restore). Creates nothing at t->path:
  * the caller does, with O_EXCL or mkdir, and calls restore_temp_forget()
  * once it was renamed or removed. Returns 0 or -errno (nothing noted).
  */
