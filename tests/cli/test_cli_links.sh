@@ -95,7 +95,7 @@ check_eq "the control restores" 0 $?
 check_eq "... its file" hello "$(cat bad/sub/out/a/x 2>&1)"
 check_eq "... and its link" "../../x" "$(readlink bad/sub/out/a/l)"
 rm -rf bad/sub/out
-canary_before=$(ls -la /tmp/x 2>&1; ls -la "$outer" 2>&1)
+canary_before=$(stat -c "%F %i %s %Y" /tmp/x 2>&1; ls -la "$outer" 2>&1)
 for i in "${!kinds[@]}"; do
 	k=${kinds[$i]}
 	check_match "mkbadtree stores a '$k' manifest" "$CAP_RE" "${bcaps[$i]}"
@@ -106,7 +106,7 @@ for i in "${!kinds[@]}"; do
 		"$(find bad -mindepth 2; cat out)"
 done
 check_eq "nothing was written through a link outside the test" "$canary_before" \
-	"$(ls -la /tmp/x 2>&1; ls -la "$outer" 2>&1)"
+	"$(stat -c "%F %i %s %Y" /tmp/x 2>&1; ls -la "$outer" 2>&1)"
 check_eq "nothing named x was made in the test directory" "" "$(find "$T" -name x)"
 
 # ---- an old manifest ---------------------------------------------------------------------
