@@ -73,8 +73,18 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	struct backend_result result = {0};
 	ret = b.ops->send(&b, target, id, to, &pr, &result);
 	backend_close(&b);
-	if (ret || !json)
+	if (ret)
 		return ret;
+	if (!json) {
+		/* On stderr: stdout stays empty, as scripts expect of send. The
+		 * target's name for it, when another, came as a warning above. */
+		char quoted[CLI_QUOTE_MAX], qto[CLI_QUOTE_MAX];
+		fprintf(stderr, "sent %s to %s (%llu chunk%s, %llu fetched)\n",
+			cli_quote(target, quoted, sizeof(quoted)), cli_quote(to, qto, sizeof(qto)),
+			(unsigned long long)result.chunks, result.chunks == 1 ? "" : "s",
+			(unsigned long long)result.fetched);
+		return ret;
+	}
 	char idtext[NODE_ID_STR_LEN + 1];
 	node_id_format(id, idtext);
 	json_t *o =
