@@ -77,10 +77,10 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		return ret;
 	if (!json) {
 		/* On stderr: stdout stays empty, as scripts expect of send. The
-		 * target's name for it, when another, came as a warning above. */
-		char quoted[CLI_QUOTE_MAX], qto[CLI_QUOTE_MAX];
-		fprintf(stderr, "sent %s to %s (%llu chunk%s, %llu fetched)\n",
-			cli_quote(target, quoted, sizeof(quoted)), cli_quote(to, qto, sizeof(qto)),
+		 * target's name for it, when another, came as a warning above.
+		 * Both texts passed their checks (a capability or valid name, a
+		 * node id or nickname): printed whole, a capability stays usable. */
+		fprintf(stderr, "sent %s to %s (%llu chunk%s, %llu fetched)\n", target, to,
 			(unsigned long long)result.chunks, result.chunks == 1 ? "" : "s",
 			(unsigned long long)result.fetched);
 		return ret;
