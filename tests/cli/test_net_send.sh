@@ -4,7 +4,9 @@
 # sender says so on stderr, node 3 lists it as received from alpha. Node 1
 # removes it; once its unpins have reached node 3 (no pin of node 1's left
 # there), node 3 still reads the file byte for byte, lists it as received and
-# holds every chunk on disk; node 3's own rm then lets it go. A name node 3
+# holds every chunk on disk; node 3's own rm then lets it go. A file sent
+# wants node 3's default copies, which its repair makes once it is the only
+# holder (the sender removed it). A name node 3
 # already has is left alone: the file sent goes to "NAME (from alpha)", a
 # second send becomes its version 2, a sender without a nickname is named by
 # its id. A bare capability is filed as received-ID. An index of schema 5
@@ -116,12 +118,31 @@ check "... holds every chunk, each hashing to its id" each_chunk_has -ge 1 loc.i
 shoal --home n3 get doc -o got3 2>get3.err
 check_eq "... get doc on node 3 exits 0" 0 $?
 check "... byte for byte" cmp doc got3
-check "... and its repair keeps 3 copies (node 3's own pins elsewhere)" \
-	wait_for 30 each_chunk_has -eq 3 loc.ids n1 n2 n3
 
 check "node 3 removes doc" shoal --home n3 rm doc
 check_eq "... no longer lists it" "" "$(ls_line 3 doc)"
 check "... and every copy goes, on every node" wait_for 30 gone_from loc.ids n1 n2 n3
+
+# ---- the copies a received file wants ----------------------------------------------------
+gen_data solo $((2 * MiB)) send-solo
+caps=$(shoal --home n1 put solo --name solo --replicas 1 2>/dev/null)
+check_match "node 1 puts solo with --replicas 1 (node 1 alone holds it)" "$CAP_RE" "$caps"
+locate_chunks n1 solo sloc
+ns=$(wc -l <sloc.ids)
+shoal --home n1 send solo --to charlie >send1.out 2>send1.err
+check_eq "send solo: node 3 fetched every chunk" "sent solo to charlie ($ns chunks, $ns fetched)" \
+	"$(cat send1.err)"
+check_match "node 3's solo wants 3 copies, its default, not node 1's 1" '^(full|degraded) [0-9]/3$' \
+	"$(ls_field 3 solo 4)"
+check_eq "node 1's own solo still wants 1" "full 1/1" "$(ls_field 1 solo 4)"
+# While node 1 holds its copy, rendezvous hashing may make node 1 the chunk's
+# lead holder, which wants 1 copy: node 3 then waits (plan.h). Once node 1's
+# copy is gone, node 3 is the only holder and leads.
+check "node 1 removes solo" shoal --home n1 rm solo
+check "... node 3's repair makes its 3 copies: every chunk on 3 nodes" \
+	wait_for 30 each_chunk_has -eq 3 sloc.ids n1 n2 n3
+full_3() { [ "$(ls_field 3 solo 4)" == "full 3/3" ]; }
+check "... and its ls says full 3/3" wait_for 10 full_3
 
 # ---- name clashes --------------------------------------------------------------------------
 gen_data mine $((500 * KiB)) send-mine
