@@ -197,9 +197,9 @@ check_eq "... node 3 files it as received-ID (16 hex digits of the manifest id)"
 shoal --home n1 send doc --to charlie >out 2>err
 check_failed "send of a name node 1 no longer has fails" $?
 check_err1 "... in one line" err
-check "send --help says the node files it as its own" \
-	eval '"$SHOAL" send --help | grep -q "its own copy"'
-check "ls --help describes the from column" eval '"$SHOAL" ls --help | grep -q "from SENDER"'
+help_has() { "$SHOAL" "$1" --help | grep -q "$2"; } # COMMAND TEXT
+check "send --help says the node files it as its own" help_has send "its own copy"
+check "ls --help describes the from column" help_has ls "from SENDER"
 
 stop_nodes 1 2 3
 check_no_sanitizer "no daemon log has a sanitizer report" n?.log
