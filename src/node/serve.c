@@ -720,13 +720,12 @@ static void fetch_done(struct ops_job *oj)
 	struct link *l = link_find(j->sv->mesh, j->link_serial);
 	if (l && l->fetching)
 		l->fetching--;
-	char hex[2 * CHUNK_ID_LEN + 1], from[2 * NODE_ID_LEN + 1];
-	hex_encode(from, j->requester, NODE_ID_LEN);
+	char hex[2 * CHUNK_ID_LEN + 1], from[17];
+	short_node_id(j->requester, from);
 	if (j->err)
-		log_warnx("receiving %s from %.16s failed: %s", hex_id(j->cap.id, hex), from,
-			  j->why);
+		log_warnx("receiving %s from %s failed: %s", hex_id(j->cap.id, hex), from, j->why);
 	else
-		log_info("received %s from %.16s as '%s': %llu chunks, %llu from the network",
+		log_info("received %s from %s as '%s': %llu chunks, %llu from the network",
 			 hex_id(j->cap.id, hex), from, j->filed, (unsigned long long)j->chunks,
 			 (unsigned long long)j->fetched);
 	if (l && conn_ready(l->c)) {
