@@ -111,6 +111,8 @@ static Shoal__Revocations revocations = SHOAL__REVOCATIONS__INIT;
 static Shoal__Leave leave = SHOAL__LEAVE__INIT;
 static ProtobufCBinaryData forget_ids[2];
 static Shoal__Forget forget = SHOAL__FORGET__INIT;
+static Shoal__Fetch fetch = SHOAL__FETCH__INIT;
+static Shoal__FetchDone fetch_done = SHOAL__FETCH_DONE__INIT;
 
 static void messages_init(void)
 {
@@ -155,6 +157,12 @@ static void messages_init(void)
 	forget_ids[1] = bin(id_b, WIRE_ID_LEN);
 	forget.node_ids = forget_ids;
 	forget.n_node_ids = 2;
+	fetch.manifest_id = bin(id_a, WIRE_ID_LEN);
+	fetch.key = bin(id_b, WIRE_ID_LEN);
+	fetch.name = "report.pdf";
+	fetch_done.chunks = 5;
+	fetch_done.fetched = 2;
+	fetch_done.name = "report.pdf (from alpha)";
 }
 
 static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request_id)
@@ -193,6 +201,12 @@ static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request
 	case SHOAL__ENVELOPE__MSG_FORGET:
 		env.forget = &forget;
 		break;
+	case SHOAL__ENVELOPE__MSG_FETCH:
+		env.fetch = &fetch;
+		break;
+	case SHOAL__ENVELOPE__MSG_FETCH_DONE:
+		env.fetch_done = &fetch_done;
+		break;
 	default:
 		break;
 	}
@@ -227,6 +241,13 @@ static void envelope_seeds(void)
 	emit_msg("valid-leave", &env.base);
 	env = envelope(SHOAL__ENVELOPE__MSG_FORGET, 0);
 	emit_msg("valid-forget", &env.base);
+	env = envelope(SHOAL__ENVELOPE__MSG_FETCH, 9);
+	emit_msg("valid-fetch-named", &env.base);
+	fetch.name = "";
+	emit_msg("valid-fetch-unnamed", &env.base);
+	fetch.name = "report.pdf";
+	env = envelope(SHOAL__ENVELOPE__MSG_FETCH_DONE, 9);
+	emit_msg("valid-fetch-done-named", &env.base);
 
 	/* One rule broken each. */
 	env = envelope(SHOAL__ENVELOPE__MSG__NOT_SET, 5);
@@ -282,6 +303,14 @@ static void envelope_seeds(void)
 	forget_ids[1] = bin(id_b, WIRE_ID_LEN + 1);
 	emit_msg("bad-forget-long-id", &env.base);
 	forget_ids[1] = bin(id_b, WIRE_ID_LEN);
+	env = envelope(SHOAL__ENVELOPE__MSG_FETCH, 9);
+	fetch.name = "../etc";
+	emit_msg("bad-fetch-name", &env.base);
+	fetch.name = "report.pdf";
+	env = envelope(SHOAL__ENVELOPE__MSG_FETCH_DONE, 9);
+	fetch_done.name = "a/b";
+	emit_msg("bad-fetch-done-name", &env.base);
+	fetch_done.name = "report.pdf (from alpha)";
 
 	/* Control requests. */
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
@@ -376,6 +405,11 @@ static void envelope_seeds(void)
 	rep.reply_case = SHOAL__CTL_REPLY__REPLY_NAMES;
 	rep.names = &names;
 	emit_msg("valid-ctl-reply-names", &rep.base);
+	name.sender = bin(id_b, WIRE_ID_LEN);
+	name.sender_nickname = "alpha";
+	emit_msg("valid-ctl-reply-names-received", &rep.base);
+	name.sender = bin(id_b, 0);
+	name.sender_nickname = "";
 	bad.id = bin(id_b, WIRE_ID_LEN);
 	bad.err = SHOAL_ECORRUPT;
 	verify.checked = 3;

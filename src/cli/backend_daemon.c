@@ -181,6 +181,12 @@ static int daemon_ls(struct backend *b, int network, backend_name_fn fn, void *a
 				       .versions = x->versions};
 		snprintf(n.name, sizeof(n.name), "%s", x->name);
 		snprintf(n.cap, sizeof(n.cap), "%s", x->capability);
+		if (x->sender.len == NODE_ID_LEN) {
+			n.received = 1;
+			memcpy(n.sender, x->sender.data, NODE_ID_LEN);
+			snprintf(n.sender_nickname, sizeof(n.sender_nickname), "%s",
+				 x->sender_nickname ? x->sender_nickname : "");
+		}
 		ret = fn(&n, x->owner.len == NODE_ID_LEN ? x->owner.data : NULL,
 			 x->owner_nickname ? x->owner_nickname : "", arg);
 	}

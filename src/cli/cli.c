@@ -87,16 +87,27 @@ static const struct command commands[] = {
 	{"ls", cmd_ls, "[--network] [--json]",
 	 "list stored names, each as its newest version: name, size, capability, health (full "
 	 "N/N, or degraded n/N: the fewest copies a chunk has of those wanted), number of "
-	 "versions (--network: what members published)",
+	 "versions; a file another node sent (shoal send) gets a sixth column, 'from SENDER' "
+	 "(its nickname, else the first 16 characters of its id) (--network: what members "
+	 "published)",
 	 "  --network             list what members published (needs a running daemon)\n"
-	 "  --json                print a JSON array\n"},
+	 "  --json                print a JSON array; this node's names also have received\n"
+	 "                        (true for a file another node sent), sender (its node id,\n"
+	 "                        or null) and sender_nickname (\"\" if none)\n"},
 	{"send", cmd_send, "CAP|NAME[@OWNER] --to NODE [--json]",
-	 "make another node fetch a file or tree and keep it (needs a running daemon)",
+	 "give another node its own copy of a file or tree: it fetches it and files it among "
+	 "its names as received from this node (a capability as received-ID, 16 hex digits of "
+	 "its manifest id), until its own rm: nothing done here removes it. A name it has for "
+	 "a file of its own or from another node is left alone: it files this one as 'NAME "
+	 "(from SENDER)' (then '... 2', ...), and send warns so; sent again, it becomes a new "
+	 "version there. Says 'sent TARGET to NODE (N chunks, M fetched)' on stderr (needs a "
+	 "running daemon)",
 	 "  --to NODE             the node that is to keep a copy (required): its id, 8 or\n"
 	 "                        more of its first characters, or its nickname\n"
 	 "  --no-progress         never draw a progress bar\n"
-	 "  --json                print one JSON line: target, to (node id), directory, size,\n"
-	 "                        files, dirs, chunks, fetched (by that node), seconds\n"},
+	 "  --json                print one JSON line instead: target, to (node id),\n"
+	 "                        directory, size, files, dirs, chunks, fetched (by that\n"
+	 "                        node), seconds\n"},
 	{"locate", cmd_locate, "CAP|NAME[@OWNER] [--json]",
 	 "list a file's chunks and the nodes holding each (needs a running daemon)",
 	 "  --json                print a JSON array\n"},

@@ -328,6 +328,15 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 		     json_object_set_new(o, "version", json_integer(n->version)) ||
 		     json_object_set_new(o, "versions", json_integer(n->versions))))
 			o = (json_decref(o), NULL);
+		char sender[NODE_ID_STR_LEN + 1];
+		if (n->received)
+			node_id_format(n->sender, sender);
+		if (o && !l->network &&
+		    (json_object_set_new(o, "received", json_boolean(n->received)) ||
+		     json_object_set_new(o, "sender",
+					 n->received ? json_string(sender) : json_null()) ||
+		     json_object_set_new(o, "sender_nickname", json_string(n->sender_nickname))))
+			o = (json_decref(o), NULL);
 		if (o && l->network &&
 		    (json_object_set_new(o, "owner",
 					 owner ? json_string(owner_text) : json_null()) ||
@@ -339,10 +348,20 @@ static int print_entry(const struct index_name *n, const uint8_t *owner, const c
 		printf("%s\t%llu\t%s\t%s\t%s\n", n->name, (unsigned long long)n->size, cap,
 		       owner_text, owner_nick[0] ? owner_nick : "-");
 	} else {
-		/* Health: full, or degraded with the fewest copies a chunk has. */
-		printf("%s\t%llu\t%s\t%s %u/%u\t%u\n", n->name, (unsigned long long)n->size, n->cap,
-		       n->copies >= n->wanted ? "full" : "degraded", n->copies, n->wanted,
-		       n->versions);
+		/* Health: full, or degraded with the fewest copies a chunk has. A
+		 * file another node sent gets a sixth column, "from SENDER" (its
+		 * nickname, else 16 hex digits of its id); the first five stay. */
+		char from[NODE_ID_STR_LEN + 8] = "";
+		if (n->received) {
+			char sid[NODE_ID_STR_LEN + 1];
+			node_id_format(n->sender, sid);
+			snprintf(from, sizeof(from), "\tfrom %.*s",
+				 n->sender_nickname[0] ? (int)sizeof(n->sender_nickname) : 16,
+				 n->sender_nickname[0] ? n->sender_nickname : sid);
+		}
+		printf("%s\t%llu\t%s\t%s %u/%u\t%u%s\n", n->name, (unsigned long long)n->size,
+		       n->cap, n->copies >= n->wanted ? "full" : "degraded", n->copies, n->wanted,
+		       n->versions, from);
 	}
 	return 0;
 }

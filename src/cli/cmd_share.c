@@ -73,8 +73,18 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	struct backend_result result = {0};
 	ret = b.ops->send(&b, target, id, to, &pr, &result);
 	backend_close(&b);
-	if (ret || !json)
+	if (ret)
 		return ret;
+	if (!json) {
+		/* On stderr: stdout stays empty, as scripts expect of send. The
+		 * target's name for it, when another, came as a warning above.
+		 * Both texts passed their checks (a capability or valid name, a
+		 * node id or nickname): printed whole, a capability stays usable. */
+		fprintf(stderr, "sent %s to %s (%llu chunk%s, %llu fetched)\n", target, to,
+			(unsigned long long)result.chunks, result.chunks == 1 ? "" : "s",
+			(unsigned long long)result.fetched);
+		return ret;
+	}
 	char idtext[NODE_ID_STR_LEN + 1];
 	node_id_format(id, idtext);
 	json_t *o =

@@ -88,6 +88,12 @@ static int name_ok(const char *name)
 	return name && name_validate(name, strlen(name)) == 0;
 }
 
+/* A name, or "" where a message may leave it out. */
+static int name_empty_ok(const char *name)
+{
+	return name && (!name[0] || name_ok(name));
+}
+
 static int abs_path_ok(const char *path)
 {
 	return path && path[0] == '/' && strlen(path) <= WIRE_PATH_MAX;
@@ -217,9 +223,11 @@ static int envelope_ok(const Shoal__Envelope *env)
 	case SHOAL__ENVELOPE__MSG_UNPIN:
 		return env->unpin && ids_ok(env->unpin->n_ids, env->unpin->ids);
 	case SHOAL__ENVELOPE__MSG_FETCH:
-		return env->fetch && id_ok(&env->fetch->manifest_id) && id_ok(&env->fetch->key);
+		return env->fetch && id_ok(&env->fetch->manifest_id) && id_ok(&env->fetch->key) &&
+		       name_empty_ok(env->fetch->name);
 	case SHOAL__ENVELOPE__MSG_FETCH_DONE:
-		return env->fetch_done && env->fetch_done->fetched <= env->fetch_done->chunks;
+		return env->fetch_done && env->fetch_done->fetched <= env->fetch_done->chunks &&
+		       name_empty_ok(env->fetch_done->name);
 	case SHOAL__ENVELOPE__MSG_CATALOG_DELTA:
 		return env->catalog_delta && catalog_delta_ok(env->catalog_delta);
 	case SHOAL__ENVELOPE__MSG_CATALOG_DIGEST:

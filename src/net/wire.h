@@ -56,8 +56,9 @@
  *    an addr valid per addr_check() and last_seen >= 0;
  *  - GetChunk, Chunk, PutChunk, PutAck: id WIRE_ID_LEN bytes;
  *  - Have, Unpin: 1..WIRE_IDS_MAX ids of WIRE_ID_LEN bytes; HaveReply: at most
- *    WIRE_IDS_MAX bits; Fetch: manifest_id and key WIRE_ID_LEN bytes;
- *    FetchDone: fetched <= chunks;
+ *    WIRE_IDS_MAX bits; Fetch: manifest_id and key WIRE_ID_LEN bytes, name
+ *    empty or valid per name_validate(); FetchDone: fetched <= chunks, name
+ *    empty or valid;
  *  - CatalogDelta: 1..WIRE_CATALOG_MAX entries, each with a certificate of
  *    1..WIRE_CERT_MAX bytes, name and capability at most 255 bytes and a
  *    WIRE_SIG_LEN-byte signature (what they say is the catalog's to check);

@@ -84,6 +84,7 @@ struct op {
 	char catalog_cap[CAPABILITY_STR_LEN + 1]; /* the catalog's entry, when catalog_err is 0 */
 	int catalog_err;			  /* of catalog_lookup() */
 	struct capability cap;			  /* get, send, locate: the target resolved */
+	char target_name[NAME_MAX_LEN + 1];	  /* a name target's name (no @OWNER), or "" */
 	int resolve_err;
 	char resolve_text[WIRE_CTL_TEXT_MAX]; /* why the catalog did not resolve it, or "" */
 	/* for the loop once done: what to publish */
@@ -407,6 +408,8 @@ static void resolve_name(struct op *op, struct index *ix)
 			  : index_name_get(ix, op->target_text, &nm);
 	if (err == 0) {
 		op->resolve_text[0] = 0;
+		/* This node's own name, taken whole even when it has an '@'. */
+		snprintf(op->target_name, sizeof(op->target_name), "%s", op->target_text);
 		op->resolve_err = capability_parse(&op->cap, nm.cap);
 	} else if (version) {
 		/* Versions are this node's: the catalog has only the newest. */
@@ -584,12 +587,31 @@ static void op_send(struct op *op, struct store *s)
 	memcpy(c.peer, r->to.data, NODE_ID_LEN);
 	memcpy(c.id, op->cap.id, CHUNK_ID_LEN);
 	memcpy(c.key, op->cap.key, CHUNK_KEY_LEN);
+	/* A name goes with the file; a bare capability lets the target name it. */
+	c.name = op->target == TARGET_NAME ? op->target_name : "";
 	remote_start(op->ctl->env.remote, &c, &q);
 	rqueue_wait(&q);
 	rqueue_destroy(&q);
 	int err = c.err;
-	if (!err) {
-		/* Removing the name here later unpins the copy there. */
+	char warning[WIRE_CTL_TEXT_MAX];
+	if (!err && c.filed[0]) {
+		/* The target keeps the file as its own: nothing to unpin there
+		 * later. Say so when it filed it under another name than sent. */
+		char sent[NAME_MAX_LEN + 1];
+		if (op->target == TARGET_NAME)
+			snprintf(sent, sizeof(sent), "%s", op->target_name);
+		else
+			fetch_receive_default_name(op->cap.id, sent);
+		if (strcmp(sent, c.filed)) {
+			snprintf(warning, sizeof(warning),
+				 "node %.16s already has a file named '%.255s': it keeps this one "
+				 "as '%.255s'",
+				 sid, sent, c.filed);
+			rep.warning = warning;
+		}
+	} else if (!err) {
+		/* An older target keeps the file for this node only: removing the
+		 * name here later unpins the copy there. */
 		err = index_begin(s->index);
 		if (!err)
 			err = index_placed_add(s->index, op->cap.id, r->to.data);
@@ -597,6 +619,8 @@ static void op_send(struct op *op, struct store *s)
 			err = index_commit(s->index);
 		else
 			index_rollback(s->index);
+	}
+	if (!err) {
 		rep.chunks = c.chunks;
 		rep.fetched = c.fetched;
 		op->progress.done = op->progress.total;
@@ -773,6 +797,9 @@ static void names_release(struct names_acc *a)
 		free(a->items[i].owner.data);
 		if (a->items[i].owner_nickname != protobuf_c_empty_string)
 			free(a->items[i].owner_nickname);
+		free(a->items[i].sender.data);
+		if (a->items[i].sender_nickname != protobuf_c_empty_string)
+			free(a->items[i].sender_nickname);
 	}
 	free(a->items);
 	free(a->ptrs);
@@ -787,6 +814,16 @@ static int collect_name(const struct index_name *nm, void *arg)
 		a->items[a->n - 1].wanted = nm->wanted;
 		a->items[a->n - 1].version = nm->version;
 		a->items[a->n - 1].versions = nm->versions;
+	}
+	Shoal__CtlName *x = err ? NULL : &a->items[a->n - 1];
+	if (x && nm->received) {
+		/* Freed with the owner's fields by names_release(). */
+		if (!(x->sender.data = malloc(NODE_ID_LEN)))
+			return -ENOMEM;
+		memcpy(x->sender.data, nm->sender, NODE_ID_LEN);
+		x->sender.len = NODE_ID_LEN;
+		if (nm->sender_nickname[0] && !(x->sender_nickname = strdup(nm->sender_nickname)))
+			return -ENOMEM;
 	}
 	return err;
 }
@@ -1122,6 +1159,7 @@ static void resolve_target(struct ctl *ctl, struct op *op, const char *target)
 			owner = at + 1;
 		}
 	}
+	snprintf(op->target_name, sizeof(op->target_name), "%s", name);
 	if (op->catalog_err == SHOAL_EAMBIGUOUS) {
 		struct buf ids = BUF_INIT;
 		for (size_t i = 0; i < owners.n && i < CATALOG_OWNERS_SHOWN; i++) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/hash.h"
 #include "node/placement.h"
@@ -510,30 +511,61 @@ int fetch_release(struct fetch *f, const uint8_t token[CHUNK_ID_LEN])
 	return store_commit_releasing_ix(f->s, f->ix);
 }
 
-int fetch_keep(struct fetch *f, const struct capability *cap, const uint8_t requester[NODE_ID_LEN])
+void fetch_receive_default_name(const uint8_t id[CHUNK_ID_LEN], char out[NAME_MAX_LEN + 1])
 {
+	char hex[2 * CHUNK_ID_LEN + 1];
+	hex_encode(hex, id, CHUNK_ID_LEN);
+	snprintf(out, NAME_MAX_LEN + 1, "received-%.16s", hex);
+}
+
+int fetch_receive(struct fetch *f, const struct capability *cap, const uint8_t sender[NODE_ID_LEN],
+		  const char *name, unsigned replicas, char filed[NAME_MAX_LEN + 1])
+{
+	struct index_name n = {.created = (int64_t)time(NULL), .received = 1};
+	if (name && name[0])
+		snprintf(n.name, sizeof(n.name), "%s", name);
+	else
+		fetch_receive_default_name(cap->id, n.name);
+	memcpy(n.sender, sender, NODE_ID_LEN);
+	memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
+	capability_format(cap, n.cap);
 	uint8_t token[CHUNK_ID_LEN];
 	int err = random_bytes(token, sizeof(token));
 	if (!err)
 		err = fetch_into(f, cap, token);
+	struct files_summary sum;
+	if (!err && !(err = files_summarize(f->s, cap, &sum)))
+		n.size = sum.size;
 	if (!err)
 		err = index_begin(f->ix);
 	if (err) {
 		fetch_release(f, token);
 		return err;
 	}
+	/* The refs move from the token to the manifest and a version of a name
+	 * of this node's points at it, in one transaction: the file is this
+	 * node's own from then on, whatever the sender does. */
 	err = index_refs_move(f->ix, token, cap->id);
 	if (!err)
-		err = index_pin_add(f->ix, cap->id, requester);
+		err = index_name_receive(f->ix, &n, NULL, NULL);
+	if (!err)
+		err = index_copies_want_refs(f->ix, cap->id, replicas);
 	if (!err)
 		err = index_pending_set(f->ix, token, 0);
 	if (!err)
 		err = index_commit(f->ix);
 	else
 		index_rollback(f->ix);
-	if (err)
+	if (err) {
+		if (err == SHOAL_EEXIST)
+			snprintf(f->why, sizeof(f->why),
+				 "'%.200s' and the other names tried are taken by other files",
+				 n.name);
 		fetch_release(f, token);
-	return err;
+		return err;
+	}
+	snprintf(filed, NAME_MAX_LEN + 1, "%s", n.name);
+	return 0;
 }
 
 int fetch_list_chunks(struct fetch *f, const struct capability *cap, uint8_t (**ids)[CHUNK_ID_LEN],

@@ -24,6 +24,7 @@
 
 #include "crypto/identity.h"
 #include "proto/capability.h"
+#include "proto/name.h"
 #include "store/store.h"
 #include "util/progress.h"
 
@@ -70,9 +71,20 @@ void fetch_get_token(const uint8_t id[CHUNK_ID_LEN], uint8_t token[CHUNK_ID_LEN]
 /* Drops token and collects what only it kept. */
 int fetch_release(struct fetch *f, const uint8_t token[CHUNK_ID_LEN]);
 
-/* Fetches cap and keeps it for requester: the manifest id is pinned for it,
- * which keeps every chunk of the file until requester unpins it. */
-int fetch_keep(struct fetch *f, const struct capability *cap, const uint8_t requester[NODE_ID_LEN]);
+/* The name a file sent without one is filed under: "received-" and 16 hex
+ * digits of its manifest id (out: NAME_MAX_LEN + 1 bytes). */
+void fetch_receive_default_name(const uint8_t id[CHUNK_ID_LEN], char out[NAME_MAX_LEN + 1]);
+
+/* Fetches cap, sent by sender (shoal send), and makes it this node's own
+ * file: a version of one of its names, received from sender (see
+ * index_name_receive(): name, or when "" fetch_receive_default_name(); a
+ * name taken by another file is left alone), wanting replicas copies so
+ * repair keeps them. Nothing the sender does later removes it; this node's
+ * rm does. filed (NAME_MAX_LEN + 1 bytes) gets the name used. Returns 0,
+ * SHOAL_EEXIST (every name tried is taken; f->why says so) or an error as
+ * fetch_into(); on failure nothing is filed and what was fetched goes. */
+int fetch_receive(struct fetch *f, const struct capability *cap, const uint8_t sender[NODE_ID_LEN],
+		  const char *name, unsigned replicas, char filed[NAME_MAX_LEN + 1]);
 
 /* The chunk ids of cap's file (manifest, lists, data) in file order, reading
  * what is stored here (call fetch_into first). *ids is malloc'd. */

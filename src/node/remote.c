@@ -4,6 +4,7 @@
 #include "node/remote.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,7 @@ static void send_request(struct remote *r, struct rcall *c)
 		fetch.manifest_id.len = CHUNK_ID_LEN;
 		fetch.key.data = c->key;
 		fetch.key.len = CHUNK_KEY_LEN;
+		fetch.name = c->name ? (char *)c->name : "";
 		env.msg_case = SHOAL__ENVELOPE__MSG_FETCH;
 		env.fetch = &fetch;
 		break;
@@ -383,6 +385,8 @@ int remote_on_reply(struct remote *r, struct link *l, const Shoal__Envelope *env
 	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_FETCH_DONE) {
 		c->chunks = env->fetch_done->chunks;
 		c->fetched = env->fetch_done->fetched;
+		/* Checked by the wire's rules: empty or a valid name. */
+		snprintf(c->filed, sizeof(c->filed), "%s", env->fetch_done->name);
 	}
 	finish(c, err);
 	return 1;

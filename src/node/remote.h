@@ -28,6 +28,7 @@
 #include "net/loopwork.h"
 #include "net/wire.h"
 #include "node/mesh.h"
+#include "proto/name.h"
 #include "store/objects.h"
 
 /* Seconds a Have query waits for each peer's answer. */
@@ -92,6 +93,7 @@ struct rcall {
 	uint8_t peer[NODE_ID_LEN];
 	uint8_t id[CHUNK_ID_LEN];
 	uint8_t key[CHUNK_KEY_LEN]; /* RCALL_FETCH */
+	const char *name;	    /* RCALL_FETCH: the name sent, NULL or "" for none */
 	uint8_t *data;		    /* see the kinds */
 	size_t len;
 	struct rbuf *buf;		    /* RCALL_PUT, borrowed */
@@ -109,6 +111,9 @@ struct rcall {
 	uint8_t own[REMOTE_BITS];   /* RCALL_HAVE: held for the peer's own files */
 	uint8_t owned[REMOTE_BITS]; /* ... held for an owner (HaveReply.owned) */
 	uint64_t chunks, fetched;
+	/* RCALL_FETCH: the name the peer filed the file under ("" from a peer
+	 * that only keeps it for this node) */
+	char filed[NAME_MAX_LEN + 1];
 	/* private */
 	struct remote *r;
 	struct rqueue *q;

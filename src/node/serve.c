@@ -86,6 +86,8 @@ struct fetch_job {
 	uint64_t request_id;
 	uint8_t requester[NODE_ID_LEN];
 	struct capability cap;
+	char name[NAME_MAX_LEN + 1];  /* the sender's ("" for none) */
+	char filed[NAME_MAX_LEN + 1]; /* the name it is kept under here */
 	uint8_t (*peers)[NODE_ID_LEN];
 	size_t npeers;
 	int err;
@@ -702,7 +704,10 @@ static void fetch_work(struct ops_job *oj, struct index *ix)
 		.peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
 		.npeers = j->npeers,
 	};
-	j->err = fetch_keep(&f, &j->cap, j->requester);
+	/* The requester gives this node a file of its own (shoal send): no
+	 * pin of the requester's keeps it, so its rm or prune cannot take it. */
+	j->err =
+		fetch_receive(&f, &j->cap, j->requester, j->name, INDEX_DEFAULT_REPLICAS, j->filed);
 	if (j->err)
 		snprintf(j->why, sizeof(j->why), "%s", f.why[0] ? f.why : shoal_strerror(j->err));
 	j->chunks = f.chunks;
@@ -715,12 +720,13 @@ static void fetch_done(struct ops_job *oj)
 	struct link *l = link_find(j->sv->mesh, j->link_serial);
 	if (l && l->fetching)
 		l->fetching--;
-	char hex[2 * CHUNK_ID_LEN + 1];
+	char hex[2 * CHUNK_ID_LEN + 1], from[17];
+	short_node_id(j->requester, from);
 	if (j->err)
-		log_warnx("fetch of %s for a peer failed: %s", hex_id(j->cap.id, hex), j->why);
+		log_warnx("receiving %s from %s failed: %s", hex_id(j->cap.id, hex), from, j->why);
 	else
-		log_info("fetched %s for a peer: %llu chunks, %llu from the network",
-			 hex_id(j->cap.id, hex), (unsigned long long)j->chunks,
+		log_info("received %s from %s as '%s': %llu chunks, %llu from the network",
+			 hex_id(j->cap.id, hex), from, j->filed, (unsigned long long)j->chunks,
 			 (unsigned long long)j->fetched);
 	if (l && conn_ready(l->c)) {
 		if (j->err) {
@@ -733,6 +739,7 @@ static void fetch_done(struct ops_job *oj)
 			Shoal__FetchDone d = SHOAL__FETCH_DONE__INIT;
 			d.chunks = j->chunks;
 			d.fetched = j->fetched;
+			d.name = j->filed;
 			env.request_id = j->request_id;
 			env.msg_case = SHOAL__ENVELOPE__MSG_FETCH_DONE;
 			env.fetch_done = &d;
@@ -745,6 +752,14 @@ static void fetch_done(struct ops_job *oj)
 
 void serve_on_fetch(struct serve *sv, struct link *l, uint64_t request_id, const Shoal__Fetch *f)
 {
+	/* What is sent becomes this node's own file, outside any member's
+	 * budget: a node already at its limit takes none. */
+	const struct config *cfg = sv->mesh->cfg;
+	if (cfg->storage_limit && sv->used >= cfg->storage_limit) {
+		link_send_error(l, request_id, SHOAL__ERROR__CODE__NO_SPACE,
+				"this node's storage limit is reached");
+		return;
+	}
 	struct fetch_job *j = admit(l, &l->fetching, FETCHING_PER_LINK, request_id, sizeof(*j));
 	if (!j)
 		return;
@@ -761,6 +776,8 @@ void serve_on_fetch(struct serve *sv, struct link *l, uint64_t request_id, const
 	memcpy(j->requester, conn_peer_id(l->c), NODE_ID_LEN);
 	memcpy(j->cap.id, f->manifest_id.data, CHUNK_ID_LEN);
 	memcpy(j->cap.key, f->key.data, CHUNK_KEY_LEN);
+	/* Checked by the wire's rules: empty or a valid name. */
+	snprintf(j->name, sizeof(j->name), "%s", f->name);
 	j->npeers = mesh_up_ids(sv->mesh, j->peers, NULL, MESH_MEMBERS_MAX);
 	ops_submit(sv->ops, OPS_FETCH, &j->job, fetch_work, fetch_done);
 }

@@ -1,9 +1,10 @@
 /*
  * Serving other nodes: GetChunk (a chunk read and sent), PutChunk (a replica
  * to keep, or a pin on one already here), Have (which of these ids are
- * here), Unpin and Fetch (fetch a file into this store and keep it for the
- * asking node); and sending the Unpins this node owes others (the index's
- * unpins outbox).
+ * here), Unpin and Fetch (fetch a file the asking node sends into this store
+ * and file it among this node's own names, received from that node; refused
+ * when this node's storage_limit is reached); and sending the Unpins this node owes others (the
+ * index's unpins outbox).
  *
  * A pushed chunk is hashed and written on the worker pool; pins are recorded
  * by group commit: whatever arrived while the previous commit ran is

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crypto/identity.h"
+#include "proto/name.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -32,7 +34,8 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS versions("
 			     " name TEXT NOT NULL, version INTEGER NOT NULL, cap TEXT NOT NULL,"
 			     " manifest BLOB NOT NULL, size INTEGER NOT NULL,"
-			     " created INTEGER NOT NULL, PRIMARY KEY(name, version));"
+			     " created INTEGER NOT NULL, sender BLOB,"
+			     " PRIMARY KEY(name, version));"
 			     "CREATE INDEX IF NOT EXISTS versions_by_manifest"
 			     " ON versions(manifest);"
 			     "CREATE TABLE IF NOT EXISTS pending("
@@ -58,7 +61,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
 			     " WITHOUT ROWID;";
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 /* What each older version lacks, run in order after the schema above (whose
  * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
 static const char *const upgrades[] = {
@@ -67,6 +70,8 @@ static const char *const upgrades[] = {
 	[4] = "INSERT OR IGNORE INTO versions(name, version, cap, manifest, size, created)"
 	      " SELECT name, 1, cap, manifest, size, created FROM names;"
 	      "ALTER TABLE names ADD COLUMN last_version INTEGER NOT NULL DEFAULT 1;",
+	/* Every version was put here: no sender (NULL). */
+	[5] = "ALTER TABLE versions ADD COLUMN sender BLOB;",
 };
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
@@ -406,14 +411,26 @@ int index_refs_move(struct index *ix, const uint8_t from[CHUNK_ID_LEN],
 	" (SELECT min(s.have) FROM refs r JOIN short s ON s.chunk = r.chunk"    \
 	" WHERE r.manifest = " m ")"
 
+/* The sender of the newest version of names n's name. */
+#define NEWEST_SENDER \
+	"(SELECT sender FROM versions v WHERE v.name = n.name ORDER BY v.version DESC LIMIT 1)"
+
 /* The columns name_from_row() reads, from names n. */
-#define NAME_COLUMNS                                                    \
-	"n.name, n.cap, n.manifest, n.size, n.created,"                 \
-	" (SELECT max(version) FROM versions v WHERE v.name = n.name)," \
-	" (SELECT count(*) FROM versions v WHERE v.name = n.name)"
+#define NAME_COLUMNS                                                               \
+	"n.name, n.cap, n.manifest, n.size, n.created,"                            \
+	" (SELECT max(version) FROM versions v WHERE v.name = n.name),"            \
+	" (SELECT count(*) FROM versions v WHERE v.name = n.name), " NEWEST_SENDER \
+	", (SELECT m.nickname FROM members m WHERE m.id = " NEWEST_SENDER ")"
+
+/* The same from versions v. */
+#define VERSION_COLUMNS                                                       \
+	"v.name, v.cap, v.manifest, v.size, v.created, v.version,"            \
+	" (SELECT count(*) FROM versions w WHERE w.name = v.name), v.sender," \
+	" (SELECT m.nickname FROM members m WHERE m.id = v.sender)"
 
 /* Fills out from a row (name, cap, manifest, size, created, version,
- * versions), then HEALTH_COLUMNS if there (else wanted and copies are 0). */
+ * versions, sender, sender's nickname), then HEALTH_COLUMNS if there (else
+ * wanted and copies are 0). */
 static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 {
 	const unsigned char *name = sqlite3_column_text(st, 0);
@@ -426,12 +443,19 @@ static int name_from_row(sqlite3_stmt *st, struct index_name *out)
 	out->created = sqlite3_column_int64(st, 4);
 	out->version = (uint32_t)sqlite3_column_int64(st, 5);
 	out->versions = (uint32_t)sqlite3_column_int64(st, 6);
+	/* A sender that is not a node id is no sender: the version was put. */
+	out->received = column_id(st, 7, out->sender) == 0;
+	if (!out->received)
+		memset(out->sender, 0, sizeof(out->sender));
+	const unsigned char *nick = sqlite3_column_text(st, 8);
+	snprintf(out->sender_nickname, sizeof(out->sender_nickname), "%s",
+		 out->received && nick ? (const char *)nick : "");
 	out->wanted = out->copies = 0;
-	if (sqlite3_column_count(st) > 8) {
-		out->wanted = (unsigned)sqlite3_column_int64(st, 7);
-		out->copies = sqlite3_column_type(st, 8) == SQLITE_NULL
+	if (sqlite3_column_count(st) > 10) {
+		out->wanted = (unsigned)sqlite3_column_int64(st, 9);
+		out->copies = sqlite3_column_type(st, 10) == SQLITE_NULL
 				      ? out->wanted
-				      : (unsigned)sqlite3_column_int64(st, 8);
+				      : (unsigned)sqlite3_column_int64(st, 10);
 	}
 	return 0;
 }
@@ -504,8 +528,8 @@ int index_name_set(struct index *ix, const struct index_name *n, uint32_t *versi
 		number = (uint32_t)(last > newest.version ? last : newest.version) + 1;
 	}
 	err = prepare(ix,
-		      "INSERT INTO versions(name, version, cap, manifest, size, created)"
-		      " VALUES(?, ?, ?, ?, ?, ?)",
+		      "INSERT INTO versions(name, version, cap, manifest, size, created, sender)"
+		      " VALUES(?, ?, ?, ?, ?, ?, ?)",
 		      &st);
 	if (err)
 		return err;
@@ -515,6 +539,8 @@ int index_name_set(struct index *ix, const struct index_name *n, uint32_t *versi
 	bind_id(st, 4, n->manifest);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
 	sqlite3_bind_int64(st, 6, n->created);
+	if (n->received)
+		bind_id(st, 7, n->sender);
 	if ((err = run(ix, st)) || (err = name_point_newest(ix, n->name)))
 		return err;
 	if (version)
@@ -522,6 +548,77 @@ int index_name_set(struct index *ix, const struct index_name *n, uint32_t *versi
 	if (added)
 		*added = 1;
 	return 0;
+}
+
+/* How a clashing received name is told apart: the sender's nickname as
+ * this node knows it, else the first 16 characters of its id. */
+static int sender_label(struct index *ix, const uint8_t sender[32], char *out, size_t size)
+{
+	sqlite3_stmt *st;
+	int err = prepare(ix, "SELECT nickname FROM members WHERE id = ?", &st);
+	if (err)
+		return err;
+	bind_id(st, 1, sender);
+	const unsigned char *nick = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		nick = sqlite3_column_text(st, 0);
+	if (nick && nick[0]) {
+		snprintf(out, size, "%s", (const char *)nick);
+	} else {
+		char sid[NODE_ID_STR_LEN + 1];
+		node_id_format(sender, sid);
+		snprintf(out, size, "%.16s", sid);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Writes candidate number i for base into out (NAME_MAX_LEN + 1 bytes):
+ * base itself, then "base (from LABEL)", then "base (from LABEL) i". The
+ * base is cut at a UTF-8 boundary when the whole would be too long. */
+static void receive_candidate(const char *base, const char *label, unsigned i, char *out)
+{
+	if (i == 0) {
+		snprintf(out, NAME_MAX_LEN + 1, "%s", base);
+		return;
+	}
+	char suffix[96];
+	if (i == 1)
+		snprintf(suffix, sizeof(suffix), " (from %s)", label);
+	else
+		snprintf(suffix, sizeof(suffix), " (from %s) %u", label, i);
+	size_t room = NAME_MAX_LEN - strlen(suffix), len = strlen(base);
+	if (len > room) {
+		len = room;
+		while (len > 0 && ((unsigned char)base[len] & 0xc0) == 0x80)
+			len--;
+	}
+	snprintf(out, NAME_MAX_LEN + 1, "%.*s%s", (int)len, base, suffix);
+}
+
+int index_name_receive(struct index *ix, struct index_name *n, uint32_t *version, int *added)
+{
+	char base[sizeof(n->name)], label[64], candidate[NAME_MAX_LEN + 1];
+	snprintf(base, sizeof(base), "%s", n->name);
+	int err = sender_label(ix, n->sender, label, sizeof(label));
+	for (unsigned i = 0; !err && i < INDEX_RECEIVE_TRIES; i++) {
+		receive_candidate(base, label, i, candidate);
+		if (name_validate(candidate, strlen(candidate)))
+			continue;
+		struct index_name cur;
+		err = index_name_get(ix, candidate, &cur);
+		if (err && err != SHOAL_ENOTFOUND)
+			return err;
+		/* Free, or the same sender's earlier send: a new version. Never
+		 * over a file of this node's or of another sender. */
+		if (err == SHOAL_ENOTFOUND ||
+		    (cur.received && !memcmp(cur.sender, n->sender, sizeof(cur.sender)))) {
+			snprintf(n->name, sizeof(n->name), "%s", candidate);
+			n->received = 1;
+			return index_name_set(ix, n, version, added);
+		}
+	}
+	return err ? err : SHOAL_EEXIST;
 }
 
 int index_name_get(struct index *ix, const char *name, struct index_name *out)
@@ -537,11 +634,9 @@ int index_name_get(struct index *ix, const char *name, struct index_name *out)
 int index_version_get(struct index *ix, const char *name, uint32_t version, struct index_name *out)
 {
 	sqlite3_stmt *st;
-	int err = prepare(ix,
-			  "SELECT name, cap, manifest, size, created, version,"
-			  " (SELECT count(*) FROM versions w WHERE w.name = v.name)"
-			  " FROM versions v WHERE name = ? AND version = ?",
-			  &st);
+	int err = prepare(
+		ix, "SELECT " VERSION_COLUMNS " FROM versions v WHERE name = ? AND version = ?",
+		&st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -609,8 +704,7 @@ int index_versions_foreach(struct index *ix, const char *name, index_name_fn fn,
 	sqlite3_stmt *st;
 	int err = prepare(
 		ix,
-		"SELECT name, cap, manifest, size, created, version,"
-		" (SELECT count(*) FROM versions w WHERE w.name = v.name)" HEALTH_COLUMNS(
+		"SELECT " VERSION_COLUMNS HEALTH_COLUMNS(
 			"v.manifest") " FROM versions v WHERE name = ? ORDER BY version DESC",
 		&st);
 	if (err)

@@ -4,7 +4,9 @@
  * which chunks (refs: a manifest's own chunk, its ChunkLists and its data
  * chunks), and the names people gave their files: each name keeps its
  * versions (versions: name, number -> capability), the newest of which the
- * names table points at (names: name -> capability).
+ * names table points at (names: name -> capability). A version another node
+ * sent (shoal send) records that node (its sender); it is this node's file
+ * all the same, kept until this node removes it.
  * A chunk is kept while some named manifest refers to it. The index never
  * names a chunk before that chunk is durable on disk; deleting goes the other
  * way round (rows first, files after).
@@ -60,6 +62,8 @@ int index_refs_move(struct index *ix, const uint8_t from[CHUNK_ID_LEN],
 /* Calls fn for every referenced chunk that has no chunks row (missing data). */
 int index_missing_foreach(struct index *ix, index_chunk_fn fn, void *arg);
 
+#define INDEX_NICKNAME_MAX 32 /* identity.h's NICKNAME_MAX */
+
 struct index_name {
 	char name[256];
 	char cap[128];
@@ -72,6 +76,12 @@ struct index_name {
 	 * only (0 elsewhere): the copies the file wants, and the fewest any of
 	 * its chunks has (index_short_note()); equal when it is full */
 	unsigned wanted, copies;
+	/* received: the version came from another node (shoal send), sender
+	 * (else all zero); read back with that node's nickname from members
+	 * ("" if none). Written by index_name_set() when received is set. */
+	int received;
+	uint8_t sender[32];
+	char sender_nickname[INDEX_NICKNAME_MAX + 1];
 };
 
 /* Adds a version of n->name bound to n's capability (number 1 for a new
@@ -81,6 +91,17 @@ struct index_name {
  * content, *added (may be NULL) whether one was added. 0 or an index
  * error. Run inside a transaction. */
 int index_name_set(struct index *ix, const struct index_name *n, uint32_t *version, int *added);
+/* Names tried by index_name_receive() before it gives up. */
+#define INDEX_RECEIVE_TRIES 10
+/* Files a file another node sent (n->sender) under n->name, a valid name,
+ * without touching a file of this node's or of another sender: the first
+ * of n->name, "n->name (from LABEL)", "n->name (from LABEL) 2", ... (LABEL:
+ * the sender's nickname in members, else 16 characters of its node id; the name
+ * cut to fit) that is free or whose newest version came from the same
+ * sender gets the file as a new version (index_name_set()). n->name is set
+ * to the name used, n->received to 1. 0, SHOAL_EEXIST (every name tried
+ * is taken) or an index error. Run inside a transaction. */
+int index_name_receive(struct index *ix, struct index_name *n, uint32_t *version, int *added);
 /* Looks a name up (its newest version): 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
 int index_name_get(struct index *ix, const char *name, struct index_name *out);
 /* Looks one version of a name up: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
@@ -222,8 +243,7 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg);
 
 /* Members of the network this node knows (kept so a restarted node can
  * reconnect without its bootstrap nodes). */
-#define INDEX_ADDR_MAX	   256
-#define INDEX_NICKNAME_MAX 32 /* identity.h's NICKNAME_MAX */
+#define INDEX_ADDR_MAX 256
 struct index_member {
 	uint8_t id[32];
 	char addr[INDEX_ADDR_MAX];

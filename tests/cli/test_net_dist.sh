@@ -325,7 +325,9 @@ locate_chunks n2 sent locd
 check_eq "... node 6 holds none of it" "$(wc -l <locd.ids)" "$(missing_in n6 locd.ids)"
 shoal --home n2 send sent --to "${node_id[6]}" >send.out 2>send.err
 check_eq "send sent --to node 6 exits 0" 0 $?
-check_eq "... printing nothing" "" "$(cat send.out send.err)"
+check_eq "... printing nothing on stdout" "" "$(cat send.out)"
+check_match "... and one line on stderr: sent, to whom, the chunks" \
+	"^sent sent to ${node_id[6]} \\([0-9]+ chunks?, [0-9]+ fetched\\)\$" "$(cat send.err)"
 check_eq "... node 6 now holds every chunk" 0 "$(missing_in n6 locd.ids)"
 stop_nodes 2 4 5
 _alone() { [ "$(peers_up n6)" -eq 0 ]; }

@@ -547,6 +547,44 @@ static void test_chunk_id_rules(void **state)
 	envelope_rejected(&env);
 }
 
+/* Fetch and FetchDone: ids of the right length, a name empty or valid. */
+static void test_fetch_rules(void **state)
+{
+	(void)state;
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	Shoal__Fetch fetch = SHOAL__FETCH__INIT;
+	Shoal__FetchDone done = SHOAL__FETCH_DONE__INIT;
+	env.msg_case = SHOAL__ENVELOPE__MSG_FETCH;
+	env.fetch = &fetch;
+	env.request_id = 4;
+	fetch.manifest_id = bin(id_a, WIRE_ID_LEN);
+	fetch.key = bin(id_a, WIRE_ID_LEN);
+	envelope_round_trip(&env, 0);
+	fetch.name = "q3 report (from alpha)";
+	envelope_round_trip(&env, 0);
+	static char *const bad[] = {"a/b", "..", " lead", "tab\there"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fetch.name = bad[i];
+		envelope_rejected(&env);
+	}
+	fetch.name = "ok";
+	fetch.key = bin(id_a, WIRE_ID_LEN - 1);
+	envelope_rejected(&env);
+
+	env.msg_case = SHOAL__ENVELOPE__MSG_FETCH_DONE;
+	env.fetch_done = &done;
+	done.chunks = 3;
+	done.fetched = 3;
+	envelope_round_trip(&env, 0);
+	done.name = "report (from alpha) 2";
+	envelope_round_trip(&env, 0);
+	done.name = "a/b";
+	envelope_rejected(&env);
+	done.name = "";
+	done.fetched = 4;
+	envelope_rejected(&env);
+}
+
 static void test_error_rules(void **state)
 {
 	(void)state;
@@ -1276,6 +1314,7 @@ int main(void)
 		cmocka_unit_test(test_peers_rules),
 		cmocka_unit_test(test_chunk_id_rules),
 		cmocka_unit_test(test_error_rules),
+		cmocka_unit_test(test_fetch_rules),
 		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_garbage_rejected),
 		cmocka_unit_test(test_truncations_rejected),

@@ -24,6 +24,8 @@
 
 #include "store_fixture.h"
 #include "crypto/hash.h"
+#include "crypto/identity.h"
+#include "proto/name.h"
 #include "store/index.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -374,6 +376,134 @@ static void test_gc_versions_release_old_manifest(void **state)
 	assert_stats(fx, 0, 0);
 }
 
+/* Files manifest (label) as sent by sender under name; returns
+ * index_name_receive()'s result, the name used in filed. */
+static int receive(struct fixture *fx, const char *name, const char *manifest,
+		   const uint8_t sender[32], char filed[NAME_MAX_LEN + 1])
+{
+	struct index_name n = {.size = 7, .created = 1700000100};
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.cap, sizeof(n.cap), "shoal:cap-of-%s", manifest);
+	id_of(manifest, n.manifest);
+	memcpy(n.sender, sender, 32);
+	assert_int_equal(index_begin(fx->ix), 0);
+	int err = index_name_receive(fx->ix, &n, NULL, NULL);
+	if (err) {
+		index_rollback(fx->ix);
+		return err;
+	}
+	assert_int_equal(index_commit(fx->ix), 0);
+	assert_int_equal(n.received, 1);
+	snprintf(filed, NAME_MAX_LEN + 1, "%s", n.name);
+	return 0;
+}
+
+static int count_version(const struct index_name *n, void *arg)
+{
+	const uint8_t *sender = ((const uint8_t **)arg)[0];
+	int *count = ((int **)arg)[1];
+	assert_true(n->received);
+	assert_memory_equal(n->sender, sender, 32);
+	assert_string_equal(n->sender_nickname, "alpha");
+	(*count)++;
+	return 0;
+}
+
+static void test_received_names(void **state)
+{
+	struct fixture *fx = *state;
+	build_two_files(fx);
+	uint8_t a[32], b[32], c3[CHUNK_ID_LEN];
+	id_of("node a", a);
+	id_of("node b", b);
+	id_of("c3", c3);
+	struct index_member m = {.last_seen = 1};
+	memcpy(m.id, a, 32);
+	snprintf(m.nickname, sizeof(m.nickname), "alpha");
+	assert_int_equal(index_member_set(fx->ix, &m), 0);
+	struct idset dropped;
+	collect(fx, &dropped);
+	const char *chunks[] = {"M3", "M4", "M5", "M6"};
+	for (size_t i = 0; i < 4; i++) {
+		add_chunk(fx, chunks[i], 10);
+		add_ref(fx, chunks[i], chunks[i]);
+	}
+	add_ref(fx, "M3", "c3");
+
+	/* A free name is taken as it is. */
+	char filed[NAME_MAX_LEN + 1];
+	assert_int_equal(receive(fx, "fresh", "M6", a, filed), 0);
+	assert_string_equal(filed, "fresh");
+	struct index_name got;
+	assert_int_equal(index_name_get(fx->ix, "fresh", &got), 0);
+	assert_true(got.received);
+	assert_memory_equal(got.sender, a, 32);
+	assert_string_equal(got.sender_nickname, "alpha");
+	assert_int_equal(got.created, 1700000100);
+
+	/* A name of this node's own is not touched: "(from alpha)". */
+	assert_int_equal(receive(fx, "one", "M3", a, filed), 0);
+	assert_string_equal(filed, "one (from alpha)");
+	assert_int_equal(index_name_get(fx->ix, "one", &got), 0);
+	assert_false(got.received);
+	assert_int_equal(got.versions, 1);
+	uint8_t m1[CHUNK_ID_LEN];
+	id_of("M1", m1);
+	assert_memory_equal(got.manifest, m1, CHUNK_ID_LEN);
+	/* The same sender again: a new version of its name. */
+	assert_int_equal(receive(fx, "one", "M4", a, filed), 0);
+	assert_string_equal(filed, "one (from alpha)");
+	assert_int_equal(index_name_get(fx->ix, "one (from alpha)", &got), 0);
+	assert_int_equal(got.versions, 2);
+	int count = 0;
+	const void *args[] = {a, &count};
+	assert_int_equal(index_versions_foreach(fx->ix, "one (from alpha)", count_version, args),
+			 0);
+	assert_int_equal(count, 2);
+	/* Another sender, without a nickname: its id's first characters. */
+	char sid[NODE_ID_STR_LEN + 1], want[NAME_MAX_LEN + 1];
+	node_id_format(b, sid);
+	assert_int_equal(receive(fx, "one", "M5", b, filed), 0);
+	snprintf(want, sizeof(want), "one (from %.16s)", sid);
+	assert_string_equal(filed, want);
+	assert_int_equal(index_name_get(fx->ix, want, &got), 0);
+	assert_true(got.received);
+	assert_string_equal(got.sender_nickname, "");
+	/* ... and a name "one (from alpha)" put here by this node is skipped. */
+	set_name(fx, "two (from alpha)", "M2", 2);
+	assert_int_equal(receive(fx, "two", "M5", a, filed), 0);
+	assert_string_equal(filed, "two (from alpha) 2");
+
+	/* A pin of the sender's dropped: the received file keeps its chunks. */
+	assert_int_equal(index_pin_add(fx->ix, c3, a), 0);
+	assert_int_equal(index_pin_remove(fx->ix, c3, a), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){NULL});
+	assert_int_equal(has_chunk(fx, "c3"), 1);
+	/* This node's rm of it lets them go. */
+	assert_int_equal(index_name_remove(fx->ix, "one (from alpha)"), 0);
+	assert_int_equal(index_name_remove(fx->ix, "one"), 0);
+	collect(fx, &dropped);
+	assert_idset(&dropped, (const char *const[]){"M1", "M3", "M4", "c1", NULL});
+
+	/* Every name tried taken: SHOAL_EEXIST, nothing filed. */
+	set_name(fx, "z", "M2", 2);
+	set_name(fx, "z (from alpha)", "M2", 2);
+	for (int i = 2; i < INDEX_RECEIVE_TRIES; i++) {
+		snprintf(want, sizeof(want), "z (from alpha) %d", i);
+		set_name(fx, want, "M2", 2);
+	}
+	assert_int_equal(receive(fx, "z", "M6", a, filed), SHOAL_EEXIST);
+	/* A long name is cut to fit the suffix. */
+	char longname[NAME_MAX_LEN + 1];
+	memset(longname, 'x', NAME_MAX_LEN);
+	longname[NAME_MAX_LEN] = 0;
+	set_name(fx, longname, "M2", 2);
+	assert_int_equal(receive(fx, longname, "M6", a, filed), 0);
+	assert_int_equal(strlen(filed), NAME_MAX_LEN);
+	assert_string_equal(filed + NAME_MAX_LEN - strlen(" (from alpha)"), " (from alpha)");
+}
+
 static void test_refs_move_merges(void **state)
 {
 	struct fixture *fx = *state;
@@ -588,6 +718,7 @@ int main(void)
 		T(test_gc_two_names_one_manifest),
 		T(test_gc_versions_release_old_manifest),
 		T(test_refs_move_merges),
+		T(test_received_names),
 		T(test_pending_tokens_pin_refs),
 		T(test_missing_foreach),
 		T(test_rollback_discards),
