@@ -524,6 +524,33 @@ int index_name_set(struct index *ix, const struct index_name *n, uint32_t *versi
 	return 0;
 }
 
+int index_version_insert(struct index *ix, const struct index_name *n)
+{
+	if (n->version == 0)
+		return SHOAL_EPROTO;
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT INTO versions(name, version, cap, manifest, size, created)"
+			  " VALUES(?, ?, ?, ?, ?, ?)",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, n->version);
+	sqlite3_bind_text(st, 3, n->cap, -1, SQLITE_TRANSIENT);
+	bind_id(st, 4, n->manifest);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
+	sqlite3_bind_int64(st, 6, n->created);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT) {
+		sqlite3_finalize(st);
+		return SHOAL_EEXIST;
+	}
+	err = rc == SQLITE_DONE ? 0 : db_error(ix, sqlite3_sql(st));
+	sqlite3_finalize(st);
+	return err ? err : name_point_newest(ix, n->name);
+}
+
 int index_name_get(struct index *ix, const char *name, struct index_name *out)
 {
 	sqlite3_stmt *st;
