@@ -25,6 +25,7 @@
 #include "proto/capability.h"
 #include "store/files.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -34,6 +35,7 @@
 
 struct held {
 	struct recovery_record r;
+	double at; /* monotonic seconds it was last replaced */
 };
 
 struct recovery {
@@ -472,6 +474,13 @@ void recovery_on_record(struct recovery *rc, struct link *l, const Shoal__Recove
 {
 	struct recovery_record r;
 	const char *why = NULL;
+	/* The cheap checks first: the same record pushed again (every
+	 * RECOVERY_PUSH_SECONDS), or a member replacing its record more than
+	 * once a second, costs no signature check and no disk write. */
+	struct held *was = held_find(rc, conn_peer_id(l->c));
+	double now = monotonic_seconds();
+	if (was && (m->seq <= was->r.seq || now - was->at < RECOVERY_REPLACE_SECONDS))
+		return;
 	if (recovery_record_from_pb(m, &r) || recovery_record_verify(rc->ca, &r, &why)) {
 		log_warnx("%s: recovery record refused: %s", conn_remote(l->c),
 			  why ? why : "malformed");
@@ -499,6 +508,7 @@ void recovery_on_record(struct recovery *rc, struct link *l, const Shoal__Recove
 		h = &rc->held[rc->nheld++];
 	}
 	h->r = r;
+	h->at = now;
 	struct persist_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return;

@@ -17,11 +17,12 @@
  *
  * The holding. Each member keeps, for every other member, the newest record
  * that member signed and pushed itself (the link's node must be the
- * record's owner): one per member, at most RECOVERY_HELD_MAX in all, each
- * checked (certificate of this network, signature) before it is kept, and
- * persisted under home/records/ (one file per owner, written by the
- * operations queue). A RecoveryQuery by locator is answered with the newest
- * record held for it, or a NOT_FOUND error.
+ * record's owner): one per member, at most RECOVERY_HELD_MAX in all,
+ * replaced at most once every RECOVERY_REPLACE_SECONDS, each checked
+ * (certificate of this network, signature) before it is kept, and persisted
+ * under home/records/ (one file per owner, written by the operations
+ * queue). A RecoveryQuery by locator is answered with the newest record
+ * held for it, or a NOT_FOUND error.
  *
  * The secret is home/recovery.key (the key's text, mode 0600), made the
  * first time the daemon starts (or `shoal recovery-key` runs) in a home
@@ -46,14 +47,15 @@
 #include "store/store.h"
 #include "util/progress.h"
 
-#define RECOVERY_KEY_FILE      "recovery.key"
-#define RECOVERY_RECORD_FILE   "recovery.record"
-#define RECOVERY_STATE_FILE    "recovery.state"
-#define RECOVERY_RECORDS_DIR   "records"
-#define RECOVERY_DEBOUNCE      2.0  /* seconds between table uploads at most */
-#define RECOVERY_PUSH_SECONDS  60.0 /* the record pushed again to every member */
-#define RECOVERY_HELD_MAX      1024 /* records kept for other members */
-#define RECOVERY_QUERY_TIMEOUT 10.0
+#define RECOVERY_KEY_FILE	 "recovery.key"
+#define RECOVERY_RECORD_FILE	 "recovery.record"
+#define RECOVERY_STATE_FILE	 "recovery.state"
+#define RECOVERY_RECORDS_DIR	 "records"
+#define RECOVERY_DEBOUNCE	 2.0  /* seconds between table uploads at most */
+#define RECOVERY_PUSH_SECONDS	 60.0 /* the record pushed again to every member */
+#define RECOVERY_HELD_MAX	 1024 /* records kept for other members */
+#define RECOVERY_REPLACE_SECONDS 1.0  /* a member's record replaced once a second at most */
+#define RECOVERY_QUERY_TIMEOUT	 10.0
 
 /*
  * Reads the secret of home (home/recovery.key), making one when there is
