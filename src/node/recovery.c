@@ -54,7 +54,8 @@ struct recovery {
 	char cur_cap[CAPABILITY_STR_LEN + 1]; /* "" when none */
 	char prev_cap[CAPABILITY_STR_LEN + 1];
 	uint64_t entries;
-	uint64_t min_seq; /* the next record's seq is above this */
+	uint64_t min_seq;		/* the next record's seq is above this */
+	uint8_t table_hash[SHA256_LEN]; /* of the table placed last (all zero: none) */
 	int dirty, uploading;
 	struct event *debounce;
 	struct event *push;
@@ -107,8 +108,12 @@ static void state_load(struct recovery *rc)
 	if (read_file(path, &b, STATE_MAX) == 0) {
 		buf_add(&b, "", 1);
 		unsigned long long seq = 0, entries = 0;
-		char cur[CAPABILITY_STR_LEN + 1], prev[CAPABILITY_STR_LEN + 1];
-		if (sscanf(buf_str(&b), "%llu %llu %111s %111s", &seq, &entries, cur, prev) == 4) {
+		char cur[CAPABILITY_STR_LEN + 1], prev[CAPABILITY_STR_LEN + 1], hash[65] = "";
+		if (sscanf(buf_str(&b), "%llu %llu %111s %111s %64s", &seq, &entries, cur, prev,
+			   hash) >= 4) {
+			if (strlen(hash) != 2 * SHA256_LEN ||
+			    hex_decode(rc->table_hash, SHA256_LEN, hash, 2 * SHA256_LEN))
+				memset(rc->table_hash, 0, SHA256_LEN);
 			rc->min_seq = seq;
 			rc->entries = entries;
 			snprintf(rc->cur_cap, sizeof(rc->cur_cap), "%s",
@@ -129,11 +134,13 @@ static void state_load(struct recovery *rc)
 }
 
 static int state_save(const char *home, uint64_t seq, uint64_t entries, const char *cur,
-		      const char *prev, const struct recovery_record *rec)
+		      const char *prev, const uint8_t hash[SHA256_LEN],
+		      const struct recovery_record *rec)
 {
-	char path[PATH_MAX + 64], text[STATE_MAX];
-	snprintf(text, sizeof(text), "%llu %llu %s %s\n", (unsigned long long)seq,
-		 (unsigned long long)entries, cur[0] ? cur : "-", prev[0] ? prev : "-");
+	char path[PATH_MAX + 64], text[STATE_MAX], hex[2 * SHA256_LEN + 1];
+	hex_encode(hex, hash, SHA256_LEN);
+	snprintf(text, sizeof(text), "%llu %llu %s %s %s\n", (unsigned long long)seq,
+		 (unsigned long long)entries, cur[0] ? cur : "-", prev[0] ? prev : "-", hex);
 	struct buf b = BUF_INIT;
 	int err = recovery_record_pack(rec, &b);
 	snprintf(path, sizeof(path), "%s/%s", home, RECOVERY_RECORD_FILE);
@@ -189,8 +196,10 @@ struct upload_job {
 	size_t npeers;
 	uint64_t min_seq;
 	char cur_cap[CAPABILITY_STR_LEN + 1], prev_cap[CAPABILITY_STR_LEN + 1];
+	uint8_t hash[SHA256_LEN]; /* of the table placed last; then of this one */
 	/* results */
 	int err;
+	int unchanged; /* the same table as placed last: nothing done */
 	char new_cap[CAPABILITY_STR_LEN + 1];
 	uint64_t entries;
 	struct recovery_record rec;
@@ -291,6 +300,15 @@ static void upload_work(struct ops_job *oj, struct index *ix)
 	if (err)
 		goto out;
 	j->entries = a.n;
+	/* A daemon start, or changes undone, may give the table placed last:
+	 * its record stands. */
+	uint8_t hash[SHA256_LEN];
+	sha256(b.data, b.len, hash);
+	if (j->cur_cap[0] && !memcmp(hash, j->hash, SHA256_LEN)) {
+		j->unchanged = 1;
+		goto out;
+	}
+	memcpy(j->hash, hash, SHA256_LEN);
 	/* A file of its own for the put: unlinked at once, read through fd. */
 	fd = create_temp_file(rc->home, ".recovery-table-", 0600, path, sizeof(path));
 	if (fd < 0) {
@@ -349,7 +367,7 @@ static void upload_work(struct ops_job *oj, struct index *ix)
 	if (j->prev_cap[0] && strcmp(j->prev_cap, j->new_cap) && strcmp(j->prev_cap, prev))
 		table_release(s, rc->self, j->prev_cap);
 	snprintf(j->prev_cap, sizeof(j->prev_cap), "%s", prev);
-	err = state_save(rc->home, seq, a.n, j->new_cap, j->prev_cap, &j->rec);
+	err = state_save(rc->home, seq, a.n, j->new_cap, j->prev_cap, j->hash, &j->rec);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -373,7 +391,10 @@ static void upload_done(struct ops_job *oj)
 	struct upload_job *j = (struct upload_job *)oj;
 	struct recovery *rc = j->rc;
 	rc->uploading = 0;
-	if (!j->err) {
+	if (j->unchanged) {
+		log_debug("recovery: the name table is the one placed last");
+	} else if (!j->err) {
+		memcpy(rc->table_hash, j->hash, SHA256_LEN);
 		rc->own = j->rec;
 		rc->own_set = 1;
 		rc->min_seq = j->rec.seq;
@@ -414,6 +435,7 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
 	j->min_seq = rc->min_seq;
 	snprintf(j->cur_cap, sizeof(j->cur_cap), "%s", rc->cur_cap);
 	snprintf(j->prev_cap, sizeof(j->prev_cap), "%s", rc->prev_cap);
+	memcpy(j->hash, rc->table_hash, SHA256_LEN);
 	rc->dirty = 0;
 	rc->uploading = 1;
 	ops_submit(rc->env.ops, OPS_BACKGROUND, &j->job, upload_work, upload_done);
@@ -614,10 +636,10 @@ int recovery_start(struct recovery **out, const struct recovery_env *env)
 	}
 	struct timeval tv = {(time_t)RECOVERY_PUSH_SECONDS, 0};
 	event_add(rc->push, &tv);
-	/* A node that never placed a table does now (names from before this
-	 * feature, or none: a record is what proves there is nothing). */
-	if (!rc->own_set)
-		recovery_names_changed(rc);
+	/* At every start: names changed offline (or from before this feature,
+	 * or none at all: a record is what proves there is nothing) go on the
+	 * network; a table unchanged since the last one costs no upload. */
+	recovery_names_changed(rc);
 	*out = rc;
 	return 0;
 fail:
@@ -840,7 +862,9 @@ int recovery_recover_work(struct recovery *rc, struct index *ix,
 		progress_add(progress, 0);
 	}
 	/* Entries come by name, each name's versions together; a name this
-	 * node has already is left as it is, all its versions with it. */
+	 * node has already is left as it is, all its versions with it, unless
+	 * it is one an interrupted recovery began (its newest version is one
+	 * of the table's): then the versions still missing are added. */
 	const char *name = NULL;
 	int skip = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -848,6 +872,8 @@ int recovery_recover_work(struct recovery *rc, struct index *ix,
 			struct index_name have;
 			name = e[i].name;
 			skip = index_name_get(ix, name, &have) == 0;
+			for (size_t k = i; skip && k < n && !strcmp(e[k].name, name); k++)
+				skip = strcmp(e[k].cap, have.cap) != 0;
 			if (skip)
 				res->skipped++;
 			else

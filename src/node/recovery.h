@@ -113,7 +113,8 @@ struct recovery_result {
  * On the writer (ix: its connection): asks each of peers[0..npeers) for the
  * record of secret, keeps the newest that is validly signed and opens, fetches
  * its table and takes its names over (a name this node has already is left
- * alone and counted in skipped), each version's chunks fetched into this
+ * alone and counted in skipped, unless a recovery interrupted before began
+ * it: then its missing versions are added), each version's chunks fetched into this
  * store and kept with INDEX_DEFAULT_REPLICAS copies wanted; then adopts the
  * secret (home/recovery.key). progress (may be NULL) counts versions. Returns
  * 0 or an error with res->why set. ca is the network's certificate.

@@ -4,7 +4,7 @@
 # table and record are placed. Node 1 is killed and its home removed; a new
 # node of the same network recovers with the key: ls lists every name with
 # its versions, every file and the tree read back identical, and the copies
-# stay at 3. A wrong key and a malformed key fail in one line; records that
+# stay at 3; a name the new node had already is left as it was. A wrong key and a malformed key fail in one line; records that
 # members altered are refused.
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
@@ -66,6 +66,8 @@ rm -rf n1
 make_nodes 4
 start_node 4 2
 check "a new node joins nodes 2 and 3" wait_for 20 mesh_up 2 3 4
+gen_data mine 5000 8
+check "the new node has a name beta of its own" shoal --home n4 put mine --name beta
 
 shoal --home n4 recover "shoal-recovery:$(head -c 52 /dev/zero | tr '\0' a)" >out 2>err
 check_failed "a wrong key fails" $?
@@ -76,16 +78,18 @@ check_err1 "... in one line: not a recovery key" err "not a recovery key"
 
 shoal --home n4 recover --json "$(cat key)" >rec.json 2>rec.err
 check_eq "recover with the key exits 0" 0 $?
-check_eq "... takes over 4 names, 5 versions" "4 5 0" \
+check_eq "... takes over 3 names, 4 versions, leaving beta alone" "3 4 1" \
 	"$(python3 -c 'import json,sys; d=json.load(open("rec.json")); print(d["names"], d["versions"], d["skipped"])')"
 check_eq "ls lists the names" "alpha beta gamma tree" \
 	"$("$SHOAL" --home n4 ls | cut -f1 | tr '\n' ' ' | sed 's/ $//')"
 check_eq "alpha has its 2 versions" 2 "$("$SHOAL" --home n4 versions alpha | wc -l)"
+check_eq "... with their numbers" "2 1" "$("$SHOAL" --home n4 versions alpha --json |
+	python3 -c 'import json,sys; print(*[v["version"] for v in json.load(sys.stdin)])')"
 check "version 1 of alpha reads back identical" \
 	sh -c "'$SHOAL' --home n4 get alpha --version 1 -o o.a1 && cmp a1 o.a1"
 check "version 2 of alpha reads back identical" \
 	sh -c "'$SHOAL' --home n4 get alpha -o o.a2 && cmp a2 o.a2"
-check "beta reads back identical" sh -c "'$SHOAL' --home n4 get beta -o o.b && cmp b o.b"
+check "beta is still the new node's own" sh -c "'$SHOAL' --home n4 get beta -o o.b && cmp mine o.b"
 check "gamma reads back identical" sh -c "'$SHOAL' --home n4 get gamma -o o.c && cmp c o.c"
 check "the tree reads back identical" sh -c "'$SHOAL' --home n4 get tree -o o.tree && diff -r tree o.tree"
 check "every name keeps 3 full copies" wait_for 30 all_full
