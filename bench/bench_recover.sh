@@ -65,7 +65,7 @@ start() { # HOME [BOOT_HOME]
 	pid[$1]=$!
 	wait_until 20 shl --home "$1" status || die "the daemon of $1 does not answer"
 	addr[$1]=$(shl --home "$1" status --json |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["listen_addr"])')
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 }
 up() { # HOME N: HOME sees N peers up
 	[ "$(shl --home "$1" peers | awk '$3 == "up"' | wc -l)" -ge "$2" ]
@@ -101,7 +101,7 @@ unset "pid[n1]"
 start n4 n2
 wait_until 30 up n4 2 || die "n4 does not meet n2 and n3"
 t2=$(now)
-shl --home n4 recover --no-progress "$key" >/dev/null || die "recover failed"
+shl --home n4 recover --no-progress "$key" >/dev/null 2>"$work/recover.err" || die "recover failed: $(cat "$work/recover.err")"
 t3=$(now)
 got=$(shl --home n4 ls | wc -l)
 [ "$got" -eq "$names" ] || die "n4 lists $got names, not $names"
