@@ -25,7 +25,7 @@ ls_health() { "$SHOAL" --home "n$1" ls 2>/dev/null | awk -F'\t' -v n="$2" '$1 ==
 all_full() {
 	local n
 	for n in alpha beta gamma tree; do
-		[ "$(ls_health 4 $n)" == "full 3/3" ] || return 1
+		[ "$(ls_health 4 "$n")" == "full 3/3" ] || return 1
 	done
 }
 
