@@ -62,8 +62,10 @@ static int on_hello(struct peer *p, struct link *l, struct inbound *in)
 		return 1;
 	}
 	l->hello_received = 1;
-	if (members_on_hello(p->members, l, h))
+	if (members_on_hello(p->members, l, h)) {
 		catalog_on_link_up(p->catalog, l);
+		recovery_on_link_up(p->recovery, l);
+	}
 	return 1;
 }
 

@@ -178,6 +178,12 @@ static void push_all(struct recovery *rc)
 	}
 }
 
+void recovery_on_link_up(struct recovery *rc, struct link *l)
+{
+	if (rc && rc->own_set)
+		push_to(rc, l);
+}
+
 static void on_push(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;

@@ -12,8 +12,8 @@
  * The record. Once the table is placed, its capability is sealed with the
  * recovery secret (crypto/recovery.h) into a RecoveryRecord signed with the
  * node key (proto/recovery.h), kept in home/recovery.record and pushed to
- * every member up, then again every RECOVERY_PUSH_SECONDS (members that
- * were down get it too).
+ * every member up, to each member as its link comes up, and again every
+ * RECOVERY_PUSH_SECONDS.
  *
  * The holding. Each member keeps, for every other member, the newest record
  * that member signed and pushed itself (the link's node must be the
@@ -96,6 +96,9 @@ struct recovery_info {
 void recovery_info(const struct recovery *rc, struct recovery_info *out);
 
 /* ---- frames (peer.c) ---- */
+/* l became a member's established link: it gets this node's record now
+ * rather than at the next periodic push. */
+void recovery_on_link_up(struct recovery *rc, struct link *l);
 void recovery_on_record(struct recovery *rc, struct link *l, const Shoal__RecoveryRecord *m);
 void recovery_on_query(struct recovery *rc, struct link *l, uint64_t request_id,
 		       const Shoal__RecoveryQuery *m);

@@ -20,7 +20,11 @@ key_field() {
 }
 # placed N VERSIONS: node N's table of VERSIONS versions is placed, nothing pending.
 placed() { [ "$(key_field "$1" pending) $(key_field "$1" versions)" == "False $2" ]; }
-held() { [ -n "$(ls "$1/records" 2>/dev/null)" ]; }
+# held_of HOME N: HOME keeps node N's record (the file is named by its id in hex).
+held_of() {
+	[ -f "$1/records/$(python3 -c 'import base64, sys
+print(base64.b32decode(sys.argv[1].upper() + "====")[:32].hex())' "${node_id[$2]}")" ]
+}
 ls_health() { "$SHOAL" --home "n$1" ls 2>/dev/null | awk -F'\t' -v n="$2" '$1 == n {print $4}'; }
 all_full() {
 	local n
@@ -49,8 +53,12 @@ check "put beta" shoal --home n1 put b --name beta
 check "put gamma" shoal --home n1 put c --name gamma
 check "put a tree" shoal --home n1 put tree --name tree
 check "the name table (5 versions) is placed" wait_for 30 placed 1 5
-check "... and its record is held by both peers" wait_for 10 held n2
-check "... (node 3 too)" wait_for 10 held n3
+check "... and its record is held by both peers" wait_for 10 held_of n2 1
+check "... (node 3 too)" wait_for 10 held_of n3 1
+make_nodes 6
+start_node 6 1
+check "a member joining later gets the record as its link comes up" wait_for 15 held_of n6 1
+stop_nodes 6
 
 shoal --home n1 recovery-key >key 2>key.err
 check_eq "recovery-key exits 0" 0 $?
