@@ -12,6 +12,8 @@
 #   leaving: `shoal drain` of a node's share of a 512 MiB file vs raw loopback TCP,
 #          and a revocation reaching every member vs the round-trip time and one
 #          `shoal status` (bench/bench_leave.sh).
+#   recovery: `shoal recover` of 1,000 names on a fresh node vs putting them
+#          (bench/bench_recover.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -105,3 +107,10 @@ echo "== leaving: drain and revocation =="
 # each of REVOKE_RUNS (5) runs, timed until every member shows it revoked, polled and
 # unpolled, beside the round-trip time and a `shoal status` (bench/bench_leave.sh).
 BENCH_DIR="$work" "$root/bench/bench_leave.sh" "$build"
+
+echo
+echo "== recovery: a lost node's names =="
+# Three daemons on 127.0.0.1; 1,000 names put on n1, its daemon killed; a fresh
+# node recovers them with the recovery key, timed beside the puts themselves
+# (bench/bench_recover.sh).
+BENCH_DIR="$work" "$root/bench/bench_recover.sh" "$build"

@@ -113,6 +113,9 @@ static ProtobufCBinaryData forget_ids[2];
 static Shoal__Forget forget = SHOAL__FORGET__INIT;
 static Shoal__Fetch fetch = SHOAL__FETCH__INIT;
 static Shoal__FetchDone fetch_done = SHOAL__FETCH_DONE__INIT;
+static uint8_t cert_der[600], sealed[140];
+static Shoal__RecoveryRecord record = SHOAL__RECOVERY_RECORD__INIT;
+static Shoal__RecoveryQuery query = SHOAL__RECOVERY_QUERY__INIT;
 
 static void messages_init(void)
 {
@@ -163,6 +166,16 @@ static void messages_init(void)
 	fetch_done.chunks = 5;
 	fetch_done.fetched = 2;
 	fetch_done.name = "report.pdf (from alpha)";
+	for (size_t i = 0; i < sizeof(cert_der); i++)
+		cert_der[i] = (uint8_t)(i * 17 + 9);
+	for (size_t i = 0; i < sizeof(sealed); i++)
+		sealed[i] = (uint8_t)(i * 29 + 4);
+	record.owner_cert = bin(cert_der, sizeof(cert_der));
+	record.seq = 1796513743000000;
+	record.locator = bin(id_b, WIRE_ID_LEN);
+	record.sealed_capability = bin(sealed, sizeof(sealed));
+	record.signature = bin(sig, WIRE_SIG_LEN);
+	query.locator = bin(id_b, WIRE_ID_LEN);
 }
 
 static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request_id)
@@ -206,6 +219,12 @@ static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request
 		break;
 	case SHOAL__ENVELOPE__MSG_FETCH_DONE:
 		env.fetch_done = &fetch_done;
+		break;
+	case SHOAL__ENVELOPE__MSG_RECOVERY_RECORD:
+		env.recovery_record = &record;
+		break;
+	case SHOAL__ENVELOPE__MSG_RECOVERY_QUERY:
+		env.recovery_query = &query;
 		break;
 	default:
 		break;
@@ -311,6 +330,31 @@ static void envelope_seeds(void)
 	fetch_done.name = "a/b";
 	emit_msg("bad-fetch-done-name", &env.base);
 	fetch_done.name = "report.pdf (from alpha)";
+	env = envelope(SHOAL__ENVELOPE__MSG_RECOVERY_RECORD, 0);
+	emit_msg("valid-recovery-record", &env.base);
+	env.request_id = 12;
+	emit_msg("valid-recovery-record-reply", &env.base);
+	env = envelope(SHOAL__ENVELOPE__MSG_RECOVERY_QUERY, 12);
+	emit_msg("valid-recovery-query", &env.base);
+	query.locator = bin(id_b, WIRE_ID_LEN - 1);
+	emit_msg("bad-recovery-query-short-locator", &env.base);
+	query.locator = bin(id_b, WIRE_ID_LEN);
+	env = envelope(SHOAL__ENVELOPE__MSG_RECOVERY_RECORD, 0);
+	record.signature = bin(sig, WIRE_SIG_LEN - 1);
+	emit_msg("bad-recovery-record-signature", &env.base);
+	record.signature = bin(sig, WIRE_SIG_LEN);
+	record.sealed_capability = bin(payload, WIRE_SEALED_MAX + 1);
+	emit_msg("bad-recovery-record-sealed-long", &env.base);
+	record.sealed_capability = bin(sealed, 0);
+	emit_msg("bad-recovery-record-sealed-empty", &env.base);
+	record.sealed_capability = bin(sealed, sizeof(sealed));
+	record.owner_cert = bin(payload, WIRE_CERT_MAX + 1);
+	emit_msg("bad-recovery-record-cert-long", &env.base);
+	record.owner_cert = bin(cert_der, sizeof(cert_der));
+	record.locator = bin(id_b, 0);
+	emit_msg("bad-recovery-record-no-locator", &env.base);
+	record.locator = bin(id_b, WIRE_ID_LEN);
+	emit_msg_cut("bad-recovery-record-truncated", &env.base, 40);
 
 	/* Control requests. */
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
@@ -363,6 +407,17 @@ static void envelope_seeds(void)
 	emit_msg("valid-ctl-prune", &req.base);
 	prune.keep_weekly = 2000000;
 	emit_msg("bad-ctl-prune-keep", &req.base);
+	Shoal__CtlRecoveryKeyRequest key_req = SHOAL__CTL_RECOVERY_KEY_REQUEST__INIT;
+	Shoal__CtlRecoverRequest recover = SHOAL__CTL_RECOVER_REQUEST__INIT;
+	req.req_case = SHOAL__CTL_REQUEST__REQ_RECOVERY_KEY;
+	req.recovery_key = &key_req;
+	emit_msg("valid-ctl-recovery-key", &req.base);
+	recover.key = "shoal-recovery:aaaabbbbccccddddeeeeffffgggghhhhiiiijjjjkkkkllllmmmm";
+	req.req_case = SHOAL__CTL_REQUEST__REQ_RECOVER;
+	req.recover = &recover;
+	emit_msg("valid-ctl-recover", &req.base);
+	recover.key = long_text;
+	emit_msg("bad-ctl-recover-long-key", &req.base);
 
 	/* Control replies. */
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;

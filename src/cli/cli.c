@@ -123,6 +123,21 @@ static const struct command commands[] = {
 	 "forget a member that is down for good; the other members forget it too (needs a "
 	 "running daemon)",
 	 "  NODE                  its id, 8 or more of its first characters, or its nickname\n"},
+	{"recovery-key", cmd_recovery_key, "[--json]",
+	 "print the secret that brings this node's names back on a new node (keep it offline; "
+	 "made once per home, in home/recovery.key)",
+	 "  --json                print one JSON line: key, daemon, pending (changes not yet\n"
+	 "                        on the network), seq (record placed last, 0: none),\n"
+	 "                        versions (in the table placed)\n"},
+	{"recover", cmd_recover, "KEY [--json] [--no-progress]",
+	 "take over the names of a lost node on this one: fetch its record from the members, "
+	 "check it, fetch and decrypt its name table and every version's chunks (needs a "
+	 "running daemon with members up); names this node has already are left alone",
+	 "  KEY                   shoal-recovery:... as 'shoal recovery-key' printed it, or -\n"
+	 "                        to read it from stdin\n"
+	 "  --no-progress         no progress lines on stderr\n"
+	 "  --json                print one JSON line: names, versions, skipped, chunks,\n"
+	 "                        fetched, seq, owner (the old node), seconds\n"},
 	{"versions", cmd_versions, "NAME [--json]",
 	 "list a name's versions, newest first: number, time (UTC), size, capability, and "
 	 "whether its chunks have their copies (full N/N, or degraded n/N: the fewest copies a "

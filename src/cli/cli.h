@@ -145,5 +145,7 @@ int cli_parse_file_json(const struct command *cmd, int argc, char **argv, int *j
 			const char **target);
 int cmd_forget(struct cli *cli, int argc, char **argv);
 int cmd_drain(struct cli *cli, int argc, char **argv);
+int cmd_recovery_key(struct cli *cli, int argc, char **argv);
+int cmd_recover(struct cli *cli, int argc, char **argv);
 
 #endif

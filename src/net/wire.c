@@ -188,6 +188,15 @@ static int forget_ok(const Shoal__Forget *m)
 	return 1;
 }
 
+/* Shape only: the certificate and signature are checked by the recovery
+ * module (src/node/recovery.c) and by whoever recovers with the record. */
+static int recovery_record_ok(const Shoal__RecoveryRecord *m)
+{
+	return m->owner_cert.len > 0 && m->owner_cert.len <= WIRE_CERT_MAX && id_ok(&m->locator) &&
+	       m->sealed_capability.len > 0 && m->sealed_capability.len <= WIRE_SEALED_MAX &&
+	       m->signature.len == WIRE_SIG_LEN;
+}
+
 static int envelope_ok(const Shoal__Envelope *env)
 {
 	if (!field_numbers_ok(&env->base))
@@ -240,6 +249,10 @@ static int envelope_ok(const Shoal__Envelope *env)
 		return env->leave != NULL;
 	case SHOAL__ENVELOPE__MSG_FORGET:
 		return env->forget && forget_ok(env->forget);
+	case SHOAL__ENVELOPE__MSG_RECOVERY_RECORD:
+		return env->recovery_record && recovery_record_ok(env->recovery_record);
+	case SHOAL__ENVELOPE__MSG_RECOVERY_QUERY:
+		return env->recovery_query && id_ok(&env->recovery_query->locator);
 	default:
 		/* Nothing set (or a case this build does not know). */
 		return 0;
@@ -293,6 +306,10 @@ static int ctl_request_ok(const Shoal__CtlRequest *req)
 		return req->prune && (!str_len(req->prune->name) || name_ok(req->prune->name)) &&
 		       req->prune->keep_last <= KEEP_MAX && req->prune->keep_daily <= KEEP_MAX &&
 		       req->prune->keep_weekly <= KEEP_MAX && req->prune->keep_monthly <= KEEP_MAX;
+	case SHOAL__CTL_REQUEST__REQ_RECOVERY_KEY:
+		return req->recovery_key != NULL;
+	case SHOAL__CTL_REQUEST__REQ_RECOVER:
+		return req->recover && str_len(req->recover->key) <= WIRE_TEXT_MAX;
 	default:
 		return 0;
 	}
@@ -391,6 +408,11 @@ static int ctl_reply_ok(const Shoal__CtlReply *rep)
 		return rep->versions && ctl_versions_ok(rep->versions);
 	case SHOAL__CTL_REPLY__REPLY_PRUNED:
 		return rep->pruned && ctl_versions_ok(rep->pruned);
+	case SHOAL__CTL_REPLY__REPLY_RECOVERY_KEY:
+		return rep->recovery_key && str_len(rep->recovery_key->key) <= WIRE_TEXT_MAX;
+	case SHOAL__CTL_REPLY__REPLY_RECOVERED:
+		return rep->recovered &&
+		       (rep->recovered->owner.len == 0 || id_ok(&rep->recovered->owner));
 	default:
 		return 0;
 	}

@@ -36,6 +36,7 @@
 #define WIRE_REVOCATIONS_MAX	 128	/* Revocations.list in a frame */
 #define WIRE_CTL_REVOCATIONS_MAX 4096	/* ... in a CtlReply (every one kept) */
 #define WIRE_REPLICAS_MAX	 16	/* CtlPutRequest.replicas */
+#define WIRE_SEALED_MAX		 256	/* RecoveryRecord.sealed_capability bytes */
 /*
  * Largest CtlReply message: a full `ls` (WIRE_CTL_LIST_MAX names of up to 255
  * bytes with their capabilities) is about 40 MiB. CtlRequests are peer-sized

@@ -3,6 +3,7 @@
  */
 #include "node/ctl.h"
 
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -89,7 +90,10 @@ struct op {
 	char resolve_text[WIRE_CTL_TEXT_MAX]; /* why the catalog did not resolve it, or "" */
 	/* for the loop once done: what to publish */
 	int done_err;
-	int unpublish; /* rm: the name's published (newest) version went */
+	int unpublish;	   /* rm: the name's published (newest) version went */
+	int names_changed; /* the names changed: the recovery table is due */
+	uint8_t recover_secret[RECOVERY_SECRET_LEN]; /* recover: the key given */
+	uint64_t recover_seq;			     /* ... and the record used */
 	uint64_t size;
 	char captext[CAPABILITY_STR_LEN + 1];
 };
@@ -940,7 +944,39 @@ static void op_prune(struct op *op, struct store *s)
 	uint64_t removed = 0;
 	int err = versions_prune(s, r->name[0] ? r->name : NULL, &keep, r->dry_run, versions_add,
 				 &a, &removed);
+	op->names_changed = !r->dry_run && removed > 0;
 	versions_finish(op, &a, err, removed, "cannot prune");
+}
+
+/* shoal recover, on the writer: see recovery_recover_work(). */
+static void op_recover(struct op *op, struct index *ix)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlRecovered out = SHOAL__CTL_RECOVERED__INIT;
+	struct recovery_result res = {0};
+	int err = recovery_key_parse(op->req->recover->key, op->recover_secret);
+	if (!err)
+		err = recovery_recover_work(op->ctl->env.recovery, ix, op->recover_secret,
+					    (const uint8_t(*)[NODE_ID_LEN])op->peers, op->npeers,
+					    &op->progress, &res);
+	else
+		snprintf(res.why, sizeof(res.why), "not a recovery key");
+	op->done_err = err;
+	op->recover_seq = res.seq;
+	op->names_changed = !err || res.versions > 0;
+	out.names = res.names;
+	out.versions = res.versions;
+	out.skipped = res.skipped;
+	out.chunks = res.chunks;
+	out.fetched = res.fetched;
+	out.seq = res.seq;
+	out.owner.data = res.owner;
+	out.owner.len = res.seq ? NODE_ID_LEN : 0;
+	if (!err) {
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_RECOVERED;
+		rep.recovered = &out;
+	}
+	op_finish(op, &rep, err, res.why[0] ? res.why : "recover failed");
 }
 
 struct bad_acc {
@@ -1053,6 +1089,9 @@ static void op_work(struct ops_job *oj, struct index *ix)
 	case SHOAL__CTL_REQUEST__REQ_PRUNE:
 		op_prune(op, s);
 		break;
+	case SHOAL__CTL_REQUEST__REQ_RECOVER:
+		op_recover(op, ix);
+		break;
 	default:
 		break;
 	}
@@ -1099,9 +1138,19 @@ static void op_catalog(struct op *op)
 static void op_done(struct ops_job *oj)
 {
 	struct op *op = (struct op *)oj;
-	if (op->req->req_case == SHOAL__CTL_REQUEST__REQ_PUT ||
-	    op->req->req_case == SHOAL__CTL_REQUEST__REQ_RM)
+	Shoal__CtlRequest__ReqCase rc = op->req->req_case;
+	if (rc == SHOAL__CTL_REQUEST__REQ_PUT || rc == SHOAL__CTL_REQUEST__REQ_RM)
 		op_catalog(op);
+	/* What changes names makes the recovery table due (a put's own prune
+	 * included). */
+	if ((rc == SHOAL__CTL_REQUEST__REQ_PUT || rc == SHOAL__CTL_REQUEST__REQ_RM) &&
+	    !op->done_err)
+		op->names_changed = 1;
+	if (rc == SHOAL__CTL_REQUEST__REQ_RECOVER && !op->done_err)
+		recovery_adopt(op->ctl->env.recovery, op->recover_secret, op->recover_seq);
+	else if (op->names_changed)
+		recovery_names_changed(op->ctl->env.recovery);
+	OPENSSL_cleanse(op->recover_secret, sizeof(op->recover_secret));
 	struct ctl_client *c = client_find(op->ctl, op->client_serial);
 	if (c) {
 		c->op = NULL;
@@ -1278,6 +1327,23 @@ static void reply_forget(struct ctl_client *c, uint64_t request_id, const uint8_
 
 /* ---- drain ---- */
 
+static void reply_recovery_key(struct ctl_client *c, uint64_t request_id)
+{
+	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+	Shoal__CtlRecoveryKey k = SHOAL__CTL_RECOVERY_KEY__INIT;
+	struct recovery_info info;
+	recovery_info(c->ctl->env.recovery, &info);
+	k.key = info.key;
+	k.pending = info.pending;
+	k.seq = info.seq;
+	k.entries = info.entries;
+	rep.request_id = request_id;
+	rep.reply_case = SHOAL__CTL_REPLY__REPLY_RECOVERY_KEY;
+	rep.recovery_key = &k;
+	client_send(c, &rep);
+	OPENSSL_cleanse(info.key, sizeof(info.key));
+}
+
 static void drain_progress(struct ctl_client *c)
 {
 	const struct repair_stats *rs = repair_stats(c->ctl->env.repair);
@@ -1347,13 +1413,28 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 	case SHOAL__CTL_REQUEST__REQ_DRAIN:
 		reply_drain(c, req->request_id);
 		break;
+	case SHOAL__CTL_REQUEST__REQ_RECOVERY_KEY:
+		reply_recovery_key(c, req->request_id);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_RECOVER: {
+		uint8_t secret[RECOVERY_SECRET_LEN];
+		if (recovery_key_parse(req->recover->key, secret)) {
+			reply_error(c, req->request_id, SHOAL_EUSAGE,
+				    "not a recovery key (it is " RECOVERY_PREFIX
+				    "... as 'shoal recovery-key' prints it)");
+			break;
+		}
+		OPENSSL_cleanse(secret, sizeof(secret));
+		goto operation;
+	}
 	case SHOAL__CTL_REQUEST__REQ_LS:
 		if (req->ls->network) {
 			reply_catalog(c, req->request_id);
 			break;
 		}
 		/* fall through */
-	default: {
+	default:
+	operation : {
 		if (c->op) {
 			reply_error(c, req->request_id, -EBUSY, "one operation at a time");
 			break;

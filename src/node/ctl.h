@@ -22,6 +22,7 @@
 #include "node/catalog.h"
 #include "node/mesh.h"
 #include "node/ops.h"
+#include "node/recovery.h"
 #include "node/remote.h"
 #include "node/repair.h"
 #include "node/trust.h"
@@ -38,6 +39,7 @@ struct ctl_env {
 	struct repair *repair;
 	struct catalog *catalog;
 	struct trust *trust;
+	struct recovery *recovery;
 	const char *listen_addr;
 	const char *nickname;	    /* this node's, "" if none */
 	int64_t cert_expires;	    /* Unix seconds this node's certificate expires */

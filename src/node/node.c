@@ -69,6 +69,7 @@ struct node {
 	struct repair *repair;
 	struct revocations rv;
 	struct trust trust;
+	struct recovery *recovery;
 	struct peer peer;
 	struct ctl *ctl;
 };
@@ -320,6 +321,17 @@ static int start_modules(struct node *n)
 				n->lw)))
 		return err;
 	trust_init(&n->trust, &n->mesh, &n->members, n->catalog, &n->rv, n->ops, n->store);
+	struct recovery_env renv = {
+		.home = n->home,
+		.base = n->base,
+		.store = n->store,
+		.ops = n->ops,
+		.mesh = &n->mesh,
+		.remote = &n->remote,
+		.self = n->id,
+	};
+	if ((err = recovery_start(&n->recovery, &renv)))
+		return err;
 	n->peer = (struct peer){
 		.mesh = &n->mesh,
 		.members = &n->members,
@@ -327,6 +339,7 @@ static int start_modules(struct node *n)
 		.catalog = n->catalog,
 		.remote = &n->remote,
 		.trust = &n->trust,
+		.recovery = n->recovery,
 	};
 	struct ctl_env env = {
 		.home = n->home,
@@ -338,6 +351,7 @@ static int start_modules(struct node *n)
 		.repair = n->repair,
 		.catalog = n->catalog,
 		.trust = &n->trust,
+		.recovery = n->recovery,
 		.listen_addr = n->listen_addr,
 		.drain = node_drain,
 		.drain_arg = n,
@@ -452,6 +466,7 @@ void node_close(struct node *n)
 	serve_free(n->serve);
 	catalog_close(n->catalog);
 	repair_free(n->repair);
+	recovery_free(n->recovery);
 	revocations_close(&n->rv);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);

@@ -2,7 +2,7 @@
  * A running node: the daemon. node.c owns the node's life and nothing else:
  * it opens the store, the TLS context and the listener, starts the modules
  * in order, each given the narrow things it uses (mesh.h, ops.h, remote.h,
- * members.h, catalog.h, serve.h, repair.h, peer.h, ctl.h), accepts
+ * members.h, catalog.h, serve.h, repair.h, recovery.h, peer.h, ctl.h), accepts
  * connections within the configured limits, runs every module's tick, and
  * stops them in reverse order on SIGTERM or SIGINT.
  *
@@ -23,6 +23,7 @@
  *   members                         Hello, keepalive, peer exchange, dialling
  *   catalog                         the network catalog and its gossip
  *   serve, repair                   serving peers; keeping copies (and the drain)
+ *   recovery                        the name table on the network, records held
  *   trust                           revocation, leave and forget carried out
  *   peer                            the dispatcher: every frame, one table
  *   ctl                             the control socket

@@ -62,8 +62,10 @@ static int on_hello(struct peer *p, struct link *l, struct inbound *in)
 		return 1;
 	}
 	l->hello_received = 1;
-	if (members_on_hello(p->members, l, h))
+	if (members_on_hello(p->members, l, h)) {
 		catalog_on_link_up(p->catalog, l);
+		recovery_on_link_up(p->recovery, l);
+	}
 	return 1;
 }
 
@@ -167,9 +169,25 @@ static int on_forget(struct peer *p, struct link *l, struct inbound *in)
 	return 1;
 }
 
+/* A push (no request id) is a member placing its record; with an id, the
+ * answer to a query of ours. */
+static int on_recovery_record(struct peer *p, struct link *l, struct inbound *in)
+{
+	if (in->env->request_id)
+		return remote_on_reply(p->remote, l, in->env, in->payload, in->payload_len);
+	recovery_on_record(p->recovery, l, in->env->recovery_record);
+	return 1;
+}
+
+static int on_recovery_query(struct peer *p, struct link *l, struct inbound *in)
+{
+	recovery_on_query(p->recovery, l, in->env->request_id, in->env->recovery_query);
+	return 1;
+}
+
 /* ---- the table ---- */
 
-_Static_assert(SHOAL__ENVELOPE__MSG_FORGET < MESH_MSG_MAX,
+_Static_assert(SHOAL__ENVELOPE__MSG_RECOVERY_QUERY < MESH_MSG_MAX,
 	       "every message number fits the table and the link counters");
 
 static const struct route routes[MESH_MSG_MAX] = {
@@ -193,6 +211,8 @@ static const struct route routes[MESH_MSG_MAX] = {
 	[SHOAL__ENVELOPE__MSG_REVOCATIONS] = {"Revocations", on_revocations, BEFORE_HELLO, 0},
 	[SHOAL__ENVELOPE__MSG_LEAVE] = {"Leave", on_leave, MEMBER, 0},
 	[SHOAL__ENVELOPE__MSG_FORGET] = {"Forget", on_forget, MEMBER, 0},
+	[SHOAL__ENVELOPE__MSG_RECOVERY_RECORD] = {"RecoveryRecord", on_recovery_record, MEMBER, 0},
+	[SHOAL__ENVELOPE__MSG_RECOVERY_QUERY] = {"RecoveryQuery", on_recovery_query, MEMBER, 0},
 };
 
 static const struct route *route_of(int msg_case)

@@ -2,7 +2,7 @@
  * The peer protocol's dispatcher: every frame a peer sends comes in here
  * and is routed, through one static table keyed by the Envelope's message
  * type, to the module that handles it (members.h, serve.h, catalog.h,
- * remote.h, trust.h). Each entry of the table names the message, its handler and
+ * remote.h, trust.h, recovery.h). Each entry of the table names the message, its handler and
  * what it requires: whether it may come before Hello, whether only an
  * established member may send it, and how large a payload it may carry. The
  * per-link counters (struct link_counters in mesh.h) are kept here, and the
@@ -29,6 +29,7 @@
 #include "node/catalog.h"
 #include "node/members.h"
 #include "node/mesh.h"
+#include "node/recovery.h"
 #include "node/remote.h"
 #include "node/serve.h"
 #include "node/trust.h"
@@ -41,6 +42,7 @@ struct peer {
 	struct catalog *catalog;
 	struct remote *remote;
 	struct trust *trust;
+	struct recovery *recovery;
 };
 
 /* Connection callbacks for every peer link: the conn's arg is the struct

@@ -132,6 +132,7 @@ static void send_request(struct remote *r, struct rcall *c)
 	Shoal__PutChunk put = SHOAL__PUT_CHUNK__INIT;
 	Shoal__Have have = SHOAL__HAVE__INIT;
 	Shoal__Fetch fetch = SHOAL__FETCH__INIT;
+	Shoal__RecoveryQuery query = SHOAL__RECOVERY_QUERY__INIT;
 	ProtobufCBinaryData ids[WIRE_IDS_MAX];
 	struct rbuf *payload = NULL;
 	c->request_id = ++r->next_request_id;
@@ -177,6 +178,12 @@ static void send_request(struct remote *r, struct rcall *c)
 		fetch.name = c->name ? (char *)c->name : "";
 		env.msg_case = SHOAL__ENVELOPE__MSG_FETCH;
 		env.fetch = &fetch;
+		break;
+	case RCALL_RECOVERY:
+		query.locator.data = c->id;
+		query.locator.len = CHUNK_ID_LEN;
+		env.msg_case = SHOAL__ENVELOPE__MSG_RECOVERY_QUERY;
+		env.recovery_query = &query;
 		break;
 	}
 	int err;
@@ -344,6 +351,8 @@ static int reply_fits(const struct rcall *c, Shoal__Envelope__MsgCase mc)
 		return mc == SHOAL__ENVELOPE__MSG_HAVE_REPLY;
 	case RCALL_FETCH:
 		return mc == SHOAL__ENVELOPE__MSG_FETCH_DONE;
+	case RCALL_RECOVERY:
+		return mc == SHOAL__ENVELOPE__MSG_RECOVERY_RECORD;
 	}
 	return 0;
 }
@@ -387,6 +396,15 @@ int remote_on_reply(struct remote *r, struct link *l, const Shoal__Envelope *env
 		c->fetched = env->fetch_done->fetched;
 		/* Checked by the wire's rules: empty or a valid name. */
 		snprintf(c->filed, sizeof(c->filed), "%s", env->fetch_done->name);
+	} else if (env->msg_case == SHOAL__ENVELOPE__MSG_RECOVERY_RECORD) {
+		/* Shape-checked by the wire; the caller checks the rest. */
+		size_t n = shoal__recovery_record__get_packed_size(env->recovery_record);
+		c->data = malloc(n ? n : 1);
+		if (c->data) {
+			c->len = shoal__recovery_record__pack(env->recovery_record, c->data);
+		} else {
+			err = -ENOMEM;
+		}
 	}
 	finish(c, err);
 	return 1;

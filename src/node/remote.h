@@ -85,6 +85,8 @@ enum rcall_kind {
 	RCALL_PIN,	 /* PutChunk id, pin_only: SHOAL_ENOTFOUND when the peer lacks it */
 	RCALL_HAVE,	 /* Have ids[0..nids): have[] receives the answer bits */
 	RCALL_FETCH,	 /* Fetch manifest id + key: chunks/fetched receive the counts */
+	RCALL_RECOVERY,	 /* RecoveryQuery locator id: data/len receive the record packed
+			  * (malloc'd; shape-checked only) */
 };
 
 struct rcall {

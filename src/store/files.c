@@ -504,12 +504,14 @@ static int put_manifest(struct put *p, const struct stat *st, struct capability 
 }
 
 /* Binds name to the stored file (a new version of it, unless the newest
- * is this file already), releasing the token. */
-static int put_bind(struct put *p, const char *name, const struct capability *cap)
+ * is this file already), releasing the token; with keeper instead of a
+ * name, keeper pins the manifest (files_put_kept()). */
+static int put_bind(struct put *p, const char *name, const uint8_t *keeper,
+		    const struct capability *cap)
 {
 	struct store *s = p->s;
 	struct index_name n = {.size = p->size, .created = (int64_t)time(NULL)};
-	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.name, sizeof(n.name), "%s", name ? name : "");
 	capability_format(cap, n.cap);
 	memcpy(n.manifest, cap->id, CHUNK_ID_LEN);
 	int err = index_begin(s->index);
@@ -519,7 +521,8 @@ static int put_bind(struct put *p, const char *name, const struct capability *ca
 	if (!err)
 		err = index_pending_set(s->index, p->token, 0);
 	if (!err)
-		err = index_name_set(s->index, &n, NULL, NULL);
+		err = keeper ? index_pin_add(s->index, cap->id, keeper)
+			     : index_name_set(s->index, &n, NULL, NULL);
 	if (err) {
 		index_rollback(s->index);
 		return err;
@@ -566,8 +569,9 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
  * name.
  */
 static int put_run(struct store *s, const struct put_source *src, const struct stat *st,
-		   struct tree_source *tree, const char *name, struct progress *progress,
-		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size)
+		   struct tree_source *tree, const char *name, const uint8_t *keeper,
+		   struct progress *progress, const struct files_replica_ops *rep,
+		   struct capability *cap, uint64_t *size)
 {
 	struct put p = {.s = s,
 			.progress = progress,
@@ -604,7 +608,7 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 			err = e;
 	}
 	if (!err)
-		err = put_bind(&p, name, cap);
+		err = put_bind(&p, name, keeper, cap);
 	if (err) {
 		put_abandon(&p);
 		goto out;
@@ -635,7 +639,21 @@ int files_put_replicated(struct store *s, int fd, const char *name, struct progr
 		sparse_reader_init(&f.sparse, fd, at > 0 ? (uint64_t)at : 0, (uint64_t)st.st_size);
 	}
 	struct put_source src = {.read = fd_source_read, .arg = &f};
-	return put_run(s, &src, &st, NULL, name, progress, rep, cap, size);
+	return put_run(s, &src, &st, NULL, name, NULL, progress, rep, cap, size);
+}
+
+int files_put_kept(struct store *s, int fd, const uint8_t keeper[32], struct progress *progress,
+		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	struct fd_source f = {.fd = fd, .st = &st, .progress = progress};
+	sparse_reader_init(&f.sparse, fd, 0, (uint64_t)st.st_size);
+	struct put_source src = {.read = fd_source_read, .arg = &f};
+	return put_run(s, &src, &st, NULL, NULL, keeper, progress, rep, cap, size);
 }
 
 static void report_stats(struct files_put_report *report, const struct tree_stats *t)
@@ -693,7 +711,7 @@ static int put_tree(struct store *s, int fd, const struct stat *st, const char *
 		goto out;
 	ts.reader = reader;
 	struct put_source src = {.read = tree_source_read, .arg = &ts};
-	err = put_run(s, &src, st, &ts, name, progress, rep, cap, size);
+	err = put_run(s, &src, st, &ts, name, NULL, progress, rep, cap, size);
 	report_stats(report, tree_walk_stats(walk));
 	if (err && err == ts.err)
 		snprintf(report->where, sizeof(report->where), "%s", tree_reader_where(reader));

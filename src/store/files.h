@@ -55,6 +55,15 @@ int files_put_replicated(struct store *s, int fd, const char *name, struct progr
 			 uint64_t *size);
 
 /*
+ * files_put_replicated() of the regular file fd (read from its start) that
+ * binds no name: keeper (a node id, this node's) pins the manifest instead,
+ * which keeps the file until index_pin_remove() and a release. What a node
+ * stores for itself outside its names (its name table) goes this way.
+ */
+int files_put_kept(struct store *s, int fd, const uint8_t keeper[32], struct progress *progress,
+		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size);
+
+/*
  * Stores path: a directory as a whole tree, anything else (a regular file, a
  * pipe) like files_put_replicated() does. path itself may be a symbolic link;
  * inside a tree none is followed. A tree's regular files and directories are

@@ -621,6 +621,33 @@ int index_name_receive(struct index *ix, struct index_name *n, uint32_t *version
 	return err ? err : SHOAL_EEXIST;
 }
 
+int index_version_insert(struct index *ix, const struct index_name *n)
+{
+	if (n->version == 0)
+		return SHOAL_EPROTO;
+	sqlite3_stmt *st;
+	int err = prepare(ix,
+			  "INSERT INTO versions(name, version, cap, manifest, size, created)"
+			  " VALUES(?, ?, ?, ?, ?, ?)",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, n->version);
+	sqlite3_bind_text(st, 3, n->cap, -1, SQLITE_TRANSIENT);
+	bind_id(st, 4, n->manifest);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
+	sqlite3_bind_int64(st, 6, n->created);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT) {
+		sqlite3_finalize(st);
+		return SHOAL_EEXIST;
+	}
+	err = rc == SQLITE_DONE ? 0 : db_error(ix, sqlite3_sql(st));
+	sqlite3_finalize(st);
+	return err ? err : name_point_newest(ix, n->name);
+}
+
 int index_name_get(struct index *ix, const char *name, struct index_name *out)
 {
 	sqlite3_stmt *st;
@@ -702,11 +729,11 @@ int index_names_foreach(struct index *ix, index_name_fn fn, void *arg)
 int index_versions_foreach(struct index *ix, const char *name, index_name_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err = prepare(
-		ix,
-		"SELECT " VERSION_COLUMNS HEALTH_COLUMNS(
-			"v.manifest") " FROM versions v WHERE name = ? ORDER BY version DESC",
-		&st);
+	int err = prepare(ix,
+			  "SELECT " VERSION_COLUMNS HEALTH_COLUMNS(
+				  "v.manifest") " FROM versions v WHERE name = ? ORDER BY "
+						"version DESC",
+			  &st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -716,11 +743,11 @@ int index_versions_foreach(struct index *ix, const char *name, index_name_fn fn,
 int index_pending_set(struct index *ix, const uint8_t token[CHUNK_ID_LEN], int set)
 {
 	sqlite3_stmt *st;
-	int err = prepare(
-		ix,
-		set ? "INSERT OR IGNORE INTO pending(token, created) VALUES(?, strftime('%s'))"
-		    : "DELETE FROM pending WHERE token = ?",
-		&st);
+	int err = prepare(ix,
+			  set ? "INSERT OR IGNORE INTO pending(token, created) VALUES(?, "
+				"strftime('%s'))"
+			      : "DELETE FROM pending WHERE token = ?",
+			  &st);
 	if (err)
 		return err;
 	bind_id(st, 1, token);
@@ -753,9 +780,9 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 		err = exec(ix, "DELETE FROM placed WHERE chunk NOT IN (SELECT chunk FROM refs)"
 			       " AND chunk NOT IN (SELECT chunk FROM pins)");
 	if (!err)
-		err = exec(ix,
-			   "DELETE FROM repaired WHERE NOT EXISTS (SELECT 1 FROM placed"
-			   " WHERE placed.chunk = repaired.chunk AND placed.node = repaired.node)");
+		err = exec(ix, "DELETE FROM repaired WHERE NOT EXISTS (SELECT 1 FROM placed"
+			       " WHERE placed.chunk = repaired.chunk AND placed.node = "
+			       "repaired.node)");
 	if (err)
 		return err;
 	sqlite3_stmt *st;
@@ -856,12 +883,12 @@ int index_short_note(struct index *ix, const uint8_t id[CHUNK_ID_LEN], unsigned 
 int index_short_refs(struct index *ix, const uint8_t manifest[CHUNK_ID_LEN], unsigned have)
 {
 	sqlite3_stmt *st;
-	int err = prepare(
-		ix,
-		"INSERT INTO short(chunk, have) SELECT r.chunk, ?2 FROM refs r"
-		" JOIN copies c ON c.chunk = r.chunk WHERE r.manifest = ?1"
-		" AND c.replicas > ?2 ON CONFLICT(chunk) DO UPDATE SET have = excluded.have",
-		&st);
+	int err = prepare(ix,
+			  "INSERT INTO short(chunk, have) SELECT r.chunk, ?2 FROM refs r"
+			  " JOIN copies c ON c.chunk = r.chunk WHERE r.manifest = ?1"
+			  " AND c.replicas > ?2 ON CONFLICT(chunk) DO UPDATE SET have = "
+			  "excluded.have",
+			  &st);
 	if (err)
 		return err;
 	bind_id(st, 1, manifest);
@@ -888,7 +915,8 @@ int index_short_counts(struct index *ix, uint64_t *chunks, uint64_t *files)
 			  NULL, chunks, NULL);
 	return err ? err
 		   : count_row(ix,
-			       "SELECT count(*) FROM names WHERE manifest IN (SELECT r.manifest"
+			       "SELECT count(*) FROM names WHERE manifest IN (SELECT "
+			       "r.manifest"
 			       " FROM refs r JOIN short s ON s.chunk = r.chunk)",
 			       NULL, files, NULL);
 }
@@ -967,9 +995,8 @@ int index_surplus_drop(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 
 int index_pins_clear(struct index *ix)
 {
-	return exec(
-		ix,
-		"DELETE FROM pins; DELETE FROM copies WHERE chunk NOT IN (SELECT chunk FROM refs)");
+	return exec(ix, "DELETE FROM pins; DELETE FROM copies WHERE chunk NOT IN (SELECT "
+			"chunk FROM refs)");
 }
 
 int index_node_drop(struct index *ix, const uint8_t node[32])

@@ -102,6 +102,11 @@ int index_name_set(struct index *ix, const struct index_name *n, uint32_t *versi
  * to the name used, n->received to 1. 0, SHOAL_EEXIST (every name tried
  * is taken) or an index error. Run inside a transaction. */
 int index_name_receive(struct index *ix, struct index_name *n, uint32_t *version, int *added);
+/* Adds version n->version (>= 1) of n->name as it is given (a recovered
+ * name keeps its numbers); the name's newest becomes whichever version is
+ * the highest. 0, SHOAL_EEXIST (that version exists), SHOAL_EPROTO
+ * (version 0) or SHOAL_EDB. Run inside a transaction. */
+int index_version_insert(struct index *ix, const struct index_name *n);
 /* Looks a name up (its newest version): 0, SHOAL_ENOTFOUND or SHOAL_EDB. */
 int index_name_get(struct index *ix, const char *name, struct index_name *out);
 /* Looks one version of a name up: 0, SHOAL_ENOTFOUND or SHOAL_EDB. */

@@ -50,7 +50,7 @@ static void test_admit_unknown(void **state)
 	struct member m = {0};
 	struct link l = {.hello_received = 1, .member = &m};
 	const char *why = NULL;
-	int unknown[] = {0, -1, 1, 9, 30, 31, 32, 1000};
+	int unknown[] = {0, -1, 1, 9, 32, 33, 1000};
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		why = NULL;
 		assert_int_equal(peer_admit(&l, unknown[i], 0, &why), PEER_REFUSE);
@@ -58,6 +58,8 @@ static void test_admit_unknown(void **state)
 		assert_string_equal(peer_msg_name(unknown[i]), "unknown");
 	}
 	assert_string_equal(peer_msg_name(SHOAL__ENVELOPE__MSG_PUT_CHUNK), "PutChunk");
+	assert_string_equal(peer_msg_name(SHOAL__ENVELOPE__MSG_RECOVERY_RECORD), "RecoveryRecord");
+	assert_string_equal(peer_msg_name(SHOAL__ENVELOPE__MSG_RECOVERY_QUERY), "RecoveryQuery");
 }
 
 static void test_admit_second_hello(void **state)
@@ -76,11 +78,18 @@ static void test_admit_member_only(void **state)
 	/* Hello done, but the link is no member's (it lost the race against
 	 * another connection between the same nodes): ignored, not refused. */
 	struct link l = {.hello_received = 1};
-	int kinds[] = {SHOAL__ENVELOPE__MSG_PING,	   SHOAL__ENVELOPE__MSG_PEERS,
-		       SHOAL__ENVELOPE__MSG_GET_CHUNK,	   SHOAL__ENVELOPE__MSG_PUT_CHUNK,
-		       SHOAL__ENVELOPE__MSG_HAVE,	   SHOAL__ENVELOPE__MSG_UNPIN,
-		       SHOAL__ENVELOPE__MSG_FETCH,	   SHOAL__ENVELOPE__MSG_CHUNK,
-		       SHOAL__ENVELOPE__MSG_CATALOG_DELTA, SHOAL__ENVELOPE__MSG_ERROR};
+	int kinds[] = {SHOAL__ENVELOPE__MSG_PING,
+		       SHOAL__ENVELOPE__MSG_PEERS,
+		       SHOAL__ENVELOPE__MSG_GET_CHUNK,
+		       SHOAL__ENVELOPE__MSG_PUT_CHUNK,
+		       SHOAL__ENVELOPE__MSG_HAVE,
+		       SHOAL__ENVELOPE__MSG_UNPIN,
+		       SHOAL__ENVELOPE__MSG_FETCH,
+		       SHOAL__ENVELOPE__MSG_CHUNK,
+		       SHOAL__ENVELOPE__MSG_CATALOG_DELTA,
+		       SHOAL__ENVELOPE__MSG_ERROR,
+		       SHOAL__ENVELOPE__MSG_RECOVERY_RECORD,
+		       SHOAL__ENVELOPE__MSG_RECOVERY_QUERY};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		assert_int_equal(peer_admit(&l, kinds[i], 0, NULL), PEER_IGNORE);
 	/* The same from a member: routed. */
@@ -192,7 +201,7 @@ static void refused_closes(struct fleet *f, Shoal__Envelope *env, uint8_t *paylo
 
 static void test_unknown_type_closes(void **state)
 {
-	refused_closes(*state, envelope(30), NULL, 0);
+	refused_closes(*state, envelope(32), NULL, 0);
 }
 
 static void test_payload_where_none_belongs_closes(void **state)
