@@ -22,16 +22,20 @@ NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set grace_period=3
 ls_line() { "$SHOAL" --home "n$1" ls 2>/dev/null | awk -F'\t' -v n="$2" '$1 == n'; }
 # ls_field N NAME COLUMN: one column of it.
 ls_field() { ls_line "$1" "$2" | cut -f"$3"; }
-# pins_of HOME NODE_ID: how many chunks HOME keeps pinned for that node.
+# pins_of HOME NODE_ID IDS_FILE: how many chunks of IDS_FILE (hex ids, one a
+# line) HOME keeps pinned for that node (its other pins, such as its name
+# table's, are not counted).
 pins_of() {
-	python3 - "$1/index.sqlite" "$2" <<'EOF'
+	python3 - "$1/index.sqlite" "$2" "$3" <<'EOF'
 import base64, sqlite3, sys
 node = base64.b32decode(sys.argv[2].upper() + "====")
+ids = [bytes.fromhex(l.strip()) for l in open(sys.argv[3]) if l.strip()]
 db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-print(db.execute("SELECT count(*) FROM pins WHERE node = ?", (node,)).fetchone()[0])
+print(sum(db.execute("SELECT count(*) FROM pins WHERE node = ? AND chunk = ?",
+                     (node, i)).fetchone()[0] for i in ids))
 EOF
 }
-no_pins_of() { [ "$(pins_of "$1" "$2")" == 0 ]; }
+no_pins_of() { [ "$(pins_of "$1" "$2" "$3")" == 0 ]; }
 # gone_from IDS_FILE HOME...: no HOME has a file for any chunk of IDS_FILE.
 gone_from() {
 	local ids=$1 home
@@ -88,7 +92,7 @@ locate_chunks n1 doc loc
 nchunks=$(wc -l <loc.ids)
 check "... a file of several chunks ($nchunks)" test "$nchunks" -ge 3
 check "... node 3 holds every chunk (pinned for node 1)" each_chunk_has -ge 1 loc.ids n3
-check "... so node 3 keeps pins of node 1's" test "$(pins_of n3 "${node_id[1]}")" -gt 0
+check "... so node 3 keeps pins of node 1's" test "$(pins_of n3 "${node_id[1]}" loc.ids)" -gt 0
 shoal --home n1 send doc --to charlie >send.out 2>send.err
 check_eq "send doc --to charlie exits 0" 0 $?
 check_eq "... nothing on stdout" "" "$(cat send.out)"
@@ -109,8 +113,8 @@ check_eq "node 1's own ls has 5 columns for doc" "5" \
 check "node 1 removes doc" shoal --home n1 rm doc
 check_eq "... node 1 no longer lists it" "" "$(ls_line 1 doc)"
 check "node 1's unpins reach node 3: no pin of node 1's left there" \
-	wait_for 30 no_pins_of n3 "${node_id[1]}"
-check "... nor on node 2" wait_for 30 no_pins_of n2 "${node_id[1]}"
+	wait_for 30 no_pins_of n3 "${node_id[1]}" loc.ids
+check "... nor on node 2" wait_for 30 no_pins_of n2 "${node_id[1]}" loc.ids
 shoal --home n1 verify >/dev/null 2>&1
 check_eq "node 3 still lists doc as received from alpha" \
 	"doc	$((3 * MiB))	$cap	from alpha" "$(ls_line 3 doc | cut -f1-3,6)"
