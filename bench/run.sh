@@ -12,6 +12,8 @@
 #   leaving: `shoal drain` of a node's share of a 512 MiB file vs raw loopback TCP,
 #          and a revocation reaching every member vs the round-trip time and one
 #          `shoal status` (bench/bench_leave.sh).
+#   incremental: a 1 GiB tree of 50,000 files put, put again unchanged and after
+#          editing 10 files, vs the first put (bench/bench_incremental.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -105,3 +107,10 @@ echo "== leaving: drain and revocation =="
 # each of REVOKE_RUNS (5) runs, timed until every member shows it revoked, polled and
 # unpolled, beside the round-trip time and a `shoal status` (bench/bench_leave.sh).
 BENCH_DIR="$work" "$root/bench/bench_leave.sh" "$build"
+
+echo
+echo "== incremental puts =="
+# A 1 GiB tree of 50,000 files through a daemon: put, put again unchanged, put
+# again after a one-byte edit of 10 files, each against the first put of the same
+# run; the last version restored and compared (bench/bench_incremental.sh).
+BENCH_DIR="$work" "$root/bench/bench_incremental.sh" "$build"
