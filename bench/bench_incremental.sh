@@ -64,6 +64,8 @@ per = -(-files // dirs)
 # Sizes spread around the mean, summing to total exactly.
 mean = total // files
 sizes = [mean // 2 + (n * 2654435761) % (mean + 1) for n in range(files)]
+fix = (total - sum(sizes)) // files
+sizes = [x + fix for x in sizes]
 sizes[-1] += total - sum(sizes)
 n = 0
 for d in range(dirs):
