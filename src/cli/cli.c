@@ -73,8 +73,9 @@ static const struct command commands[] = {
 	 "  --no-progress         never draw a progress bar\n"
 	 "  --json                print one JSON line instead of the capability: capability,\n"
 	 "                        name, directory, size, files, dirs, skipped, copies,\n"
-	 "                        chunks (0 without a daemon), reused (unchanged files not\n"
-	 "                        read), reused_bytes, seconds\n"},
+	 "                        chunks (0 without a daemon), reused (unchanged files taken\n"
+	 "                        from the newest version's chunks), reused_bytes (bytes\n"
+	 "                        not read), seconds\n"},
 	{"get", cmd_get,
 	 "CAP|NAME[@OWNER] -o OUT [--version N] [--force] [--preserve-mode] [--json]",
 	 "fetch a file or tree, verify it, write OUT atomically",
