@@ -4,8 +4,9 @@
 # file edited: reused = files - 1 and the new version reads back identical;
 # a file rewritten with its size and mtime put back (touch -d; its ctime
 # moves) is read again and the new bytes come back; --full reuses nothing;
-# the first version still reads back as it was. The daemon's run checks
-# that its put requests carry --full and its replies reused.
+# the first version still reads back as it was. On a mesh of two with
+# R = 2, the chunks an incremental put reuses are the new version's on both
+# nodes (versions full 2/2, every chunk on both homes).
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
@@ -96,4 +97,25 @@ daemon_ready "the daemon starts" dh || {
 scenario daemon dh
 stop_daemon dh
 check_eq "the daemon stops cleanly" 0 $?
+
+# ---- a mesh of two, R = 2: the reused chunks are the new version's too -------------
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5)
+make_nodes 1 2
+start_node 1
+start_node 2 1
+check "two daemons form a mesh" wait_for 15 mesh_up 1 2
+make_tree mesh
+shoal --home n1 put mesh --name tree --replicas 2 --no-progress >/dev/null 2>mesh1.err
+check_eq "mesh: first put, R = 2, exits 0" 0 $?
+printf 'Y' | dd of=mesh/d2/f12 bs=1 seek=77 conv=notrunc 2>/dev/null
+shoal --home n1 put mesh --name tree --replicas 2 --json --no-progress >mesh2.json 2>mesh2.err
+check_eq "mesh: put after an edit exits 0" 0 $?
+check_eq "mesh: ... reuses the other files" $((NFILES - 1)) "$(jfield mesh2.json reused)"
+check_eq "mesh: ... both versions full with 2 of 2 copies" "full 2/2,full 2/2" \
+	"$(shoal --home n1 versions tree | cut -f5 | paste -sd ,)"
+locate_chunks n1 "$(jfield mesh2.json capability)" loc2
+check "mesh: every chunk of the new version is on both homes" each_chunk_has -eq 2 loc2.ids n1 n2
+check "mesh: node 2 reads the new version identical" \
+	sh -c "$SHOAL --home n2 get $(jfield mesh2.json capability) -o mesh-out && diff -r mesh mesh-out"
+stop_nodes 1 2
 done_testing
