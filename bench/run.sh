@@ -14,6 +14,8 @@
 #          `shoal status` (bench/bench_leave.sh).
 #   recovery: `shoal recover` of 1,000 names on a fresh node vs putting them
 #          (bench/bench_recover.sh).
+#   incremental: a 1 GiB tree of 50,000 files put, put again unchanged and after
+#          editing 10 files, vs the first put (bench/bench_incremental.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -114,3 +116,10 @@ echo "== recovery: a lost node's names =="
 # node recovers them with the recovery key, timed beside the puts themselves
 # (bench/bench_recover.sh).
 BENCH_DIR="$work" "$root/bench/bench_recover.sh" "$build"
+
+echo
+echo "== incremental puts =="
+# A 1 GiB tree of 50,000 files through a daemon: put, put again unchanged, put
+# again after a one-byte edit of 10 files, each against the first put of the same
+# run; the last version restored and compared (bench/bench_incremental.sh).
+BENCH_DIR="$work" "$root/bench/bench_incremental.sh" "$build"

@@ -350,12 +350,34 @@ static void listing_seeds(void)
 		{.path = "a/pipe", .kind = MANIFEST_FIFO, .mode = 0600},
 		{.path = "b", .kind = MANIFEST_HARDLINK, .mode = 0644, .link = "a/f"},
 		{.path = "c", .kind = MANIFEST_FILE, .mode = 0600, .size = 100},
+		{.path = "d",
+		 .kind = MANIFEST_FILE,
+		 .mode = 0600,
+		 .size = 7,
+		 .ctime_ns = 1700000000123456789,
+		 .inode = 4242},
 	};
 	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
 		if (manifest_record_encode(&entries[i], &b))
 			failures++;
 	}
 	emit_buf("valid-listing-chunk", &b);
+	buf_reset(&b);
+
+	/* ctime and inode belong to file entries only: a directory with an
+	 * inode (field 10) is refused. */
+	{
+		struct buf e = BUF_INIT;
+		pb_bytes(&e, 1, "d", 1);
+		pb_tag(&e, 2, 0);
+		pb_varint(&e, 1);
+		pb_tag(&e, 10, 0);
+		pb_varint(&e, 77);
+		pb_varint(&b, e.len);
+		buf_add(&b, e.data, e.len);
+		buf_release(&e);
+	}
+	emit_buf("bad-listing-inode-on-dir", &b);
 	buf_reset(&b);
 
 	/* A link, then an entry through it: each record is fine alone, the

@@ -47,14 +47,16 @@ struct backend {
 
 /* What a put, get or send moved, for --json (filled on success). */
 struct backend_result {
-	int directory;	  /* a tree rather than one file */
-	uint64_t size;	  /* bytes of the file, or of the tree's files */
-	uint64_t files;	  /* regular files (1 for a plain file) */
-	uint64_t dirs;	  /* directories, the root not counted */
-	uint64_t skipped; /* put: entries of a tree left out */
-	uint32_t copies;  /* put: nodes holding every chunk, this one counted */
-	uint64_t chunks;  /* daemon: put: chunks stored; get/send: chunks the file has */
-	uint64_t fetched; /* daemon: get/send: chunks fetched from other nodes */
+	int directory;	       /* a tree rather than one file */
+	uint64_t size;	       /* bytes of the file, or of the tree's files */
+	uint64_t files;	       /* regular files (1 for a plain file) */
+	uint64_t dirs;	       /* directories, the root not counted */
+	uint64_t skipped;      /* put: entries of a tree left out */
+	uint32_t copies;       /* put: nodes holding every chunk, this one counted */
+	uint64_t chunks;       /* daemon: put: chunks stored; get/send: chunks the file has */
+	uint64_t fetched;      /* daemon: get/send: chunks fetched from other nodes */
+	uint64_t reused;       /* put: unchanged files taken from the previous version */
+	uint64_t reused_bytes; /* put: bytes taken from its chunks without reading */
 };
 
 /* What to put. */
@@ -63,6 +65,7 @@ struct backend_put {
 	const char *name;	       /* the (valid) name to store it under */
 	int publish;		       /* also add it to the network catalog (daemon only) */
 	uint32_t replicas;	       /* nodes to hold every chunk, 0 for the default */
+	int full;		       /* read every file, even those unchanged (--full) */
 	struct progress *progress;     /* fed and finished by the put */
 	struct backend_result *result; /* filled on success; may be NULL */
 };

@@ -65,6 +65,8 @@ static void take_transfer(const Shoal__CtlReply *rep, struct backend_result *res
 	result->dirs = t->dirs;
 	result->skipped = t->skipped;
 	result->copies = t->copies;
+	result->reused = t->reused;
+	result->reused_bytes = t->reused_bytes;
 }
 
 /* For a reply with rep->err set: prints "shoal: <the daemon's text, else
@@ -90,6 +92,7 @@ static int daemon_put(struct backend *b, const struct backend_put *put, struct c
 	p.name = (char *)put->name;
 	p.publish = put->publish;
 	p.replicas = put->replicas;
+	p.full = put->full;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_PUT;
 	req.put = &p;
 	Shoal__CtlReply *rep;

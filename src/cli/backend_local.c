@@ -85,6 +85,7 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 	uint64_t size;
 	struct index_name before;
 	int existed = index_name_get(s->index, put->name, &before) == 0;
+	report->full = put->full;
 	int err = files_put_path_report(s, put->path, put->name, put->progress, NULL, report, cap,
 					&size);
 	progress_finish(put->progress);
@@ -116,6 +117,8 @@ static int local_put(struct backend *b, const struct backend_put *put, struct ca
 						       .files = report->files,
 						       .dirs = report->dirs,
 						       .skipped = report->skipped,
+						       .reused = report->reused,
+						       .reused_bytes = report->reused_bytes,
 						       .copies = 1};
 	char warning[512];
 	files_put_report_warning(report, warning, sizeof(warning));

@@ -58,18 +58,24 @@ static const struct command commands[] = {
 	{"peers", cmd_peers, "[--json]",
 	 "list known members: node id, address, up or down, round-trip time",
 	 "  --json                print a JSON array\n"},
-	{"put", cmd_put, "FILE_OR_DIR [--name NAME] [--publish] [--replicas R]",
+	{"put", cmd_put, "FILE_OR_DIR [--name NAME] [--publish] [--replicas R] [--full]",
 	 "store a file or a directory tree of any size (links, hard links, FIFOs and empty "
 	 "folders kept; sockets and devices skipped); prints its capability (name: the base "
-	 "name; a name put again gets a new version unless the content is its newest's)",
+	 "name; a name put again gets a new version unless the content is its newest's). A "
+	 "tree put again under its name is incremental: files whose size, mtime, ctime and "
+	 "inode are those of the newest version are not read, its chunks are reused",
 	 "  --name NAME           the name to store it under\n"
 	 "  --publish             add it to the network catalog (needs a running daemon)\n"
 	 "  --replicas R          distinct nodes to hold every chunk, 1 to 16 (default: the\n"
 	 "                        daemon's, 3); without a daemon only this node stores it\n"
+	 "  --full                read every file, even those unchanged since the newest\n"
+	 "                        version\n"
 	 "  --no-progress         never draw a progress bar\n"
 	 "  --json                print one JSON line instead of the capability: capability,\n"
 	 "                        name, directory, size, files, dirs, skipped, copies,\n"
-	 "                        chunks (0 without a daemon), seconds\n"},
+	 "                        chunks (0 without a daemon), reused (unchanged files taken\n"
+	 "                        from the newest version's chunks), reused_bytes (bytes\n"
+	 "                        not read), seconds\n"},
 	{"get", cmd_get,
 	 "CAP|NAME[@OWNER] -o OUT [--version N] [--force] [--preserve-mode] [--json]",
 	 "fetch a file or tree, verify it, write OUT atomically",

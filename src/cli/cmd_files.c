@@ -129,17 +129,14 @@ static int put_failed(const char *path, const char *name, int err, const struct 
 int cmd_put(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"publish", no_argument, NULL, 'p'},
-		{"replicas", required_argument, NULL, 'r'},
-		{"no-progress", no_argument, NULL, 'P'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"name", required_argument, NULL, 'n'},	    {"publish", no_argument, NULL, 'p'},
+		{"replicas", required_argument, NULL, 'r'}, {"full", no_argument, NULL, 'F'},
+		{"no-progress", no_argument, NULL, 'P'},    {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},	    {0},
 	};
 	const struct command *cmd = cli_command("put");
 	const char *name = NULL;
-	int no_progress = 0, publish = 0, json = 0, c;
+	int no_progress = 0, publish = 0, json = 0, full = 0, c;
 	uint32_t replicas = 0;
 	optind = 0;
 	while ((c = cli_getopt(cmd, argc, argv, "", opts)) != -1) {
@@ -155,6 +152,9 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 				return cli_usage(cmd,
 						 "--replicas wants a number from 1 to 16, not '%s'",
 						 optarg);
+			break;
+		case 'F':
+			full = 1;
 			break;
 		case 'P':
 			no_progress = 1;
@@ -194,6 +194,7 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 		.name = name,
 		.publish = publish,
 		.replicas = replicas,
+		.full = full,
 		.progress = &pr,
 		.result = &result,
 	};
@@ -215,12 +216,13 @@ int cmd_put(struct cli *cli, int argc, char **argv)
 		printf("%s\n", text);
 		return EXIT_OK;
 	}
-	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "capability",
-			      text, "name", name, "directory", result.directory, "size",
-			      (json_int_t)result.size, "files", (json_int_t)result.files, "dirs",
-			      (json_int_t)result.dirs, "skipped", (json_int_t)result.skipped,
-			      "copies", (json_int_t)result.copies, "chunks",
-			      (json_int_t)result.chunks, "seconds", progress_elapsed(&pr));
+	json_t *o = json_pack(
+		"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "capability", text,
+		"name", name, "directory", result.directory, "size", (json_int_t)result.size,
+		"files", (json_int_t)result.files, "dirs", (json_int_t)result.dirs, "skipped",
+		(json_int_t)result.skipped, "copies", (json_int_t)result.copies, "chunks",
+		(json_int_t)result.chunks, "reused", (json_int_t)result.reused, "reused_bytes",
+		(json_int_t)result.reused_bytes, "seconds", progress_elapsed(&pr));
 	return cli_print_result(o);
 }
 

@@ -341,7 +341,7 @@ static void op_put(struct op *op, struct store *s)
 	};
 	struct files_replica_ops ops;
 	replicate_init(&rp, &ops);
-	struct files_put_report report;
+	struct files_put_report report = {.full = r->full};
 	struct index_name before;
 	int existed = index_name_get(s->index, r->name, &before) == 0;
 	int err = files_put_path_report(s, r->path, r->name, &op->progress, &ops, &report, &op->cap,
@@ -381,6 +381,8 @@ static void op_put(struct op *op, struct store *s)
 		transfer.files = report.files;
 		transfer.dirs = report.dirs;
 		transfer.skipped = report.skipped;
+		transfer.reused = report.reused;
+		transfer.reused_bytes = report.reused_bytes;
 		transfer.copies = want;
 		transfer.directory = stat(r->path, &st) == 0 && S_ISDIR(st.st_mode);
 		rep.transfer = &transfer;

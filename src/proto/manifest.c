@@ -502,7 +502,7 @@ static int record_rules(const struct dir_entry *e)
 	int err = path_check(e->path, strnlen(e->path, MANIFEST_PATH_MAX + 1));
 	if (err)
 		return err;
-	if (e->kind != MANIFEST_FILE && e->size)
+	if (e->kind != MANIFEST_FILE && (e->size || e->ctime_ns || e->inode))
 		return SHOAL_EPROTO;
 	if ((e->kind == MANIFEST_SYMLINK) != !!e->target ||
 	    (e->kind == MANIFEST_HARDLINK) != !!e->link)
@@ -540,6 +540,8 @@ int manifest_record_encode(const struct dir_entry *e, struct buf *out)
 	}
 	if (e->link)
 		pb.link = e->link;
+	pb.ctime_ns = e->ctime_ns;
+	pb.inode = e->inode;
 	size_t len = shoal__dir_entry__get_packed_size(&pb);
 	if (len == 0 || len > MANIFEST_RECORD_MAX)
 		return SHOAL_EPROTO;
@@ -596,6 +598,8 @@ int manifest_record_decode(const uint8_t *p, size_t n, size_t *pos, struct dir_e
 		.mtime = pb->mtime,
 		.mtime_ns = pb->mtime_ns,
 		.size = pb->size,
+		.ctime_ns = pb->ctime_ns,
+		.inode = pb->inode,
 	};
 	if (!err && pb->kind > SHOAL__ENTRY_KIND__ENTRY_KIND_HARDLINK)
 		err = SHOAL_EPROTO; /* must not alias a known kind once cast */

@@ -84,6 +84,11 @@ struct dir_entry {
 	/* MANIFEST_HARDLINK: the path of the earlier file entry it names (the
 	 * same rules as path); else NULL. */
 	char *link;
+	/* MANIFEST_FILE entries of version 2 listings (0 elsewhere, and in
+	 * listings written before them): the file's ctime in nanoseconds since
+	 * the epoch and its inode, which an incremental put compares. */
+	int64_t ctime_ns;
+	uint64_t inode;
 };
 
 struct manifest {

@@ -20,6 +20,7 @@
 #include "proto/manifest.h"
 #include "store/chunker.h"
 #include "store/restores.h"
+#include "store/reuse.h"
 #include "store/tree.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -49,6 +50,8 @@ struct slot {
 	int created; /* put: the object was new */
 	int zero;    /* the plaintext is all zeros */
 	int reused;  /* no job: ref is a zero chunk already stored or read */
+	int prior;   /* no job either: ref is a chunk of the name's previous
+		      * version, reused without reading (see reuse.h) */
 	struct chunk_ref ref;
 };
 
@@ -91,6 +94,7 @@ static void slot_submit(struct slot *sl)
 	sl->busy = 1;
 	sl->err = 0;
 	sl->reused = 0;
+	sl->prior = 0;
 	pool_submit(sl->s->pool, &sl->job);
 }
 
@@ -101,6 +105,7 @@ static void slot_reuse(struct slot *sl, const struct chunk_ref *ref)
 	sl->busy = 1;
 	sl->err = 0;
 	sl->reused = 1;
+	sl->prior = 0;
 	sl->zero = 1;
 	sl->ref = *ref;
 }
@@ -176,6 +181,9 @@ struct put {
 	struct chunk_ref *listing_refs;
 	size_t nlisting, listing_cap;
 	struct manifest_listing_check check;
+	/* An incremental put: the stretches of the stream taken from the
+	 * previous version (NULL: none). */
+	const struct reuse_plan *plan;
 };
 
 /* Where a put's bytes come from: a file descriptor or a tree's files. */
@@ -183,6 +191,9 @@ struct put_source {
 	/* Reads up to n (>= 1) bytes into p: the count, 0 at the end, or a
 	 * negative error. */
 	ssize_t (*read)(void *arg, uint8_t *p, size_t n);
+	/* Passes n bytes without reading them (only with a plan): 0 or a
+	 * negative error. */
+	int (*skip)(void *arg, uint64_t n);
 	void *arg;
 };
 
@@ -220,6 +231,13 @@ struct tree_source {
 	struct tree_reader *reader;
 	int err;
 	struct put *put;
+	/* With a plan: the new stream's offset of the next file, the span
+	 * whose run is being checked, and the digest of its files so far. */
+	const struct reuse_plan *plan;
+	uint64_t off;
+	size_t run;
+	int hashing;
+	struct sha256_ctx hash;
 };
 
 static ssize_t tree_source_read(void *arg, uint8_t *p, size_t n)
@@ -229,6 +247,59 @@ static ssize_t tree_source_read(void *arg, uint8_t *p, size_t n)
 	if (got < 0)
 		t->err = (int)got;
 	return got;
+}
+
+static int tree_source_skip(void *arg, uint64_t n)
+{
+	struct tree_source *t = arg;
+	int err = tree_reader_skip(t->reader, n);
+	if (err)
+		t->err = err;
+	return err;
+}
+
+/* Checks the runs of the plan ending at or before upto: the files the walk
+ * found in each must be the ones planned (same paths, offsets and stat),
+ * else the tree changed since the plan and the put starts over. */
+static int tree_source_check_runs(struct tree_source *t, uint64_t upto)
+{
+	const struct reuse_plan *plan = t->plan;
+	while (t->run < plan->nspans) {
+		const struct reuse_span *span = &plan->spans[t->run];
+		if (span->run_off + span->run_len > upto)
+			break;
+		uint8_t digest[SHA256_LEN];
+		if (!t->hashing && sha256_init(&t->hash))
+			return -ENOMEM;
+		sha256_final(&t->hash, digest);
+		t->hashing = 0;
+		t->run++;
+		if (memcmp(digest, span->digest, SHA256_LEN))
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Adds a walked file to the digest of the run it lies in, if any. */
+static int tree_source_note(struct tree_source *t, const struct dir_entry *e)
+{
+	if (!t->plan || e->kind != MANIFEST_FILE || !e->size)
+		return 0;
+	uint64_t off = t->off;
+	t->off += e->size;
+	int err = tree_source_check_runs(t, off);
+	if (err || t->run == t->plan->nspans)
+		return err;
+	const struct reuse_span *span = &t->plan->spans[t->run];
+	if (off < span->run_off || off + e->size > span->run_off + span->run_len)
+		return 0;
+	if (!t->hashing) {
+		if (sha256_init(&t->hash))
+			return -ENOMEM;
+		t->hashing = 1;
+	}
+	reuse_hash_file(&t->hash, e, off);
+	return 0;
 }
 
 static void put_work(struct pool_job *job)
@@ -331,8 +402,15 @@ static int put_retire(struct put *p, struct slot *sl)
 		err = put_note_created(p, sl->ref.id);
 	if (err)
 		return err;
-	/* A reused chunk was recorded and handed on when it was first stored. */
-	if (!reused) {
+	/* A reused chunk was recorded and handed on when it was first stored.
+	 * One of the previous version's is recorded for this version too, so
+	 * that garbage collection keeps it; it went to its replicas when that
+	 * version was put. */
+	if (sl->prior) {
+		err = put_record(p, sl->ref.id, (uint64_t)sl->ref.size + CHUNK_TAG_LEN);
+		if (err)
+			return err;
+	} else if (!reused) {
 		err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
 		if (!err && p->rep)
 			err = p->rep->stored(p->rep->arg, sl->ref.id, sl->buf,
@@ -354,6 +432,31 @@ static int put_retire(struct put *p, struct slot *sl)
 	return 0;
 }
 
+/* Puts the refs of span (the previous version's chunks) in the stream
+ * after the chunks cut so far, each through a slot of its own so that
+ * they retire in order; *cur is the current, empty slot. */
+static int put_prior(struct put *p, size_t *cur, const struct reuse_span *span)
+{
+	struct ring *r = &p->ring;
+	for (size_t i = 0; i < span->nrefs; i++) {
+		struct slot *sl = &r->slots[*cur];
+		struct slot *next = &r->slots[(*cur + 1) % r->n];
+		int err;
+		if (next->busy && (err = put_retire(p, next)))
+			return err;
+		sl->busy = 1;
+		sl->err = 0;
+		sl->reused = 1;
+		sl->prior = 1;
+		sl->zero = 0;
+		sl->ref = p->plan->refs[span->first + i];
+		sl->len = sl->ref.size;
+		*cur = (*cur + 1) % r->n;
+		next->len = 0;
+	}
+	return 0;
+}
+
 /* Reads and chunks src, keeping the workers busy; returns once every chunk is
  * retired. */
 static int put_chunks(struct put *p, const struct put_source *src)
@@ -365,17 +468,42 @@ static int put_chunks(struct put *p, const struct put_source *src)
 	struct slot *sl = &r->slots[cur];
 	sl->len = 0;
 	int eof = 0, err = 0;
+	/* With a plan, reading stops where the next span begins: the chunk
+	 * being cut ends there, the span's refs follow, and the chunker starts
+	 * afresh after its bytes. */
+	const struct reuse_span *span = p->plan && p->plan->nspans ? p->plan->spans : NULL;
+	const struct reuse_span *spans_end = span ? span + p->plan->nspans : NULL;
+	uint64_t pos = 0; /* bytes of the stream read or skipped */
 	for (;;) {
 		size_t cut;
-		while (!(cut = chunker_find(&ch, sl->buf, sl->len, eof)) && !eof) {
+		int stop;
+		while (!(cut = chunker_find(&ch, sl->buf, sl->len,
+					    (stop = eof || (span && pos == span->off)))) &&
+		       !stop) {
 			size_t room = SLOT_PLAIN_CAP - sl->len;
-			ssize_t got = src->read(src->arg, sl->buf + sl->len,
-						room < READ_BLOCK ? room : READ_BLOCK);
+			size_t want = room < READ_BLOCK ? room : READ_BLOCK;
+			if (span && span->off - pos < want)
+				want = (size_t)(span->off - pos);
+			ssize_t got = src->read(src->arg, sl->buf + sl->len, want);
 			if (got < 0)
 				return (int)got;
 			if (got == 0)
 				eof = 1;
 			sl->len += (size_t)got;
+			pos += (uint64_t)got;
+		}
+		if (cut == 0 && !eof) {
+			/* At a span, with every byte before it cut. */
+			if ((err = put_prior(p, &cur, span)))
+				return err;
+			sl = &r->slots[cur];
+			if ((err = src->skip(src->arg, span->len)))
+				return err;
+			pos += span->len;
+			chunker_reset(&ch);
+			if (++span == spans_end)
+				span = NULL;
+			continue;
 		}
 		if (cut == 0)
 			break;
@@ -403,7 +531,8 @@ static int put_chunks(struct put *p, const struct put_source *src)
 		if (older->busy && (err = put_retire(p, older)))
 			return err;
 	}
-	return 0;
+	/* The stream ended before a span: the tree changed since the plan. */
+	return span ? -EAGAIN : 0;
 }
 
 /* Stores the listing records gathered so far as one listing chunk. */
@@ -455,7 +584,8 @@ static int put_listing_add(struct put *p, const struct dir_entry *e)
 static int tree_source_entry(void *arg, const struct dir_entry *e)
 {
 	struct tree_source *t = arg;
-	return put_listing_add(t->put, e);
+	int err = put_listing_add(t->put, e);
+	return err ? err : tree_source_note(t, e);
 }
 
 /* Writes the manifest (a directory's, with its listing, when p->listed) and
@@ -577,6 +707,7 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 			.progress = progress,
 			.rep = rep,
 			.listed = tree != NULL,
+			.plan = tree ? tree->plan : NULL,
 			.inline_max = tree ? DIR_INLINE_MAX : MANIFEST_INLINE_MAX};
 	if (tree)
 		tree->put = &p;
@@ -597,6 +728,9 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 	if (err)
 		goto out;
 	err = put_chunks(&p, src);
+	/* The runs ending with the stream are checked only now. */
+	if (!err && tree && tree->plan)
+		err = tree_source_check_runs(tree, UINT64_MAX);
 	if (!err)
 		err = put_manifest(&p, st, cap);
 	if (!err)
@@ -668,16 +802,142 @@ static void report_stats(struct files_put_report *report, const struct tree_stat
 /* Walks the tree at fd once without reading any file: the total size for
  * progress, and a tree too deep or with too long a path fails before any
  * data is read. */
-static int put_tree_survey(int fd, const struct stat *exclude, struct progress *progress,
+static int get_small(struct store *s, const uint8_t id[CHUNK_ID_LEN],
+		     const uint8_t key[CHUNK_KEY_LEN], struct buf *plain,
+		     struct files_failure *failed);
+
+/* The previous version of a name, for an incremental put: its manifest,
+ * its listing being merged, and its data refs read one ChunkList at a
+ * time. */
+struct prior {
+	struct store *s;
+	struct manifest m;
+	struct files_listing *listing;
+	struct dir_entry e; /* the listing's current entry, when have */
+	int have;
+	size_t next;		/* inline: the next ref; else the next ChunkList */
+	struct chunk_ref *list; /* the current ChunkList's refs */
+	size_t nlist, at;
+};
+
+static int prior_next_ref(void *arg, struct chunk_ref *ref)
+{
+	struct prior *pr = arg;
+	if (!pr->m.nlists) {
+		if (pr->next == pr->m.nchunks)
+			return 1;
+		*ref = pr->m.chunks[pr->next++];
+		return 0;
+	}
+	while (pr->at == pr->nlist) {
+		if (pr->next == pr->m.nlists)
+			return 1;
+		struct buf plain = BUF_INIT;
+		const struct chunk_ref *l = &pr->m.lists[pr->next++];
+		int err = get_small(pr->s, l->id, l->key, &plain, NULL);
+		free(pr->list);
+		pr->list = NULL;
+		pr->nlist = pr->at = 0;
+		if (!err)
+			err = chunklist_decode(plain.data, plain.len, &pr->list, &pr->nlist);
+		buf_release(&plain);
+		if (err)
+			return err;
+	}
+	*ref = pr->list[pr->at++];
+	return 0;
+}
+
+static int prior_present(void *arg, const struct chunk_ref *ref)
+{
+	struct prior *pr = arg;
+	return objects_exists(&pr->s->objects, ref->id);
+}
+
+static int prior_advance(struct prior *pr)
+{
+	int err = files_listing_next(pr->listing, &pr->e);
+	pr->have = err == 0;
+	return err < 0 ? err : 0;
+}
+
+/* Opens name's newest version when it is a streamed tree; 1 when there is
+ * none to compare with. */
+static int prior_open(struct prior *pr, struct store *s, const char *name)
+{
+	pr->s = s;
+	struct index_name n;
+	struct capability cap;
+	int err = index_name_get(s->index, name, &n);
+	if (err)
+		return err == SHOAL_ENOTFOUND ? 1 : err;
+	if (capability_parse(&cap, n.cap) || files_read_manifest(s, &cap, &pr->m))
+		return 1;
+	if (pr->m.kind != MANIFEST_DIRECTORY || pr->m.version != MANIFEST_VERSION_LISTED ||
+	    files_listing_open(&pr->listing, s, &pr->m, NULL))
+		return 1;
+	return prior_advance(pr) ? 1 : 0;
+}
+
+static void prior_close(struct prior *pr)
+{
+	files_listing_free(pr->listing);
+	manifest_release(&pr->m);
+	free(pr->list);
+}
+
+/* One entry of the survey's merge-walk: the previous entries before it in
+ * listing order, then it (beside the previous one at its path, if any). */
+static int survey_merge(struct prior *pr, struct reuse_plan *plan, const struct dir_entry *e)
+{
+	int cmp = -1, err = 0;
+	while (!err && pr->have && (cmp = reuse_path_cmp(pr->e.path, e->path)) < 0) {
+		err = reuse_plan_step(plan, &pr->e, NULL);
+		if (!err)
+			err = prior_advance(pr);
+	}
+	if (err)
+		return err;
+	if (pr->have && cmp == 0) {
+		err = reuse_plan_step(plan, &pr->e, e);
+		return err ? err : prior_advance(pr);
+	}
+	return reuse_plan_step(plan, NULL, e);
+}
+
+/* Walks the tree at fd once without reading any file: the total size for
+ * progress, and a tree too deep or with too long a path fails before any
+ * data is read. With plan (else NULL), also merges the walk with the
+ * listing of name's newest version to plan what is reused; a previous
+ * version that cannot be read only leaves the plan empty. */
+static int put_tree_survey(struct store *s, int fd, const struct stat *exclude, const char *name,
+			   struct reuse_plan *plan, struct progress *progress,
 			   struct files_put_report *report, uint64_t *total)
 {
 	struct tree_walk *walk;
+	struct prior pr = {0};
 	int err = tree_walk_new(&walk, fd, exclude, progress);
 	if (err)
 		return err;
+	if (plan && prior_open(&pr, s, name)) {
+		prior_close(&pr);
+		memset(&pr, 0, sizeof(pr));
+		plan = NULL;
+	}
+	if (plan)
+		reuse_plan_init(plan, prior_next_ref, prior_present, &pr);
 	struct dir_entry e;
-	while (!(err = tree_walk_next(walk, &e)))
-		;
+	while (!(err = tree_walk_next(walk, &e))) {
+		if (plan && survey_merge(&pr, plan, &e)) {
+			/* Read everything rather than fail over the old version. */
+			reuse_plan_release(plan);
+			plan = NULL;
+		}
+	}
+	if (err == 1 && plan && reuse_plan_end(plan))
+		reuse_plan_release(plan);
+	if (pr.s)
+		prior_close(&pr);
 	const struct tree_stats *t = tree_walk_stats(walk);
 	report_stats(report, t);
 	snprintf(report->where, sizeof(report->where), "%s", t->where);
@@ -698,24 +958,33 @@ static int put_tree(struct store *s, int fd, const struct stat *st, const char *
 	struct stat home;
 	const struct stat *exclude = stat(s->home, &home) ? NULL : &home;
 	uint64_t total = 0;
-	int err = put_tree_survey(fd, exclude, progress, report, &total);
+	struct reuse_plan plan = {0};
+	struct tree_source ts = {.plan = &plan};
+	int err = put_tree_survey(s, fd, exclude, name, report->full ? NULL : &plan, progress,
+				  report, &total);
 	if (err)
-		return err;
+		goto out;
 	if (progress)
 		progress->total = total;
-	struct tree_source ts = {0};
 	err = tree_walk_new(&walk, fd, exclude, progress);
 	if (!err)
 		err = tree_reader_new(&reader, walk, tree_source_entry, &ts, progress);
 	if (err)
 		goto out;
 	ts.reader = reader;
-	struct put_source src = {.read = tree_source_read, .arg = &ts};
+	struct put_source src = {.read = tree_source_read, .skip = tree_source_skip, .arg = &ts};
 	err = put_run(s, &src, st, &ts, name, NULL, progress, rep, cap, size);
 	report_stats(report, tree_walk_stats(walk));
+	if (!err) {
+		report->reused = plan.files;
+		report->reused_bytes = plan.bytes;
+	}
 	if (err && err == ts.err)
 		snprintf(report->where, sizeof(report->where), "%s", tree_reader_where(reader));
 out:
+	if (ts.hashing)
+		sha256_release(&ts.hash);
+	reuse_plan_release(&plan);
 	tree_reader_free(reader);
 	tree_walk_free(walk);
 	return err;
@@ -726,7 +995,9 @@ static int put_path_once(struct store *s, const char *path, const char *name,
 			 struct progress *progress, const struct files_replica_ops *rep,
 			 struct files_put_report *report, struct capability *cap, uint64_t *size)
 {
+	int full = report->full;
 	memset(report, 0, sizeof(*report));
+	report->full = full;
 	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -748,7 +1019,7 @@ int files_put_path_report(struct store *s, const char *path, const char *name,
 			  struct progress *progress, const struct files_replica_ops *rep,
 			  struct files_put_report *report, struct capability *cap, uint64_t *size)
 {
-	struct files_put_report ignored;
+	struct files_put_report ignored = {0};
 	if (!report)
 		report = &ignored;
 	int err = put_path_once(s, path, name, progress, rep, report, cap, size);

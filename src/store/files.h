@@ -82,8 +82,14 @@ int files_put_kept(struct store *s, int fd, const uint8_t keeper[32], struct pro
 int files_put_path(struct store *s, const char *path, const char *name, struct progress *progress,
 		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size);
 
-/* What files_put_path_report() tells besides the result. */
+/* What files_put_path_report() tells besides the result; full is what
+ * the caller asks. */
 struct files_put_report {
+	/* In: read every file of a tree. Otherwise, over a name whose newest
+	 * version is a tree, the files unchanged since (same size, mtime,
+	 * ctime and inode; see store/reuse.h) are not read: that version's
+	 * chunks holding only their bytes are reused. */
+	int full;
 	uint64_t files;			   /* regular files stored (1 for a plain file) */
 	uint64_t dirs;			   /* directories stored, the root not counted */
 	uint64_t links;			   /* symbolic links, hard links and FIFOs stored */
@@ -91,6 +97,9 @@ struct files_put_report {
 	char skipped_path[TREE_PATH_SIZE]; /* the first of them, relative to the tree */
 	char where[TREE_PATH_SIZE];	   /* after a failure: the entry at fault relative
 					    * to the tree, or "" */
+	uint64_t reused;		   /* unchanged files whose bytes came from the previous
+					    * version's chunks (empty ones too) */
+	uint64_t reused_bytes;		   /* bytes taken from those chunks without reading */
 };
 
 /* files_put_path(), also filling report (may be NULL) on success and

@@ -295,6 +295,9 @@ static int walk_entry(struct tree_walk *w, int dirfd, const struct stat *st, str
 		} else {
 			e->kind = MANIFEST_FILE;
 			e->size = (uint64_t)st->st_size;
+			e->ctime_ns =
+				(int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+			e->inode = (uint64_t)st->st_ino;
 			w->stats.files++;
 			w->stats.size += e->size;
 		}
@@ -427,9 +430,11 @@ struct tree_reader {
 	struct tree_walk *walk;
 	tree_entry_fn on_entry;
 	void *arg;
-	int fd;		/* the current file, or -1 */
+	int cur;	/* there is a current file (its bytes not all passed) */
+	int fd;		/* the current file once opened, or -1 */
 	struct stat st; /* the current file's, when it was opened */
-	uint64_t left;
+	uint64_t size;	/* the current file's, as walked */
+	uint64_t left;	/* its bytes not yet read or skipped */
 	int done;
 	struct progress *progress;
 	struct sparse_reader sparse; /* the current file's holes are not read */
@@ -450,8 +455,8 @@ int tree_reader_new(struct tree_reader **out, struct tree_walk *walk, tree_entry
 	return 0;
 }
 
-/* Passes entries up to the next non-empty file and opens it; 0 with r->fd
- * open, 1 at the end. */
+/* Passes entries up to the next non-empty file, which becomes the current
+ * one (opened only when its bytes are read); 0, or 1 at the end. */
 static int reader_next(struct tree_reader *r)
 {
 	struct dir_entry e;
@@ -468,6 +473,15 @@ static int reader_next(struct tree_reader *r)
 		if (e.kind == MANIFEST_FILE && e.size)
 			break;
 	}
+	r->cur = 1;
+	r->left = e.size;
+	r->size = e.size;
+	return 0;
+}
+
+/* Opens the current file where its unread bytes begin. */
+static int reader_open(struct tree_reader *r)
+{
 	const struct level *l = &r->walk->levels[r->walk->depth];
 	/* O_NONBLOCK: should a FIFO have taken the file's place, opening it
 	 * must not wait for a writer; the type check below then refuses it. */
@@ -481,24 +495,43 @@ static int reader_next(struct tree_reader *r)
 		close(fd);
 		return err;
 	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != e.size) {
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != r->size) {
 		close(fd);
 		return -EAGAIN;
 	}
 	r->fd = fd;
 	r->st = st;
-	r->left = e.size;
-	sparse_reader_init(&r->sparse, fd, 0, e.size);
+	sparse_reader_init(&r->sparse, fd, r->size - r->left, r->size);
 	return 0;
+}
+
+/* Done with the current file: was it the same file throughout? */
+static int reader_close(struct tree_reader *r)
+{
+	int err = 0;
+	if (r->fd >= 0) {
+		struct stat now;
+		if (fstat(r->fd, &now) || stat_changed(&r->st, &now))
+			err = -EAGAIN;
+		close(r->fd);
+		r->fd = -1;
+	}
+	r->cur = 0;
+	return err;
 }
 
 ssize_t tree_reader_read(struct tree_reader *r, uint8_t *p, size_t n)
 {
 	for (;;) {
-		if (r->fd < 0) {
+		if (!r->cur) {
 			int err = reader_next(r);
 			if (err)
 				return err > 0 ? 0 : err;
+		}
+		if (r->fd < 0) {
+			int err = reader_open(r);
+			if (err)
+				return err;
 		}
 		/* Read past the expected end too: a file that grew is caught. */
 		size_t want = r->left ? (r->left < n ? (size_t)r->left : n) : 1;
@@ -510,11 +543,13 @@ ssize_t tree_reader_read(struct tree_reader *r, uint8_t *p, size_t n)
 		}
 		if (r->left == 0) {
 			/* Grown, or written to while being read (same size). */
-			struct stat now;
-			if (got > 0 || fstat(r->fd, &now) || stat_changed(&r->st, &now))
+			if (got > 0) {
+				reader_close(r);
 				return -EAGAIN;
-			close(r->fd);
-			r->fd = -1;
+			}
+			int err = reader_close(r);
+			if (err)
+				return err;
 			continue;
 		}
 		if (got == 0)
@@ -522,6 +557,26 @@ ssize_t tree_reader_read(struct tree_reader *r, uint8_t *p, size_t n)
 		r->left -= (uint64_t)got;
 		return got;
 	}
+}
+
+int tree_reader_skip(struct tree_reader *r, uint64_t n)
+{
+	while (n) {
+		if (!r->cur) {
+			int err = reader_next(r);
+			if (err)
+				return err > 0 ? -EAGAIN : err;
+		}
+		uint64_t step = r->left < n ? r->left : n;
+		r->left -= step;
+		n -= step;
+		if (!r->left) {
+			int err = reader_close(r);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
 const char *tree_reader_where(const struct tree_reader *r)

@@ -93,6 +93,13 @@ int tree_reader_new(struct tree_reader **out, struct tree_walk *walk, tree_entry
  * tree_reader_where() then names the entry.
  */
 ssize_t tree_reader_read(struct tree_reader *r, uint8_t *p, size_t n);
+/*
+ * Passes the next n bytes of the stream without reading them (the files
+ * they lie in are not even opened unless partly read), handing the entries
+ * passed to on_entry as reading would. Returns 0, -EAGAIN when the stream
+ * ends first or a file partly read changed, or the errors of reading.
+ */
+int tree_reader_skip(struct tree_reader *r, uint64_t n);
 /* The path of the entry being read, or "". */
 const char *tree_reader_where(const struct tree_reader *r);
 void tree_reader_free(struct tree_reader *r);

@@ -53,6 +53,8 @@ static void assert_entry_equal(const struct dir_entry *a, const struct dir_entry
 	assert_true(a->mtime == b->mtime);
 	assert_int_equal(a->mtime_ns, b->mtime_ns);
 	assert_true(a->size == b->size);
+	assert_true(a->ctime_ns == b->ctime_ns);
+	assert_true(a->inode == b->inode);
 	if (a->target)
 		assert_string_equal(a->target, b->target);
 	else
@@ -82,6 +84,9 @@ static void test_record_round_trip(void **state)
 	/* Nanoseconds of mtime travel with every kind. */
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
 		in[i].mtime_ns = (uint32_t)(i ? 100000000u * i + i : 999999999u);
+	/* A file's ctime and inode too (an incremental put compares them). */
+	in[0].ctime_ns = 1700000000123456789;
+	in[0].inode = UINT64_MAX;
 	size_t n = sizeof(in) / sizeof(in[0]);
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < n; i++)
@@ -128,6 +133,9 @@ static void test_record_encode_rejects(void **state)
 		{.path = "l", .kind = MANIFEST_SYMLINK, .target = "x", .size = 1},
 		{.path = "h", .kind = MANIFEST_HARDLINK, .link = "x", .size = 1},
 		{.path = "p", .kind = MANIFEST_FIFO, .size = 1},
+		{.path = "d", .kind = MANIFEST_DIRECTORY, .inode = 1},
+		{.path = "d", .kind = MANIFEST_DIRECTORY, .ctime_ns = 1},
+		{.path = "l", .kind = MANIFEST_SYMLINK, .target = "x", .inode = 1},
 		{.path = "f", .kind = MANIFEST_FILE, .target = "x"},
 		{.path = "f", .kind = MANIFEST_FILE, .link = "x"},
 		{.path = "f", .kind = MANIFEST_FILE, .mode = 010000},

@@ -5,7 +5,9 @@
  * byte for byte with modes and mtimes (root, directories, files); symbolic
  * links, FIFOs, sockets, invalid names and the store's own home are skipped
  * and counted; 1,000 small files cost a handful of chunks and deduplicate;
- * the replication hook sees every chunk; an existing output is refused and
+ * the replication hook sees every chunk; a put over the name's tree reuses
+ * the unchanged files (all of them, or none with full) and reads a file
+ * whose only change shows in its ctime; an existing output is refused and
  * left alone; a damaged or missing chunk or an interrupted get leaves neither
  * output nor temporary tree; a file that changes between the scan and the
  * read, a tree too deep and an unreadable directory fail the put cleanly,
@@ -311,7 +313,7 @@ static void test_nested_round_trip(void **state)
 	struct fixture *fx = *state;
 	uint64_t want = make_nested(fx);
 	struct capability cap;
-	struct files_put_report report;
+	struct files_put_report report = {0};
 	uint64_t size = 0;
 	assert_int_equal(put_tree(fx, "in", "tree", &report, &cap, &size), 0);
 	assert_true(size == want);
@@ -429,7 +431,7 @@ static void test_links_and_special_files(void **state)
 	assert_int_equal(link(path, other), 0);
 
 	struct capability cap;
-	struct files_put_report report;
+	struct files_put_report report = {0};
 	uint64_t size;
 	assert_int_equal(put_tree(fx, "in", "special", &report, &cap, &size), 0);
 	close(sock);
@@ -501,7 +503,7 @@ static void test_listing_spans_chunks(void **state)
 		}
 	}
 	struct capability cap;
-	struct files_put_report report;
+	struct files_put_report report = {0};
 	uint64_t size;
 	assert_int_equal(put_tree(fx, "in", "wide", &report, &cap, &size), 0);
 	assert_int_equal(report.files, 8000);
@@ -561,7 +563,7 @@ static void test_put_path_of_a_file(void **state)
 	struct fixture *fx = *state;
 	make_file(fx, "file", 3000, 11, 0640, 1600000000);
 	struct capability cap;
-	struct files_put_report report;
+	struct files_put_report report = {0};
 	uint64_t size;
 	assert_int_equal(put_tree(fx, "file", "f", &report, &cap, &size), 0);
 	assert_int_equal(report.files, 1);
@@ -593,7 +595,7 @@ static void test_skips_own_home(void **state)
 	assert_int_equal(store_create(home), 0);
 	assert_int_equal(store_open(&s, home, 0), 0);
 	struct capability cap;
-	struct files_put_report report;
+	struct files_put_report report = {0};
 	uint64_t size;
 	assert_int_equal(files_put_path_report(s, in, "in", NULL, NULL, &report, &cap, &size), 0);
 	assert_int_equal(report.files, 1);
@@ -649,6 +651,48 @@ static void test_replication_hook(void **state)
 	assert_int_equal(log.finished, 1);
 	struct index_name n;
 	assert_int_equal(index_name_get(fx->s->index, "other", &n), SHOAL_ENOTFOUND);
+}
+
+/* ---- incremental puts ---- */
+
+static void test_incremental(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t want = make_nested(fx);
+	struct capability cap1, cap2, cap3;
+	struct files_put_report report = {0};
+	uint64_t size = 0;
+	assert_int_equal(put_tree(fx, "in", "tree", &report, &cap1, &size), 0);
+	assert_int_equal(report.reused, 0);
+
+	/* Unchanged: every file (the empty ones too), every byte, and so the
+	 * same capability. */
+	report = (struct files_put_report){0};
+	assert_int_equal(put_tree(fx, "in", "tree", &report, &cap2, &size), 0);
+	assert_int_equal(report.reused, 9);
+	assert_true(report.reused_bytes == want);
+	assert_memory_equal(cap1.id, cap2.id, CHUNK_ID_LEN);
+	assert_true(size == want);
+
+	/* full reads everything. */
+	report = (struct files_put_report){.full = 1};
+	assert_int_equal(put_tree(fx, "in", "tree", &report, &cap2, &size), 0);
+	assert_int_equal(report.reused, 0);
+	assert_true(report.reused_bytes == 0);
+
+	/* big.bin rewritten at its size and mtime: only its ctime moved, and
+	 * its new bytes are what comes back. */
+	make_file(fx, "in/big.bin", 5 * MIB, 55, 0640, 1500000004);
+	report = (struct files_put_report){0};
+	assert_int_equal(put_tree(fx, "in", "tree", &report, &cap3, &size), 0);
+	assert_true(report.reused < 9);
+	assert_true(report.reused_bytes < want - 5 * MIB);
+	assert_memory_not_equal(cap1.id, cap3.id, CHUNK_ID_LEN);
+	char in[PATH_MAX], out[PATH_MAX];
+	work_path(fx, "in", in);
+	work_path(fx, "out", out);
+	assert_int_equal(files_get(fx->s, &cap3, out, NULL, NULL, NULL), 0);
+	assert_int_equal(assert_same_tree(in, out), 14);
 }
 
 /* ---- failing gets ---- */
@@ -822,7 +866,7 @@ static void test_too_deep(void **state)
 		make_dir(fx, rel);
 	}
 	struct capability cap;
-	struct files_put_report report;
+	struct files_put_report report = {0};
 	uint64_t size = 7;
 	/* MANIFEST_DEPTH_MAX levels are fine. */
 	assert_int_equal(put_tree(fx, "in", "deep", &report, &cap, &size), 0);
@@ -850,7 +894,7 @@ static void test_unreadable_directory(void **state)
 	set_dir_meta(fx, "in/closed", 0000, 1600000000);
 	if (geteuid() != 0) {
 		struct capability cap;
-		struct files_put_report report;
+		struct files_put_report report = {0};
 		uint64_t size;
 		assert_int_equal(put_tree(fx, "in", "closed", &report, &cap, &size), -EACCES);
 		assert_string_equal(report.where, "closed");
@@ -1270,6 +1314,7 @@ int main(void)
 		T(test_put_path_of_a_file),
 		T(test_skips_own_home),
 		T(test_replication_hook),
+		T(test_incremental),
 		T(test_existing_output_refused),
 		P(test_damaged_chunk, "flipped_data", flip_data),
 		P(test_damaged_chunk, "flipped_manifest", flip_manifest),
