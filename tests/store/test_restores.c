@@ -271,8 +271,8 @@ static void test_open_sweeps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		TEST(test_note),	      TEST(test_install_noreplace), TEST(test_install_replace),
-		TEST(test_sweep),	      TEST(test_open_sweeps),
+		TEST(test_note),  TEST(test_install_noreplace), TEST(test_install_replace),
+		TEST(test_sweep), TEST(test_open_sweeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
