@@ -47,6 +47,17 @@ int cmd_recovery_key(struct cli *cli, int argc, char **argv)
 	char key[RECOVERY_KEY_STR_LEN + 1] = "";
 	int pending = 0, daemon = 0;
 	uint64_t seq = 0, entries = 0;
+	/* The key is in the home, made now if it is not (never over one the
+	 * daemon made meanwhile); the daemon says what it placed. */
+	uint8_t id[NODE_ID_LEN], secret[RECOVERY_SECRET_LEN];
+	int err = identity_load_id(cli->home, id);
+	if (err)
+		return cli_fail(err, "%s is not a shoal node home", cli->home);
+	err = recovery_key_load(cli->home, 1, secret);
+	if (err)
+		return cli_fail(err, "cannot read or make %s/%s", cli->home, RECOVERY_KEY_FILE);
+	recovery_key_format(secret, key);
+	OPENSSL_cleanse(secret, sizeof(secret));
 	int fd = ctlclient_connect(cli->home);
 	if (fd >= 0) {
 		Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
@@ -54,7 +65,7 @@ int cmd_recovery_key(struct cli *cli, int argc, char **argv)
 		req.req_case = SHOAL__CTL_REQUEST__REQ_RECOVERY_KEY;
 		req.recovery_key = &kr;
 		Shoal__CtlReply *rep;
-		int err = ctlclient_call(fd, &req, NULL, &rep);
+		err = ctlclient_call(fd, &req, NULL, &rep);
 		close(fd);
 		if (err)
 			return cli_fail(err, "cannot reach the daemon of %s", cli->home);
@@ -71,18 +82,7 @@ int cmd_recovery_key(struct cli *cli, int argc, char **argv)
 		daemon = 1;
 		shoal__ctl_reply__free_unpacked(rep, NULL);
 	} else {
-		/* No daemon: the key is in the home (made now if it is not); the
-		 * daemon places the table once it runs. */
-		uint8_t id[NODE_ID_LEN], secret[RECOVERY_SECRET_LEN];
-		int err = identity_load_id(cli->home, id);
-		if (err)
-			return cli_fail(err, "%s is not a shoal node home", cli->home);
-		err = recovery_key_load(cli->home, 1, secret);
-		if (err)
-			return cli_fail(err, "cannot read or make %s/%s", cli->home,
-					RECOVERY_KEY_FILE);
-		recovery_key_format(secret, key);
-		OPENSSL_cleanse(secret, sizeof(secret));
+		/* No daemon: it places the table once it runs. */
 		pending = 1;
 	}
 	if (json) {

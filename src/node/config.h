@@ -12,6 +12,10 @@
  *                            max_connections, max_pending,
  *                            max_pending_per_host, catalog_per_member,
  *                            replicas_max, max_members: counts;
+ *                            recovery_delay: seconds from a change of
+ *                            the names to the upload of the name table
+ *                            (2; 0: never, and the names cannot be
+ *                            recovered);
  *                            prune_keep_last, prune_keep_daily,
  *                            prune_keep_weekly, prune_keep_monthly:
  *                            versions, see below;
@@ -59,6 +63,7 @@ struct config {
 	double repair_interval; /* how often replica counts are checked */
 	double repair_rate;	/* MiB/s at most spent copying chunks for repair */
 	double scrub_rate;	/* MiB/s at most re-hashed by the background scrub (0: off) */
+	double recovery_delay;	/* a names change to the table's upload (0: never) */
 	/* Limits. */
 	unsigned max_connections;      /* all connections, authenticated or not */
 	unsigned max_pending;	       /* connections still in their handshake */

@@ -1334,7 +1334,11 @@ static void reply_recovery_key(struct ctl_client *c, uint64_t request_id)
 	Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
 	Shoal__CtlRecoveryKey k = SHOAL__CTL_RECOVERY_KEY__INIT;
 	struct recovery_info info;
-	recovery_info(c->ctl->env.recovery, &info);
+	int err = recovery_info(c->ctl->env.recovery, &info);
+	if (err) {
+		reply_error(c, request_id, err, "cannot read the recovery key");
+		return;
+	}
 	k.key = info.key;
 	k.pending = info.pending;
 	k.seq = info.seq;

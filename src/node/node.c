@@ -329,6 +329,7 @@ static int start_modules(struct node *n)
 		.mesh = &n->mesh,
 		.remote = &n->remote,
 		.self = n->id,
+		.delay = n->cfg.recovery_delay,
 	};
 	if ((err = recovery_start(&n->recovery, &renv)))
 		return err;

@@ -47,6 +47,7 @@ struct recovery {
 	size_t own_der_len;
 	uint8_t self[NODE_ID_LEN];
 	uint8_t secret[RECOVERY_SECRET_LEN];
+	int have_secret; /* 0 until home/recovery.key exists */
 	/* the table and record placed last (the writer's job updates them
 	 * only through its done callback, on the loop) */
 	struct recovery_record own;
@@ -87,8 +88,15 @@ int recovery_key_load(const char *home, int create, uint8_t secret[RECOVERY_SECR
 		return err;
 	recovery_key_format(secret, text);
 	strcat(text, "\n");
-	err = write_file_atomic(path, text, strlen(text), 0600);
+	/* Never over a key made meanwhile (the CLI and the daemon may both
+	 * make one): the first stands, and is read back. */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", home);
+	err = write_file_atomic_in(dir, ".recovery-key-", path, text, strlen(text), 0600,
+				   ATOMIC_NOREPLACE);
 	OPENSSL_cleanse(text, sizeof(text));
+	if (err == -EEXIST)
+		return recovery_key_load(home, 0, secret);
 	return err;
 }
 
@@ -198,6 +206,9 @@ struct upload_job {
 	struct recovery *rc;
 	/* taken on the loop */
 	uint8_t secret[RECOVERY_SECRET_LEN];
+	int have_secret; /* else made here, into made_secret */
+	uint8_t made_secret[RECOVERY_SECRET_LEN];
+	int made;
 	uint8_t (*peers)[NODE_ID_LEN];
 	size_t npeers;
 	uint64_t min_seq;
@@ -306,6 +317,19 @@ static void upload_work(struct ops_job *oj, struct index *ix)
 	if (err)
 		goto out;
 	j->entries = a.n;
+	/* A node that never had a name has nothing to recover: no table, no
+	 * record, no key made, no disk or network touched. */
+	if (a.n == 0 && !j->cur_cap[0]) {
+		j->unchanged = 1;
+		goto out;
+	}
+	if (!j->have_secret) {
+		err = recovery_key_load(rc->home, 1, j->secret);
+		if (err)
+			goto out;
+		memcpy(j->made_secret, j->secret, RECOVERY_SECRET_LEN);
+		j->made = 1;
+	}
 	/* A daemon start, or changes undone, may give the table placed last:
 	 * its record stands. */
 	uint8_t hash[SHA256_LEN];
@@ -397,6 +421,11 @@ static void upload_done(struct ops_job *oj)
 	struct upload_job *j = (struct upload_job *)oj;
 	struct recovery *rc = j->rc;
 	rc->uploading = 0;
+	if (j->made && !rc->have_secret) {
+		memcpy(rc->secret, j->made_secret, RECOVERY_SECRET_LEN);
+		rc->have_secret = 1;
+	}
+	OPENSSL_cleanse(j->made_secret, sizeof(j->made_secret));
 	if (j->unchanged) {
 		log_debug("recovery: the name table is the one placed last");
 	} else if (!j->err) {
@@ -413,10 +442,10 @@ static void upload_done(struct ops_job *oj)
 	} else {
 		/* Try again later: the names still are not on the network. */
 		rc->dirty = 1;
-		arm_debounce(rc, RECOVERY_DEBOUNCE * 5);
+		arm_debounce(rc, rc->env.delay * 5);
 	}
 	if (rc->dirty && !j->err)
-		arm_debounce(rc, RECOVERY_DEBOUNCE);
+		arm_debounce(rc, rc->env.delay);
 	free(j->peers);
 	free(j);
 }
@@ -430,11 +459,12 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
 		return;
 	struct upload_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		arm_debounce(rc, RECOVERY_DEBOUNCE);
+		arm_debounce(rc, rc->env.delay);
 		return;
 	}
 	j->rc = rc;
 	memcpy(j->secret, rc->secret, RECOVERY_SECRET_LEN);
+	j->have_secret = rc->have_secret;
 	j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
 	if (j->peers)
 		j->npeers = mesh_up_ids(rc->env.mesh, j->peers, NULL, MESH_MEMBERS_MAX);
@@ -449,20 +479,29 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
 
 void recovery_names_changed(struct recovery *rc)
 {
-	if (!rc)
+	if (!rc || rc->env.delay <= 0)
 		return;
 	rc->dirty = 1;
 	if (!rc->uploading && !evtimer_pending(rc->debounce, NULL))
-		arm_debounce(rc, RECOVERY_DEBOUNCE);
+		arm_debounce(rc, rc->env.delay);
 }
 
-void recovery_info(const struct recovery *rc, struct recovery_info *out)
+int recovery_info(struct recovery *rc, struct recovery_info *out)
 {
 	memset(out, 0, sizeof(*out));
+	/* The CLI makes the key before it asks (recovery_key_load()); the
+	 * daemon reads it then, if its first table has not made it yet. */
+	if (!rc->have_secret) {
+		int err = recovery_key_load(rc->home, 0, rc->secret);
+		if (err)
+			return err;
+		rc->have_secret = 1;
+	}
 	recovery_key_format(rc->secret, out->key);
 	out->pending = rc->dirty || rc->uploading;
 	out->seq = rc->own_set ? rc->own.seq : 0;
 	out->entries = rc->entries;
+	return 0;
 }
 
 /* ---- records held for others ---- */
@@ -617,12 +656,15 @@ int recovery_start(struct recovery **out, const struct recovery_env *env)
 	snprintf(rc->home, sizeof(rc->home), "%s", env->home);
 	memcpy(rc->self, env->self, NODE_ID_LEN);
 	X509 *own = NULL;
-	int err = recovery_key_load(rc->home, 1, rc->secret);
-	if (err) {
-		log_error("cannot read or make %s/%s: %s", rc->home, RECOVERY_KEY_FILE,
+	/* The key is made with the first table (or by `shoal recovery-key`),
+	 * not here: a node without names writes nothing at start. */
+	int err = recovery_key_load(rc->home, 0, rc->secret);
+	if (err && err != -ENOENT) {
+		log_error("cannot read %s/%s: %s", rc->home, RECOVERY_KEY_FILE,
 			  shoal_strerror(err));
 		goto fail;
 	}
+	rc->have_secret = !err;
 	if ((err = identity_load_home(rc->home, &own, &rc->key, &rc->ca)))
 		goto fail;
 	int len = i2d_X509(own, &rc->own_der);
@@ -672,6 +714,7 @@ void recovery_free(struct recovery *rc)
 void recovery_adopt(struct recovery *rc, const uint8_t secret[RECOVERY_SECRET_LEN], uint64_t seq)
 {
 	memcpy(rc->secret, secret, RECOVERY_SECRET_LEN);
+	rc->have_secret = 1;
 	if (seq > rc->min_seq)
 		rc->min_seq = seq;
 	recovery_names_changed(rc);

@@ -2,9 +2,9 @@
  * Recovery: a node's names survive the node. Three jobs live here.
  *
  * The table. After a change to the names (recovery_names_changed(): a put
- * that binds a name, rm, prune), at most once every RECOVERY_DEBOUNCE
- * seconds, every version of every name is written as a NameTable and stored
- * like any file (chunked, encrypted, replicated to INDEX_DEFAULT_REPLICAS
+ * that binds a name, rm, prune), at most once every recovery_delay
+ * seconds (the config key; 0 turns the table off), every version of every name is written as a
+ * NameTable and stored like any file (chunked, encrypted, replicated to INDEX_DEFAULT_REPLICAS
  * nodes), kept by a pin of this node's own id instead of a name. The table
  * before the current one is released when a newer one is placed: the last
  * two stay, so a record still held somewhere always finds its table.
@@ -24,10 +24,11 @@
  * queue). A RecoveryQuery by locator is answered with the newest record
  * held for it, or a NOT_FOUND error.
  *
- * The secret is home/recovery.key (the key's text, mode 0600), made the
- * first time the daemon starts (or `shoal recovery-key` runs) in a home
- * without one. A node that recovers another's names adopts that node's
- * secret, so the key printed before keeps working for both sets of names.
+ * The secret is home/recovery.key (the key's text, mode 0600), made with
+ * the first table, once the node has a name (or when `shoal recovery-key`
+ * runs): a node that never had a name writes no key, table or record. A node that recovers
+ * another's names adopts that node's secret, so the key printed before keeps working for both sets
+ * of names.
  *
  * Thread affinity: everything on the loop thread, except
  * recovery_key_load() (any thread, no daemon needed) and the work of
@@ -51,7 +52,6 @@
 #define RECOVERY_RECORD_FILE	 "recovery.record"
 #define RECOVERY_STATE_FILE	 "recovery.state"
 #define RECOVERY_RECORDS_DIR	 "records"
-#define RECOVERY_DEBOUNCE	 2.0  /* seconds between table uploads at most */
 #define RECOVERY_PUSH_SECONDS	 60.0 /* the record pushed again to every member */
 #define RECOVERY_HELD_MAX	 1024 /* records kept for other members */
 #define RECOVERY_REPLACE_SECONDS 1.0  /* a member's record replaced once a second at most */
@@ -72,6 +72,10 @@ struct recovery_env {
 	struct mesh *mesh;
 	struct remote *remote;
 	const uint8_t *self; /* this node's id */
+	/* seconds from a change of the names to the table's upload (a burst
+	 * costs one); 0: no table is ever placed (records of others are
+	 * still held and answered) */
+	double delay;
 };
 
 struct recovery;
@@ -93,7 +97,10 @@ struct recovery_info {
 	uint64_t seq;	  /* of the record placed last, 0 if none */
 	uint64_t entries; /* versions in that table */
 };
-void recovery_info(const struct recovery *rc, struct recovery_info *out);
+/* Fills out; reads home/recovery.key if this daemon has not yet (the CLI
+ * makes it before it asks). 0, or -ENOENT (no key yet) or another error of
+ * recovery_key_load(). */
+int recovery_info(struct recovery *rc, struct recovery_info *out);
 
 /* ---- frames (peer.c) ---- */
 /* l became a member's established link: it gets this node's record now

@@ -99,7 +99,7 @@ while [ "$cycle" -lt "$CYCLES" ] && [ $(($(now_ms) - t_start)) -lt "$BUDGET_MS" 
 	rnd 0 9
 	kind=$([ "$RND" -lt 2 ] && echo early || echo busy)
 
-	start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
+	start_daemon h "$T/daemon.log" --listen 127.0.0.1:0 --set recovery_delay=0
 	pids=()
 	if [ "$kind" = early ]; then
 		# Killed while opening (and reconciling after the last kill).
@@ -152,7 +152,7 @@ while [ "$cycle" -lt "$CYCLES" ] && [ $(($(now_ms) - t_start)) -lt "$BUDGET_MS" 
 	check_eq "$p as the kill left it: integrity ok, every chunk row's file there and hashing to its id, every named file's chunks there" \
 		"" "$(cat out/audit)"
 
-	start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
+	start_daemon h "$T/daemon.log" --listen 127.0.0.1:0 --set recovery_delay=0
 	daemon_ready "$p the daemon restarts" h 20 || break
 	store_audit h strict >out/audit
 	check_eq "$p after restart: no temp file, no stray object, the index sound" "" "$(cat out/audit)"

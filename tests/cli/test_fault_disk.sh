@@ -7,7 +7,8 @@
 #    naming the error, the name not bound, no temp file, verify clean, the index
 #    naming no missing or bad chunk; the same put then works;
 #  - the same through a daemon, which stays up and stores the file once the
-#    (bounded) fault has passed;
+#    (bounded) fault has passed (its name table upload off, recovery_delay=0,
+#    so that every write counted is the test's);
 #  - get with a failing write of its output (a file, a tree; offline and through
 #    a daemon): a clean error, OUT not created, nothing left beside it;
 #  - a full disk (a 64 MiB tmpfs home, offline and with a daemon): the put that
@@ -162,7 +163,7 @@ daemon_put_until_ok() {
 }
 
 for spec in write:1 write:4 fsync:2,fsync:3 rename:2; do
-	SHOAL_FAULTS=$spec start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
+	SHOAL_FAULTS=$spec start_daemon h "$T/daemon.log" --listen 127.0.0.1:0 --set recovery_delay=0
 	daemon_ready "daemon with SHOAL_FAULTS=$spec starts" h || {
 		kill_daemon h
 		continue
@@ -186,7 +187,7 @@ check_match "the daemon logged the injected faults" "fault injected: rename #2" 
 
 # get through the daemon: the daemon writes OUT, so its write fails. A one-chunk
 # put takes two writes (chunk, manifest); the get's first write is the third.
-SHOAL_FAULTS=write:3 start_daemon h "$T/daemon.log" --listen 127.0.0.1:0
+SHOAL_FAULTS=write:3 start_daemon h "$T/daemon.log" --listen 127.0.0.1:0 --set recovery_delay=0
 if daemon_ready "daemon with SHOAL_FAULTS=write:3 starts" h; then
 	shoal --home h put small.bin --name small --replicas 1 >/dev/null 2>out/err
 	check_eq "daemon: a put before the faulty write works" 0 $?
@@ -239,7 +240,7 @@ else
 		p="full disk ($mode):"
 		args=()
 		if [ $mode = daemon ]; then
-			start_daemon full/h "$T/full-daemon.log" --listen 127.0.0.1:0
+			start_daemon full/h "$T/full-daemon.log" --listen 127.0.0.1:0 --set recovery_delay=0
 			daemon_ready "$p the daemon starts" full/h
 			args=(--replicas 1)
 		fi

@@ -21,7 +21,9 @@
 cd "$T" || exit 1
 # Fast failure detection on every node: a stopped member is down within
 # ~peer_timeout + a tick.
-NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5)
+# No name table uploads (recovery_delay=0): the fsyncs and copies counted here
+# are the test's puts' alone.
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set recovery_delay=0)
 
 # b32_hex B32: a node id or capability field as hex.
 b32_hex() {
@@ -41,7 +43,8 @@ startup_fsyncs() {
 	local k
 	for k in $(seq 1 20); do
 		rm -rf probe && cp -a "$1" probe || return 1
-		SHOAL_FAULTS=fsync:$k+ start_daemon probe probe.log --listen 127.0.0.1:0
+		SHOAL_FAULTS=fsync:$k+ start_daemon probe probe.log --listen 127.0.0.1:0 \
+			--set recovery_delay=0
 		if wait_daemon probe 10; then
 			kill_daemon probe
 			rm -rf probe
