@@ -11,8 +11,10 @@
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 # Fast failure detection and a scan every second, so that any repair would come
-# soon; grace_period is left at its default.
-NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set repair_interval=1 --set scrub_rate=0)
+# soon; grace_period is left at its default. No name table uploads
+# (recovery_delay=0): every chunk file counted is the test's files'.
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set repair_interval=1 --set scrub_rate=0
+	--set recovery_delay=0)
 
 # objects N...: "N:COUNT" of chunk files for each listed node.
 objects() {

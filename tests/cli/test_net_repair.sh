@@ -14,9 +14,10 @@
 cd "$T" || exit 1
 GRACE=3 # seconds a member may be down before its copies stop counting
 # Fast failure detection, a short grace period, a scan every second; no scrub
-# unless a node asks for one (a later --set wins).
+# unless a node asks for one (a later --set wins); no name table uploads
+# (recovery_delay=0), so that the copies counted are the test's files'.
 NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set "grace_period=$GRACE"
-	--set repair_interval=1 --set scrub_rate=0)
+	--set repair_interval=1 --set scrub_rate=0 --set recovery_delay=0)
 SCRUB=(--set scrub_rate=64)
 TESTCERT=$(tool testcert)
 
