@@ -143,6 +143,17 @@ int cmd_explain(struct cli *cli, int argc, char **argv);
  * to go on, or the exit status to end with (help or usage printed). */
 int cli_parse_file_json(const struct command *cmd, int argc, char **argv, int *json,
 			const char **target);
+/* Progress of a long daemon job as lines on stderr, "WHAT: N of M COUNTED",
+ * one a second at most and only when the count moved: a progress report
+ * callback (struct progress .report) with a struct cli_count_lines as its
+ * argument. */
+struct progress;
+struct cli_count_lines {
+	const char *what, *counted;
+	uint64_t done, total; /* last printed */
+	double at;	      /* when, monotonic seconds */
+};
+void cli_count_line(struct progress *p, void *arg);
 int cmd_forget(struct cli *cli, int argc, char **argv);
 int cmd_drain(struct cli *cli, int argc, char **argv);
 int cmd_recovery_key(struct cli *cli, int argc, char **argv);

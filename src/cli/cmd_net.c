@@ -396,27 +396,6 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-struct drain_report {
-	uint64_t done, total;
-	double at;
-};
-
-/* One line a second on stderr while the count moves: where the drain is. */
-static void drain_line(struct progress *p, void *arg)
-{
-	struct drain_report *r = arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double now = ts.tv_sec + ts.tv_nsec / 1e9;
-	if ((p->done == r->done && p->total == r->total) || now - r->at < 1.0)
-		return;
-	r->done = p->done;
-	r->total = p->total;
-	r->at = now;
-	fprintf(stderr, "drain: %llu of %llu chunks held by other members as asked\n",
-		(unsigned long long)p->done, (unsigned long long)p->total);
-}
-
 int cmd_drain(struct cli *cli, int argc, char **argv)
 {
 	const struct command *cmd = cli_command("drain");
@@ -441,10 +420,11 @@ int cmd_drain(struct cli *cli, int argc, char **argv)
 	Shoal__CtlDrainRequest dr = SHOAL__CTL_DRAIN_REQUEST__INIT;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_DRAIN;
 	req.drain = &dr;
-	struct drain_report r = {0};
+	struct cli_count_lines r = {.what = "drain",
+				    .counted = "chunks held by other members as asked"};
 	struct progress pr;
 	progress_start(&pr, "drain", 0, 1);
-	pr.report = drain_line;
+	pr.report = cli_count_line;
 	pr.report_arg = &r;
 	fprintf(stderr, "drain: handing every chunk to other members; this node then leaves "
 			"(interrupting this command does not stop it)\n");

@@ -104,27 +104,6 @@ int cmd_recovery_key(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-struct recover_report {
-	uint64_t done, total;
-	double at;
-};
-
-/* One line a second on stderr while the count moves. */
-static void recover_line(struct progress *p, void *arg)
-{
-	struct recover_report *r = arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double now = ts.tv_sec + ts.tv_nsec / 1e9;
-	if ((p->done == r->done && p->total == r->total) || now - r->at < 1.0)
-		return;
-	r->done = p->done;
-	r->total = p->total;
-	r->at = now;
-	fprintf(stderr, "recover: %llu of %llu versions taken over\n", (unsigned long long)p->done,
-		(unsigned long long)p->total);
-}
-
 /* KEY, or "-": the first line of stdin (so the key stays off the command
  * line). */
 static int read_key(const char *arg, char *out, size_t size)
@@ -182,11 +161,11 @@ int cmd_recover(struct cli *cli, int argc, char **argv)
 	rr.key = key;
 	req.req_case = SHOAL__CTL_REQUEST__REQ_RECOVER;
 	req.recover = &rr;
-	struct recover_report r = {0};
+	struct cli_count_lines r = {.what = "recover", .counted = "versions taken over"};
 	struct progress pr;
 	progress_start(&pr, "recover", 0, 1);
 	if (!quiet && !json) {
-		pr.report = recover_line;
+		pr.report = cli_count_line;
 		pr.report_arg = &r;
 	}
 	struct timespec t0, t1;

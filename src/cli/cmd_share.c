@@ -9,12 +9,14 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cli/backend.h"
 #include "cli/cli.h"
 #include "crypto/identity.h"
 #include "util/encoding.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 /* Checks the CAP_OR_NAME argument, then opens the backend. Prints the error
  * itself. */
@@ -171,4 +173,19 @@ int cmd_locate(struct cli *cli, int argc, char **argv)
 		ret = cli_print_json(list);
 	json_decref(list);
 	return ret < 0 ? cli_fail(ret, "cannot list the chunks' holders") : ret;
+}
+
+void cli_count_line(struct progress *p, void *arg)
+{
+	struct cli_count_lines *r = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = ts.tv_sec + ts.tv_nsec / 1e9;
+	if ((p->done == r->done && p->total == r->total) || now - r->at < 1.0)
+		return;
+	r->done = p->done;
+	r->total = p->total;
+	r->at = now;
+	fprintf(stderr, "%s: %llu of %llu %s\n", r->what, (unsigned long long)p->done,
+		(unsigned long long)p->total, r->counted);
 }
