@@ -14,16 +14,8 @@ set -euo pipefail
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
 arg=${1:-${SHOAL:-build}}
-if [ -f "$arg" ] && [ -x "$arg" ]; then
-	shoal=$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")
-elif [ -x "$arg/shoal" ]; then
-	shoal=$(cd "$arg" && pwd)/shoal
-elif [ -x "$root/$arg/shoal" ]; then
-	shoal=$root/$arg/shoal
-else
-	echo "bench_bigtree: no shoal binary at $arg" >&2
-	exit 1
-fi
+. "$root/bench/lib.sh"
+shoal=$(bench_shoal bench_bigtree "$arg") || exit 1
 files=${FILES:-1000000}
 dirs=${DIRS:-10000}
 limit=${RSS_LIMIT_KIB:-65536}

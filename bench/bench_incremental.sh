@@ -13,16 +13,8 @@ set -euo pipefail
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/.." && pwd)
 arg=${1:-${SHOAL:-build}}
-if [ -f "$arg" ] && [ -x "$arg" ]; then
-	shoal=$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")
-elif [ -x "$arg/shoal" ]; then
-	shoal=$(cd "$arg" && pwd)/shoal
-elif [ -x "$root/$arg/shoal" ]; then
-	shoal=$root/$arg/shoal
-else
-	echo "bench_incremental: no shoal binary at $arg" >&2
-	exit 1
-fi
+. "$root/bench/lib.sh"
+shoal=$(bench_shoal bench_incremental "$arg") || exit 1
 files=${FILES:-50000}
 dirs=${DIRS:-500}
 bytes=${BYTES:-1073741824}

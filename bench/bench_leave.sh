@@ -43,16 +43,8 @@ set -euo pipefail
 export LC_ALL=C # a '.' in $EPOCHREALTIME
 root=$(cd "$(dirname "$0")/.." && pwd)
 arg=${1:-${SHOAL:-build}}
-if [ -f "$arg" ] && [ -x "$arg" ]; then
-	shoal=$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")
-elif [ -x "$arg/shoal" ]; then
-	shoal=$(cd "$arg" && pwd)/shoal
-elif [ -x "$root/$arg/shoal" ]; then
-	shoal=$root/$arg/shoal
-else
-	echo "bench_leave: no shoal binary at $arg" >&2
-	exit 1
-fi
+. "$root/bench/lib.sh"
+shoal=$(bench_shoal bench_leave "$arg") || exit 1
 big_mib=${BIG_MIB:-512}
 raw_runs=${RAW_RUNS:-3}
 revoke_runs=${REVOKE_RUNS:-5}
