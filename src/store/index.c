@@ -502,6 +502,37 @@ static int name_point_newest(struct index *ix, const char *name)
 	return run(ix, st);
 }
 
+/* Inserts version number of n->name as n gives it (its sender when
+ * received), then points names at the name's newest. 0, SHOAL_EEXIST (that
+ * version exists) or SHOAL_EDB. */
+static int version_insert(struct index *ix, const struct index_name *n, uint32_t number)
+{
+	sqlite3_stmt *st;
+	int err =
+		prepare(ix,
+			"INSERT INTO versions(name, version, cap, manifest, size, created, sender)"
+			" VALUES(?, ?, ?, ?, ?, ?, ?)",
+			&st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, number);
+	sqlite3_bind_text(st, 3, n->cap, -1, SQLITE_TRANSIENT);
+	bind_id(st, 4, n->manifest);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
+	sqlite3_bind_int64(st, 6, n->created);
+	if (n->received)
+		bind_id(st, 7, n->sender);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT) {
+		sqlite3_finalize(st);
+		return SHOAL_EEXIST;
+	}
+	err = rc == SQLITE_DONE ? 0 : db_error(ix, sqlite3_sql(st));
+	sqlite3_finalize(st);
+	return err ? err : name_point_newest(ix, n->name);
+}
+
 int index_name_set(struct index *ix, const struct index_name *n, uint32_t *version, int *added)
 {
 	struct index_name newest;
@@ -527,21 +558,7 @@ int index_name_set(struct index *ix, const struct index_name *n, uint32_t *versi
 		sqlite3_finalize(st);
 		number = (uint32_t)(last > newest.version ? last : newest.version) + 1;
 	}
-	err = prepare(ix,
-		      "INSERT INTO versions(name, version, cap, manifest, size, created, sender)"
-		      " VALUES(?, ?, ?, ?, ?, ?, ?)",
-		      &st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, number);
-	sqlite3_bind_text(st, 3, n->cap, -1, SQLITE_TRANSIENT);
-	bind_id(st, 4, n->manifest);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
-	sqlite3_bind_int64(st, 6, n->created);
-	if (n->received)
-		bind_id(st, 7, n->sender);
-	if ((err = run(ix, st)) || (err = name_point_newest(ix, n->name)))
+	if ((err = version_insert(ix, n, number)))
 		return err;
 	if (version)
 		*version = number;
@@ -625,27 +642,7 @@ int index_version_insert(struct index *ix, const struct index_name *n)
 {
 	if (n->version == 0)
 		return SHOAL_EPROTO;
-	sqlite3_stmt *st;
-	int err = prepare(ix,
-			  "INSERT INTO versions(name, version, cap, manifest, size, created)"
-			  " VALUES(?, ?, ?, ?, ?, ?)",
-			  &st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, n->version);
-	sqlite3_bind_text(st, 3, n->cap, -1, SQLITE_TRANSIENT);
-	bind_id(st, 4, n->manifest);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)n->size);
-	sqlite3_bind_int64(st, 6, n->created);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT) {
-		sqlite3_finalize(st);
-		return SHOAL_EEXIST;
-	}
-	err = rc == SQLITE_DONE ? 0 : db_error(ix, sqlite3_sql(st));
-	sqlite3_finalize(st);
-	return err ? err : name_point_newest(ix, n->name);
+	return version_insert(ix, n, n->version);
 }
 
 int index_name_get(struct index *ix, const char *name, struct index_name *out)
