@@ -21,10 +21,20 @@ objects() {
 	local i
 	for i; do printf '%s:%s ' "$i" "$(count_objects "n$i")"; done
 }
-# repair_lines N...: the lines of the listed nodes' logs that mention repair.
+# repair_lines N...: the lines of the listed nodes' logs that mention repair,
+# after the first ${log_mark[N]} lines (0 unless mark_logs ran).
+declare -A log_mark
 repair_lines() {
 	local i
-	for i; do grep -H 'repair' "n$i.log" 2>/dev/null; done
+	for i; do
+		tail -n +$((${log_mark[$i]:-0} + 1)) "n$i.log" 2>/dev/null | grep 'repair' |
+			sed "s|^|n$i.log:|"
+	done
+}
+# mark_logs N...: repair_lines looks only past what the nodes' logs hold now.
+mark_logs() {
+	local i
+	for i; do log_mark[$i]=$(wc -l <"n$i.log"); done
 }
 # summaries N [FROM]: node N's info lines summing up a repair pass (from line FROM on).
 summaries() {
@@ -59,6 +69,9 @@ for i in 1 2 3 4; do [ "$i" == "$v" ] || live+=("$i"); done
 held=$(($(wc -l <loc1.ids) - $(missing_in "n$v" loc1.ids)))
 check "node $v holds chunks of it ($held)" test "$held" -ge 1
 before=$(objects "${live[@]}")
+# From the kill on: a pass while the put's copies were still arriving is not
+# what this checks.
+mark_logs 1 2 3 4
 kill_daemon "n$v"
 t0=$(now_ms)
 check "node $v SIGKILLed: the others mark it down" \
