@@ -89,10 +89,11 @@ struct folder_keys {
 	uint8_t index[FOLDER_KEY_LEN];		     /* the proofs */
 };
 /* HKDF-SHA256 of the secret, salted by nothing, info "shoal folder
- * convergence v1" / "shoal folder index v1" followed by the id. */
+ * convergence v1" / "shoal folder index v1" followed by a space and the id as
+ * text (folder_id_format(): HKDF's info is a C string here). */
 void folder_keys_derive(const struct folder_invite *inv, struct folder_keys *out);
-/* HMAC-SHA256 under keys->index of "shoal folder proof v1" || folder id ||
- * from || to: what member from shows member to on their link. */
+/* HMAC-SHA256 under keys->index of "shoal folder proof v1" (no NUL) ||
+ * folder id || from || to: what member from shows member to on their link. */
 void folder_proof(const struct folder_keys *keys, const uint8_t id[FOLDER_ID_LEN],
 		  const uint8_t from[NODE_ID_LEN], const uint8_t to[NODE_ID_LEN],
 		  uint8_t out[SHA256_LEN]);
@@ -173,8 +174,9 @@ struct folder_entry {
  * proto/name.h, no "." or "..", not starting or ending with '/', at most
  * FOLDER_PATH_MAX bytes, not in or named ".shoal" at the top), the kind one of
  * the three, the vector valid and not empty, modified_by one of its ids, a
- * live FILE with content, a DIR or SYMLINK without, a SYMLINK's target 1..
- * FOLDER_PATH_MAX bytes, mode within 0777, seq > 0. Returns 0 or SHOAL_EPROTO
+ * live FILE with content, a DIR or SYMLINK without, a live SYMLINK's target
+ * 1..FOLDER_PATH_MAX bytes (a tombstone's at most that), no target on any
+ * other kind, mode within 0777, seq > 0. Returns 0 or SHOAL_EPROTO
  * (*why, when not NULL, says which rule).
  */
 int folder_entry_check(const struct folder_entry *e, const char **why);
@@ -208,10 +210,12 @@ enum folder_decision {
  *     for directories): FOLDER_MERGE;
  *  3. concurrent, and theirs was based on exactly our content
  *     (theirs.prev_content_id == ours.content_id, ours live): FOLDER_TAKE;
- *     and the other way round FOLDER_KEEP;
+ *     and the other way round FOLDER_KEEP (when both hold, neither: rule 4,
+ *     or the two members would each take the other's row);
  *  4. otherwise a conflict: a live row beats a tombstone (modify beats
  *     delete), then the later mtime_ns, then the higher modified_by, then
- *     the larger content_id; the loser is kept as a copy, except that a
+ *     the larger content_id (zeros without content), then the larger kind,
+ *     then the larger target; the loser is kept as a copy, except that a
  *     tombstone loser leaves no copy (the caller applies the winner only).
  * The answer depends on the two rows only, so every member decides alike.
  */
@@ -221,14 +225,17 @@ enum folder_decision folder_decide(const struct folder_entry *ours,
 /*
  * The name the losing row of a conflict is kept under, the same on every
  * member: "dir/name.conflict-YYYYMMDD-HHMMSS-<modified_by, 8 hex>-<content_id,
- * 6 hex>.ext" with the loser's mtime in UTC, the extension being the part
+ * 6 hex>.ext" with the loser's mtime in UTC, the first 4 bytes of its
+ * modified_by (the top 32 bits) and of its content_id 3 bytes (zeros without
+ * content), in lowercase hex, the extension being the part
  * of the last component from its last '.' (not a leading one). Returns 0 or
  * SHOAL_ETOOBIG when the result would pass FOLDER_PATH_MAX or a component
  * NAME_MAX_LEN.
  */
 int folder_conflict_name(const struct folder_entry *loser, char out[FOLDER_PATH_MAX + 1]);
-/* 1 when path's last component is a conflict copy's name, else 0: no copy is
- * made of a copy. */
+/* 1 when path's last component is a conflict copy's name (FOLDER_CONFLICT_MARK
+ * and the stamp above, then its end or a '.'), else 0: no copy is made of a
+ * copy. */
 int folder_is_conflict_name(const char *path);
 
 /* ---- batches ---- */
@@ -237,9 +244,10 @@ int folder_is_conflict_name(const char *path);
  * Signs and packs a batch of n rows (seq ascending and contiguous) by the
  * holder of key and cert (DER, cert_len bytes), chained to prev_hash (zeros
  * for the first), at time us. Fills out with the packed FolderBatch and hash
- * with its hash. Returns 0, SHOAL_ETOOBIG (more than
- * FOLDER_BATCH_ENTRIES_MAX rows or FOLDER_BATCH_MAX bytes), SHOAL_EUSAGE (rows
- * out of order) or an error of signing or memory.
+ * with its hash (out is reset first). Returns 0, SHOAL_ETOOBIG (more than
+ * FOLDER_BATCH_ENTRIES_MAX rows or FOLDER_BATCH_MAX bytes), SHOAL_EUSAGE (no
+ * rows, rows out of order or failing folder_entry_check(), no certificate or
+ * one over 2048 bytes) or an error of signing or memory.
  */
 int folder_batch_sign(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key, const uint8_t *cert,
 		      size_t cert_len, uint64_t index_id, const uint8_t prev_hash[SHA256_LEN],
