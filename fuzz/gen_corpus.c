@@ -1,6 +1,6 @@
 /*
  * Writes the seed corpora of the fuzz harnesses: `gen_corpus MANIFEST_DIR
- * CAPABILITY_DIR CATLOG_DIR REQUEST_DIR` (fuzz/run.sh --seeds runs it into
+ * CAPABILITY_DIR CATLOG_DIR REQUEST_DIR FOLDER_DIR` (fuzz/run.sh --seeds runs it into
  * fuzz/corpus/). Valid seeds come from the real encoders (manifest_encode,
  * chunklist_encode, capability_format, enroll_request_format) so they track
  * the format; invalid ones are those encodings truncated, or protobuf written
@@ -8,7 +8,10 @@
  * past the limits, wire types), plus garbage, and for the text harness names
  * good and bad; catalog logs of shaped entries, whole, torn, with a flipped
  * bit, a bad length or magic; enrollment requests signed by a fixed key, then
- * tampered with, mis-shaped, cut, wrapped in other text or past the caps.
+ * tampered with, mis-shaped, cut, wrapped in other text or past the caps;
+ * folder batches signed by the member of fuzz/folder_net.h, chained, then
+ * tampered with, cut or breaking a rule under a good signature, and invites,
+ * folder ids and version vectors good and bad.
  * Everything is deterministic (Ed25519 signatures are too), so regenerating
  * the seeds changes no file unless the format changed.
  */
@@ -21,16 +24,21 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include "crypto/hash.h"
 #include "crypto/identity.h"
 #include "proto/capability.h"
 #include "proto/catalog.h"
 #include "proto/catlog.h"
 #include "proto/enroll.h"
+#include "proto/folder.h"
 #include "proto/manifest.h"
 #include "proto/name.h"
 #include "util/buf.h"
 #include "util/error.h"
+
+#include "folder_net.h"
 
 static const char *out_dir;
 static int failures;
@@ -765,10 +773,224 @@ static void request_seeds(void)
 	EVP_PKEY_free(key);
 }
 
+/* A folder row for the seeds: a live file at path, seq seq, by member 5. */
+static void folder_row(struct folder_entry *e, const char *path, uint64_t seq, unsigned seed)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	e->kind = FOLDER_FILE;
+	e->vv.n = 2;
+	e->vv.c[0] = (struct folder_counter){5, 1764843302};
+	e->vv.c[1] = (struct folder_counter){9, 1764800000};
+	e->modified_by = 5;
+	e->has_content = 1;
+	fill(e->content_id, sizeof(e->content_id), seed);
+	fill(e->cap.id, sizeof(e->cap.id), seed + 1);
+	fill(e->cap.key, sizeof(e->cap.key), seed + 2);
+	e->size = 4096;
+	e->mode = 0644;
+	e->mtime_ns = 1764843302123456789;
+	e->seq = seq;
+}
+
+/* Packs m signed by key as folder_batch_sign() would, whatever m holds. */
+static void folder_forge(EVP_PKEY *key, Shoal__FolderBatch *m, struct buf *out)
+{
+	uint8_t sig[IDENTITY_SIG_LEN], hash[SHA256_LEN];
+	uint8_t bytes[sizeof(FOLDER_DOMAIN) + SHA256_LEN];
+	m->signature.len = 0;
+	size_t n = shoal__folder_batch__get_packed_size(m);
+	uint8_t *p = malloc(n + 1);
+	if (!p)
+		abort();
+	shoal__folder_batch__pack(m, p);
+	sha256(p, n, hash);
+	free(p);
+	memcpy(bytes, FOLDER_DOMAIN, sizeof(FOLDER_DOMAIN));
+	memcpy(bytes + sizeof(FOLDER_DOMAIN), hash, SHA256_LEN);
+	if (identity_sign(key, bytes, sizeof(bytes), sig))
+		failures++;
+	m->signature.data = sig;
+	m->signature.len = IDENTITY_SIG_LEN;
+	n = shoal__folder_batch__get_packed_size(m);
+	buf_reset(out);
+	buf_grow(out, n);
+	shoal__folder_batch__pack(m, out->data);
+	buf_setlen(out, n);
+	m->signature.data = NULL;
+	m->signature.len = 0;
+}
+
+static void folder_seeds(void)
+{
+	BIO *bio = BIO_new_mem_buf(folder_net_key_pem, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(folder_net_cert_pem, -1);
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	uint8_t *der = NULL;
+	int der_len = cert ? i2d_X509(cert, &der) : -1;
+	X509_free(cert);
+	if (!key || der_len <= 0) {
+		fprintf(stderr, "gen_corpus: the folder network does not load\n");
+		failures++;
+		EVP_PKEY_free(key);
+		return;
+	}
+	struct folder_entry *rows = calloc(4, sizeof(*rows));
+	if (!rows)
+		abort();
+	static const uint8_t zeros[SHA256_LEN];
+	uint8_t hash[SHA256_LEN], hash2[SHA256_LEN];
+	struct buf b = BUF_INIT;
+
+	/* Batches as members sign them: a file, a directory and a link; the
+	 * next one chained to it, a tombstone replacing a content. */
+	folder_row(&rows[0], "docs/report.txt", 1, 1);
+	folder_row(&rows[1], "docs", 2, 2);
+	rows[1].kind = FOLDER_DIR;
+	rows[1].has_content = 0;
+	memset(rows[1].content_id, 0, SHA256_LEN);
+	memset(&rows[1].cap, 0, sizeof(rows[1].cap));
+	rows[1].mode = 0755;
+	rows[2] = rows[1];
+	rows[2].seq = 3;
+	rows[2].kind = FOLDER_SYMLINK;
+	snprintf(rows[2].path, sizeof(rows[2].path), "docs/latest");
+	snprintf(rows[2].target, sizeof(rows[2].target), "report.txt");
+	if (folder_batch_sign(folder_net_id, key, der, (size_t)der_len, 1, zeros, 1764843302000000,
+			      rows, 3, &b, hash))
+		failures++;
+	emit_buf("valid-batch-three", &b);
+	struct buf good = BUF_INIT;
+	buf_add(&good, b.data, b.len);
+	folder_row(&rows[3], "docs/report.txt", 4, 3);
+	rows[3].deleted = 1;
+	rows[3].has_prev = 1;
+	memcpy(rows[3].prev_content_id, rows[0].content_id, SHA256_LEN);
+	rows[3].vv.c[0].value++;
+	if (folder_batch_sign(folder_net_id, key, der, (size_t)der_len, 1, hash, 1764843303000000,
+			      rows + 3, 1, &b, hash2))
+		failures++;
+	emit_buf("valid-batch-chained-tombstone", &b);
+	/* Tampered with, cut, a byte more. */
+	buf_reset(&b);
+	buf_add(&b, good.data, good.len);
+	b.data[b.len - 1] ^= 1;
+	emit_buf("bad-batch-signature", &b);
+	b.data[b.len - 1] ^= 1;
+	b.data[b.len / 2] ^= 0x20;
+	emit_buf("bad-batch-flipped", &b);
+	emit("bad-batch-truncated", good.data, good.len - 30);
+	buf_reset(&b);
+	buf_add(&b, good.data, good.len);
+	buf_add(&b, "\x00", 1);
+	emit_buf("bad-batch-extra-byte", &b);
+	/* Rules broken under a good signature. */
+	Shoal__FolderEntry pe[3];
+	Shoal__FolderEntry *pp[3];
+	struct folder_entry_pb *store = calloc(3, sizeof(*store));
+	if (!store)
+		abort();
+	for (size_t i = 0; i < 3; i++) {
+		folder_entry_to_pb(&rows[i], &pe[i], &store[i]);
+		pp[i] = &pe[i];
+	}
+	Shoal__FolderBatch m = SHOAL__FOLDER_BATCH__INIT;
+	m.folder_id.data = (uint8_t *)folder_net_id;
+	m.folder_id.len = FOLDER_ID_LEN;
+	m.author_cert.data = der;
+	m.author_cert.len = (size_t)der_len;
+	m.index_id = 1;
+	m.prev_hash.data = (uint8_t *)zeros;
+	m.prev_hash.len = SHA256_LEN;
+	m.time = 1764843302000000;
+	m.entries = pp;
+	m.n_entries = 3;
+	folder_forge(key, &m, &b); /* the forger itself is sound */
+	if (b.len != good.len || memcmp(b.data, good.data, b.len)) {
+		fprintf(stderr, "gen_corpus: a batch by hand is not the signed one\n");
+		failures++;
+	}
+	pe[2].seq = 5;
+	folder_forge(key, &m, &b);
+	emit_buf("bad-batch-seq-gap", &b);
+	pe[2].seq = 3;
+	pe[1].path = "docs/../..";
+	folder_forge(key, &m, &b);
+	emit_buf("bad-batch-row-path", &b);
+	pe[1].path = rows[1].path;
+	pe[0].mode = 04755;
+	folder_forge(key, &m, &b);
+	emit_buf("bad-batch-row-mode", &b);
+	pe[0].mode = 0644;
+	m.n_entries = 0;
+	folder_forge(key, &m, &b);
+	emit_buf("bad-batch-no-rows", &b);
+	m.n_entries = 3;
+	m.prev_hash.len = 31;
+	folder_forge(key, &m, &b);
+	emit_buf("bad-batch-prev-hash-31", &b);
+	m.prev_hash.len = SHA256_LEN;
+	uint8_t other[FOLDER_ID_LEN];
+	memcpy(other, folder_net_id, FOLDER_ID_LEN);
+	other[0] ^= 1;
+	m.folder_id.data = other;
+	folder_forge(key, &m, &b);
+	emit_buf("bad-batch-other-folder", &b);
+
+	/* Invites and folder ids. */
+	struct folder_invite inv;
+	char text[FOLDER_INVITE_MAX];
+	memset(&inv, 0, sizeof(inv));
+	memcpy(inv.id, folder_net_id, FOLDER_ID_LEN);
+	fill(inv.secret, sizeof(inv.secret), 40);
+	snprintf(inv.label, sizeof(inv.label), "team docs");
+	folder_invite_format(&inv, text);
+	emit_str("valid-invite", text);
+	for (char *p = text + strlen(FOLDER_INVITE_PREFIX); *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	emit_str("valid-invite-upper", text);
+	inv.label[0] = 0;
+	folder_invite_format(&inv, text);
+	emit_str("valid-invite-no-label", text);
+	text[0] = 'S';
+	emit_str("bad-invite-prefix", text);
+	snprintf(inv.label, sizeof(inv.label), "a/b");
+	folder_invite_format(&inv, text);
+	emit_str("bad-invite-label-slash", text);
+	char id_text[FOLDER_ID_STR_LEN + 1];
+	folder_id_format(folder_net_id, id_text);
+	emit_str("valid-folder-id", id_text);
+
+	/* Version vectors as the index stores them. */
+	uint8_t vv_bytes[16 * FOLDER_VV_MAX];
+	size_t n = folder_vv_encode(&rows[0].vv, vv_bytes);
+	emit("valid-vv-two", vv_bytes, n);
+	emit("bad-vv-15", vv_bytes, 15);
+	uint8_t swapped[32];
+	memcpy(swapped, vv_bytes + 16, 16);
+	memcpy(swapped + 16, vv_bytes, 16);
+	emit("bad-vv-unsorted", swapped, sizeof(swapped));
+	memset(vv_bytes + 8, 0, 8);
+	emit("bad-vv-zero", vv_bytes, n);
+	emit("garbage-empty", "", 0);
+
+	free(store);
+	free(rows);
+	buf_release(&b);
+	buf_release(&good);
+	OPENSSL_free(der);
+	EVP_PKEY_free(key);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s MANIFEST_DIR CAPABILITY_DIR CATLOG_DIR REQUEST_DIR\n",
+	if (argc != 6) {
+		fprintf(stderr,
+			"usage: %s MANIFEST_DIR CAPABILITY_DIR CATLOG_DIR REQUEST_DIR FOLDER_DIR\n",
 			argv[0]);
 		return 2;
 	}
@@ -785,5 +1007,8 @@ int main(int argc, char **argv)
 	out_dir = argv[4];
 	mkdir(out_dir, 0777);
 	request_seeds();
+	out_dir = argv[5];
+	mkdir(out_dir, 0777);
+	folder_seeds();
 	return failures ? 1 : 0;
 }

@@ -92,8 +92,8 @@ seeds() {
 		"$out/libshoal-fuzz.a" $libs
 	mkdir -p fuzz/corpus
 	"$out/gen_corpus" fuzz/corpus/manifest fuzz/corpus/capability fuzz/corpus/catlog \
-		fuzz/corpus/request
-	for t in manifest capability catlog request; do
+		fuzz/corpus/request fuzz/corpus/folder
+	for t in manifest capability catlog request folder; do
 		say SEEDS "fuzz/corpus/$t: $(find "fuzz/corpus/$t" -type f | wc -l) files"
 	done
 }
