@@ -355,6 +355,7 @@ static void test_vv_merge(void **state)
 {
 	(void)state;
 	struct folder_vv a, b, out;
+	memset(&out, 0, sizeof(out)); /* compared whole below */
 	vv_set(&a, 3, (const uint64_t[]){1, 3, 5}, (const uint64_t[]){10, 1, 7});
 	vv_set(&b, 3, (const uint64_t[]){2, 3, 5}, (const uint64_t[]){4, 9, 2});
 	assert_int_equal(folder_vv_merge(&out, &a, &b), 0);
