@@ -360,8 +360,8 @@ static int parse_line(const char *l, size_t len, struct rule *r, const char **er
 		l++;
 		len--;
 	}
-	while (len > 0 && l[len - 1] == '/') {
-		r->dir_only = 1;
+	if (len > 0 && l[len - 1] == '/') {
+		r->dir_only = 1; /* only one: "a//" is "a/" + "" + "/", matching nothing */
 		len--;
 	}
 	if (len > 0 && l[0] == '/') {
@@ -394,7 +394,8 @@ static int parse_line(const char *l, size_t len, struct rule *r, const char **er
 		struct comp *c = &r->comps[r->ncomps++];
 		c->pat = s;
 		c->len = clen;
-		c->kind = clen == 2 && s[0] == '*' && s[1] == '*' ? COMP_STARSTAR : COMP_GLOB;
+		/* "**" as a whole component (as in git, "***" is the same). */
+		c->kind = clen >= 2 && strspn(s, "*") == clen ? COMP_STARSTAR : COMP_GLOB;
 		s += clen + 1;
 	}
 	if (r->anchored && r->comps[r->ncomps - 1].kind == COMP_STARSTAR) {

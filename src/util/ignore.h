@@ -24,7 +24,10 @@
  *   - "**" as a whole component matches zero or more directories:
  *     "**" + "/x" is x at any depth, "a/" + "**" + "/b" is b anywhere under
  *     a (a/b included), and a trailing "a/" + "**" everything under a (not a
- *     itself). "**" inside a component ("x**y") is the same as '*';
+ *     itself); so is a whole component of three stars or more. "**"
+ *     inside a component ("x**y") is the same as '*', never crossing '/'
+ *     (git's own matcher lets "a**" + "/b" match "a/x/b"; this one does
+ *     not);
  *   - '\' escapes the next byte: "\#" and "\!" start a pattern with '#' or
  *     '!', "\*" is a literal '*', "\ " a space.
  * Matching is byte-wise and case-sensitive ('?' is one byte, not one UTF-8

@@ -202,6 +202,21 @@ static void test_double_star(void **state)
 	assert_int_equal(ign("c/x"), 1);
 	assert_int_equal(ign("c/x/y"), 1);
 	assert_int_equal(ign("d/c/x"), 0);
+	/* A whole component of three stars or more is "**" too (as in git). */
+	assert_int_equal(add("/q/***/z\n"), 0);
+	assert_int_equal(ign("q/z"), 1);
+	assert_int_equal(ign("q/x/y/z"), 1);
+}
+
+static void test_empty_components_match_nothing(void **state)
+{
+	(void)state;
+	/* As in git: one trailing '/' is taken off, the rest stays. */
+	assert_int_equal(add("x//\n//y\na//b\n"), 0);
+	assert_int_equal(ignore_count(ig), 3);
+	assert_int_equal(ign_dir("x"), 0);
+	assert_int_equal(ign("y"), 0);
+	assert_int_equal(ign("a/b"), 0);
 }
 
 static void test_double_star_middle_of_component(void **state)
@@ -363,6 +378,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_question_and_star, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_double_star, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_components_match_nothing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_double_star_middle_of_component, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_many_double_stars_stay_fast, setup, teardown),
