@@ -84,6 +84,7 @@ struct watch {
 	struct node **queue; /* a walk's queue */
 	size_t queue_cap;
 	unsigned walk;
+	int walking; /* inside walk() */
 
 	char *rel, *abs; /* path buffers */
 	size_t rel_cap, abs_cap;
@@ -252,6 +253,21 @@ static void drop(struct watch *w, struct node *n, int rm)
 	free(n);
 }
 
+/*
+ * Puts n (unlinked from where it was) under parent. Another node under parent
+ * with n's name is a directory that was replaced (its removal not yet read):
+ * it goes, unless the current walk visited it (then the file system showed
+ * both, and the events to come sort it out).
+ */
+static void place(struct watch *w, struct node *parent, struct node *n)
+{
+	unlink_node(n);
+	struct node *old = child_named(parent, n->name, n->name_len);
+	if (old && !(w->walking && old->walk == w->walk))
+		drop(w, old, 1);
+	link_node(parent, n);
+}
+
 /* Paths. */
 
 static int grow(char **buf, size_t *cap, size_t need)
@@ -393,8 +409,7 @@ static struct node *attach(struct watch *w, struct node *parent, const char *nam
 				w->rescan = 1;
 				return NULL;
 			}
-			unlink_node(n);
-			link_node(parent, n);
+			place(w, parent, n);
 		}
 		return n;
 	}
@@ -408,15 +423,24 @@ static struct node *attach(struct watch *w, struct node *parent, const char *nam
 		return NULL;
 	}
 	n->wd = wd;
-	link_node(parent, n);
+	place(w, parent, n);
 	return n;
 }
+
+static void walk_queue(struct watch *w, struct node *start, unsigned gen);
 
 /* Watches every directory under start (watched already). */
 static void walk(struct watch *w, struct node *start)
 {
 	unsigned gen = ++w->walk;
 	w->nospc = 0;
+	w->walking = 1;
+	walk_queue(w, start, gen);
+	w->walking = 0;
+}
+
+static void walk_queue(struct watch *w, struct node *start, unsigned gen)
+{
 	size_t head = 0, tail = 0;
 	if (queue_push(w, tail++, start)) {
 		w->rescan = 1;
@@ -607,8 +631,7 @@ static void on_event(struct watch *w, const struct inotify_event *ev)
 			}
 		}
 		if (c && !is_ancestor(c, n) && !set_name(c, ev->name, len)) {
-			unlink_node(c);
-			link_node(n, c);
+			place(w, n, c);
 		} else {
 			if (c)
 				drop(w, c, 1);

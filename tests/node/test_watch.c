@@ -33,6 +33,9 @@
 #define QUIET_MS 60
 #define MAX_SEEN 256
 
+/* snprintf() into an array, which must not truncate. */
+#define FMT(buf, ...) assert_true(snprintf(buf, sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
+
 struct seen {
 	char path[256];
 	int flags;
@@ -110,7 +113,7 @@ static void forget(void)
 
 static void at(char *out, size_t size, const char *rel)
 {
-	snprintf(out, size, "%s/%s", root, rel);
+	assert_true(snprintf(out, size, "%s/%s", root, rel) < (int)size);
 }
 
 static void make_dir(const char *rel)
@@ -420,6 +423,120 @@ static void test_out_of_watches_degrades(void **state)
 	assert_int_equal(watch_count(w), 7);
 }
 
+static void test_replaced_dir(void **state)
+{
+	(void)state;
+	make_dir("a");
+	make_dir("a/in");
+	make_dir("b");
+	start();
+	move("a", "b"); /* b was empty: replaced */
+	assert_true(wait_for("b", WATCH_DIRTY));
+	settle();
+	assert_int_equal(watch_count(w), 3);
+	forget();
+	write_file("b/in/f", "x", 0);
+	assert_true(wait_for("b/in/f", WATCH_DIRTY));
+}
+
+/* The directories under root (relative paths, "" first); returns how many. */
+static int list_dirs(char dirs[][512], int max)
+{
+	int n = 0;
+	dirs[n++][0] = 0;
+	for (int i = 0; i < n; i++) {
+		char p[512];
+		at(p, sizeof(p), dirs[i]);
+		DIR *d = opendir(p);
+		assert_non_null(d);
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			assert_true(n < max);
+			FMT(dirs[n], "%s%s%s", dirs[i], dirs[i][0] ? "/" : "", de->d_name);
+			n++;
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+/* Random directory changes, some read between, some in one batch: then the
+ * watches are exactly the tree's directories, each reported by its path. */
+static void test_churn_stays_consistent(void **state)
+{
+	(void)state;
+	static char dirs[512][512];
+	char out[128], a[1024], b[1024];
+	snprintf(out, sizeof(out), "%s/out", dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	unsigned seed = 7, names = 0, outside = 0;
+	make_dir("s");
+	start();
+	for (int op = 0; op < 300; op++) {
+		int n = list_dirs(dirs, 512);
+		const char *d = dirs[rand_r(&seed) % n];
+		switch (rand_r(&seed) % 6) {
+		case 0:
+		case 1:
+			if (n < 60) {
+				FMT(a, "%s/%s/d%u", root, d, names++);
+				assert_int_equal(mkdir(a, 0700), 0);
+			}
+			break;
+		case 2: { /* rename to somewhere not under itself */
+			const char *to = dirs[rand_r(&seed) % n];
+			size_t dl = strlen(d);
+			if (!d[0] || (!strncmp(to, d, dl) && (to[dl] == '/' || !to[dl])))
+				break;
+			FMT(a, "%s/%s", root, d);
+			FMT(b, "%s/%s/r%u", root, to, names++);
+			assert_int_equal(rename(a, b), 0);
+			break;
+		}
+		case 3:
+			if (d[0]) {
+				FMT(a, "%s/%s", root, d);
+				rmdir(a); /* fails unless empty */
+			}
+			break;
+		case 4:
+			if (d[0]) {
+				FMT(a, "%s/%s", root, d);
+				FMT(b, "%s/o%u", out, outside++);
+				assert_int_equal(rename(a, b), 0);
+			}
+			break;
+		case 5:
+			if (outside) {
+				FMT(a, "%s/o%u", out, rand_r(&seed) % outside);
+				FMT(b, "%s/%s/i%u", root, d, names++);
+				rename(a, b); /* fails when moved in already */
+			}
+			break;
+		}
+		if (rand_r(&seed) % 4 == 0)
+			tick();
+	}
+	settle();
+	int n = list_dirs(dirs, 512);
+	assert_int_equal(watch_count(w), (size_t)n);
+	forget();
+	for (int i = 0; i < n; i++) {
+		char rel[600];
+		FMT(rel, "%s%sprobe", dirs[i], dirs[i][0] ? "/" : "");
+		write_file(rel, "x", 0);
+	}
+	for (int i = 0; i < n; i++) {
+		char rel[600];
+		FMT(rel, "%s%sprobe", dirs[i], dirs[i][0] ? "/" : "");
+		if (!wait_for(rel, WATCH_DIRTY))
+			fail_msg("no news of %s", rel);
+	}
+	assert_false(find("", WATCH_RESCAN));
+}
+
 static void test_start_refused(void **state)
 {
 	(void)state;
@@ -449,6 +566,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_moved_freed_in_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_rescans_and_goes_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_watches_degrades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_churn_stays_consistent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
