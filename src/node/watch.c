@@ -661,6 +661,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = read(fd, w->buf, READ_BUF);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			break; /* inotify never says end of file; be safe */
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				drained = 1;
@@ -714,22 +716,21 @@ int watch_start(struct watch **out, struct event_base *base, const char *root, w
 	w->base = base;
 	w->fn = fn;
 	w->arg = arg;
-	w->root = strdup(root);
 	w->buf = aligned_alloc(_Alignof(struct inotify_event), READ_BUF);
 	int rc = -ENOMEM;
-	if (!w->root || !w->buf) {
-		say(why, why_size, "watch: out of memory");
+	if (!w->buf) {
+		say(why, why_size, "cannot watch %s: %s", root, shoal_strerror(rc));
+		goto fail;
+	}
+	/* Canonical: watches never follow a link, but root may be one. */
+	w->root = realpath(root, NULL);
+	struct stat st;
+	rc = !w->root || stat(w->root, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (rc < 0) {
+		say(why, why_size, "cannot watch %s: %s", root, shoal_strerror(rc));
 		goto fail;
 	}
 	w->root_len = strlen(w->root);
-	while (w->root_len > 1 && w->root[w->root_len - 1] == '/')
-		w->root[--w->root_len] = 0;
-	struct stat st;
-	rc = stat(w->root, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	if (rc < 0) {
-		say(why, why_size, "cannot watch %s: %s", w->root, shoal_strerror(rc));
-		goto fail;
-	}
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {
 		rc = -errno;

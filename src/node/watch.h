@@ -68,8 +68,9 @@ struct watch;
 typedef void (*watch_fn)(void *arg, const char *relpath, int flags);
 
 /*
- * Starts watching the directory root (its path is copied) on base, telling
- * fn(arg, ...) of changes. Returns 0 with the watcher in *out; or a negative
+ * Starts watching the directory root on base, telling fn(arg, ...) of
+ * changes. root may be (or pass through) a symbolic link: its canonical path
+ * is what is watched. Returns 0 with the watcher in *out; or a negative
  * errno (root is missing or not a directory, -EMFILE for the per-user limit
  * of inotify instances, -ENOSPC when not even root can be watched, ...)
  * with a one-line message in why (why may be NULL when why_size is 0).

@@ -549,6 +549,14 @@ static void test_start_refused(void **state)
 	at(p, sizeof(p), "file");
 	assert_int_equal(watch_start(&w, base, p, on_change, NULL, NULL, 0), -ENOTDIR);
 	assert_null(w);
+	/* Through a link: its target is watched. */
+	make_dir("real");
+	FMT(p, "%s/link", dir);
+	assert_int_equal(symlink(root, p), 0);
+	assert_int_equal(watch_start(&w, base, p, on_change, NULL, why, sizeof(why)), 0);
+	assert_int_equal(watch_count(w), 2);
+	write_file("real/f", "x", 0);
+	assert_true(wait_for("real/f", WATCH_DIRTY));
 	watch_free(NULL);
 }
 
