@@ -454,7 +454,9 @@ static int list_dirs(char dirs[][512], int max)
 			if (de->d_type != DT_DIR || de->d_name[0] == '.')
 				continue;
 			assert_true(n < max);
-			FMT(dirs[n], "%s%s%s", dirs[i], dirs[i][0] ? "/" : "", de->d_name);
+			char sub[sizeof(dirs[0])];
+			FMT(sub, "%s%s%s", dirs[i], dirs[i][0] ? "/" : "", de->d_name);
+			memcpy(dirs[n], sub, sizeof(sub));
 			n++;
 		}
 		closedir(d);
