@@ -16,6 +16,7 @@
  *   config, home, placement, plan   pure parts
  *   candidates                      gossiped nodes, the dial budget (pure)
  *   revoke                          the revocation list (home/revocations)
+ *   watch                           inotify hints of a folder's changes
  *   mesh                            links and members: the tables
  *   ops                             the threads that work on the store
  *   remote                          requests to other nodes from those threads
