@@ -40,6 +40,7 @@ _Static_assert(CHUNK_MAX == CHUNK_SIZE_MAX, "chunker and manifest agree on the l
 struct slot {
 	struct pool_job job; /* first: the pool hands this back */
 	struct store *s;
+	const uint8_t *secret; /* put: the convergence secret */
 	uint8_t *buf;
 	size_t len;    /* put: plaintext bytes; get: unused */
 	uint64_t off;  /* get: where the plaintext goes */
@@ -68,6 +69,7 @@ static int ring_init(struct ring *r, struct store *s, pool_job_fn fn)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n; i++) {
 		r->slots[i].s = s;
+		r->slots[i].secret = s->secret;
 		r->slots[i].job.fn = fn;
 		void *p = NULL;
 		if (posix_memalign(&p, OBJECTS_ALIGN, SLOT_CAP))
@@ -152,6 +154,8 @@ static void zero_note(struct zero_refs *z, const struct chunk_ref *ref)
 
 struct put {
 	struct store *s;
+	const uint8_t *secret;		   /* the convergence secret: the store's, or a folder's */
+	const struct files_binder *binder; /* binds the result instead of a name (or NULL) */
 	struct ring ring;
 	/* refs not yet placed, inline or in the next ChunkList */
 	struct chunk_ref *refs;
@@ -307,7 +311,7 @@ static void put_work(struct pool_job *job)
 	struct slot *sl = (struct slot *)job;
 	struct store *s = sl->s;
 	sl->zero = is_zero(sl->buf, sl->len);
-	seal_key(s->secret, sl->buf, sl->len, sl->ref.key);
+	seal_key(sl->secret, sl->buf, sl->len, sl->ref.key);
 	sl->ref.size = (uint32_t)sl->len;
 	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
 	if (!sl->err)
@@ -361,7 +365,7 @@ static int put_small(struct put *p, const uint8_t *plain, size_t n, struct chunk
 	uint8_t *sealed = malloc(n + CHUNK_TAG_LEN);
 	if (!sealed)
 		return -ENOMEM;
-	seal_key(p->s->secret, plain, n, ref->key);
+	seal_key(p->secret, plain, n, ref->key);
 	ref->size = (uint32_t)n;
 	int err = seal_encrypt(ref->key, plain, n, sealed, ref->id);
 	if (!err)
@@ -650,7 +654,9 @@ static int put_bind(struct put *p, const char *name, const uint8_t *keeper,
 	err = index_refs_move(s->index, p->token, cap->id);
 	if (!err)
 		err = index_pending_set(s->index, p->token, 0);
-	if (!err)
+	if (!err && p->binder)
+		err = p->binder->bind(p->binder->arg, s->index, cap, p->size);
+	else if (!err)
 		err = keeper ? index_pin_add(s->index, cap->id, keeper)
 			     : index_name_set(s->index, &n, NULL, NULL);
 	if (err) {
@@ -700,10 +706,12 @@ int files_put(struct store *s, int fd, const char *name, struct progress *progre
  */
 static int put_run(struct store *s, const struct put_source *src, const struct stat *st,
 		   struct tree_source *tree, const char *name, const uint8_t *keeper,
-		   struct progress *progress, const struct files_replica_ops *rep,
-		   struct capability *cap, uint64_t *size)
+		   const struct files_binder *binder, struct progress *progress,
+		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size)
 {
 	struct put p = {.s = s,
+			.secret = binder && binder->secret ? binder->secret : s->secret,
+			.binder = binder,
 			.progress = progress,
 			.rep = rep,
 			.listed = tree != NULL,
@@ -723,6 +731,8 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 	err = ring_init(&p.ring, s, put_work);
 	if (err)
 		goto out;
+	for (size_t i = 0; i < p.ring.n; i++)
+		p.ring.slots[i].secret = p.secret;
 	/* The token pins what this put stores until its name does. */
 	err = index_pending_set(s->index, p.token, 1);
 	if (err)
@@ -773,7 +783,7 @@ int files_put_replicated(struct store *s, int fd, const char *name, struct progr
 		sparse_reader_init(&f.sparse, fd, at > 0 ? (uint64_t)at : 0, (uint64_t)st.st_size);
 	}
 	struct put_source src = {.read = fd_source_read, .arg = &f};
-	return put_run(s, &src, &st, NULL, name, NULL, progress, rep, cap, size);
+	return put_run(s, &src, &st, NULL, name, NULL, NULL, progress, rep, cap, size);
 }
 
 int files_put_kept(struct store *s, int fd, const uint8_t keeper[32], struct progress *progress,
@@ -787,7 +797,21 @@ int files_put_kept(struct store *s, int fd, const uint8_t keeper[32], struct pro
 	struct fd_source f = {.fd = fd, .st = &st, .progress = progress};
 	sparse_reader_init(&f.sparse, fd, 0, (uint64_t)st.st_size);
 	struct put_source src = {.read = fd_source_read, .arg = &f};
-	return put_run(s, &src, &st, NULL, NULL, keeper, progress, rep, cap, size);
+	return put_run(s, &src, &st, NULL, NULL, keeper, NULL, progress, rep, cap, size);
+}
+
+int files_put_bound(struct store *s, int fd, const struct files_binder *binder,
+		    struct capability *cap, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	struct fd_source f = {.fd = fd, .st = &st};
+	sparse_reader_init(&f.sparse, fd, 0, (uint64_t)st.st_size);
+	struct put_source src = {.read = fd_source_read, .arg = &f};
+	return put_run(s, &src, &st, NULL, NULL, NULL, binder, NULL, NULL, cap, size);
 }
 
 static void report_stats(struct files_put_report *report, const struct tree_stats *t)
@@ -973,7 +997,7 @@ static int put_tree(struct store *s, int fd, const struct stat *st, const char *
 		goto out;
 	ts.reader = reader;
 	struct put_source src = {.read = tree_source_read, .skip = tree_source_skip, .arg = &ts};
-	err = put_run(s, &src, st, &ts, name, NULL, progress, rep, cap, size);
+	err = put_run(s, &src, st, &ts, name, NULL, NULL, progress, rep, cap, size);
 	report_stats(report, tree_walk_stats(walk));
 	if (!err) {
 		report->reused = plan.files;

@@ -64,6 +64,25 @@ int files_put_kept(struct store *s, int fd, const uint8_t keeper[32], struct pro
 		   const struct files_replica_ops *rep, struct capability *cap, uint64_t *size);
 
 /*
+ * How a put is bound when not to a name (collaborative folders): the
+ * convergence secret its chunks are keyed with, and what keeps the result.
+ */
+struct files_binder {
+	const uint8_t *secret; /* CONVERGENCE_SECRET_LEN bytes; NULL: the store's */
+	/* Runs inside the transaction that records the put (ix is the
+	 * store's index), once the manifest cap->id holds every chunk's refs:
+	 * records whatever keeps cap->id from garbage collection. Non-zero
+	 * fails the put (and is returned). */
+	int (*bind)(void *arg, struct index *ix, const struct capability *cap, uint64_t size);
+	void *arg;
+};
+
+/* Stores the regular file fd (read from its start) as files_put_kept() does,
+ * bound by binder instead of a name or a pin. */
+int files_put_bound(struct store *s, int fd, const struct files_binder *binder,
+		    struct capability *cap, uint64_t *size);
+
+/*
  * Stores path: a directory as a whole tree, anything else (a regular file, a
  * pipe) like files_put_replicated() does. path itself may be a symbolic link;
  * inside a tree none is followed. A tree's regular files and directories are

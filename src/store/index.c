@@ -13,6 +13,7 @@
 
 #include "crypto/identity.h"
 #include "proto/name.h"
+#include "store/folderdb.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -60,8 +61,8 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
-			     " WITHOUT ROWID;";
-#define SCHEMA_VERSION 6
+			     " WITHOUT ROWID;" FOLDERDB_SCHEMA;
+#define SCHEMA_VERSION 7
 /* What each older version lacks, run in order after the schema above (whose
  * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
 static const char *const upgrades[] = {
@@ -72,6 +73,8 @@ static const char *const upgrades[] = {
 	      "ALTER TABLE names ADD COLUMN last_version INTEGER NOT NULL DEFAULT 1;",
 	/* Every version was put here: no sender (NULL). */
 	[5] = "ALTER TABLE versions ADD COLUMN sender BLOB;",
+	/* Folders' tables come whole from the schema. */
+	[6] = "",
 };
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
@@ -236,6 +239,21 @@ static int run(struct index *ix, sqlite3_stmt *st)
 	int err = rc == SQLITE_DONE ? 0 : db_error(ix, sqlite3_sql(st));
 	sqlite3_finalize(st);
 	return err;
+}
+
+int index_sql_prepare(struct index *ix, const char *sql, sqlite3_stmt **st)
+{
+	return prepare(ix, sql, st);
+}
+
+int index_sql_run(struct index *ix, sqlite3_stmt *st)
+{
+	return run(ix, st);
+}
+
+int index_sql_error(struct index *ix, const char *what)
+{
+	return db_error(ix, what);
 }
 
 static int run_each(struct index *ix, const char *const *sql, size_t n, const uint8_t id[32]);
@@ -766,7 +784,9 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 	int err = exec(ix, "DELETE FROM refs WHERE manifest NOT IN (SELECT manifest FROM names)"
 			   " AND manifest NOT IN (SELECT manifest FROM versions)"
 			   " AND manifest NOT IN (SELECT token FROM pending)"
-			   " AND manifest NOT IN (SELECT chunk FROM pins)");
+			   " AND manifest NOT IN (SELECT chunk FROM pins)"
+			   " AND manifest NOT IN (SELECT manifest FROM folder_rows"
+			   " WHERE manifest IS NOT NULL)");
 	/* Copies this node no longer needs anywhere: tell their holders. */
 	if (!err)
 		err = exec(ix, "INSERT OR IGNORE INTO unpins(chunk, node)"

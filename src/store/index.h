@@ -37,6 +37,15 @@ int index_begin(struct index *ix);
 int index_commit(struct index *ix);
 void index_rollback(struct index *ix);
 
+/* For the store's modules that keep tables of their own in the index
+ * (folderdb.h): prepare a statement (0 or the mapped error, logged), run
+ * one that returns no rows and finalize it, and map the connection's last
+ * error. */
+struct sqlite3_stmt;
+int index_sql_prepare(struct index *ix, const char *sql, struct sqlite3_stmt **st);
+int index_sql_run(struct index *ix, struct sqlite3_stmt *st);
+int index_sql_error(struct index *ix, const char *what);
+
 /* Records a stored chunk of size bytes (no-op when present). */
 int index_chunk_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], uint64_t size);
 /* Returns 1 if the chunk is recorded, 0 if not, or SHOAL_EDB. */
