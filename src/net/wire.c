@@ -197,13 +197,47 @@ static int recovery_record_ok(const Shoal__RecoveryRecord *m)
 	       m->signature.len == WIRE_SIG_LEN;
 }
 
+static int folder_id_ok(const ProtobufCBinaryData *b)
+{
+	return b->len == WIRE_FOLDER_ID_LEN;
+}
+
+/* Shape only: the proof is checked by the folder module (src/node/folder.c). */
+static int folder_hello_ok(const Shoal__FolderHello *m)
+{
+	if (!folder_id_ok(&m->folder_id) || !id_ok(&m->proof) || m->n_have > WIRE_FOLDER_HAVE_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_have; i++) {
+		if (!m->have[i] || !id_ok(&m->have[i]->author))
+			return 0;
+	}
+	return 1;
+}
+
+/* The batches' sizes must add up to the payload; their signatures and rows
+ * are the folder module's to check. */
+static int folder_batches_ok(const Shoal__FolderBatches *m, uint32_t payload_len)
+{
+	if (!folder_id_ok(&m->folder_id) || !id_ok(&m->proof) || m->n_sizes == 0 ||
+	    m->n_sizes > WIRE_FOLDER_BATCHES_MAX)
+		return 0;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < m->n_sizes; i++) {
+		if (m->sizes[i] == 0 || m->sizes[i] > WIRE_FOLDER_BATCH_MAX)
+			return 0;
+		sum += m->sizes[i];
+	}
+	return sum == payload_len && sum <= WIRE_FOLDER_PAYLOAD_MAX;
+}
+
 static int envelope_ok(const Shoal__Envelope *env)
 {
 	if (!field_numbers_ok(&env->base))
 		return 0;
-	/* Only Chunk and PutChunk carry a payload. */
+	/* Only Chunk, PutChunk and FolderBatches carry a payload. */
 	if (env->msg_case != SHOAL__ENVELOPE__MSG_CHUNK &&
-	    env->msg_case != SHOAL__ENVELOPE__MSG_PUT_CHUNK && env->payload_len != 0)
+	    env->msg_case != SHOAL__ENVELOPE__MSG_PUT_CHUNK &&
+	    env->msg_case != SHOAL__ENVELOPE__MSG_FOLDER_BATCHES && env->payload_len != 0)
 		return 0;
 	switch (env->msg_case) {
 	case SHOAL__ENVELOPE__MSG_HELLO:
@@ -253,6 +287,11 @@ static int envelope_ok(const Shoal__Envelope *env)
 		return env->recovery_record && recovery_record_ok(env->recovery_record);
 	case SHOAL__ENVELOPE__MSG_RECOVERY_QUERY:
 		return env->recovery_query && id_ok(&env->recovery_query->locator);
+	case SHOAL__ENVELOPE__MSG_FOLDER_HELLO:
+		return env->folder_hello && folder_hello_ok(env->folder_hello);
+	case SHOAL__ENVELOPE__MSG_FOLDER_BATCHES:
+		return env->folder_batches &&
+		       folder_batches_ok(env->folder_batches, env->payload_len);
 	default:
 		/* Nothing set (or a case this build does not know). */
 		return 0;
@@ -310,6 +349,13 @@ static int ctl_request_ok(const Shoal__CtlRequest *req)
 		return req->recovery_key != NULL;
 	case SHOAL__CTL_REQUEST__REQ_RECOVER:
 		return req->recover && str_len(req->recover->key) <= WIRE_TEXT_MAX;
+	case SHOAL__CTL_REQUEST__REQ_FOLDER:
+		return req->folder &&
+		       (!str_len(req->folder->path) || abs_path_ok(req->folder->path)) &&
+		       str_len(req->folder->invite) <= WIRE_TEXT_MAX &&
+		       str_len(req->folder->label) <= WIRE_TEXT_MAX &&
+		       str_len(req->folder->keep) <= WIRE_TEXT_MAX &&
+		       req->folder->replicas <= WIRE_REPLICAS_MAX;
 	default:
 		return 0;
 	}
@@ -399,6 +445,8 @@ static int ctl_reply_ok(const Shoal__CtlReply *rep)
 		return rep->verify && ctl_verify_ok(rep->verify);
 	case SHOAL__CTL_REPLY__REPLY_PROGRESS:
 		return rep->progress != NULL;
+	case SHOAL__CTL_REPLY__REPLY_FOLDER:
+		return rep->folder != NULL;
 	case SHOAL__CTL_REPLY__REPLY_LOCATE:
 		return rep->locate && ctl_locate_ok(rep->locate);
 	case SHOAL__CTL_REPLY__REPLY_REVOCATIONS:

@@ -37,6 +37,11 @@
 #define WIRE_CTL_REVOCATIONS_MAX 4096	/* ... in a CtlReply (every one kept) */
 #define WIRE_REPLICAS_MAX	 16	/* CtlPutRequest.replicas */
 #define WIRE_SEALED_MAX		 256	/* RecoveryRecord.sealed_capability bytes */
+#define WIRE_FOLDER_ID_LEN	 16	/* FolderHello/FolderBatches.folder_id bytes */
+#define WIRE_FOLDER_HAVE_MAX	 1024	/* FolderHello.have */
+#define WIRE_FOLDER_BATCHES_MAX	 64	/* FolderBatches.sizes */
+#define WIRE_FOLDER_BATCH_MAX	 ((size_t)1024 * 1024) /* one packed FolderBatch */
+#define WIRE_FOLDER_PAYLOAD_MAX	 ((size_t)1088 * 1024) /* a FolderBatches payload */
 /*
  * Largest CtlReply message: a full `ls` (WIRE_CTL_LIST_MAX names of up to 255
  * bytes with their capabilities) is about 40 MiB. CtlRequests are peer-sized

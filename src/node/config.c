@@ -31,6 +31,7 @@ void config_defaults(struct config *cfg)
 	cfg->repair_rate = 64.0;
 	cfg->scrub_rate = 8.0;
 	cfg->recovery_delay = 2.0;
+	cfg->folder_scan_interval = 3600.0;
 	cfg->max_connections = 512;
 	cfg->max_pending = 128;
 	cfg->max_pending_per_host = 32;
@@ -110,6 +111,7 @@ static const struct number_key number_keys[] = {
 	{"repair_rate", offsetof(struct config, repair_rate), 1, 0.01, 100000},
 	{"scrub_rate", offsetof(struct config, scrub_rate), 1, 0, 100000},
 	{"recovery_delay", offsetof(struct config, recovery_delay), 1, 0, 3600},
+	{"folder_scan_interval", offsetof(struct config, folder_scan_interval), 1, 0, 7 * 86400},
 	{"max_connections", offsetof(struct config, max_connections), 0, 1, 100000},
 	{"max_pending", offsetof(struct config, max_pending), 0, 1, 100000},
 	{"max_pending_per_host", offsetof(struct config, max_pending_per_host), 0, 1, 100000},

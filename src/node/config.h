@@ -16,6 +16,9 @@
  *                            the names to the upload of the name table
  *                            (2; 0: never, and the names cannot be
  *                            recovered);
+ *                            folder_scan_interval: seconds between full
+ *                            scans of each collaborative folder (3600,
+ *                            jittered; 0: only on changes);
  *                            prune_keep_last, prune_keep_daily,
  *                            prune_keep_weekly, prune_keep_monthly:
  *                            versions, see below;
@@ -60,10 +63,11 @@ struct config {
 	 * or a router's hiccup causes no storm of repair copies; until then its
 	 * copies still count and repair waits. */
 	double grace_period;
-	double repair_interval; /* how often replica counts are checked */
-	double repair_rate;	/* MiB/s at most spent copying chunks for repair */
-	double scrub_rate;	/* MiB/s at most re-hashed by the background scrub (0: off) */
-	double recovery_delay;	/* a names change to the table's upload (0: never) */
+	double repair_interval;	     /* how often replica counts are checked */
+	double repair_rate;	     /* MiB/s at most spent copying chunks for repair */
+	double scrub_rate;	     /* MiB/s at most re-hashed by the background scrub (0: off) */
+	double recovery_delay;	     /* a names change to the table's upload (0: never) */
+	double folder_scan_interval; /* full scans of each folder (0: only on changes) */
 	/* Limits. */
 	unsigned max_connections;      /* all connections, authenticated or not */
 	unsigned max_pending;	       /* connections still in their handshake */

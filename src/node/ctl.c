@@ -1386,6 +1386,48 @@ void ctl_drained(struct ctl *ctl)
 	}
 }
 
+/* ---- folders ---- */
+
+struct folder_wait {
+	struct ctl *ctl;
+	uint64_t client_serial, request_id;
+};
+
+static void folder_replied(void *arg, int err, const char *text, const char *json,
+			   const char *invite)
+{
+	struct folder_wait *w = arg;
+	struct ctl_client *c = client_find(w->ctl, w->client_serial);
+	if (c && err) {
+		reply_error(c, w->request_id, err, text);
+	} else if (c) {
+		Shoal__CtlReply rep = SHOAL__CTL_REPLY__INIT;
+		Shoal__CtlFolderReply f = SHOAL__CTL_FOLDER_REPLY__INIT;
+		f.text = (char *)(text ? text : "");
+		f.json = (char *)(json ? json : "");
+		f.invite = (char *)(invite ? invite : "");
+		rep.request_id = w->request_id;
+		rep.reply_case = SHOAL__CTL_REPLY__REPLY_FOLDER;
+		rep.folder = &f;
+		client_send(c, &rep);
+	}
+	free(w);
+}
+
+static void reply_folder(struct ctl_client *c, uint64_t request_id,
+			 const Shoal__CtlFolderRequest *req)
+{
+	struct folder_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		reply_error(c, request_id, -ENOMEM, "out of memory");
+		return;
+	}
+	w->ctl = c->ctl;
+	w->client_serial = c->serial;
+	w->request_id = request_id;
+	folder_request(c->ctl->env.folders, req, folder_replied, w);
+}
+
 /* ---- the socket ---- */
 
 static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
@@ -1421,6 +1463,9 @@ static void on_request(struct ctl_client *c, Shoal__CtlRequest *req)
 		break;
 	case SHOAL__CTL_REQUEST__REQ_RECOVERY_KEY:
 		reply_recovery_key(c, req->request_id);
+		break;
+	case SHOAL__CTL_REQUEST__REQ_FOLDER:
+		reply_folder(c, req->request_id, req->folder);
 		break;
 	case SHOAL__CTL_REQUEST__REQ_RECOVER: {
 		uint8_t secret[RECOVERY_SECRET_LEN];

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "node/catalog.h"
+#include "node/folder.h"
 #include "node/mesh.h"
 #include "node/ops.h"
 #include "node/recovery.h"
@@ -40,6 +41,7 @@ struct ctl_env {
 	struct catalog *catalog;
 	struct trust *trust;
 	struct recovery *recovery;
+	struct folders *folders;
 	const char *listen_addr;
 	const char *nickname;	    /* this node's, "" if none */
 	int64_t cert_expires;	    /* Unix seconds this node's certificate expires */

@@ -34,8 +34,8 @@
 #include "store/index.h"
 
 #define MESH_MEMBERS_MAX CONFIG_MEMBERS_MAX
-/* Envelope message numbers are below this (proto/shoal.proto: 10..26). */
-#define MESH_MSG_MAX 32
+/* Envelope message numbers are below this (proto/shoal.proto: 10..33). */
+#define MESH_MSG_MAX 40
 
 enum member_state { MEMBER_DOWN = 0, MEMBER_UP = 1 };
 

@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "node/catalog.h"
 #include "node/ctl.h"
+#include "node/folder.h"
 #include "node/members.h"
 #include "node/mesh.h"
 #include "node/ops.h"
@@ -70,6 +71,7 @@ struct node {
 	struct revocations rv;
 	struct trust trust;
 	struct recovery *recovery;
+	struct folders *folders;
 	struct peer peer;
 	struct ctl *ctl;
 };
@@ -333,6 +335,18 @@ static int start_modules(struct node *n)
 	};
 	if ((err = recovery_start(&n->recovery, &renv)))
 		return err;
+	struct folder_env fenv = {
+		.home = n->home,
+		.base = n->base,
+		.store = n->store,
+		.ops = n->ops,
+		.mesh = &n->mesh,
+		.remote = &n->remote,
+		.self = n->id,
+		.scan_interval = n->cfg.folder_scan_interval,
+	};
+	if ((err = folder_start(&n->folders, &fenv)))
+		return err;
 	n->peer = (struct peer){
 		.mesh = &n->mesh,
 		.members = &n->members,
@@ -341,6 +355,7 @@ static int start_modules(struct node *n)
 		.remote = &n->remote,
 		.trust = &n->trust,
 		.recovery = n->recovery,
+		.folders = n->folders,
 	};
 	struct ctl_env env = {
 		.home = n->home,
@@ -353,6 +368,7 @@ static int start_modules(struct node *n)
 		.catalog = n->catalog,
 		.trust = &n->trust,
 		.recovery = n->recovery,
+		.folders = n->folders,
 		.listen_addr = n->listen_addr,
 		.drain = node_drain,
 		.drain_arg = n,
@@ -441,6 +457,7 @@ void node_close(struct node *n)
 	 * cancelled; then the store threads finish what is queued. */
 	remote_shutdown(&n->remote);
 	ctl_cancel(n->ctl);
+	folder_cancel(n->folders);
 	if (n->ops)
 		members_flush(&n->members);
 	ops_stop(n->ops);
@@ -468,6 +485,7 @@ void node_close(struct node *n)
 	catalog_close(n->catalog);
 	repair_free(n->repair);
 	recovery_free(n->recovery);
+	folder_free(n->folders);
 	revocations_close(&n->rv);
 	store_close(n->store);
 	SSL_CTX_free(n->ssl);

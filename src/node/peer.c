@@ -65,6 +65,7 @@ static int on_hello(struct peer *p, struct link *l, struct inbound *in)
 	if (members_on_hello(p->members, l, h)) {
 		catalog_on_link_up(p->catalog, l);
 		recovery_on_link_up(p->recovery, l);
+		folder_on_link_up(p->folders, l);
 	}
 	return 1;
 }
@@ -185,9 +186,21 @@ static int on_recovery_query(struct peer *p, struct link *l, struct inbound *in)
 	return 1;
 }
 
+static int on_folder_hello(struct peer *p, struct link *l, struct inbound *in)
+{
+	folder_on_hello(p->folders, l, in->env->folder_hello);
+	return 1;
+}
+
+static int on_folder_batches(struct peer *p, struct link *l, struct inbound *in)
+{
+	folder_on_batches(p->folders, l, in->env->folder_batches, *in->payload, in->payload_len);
+	return 1;
+}
+
 /* ---- the table ---- */
 
-_Static_assert(SHOAL__ENVELOPE__MSG_RECOVERY_QUERY < MESH_MSG_MAX,
+_Static_assert(SHOAL__ENVELOPE__MSG_FOLDER_BATCHES < MESH_MSG_MAX,
 	       "every message number fits the table and the link counters");
 
 static const struct route routes[MESH_MSG_MAX] = {
@@ -213,6 +226,9 @@ static const struct route routes[MESH_MSG_MAX] = {
 	[SHOAL__ENVELOPE__MSG_FORGET] = {"Forget", on_forget, MEMBER, 0},
 	[SHOAL__ENVELOPE__MSG_RECOVERY_RECORD] = {"RecoveryRecord", on_recovery_record, MEMBER, 0},
 	[SHOAL__ENVELOPE__MSG_RECOVERY_QUERY] = {"RecoveryQuery", on_recovery_query, MEMBER, 0},
+	[SHOAL__ENVELOPE__MSG_FOLDER_HELLO] = {"FolderHello", on_folder_hello, MEMBER, 0},
+	[SHOAL__ENVELOPE__MSG_FOLDER_BATCHES] = {"FolderBatches", on_folder_batches, MEMBER,
+						 WIRE_FOLDER_PAYLOAD_MAX},
 };
 
 static const struct route *route_of(int msg_case)

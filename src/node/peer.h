@@ -27,6 +27,7 @@
 
 #include "net/conn.h"
 #include "node/catalog.h"
+#include "node/folder.h"
 #include "node/members.h"
 #include "node/mesh.h"
 #include "node/recovery.h"
@@ -43,6 +44,7 @@ struct peer {
 	struct remote *remote;
 	struct trust *trust;
 	struct recovery *recovery;
+	struct folders *folders;
 };
 
 /* Connection callbacks for every peer link: the conn's arg is the struct

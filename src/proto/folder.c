@@ -606,8 +606,7 @@ int folder_batch_sign(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key, con
 	if (n == 0 || cert_len == 0 || cert_len > CERT_MAX)
 		return SHOAL_EUSAGE;
 	for (size_t i = 0; i < n; i++)
-		if (folder_entry_check(&rows[i], NULL) ||
-		    (i > 0 && rows[i].seq != rows[i - 1].seq + 1))
+		if (folder_entry_check(&rows[i], NULL) || (i > 0 && rows[i].seq <= rows[i - 1].seq))
 			return SHOAL_EUSAGE;
 
 	Shoal__FolderEntry *pe = calloc(n, sizeof(*pe));
@@ -685,8 +684,8 @@ static int batch_shape(const Shoal__FolderBatch *m, const uint8_t folder_id[FOLD
 	int err = 0;
 	for (size_t i = 0; i < m->n_entries && !err; i++) {
 		err = folder_entry_from_pb(e, m->entries[i], why);
-		if (!err && i > 0 && e->seq != b->last_seq + 1)
-			err = refuse(why, "rows' seq not contiguous", SHOAL_EPROTO);
+		if (!err && i > 0 && e->seq <= b->last_seq)
+			err = refuse(why, "rows' seq not increasing", SHOAL_EPROTO);
 		if (i == 0)
 			b->first_seq = e->seq;
 		b->last_seq = e->seq;

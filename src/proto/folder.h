@@ -241,7 +241,7 @@ int folder_is_conflict_name(const char *path);
 /* ---- batches ---- */
 
 /*
- * Signs and packs a batch of n rows (seq ascending and contiguous) by the
+ * Signs and packs a batch of n rows (seq strictly increasing) by the
  * holder of key and cert (DER, cert_len bytes), chained to prev_hash (zeros
  * for the first), at time us. Fills out with the packed FolderBatch and hash
  * with its hash (out is reset first). Returns 0, SHOAL_ETOOBIG (more than
@@ -269,13 +269,13 @@ struct folder_batch {
  * folder id is folder_id; the certificate is of the network of ca (and not
  * expired); the signature is the certificate key's over the signed bytes;
  * 1..FOLDER_BATCH_ENTRIES_MAX rows, each passing folder_entry_from_pb(),
- * whose seq run contiguously upwards; prev_hash 32 bytes. Returns 0 with *out
+ * whose seqs strictly increase (gaps are fine); prev_hash 32 bytes. Returns 0 with *out
  * filled, or SHOAL_EPROTO / SHOAL_ETOOBIG / SHOAL_EIDENTITY (a bad certificate or
  * signature) with *why (may be NULL) saying what.
  */
 int folder_batch_open(const uint8_t *data, size_t len, const uint8_t folder_id[FOLDER_ID_LEN],
 		      X509 *ca, struct folder_batch *out, const char **why);
-/* Row i of an opened batch (0 <= i < last_seq - first_seq + 1); 0 or
+/* Row i of an opened batch (0 <= i < msg->n_entries); 0 or
  * SHOAL_EPROTO (cannot happen after folder_batch_open()). */
 int folder_batch_row(const struct folder_batch *b, size_t i, struct folder_entry *e);
 void folder_batch_free(struct folder_batch *b);

@@ -1,0 +1,90 @@
+/*
+ * Collaborative folders in the daemon: the folders this node is a member
+ * of, kept in sync with the other members.
+ *
+ * Each folder (store/folderdb.h) is watched (node/watch.h: changes only mark
+ * it dirty) and scanned after a debounce of FOLDER_DEBOUNCE seconds (at
+ * most FOLDER_DEBOUNCE_MAX after the first change), and fully every
+ * scan_interval seconds with jitter, whatever the watcher says. A scan
+ * (store/folderscan.h) turns changes into this node's rows and seals them
+ * into signed batches, pushed at once to every member whose link is up.
+ *
+ * Members find each other on the mesh's links: when a link comes up, and
+ * every FOLDER_HELLO_SECONDS, each folder's FolderHello goes out, with the
+ * proof that this node holds the folder's secret (bound to both node ids,
+ * so it cannot be replayed to another) and what it holds of every author.
+ * A member answers with the batches the other lacks (a delta from the
+ * sequence numbers it announced, or everything of an author whose index id
+ * changed), and with its own hello when it lacks something in turn. Batches
+ * are checked (proto/folder.h: certificate, signature, rows) and chained to
+ * what is held of their author before anything is kept; a link that sends a
+ * forged batch is closed. A node that does not hold the folder's secret
+ * gets nothing: it cannot make the proof.
+ *
+ * Rows that came in are applied (node/folderapply.h) on the writer, in
+ * passes, after each ingest and scan. An incoming batch that would delete
+ * more than max(FOLDERSCAN_HOLD_MIN, a quarter) of what this node holds
+ * has those deletes held, as a local mass delete is.
+ *
+ * A folder whose root lost its marker or changed device stops (the reason
+ * is kept and shown) and does nothing until `folder resume` finds it whole.
+ *
+ * Thread affinity: the loop thread; the work runs on the operations queue.
+ */
+#ifndef SHOAL_NODE_FOLDER_H
+#define SHOAL_NODE_FOLDER_H
+
+#include <event2/event.h>
+#include <openssl/types.h>
+
+#include "node/mesh.h"
+#include "node/ops.h"
+#include "node/remote.h"
+#include "proto/shoal.pb-c.h"
+#include "store/store.h"
+
+#define FOLDER_DEBOUNCE		 1.0
+#define FOLDER_DEBOUNCE_MAX	 5.0
+#define FOLDER_HELLO_SECONDS	 30.0
+#define FOLDER_HELLO_REPLY_EVERY 1.0 /* a hello answered with ours once a second at most */
+#define FOLDER_MAX		 64  /* folders one node is a member of */
+
+struct folder_env {
+	const char *home;
+	struct event_base *base;
+	struct store *store;
+	struct ops *ops;
+	struct mesh *mesh;
+	struct remote *remote;
+	const uint8_t *self;
+	double scan_interval; /* seconds between full scans (jittered); 0: none */
+};
+
+struct folders;
+
+/* Loads the node's key and certificates and the folders, starts watching
+ * them. Returns 0 with *out set, or an error (logged). */
+int folder_start(struct folders **out, const struct folder_env *env);
+/* Stops watching (before ops_stop()). */
+void folder_cancel(struct folders *fs);
+/* Frees fs (after ops_stop()). NULL is fine. */
+void folder_free(struct folders *fs);
+
+/* ---- frames (peer.c) ---- */
+void folder_on_link_up(struct folders *fs, struct link *l);
+void folder_on_hello(struct folders *fs, struct link *l, const Shoal__FolderHello *m);
+/* payload (len bytes) is borrowed. */
+void folder_on_batches(struct folders *fs, struct link *l, const Shoal__FolderBatches *m,
+		       const uint8_t *payload, size_t len);
+
+/* ---- shoal folder ... (ctl.c) ---- */
+
+/* The answer to a request: err 0 with the reply, or an error and one line. */
+typedef void (*folder_reply_fn)(void *arg, int err, const char *text, const char *json,
+				const char *invite);
+/* Carries out req; fn(arg, ...) is called once, on the loop (perhaps
+ * before this returns). */
+void folder_request(struct folders *fs, const Shoal__CtlFolderRequest *req, folder_reply_fn fn,
+		    void *arg);
+
+#endif
