@@ -144,6 +144,10 @@ static const struct command commands[] = {
 	 "  --no-progress         no progress lines on stderr\n"
 	 "  --json                print one JSON line: names, versions, skipped, chunks,\n"
 	 "                        fetched, seq, owner (the old node), seconds\n"},
+	{"folder", cmd_folder, "SUBCOMMAND [ARGS]",
+	 "collaborative folders: a directory several members edit, kept in sync (needs a "
+	 "running daemon)",
+	 NULL},
 	{"versions", cmd_versions, "NAME [--json]",
 	 "list a name's versions, newest first: number, time (UTC), size, capability, and "
 	 "whether its chunks have their copies (full N/N, or degraded n/N: the fewest copies a "
@@ -198,6 +202,52 @@ static const struct command subcommands[] = {
 	{"network revocations", cmd_network_revocations, "[--json]",
 	 "list the revoked members this node knows of: node id, date, reason",
 	 "  --json                print a JSON array\n"},
+	{"folder create", cmd_folder, "DIR [--name LABEL] [--json]",
+	 "make DIR (made if missing) a collaborative folder and print its invite, "
+	 "shoal-folder:...; whoever holds the invite reads and writes the folder",
+	 "  --name LABEL          a label shown by 'folder list' (64 characters at most)\n"
+	 "  --replicas R          copies kept on storage nodes as well (0 to 16; 0 for now)\n"
+	 "  --json                print the answer as one JSON line\n"},
+	{"folder join", cmd_folder, "INVITE DIR [--json]",
+	 "become a member of the folder INVITE names, synced into DIR (made if missing; files "
+	 "already in it are added to the folder)",
+	 "  INVITE                shoal-folder:... as 'folder create' printed it, or - to read\n"
+	 "                        it from stdin\n"
+	 "  --json                print the answer as one JSON line\n"},
+	{"folder list", cmd_folder, "[--json]", "list this node's folders: id, state, root, label",
+	 "  --json                print the answer as one JSON line\n"},
+	{"folder status", cmd_folder, "[DIR] [--json]",
+	 "for each folder (or DIR's): its state, every member's completion, and every item not in "
+	 "sync with the reason: waiting (and for what), held delete, conflict copy",
+	 "  --json                print the answer as one JSON line\n"},
+	{"folder leave", cmd_folder, "DIR",
+	 "stop being a member of the folder at DIR; its files stay where they are", NULL},
+	{"folder pause", cmd_folder, "DIR", "stop syncing the folder at DIR until resumed", NULL},
+	{"folder resume", cmd_folder, "DIR",
+	 "sync the folder at DIR again (a stopped folder resumes only when its root holds its "
+	 "marker again)",
+	 NULL},
+	{"folder accept-deletes", cmd_folder, "DIR",
+	 "apply, once, the deletes the breaker held in the folder at DIR (more than 100 files "
+	 "and a quarter of the folder in one go)",
+	 NULL},
+	{"folder rescan", cmd_folder, "DIR", "scan the folder at DIR now", NULL},
+	{"folder conflicts", cmd_folder, "[DIR] [--json]",
+	 "list the conflict copies in every folder (or DIR's) and the file each is a version of",
+	 "  --json                print the answer as one JSON line\n"},
+	{"folder resolve", cmd_folder, "PATH --keep mine|theirs|both",
+	 "settle the conflict copies of the file PATH (or of the file a copy PATH is of); the "
+	 "result goes to every member",
+	 "  --keep mine           keep the file as it is, remove the copies\n"
+	 "  --keep theirs         the newest copy replaces the file, the others are removed\n"
+	 "  --keep both           keep both: each copy is renamed NAME.kept-....EXT\n"},
+	{"folder restore", cmd_folder, "PATH [--version N]",
+	 "bring back a file deleted or overwritten in a folder: its last content, or version N "
+	 "(1 the newest) of those 'folder log' lists",
+	 "  --version N           the Nth content written, newest first\n"},
+	{"folder log", cmd_folder, "PATH [--json]",
+	 "who changed the file PATH, when and how, from every member's signed history",
+	 "  --json                print the answer as one JSON line\n"},
 };
 
 const struct command *cli_command(const char *name)

@@ -158,5 +158,6 @@ int cmd_forget(struct cli *cli, int argc, char **argv);
 int cmd_drain(struct cli *cli, int argc, char **argv);
 int cmd_recovery_key(struct cli *cli, int argc, char **argv);
 int cmd_recover(struct cli *cli, int argc, char **argv);
+int cmd_folder(struct cli *cli, int argc, char **argv);
 
 #endif
