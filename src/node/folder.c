@@ -40,11 +40,25 @@
 
 /* A member of a folder whose link is up and that proved it holds the
  * secret. */
+/* What was sent a member on its link, of one author. */
+struct fsent {
+	uint8_t author[NODE_ID_LEN];
+	uint64_t index_id, seq;
+	double at;
+};
+
 struct fmember {
 	uint8_t id[NODE_ID_LEN];
 	uint64_t link_serial;
 	double replied; /* when our hello last answered one of its */
+	/* its hellos that crossed the batches sent do not get them again */
+	struct fsent *sent;
+	size_t nsent, sent_cap;
 };
+
+/* Batches sent are trusted to arrive for this long: a hello saying less
+ * within it crossed them on the way. */
+#define FOLDER_SENT_TRUST 10.0
 
 struct fold {
 	LIST_ENTRY(fold) entry;
@@ -224,6 +238,8 @@ static void fold_free(struct fold *fd)
 	event_free(fd->periodic);
 	OPENSSL_cleanse(&fd->keys, sizeof(fd->keys));
 	OPENSSL_cleanse(fd->f.invite.secret, sizeof(fd->f.invite.secret));
+	for (size_t i = 0; i < fd->nmembers; i++)
+		free(fd->members[i].sent);
 	free(fd->authors);
 	free(fd);
 }
@@ -348,9 +364,9 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 	struct store *s = fs->env.store;
 	int err = 0;
 	uint64_t now = (uint64_t)time(NULL);
+	struct ignore_set ig;
+	ignore_load(&ig, j->f.root);
 	if (j->scan) {
-		struct ignore_set ig;
-		ignore_load(&ig, j->f.root);
 		struct folderscan_env env = {.s = s,
 					     .f = &j->f,
 					     .keys = &j->keys,
@@ -360,7 +376,6 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					     .ignored = is_ignored,
 					     .ignored_arg = &ig};
 		err = folderscan_run(&env, &j->scan_res);
-		ignore_free(ig.ig);
 		j->scanned = 1;
 		if (!err && j->scan_res.stopped[0]) {
 			err = folderdb_set_state(ix, fid, j->f.paused, j->scan_res.stopped);
@@ -369,6 +384,7 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 	}
 	if (!err)
 		err = folderscan_seal(ix, &j->f, fs->env.self, fs->key, fs->cert, fs->cert_len,
+				      j->accept_deletes ? FOLDER_BATCH_DELETES_ACCEPTED : 0,
 				      &j->sealed);
 	if (!err && !fs->cancel_work) {
 		struct folderapply_env env = {.s = s,
@@ -378,16 +394,19 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					      .peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
 					      .npeers = j->npeers,
 					      .now = now,
-					      .cancel = &fs->cancel_work};
+					      .cancel = &fs->cancel_work,
+					      .ignored = is_ignored,
+					      .ignored_arg = &ig};
 		err = folderapply_run(&env, &j->apply_res);
 		j->applied = 1;
 		unsigned more = 0;
 		if (!err)
 			err = folderscan_seal(ix, &j->f, fs->env.self, fs->key, fs->cert,
-					      fs->cert_len, &more);
+					      fs->cert_len, 0, &more);
 		j->sealed += more;
 	}
 out:
+	ignore_free(ig.ig);
 	if (!err)
 		err = authors_read(ix, fid, &j->authors, &j->nauthors);
 	j->err = err;
@@ -507,9 +526,33 @@ static struct fmember *member_note(struct fold *fd, struct link *l)
 		memset(m, 0, sizeof(*m));
 		memcpy(m->id, l->member->id, NODE_ID_LEN);
 	}
-	if (m)
+	if (m && m->link_serial != l->serial) {
 		m->link_serial = l->serial;
+		m->nsent = 0; /* a new link: nothing is on its way */
+	}
 	return m;
+}
+
+static struct fsent *sent_of(struct fmember *m, const uint8_t *author, int add)
+{
+	for (size_t i = 0; m && i < m->nsent; i++) {
+		if (!memcmp(m->sent[i].author, author, NODE_ID_LEN))
+			return &m->sent[i];
+	}
+	if (!m || !add)
+		return NULL;
+	if (m->nsent == m->sent_cap) {
+		size_t cap = m->sent_cap ? 2 * m->sent_cap : 4;
+		void *p = realloc(m->sent, cap * sizeof(*m->sent));
+		if (!p)
+			return NULL;
+		m->sent = p;
+		m->sent_cap = cap;
+	}
+	struct fsent *s = &m->sent[m->nsent++];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->author, author, NODE_ID_LEN);
+	return s;
 }
 
 static void send_hello(struct fold *fd, struct link *l)
@@ -592,11 +635,12 @@ struct serve_job {
 	uint8_t fid[FOLDER_ID_LEN];
 	uint8_t to[NODE_ID_LEN];
 	uint64_t link_serial;
-	struct {
+	struct serve_want {
 		uint8_t author[NODE_ID_LEN];
-		uint64_t after;
+		uint64_t index_id, after;
+		uint64_t sent; /* the last seq put in a frame, 0: none */
 	} * wants;
-	size_t nwants;
+	size_t nwants, cur;
 	/* results: frames of batches */
 	struct serve_frame {
 		struct buf payload;
@@ -611,7 +655,6 @@ static int serve_batch(uint64_t first_seq, uint64_t last_seq, int64_t time_us, c
 {
 	struct serve_job *j = arg;
 	(void)first_seq;
-	(void)last_seq;
 	(void)time_us;
 	struct serve_frame *fr = j->nframes ? &j->frames[j->nframes - 1] : NULL;
 	if (!fr || fr->n == FOLDER_BATCHES_MAX || fr->payload.len + len > WIRE_FOLDER_PAYLOAD_MAX) {
@@ -623,15 +666,16 @@ static int serve_batch(uint64_t first_seq, uint64_t last_seq, int64_t time_us, c
 	}
 	buf_add(&fr->payload, data, len);
 	fr->sizes[fr->n++] = (uint32_t)len;
+	j->wants[j->cur].sent = last_seq;
 	return 0;
 }
 
 static void serve_work(struct ops_job *oj, struct index *ix)
 {
 	struct serve_job *j = (struct serve_job *)oj;
-	for (size_t i = 0; i < j->nwants; i++) {
-		if (folderdb_batches_after(ix, j->fid, j->wants[i].author, j->wants[i].after,
-					   serve_batch, j))
+	for (j->cur = 0; j->cur < j->nwants; j->cur++) {
+		if (folderdb_batches_after(ix, j->fid, j->wants[j->cur].author,
+					   j->wants[j->cur].after, serve_batch, j))
 			break;
 	}
 }
@@ -641,6 +685,17 @@ static void serve_done(struct ops_job *oj)
 	struct serve_job *j = (struct serve_job *)oj;
 	struct link *l = link_find(j->fs->env.mesh, j->link_serial);
 	struct fold *fd = fold_find(j->fs, j->fid, FOLDER_ID_LEN);
+	struct fmember *m = fd ? member_of(fd, j->to) : NULL;
+	if (m && m->link_serial != j->link_serial)
+		m = NULL;
+	for (size_t i = 0; m && l && i < j->nwants; i++) {
+		struct fsent *s = j->wants[i].sent ? sent_of(m, j->wants[i].author, 1) : NULL;
+		if (s) {
+			s->index_id = j->wants[i].index_id;
+			s->seq = j->wants[i].sent;
+			s->at = monotonic_seconds();
+		}
+	}
 	for (size_t i = 0; i < j->nframes; i++) {
 		struct serve_frame *fr = &j->frames[i];
 		if (l && link_usable(l) && fd) {
@@ -682,7 +737,11 @@ void folder_on_hello(struct folders *fs, struct link *l, const Shoal__FolderHell
 		return;
 	}
 	struct fmember *mb = member_note(fd, l);
-	/* What it lacks goes out; what we lack, we ask for with our hello. */
+	double now = monotonic_seconds();
+	/* What it lacks goes out; what we lack, we ask for with our hello.
+	 * Another author's batches go only while that author is not up here:
+	 * up, it answers for itself (so a member catching up does not get
+	 * every batch from every member). */
 	struct serve_job *j = calloc(1, sizeof(*j));
 	if (j)
 		j->wants = calloc(fd->nauthors ? fd->nauthors : 1, sizeof(*j->wants));
@@ -691,8 +750,17 @@ void folder_on_hello(struct folders *fs, struct link *l, const Shoal__FolderHell
 		const struct folderdb_author *a = &fd->authors[i];
 		const Shoal__FolderHave *h = have_of(m, a->author);
 		uint64_t after = h && h->index_id == a->index_id ? h->seq : 0;
+		const struct fsent *s = sent_of(mb, a->author, 0);
+		if (s && s->index_id == a->index_id && now - s->at < FOLDER_SENT_TRUST &&
+		    s->seq > after)
+			after = s->seq;
+		struct link *al = member_link(fs->env.mesh, a->author);
+		if (memcmp(a->author, fs->env.self, NODE_ID_LEN) &&
+		    memcmp(a->author, l->member->id, NODE_ID_LEN) && al && link_usable(al))
+			continue;
 		if (after < a->seq) {
 			memcpy(j->wants[j->nwants].author, a->author, NODE_ID_LEN);
+			j->wants[j->nwants].index_id = a->index_id;
 			j->wants[j->nwants++].after = after;
 		}
 	}
@@ -717,7 +785,6 @@ void folder_on_hello(struct folders *fs, struct link *l, const Shoal__FolderHell
 		free(j->wants);
 		free(j);
 	}
-	double now = monotonic_seconds();
 	if (lacking && mb && now - mb->replied >= FOLDER_HELLO_REPLY_EVERY) {
 		mb->replied = now;
 		send_hello(fd, l);
@@ -810,7 +877,7 @@ static int ingest_one(struct ingest_job *j, struct index *ix, const struct folde
 			err = folderdb_row_put(ix, fid, b->author, e);
 		if (!err)
 			err = folderdb_pending_add(ix, fid, e->path);
-		if (!err && e->deleted) {
+		if (!err && e->deleted && !(b->flags & FOLDER_BATCH_DELETES_ACCEPTED)) {
 			struct folderdb_local l;
 			if (!folderdb_local_get(ix, fid, e->path, &l))
 				err = doomed_add(d, e->path, b->author);
@@ -965,6 +1032,15 @@ void folder_on_batches(struct folders *fs, struct link *l, const Shoal__FolderBa
 
 /* ---- shoal folder ... ---- */
 
+/* What status shows of a folder that lives on the loop: the members whose
+ * link is up, the counters. */
+struct ups {
+	uint8_t ids[MEMBERS_MAX][NODE_ID_LEN];
+	size_t n;
+	uint64_t index_in, index_out, batches_in, refused, fetched;
+	char error[256];
+};
+
 struct req_job {
 	struct ops_job job;
 	struct folders *fs;
@@ -979,10 +1055,7 @@ struct req_job {
 	struct folderdb_folder f;    /* fd's, or the new folder's */
 	struct folderdb_folder *all; /* STATUS/CONFLICTS of every folder */
 	size_t nall;
-	struct ups {
-		uint8_t ids[MEMBERS_MAX][NODE_ID_LEN];
-		size_t n;
-	} * up; /* per folder of all: the members whose link is up (STATUS) */
+	struct ups *up; /* per folder of all (STATUS) */
 	folder_reply_fn fn;
 	void *arg;
 	/* results */
@@ -1220,6 +1293,8 @@ struct status_acc {
 	uint64_t paths;
 	json_t *items;
 	uint64_t nitems;
+	json_t *conflicts; /* conflict copies: synced files, listed apart */
+	struct buf conflict_text;
 };
 
 #define STATUS_ROWS	 64
@@ -1312,10 +1387,14 @@ static int status_held(const char *path, const uint8_t *origin, const char *why,
 static int status_conflict(const uint8_t device[NODE_ID_LEN], const struct folder_entry *e,
 			   void *arg)
 {
+	struct status_acc *a = arg;
 	(void)device;
-	if (!e->deleted && folder_is_conflict_name(e->path))
-		status_item(arg, e->path, "conflict copy",
-			    "'shoal folder resolve PATH --keep mine|theirs|both' settles it");
+	if (e->deleted || !folder_is_conflict_name(e->path))
+		return 0;
+	if (json_array_size(a->conflicts) < STATUS_ITEMS_MAX) {
+		buf_addf(&a->conflict_text, "    %s\n", e->path);
+		json_array_append_new(a->conflicts, json_string(e->path));
+	}
 	return 0;
 }
 
@@ -1349,7 +1428,9 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 	a.devices = malloc(STATUS_ROWS * sizeof(*a.devices));
 	a.synced = calloc(a.nauthors ? a.nauthors : 1, sizeof(*a.synced));
 	a.items = json_array();
-	if (!a.rows || !a.devices || !a.synced || !a.items) {
+	a.conflicts = json_array();
+	buf_init(&a.conflict_text);
+	if (!a.conflicts || !a.rows || !a.devices || !a.synced || !a.items) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1383,6 +1464,14 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 				  self || is_up(up, a.authors[k].author), "completion", pct,
 				  "synced", (json_int_t)a.synced[k], "items", (json_int_t)a.paths));
 	}
+	if (up)
+		buf_addf(&j->text,
+			 "  since the daemon started: %llu index bytes in, %llu out, %llu batches "
+			 "taken, %llu refused, %llu chunks fetched%s%s\n",
+			 (unsigned long long)up->index_in, (unsigned long long)up->index_out,
+			 (unsigned long long)up->batches_in, (unsigned long long)up->refused,
+			 (unsigned long long)up->fetched, up->error[0] ? "; last error: " : "",
+			 up->error);
 	buf_addf(&j->text, "  not in sync:\n");
 	size_t before = j->text.len;
 	if (!err)
@@ -1391,9 +1480,16 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 		err = folderdb_held_foreach(ix, fid, status_held, &a);
 	if (!err)
 		err = folderdb_rows_foreach(ix, fid, j->fs->env.self, status_conflict, &a);
+	/* Conflict copies are synced files like any other: listed, not
+	 * counted against "in sync". */
 	int in_sync = !a.nitems && !f->stopped[0];
 	if (j->text.len == before)
 		buf_addf(&j->text, "    nothing\n");
+	if (a.conflict_text.len)
+		buf_addf(&j->text,
+			 "  conflict copies ('shoal folder resolve PATH --keep mine|theirs|both' "
+			 "settles each):\n%s",
+			 buf_str(&a.conflict_text));
 	(void)mark;
 	json_array_append_new(
 		list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o}", "id", id,
@@ -1401,10 +1497,23 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 				"stopped", f->stopped, "in_sync", in_sync, "entries",
 				(json_int_t)local, "waiting", (json_int_t)pending, "held",
 				(json_int_t)held, "members", members, "items", a.items));
+	json_object_set_new(json_array_get(list, json_array_size(list) - 1), "conflicts",
+			    a.conflicts);
+	a.conflicts = NULL;
+	if (up)
+		json_object_set_new(json_array_get(list, json_array_size(list) - 1), "counters",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "index_in",
+					      (json_int_t)up->index_in, "index_out",
+					      (json_int_t)up->index_out, "batches_in",
+					      (json_int_t)up->batches_in, "refused",
+					      (json_int_t)up->refused, "fetched",
+					      (json_int_t)up->fetched, "error", up->error));
 	a.items = NULL;
 out:
 	ignore_free(a.ig.ig);
 	json_decref(a.items);
+	json_decref(a.conflicts);
+	buf_release(&a.conflict_text);
 	free(a.rows);
 	free(a.devices);
 	free(a.synced);
@@ -1918,6 +2027,12 @@ void folder_request(struct folders *fs, const Shoal__CtlFolderRequest *req, fold
 				if (l && link_usable(l))
 					memcpy(u->ids[u->n++], x->members[i].id, NODE_ID_LEN);
 			}
+			u->index_in = x->index_in;
+			u->index_out = x->index_out;
+			u->batches_in = x->batches_in;
+			u->refused = x->refused;
+			u->fetched = x->fetched;
+			snprintf(u->error, sizeof(u->error), "%s", x->error);
 			j->all[j->nall++] = x->f;
 		}
 		fd = NULL;

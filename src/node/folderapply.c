@@ -514,11 +514,14 @@ static int class_of(const struct pass *p)
 /* Applies path if its class is want; 1 when it is not (or is done). */
 static int apply_path(struct pass *p, const char *path, int want)
 {
+	const struct folderapply_env *env = p->env;
 	int err = weigh(p, path);
 	if (err == SHOAL_ENOTFOUND)
 		return folderdb_pending_remove(p->ix, p->fid, path);
 	if (err)
 		return err;
+	if (env->ignored && env->ignored(env->ignored_arg, path, p->final.kind == FOLDER_DIR))
+		return folderdb_pending_remove(p->ix, p->fid, path);
 	int cls = class_of(p);
 	if (cls != want && !(want == 2 && cls == 0))
 		return 0;

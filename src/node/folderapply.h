@@ -55,6 +55,10 @@ struct folderapply_env {
 	size_t npeers;
 	uint64_t now;		    /* Unix seconds */
 	const volatile int *cancel; /* set: stop between paths (may be NULL) */
+	/* 1 when path is one this node leaves out (its ignore rules): never
+	 * written here; may be NULL. */
+	int (*ignored)(void *arg, const char *path, int is_dir);
+	void *ignored_arg;
 };
 
 struct folderapply_result {

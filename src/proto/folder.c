@@ -601,6 +601,16 @@ int folder_batch_sign(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key, con
 		      int64_t time_us, const struct folder_entry *rows, size_t n, struct buf *out,
 		      uint8_t hash[SHA256_LEN])
 {
+	return folder_batch_sign_flags(folder_id, key, cert, cert_len, index_id, prev_hash, time_us,
+				       0, rows, n, out, hash);
+}
+
+int folder_batch_sign_flags(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key,
+			    const uint8_t *cert, size_t cert_len, uint64_t index_id,
+			    const uint8_t prev_hash[SHA256_LEN], int64_t time_us, uint32_t flags,
+			    const struct folder_entry *rows, size_t n, struct buf *out,
+			    uint8_t hash[SHA256_LEN])
+{
 	if (n > FOLDER_BATCH_ENTRIES_MAX)
 		return SHOAL_ETOOBIG;
 	if (n == 0 || cert_len == 0 || cert_len > CERT_MAX)
@@ -631,6 +641,7 @@ int folder_batch_sign(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key, con
 	m.prev_hash.data = (uint8_t *)prev_hash;
 	m.prev_hash.len = SHA256_LEN;
 	m.time = time_us;
+	m.flags = flags;
 	m.entries = pp;
 	m.n_entries = n;
 	m.signature.data = sig;
@@ -696,6 +707,7 @@ static int batch_shape(const Shoal__FolderBatch *m, const uint8_t folder_id[FOLD
 	memcpy(b->prev_hash, m->prev_hash.data, SHA256_LEN);
 	b->index_id = m->index_id;
 	b->time_us = m->time;
+	b->flags = m->flags;
 	return 0;
 }
 

@@ -254,6 +254,17 @@ int folder_batch_sign(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key, con
 		      int64_t time_us, const struct folder_entry *rows, size_t n, struct buf *out,
 		      uint8_t hash[SHA256_LEN]);
 
+/* FolderBatch.flags: the author's user accepted the deletes the batch
+ * holds (`folder accept-deletes`), so members do not hold them again. */
+#define FOLDER_BATCH_DELETES_ACCEPTED 1u
+
+/* folder_batch_sign() with flags (FOLDER_BATCH_*) set in the batch. */
+int folder_batch_sign_flags(const uint8_t folder_id[FOLDER_ID_LEN], EVP_PKEY *key,
+			    const uint8_t *cert, size_t cert_len, uint64_t index_id,
+			    const uint8_t prev_hash[SHA256_LEN], int64_t time_us, uint32_t flags,
+			    const struct folder_entry *rows, size_t n, struct buf *out,
+			    uint8_t hash[SHA256_LEN]);
+
 /* A batch opened and checked. */
 struct folder_batch {
 	Shoal__FolderBatch *msg; /* the unpacked message (folder_batch_free()) */
@@ -263,6 +274,7 @@ struct folder_batch {
 	uint64_t index_id;
 	uint64_t first_seq, last_seq;
 	int64_t time_us;
+	uint32_t flags; /* FOLDER_BATCH_* */
 };
 /*
  * Unpacks data (len bytes, at most FOLDER_BATCH_MAX) and checks it: the

@@ -594,7 +594,8 @@ static int take_row(const uint8_t device[NODE_ID_LEN], const struct folder_entry
 }
 
 int folderscan_seal(struct index *ix, const struct folderdb_folder *f, const uint8_t *self,
-		    EVP_PKEY *key, const uint8_t *cert, size_t cert_len, unsigned *made)
+		    EVP_PKEY *key, const uint8_t *cert, size_t cert_len, uint32_t flags,
+		    unsigned *made)
 {
 	const uint8_t *fid = f->invite.id;
 	struct seal_rows r = {.rows = malloc(SEAL_ROWS * sizeof(*r.rows))};
@@ -623,8 +624,8 @@ int folderscan_seal(struct index *ix, const struct folderdb_folder *f, const uin
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
 		int64_t us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-		err = folder_batch_sign(fid, key, cert, cert_len, f->index_id, a.hash, us, r.rows,
-					r.n, &out, hash);
+		err = folder_batch_sign_flags(fid, key, cert, cert_len, f->index_id, a.hash, us,
+					      flags, r.rows, r.n, &out, hash);
 		if (!err && !(err = index_begin(ix))) {
 			err = folderdb_batch_add(ix, fid, self, r.rows[0].seq, r.rows[r.n - 1].seq,
 						 us, out.data, out.len);

@@ -83,8 +83,10 @@ void folderscan_content_id(const struct manifest *m, uint8_t out[SHA256_LEN]);
 
 /* Writes this node's rows newer than its last batch as signed batches
  * (proto/folder.h) into folder_batches and advances folder_authors for self.
- * key and cert (DER) are the node's. *made counts the batches. */
+ * key and cert (DER) are the node's; flags (FOLDER_BATCH_*) go into every
+ * batch made. *made counts the batches. */
 int folderscan_seal(struct index *ix, const struct folderdb_folder *f, const uint8_t *self,
-		    EVP_PKEY *key, const uint8_t *cert, size_t cert_len, unsigned *made);
+		    EVP_PKEY *key, const uint8_t *cert, size_t cert_len, uint32_t flags,
+		    unsigned *made);
 
 #endif

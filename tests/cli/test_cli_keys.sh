@@ -98,7 +98,7 @@ check "offline: verify finds nothing damaged" verify_clean
 reads_right offline
 
 # ---- through a daemon --------------------------------------------------------------------
-start_daemon h h.log --listen 127.0.0.1:0
+start_daemon h h.log --listen 127.0.0.1:0 --set recovery_delay=0
 check "a daemon starts on the home" wait_daemon h
 check "... with its control socket" test -S h/ctl.sock
 try_wrong "through the daemon"

@@ -25,8 +25,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define ROUNDS	     300
-#define TIME_LIMIT_S 8.0 /* below SQLite's busy timeout: a stall shows as a failure */
+#define ROUNDS 300
 
 struct fixture {
 	char home[STORE_FIXTURE_PATH];
@@ -118,18 +117,17 @@ static void test_record_and_collect_at_once(void **state)
 	struct side rec = {.s = fx->s, .tag = 1}, gc = {.s = fx->s, .tag = 2};
 	assert_int_equal(store_index_open(fx->s, &rec.ix), 0);
 	assert_int_equal(store_index_open(fx->s, &gc.ix), 0);
-	double start = monotonic_seconds();
 	pthread_t a, b;
 	assert_int_equal(pthread_create(&a, NULL, recorder, &rec), 0);
 	assert_int_equal(pthread_create(&b, NULL, collector, &gc), 0);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	double took = monotonic_seconds() - start;
+	/* A deadlock would have failed one side (SQLite's busy timeout): its
+	 * err says so, however slow the machine is. */
 	assert_int_equal(rec.err, 0);
 	assert_int_equal(gc.err, 0);
 	assert_int_equal(rec.rounds, ROUNDS);
 	assert_int_equal(gc.rounds, ROUNDS);
-	assert_true(took < TIME_LIMIT_S);
 	/* Every recorded object has its row and its file. */
 	for (unsigned r = 0; r < ROUNDS; r++) {
 		uint8_t id[CHUNK_ID_LEN];
