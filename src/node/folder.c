@@ -316,6 +316,7 @@ struct cycle_job {
 	struct folderapply_result apply_res;
 	int scanned, applied;
 	unsigned sealed;
+	double scan_s, apply_s; /* seconds each took */
 	struct folderdb_author *authors;
 	size_t nauthors;
 };
@@ -375,7 +376,9 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					     .accept_deletes = j->accept_deletes,
 					     .ignored = is_ignored,
 					     .ignored_arg = &ig};
+		double t0 = monotonic_seconds();
 		err = folderscan_run(&env, &j->scan_res);
+		j->scan_s = monotonic_seconds() - t0;
 		j->scanned = 1;
 		if (!err && j->scan_res.stopped[0]) {
 			err = folderdb_set_state(ix, fid, j->f.paused, j->scan_res.stopped);
@@ -397,7 +400,9 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					      .cancel = &fs->cancel_work,
 					      .ignored = is_ignored,
 					      .ignored_arg = &ig};
+		double t0 = monotonic_seconds();
 		err = folderapply_run(&env, &j->apply_res);
+		j->apply_s = monotonic_seconds() - t0;
 		j->applied = 1;
 		unsigned more = 0;
 		if (!err)
@@ -454,6 +459,22 @@ static void cycle_done(struct ops_job *oj)
 				  fd->f.root);
 		}
 	}
+	if (j->scanned && (j->scan_res.changed || j->scan_res.deleted))
+		log_info("folder %s: scan of %llu entries: %llu changed (%llu read, %llu moved), "
+			 "%llu deleted, in %.2f s",
+			 fold_name(fd, name), (unsigned long long)j->scan_res.entries,
+			 (unsigned long long)j->scan_res.changed,
+			 (unsigned long long)j->scan_res.stored,
+			 (unsigned long long)j->scan_res.moved,
+			 (unsigned long long)j->scan_res.deleted, j->scan_s);
+	if (j->applied && (j->apply_res.written || j->apply_res.removed || j->apply_res.deferred))
+		log_info("folder %s: applied %llu written, %llu removed, %llu conflicts, %llu "
+			 "waiting (%llu chunks fetched) in %.2f s",
+			 fold_name(fd, name), (unsigned long long)j->apply_res.written,
+			 (unsigned long long)j->apply_res.removed,
+			 (unsigned long long)j->apply_res.conflicts,
+			 (unsigned long long)j->apply_res.deferred,
+			 (unsigned long long)j->apply_res.fetched, j->apply_s);
 	if (j->applied) {
 		fd->apply = j->apply_res;
 		fd->fetched += j->apply_res.fetched;
