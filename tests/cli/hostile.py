@@ -74,8 +74,9 @@
                                                   batch in HEXFILE, then Ping: exit 0 on Pong),
                                                   or, each wanting the daemon to hang up (exit 0),
                                                   forged (FolderBatches of HEXFILE, made with
-                                                  foldersign --bad-sig), badsizes (sizes that do
-                                                  not add up to the payload), bighello (1025 haves)
+                                                  foldersign --bad-sig), badsizes (the batch in
+                                                  HEXFILE, or random bytes, and 16 bytes more than
+                                                  sizes say), bighello (1025 haves)
                                                   (tests/cli/test_folder_hostile.sh)
 
 Frames are a 4-byte big-endian length, an Envelope (proto/shoal.proto), then
@@ -1064,8 +1065,10 @@ def cmd_folder_member(addr, ca, key, cert, invite, how, hexfile=None):
         batch = read_hex(hexfile)
         msg = frame(folder_batches(fid, proof, [len(batch)], len(batch)), batch)
     elif how == "badsizes":
-        payload = os.urandom(100)
-        msg = frame(folder_batches(fid, proof, [40, 50], len(payload)), payload)
+        # A batch (HEXFILE's, else random bytes) and 16 bytes more than sizes say.
+        batch = read_hex(hexfile) if hexfile else os.urandom(100)
+        payload = batch + os.urandom(16)
+        msg = frame(folder_batches(fid, proof, [len(batch)], len(payload)), payload)
     elif how == "bighello":
         msg = frame(folder_hello(fid, proof, [(os.urandom(32), 1, 1) for _ in range(FOLDER_HAVE_MAX + 1)]))
     else:

@@ -123,9 +123,11 @@ check_eq "... its files are unchanged" "$sum_a" "$(tree_sum a)"
 check "... and the same as node 2's" synced
 
 # (b) sizes that do not add up to the payload
+# (a batch that would be taken, and 16 bytes beyond what sizes say)
+"$FOLDERSIGN" m3.key m3.crt "$FID" extra.txt >extra.hex
 m_before=$(logged 1 "malformed frame")
 check "FolderBatches whose sizes do not add up to the payload: node 1 hangs up" \
-	"${HOSTILE[@]}" folder-member "$a1" "$CA" m3.key m3.crt "$INVITE" badsizes
+	"${HOSTILE[@]}" folder-member "$a1" "$CA" m3.key m3.crt "$INVITE" badsizes extra.hex
 check "... the frame refused as malformed" wait_for 5 _logged_more 1 "malformed frame" "$m_before"
 
 # (c) a hello of 1025 haves (1024 is the most)
