@@ -58,7 +58,7 @@ pid1=${daemon_pid[n1]}
 start_node 2 1
 check "the two are up" wait_for 15 mesh_up 1 2
 CA=n1/ca.crt
-for c in stranger m1 m2 m3 m4 m5 m6; do
+for c in stranger m1 m2 m3 m4 m5 m6 m7; do
 	"$TESTCERT" valid network "$c.key" "$c.crt" || fail "testcert valid $c"
 done
 
@@ -166,6 +166,43 @@ check "... nothing held any more on node 1" wait_for 10 fjson 1 "f['held'] == 0"
 b_holds() { fjson 2 "f['held'] >= $NFILES and not f['in_sync']"; }
 check "... node 2 hears of them and holds the deletes too" wait_for 20 b_holds
 check_eq "... node 2 keeps every file" "$sum_a" "$(tree_sum b)"
+
+# (e) a row whose version vector is full (64 counters, none of the two
+# members'): concurrent with what each holds, it cannot be merged with it. It
+# must stay waiting on its own, not stop every other path from applying.
+"$FOLDERSIGN" m6.key m6.crt "$FID" --counters 64 top2.txt >full.hex
+check "foldersign signs a row of top2.txt with 64 counters" test -s full.hex
+check "a member's row with a full version vector is taken (Pong)" \
+	"${HOSTILE[@]}" folder-member "$a1" "$CA" m6.key m6.crt "$INVITE" send full.hex
+top2_waits() {
+	fjson 1 "any(i['path'] == 'top2.txt' and i['reason'] == 'waiting' and 'too long' in i['detail'] for i in f['items'])"
+}
+check "... node 1 lists top2.txt as waiting: vectors too long to merge" wait_for 10 top2_waits
+echo "made on node 2 after the full row" >b/later-b.txt
+has_later() { [ -f a/later-b.txt ] && cmp -s a/later-b.txt b/later-b.txt; }
+check "... and still applies what comes after it (a file made on node 2)" wait_for 20 has_later
+
+# (f) a directory whose row has 64 counters, none of node 1's: node 1 makes
+# it, and when it is removed there, node 1 cannot add its counter to the
+# tombstone. That change is not recorded, but the others still are, deletes
+# made in the same scan included.
+"$FOLDERSIGN" m7.key m7.crt "$FID" --dir --counters 64 evil >fulldir.hex
+check "foldersign signs a directory row with 64 counters" test -s fulldir.hex
+check "a member's directory with a full version vector is taken (Pong)" \
+	"${HOSTILE[@]}" folder-member "$a1" "$CA" m7.key m7.crt "$INVITE" send fulldir.hex
+check "... node 1 makes the directory" wait_for 10 test -d a/evil
+rmdir a/evil
+rm a/later-b.txt
+echo "made on node 1 after removing evil" >a/later-a.txt
+echo "made on node 2 after node 1 removed evil" >b/later-b2.txt
+has_later_a() { [ -f b/later-a.txt ] && cmp -s a/later-a.txt b/later-a.txt; }
+has_later_b2() { [ -f a/later-b2.txt ] && cmp -s a/later-b2.txt b/later-b2.txt; }
+check "... node 1's scans still record the rest (a file made there reaches node 2)" \
+	wait_for 20 has_later_a
+check "... and node 1 still applies what comes in (a file made on node 2)" wait_for 20 has_later_b2
+check "... and its other deletes (a file removed there goes on node 2)" \
+	wait_for 20 test ! -e b/later-b.txt
+check "... node 1 logs the change it could not record" grep -q "changes not recorded" n1.log
 
 # ---- the end ----------------------------------------------------------------------------
 check "node 1 never crashed" _alive "$pid1"

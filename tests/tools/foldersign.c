@@ -5,16 +5,19 @@
  * tests/cli/hostile.py (Python's standard library has no Ed25519). It signs
  * whatever it is asked to; the rows are made up here:
  *
- *   foldersign KEY CERT FOLDER_ID [--delete] [--over NODE_ID]... [--seq N]
- *              [--index-id N] [--prev HEX] [--bad-sig] PATH...
+ *   foldersign KEY CERT FOLDER_ID [--delete] [--dir] [--over NODE_ID]...
+ *              [--counters N] [--seq N] [--index-id N] [--prev HEX] [--bad-sig]
+ *              PATH...
  *
  * KEY and CERT are PEM files (a node's node.key and node.crt, or testcert's);
  * FOLDER_ID is the folder id as `shoal folder list` prints it. Each PATH
- * becomes one FILE row, in order, with seq N, N+1, ... (N defaults to 1): a
+ * becomes one row, in order, with seq N, N+1, ... (N defaults to 1): a
  * live file of random content (a capability naming nothing), or with
  * --delete a tombstone. Each row's version vector has the signer's counter
  * at now (Unix seconds), and for each --over NODE_ID (base32) that member's
- * counter a day ahead, so the row comes after whatever that member wrote.
+ * counter a day ahead, so the row comes after whatever that member wrote;
+ * --counters N pads the vector with made-up members (ids 1, 2, ...) to N
+ * counters (FOLDER_VV_MAX at most). With --dir the rows are directories.
  * The batch is chained to --prev (zeros: the author's first batch) under
  * --index-id (default 1). With --bad-sig one byte of the signature is
  * flipped after signing. A second line gives the batch's hash in hex (what
@@ -39,8 +42,9 @@
 #define OVER_MAX 8
 #define DAY	 (24ULL * 3600)
 
-static const char usage[] = "usage: foldersign KEY CERT FOLDER_ID [--delete] [--over NODE_ID]... "
-			    "[--seq N] [--index-id N] [--prev HEX] [--bad-sig] PATH...\n";
+static const char usage[] = "usage: foldersign KEY CERT FOLDER_ID [--delete] [--dir] "
+			    "[--over NODE_ID]... [--counters N] [--seq N] [--index-id N] "
+			    "[--prev HEX] [--bad-sig] PATH...\n";
 
 static int parse_num(const char *s, unsigned long long *out)
 {
@@ -63,7 +67,8 @@ int main(int argc, char **argv)
 	size_t nover = 0, npaths = 0;
 	const char **paths = calloc((size_t)argc, sizeof(*paths));
 	unsigned long long seq = 1, index_id = 1;
-	int deleted = 0, bad_sig = 0, status = 1, err, len;
+	unsigned long long ncounters = 0;
+	int deleted = 0, dir = 0, bad_sig = 0, status = 1, err, len;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	unsigned char *der = NULL;
@@ -81,6 +86,12 @@ int main(int argc, char **argv)
 		unsigned long long num;
 		if (!strcmp(a, "--delete")) {
 			deleted = 1;
+		} else if (!strcmp(a, "--dir")) {
+			dir = 1;
+		} else if (!strcmp(a, "--counters") && v && !parse_num(v, &num) &&
+			   num <= FOLDER_VV_MAX) {
+			ncounters = num;
+			i++;
 		} else if (!strcmp(a, "--bad-sig")) {
 			bad_sig = 1;
 		} else if (!strcmp(a, "--over") && v && nover < OVER_MAX &&
@@ -107,8 +118,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if ((err = identity_load_key(argv[1], &key)) || (err = identity_load_cert(argv[2], &cert)) ||
-	    (err = node_id_from_pkey(key, self))) {
+	if ((err = identity_load_key(argv[1], &key)) ||
+	    (err = identity_load_cert(argv[2], &cert)) || (err = node_id_from_pkey(key, self))) {
 		fprintf(stderr, "foldersign: %s\n", shoal_strerror(err));
 		goto out;
 	}
@@ -127,22 +138,24 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < npaths; i++) {
 		struct folder_entry *e = &rows[i];
 		snprintf(e->path, sizeof(e->path), "%s", paths[i]);
-		e->kind = FOLDER_FILE;
+		e->kind = dir ? FOLDER_DIR : FOLDER_FILE;
 		e->modified_by = folder_short_id(self);
 		e->vv.c[e->vv.n++] = (struct folder_counter){e->modified_by, now};
 		for (size_t k = 0; k < nover; k++)
 			e->vv.c[e->vv.n++] =
 				(struct folder_counter){folder_short_id(over[k]), now + DAY};
+		for (uint64_t id = 1; e->vv.n < ncounters; id++)
+			e->vv.c[e->vv.n++] = (struct folder_counter){id, now};
 		qsort(e->vv.c, e->vv.n, sizeof(e->vv.c[0]), counter_cmp);
 		e->deleted = deleted;
-		if (!deleted) {
+		if (!deleted && !dir) {
 			e->has_content = 1;
 			if (random_bytes(e->content_id, sizeof(e->content_id)) ||
 			    random_bytes(&e->cap, sizeof(e->cap)))
 				goto out;
 			e->size = 1;
 		}
-		e->mode = 0644;
+		e->mode = dir ? 0755 : 0644;
 		e->mtime_ns = now_ns;
 		e->seq = seq + i;
 	}
