@@ -15,7 +15,13 @@
 #    taken (a member may delete), but it would delete more than the breaker
 #    allows (max(100, a quarter)), so node 1 holds the deletes ("held delete")
 #    and no file goes on node 1 or node 2 until `folder accept-deletes` on
-#    node 1, after which the files go on node 1 only.
+#    node 1, after which the files go on node 1 only (node 2 holds them too);
+#  - the same member sends rows whose version vectors are full (64 counters,
+#    none of node 1's): the path they name waits on its own ("too long to
+#    merge") while everything else still applies, and when node 1 removes a
+#    directory so made (its tombstone has no room for node 1's counter) that
+#    change alone goes unrecorded: node 1's other changes, deletes included,
+#    still reach node 2.
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
