@@ -8,10 +8,13 @@
  * and garbage. Frame seeds are streams made by wire_send() (one frame of each
  * type, several in a row, chunks with payloads) under the split prefix that
  * fuzz/fuzz_frame.c reads (one read, byte by byte, a few read sizes), plus bad
- * lengths, payloads over the cap, streams cut mid-frame and garbage.
+ * lengths, payloads over the cap, streams cut mid-frame and garbage. Folder
+ * seeds: FolderHello and FolderBatches (its sizes adding up to the payload),
+ * and each with one rule of src/net/wire.c broken.
  * Everything is deterministic. Build, from the repo root:
  *   cc -std=c17 -D_GNU_SOURCE -Isrc -Ibuild/gen fuzz/gen_net_corpus.c \
- *      build/libshoal.a $(pkg-config --libs libevent libprotobuf-c openssl) -lpthread
+ *      build/libshoal.a $(pkg-config --libs libevent libprotobuf-c openssl sqlite3 jansson) \
+ *      -lpthread
  */
 #include <errno.h>
 #include <stdint.h>
@@ -116,6 +119,14 @@ static Shoal__FetchDone fetch_done = SHOAL__FETCH_DONE__INIT;
 static uint8_t cert_der[600], sealed[140];
 static Shoal__RecoveryRecord record = SHOAL__RECOVERY_RECORD__INIT;
 static Shoal__RecoveryQuery query = SHOAL__RECOVERY_QUERY__INIT;
+static uint8_t folder_id[WIRE_FOLDER_ID_LEN];
+static Shoal__FolderHave haves[2];
+static Shoal__FolderHave *have_ptrs[2];
+static Shoal__FolderHello folder_hello = SHOAL__FOLDER_HELLO__INIT;
+static uint32_t batch_sizes[WIRE_FOLDER_BATCHES_MAX + 1];
+static Shoal__FolderBatches folder_batches = SHOAL__FOLDER_BATCHES__INIT;
+/* What folder_batches' sizes add up to, as its Envelope's payload_len. */
+#define FOLDER_PAYLOAD (1000 + 2000)
 
 static void messages_init(void)
 {
@@ -176,6 +187,27 @@ static void messages_init(void)
 	record.sealed_capability = bin(sealed, sizeof(sealed));
 	record.signature = bin(sig, WIRE_SIG_LEN);
 	query.locator = bin(id_b, WIRE_ID_LEN);
+	for (size_t i = 0; i < WIRE_FOLDER_ID_LEN; i++)
+		folder_id[i] = (uint8_t)(0x5A ^ (i * 11));
+	for (size_t i = 0; i < 2; i++) {
+		shoal__folder_have__init(&haves[i]);
+		haves[i].author = bin(i ? id_b : id_a, WIRE_ID_LEN);
+		haves[i].index_id = 0x1122334455667788ULL + i;
+		haves[i].seq = 40 + i;
+		have_ptrs[i] = &haves[i];
+	}
+	folder_hello.folder_id = bin(folder_id, WIRE_FOLDER_ID_LEN);
+	folder_hello.proof = bin(id_b, WIRE_ID_LEN);
+	folder_hello.have = have_ptrs;
+	folder_hello.n_have = 2;
+	for (size_t i = 0; i < sizeof(batch_sizes) / sizeof(batch_sizes[0]); i++)
+		batch_sizes[i] = 1;
+	batch_sizes[0] = 1000;
+	batch_sizes[1] = 2000;
+	folder_batches.folder_id = bin(folder_id, WIRE_FOLDER_ID_LEN);
+	folder_batches.proof = bin(id_a, WIRE_ID_LEN);
+	folder_batches.sizes = batch_sizes;
+	folder_batches.n_sizes = 2;
 }
 
 static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request_id)
@@ -226,10 +258,86 @@ static Shoal__Envelope envelope(Shoal__Envelope__MsgCase which, uint64_t request
 	case SHOAL__ENVELOPE__MSG_RECOVERY_QUERY:
 		env.recovery_query = &query;
 		break;
+	case SHOAL__ENVELOPE__MSG_FOLDER_HELLO:
+		env.folder_hello = &folder_hello;
+		break;
+	case SHOAL__ENVELOPE__MSG_FOLDER_BATCHES:
+		env.folder_batches = &folder_batches;
+		env.payload_len = FOLDER_PAYLOAD;
+		break;
 	default:
 		break;
 	}
 	return env;
+}
+
+/* Collaborative folders' messages (the wire's rules; proofs and batches are
+ * the folder module's to check). */
+static void folder_seeds(void)
+{
+	Shoal__Envelope env = envelope(SHOAL__ENVELOPE__MSG_FOLDER_HELLO, 0);
+	emit_msg("valid-folder-hello", &env.base);
+	folder_hello.n_have = 0;
+	emit_msg("valid-folder-hello-no-haves", &env.base);
+	folder_hello.n_have = 2;
+	folder_hello.folder_id = bin(folder_id, WIRE_FOLDER_ID_LEN - 1);
+	emit_msg("bad-folder-hello-short-id", &env.base);
+	folder_hello.folder_id = bin(folder_id, WIRE_FOLDER_ID_LEN);
+	folder_hello.proof = bin(id_b, WIRE_ID_LEN - 1);
+	emit_msg("bad-folder-hello-short-proof", &env.base);
+	folder_hello.proof = bin(id_b, WIRE_ID_LEN);
+	haves[1].author = bin(id_b, WIRE_ID_LEN + 1);
+	emit_msg("bad-folder-hello-long-author", &env.base);
+	haves[1].author = bin(id_b, WIRE_ID_LEN);
+	env.payload_len = 16;
+	emit_msg("bad-folder-hello-payload", &env.base);
+	env.payload_len = 0;
+	{
+		/* One have more than the most. */
+		static Shoal__FolderHave *many[WIRE_FOLDER_HAVE_MAX + 1];
+		for (size_t i = 0; i < WIRE_FOLDER_HAVE_MAX + 1; i++)
+			many[i] = &haves[i % 2];
+		folder_hello.have = many;
+		folder_hello.n_have = WIRE_FOLDER_HAVE_MAX;
+		emit_msg("valid-folder-hello-most-haves", &env.base);
+		folder_hello.n_have = WIRE_FOLDER_HAVE_MAX + 1;
+		emit_msg("bad-folder-hello-too-many-haves", &env.base);
+		folder_hello.have = have_ptrs;
+		folder_hello.n_have = 2;
+	}
+	emit_msg_cut("bad-folder-hello-truncated", &env.base, 30);
+
+	env = envelope(SHOAL__ENVELOPE__MSG_FOLDER_BATCHES, 0);
+	emit_msg("valid-folder-batches", &env.base);
+	env.payload_len = FOLDER_PAYLOAD + 1;
+	emit_msg("bad-folder-batches-sizes-short", &env.base);
+	env.payload_len = FOLDER_PAYLOAD - 1;
+	emit_msg("bad-folder-batches-sizes-over", &env.base);
+	env.payload_len = 0;
+	emit_msg("bad-folder-batches-no-payload", &env.base);
+	env.payload_len = FOLDER_PAYLOAD;
+	folder_batches.n_sizes = 0;
+	emit_msg("bad-folder-batches-no-sizes", &env.base);
+	folder_batches.n_sizes = WIRE_FOLDER_BATCHES_MAX + 1;
+	env.payload_len = FOLDER_PAYLOAD + WIRE_FOLDER_BATCHES_MAX - 1;
+	emit_msg("bad-folder-batches-too-many", &env.base);
+	folder_batches.n_sizes = 2;
+	batch_sizes[1] = 0;
+	env.payload_len = 1000;
+	emit_msg("bad-folder-batches-size-zero", &env.base);
+	batch_sizes[1] = (uint32_t)WIRE_FOLDER_BATCH_MAX + 1;
+	env.payload_len = (uint32_t)WIRE_FOLDER_BATCH_MAX + 1001;
+	emit_msg("bad-folder-batches-size-over", &env.base);
+	batch_sizes[0] = (uint32_t)WIRE_FOLDER_BATCH_MAX;
+	batch_sizes[1] = (uint32_t)WIRE_FOLDER_BATCH_MAX;
+	env.payload_len = 2 * (uint32_t)WIRE_FOLDER_BATCH_MAX;
+	emit_msg("bad-folder-batches-payload-over", &env.base);
+	batch_sizes[0] = 1000;
+	batch_sizes[1] = 2000;
+	env.payload_len = FOLDER_PAYLOAD;
+	folder_batches.proof = bin(id_a, 0);
+	emit_msg("bad-folder-batches-no-proof", &env.base);
+	folder_batches.proof = bin(id_a, WIRE_ID_LEN);
 }
 
 static void envelope_seeds(void)
@@ -355,6 +463,7 @@ static void envelope_seeds(void)
 	emit_msg("bad-recovery-record-no-locator", &env.base);
 	record.locator = bin(id_b, WIRE_ID_LEN);
 	emit_msg_cut("bad-recovery-record-truncated", &env.base, 40);
+	folder_seeds();
 
 	/* Control requests. */
 	Shoal__CtlRequest req = SHOAL__CTL_REQUEST__INIT;
@@ -579,6 +688,9 @@ static void frame_seeds(void)
 	stream_send(frames, SHOAL__ENVELOPE__MSG_CHUNK, 4096);
 	stream_send(frames, SHOAL__ENVELOPE__MSG_PING, 0);
 	emit_stream("valid-session", mixed, 3, frames);
+	stream_send(frames, SHOAL__ENVELOPE__MSG_FOLDER_HELLO, 0);
+	stream_send(frames, SHOAL__ENVELOPE__MSG_FOLDER_BATCHES, FOLDER_PAYLOAD);
+	emit_stream("valid-folder-exchange", mixed, 3, frames);
 
 	/* Bad lengths, each followed by a valid frame the reader must never reach. */
 	static const uint8_t zero_len[4] = {0, 0, 0, 0};

@@ -458,6 +458,11 @@ static void cycle_done(struct ops_job *oj)
 				  fold_name(fd, name), (unsigned long long)j->scan_res.held,
 				  fd->f.root);
 		}
+		if (j->scan_res.full)
+			log_info("folder %s: %llu changes not recorded: their version vectors "
+				 "have no room for this node (%d members at most)",
+				 fold_name(fd, name), (unsigned long long)j->scan_res.full,
+				 FOLDER_VV_MAX);
 	}
 	if (j->scanned && (j->scan_res.changed || j->scan_res.deleted))
 		log_info("folder %s: scan of %llu entries: %llu changed (%llu read, %llu moved), "

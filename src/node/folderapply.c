@@ -518,6 +518,14 @@ static int apply_path(struct pass *p, const char *path, int want)
 	int err = weigh(p, path);
 	if (err == SHOAL_ENOTFOUND)
 		return folderdb_pending_remove(p->ix, p->fid, path);
+	if (err == SHOAL_ETOOBIG) {
+		/* Rows whose vectors have more than FOLDER_VV_MAX ids between
+		 * them (a member may send such a row): this path waits, the
+		 * others still apply (noted once: every round weighs it). */
+		if (want == 1)
+			defer(p, path, "%s", "version vectors too long to merge");
+		return 0;
+	}
 	if (err)
 		return err;
 	if (env->ignored && env->ignored(env->ignored_arg, path, p->final.kind == FOLDER_DIR))

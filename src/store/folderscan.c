@@ -232,6 +232,14 @@ static int record(struct scan *sc, const struct seen *v)
 			err = folder_vv_bump(&e->vv, sc->self_short, env->now);
 			e->modified_by = sc->self_short;
 		}
+		if (err == SHOAL_ETOOBIG) {
+			/* The vector has no room for this node (FOLDER_VV_MAX
+			 * ids): the change is not recorded, and the local
+			 * state not either, so the next scan looks again. */
+			sc->res->full++;
+			err = 0;
+			goto out;
+		}
 		if (!err)
 			err = folderdb_next_seq(sc->ix, fid, &e->seq);
 		if (!err)
@@ -505,6 +513,14 @@ static int tombstone(struct scan *sc, const char *path)
 		memcpy(e->prev_content_id, e->content_id, SHA256_LEN);
 		e->modified_by = sc->self_short;
 		err = folder_vv_bump(&e->vv, sc->self_short, env->now);
+		if (err == SHOAL_ETOOBIG) {
+			/* No room for this node in the vector (as in
+			 * record()): the path stays in the local state, so the
+			 * next scan looks again; the other deletes go on. */
+			sc->res->full++;
+			free(e);
+			return 0;
+		}
 		if (!err)
 			err = folderdb_next_seq(sc->ix, fid, &e->seq);
 		if (!err)

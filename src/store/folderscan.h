@@ -62,6 +62,7 @@ struct folderscan_result {
 	uint64_t deleted; /* tombstones written */
 	uint64_t held;	  /* deletes held by the breaker */
 	uint64_t retry;	  /* files changing while read: left for the next scan */
+	uint64_t full;	  /* changes not recorded: their vector has no room for us */
 	char stopped[FOLDER_STOPPED_MAX + 1]; /* set: the folder must stop, why */
 };
 

@@ -58,6 +58,26 @@
                                                   GetChunk for ID_HEX; exit 0 when the answer is WANT:
                                                   not_found (Error NOT_FOUND) or chunk (a Chunk whose
                                                   bytes hash to the id) (tests/cli/test_net_repair.sh)
+    hostile.py folder-stranger ADDR CA KEY CERT FOLDER_ID HEXFILE
+                                                  a node of the network without the folder's
+                                                  secret: FolderHello for FOLDER_ID (base32) with a
+                                                  wrong proof, then FolderBatches with a wrong proof
+                                                  carrying the batch in HEXFILE (foldersign's first
+                                                  line), then Ping; exit 0 when Pong comes back and
+                                                  no FolderBatches arrives in the 2 s after it
+    hostile.py folder-member ADDR CA KEY CERT INVITE HOW [HEXFILE]
+                                                  holding the invite (so with the right proofs):
+                                                  HOW is hello (a hello holding nothing: exit 0 when
+                                                  FolderBatches with A's right proof come back),
+                                                  haves-N (a hello naming N random authors, then
+                                                  Ping: exit 0 on Pong), send (FolderBatches of the
+                                                  batch in HEXFILE, then Ping: exit 0 on Pong),
+                                                  or, each wanting the daemon to hang up (exit 0),
+                                                  forged (FolderBatches of HEXFILE, made with
+                                                  foldersign --bad-sig), badsizes (the batch in
+                                                  HEXFILE, or random bytes, and 16 bytes more than
+                                                  sizes say), bighello (1025 haves)
+                                                  (tests/cli/test_folder_hostile.sh)
 
 Frames are a 4-byte big-endian length, an Envelope (proto/shoal.proto), then
 Envelope.payload_len raw bytes. Protobuf is encoded and decoded by hand. For
@@ -67,6 +87,7 @@ since Ed25519 signing is not in Python's standard library.
 """
 import base64
 import hashlib
+import hmac
 import os
 import select
 import socket
@@ -846,6 +867,219 @@ def cmd_idle(addr, ca, key, cert, secs):
         return 1
     print("silent after Hello: still connected after %s s" % secs)
     return 0
+
+
+# ---- collaborative folders (tests/cli/test_folder_hostile.sh) -------------------------------
+FOLDER_HELLO, FOLDER_BATCHES = 32, 33
+PROTOCOL = 1  # Error code
+FOLDER_HAVE_MAX = 1024  # authors in one FolderHello (src/proto/folder.h)
+
+
+def b32(b):
+    return base64.b32encode(b).decode().rstrip("=").lower()
+
+
+def b32_decode(text):
+    return base64.b32decode(text.upper() + "=" * (-len(text) % 8))
+
+
+def hkdf_sha256(ikm, info, length):
+    """RFC 5869 without a salt (HashLen zeros), as src/crypto/hash.c asks OpenSSL."""
+    prk = hmac.new(b"\0" * 32, ikm, hashlib.sha256).digest()
+    out, t, i = b"", b"", 1
+    while len(out) < length:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        out, i = out + t, i + 1
+    return out[:length]
+
+
+def folder_invite(text):
+    """(id, secret) of an invite: "shoal-folder:" then base32 of id || secret || label."""
+    prefix = "shoal-folder:"
+    if not text.startswith(prefix):
+        sys.exit("hostile: not an invite: " + text)
+    raw = b32_decode(text[len(prefix):])
+    return raw[:16], raw[16:48]
+
+
+def folder_proof(fid, secret, frm, to):
+    """src/proto/folder.c: HMAC-SHA256 under the index key (HKDF of the secret,
+    info "shoal folder index v1 <id as text>") of "shoal folder proof v1" || id ||
+    from || to."""
+    key = hkdf_sha256(secret, ("shoal folder index v1 " + b32(fid)).encode(), 32)
+    return hmac.new(key, b"shoal folder proof v1" + fid + frm + to, hashlib.sha256).digest()
+
+
+def folder_hello(fid, proof, haves=()):
+    body = field_bytes(1, fid) + field_bytes(2, proof)
+    for author, index_id, seq in haves:
+        body += field_bytes(3, field_bytes(1, author) + field_int(2, index_id) + field_int(3, seq))
+    return field_bytes(FOLDER_HELLO, body)
+
+
+def folder_batches(fid, proof, sizes, payload_len):
+    body = field_bytes(1, fid) + field_bytes(2, proof) + b"".join(field_int(3, n) for n in sizes)
+    return field_int(PAYLOAD_LEN, payload_len) + field_bytes(FOLDER_BATCHES, body)
+
+
+def greet_peer(s, cert):
+    """greet(), and the daemon's node id (its certificate's)."""
+    greet(s, cert)
+    der = s.getpeercert(binary_form=True)
+    spki = bytes.fromhex("302a300506032b6570032100")
+    at = der.find(spki)
+    return hashlib.sha256(der[at + len(spki):at + len(spki) + 32]).digest()
+
+
+def read_hex(path):
+    return bytes.fromhex(open(path).readline().strip())
+
+
+def until_pong(s, nonce, deadline, seen):
+    """Reads frames (answering Pings, noting each kind in seen) until Pong nonce.
+    Returns the FolderBatches frames seen meanwhile."""
+    got = []
+    while True:
+        env, payload = read_frame(s, deadline)
+        seen.append(folder_kind(env))
+        if PING in env:
+            s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+        elif FOLDER_BATCHES in env:
+            got.append((decode(env[FOLDER_BATCHES][0]), payload))
+        elif ERROR in env:
+            raise EOFError("Error %d: %s" % (first(decode(env[ERROR][0]), 1),
+                                             first(decode(env[ERROR][0]), 2, b"").decode(errors="replace")))
+        elif PONG in env and first(decode(env[PONG][0]), 1) == nonce:
+            return got
+
+
+def folder_kind(env):
+    if FOLDER_HELLO in env:
+        return "FolderHello"
+    if FOLDER_BATCHES in env:
+        return "FolderBatches"
+    return kind(env)
+
+
+def folder_batches_within(s, secs, seen):
+    """Reads for secs seconds (answering Pings); the FolderBatches frames seen."""
+    got, end = [], time.monotonic() + secs
+    try:
+        while True:
+            env, payload = read_frame(s, end)
+            seen.append(folder_kind(env))
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            elif FOLDER_BATCHES in env:
+                got.append((decode(env[FOLDER_BATCHES][0]), payload))
+    except socket.timeout:
+        pass
+    return got
+
+
+def hung_up(s, deadline):
+    """Reads frames until the daemon hangs up: (True, what ended it), or (False, why not)."""
+    seen = []
+    try:
+        while True:
+            env, _ = read_frame(s, deadline)
+            if PING in env:
+                s.sendall(frame(pong(first(decode(env[PING][0]), 1))))
+            if ERROR in env:
+                e = decode(env[ERROR][0])
+                seen.append("Error %d (%s)" % (first(e, 1), first(e, 2, b"").decode(errors="replace")))
+            else:
+                seen.append(folder_kind(env))
+    except socket.timeout:
+        return False, "still connected; frames: " + " ".join(seen[-8:])
+    except (EOFError, OSError, ssl.SSLError) as e:
+        errs = [x for x in seen if x.startswith("Error")]
+        return True, "closed (%s)%s" % (e or type(e).__name__, "; " + errs[-1] if errs else "")
+
+
+def cmd_folder_stranger(addr, ca, key, cert, folder_id, hexfile):
+    fid = b32_decode(folder_id)
+    batch = read_hex(hexfile)
+    me = node_id(cert)
+    s = tls_connect(addr, ca, key, cert)
+    greet_peer(s, cert)
+    nonce = int.from_bytes(os.urandom(4), "big") | 1
+    # Claims to hold a lot of itself, to make the daemon ask; a proof of random bytes.
+    s.sendall(frame(folder_hello(fid, os.urandom(32), [(me, 1, 1000)])) +
+              frame(folder_batches(fid, os.urandom(32), [len(batch)], len(batch)), batch) +
+              frame(ping(nonce)))
+    seen = []
+    try:
+        got = until_pong(s, nonce, time.monotonic() + WAIT, seen)
+        print("wrong proofs sent; Pong came back", flush=True)
+        got += folder_batches_within(s, 2.0, seen)
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("wrong proofs sent; the daemon hung up: %s (frames: %s)" % (e or type(e).__name__, " ".join(seen)))
+        return 1
+    print("frames from the daemon: %s" % " ".join(seen))
+    if got:
+        print("the daemon sent %d FolderBatches (%d bytes) to a node without the secret" %
+              (len(got), sum(len(p) for _, p in got)))
+        return 1
+    print("no FolderBatches in 2 s; still connected")
+    return 0
+
+
+def cmd_folder_member(addr, ca, key, cert, invite, how, hexfile=None):
+    fid, secret = folder_invite(invite)
+    me = node_id(cert)
+    s = tls_connect(addr, ca, key, cert)
+    them = greet_peer(s, cert)
+    proof = folder_proof(fid, secret, me, them)
+    nonce = int.from_bytes(os.urandom(4), "big") | 1
+    seen = []
+    start = time.monotonic()
+    try:
+        if how == "hello":
+            s.sendall(frame(folder_hello(fid, proof)))
+            got = []
+            while not got and time.monotonic() < start + WAIT:
+                got = folder_batches_within(s, 0.5, seen)
+            want = folder_proof(fid, secret, them, me)
+            good = [m for m, _ in got if first(m, 2, b"") == want]
+            print("hello with the right proof: %d FolderBatches back (%d with the daemon's right "
+                  "proof, %d batches)" % (len(got), len(good), sum(len(m.get(3, [])) for m in good)))
+            return 0 if good else 1
+        if how.startswith("haves-"):
+            haves = [(os.urandom(32), 1, 1) for _ in range(int(how[6:]))]
+            s.sendall(frame(folder_hello(fid, proof, haves)) + frame(ping(nonce)))
+            until_pong(s, nonce, start + WAIT, seen)
+            print("a hello of %d haves: still connected, Pong" % len(haves))
+            return 0
+        if how == "send":
+            batch = read_hex(hexfile)
+            s.sendall(frame(folder_batches(fid, proof, [len(batch)], len(batch)), batch) +
+                      frame(ping(nonce)))
+            until_pong(s, nonce, start + WAIT, seen)
+            print("batch of %d bytes sent: still connected, Pong" % len(batch))
+            return 0
+    except (EOFError, OSError, ssl.SSLError) as e:
+        print("%s: the daemon hung up: %s (frames: %s)" % (how, e or type(e).__name__, " ".join(seen)))
+        return 1
+    if how == "forged":
+        batch = read_hex(hexfile)
+        msg = frame(folder_batches(fid, proof, [len(batch)], len(batch)), batch)
+    elif how == "badsizes":
+        # A batch (HEXFILE's, else random bytes) and 16 bytes more than sizes say.
+        batch = read_hex(hexfile) if hexfile else os.urandom(100)
+        payload = batch + os.urandom(16)
+        msg = frame(folder_batches(fid, proof, [len(batch)], len(payload)), payload)
+    elif how == "bighello":
+        msg = frame(folder_hello(fid, proof, [(os.urandom(32), 1, 1) for _ in range(FOLDER_HAVE_MAX + 1)]))
+    else:
+        sys.exit("hostile: folder-member: no such HOW: " + how)
+    try:
+        s.sendall(msg)
+    except (OSError, ssl.SSLError):
+        pass
+    closed, what = hung_up(s, start + WAIT)
+    print("%s: %s after %.2f s" % (how, what, time.monotonic() - start))
+    return 0 if closed else 1
 
 
 def main(argv):
