@@ -78,6 +78,10 @@ struct fold {
 	struct folderscan_result scan;
 	struct folderapply_result apply;
 	uint64_t index_in, index_out; /* batch bytes received and sent */
+	/* deletes other members' batches made here lately: the breaker counts
+	 * them together, so a mass delete split into many batches is held too */
+	double deletes_since;
+	uint64_t deletes_recent;
 	uint64_t batches_in, refused, fetched;
 	char error[256];
 };
@@ -833,6 +837,8 @@ struct ingest_job {
 	int forged;
 	char why[256];
 	uint64_t accepted, held;
+	uint64_t deletes_before; /* deletes let through lately, when submitted */
+	uint64_t deletes_passed; /* ... and by this job */
 	struct folderdb_author *authors;
 	size_t nauthors;
 };
@@ -923,6 +929,21 @@ static int ingest_one(struct ingest_job *j, struct index *ix, const struct folde
 	return err ? err : 1;
 }
 
+/* Counters are Unix seconds at most: one far past the clock would freeze
+ * the path (no later change could pass it). NULL, or what is wrong. */
+static const char *far_future(const struct folder_batch *b)
+{
+	uint64_t horizon = (uint64_t)time(NULL) + FOLDER_CLOCK_SKEW_MAX;
+	for (size_t i = 0; i < b->msg->n_entries; i++) {
+		const Shoal__FolderEntry *e = b->msg->entries[i];
+		for (size_t k = 0; k < e->n_version; k++) {
+			if (e->version[k]->value > horizon)
+				return "a version counter far in the future";
+		}
+	}
+	return NULL;
+}
+
 static void ingest_work(struct ops_job *oj, struct index *ix)
 {
 	struct ingest_job *j = (struct ingest_job *)oj;
@@ -938,6 +959,10 @@ static void ingest_work(struct ops_job *oj, struct index *ix)
 		size_t len = j->sizes[i];
 		off += len;
 		int e = folder_batch_open(p, len, fid, fs->ca, &b, &why);
+		if (!e && (why = far_future(&b))) {
+			folder_batch_free(&b);
+			e = SHOAL_EPROTO;
+		}
 		if (e) {
 			j->forged = 1;
 			snprintf(j->why, sizeof(j->why), "%s", why ? why : shoal_strerror(e));
@@ -957,7 +982,9 @@ static void ingest_work(struct ops_job *oj, struct index *ix)
 	uint64_t total = 0;
 	if (!err && d.n && !(err = folderdb_local_count(ix, fid, &total))) {
 		uint64_t limit = total / 4 > FOLDERSCAN_HOLD_MIN ? total / 4 : FOLDERSCAN_HOLD_MIN;
-		if (d.n > limit && !(err = index_begin(ix))) {
+		if (j->deletes_before + d.n <= limit)
+			j->deletes_passed = d.n;
+		else if (!(err = index_begin(ix))) {
 			for (size_t i = 0; !err && i < d.n; i++)
 				err = folderdb_held_add(ix, fid, d.paths[i], d.origins[i]);
 			if (err)
@@ -1005,6 +1032,12 @@ static void ingest_done(struct ops_job *oj)
 		j->authors = NULL;
 	}
 	fd->batches_in += j->accepted;
+	double now = monotonic_seconds();
+	if (now - fd->deletes_since > FOLDER_DELETES_WINDOW) {
+		fd->deletes_since = now;
+		fd->deletes_recent = 0;
+	}
+	fd->deletes_recent += j->deletes_passed;
 	if (j->accepted) {
 		fd->cycle_due = 1;
 		/* More may be waiting where these came from. */
@@ -1050,6 +1083,8 @@ void folder_on_batches(struct folders *fs, struct link *l, const Shoal__FolderBa
 	j->fd = fd;
 	j->f = fd->f;
 	j->link_serial = l->serial;
+	if (monotonic_seconds() - fd->deletes_since <= FOLDER_DELETES_WINDOW)
+		j->deletes_before = fd->deletes_recent;
 	fd->index_in += len;
 	member_note(fd, l);
 	fd->jobs++;

@@ -22,9 +22,12 @@
  * gets nothing: it cannot make the proof.
  *
  * Rows that came in are applied (node/folderapply.h) on the writer, in
- * passes, after each ingest and scan. An incoming batch that would delete
- * more than max(FOLDERSCAN_HOLD_MIN, a quarter) of what this node holds
- * has those deletes held, as a local mass delete is.
+ * passes, after each ingest and scan. Incoming batches that would delete
+ * more than max(FOLDERSCAN_HOLD_MIN, a quarter) of what this node holds,
+ * counted together over FOLDER_DELETES_WINDOW seconds, have those deletes
+ * held, as a local mass delete is (unless their author's user accepted
+ * them: FOLDER_BATCH_DELETES_ACCEPTED). A batch with a version counter past
+ * now + FOLDER_CLOCK_SKEW_MAX is refused as forged.
  *
  * A folder whose root lost its marker or changed device stops (the reason
  * is kept and shown) and does nothing until `folder resume` finds it whole.
@@ -46,8 +49,10 @@
 #define FOLDER_DEBOUNCE		 1.0
 #define FOLDER_DEBOUNCE_MAX	 5.0
 #define FOLDER_HELLO_SECONDS	 30.0
-#define FOLDER_HELLO_REPLY_EVERY 1.0 /* a hello answered with ours once a second at most */
-#define FOLDER_MAX		 64  /* folders one node is a member of */
+#define FOLDER_HELLO_REPLY_EVERY 1.0   /* a hello answered with ours once a second at most */
+#define FOLDER_MAX		 64    /* folders one node is a member of */
+#define FOLDER_DELETES_WINDOW	 600.0 /* incoming deletes counted together by the breaker */
+#define FOLDER_CLOCK_SKEW_MAX	 (366 * 86400) /* a version counter past now + this is refused */
 
 struct folder_env {
 	const char *home;
