@@ -5,6 +5,10 @@
 # $SHOAL) and the fuzz corpus replays. Each speaks TAP; this script counts
 # "ok" and "not ok" lines, counts a program that dies without reporting as a
 # failure, and ends with the line "N passed, N failed".
+#
+# The scripts run SHOAL_TEST_JOBS at a time (default 2: they mostly wait on
+# daemons and timers, and each uses its own temp tree and kernel-chosen
+# ports), the longest first; each one's result is printed when it ends.
 #   tests/run.sh BUILD_DIR [FILTER]   (FILTER: substring of test paths to run)
 set -u
 build=${1:-build}
@@ -13,31 +17,40 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export SHOAL="$root/$build/shoal"
 export SHOAL_TEST_ROOT="$root"
 export CMOCKA_MESSAGE_OUTPUT=TAP
+jobs_max=${SHOAL_TEST_JOBS:-2}
 passed=0
 failed=0
 failures=()
+outdir=$(mktemp -d "${TMPDIR:-/tmp}/shoal-run.XXXXXX") || exit 1
+trap 'rm -rf "$outdir"' EXIT
 
-run_one() {
-	local name=$1
-	shift
-	local out rc
-	out=$("$@" 2>&1)
-	rc=$?
+# report NAME RC OUTFILE SECONDS: counts one finished test and prints its line.
+report() {
+	local name=$1 rc=$2 out=$3 secs=$4
 	local ok notok
-	ok=$(grep -cE '^ok [0-9]+' <<<"$out")
-	notok=$(grep -cE '^not ok [0-9]+' <<<"$out")
+	ok=$(grep -cE '^ok [0-9]+' "$out")
+	notok=$(grep -cE '^not ok [0-9]+' "$out")
 	passed=$((passed + ok))
 	failed=$((failed + notok))
 	if [ "$notok" -gt 0 ]; then
 		failures+=("$name")
-		printf '%s\n' "$out" | grep -vE '^ok [0-9]+' | sed "s|^|  $name: |"
+		grep -vE '^ok [0-9]+' "$out" | sed "s|^|  $name: |"
 	elif [ "$rc" -ne 0 ]; then
 		# Died (or failed) without saying which case: one more failure.
 		failed=$((failed + 1))
 		failures+=("$name (exit $rc)")
-		printf '%s\n' "$out" | tail -n 20 | sed "s|^|  $name: |"
+		tail -n 20 "$out" | sed "s|^|  $name: |"
 	fi
-	printf '%-44s %3d passed, %d failed\n' "$name" "$ok" "$notok"
+	printf '%-44s %3d passed, %d failed (%d s)\n' "$name" "$ok" "$notok" "$secs"
+}
+
+# run_one NAME CMD...: runs one test now.
+run_one() {
+	local name=$1 start=$SECONDS rc
+	shift
+	"$@" >"$outdir/one" 2>&1
+	rc=$?
+	report "$name" "$rc" "$outdir/one" $((SECONDS - start))
 }
 
 if [[ -z "$filter" || "scripts/check-layers" == *"$filter"* ]]; then
@@ -52,12 +65,40 @@ for t in "$root/$build"/tests/*/test_*; do
 	run_one "$name" "$t"
 done
 
+# The scripts, the slowest first so that the lanes end together.
+slow=(test_net_recover test_folder_sync test_net_chaos test_cli_bigtree test_net_copies
+	test_net_repair test_net_drain test_net_send test_folder_hostile test_net_dist)
+scripts=()
+for s in "${slow[@]}"; do
+	[ -f "$root/tests/cli/$s.sh" ] && scripts+=("$root/tests/cli/$s.sh")
+done
 for t in "$root"/tests/cli/test_*.sh; do
-	[ -f "$t" ] || continue
+	[[ " ${scripts[*]} " == *" $t "* ]] || scripts+=("$t")
+done
+declare -A job_name=() job_start=() job_out=()
+running=0
+seq=0
+# reap: waits for one script to end and reports it.
+reap() {
+	local pid rc
+	wait -n -p pid
+	rc=$?
+	report "${job_name[$pid]}" "$rc" "${job_out[$pid]}" $((SECONDS - ${job_start[$pid]}))
+	running=$((running - 1))
+}
+for t in "${scripts[@]}"; do
 	name=${t#"$root/"}
 	[[ -n "$filter" && "$name" != *"$filter"* ]] && continue
-	run_one "$name" bash "$t"
+	[ "$running" -ge "$jobs_max" ] && reap
+	seq=$((seq + 1))
+	bash "$t" >"$outdir/$seq" 2>&1 &
+	pid=$!
+	job_name[$pid]=$name
+	job_start[$pid]=$SECONDS
+	job_out[$pid]=$outdir/$seq
+	running=$((running + 1))
 done
+while [ "$running" -gt 0 ]; do reap; done
 
 for r in "$root/$build"/fuzz/replay_*; do
 	[ -x "$r" ] || continue
