@@ -2,7 +2,8 @@
 # `make run`: a short guided tour of Shoal on this machine. One node on its own
 # first, then five daemons on 127.0.0.1: a file stored with three replicas, its
 # uploader killed with SIGKILL, the file fetched back elsewhere and compared byte
-# for byte, a file published and listed from a third node, a directory round trip.
+# for byte, a file published and listed from a third node, a directory round trip,
+# a collaborative folder: an edit propagating, a conflict shown and resolved.
 # Everything happens in a temporary directory; every daemon started here is
 # stopped at the end, and also when a step fails or the tour is interrupted.
 #   scripts/tour.sh PATH/TO/shoal       (KEEP=1 keeps the temporary directory)
@@ -206,6 +207,40 @@ show_cap --home node4 put album --no-progress
 show --home node1 get "$cap" -o album.out --no-progress
 diff -r album album.out
 echo "diff -r: album.out holds the same $(find album.out -type f | wc -l) files, byte for byte"
+
+step "A folder node3 and node5 edit together: an edit goes across"
+mkdir -p team3
+printf 'Plan: ship on Friday.\n' >team3/plan.txt
+printf '$ shoal --home node3 folder create team3 --name team\n'
+invite=$(shl --home node3 folder create team3 --name team | tail -n 1)
+echo "$invite"
+[[ $invite == shoal-folder:* ]] || die "folder create printed no invite"
+show --home node5 folder join "$invite" team5
+same() { cmp -s "$1" "$2"; }
+wait_until 30 same team3/plan.txt team5/plan.txt || die "plan.txt did not reach node5"
+echo "team5/plan.txt: $(cat team5/plan.txt)"
+printf 'Plan: ship on Friday. Tests first.\n' >team5/plan.txt
+echo "(node5 edits team5/plan.txt)"
+wait_until 30 same team5/plan.txt team3/plan.txt || die "node5's edit did not reach node3"
+echo "team3/plan.txt: $(cat team3/plan.txt)"
+
+step "Both edit plan.txt while node5 is paused: one conflict, the same on both"
+show --home node5 folder pause team5
+printf 'Plan: ship on Monday.\n' >team3/plan.txt
+printf 'Plan: ship on Tuesday.\n' >team5/plan.txt
+sleep 2
+show --home node5 folder resume team5
+has_copy() { compgen -G "$1/plan.conflict-*.txt" >/dev/null; }
+wait_until 30 has_copy team3 || die "no conflict copy on node3"
+wait_until 30 has_copy team5 || die "no conflict copy on node5"
+show --home node3 folder conflicts
+for f in team3/plan*.txt; do echo "$f: $(cat "$f")"; done
+show --home node5 folder resolve team5/plan.txt --keep theirs
+no_copy() { ! has_copy team3 && ! has_copy team5; }
+wait_until 30 no_copy || die "the resolution did not reach node3"
+wait_until 30 same team3/plan.txt team5/plan.txt || die "the two plans differ"
+echo "resolved on node5, on both now: $(cat team3/plan.txt)"
+show --home node3 folder status team3
 
 step "Stop every node (SIGTERM)"
 for n in "${!pid[@]}"; do kill -TERM "${pid[$n]}"; done

@@ -56,9 +56,11 @@ struct fmember {
 	size_t nsent, sent_cap;
 };
 
-/* Batches sent are trusted to arrive for this long: a hello saying less
- * within it crossed them on the way. */
-#define FOLDER_SENT_TRUST 10.0
+/* Batches sent on a link are trusted to arrive for this long (TCP loses
+ * nothing on a live link; a new link starts afresh): a hello saying less
+ * within it crossed them on the way, or was sent while the member's store
+ * was busy applying what came before. */
+#define FOLDER_SENT_TRUST 120.0
 
 struct fold {
 	LIST_ENTRY(fold) entry;

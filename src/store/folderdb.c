@@ -191,7 +191,7 @@ int folderdb_set_state(struct index *ix, const uint8_t id[FOLDER_ID_LEN], int pa
 		       const char *stopped)
 {
 	char sql[128];
-	snprintf(sql, sizeof(sql), "UPDATE folders SET paused = %d%s WHERE id = ?", paused ? 1 : 0,
+	snprintf(sql, sizeof(sql), "UPDATE folders SET paused = %d%s WHERE id = ?1", paused ? 1 : 0,
 		 stopped ? ", stopped = ?2" : "");
 	return run_folder(ix, sql, id, NULL, 0, stopped, 1);
 }

@@ -8,7 +8,8 @@
 # winner on all three, listed by `conflicts`; `resolve` goes everywhere. An
 # identical edit is no conflict; a delete against an edit keeps the edit. C
 # misses a batch of changes and catches up with fewer index bytes than the
-# whole index. `rm -rf` of most of A's files is held (B and C untouched)
+# whole index. A paused member takes nothing until resumed. `rm -rf` of
+# most of A's files is held (B and C untouched)
 # until `accept-deletes`; `restore` brings a file back everywhere. Ignored
 # files never leave their member and never block "in sync". C's root
 # removed: C's folder stops, and an empty directory in its place does not
@@ -42,6 +43,17 @@ in_sync() { # N: node N's folder says it is in sync
 		python3 -c 'import json,sys; f=json.load(sys.stdin)["folders"]; sys.exit(0 if f and all(x["in_sync"] for x in f) else 1)'
 }
 converged() { same_trees A B C && in_sync 1 && in_sync 2 && in_sync 3; }
+# wait_slow SECONDS CMD...: wait_for, polling every 0.3 s (a tree compare
+# and three status calls are not free).
+wait_slow() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		sleep 0.3
+	done
+}
 # counter N NAME: one of node N's folder counters.
 counter() {
 	"$SHOAL" --home "n$1" folder status --json |
@@ -73,7 +85,7 @@ check_fails "join with a broken invite fails" shoal --home n2 folder join shoal-
 check_err1 "... with one line" "$T/.check" "not a folder invite"
 check "B joins" shoal --home n2 folder join "$invite" B
 check "C joins (invite on stdin)" sh -c "echo '$invite' | $SHOAL --home n3 folder join - C"
-check "B and C get every file: same paths, modes and contents" wait_for $SYNC converged
+check "B and C get every file: same paths, modes and contents" wait_slow $SYNC converged
 check_eq "folder list on B names the folder" "team" "$(shoal --home n2 folder list --json |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["folders"][0]["label"])')"
 check_eq "status on A: three members at 100%" "3 True" \
@@ -87,19 +99,19 @@ chmod 600 A/hello.txt
 mkdir A/empty
 rm A/docs/big.bin
 check "an edit, a create, a rename, a chmod, a mkdir and a delete on A reach B and C" \
-	wait_for $SYNC converged
+	wait_slow $SYNC converged
 check "... the deleted file is gone on C" test ! -e C/docs/big.bin
 check_eq "... the chmod too" 600 "$(stat -c %a B/hello.txt)"
 
 # ---- renames fetch nothing ------------------------------------------------------------------
 mkdir A/many
 for i in $(seq 1 40); do gen_data "A/many/f$i" $((20 * KiB)) "m$i"; done
-check "40 new files reach B and C" wait_for $SYNC converged
+check "40 new files reach B and C" wait_slow $SYNC converged
 before_b=$(counter 2 fetched)
 before_c=$(counter 3 fetched)
 for i in $(seq 1 40); do mv "A/many/f$i" "A/many/g$i"; done
 mv A/many A/renamed
-check "40 renamed files and their renamed directory reach B and C" wait_for $SYNC converged
+check "40 renamed files and their renamed directory reach B and C" wait_slow $SYNC converged
 check_eq "... with no chunk fetched by B" "$before_b" "$(counter 2 fetched)"
 check_eq "... nor by C" "$before_c" "$(counter 3 fetched)"
 
@@ -108,7 +120,7 @@ stop_daemon n2
 echo "A's edit" >A/hello.txt
 echo "B's edit, made offline" >B/hello.txt
 start_node 2 1
-check "with B back, the three converge" wait_for $SYNC converged
+check "with B back, the three converge" wait_slow $SYNC converged
 conflict_copies() { find "$1" -name 'hello.conflict-*' -printf '%P\n' | sort; }
 copy=$(conflict_copies A)
 check_match "one conflict copy on A" '^hello\.conflict-[0-9]{8}-[0-9]{6}-[0-9a-f]{8}-[0-9a-f]{6}\.txt$' "$copy"
@@ -122,7 +134,7 @@ check_match "conflicts lists it on C" "hello\.conflict-.*\(a version of hello\.t
 check "resolve --keep mine on C" shoal --home n3 folder resolve C/hello.txt --keep mine
 check "... the copy goes from every member" wait_for $SYNC sh -c \
 	"[ -z \"\$(find A B C -name 'hello.conflict-*')\" ]"
-check "... and they converge" wait_for $SYNC converged
+check "... and they converge" wait_slow $SYNC converged
 check_eq "conflicts on A: none" "no conflicts" "$(shoal --home n1 folder conflicts)"
 
 # Identical edits, and a delete against an edit.
@@ -132,27 +144,14 @@ echo "the same words" >B/same.txt
 rm A/new.txt
 echo "B keeps this" >B/new.txt
 start_node 2 1
-check "identical edit and delete-vs-edit: the three converge" wait_for $SYNC converged
+check "identical edit and delete-vs-edit: the three converge" wait_slow $SYNC converged
 check_eq "... the identical edit made no conflict copy" "" "$(find A -name 'same.conflict-*')"
 check_eq "... the edit beat the delete" "B keeps this" "$(cat C/new.txt 2>&1)"
-
-# ---- offline catch-up ---------------------------------------------------------------------------
-stop_daemon n3
-for i in $(seq 1 60); do echo "change $i" >"A/renamed/g$((i % 40 + 1))"; done
-for i in $(seq 1 30); do echo "c$i" >"A/c$i.txt"; done
-rm A/renamed/g1 A/renamed/g2
-index_all=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT coalesce(sum(length(data)),0) FROM folder_batches").fetchone()[0])' n1/index.sqlite)
-start_node 3 1
-check "C comes back and catches up" wait_for $SYNC converged
-caught=$(counter 3 index_in)
-check "C took fewer index bytes ($caught) than the whole index ($index_all)" \
-	test "$caught" -lt "$index_all"
-echo "# catch-up: $caught index bytes received, whole index $index_all bytes"
 
 # ---- mass delete -------------------------------------------------------------------------------
 mkdir A/bulk
 for i in $(seq 1 150); do echo "$i" >"A/bulk/b$i"; done
-check "150 more files reach everyone" wait_for $SYNC converged
+check "150 more files reach everyone" wait_slow $SYNC converged
 rm -rf A/bulk/*
 check "rm -rf on A: the deletes are held" wait_for $SYNC sh -c \
 	"[ \"\$($SHOAL --home n1 folder status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"folders\"][0][\"held\"])')\" -ge 150 ]"
@@ -164,14 +163,14 @@ check_eq "... and C" 150 "$(find C/bulk -type f | wc -l)"
 check "accept-deletes on A" shoal --home n1 folder accept-deletes A
 check "... the deletes reach B and C" wait_for $SYNC sh -c \
 	"[ \"\$(find B/bulk C/bulk -type f | wc -l)\" -eq 0 ]"
-check "... and they converge" wait_for $SYNC converged
+check "... and they converge" wait_slow $SYNC converged
 check "restore a deleted file on B" shoal --home n2 folder restore B/bulk/b7
 check "... it is back everywhere" wait_for $SYNC sh -c "[ \"\$(cat A/bulk/b7 2>/dev/null)\" = 7 ] && [ \"\$(cat C/bulk/b7 2>/dev/null)\" = 7 ]"
 check_match "folder log on C shows who deleted it" "deleted" "$(shoal --home n3 folder log C/bulk/b7)"
 
 # ---- ignores -----------------------------------------------------------------------------------
 printf '*.log\nbuild/\n' >A/.shoalignore
-check "the ignore file reaches everyone" wait_for $SYNC converged
+check "the ignore file reaches everyone" wait_slow $SYNC converged
 echo "secret" >A/debug.log
 mkdir -p A/build && echo o >A/build/x.o
 echo "visible" >A/visible.txt
@@ -180,6 +179,29 @@ sleep 2
 check "... the ignored ones never leave A" test ! -e B/debug.log -a ! -e C/debug.log -a ! -e B/build
 check "... and never block in sync" wait_for $SYNC sh -c "$(declare -f in_sync); in_sync 1 && in_sync 2"
 rm -r A/debug.log A/build
+
+# ---- offline catch-up ---------------------------------------------------------------------------
+stop_daemon n3
+for i in $(seq 1 60); do echo "change $i" >"A/renamed/g$((i % 40 + 1))"; done
+for i in $(seq 1 30); do echo "c$i" >"A/c$i.txt"; done
+rm A/renamed/g1 A/renamed/g2
+index_all=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT coalesce(sum(length(data)),0) FROM folder_batches").fetchone()[0])' n1/index.sqlite)
+start_node 3 1
+check "C comes back and catches up" wait_slow $SYNC converged
+caught=$(counter 3 index_in)
+check "C took less than half the whole index ($caught of $index_all bytes)" \
+	test $((2 * caught)) -lt "$index_all"
+echo "# catch-up: $caught index bytes received, whole index $index_all bytes"
+
+# ---- pause, resume ------------------------------------------------------------------------------
+check "pause on B" shoal --home n2 folder pause B
+check_match "... list says paused" "paused" "$(shoal --home n2 folder list)"
+echo "while paused" >A/paused.txt
+check "... A's new file reaches C" wait_for $SYNC test -f C/paused.txt
+sleep 1
+check "... but not B" test ! -e B/paused.txt
+check "resume on B" shoal --home n2 folder resume B
+check "... and it arrives" wait_for $SYNC test -f B/paused.txt
 
 # ---- root removed --------------------------------------------------------------------------------
 rm -rf C
