@@ -67,7 +67,8 @@ done
 
 # The scripts, the slowest first so that the lanes end together.
 slow=(test_net_recover test_folder_sync test_net_chaos test_cli_bigtree test_net_copies
-	test_net_repair test_net_drain test_net_send test_folder_hostile test_net_dist)
+	test_net_repair test_net_drain test_net_send test_folder_crash test_folder_hostile
+	test_net_dist)
 scripts=()
 for s in "${slow[@]}"; do
 	[ -f "$root/tests/cli/$s.sh" ] && scripts+=("$root/tests/cli/$s.sh")

@@ -398,8 +398,16 @@ static int entry(struct scan *sc, int dir_fd, size_t len, int depth, const char 
 {
 	const struct folderscan_env *env = sc->env;
 	size_t n = strlen(name);
+	if (is_temp(name)) {
+		/* An apply's temp file: scans and applies take turns, so this
+		 * one was left by a daemon killed mid-apply. */
+		if (!unlinkat(dir_fd, name, 0))
+			log_info("folder: removed %s/%s, left by an interrupted apply", sc->env->f->root,
+				 name);
+		return 0;
+	}
 	if (name_validate(name, n) || (depth == 0 && !strcmp(name, FOLDERSCAN_MARKER_DIR)) ||
-	    is_temp(name) || len + 1 + n > FOLDER_PATH_MAX)
+	    len + 1 + n > FOLDER_PATH_MAX)
 		return 0;
 	if (len)
 		sc->path[len++] = '/';

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A member killed with SIGKILL while it applies: A holds 300 files, B joins
+# and is killed four times at different moments of its apply (fetching,
+# writing temp files, swapping, committing), restarted each time. After the
+# last restart B converges with A; its index matches its disk (every entry
+# on disk has its local row with the same size and mtime, and no row names
+# a missing entry); no temp file is left; both say "in sync". Then A is
+# killed in the middle of a scan of 200 changed files and restarted: the
+# changes still reach B, and A's index matches A's disk.
+# shellcheck disable=SC2317 # helpers are called through check and wait_for
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 1
+NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set recovery_delay=0
+	--set scrub_rate=0)
+SYNC=60
+
+tree() {
+	(cd "$1" && find . -mindepth 1 \( -path ./.shoal -prune \) -o -printf '%P %y %m\n' |
+		sort | while read -r p y m; do
+		if [ "$y" == f ]; then echo "$p $y $m $(sha256sum <"$p" | cut -c1-16)"; else echo "$p $y $m"; fi
+	done)
+}
+in_sync() {
+	"$SHOAL" --home "n$1" folder status --json 2>/dev/null |
+		python3 -c 'import json,sys; f=json.load(sys.stdin)["folders"]; sys.exit(0 if f and all(x["in_sync"] for x in f) else 1)'
+}
+converged() { [ "$(tree A)" == "$(tree B)" ] && in_sync 1 && in_sync 2; }
+wait_slow() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		sleep 0.3
+	done
+}
+# index_matches N DIR: node N's local rows are what DIR holds (daemon stopped
+# or not: the index is read-only here).
+index_matches() {
+	python3 - "n$1/index.sqlite" "$2" <<'EOF'
+import os, sqlite3, stat, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+root = sys.argv[2]
+rows = {p: (k, s, m) for p, k, s, m in db.execute("SELECT path, kind, size, mtime_ns FROM folder_local")}
+disk = {}
+for d, dirs, files in os.walk(root):
+    rel = os.path.relpath(d, root)
+    if rel == ".shoal" or rel.startswith(".shoal/"):
+        continue
+    for n in dirs + files:
+        p = os.path.normpath(os.path.join(rel, n))
+        if p == ".shoal":
+            continue
+        st = os.lstat(os.path.join(d, n))
+        disk[p] = st
+bad = [p for p in rows if p not in disk]
+bad += [p for p in disk if p not in rows]
+for p, (k, s, m) in rows.items():
+    st = disk.get(p)
+    if st and k == 0 and (st.st_size != s or st.st_mtime_ns != m):
+        bad.append(p + " (size or mtime)")
+if bad:
+    print("\n".join(sorted(bad)[:20]))
+    sys.exit(1)
+EOF
+}
+no_temps() { [ -z "$(find "$1" -name '.shoal.*.tmp')" ]; }
+
+make_nodes 1 2
+start_node 1
+start_node 2 1
+check "the two daemons see each other" wait_for 20 mesh_up 1 2
+
+mkdir -p A/d1 A/d2 A/d3
+for i in $(seq 1 300); do gen_data "A/d$((i % 3 + 1))/f$i" $((8 * KiB + i)) "f$i"; done
+invite=$(shoal --home n1 folder create A | tail -n 1)
+check_match "A's folder is created" '^shoal-folder:' "$invite"
+check "A's scan of 300 files ends" wait_slow $SYNC sh -c \
+	"[ \"\$($SHOAL --home n1 folder status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"folders\"][0][\"entries\"])')\" -ge 303 ]"
+check "B joins" shoal --home n2 folder join "$invite" B
+for delay in 0.4 0.9 1.5 2.2; do
+	sleep "$delay"
+	kill_daemon n2
+	echo "# B killed ${delay} s into its apply"
+	start_node 2 1
+done
+check "B converges with A" wait_slow $SYNC converged
+check "... no temp file is left in B" no_temps B
+stop_daemon n2
+check "B's index matches B's disk" index_matches 2 B
+start_node 2 1
+
+for i in $(seq 1 200); do echo "changed $i" >"A/d$((i % 3 + 1))/f$i"; done
+sleep 1.2
+kill_daemon n1
+echo "# A killed during its scan of 200 changed files"
+start_node 1
+check "... the changes reach B" wait_slow $SYNC converged
+stop_daemon n1
+check "A's index matches A's disk" index_matches 1 A
+start_node 1
+check "... and they still agree" wait_slow $SYNC converged
+stop_nodes 1 2
+done_testing
