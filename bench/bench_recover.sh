@@ -23,42 +23,9 @@ arg=${1:-${SHOAL:-build}}
 . "$root/bench/lib.sh"
 shoal=$(bench_shoal bench_recover "$arg") || exit 1
 names=${NAMES:-1000}
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/shoal-recover.XXXXXX")
-unset SHOAL_HOME
-declare -A pid=() addr=()
 opts=(--set peer_timeout=2 --set ping_interval=0.5 --set repair_interval=1 --set scrub_rate=0)
-
-cleanup() {
-	local h
-	for h in "${!pid[@]}"; do kill -TERM "${pid[$h]}" 2>/dev/null || true; done
-	for h in "${!pid[@]}"; do wait "${pid[$h]}" 2>/dev/null || true; done
-	if [ "${KEEP:-}" = 1 ]; then echo "bench_recover: kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-die() {
-	echo "bench_recover: $*" >&2
-	exit 1
-}
+bench_daemons bench_recover
 shl() { timeout -s KILL 600 "$shoal" "$@"; }
-wait_until() { # SECONDS CMD...
-	local t=$(($1 * 10))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		t=$((t - 1))
-		[ "$t" -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-start() { # HOME [BOOT_HOME]
-	local boot=()
-	[ -n "${2:-}" ] && boot=(--bootstrap "${addr[$2]}")
-	"$shoal" --home "$1" daemon --listen 127.0.0.1:0 "${boot[@]}" "${opts[@]}" \
-		2>"$1.log" &
-	pid[$1]=$!
-	wait_until 20 shl --home "$1" status || die "the daemon of $1 does not answer"
-	addr[$1]=$(shl --home "$1" status --json |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
-}
 up() { # HOME N: HOME sees N peers up
 	[ "$(shl --home "$1" peers | awk '$3 == "up"' | wc -l)" -ge "$2" ]
 }
@@ -74,10 +41,10 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 cd "$work"
 shl network create net.pem
 for h in n1 n2 n3 n4; do shl --home "$h" init --network net.pem >/dev/null; done
-start n1
-start n2 n1
-start n3 n1
-wait_until 30 up n1 2 || die "the peers do not meet"
+bench_start n1
+bench_start n2 n1
+bench_start n3 n1
+bench_until 30 up n1 2 || bench_die "the peers do not meet"
 mkdir files
 for i in $(seq "$names"); do head -c 4096 /dev/urandom >"files/f$i"; done
 t0=$(now)
@@ -85,18 +52,18 @@ for i in $(seq "$names"); do
 	shl --home n1 put "files/f$i" --name "name-$i" --no-progress >/dev/null
 done
 t1=$(now)
-wait_until 120 placed || die "the name table is not placed"
+bench_until 120 placed || bench_die "the name table is not placed"
 key=$(shl --home n1 recovery-key 2>/dev/null)
 kill -KILL "${pid[n1]}"
 wait "${pid[n1]}" 2>/dev/null || true
 unset "pid[n1]"
-start n4 n2
-wait_until 30 up n4 2 || die "n4 does not meet n2 and n3"
+bench_start n4 n2
+bench_until 30 up n4 2 || bench_die "n4 does not meet n2 and n3"
 t2=$(now)
-shl --home n4 recover --no-progress "$key" >/dev/null 2>"$work/recover.err" || die "recover failed: $(cat "$work/recover.err")"
+shl --home n4 recover --no-progress "$key" >/dev/null 2>"$work/recover.err" || bench_die "recover failed: $(cat "$work/recover.err")"
 t3=$(now)
 got=$(shl --home n4 ls | wc -l)
-[ "$got" -eq "$names" ] || die "n4 lists $got names, not $names"
+[ "$got" -eq "$names" ] || bench_die "n4 lists $got names, not $names"
 put_s=$(secs "$t0" "$t1")
 rec_s=$(secs "$t2" "$t3")
 printf '%-40s %10s s  (%s ms a name)\n' "put of $names names, one put each" "$put_s" \

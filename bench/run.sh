@@ -16,6 +16,9 @@
 #          (bench/bench_recover.sh).
 #   incremental: a 1 GiB tree of 50,000 files put, put again unchanged and after
 #          editing 10 files, vs the first put (bench/bench_incremental.sh).
+#   folders: an edit's latency to another member (p50, p95) vs cp and sync, and
+#          2,000 small files vs cp -r, with RSS and chunks fetched for renames
+#          (bench/bench_folder.sh).
 # Each timed step runs after `sync` with the best of RUNS runs reported.
 #   bench/run.sh BUILD_DIR
 set -euo pipefail
@@ -123,3 +126,11 @@ echo "== incremental puts =="
 # again after a one-byte edit of 10 files, each against the first put of the same
 # run; the last version restored and compared (bench/bench_incremental.sh).
 BENCH_DIR="$work" "$root/bench/bench_incremental.sh" "$build"
+
+echo
+echo "== collaborative folders =="
+# An edit reaching another member (p50, p95) beside cp and sync of the same
+# file; 2,000 small files in 100 directories reaching it beside cp -r and sync,
+# with both daemons' RSS; 100 renamed directories and the chunks fetched for
+# them (bench/bench_folder.sh).
+BENCH_DIR="$work" "$root/bench/bench_folder.sh" "$build"

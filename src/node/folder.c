@@ -870,6 +870,19 @@ static int doomed_add(struct doomed *d, const char *path, const uint8_t *origin)
 	return 0;
 }
 
+static int other_path(const uint8_t device[NODE_ID_LEN], const struct folder_entry *e, void *arg)
+{
+	(void)device;
+	return strcmp(e->path, arg) ? 1 : 0;
+}
+
+/* 1 when the content of tombstone e is live at another path: a move, which
+ * the breaker does not count. */
+static int moved_away(struct index *ix, const uint8_t *fid, const struct folder_entry *e)
+{
+	return folderdb_rows_by_content(ix, fid, e->content_id, other_path, (void *)e->path) == 1;
+}
+
 /* Keeps one opened batch if it follows what is held of its author: 1 kept,
  * 0 not (a duplicate or a gap), or an error. */
 static int ingest_one(struct ingest_job *j, struct index *ix, const struct folder_batch *b,
@@ -911,7 +924,8 @@ static int ingest_one(struct ingest_job *j, struct index *ix, const struct folde
 			err = folderdb_row_put(ix, fid, b->author, e);
 		if (!err)
 			err = folderdb_pending_add(ix, fid, e->path);
-		if (!err && e->deleted && !(b->flags & FOLDER_BATCH_DELETES_ACCEPTED)) {
+		if (!err && e->deleted && !(b->flags & FOLDER_BATCH_DELETES_ACCEPTED) &&
+		    !(e->has_content && moved_away(ix, fid, e))) {
 			struct folderdb_local l;
 			if (!folderdb_local_get(ix, fid, e->path, &l))
 				err = doomed_add(d, e->path, b->author);

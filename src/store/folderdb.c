@@ -506,17 +506,18 @@ int folderdb_local_remove(struct index *ix, const uint8_t id[FOLDER_ID_LEN], con
 }
 
 int folderdb_local_by_inode(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint64_t dev,
-			    uint64_t ino, struct folderdb_local *out)
+			    uint64_t ino, const char *except, struct folderdb_local *out)
 {
 	sqlite3_stmt *st;
 	int err = prepare_folder(ix,
 				 "SELECT " LOCAL_COLUMNS " FROM folder_local"
-				 " WHERE folder = ? AND dev = ? AND ino = ? LIMIT 1",
+				 " WHERE folder = ? AND dev = ? AND ino = ? AND path != ? LIMIT 1",
 				 id, &st);
 	if (err)
 		return err;
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)dev);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
+	bind_text(st, 4, except ? except : "");
 	return local_one(ix, st, out);
 }
 

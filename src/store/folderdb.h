@@ -148,9 +148,10 @@ int folderdb_local_get(struct index *ix, const uint8_t id[FOLDER_ID_LEN], const 
 int folderdb_local_put(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
 		       const struct folderdb_local *l);
 int folderdb_local_remove(struct index *ix, const uint8_t id[FOLDER_ID_LEN], const char *path);
-/* The entry recorded with (dev, ino), if any: 0 or SHOAL_ENOTFOUND. */
+/* An entry recorded with (dev, ino) at another path than except (NULL:
+ * any), if any: 0 or SHOAL_ENOTFOUND. */
 int folderdb_local_by_inode(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint64_t dev,
-			    uint64_t ino, struct folderdb_local *out);
+			    uint64_t ino, const char *except, struct folderdb_local *out);
 typedef int (*folderdb_local_fn)(const struct folderdb_local *l, void *arg);
 /* Every entry, by path. */
 int folderdb_local_foreach(struct index *ix, const uint8_t id[FOLDER_ID_LEN], folderdb_local_fn fn,

@@ -314,7 +314,7 @@ static int try_move(struct scan *sc, const struct stat *st)
 {
 	struct folderdb_local old;
 	int err = folderdb_local_by_inode(sc->ix, sc->env->f->invite.id, (uint64_t)st->st_dev,
-					  (uint64_t)st->st_ino, &old);
+					  (uint64_t)st->st_ino, sc->path, &old);
 	if (err)
 		return err == SHOAL_ENOTFOUND ? 0 : err;
 	if (!strcmp(old.path, sc->path) || old.kind != FOLDER_FILE ||
@@ -402,8 +402,8 @@ static int entry(struct scan *sc, int dir_fd, size_t len, int depth, const char 
 		/* An apply's temp file: scans and applies take turns, so this
 		 * one was left by a daemon killed mid-apply. */
 		if (!unlinkat(dir_fd, name, 0))
-			log_info("folder: removed %s/%s, left by an interrupted apply", sc->env->f->root,
-				 name);
+			log_info("folder: removed %s/%s, left by an interrupted apply",
+				 sc->env->f->root, name);
 		return 0;
 	}
 	if (name_validate(name, n) || (depth == 0 && !strcmp(name, FOLDERSCAN_MARKER_DIR)) ||
@@ -482,6 +482,7 @@ struct gone {
 	char (*paths)[FOLDER_PATH_MAX + 1];
 	size_t n, cap;
 	uint64_t total;
+	uint64_t moved; /* of those, entries whose inode is at a new path now */
 	int err;
 };
 
@@ -503,6 +504,15 @@ static int find_gone(const struct folderdb_local *l, void *arg)
 		g->cap = cap;
 	}
 	snprintf(g->paths[g->n++], FOLDER_PATH_MAX + 1, "%s", l->path);
+	/* Moved, not deleted: the breaker does not count it (a renamed
+	 * directory of a thousand files is no mass delete). */
+	struct folderdb_local *now = malloc(sizeof(*now));
+	if (!now)
+		return -ENOMEM;
+	if (!folderdb_local_by_inode(g->sc->ix, g->sc->env->f->invite.id, l->dev, l->ino, l->path,
+				     now))
+		g->moved++;
+	free(now);
 	return 0;
 }
 
@@ -555,7 +565,7 @@ static int scan_deletes(struct scan *sc)
 	uint64_t limit = g.total / 4 > FOLDERSCAN_HOLD_MIN ? g.total / 4 : FOLDERSCAN_HOLD_MIN;
 	if ((err = index_begin(sc->ix)))
 		goto out;
-	if (g.n > limit && !env->accept_deletes) {
+	if (g.n - g.moved > limit && !env->accept_deletes) {
 		for (size_t i = 0; !err && i < g.n; i++)
 			err = folderdb_held_add(sc->ix, fid, g.paths[i], env->self);
 		sc->res->held = g.n;

@@ -50,7 +50,7 @@ static void test_admit_unknown(void **state)
 	struct member m = {0};
 	struct link l = {.hello_received = 1, .member = &m};
 	const char *why = NULL;
-	int unknown[] = {0, -1, 1, 9, 32, 33, 1000};
+	int unknown[] = {0, -1, 1, 9, 34, MESH_MSG_MAX - 1, MESH_MSG_MAX, 1000};
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		why = NULL;
 		assert_int_equal(peer_admit(&l, unknown[i], 0, &why), PEER_REFUSE);
@@ -201,7 +201,7 @@ static void refused_closes(struct fleet *f, Shoal__Envelope *env, uint8_t *paylo
 
 static void test_unknown_type_closes(void **state)
 {
-	refused_closes(*state, envelope(32), NULL, 0);
+	refused_closes(*state, envelope(MESH_MSG_MAX - 1), NULL, 0);
 }
 
 static void test_payload_where_none_belongs_closes(void **state)
