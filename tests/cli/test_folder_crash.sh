@@ -13,7 +13,7 @@
 cd "$T" || exit 1
 NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set recovery_delay=0
 	--set scrub_rate=0)
-SYNC=60
+SYNC=180
 
 tree() {
 	(cd "$1" && find . -mindepth 1 \( -path ./.shoal -prune \) -o -printf '%P %y %m\n' |

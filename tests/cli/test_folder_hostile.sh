@@ -62,7 +62,7 @@ start_node 1
 a1=${node_addr[1]}
 pid1=${daemon_pid[n1]}
 start_node 2 1
-check "the two are up" wait_for 15 mesh_up 1 2
+check "the two are up" wait_for 90 mesh_up 1 2
 CA=n1/ca.crt
 for c in stranger m1 m2 m3 m4 m5 m6 m7; do
 	"$TESTCERT" valid network "$c.key" "$c.crt" || fail "testcert valid $c"
@@ -79,7 +79,7 @@ FID=$("$SHOAL" --home n1 folder list --json 2>/dev/null |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["folders"][0]["id"])' 2>/dev/null)
 check_match "... folder list --json gives its id" '^[a-z2-7]{26}$' "$FID"
 check "node 2 joins with the invite" shoal --home n2 folder join "$INVITE" "$T/b"
-check "the two are in sync: status in_sync on both, the same $NFILES files" wait_for 40 synced
+check "the two are in sync: status in_sync on both, the same $NFILES files" wait_for 90 synced
 check_eq "... node 1 has $NFILES entries and files" "$NFILES $NFILES" \
 	"$(fget 1 "f['entries'] - 1") $(nfiles a)" # the directory many/ is an entry too
 sum_a=$(tree_sum a)
@@ -120,7 +120,7 @@ r_before=$(logged 1 "refused a batch")
 check "a batch with a bad signature: node 1 hangs up" \
 	"${HOSTILE[@]}" folder-member "$a1" "$CA" m2.key m2.crt "$INVITE" forged forged.hex
 check_match "... with Error PROTOCOL or a plain close" 'closed' "$(cat "$T/.check")"
-check "... node 1 logs that it refused a batch" wait_for 5 _logged_more 1 "refused a batch" "$r_before"
+check "... node 1 logs that it refused a batch" wait_for 90 _logged_more 1 "refused a batch" "$r_before"
 check_match "... because of the signature" 'refused a batch from .*bad signature' \
 	"$(grep 'refused a batch' n1.log | tail -n 1)"
 check "... node 1's folder is in sync" in_sync 1
@@ -134,7 +134,7 @@ check "... and the same as node 2's" synced
 m_before=$(logged 1 "malformed frame")
 check "FolderBatches whose sizes do not add up to the payload: node 1 hangs up" \
 	"${HOSTILE[@]}" folder-member "$a1" "$CA" m3.key m3.crt "$INVITE" badsizes extra.hex
-check "... the frame refused as malformed" wait_for 5 _logged_more 1 "malformed frame" "$m_before"
+check "... the frame refused as malformed" wait_for 90 _logged_more 1 "malformed frame" "$m_before"
 
 # (c) a hello of 1025 haves (1024 is the most)
 check "control: a hello of 1024 haves keeps the link (Pong)" \
@@ -142,7 +142,7 @@ check "control: a hello of 1024 haves keeps the link (Pong)" \
 m_before=$(logged 1 "malformed frame")
 check "a hello of 1025 haves: node 1 hangs up" \
 	"${HOSTILE[@]}" folder-member "$a1" "$CA" m4.key m4.crt "$INVITE" bighello
-check "... the frame refused as malformed" wait_for 5 _logged_more 1 "malformed frame" "$m_before"
+check "... the frame refused as malformed" wait_for 90 _logged_more 1 "malformed frame" "$m_before"
 check "after all that, node 1's folder is in sync" in_sync 1
 check_eq "... its members are the same two" "$members_a" "$(members 1)"
 check_eq "... its files are unchanged" "$sum_a" "$(tree_sum a)"
@@ -154,7 +154,7 @@ check "foldersign signs a member's deletes of all ${#ALL[@]} files" deleter m5.k
 check "a member's batch deleting every file is taken (Pong)" \
 	"${HOSTILE[@]}" folder-member "$a1" "$CA" m5.key m5.crt "$INVITE" send deletes.hex
 held_all() { fjson 1 "f['held'] == $NFILES and not f['in_sync']"; }
-check "... node 1 holds the $NFILES deletes (more than the breaker allows)" wait_for 10 held_all
+check "... node 1 holds the $NFILES deletes (more than the breaker allows)" wait_for 90 held_all
 check_eq "... status lists each as a held delete" "$NFILES" \
 	"$(fget 1 "sum(1 for i in f['items'] if i['reason'] == 'held delete')")"
 check_eq "... the member is now listed among three" 3 "$(fget 1 "len(f['members'])")"
@@ -165,12 +165,12 @@ check "... node 1 says to run accept-deletes" \
 	grep -q "incoming deletes held.*accept-deletes" n1.log
 check "accept-deletes on node 1" shoal --home n1 folder accept-deletes "$T/a"
 gone_on_a() { [ "$(nfiles a)" -eq 0 ]; }
-check "... the files go on node 1" wait_for 15 gone_on_a
-check "... nothing held any more on node 1" wait_for 10 fjson 1 "f['held'] == 0"
+check "... the files go on node 1" wait_for 90 gone_on_a
+check "... nothing held any more on node 1" wait_for 90 fjson 1 "f['held'] == 0"
 # Node 1's own deletes now reach node 2 with the member's batch: its
 # breaker holds them in turn.
 b_holds() { fjson 2 "f['held'] >= $NFILES and not f['in_sync']"; }
-check "... node 2 hears of them and holds the deletes too" wait_for 20 b_holds
+check "... node 2 hears of them and holds the deletes too" wait_for 90 b_holds
 check_eq "... node 2 keeps every file" "$sum_a" "$(tree_sum b)"
 
 # (e) a row whose version vector is full (64 counters, none of the two
@@ -183,10 +183,10 @@ check "a member's row with a full version vector is taken (Pong)" \
 top2_waits() {
 	fjson 1 "any(i['path'] == 'top2.txt' and i['reason'] == 'waiting' and 'too long' in i['detail'] for i in f['items'])"
 }
-check "... node 1 lists top2.txt as waiting: vectors too long to merge" wait_for 10 top2_waits
+check "... node 1 lists top2.txt as waiting: vectors too long to merge" wait_for 90 top2_waits
 echo "made on node 2 after the full row" >b/later-b.txt
 has_later() { [ -f a/later-b.txt ] && cmp -s a/later-b.txt b/later-b.txt; }
-check "... and still applies what comes after it (a file made on node 2)" wait_for 20 has_later
+check "... and still applies what comes after it (a file made on node 2)" wait_for 90 has_later
 
 # (f) a directory whose row has 64 counters, none of node 1's: node 1 makes
 # it, and when it is removed there, node 1 cannot add its counter to the
@@ -196,7 +196,7 @@ check "... and still applies what comes after it (a file made on node 2)" wait_f
 check "foldersign signs a directory row with 64 counters" test -s fulldir.hex
 check "a member's directory with a full version vector is taken (Pong)" \
 	"${HOSTILE[@]}" folder-member "$a1" "$CA" m7.key m7.crt "$INVITE" send fulldir.hex
-check "... node 1 makes the directory" wait_for 10 test -d a/evil
+check "... node 1 makes the directory" wait_for 90 test -d a/evil
 rmdir a/evil
 rm a/later-b.txt
 echo "made on node 1 after removing evil" >a/later-a.txt
@@ -204,16 +204,16 @@ echo "made on node 2 after node 1 removed evil" >b/later-b2.txt
 has_later_a() { [ -f b/later-a.txt ] && cmp -s a/later-a.txt b/later-a.txt; }
 has_later_b2() { [ -f a/later-b2.txt ] && cmp -s a/later-b2.txt b/later-b2.txt; }
 check "... node 1's scans still record the rest (a file made there reaches node 2)" \
-	wait_for 20 has_later_a
-check "... and node 1 still applies what comes in (a file made on node 2)" wait_for 20 has_later_b2
+	wait_for 90 has_later_a
+check "... and node 1 still applies what comes in (a file made on node 2)" wait_for 90 has_later_b2
 check "... and its other deletes (a file removed there goes on node 2)" \
-	wait_for 20 test ! -e b/later-b.txt
+	wait_for 90 test ! -e b/later-b.txt
 check "... node 1 logs the change it could not record" grep -q "changes not recorded" n1.log
 
 # ---- the end ----------------------------------------------------------------------------
 check "node 1 never crashed" _alive "$pid1"
 check "... answers folder status" shoal --home n1 folder status
-check "... and is up with node 2" wait_for 10 mesh_up 1 2
+check "... and is up with node 2" wait_for 90 mesh_up 1 2
 stop_nodes 1 2
 check_no_sanitizer "no daemon log has a sanitizer report" n1.log n2.log
 done_testing
