@@ -8,7 +8,9 @@
  * is bound to it, exactly as a put would leave them.
  *
  *   mkbadtree HOME KIND     stores the KIND manifest in HOME's store (offline:
- *                           no daemon may hold it) and prints its capability
+ *                           no daemon may hold it) and prints its capability;
+ *                           $MKBADTREE_ABSOLUTE, when set, replaces "/tmp" as
+ *                           the target of the absolute escaping link
  *   mkbadtree --corpus DIR  writes every KIND's plaintext manifest to
  *                           DIR/bad-dir-manifest-KIND (DIR/valid-dir-manifest
  *                           for "valid"), as seeds for fuzz/corpus/manifest
@@ -106,8 +108,12 @@ static size_t fill_entries(const struct kind *k, Shoal__DirEntry pe[4], Shoal__D
 		pe[n].mtime = 1700000000;
 		pe[n].size = e->size;
 		if (e->target) {
-			pe[n].target.data = (uint8_t *)e->target;
-			pe[n].target.len = strlen(e->target);
+			const char *t = e->target;
+			/* The absolute escape points where the test can look. */
+			if (!strcmp(t, "/tmp") && getenv("MKBADTREE_ABSOLUTE"))
+				t = getenv("MKBADTREE_ABSOLUTE");
+			pe[n].target.data = (uint8_t *)t;
+			pe[n].target.len = strlen(t);
 		}
 		pe[n].link = (char *)e->link;
 		pes[n] = &pe[n];
