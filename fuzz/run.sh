@@ -13,7 +13,8 @@
 #   fuzz/run.sh --merge      copy fuzz/corpus/<target> to a fresh build-fuzz/merged/<target>/
 #                            and merge in the build-fuzz/corpus inputs that add coverage;
 #                            copy the interesting ones to fuzz/corpus/<target>/found-<what>
-# FUZZ_TARGETS limits the targets (e.g. "manifest"); FUZZ_ARGS adds libFuzzer flags.
+# FUZZ_TARGETS limits the targets (e.g. "manifest"); FUZZ_ARGS adds libFuzzer flags;
+# FUZZ_JOBS sets how many targets fuzz at once (default: the number of cores).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -148,9 +149,20 @@ case "$mode" in
 	;;
 esac
 
+# The targets run FUZZ_JOBS at a time (default: one per core).
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-status=0
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+status=0 running=0
 for t in $targets; do
-	fuzz_one "$t" "$mode" || status=1
+	if [ "$running" -ge "$jobs_max" ]; then
+		wait -n || status=1
+		running=$((running - 1))
+	fi
+	fuzz_one "$t" "$mode" &
+	running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+	wait -n || status=1
+	running=$((running - 1))
 done
 exit $status

@@ -181,7 +181,10 @@ void cli_count_line(struct progress *p, void *arg)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	double now = ts.tv_sec + ts.tv_nsec / 1e9;
-	if ((p->done == r->done && p->total == r->total) || now - r->at < 1.0)
+	/* A line a second at most, but always the last one: a short run
+	 * would otherwise end without any. */
+	int last = p->total && p->done >= p->total;
+	if ((p->done == r->done && p->total == r->total) || (now - r->at < 1.0 && !last))
 		return;
 	r->done = p->done;
 	r->total = p->total;
