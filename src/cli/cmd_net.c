@@ -442,6 +442,7 @@ int cmd_drain(struct cli *cli, int argc, char **argv)
 		return ret;
 	}
 	shoal__ctl_reply__free_unpacked(rep, NULL);
+	progress_finish(&pr);
 	printf("drained: every chunk is held by other members as asked; this node has left the "
 	       "network and its daemon stops\n");
 	return EXIT_OK;

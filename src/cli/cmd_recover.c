@@ -181,6 +181,7 @@ int cmd_recover(struct cli *cli, int argc, char **argv)
 		shoal__ctl_reply__free_unpacked(rep, NULL);
 		return ret;
 	}
+	progress_finish(&pr);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	const Shoal__CtlRecovered *d = rep->recovered;
