@@ -63,7 +63,8 @@ $(DEPS_STAMP): scripts/deps.sh
 	$(Q)mkdir -p $(@D) && touch $@
 
 test-deps: $(TEST_DEPS_STAMP)
-$(TEST_DEPS_STAMP): scripts/deps.sh
+# After the build's packages: two apt-get runs at once would fight for the lock.
+$(TEST_DEPS_STAMP): scripts/deps.sh | $(DEPS_STAMP)
 	$(Q)./scripts/deps.sh test
 	$(Q)mkdir -p $(@D) && touch $@
 

@@ -6,7 +6,9 @@
 # on disk has its local row with the same size and mtime, and no row names
 # a missing entry); no temp file is left; both say "in sync". Then A is
 # killed in the middle of a scan of 200 changed files and restarted: the
-# changes still reach B, and A's index matches A's disk.
+# changes still reach B, and A's index matches A's disk. Last, B's copy of
+# a file is edited while B writes A's new 160 MiB version beside it: the
+# edit is not lost (it becomes the winner or a conflict copy on both).
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -101,5 +103,34 @@ stop_daemon n1
 check "A's index matches A's disk" index_matches 1 A
 start_node 1
 check "... and they still agree" wait_slow $SYNC converged
-stop_nodes 1 2
+
+# ---- a local edit while a remote version is being applied --------------------------------
+gen_data A/big.bin $MiB big-v1
+check "big.bin reaches B" wait_slow $SYNC converged
+gen_data A/big.bin $((160 * MiB)) big-v2
+remote=$(sha256sum <A/big.bin | cut -c1-64)
+hit=0
+deadline=$(($(now_ms) + SYNC * 1000))
+while [ "$(now_ms)" -lt "$deadline" ]; do
+	# B restores A's version into a .shoal-get-* temp, renamed to
+	# .shoal.big.bin.tmp, then swapped in: edit in that window.
+	if compgen -G "B/.shoal-get-*" >/dev/null || [ -e B/.shoal.big.bin.tmp ]; then
+		echo "edited on B during the apply" >B/big.bin
+		hit=1
+		break
+	fi
+	sleep 0.005
+done
+check_eq "B was edited while it wrote A's version beside it" 1 "$hit"
+mine=$(echo "edited on B during the apply" | sha256sum | cut -c1-64)
+# has DIR SHA: some file of DIR holds content SHA.
+has() { find "$1" -path "$1/.shoal" -prune -o -type f -print0 | xargs -0 sha256sum | grep -q "^$2 "; }
+check "... they converge" wait_slow $SYNC converged
+check "... B's edit is kept on B" has B "$mine"
+check "... and reaches A" has A "$mine"
+check "... A's version is on both" sh -c "$(declare -f has); has A $remote && has B $remote"
+check "... as one file and one conflict copy" test "$(find B -name 'big*' | wc -l)" -eq 2
+stop_nodes 2
+check "B's index still matches B's disk" index_matches 2 B
+stop_nodes 1
 done_testing
