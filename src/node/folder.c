@@ -479,9 +479,10 @@ static void cycle_done(struct ops_job *oj)
 			 (unsigned long long)j->scan_res.moved,
 			 (unsigned long long)j->scan_res.deleted, j->scan_s);
 	if (j->applied && (j->apply_res.written || j->apply_res.removed || j->apply_res.deferred))
-		log_info("folder %s: applied %llu written, %llu removed, %llu conflicts, %llu "
-			 "waiting (%llu chunks fetched) in %.2f s",
+		log_info("folder %s: applied %llu written (%llu moved here), %llu removed, %llu "
+			 "conflicts, %llu waiting (%llu chunks fetched) in %.2f s",
 			 fold_name(fd, name), (unsigned long long)j->apply_res.written,
+			 (unsigned long long)j->apply_res.moved,
 			 (unsigned long long)j->apply_res.removed,
 			 (unsigned long long)j->apply_res.conflicts,
 			 (unsigned long long)j->apply_res.deferred,

@@ -58,6 +58,7 @@ struct pass {
 	uint8_t tokens[2][CHUNK_ID_LEN];
 	uint8_t manifests[2][CHUNK_ID_LEN];
 	size_t ntokens;
+	int wanting; /* in apply_wanting() or after it: no second time */
 };
 
 static void defer(struct pass *p, const char *path, const char *fmt, const char *detail)
@@ -250,6 +251,83 @@ static int fetch_file(struct pass *p, const struct folder_entry *e, const char *
 	return 0;
 }
 
+static int weigh(struct pass *p, const char *path);
+static int class_of(const struct pass *p);
+
+/* 1 when what path holds here is to be deleted (and that delete is not
+ * held): its file may then move to where its content is wanted. */
+static int doomed(struct pass *p, const char *path)
+{
+	struct pass q = {.env = p->env,
+			 .ix = p->ix,
+			 .res = p->res,
+			 .fid = p->fid,
+			 .root_fd = p->root_fd,
+			 .rows = malloc(ROWS_MAX * sizeof(*q.rows))};
+	if (!q.rows)
+		return -ENOMEM;
+	int err = weigh(&q, path);
+	int ret = !err && class_of(&q) == 3;
+	free(q.rows);
+	if (ret && (err = folderdb_held_has(p->ix, p->fid, path)))
+		return err < 0 ? err : 0;
+	return err && err != SHOAL_ENOTFOUND && err != SHOAL_ETOOBIG ? err : ret;
+}
+
+struct donor {
+	struct pass *p;
+	int dir; /* where the temp goes */
+	const char *tmp;
+	int moved;
+};
+
+/* Moves l's file to the temp when it is to be deleted and unchanged since
+ * the scan; 1 (stop) when it did. */
+static int try_donor(const struct folderdb_local *l, void *arg)
+{
+	struct donor *d = arg;
+	struct pass *p = d->p;
+	int err = doomed(p, l->path);
+	if (err <= 0)
+		return err;
+	const char *name;
+	int dir = open_parent(p, l->path, 0, &name);
+	if (dir < 0)
+		return 0;
+	if (as_recorded(p, dir, name, l->path) && !renameat(dir, name, d->dir, d->tmp)) {
+		/* Gone from here as the delete to come would leave it; the
+		 * delete then finds nothing to remove. A crash before the
+		 * commit leaves a stray temp (removed by the next scan) and a
+		 * file missing where it was to be deleted anyway. */
+		err = fsync(dir) ? -errno : folderdb_local_remove(p->ix, p->fid, l->path);
+		d->moved = !err;
+	}
+	close(dir);
+	return err ? err : d->moved;
+}
+
+/* Where e's content is here already, in a file waiting to be deleted (the
+ * other half of a rename or move), that file becomes (dir, tmp) instead of
+ * fetching and writing the content again: 1 when it did, 0 when there is
+ * none, or an error. */
+static int take_donor(struct pass *p, const struct folder_entry *e, const char *path, int dir,
+		      const char *tmp)
+{
+	if (!e->has_content)
+		return 0;
+	struct donor d = {.p = p, .dir = dir, .tmp = tmp};
+	int err = folderdb_local_pending_with(p->ix, p->fid, e->content_id, path, try_donor, &d);
+	if (err < 0 || !d.moved)
+		return err < 0 ? err : 0;
+	struct timespec ts[2] = {
+		{.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
+		{.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000}};
+	if (fchmodat(dir, tmp, e->mode & 0777, 0) || utimensat(dir, tmp, ts, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	p->res->moved++;
+	return 1;
+}
+
 /* Puts (dir, tmp) in place of (dir, name): 0, or 1 (deferred: the target
  * changed; the temp is gone). What the target held, if anything, is
  * removed, unless it changed since the scan: then it is kept as a copy. */
@@ -343,8 +421,10 @@ static int write_entry(struct pass *p, const struct folder_entry *e, const char 
 	} else {
 		if (e->kind == FOLDER_SYMLINK)
 			err = symlinkat(e->target, dir, tmp) ? -errno : 0;
-		else
+		else if ((err = take_donor(p, e, path, dir, tmp)) == 0)
 			err = fetch_file(p, e, path, dir, tmp);
+		else if (err == 1)
+			err = 0;
 		if (!err && e->kind == FOLDER_FILE) {
 			int fd = openat(dir, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0 || fsync(fd))
@@ -511,6 +591,26 @@ static int class_of(const struct pass *p)
 	return f->kind == FOLDER_DIR ? 1 : 2;
 }
 
+static int apply_path(struct pass *p, const char *path, int want);
+
+/* Before path's file is deleted: a path waiting for the same content is
+ * applied first, so that it takes the file over (take_donor()) rather than
+ * fetch it again; 1 when one was. */
+static int apply_wanting(struct pass *p, const char *path)
+{
+	const struct folder_entry *m = p->mine;
+	if (!m || m->deleted || m->kind != FOLDER_FILE || !m->has_content)
+		return 0;
+	char *other = malloc(FOLDER_PATH_MAX + 1);
+	if (!other)
+		return -ENOMEM;
+	int err = folderdb_pending_wanting(p->ix, p->fid, m->content_id, path, other);
+	if (!err)
+		err = apply_path(p, other, 2);
+	free(other);
+	return err == SHOAL_ENOTFOUND ? 0 : err ? err : 1;
+}
+
 /* Applies path if its class is want; 1 when it is not (or is done). */
 static int apply_path(struct pass *p, const char *path, int want)
 {
@@ -538,6 +638,16 @@ static int apply_path(struct pass *p, const char *path, int want)
 		int held = folderdb_held_has(p->ix, p->fid, path);
 		if (held)
 			return held < 0 ? held : 0;
+		if (!p->wanting) {
+			/* Once: the path is weighed again after, with no hook. */
+			p->wanting = 1;
+			int taken = apply_wanting(p, path);
+			if (taken > 0)
+				err = apply_path(p, path, want);
+			p->wanting = 0;
+			if (taken)
+				return taken < 0 ? taken : err;
+		}
 	}
 	p->ntokens = 0;
 	for (size_t i = 0; i < p->nlosers; i++) {

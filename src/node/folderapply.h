@@ -67,6 +67,7 @@ struct folderapply_result {
 	uint64_t removed;   /* entries deleted */
 	uint64_t conflicts; /* conflict copies made */
 	uint64_t merged;    /* rows merged without a change on disk */
+	uint64_t moved;	    /* files taken over from a path being deleted */
 	uint64_t fetched;   /* chunks fetched from other nodes */
 	uint64_t chunks;    /* chunks the files written have */
 	uint64_t deferred;  /* paths left waiting: changed here, or a fetch failed */

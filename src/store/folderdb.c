@@ -538,6 +538,26 @@ static int each_local(sqlite3_stmt *st, void *arg)
 	return err;
 }
 
+int folderdb_local_pending_with(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
+				const uint8_t content_id[SHA256_LEN], const char *except,
+				folderdb_local_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = prepare_folder(
+		ix,
+		"SELECT " LOCAL_COLUMNS " FROM folder_local l INDEXED BY folder_local_by_content"
+		" WHERE folder = ?1 AND content_id = ?2"
+		" AND kind = 0 AND path != ?3 AND EXISTS (SELECT 1 FROM folder_pending p"
+		" WHERE p.folder = ?1 AND p.path = l.path) ORDER BY path",
+		id, &st);
+	if (err)
+		return err;
+	bind_blob(st, 2, content_id, SHA256_LEN);
+	bind_text(st, 3, except);
+	struct local_walk w = {fn, arg};
+	return step_all(ix, st, each_local, &w);
+}
+
 int folderdb_local_foreach(struct index *ix, const uint8_t id[FOLDER_ID_LEN], folderdb_local_fn fn,
 			   void *arg)
 {
@@ -747,6 +767,27 @@ int folderdb_pending_foreach(struct index *ix, const uint8_t id[FOLDER_ID_LEN], 
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	struct path_walk w = {fn, arg};
 	return step_all(ix, st, each_path, &w);
+}
+
+int folderdb_pending_wanting(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
+			     const uint8_t content_id[SHA256_LEN], const char *except, char *out)
+{
+	sqlite3_stmt *st;
+	int err = prepare_folder(
+		ix,
+		"SELECT r.path FROM folder_rows r INDEXED BY folder_rows_by_content"
+		" WHERE r.folder = ?1 AND r.content_id = ?2 AND r.deleted = 0 AND r.kind = 0"
+		" AND r.path != ?3 AND EXISTS (SELECT 1 FROM folder_pending p"
+		" WHERE p.folder = ?1 AND p.path = r.path) LIMIT 1",
+		id, &st);
+	if (err)
+		return err;
+	bind_blob(st, 2, content_id, SHA256_LEN);
+	bind_text(st, 3, except);
+	if (!(err = step_one(ix, st)))
+		column_text(st, 0, out, FOLDER_PATH_MAX + 1);
+	sqlite3_finalize(st);
+	return err;
 }
 
 int folderdb_pending_note(struct index *ix, const uint8_t id[FOLDER_ID_LEN], const char *path,

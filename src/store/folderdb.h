@@ -51,12 +51,14 @@
 	"CREATE INDEX IF NOT EXISTS folder_rows_by_seq ON folder_rows(folder, device, seq);"       \
 	"CREATE INDEX IF NOT EXISTS folder_rows_by_path ON folder_rows(folder, path);"             \
 	"CREATE INDEX IF NOT EXISTS folder_rows_by_manifest ON folder_rows(manifest);"             \
+	"CREATE INDEX IF NOT EXISTS folder_rows_by_content ON folder_rows(folder, content_id);"    \
 	"CREATE TABLE IF NOT EXISTS folder_local("                                                 \
 	" folder BLOB NOT NULL, path TEXT NOT NULL, kind INTEGER NOT NULL, dev INTEGER NOT NULL,"  \
 	" ino INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,"                     \
 	" mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, content_id BLOB,"                  \
 	" PRIMARY KEY(folder, path)) WITHOUT ROWID;"                                               \
 	"CREATE INDEX IF NOT EXISTS folder_local_by_inode ON folder_local(folder, dev, ino);"      \
+	"CREATE INDEX IF NOT EXISTS folder_local_by_content ON folder_local(folder, content_id);"  \
 	"CREATE TABLE IF NOT EXISTS folder_authors("                                               \
 	" folder BLOB NOT NULL, author BLOB NOT NULL, index_id INTEGER NOT NULL,"                  \
 	" seq INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY(folder, author)) WITHOUT ROWID;"   \
@@ -153,6 +155,12 @@ int folderdb_local_remove(struct index *ix, const uint8_t id[FOLDER_ID_LEN], con
 int folderdb_local_by_inode(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint64_t dev,
 			    uint64_t ino, const char *except, struct folderdb_local *out);
 typedef int (*folderdb_local_fn)(const struct folderdb_local *l, void *arg);
+/* Files recorded with content_id at another path than except that wait to
+ * be applied (in folder_pending), in path order, until fn returns non-zero
+ * (returned). */
+int folderdb_local_pending_with(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
+				const uint8_t content_id[SHA256_LEN], const char *except,
+				folderdb_local_fn fn, void *arg);
 /* Every entry, by path. */
 int folderdb_local_foreach(struct index *ix, const uint8_t id[FOLDER_ID_LEN], folderdb_local_fn fn,
 			   void *arg);
@@ -202,6 +210,11 @@ typedef int (*folderdb_path_fn)(const char *path, const uint8_t *origin, const c
 				void *arg);
 int folderdb_pending_foreach(struct index *ix, const uint8_t id[FOLDER_ID_LEN], size_t max,
 			     folderdb_path_fn fn, void *arg);
+/* A path other than except, waiting to be applied, that some member's live
+ * file row gives content_id (out: FOLDER_PATH_MAX + 1): 0 or
+ * SHOAL_ENOTFOUND. */
+int folderdb_pending_wanting(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
+			     const uint8_t content_id[SHA256_LEN], const char *except, char *out);
 int folderdb_pending_count(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint64_t *count);
 
 int folderdb_held_add(struct index *ix, const uint8_t id[FOLDER_ID_LEN], const char *path,

@@ -62,7 +62,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
 			     " WITHOUT ROWID;" FOLDERDB_SCHEMA;
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 /* What each older version lacks, run in order after the schema above (whose
  * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
 static const char *const upgrades[] = {
