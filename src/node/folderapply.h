@@ -24,6 +24,12 @@
  * takes for the same content as the winning row and adopts (folderscan.h);
  * no step loses a local change.
  *
+ * A moved file is not written anew: when a local file waiting to be
+ * deleted, unchanged since the scan, holds the content a path wants (the
+ * other half of a rename), it is renamed to the temp instead of being
+ * fetched and restored; and a delete first applies a path waiting for its
+ * content, so a rename is applied as a move whatever pass its halves are in.
+ *
  * Order in one pass: directories, then files and links, then deletes
  * (deepest first); a directory with something left in it is not removed.
  * A delete held by the breaker (folder_held) is not applied.

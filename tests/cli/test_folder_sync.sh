@@ -3,7 +3,8 @@
 # trees compared by path, kind, mode and sha256 (the folder's own .shoal/
 # left out). A creates the folder with files in it; B and C join into empty
 # directories and get them. Changes made on A (create, edit, rename, chmod,
-# mkdir, delete) reach B and C; a rename fetches no chunk. With B stopped,
+# mkdir, delete) reach B and C; a rename fetches no chunk, and B moves its
+# own files rather than writing them anew. With B stopped,
 # A and B edit the same file: one conflict copy, named alike, with the same
 # winner on all three, listed by `conflicts`; `resolve` goes everywhere. An
 # identical edit is no conflict; a delete against an edit keeps the edit. C
@@ -109,9 +110,13 @@ for i in $(seq 1 40); do gen_data "A/many/f$i" $((20 * KiB)) "m$i"; done
 check "40 new files reach B and C" wait_slow $SYNC converged
 before_b=$(counter 2 fetched)
 before_c=$(counter 3 fetched)
+inodes() { for i in $(seq 1 40); do stat -c %i "$1$i"; done; }
+inodes_b=$(inodes B/many/f)
 for i in $(seq 1 40); do mv "A/many/f$i" "A/many/g$i"; done
 mv A/many A/renamed
 check "40 renamed files and their renamed directory reach B and C" wait_slow $SYNC converged
+check_eq "... B moved its own files (the same inodes), not new copies" "$inodes_b" \
+	"$(inodes B/renamed/g)"
 check_eq "... with no chunk fetched by B" "$before_b" "$(counter 2 fetched)"
 check_eq "... nor by C" "$before_c" "$(counter 3 fetched)"
 
