@@ -58,7 +58,8 @@ struct pass {
 	uint8_t tokens[2][CHUNK_ID_LEN];
 	uint8_t manifests[2][CHUNK_ID_LEN];
 	size_t ntokens;
-	int wanting; /* in apply_wanting() or after it: no second time */
+	int wanting;		  /* in apply_wanting() or after it: no second time */
+	struct store_group group; /* small files are committed in groups */
 };
 
 static void defer(struct pass *p, const char *path, const char *fmt, const char *detail)
@@ -214,7 +215,10 @@ static int fetch_file(struct pass *p, const struct folder_entry *e, const char *
 	if (p->ntokens == 2)
 		return -ENOBUFS;
 	uint8_t *token = p->tokens[p->ntokens];
-	int err = random_bytes(token, CHUNK_ID_LEN);
+	/* A big file is fetched with the index free for other writers. */
+	int err = e->size > STORE_GROUP_FILE_MAX ? store_group_leave(env->s, &p->group, 1) : 0;
+	if (!err)
+		err = random_bytes(token, CHUNK_ID_LEN);
 	if (err)
 		return err;
 	struct fetch f = {.r = env->remote,
@@ -231,23 +235,21 @@ static int fetch_file(struct pass *p, const struct folder_entry *e, const char *
 		return 1;
 	}
 	memcpy(p->manifests[p->ntokens++], e->cap.id, CHUNK_ID_LEN);
-	char abs[PATH_MAX], rel[FOLDER_PATH_MAX + 1];
-	path_dirname(path, rel, sizeof(rel));
-	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s%s%s", env->f->root,
-			     strcmp(rel, ".") ? rel : "", strcmp(rel, ".") ? "/" : "",
-			     tmp) >= sizeof(abs))
-		return -ENAMETOOLONG;
-	struct files_restore how = {.mode_keep = 0777, .replace = 1};
-	err = files_get(env->s, &e->cap, abs, &how, NULL, NULL);
-	if (err) {
-		defer(p, path, "cannot restore it: %s", shoal_strerror(err));
-		return 1;
-	}
+	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
 	struct timespec ts[2] = {
 		{.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000},
 		{.tv_sec = e->mtime_ns / 1000000000, .tv_nsec = e->mtime_ns % 1000000000}};
-	if (fchmodat(dir, tmp, e->mode & 0777, 0) || utimensat(dir, tmp, ts, AT_SYMLINK_NOFOLLOW))
-		return -errno;
+	err = files_get_into(env->s, &e->cap, fd, NULL);
+	if (!err && (fchmod(fd, e->mode & 0777) || futimens(fd, ts)))
+		err = -errno;
+	close(fd);
+	if (err) {
+		unlinkat(dir, tmp, 0);
+		defer(p, path, "cannot restore it: %s", shoal_strerror(err));
+		return 1;
+	}
 	return 0;
 }
 
@@ -500,6 +502,8 @@ static int keep_fetched(struct pass *p)
 		err = index_refs_move(p->ix, p->tokens[i], p->manifests[i]);
 		if (!err)
 			err = index_pending_set(p->ix, p->tokens[i], 0);
+		if (!err && p->env->copies > 1)
+			err = index_copies_want_refs(p->ix, p->manifests[i], p->env->copies);
 	}
 	return err;
 }
@@ -737,8 +741,16 @@ int folderapply_run(const struct folderapply_env *env, struct folderapply_result
 			if (env->cancel && *env->cancel)
 				break;
 			size_t i = want == 3 ? ps.n - 1 - k : k;
-			err = apply_path(p, ps.v[i], want);
+			err = store_group_enter(env->s, &p->group, FOLDERAPPLY_GROUP_WRITES,
+						FOLDERAPPLY_GROUP_SECONDS);
+			if (!err)
+				err = apply_path(p, ps.v[i], want);
 		}
+	}
+	if (p) {
+		int e = store_group_leave(env->s, &p->group, !err);
+		if (!err)
+			err = e;
 	}
 	uint64_t left = 0;
 	if (!err && !folderdb_pending_count(p->ix, p->fid, &left))

@@ -49,6 +49,11 @@
 #define FOLDERAPPLY_PATHS      256 /* paths weighed in one pass */
 #define FOLDERAPPLY_COPIES_MAX 10  /* conflict copies kept of one file */
 #define FOLDERAPPLY_TMP_PREFIX ".shoal."
+/* Paths applied are committed together (store_group_begin), up to this
+ * many or this long a group; a file bigger than STORE_GROUP_FILE_MAX is
+ * fetched outside any group. */
+#define FOLDERAPPLY_GROUP_WRITES  256
+#define FOLDERAPPLY_GROUP_SECONDS 0.5
 
 struct remote;
 
@@ -60,6 +65,7 @@ struct folderapply_env {
 	const uint8_t (*peers)[NODE_ID_LEN]; /* members up, to fetch from */
 	size_t npeers;
 	uint64_t now;		    /* Unix seconds */
+	unsigned copies;	    /* > 1: copies in all the chunks fetched want */
 	const volatile int *cancel; /* set: stop between paths (may be NULL) */
 	/* 1 when path is one this node leaves out (its ignore rules): never
 	 * written here; may be NULL. */

@@ -1116,14 +1116,21 @@ static int get_small(struct store *s, const uint8_t id[CHUNK_ID_LEN],
 	return err;
 }
 
-int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m)
+/* files_read_manifest(), naming a bad chunk in failed (may be NULL). */
+static int read_manifest(struct store *s, const struct capability *cap, struct manifest *m,
+			 struct files_failure *failed)
 {
 	struct buf plain = BUF_INIT;
-	int err = get_small(s, cap->id, cap->key, &plain, NULL);
+	int err = get_small(s, cap->id, cap->key, &plain, failed);
 	if (!err)
 		err = manifest_decode(m, plain.data, plain.len);
 	buf_release(&plain);
 	return err;
+}
+
+int files_read_manifest(struct store *s, const struct capability *cap, struct manifest *m)
+{
+	return read_manifest(s, cap, m, NULL);
 }
 
 int files_summarize(struct store *s, const struct capability *cap, struct files_summary *out)
@@ -1437,6 +1444,47 @@ out:
 	return err;
 }
 
+/* Writes the file m describes into fd (sized first), through direct_fd
+ * (closed here) when it is not -1. */
+static int get_file(struct store *s, const struct manifest *m, int fd, int direct_fd,
+		    struct progress *progress, struct files_failure *failed)
+{
+	struct get g = {.s = s,
+			.size = m->size,
+			.progress = progress,
+			.out_fd = fd,
+			.direct_fd = direct_fd,
+			.failed = failed};
+	if (progress)
+		progress->total = m->size;
+	int err = ftruncate(fd, (off_t)m->size) ? -errno : 0;
+	if (!err)
+		err = ring_init(&g.ring, s, get_work);
+	if (!err)
+		err = get_chunks(&g, m);
+	ring_release(&g.ring, s);
+	if (direct_fd >= 0)
+		close(direct_fd);
+	return err;
+}
+
+int files_get_into(struct store *s, const struct capability *cap, int fd,
+		   struct files_failure *failed)
+{
+	struct manifest m;
+	if (failed)
+		failed->set = 0;
+	int err = read_manifest(s, cap, &m, failed);
+	if (err)
+		return err;
+	if (m.kind == MANIFEST_DIRECTORY)
+		err = -EISDIR;
+	else if (!(err = ftruncate(fd, 0) ? -errno : 0))
+		err = get_file(s, &m, fd, -1, NULL, failed);
+	manifest_release(&m);
+	return err;
+}
+
 int files_get(struct store *s, const struct capability *cap, const char *out_path,
 	      const struct files_restore *how, struct progress *progress,
 	      struct files_failure *failed)
@@ -1451,11 +1499,7 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 	/* Refused before any work; the rename checks again. */
 	if (!how->replace && !lstat(out_path, &st))
 		return SHOAL_EEXIST;
-	struct buf plain = BUF_INIT;
-	int err = get_small(s, cap->id, cap->key, &plain, failed);
-	if (!err)
-		err = manifest_decode(&m, plain.data, plain.len);
-	buf_release(&plain);
+	int err = read_manifest(s, cap, &m, failed);
 	if (err)
 		return err;
 	if (m.kind == MANIFEST_DIRECTORY) {
@@ -1464,46 +1508,27 @@ int files_get(struct store *s, const struct capability *cap, const char *out_pat
 		return err;
 	}
 	struct restore_temp tmp;
-	struct get g = {.s = s,
-			.size = m.size,
-			.progress = progress,
-			.out_fd = -1,
-			.direct_fd = -1,
-			.failed = failed};
 	/* Noted before it exists, so that a kill leaves nothing for good. */
 	err = restore_temp_note(s->home, out_path, &tmp);
 	if (err)
 		goto out;
-	g.out_fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (g.out_fd < 0) {
+	int fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
 		err = -errno;
 		restore_temp_forget(&tmp);
 		goto out;
 	}
-	if (progress)
-		progress->total = m.size;
-	if (ftruncate(g.out_fd, (off_t)m.size)) {
-		err = -errno;
-		goto out;
+	/* Without direct I/O (tmpfs, say) every write goes through fd. */
+	err = get_file(s, &m, fd, open(tmp.path, O_WRONLY | O_DIRECT | O_CLOEXEC), progress,
+		       failed);
+	if (!err)
+		err = get_finish(fd, &m, how, &tmp, out_path);
+	close(fd);
+	if (err) {
+		unlink(tmp.path);
+		restore_temp_forget(&tmp);
 	}
-	/* Without direct I/O (tmpfs, say) every write goes through out_fd. */
-	g.direct_fd = open(tmp.path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	err = ring_init(&g.ring, s, get_work);
-	if (!err)
-		err = get_chunks(&g, &m);
-	ring_release(&g.ring, s);
-	if (!err)
-		err = get_finish(g.out_fd, &m, how, &tmp, out_path);
 out:
-	if (g.direct_fd >= 0)
-		close(g.direct_fd);
-	if (g.out_fd >= 0) {
-		close(g.out_fd);
-		if (err) {
-			unlink(tmp.path);
-			restore_temp_forget(&tmp);
-		}
-	}
 	manifest_release(&m);
 	return err;
 }

@@ -179,6 +179,14 @@ struct files_restore {
 	int replace;	    /* 1: an existing output (file or tree) is replaced */
 };
 
+/* Writes the regular file cap names into fd (open for writing; what it held
+ * is dropped), verified as files_get() does, for a caller that owns the
+ * file it writes (a collaborative folder's temp): no note, no rename, no
+ * sync, no mode or times. -EISDIR for a directory; else what files_get()
+ * returns. */
+int files_get_into(struct store *s, const struct capability *cap, int fd,
+		   struct files_failure *failed);
+
 /* What get --preserve-mode asked (the values of CtlGetRequest.Preserve). */
 enum files_preserve {
 	FILES_PRESERVE_NONE = 0,  /* stored modes under the umask, no special bits */

@@ -117,6 +117,7 @@ struct scan {
 	struct folderscan_result *res;
 	uint64_t self_short;
 	int root_fd;
+	struct store_group group;	/* the changed entries' group commit */
 	char path[FOLDER_PATH_MAX + 1]; /* the entry being looked at */
 };
 
@@ -295,7 +296,9 @@ static int stored_bind(void *arg, struct index *ix, const struct capability *cap
 	struct seen v = {.kind = FOLDER_FILE, .st = &after, .has_content = 1, .cap = *cap};
 	folderscan_content_id(&m, v.content_id);
 	manifest_release(&m);
-	(void)ix;
+	if (b->sc->env->copies > 1 &&
+	    (err = index_copies_want_refs(ix, cap->id, b->sc->env->copies)))
+		return err;
 	return record(b->sc, &v);
 }
 
@@ -425,6 +428,13 @@ static int entry(struct scan *sc, int dir_fd, size_t len, int depth, const char 
 	if (err && err != SHOAL_ENOTFOUND)
 		return err;
 	if (err || !unchanged(&l, &st)) {
+		if (S_ISREG(st.st_mode) && st.st_size > STORE_GROUP_FILE_MAX)
+			err = store_group_leave(env->s, &sc->group, 1);
+		else
+			err = store_group_enter(env->s, &sc->group, FOLDERSCAN_GROUP_WRITES,
+						FOLDERSCAN_GROUP_SECONDS);
+		if (err)
+			return err;
 		if (S_ISREG(st.st_mode)) {
 			err = scan_file(sc, dir_fd, name, &st);
 		} else if (S_ISLNK(st.st_mode)) {
@@ -602,6 +612,9 @@ int folderscan_run(const struct folderscan_env *env, struct folderscan_result *r
 		int fd = dup(sc->root_fd);
 		err = fd < 0 ? -errno : walk(sc, fd, 0, 0);
 	}
+	int e = store_group_leave(env->s, &sc->group, !err);
+	if (!err)
+		err = e;
 	if (!err && env->accept_deletes)
 		err = folderdb_held_clear(sc->ix, f->invite.id);
 	if (!err)

@@ -41,6 +41,11 @@
 #define FOLDERSCAN_TEMP_PREFIX ".shoal."
 #define FOLDERSCAN_HOLD_MIN    100
 #define FOLDERSCAN_DEPTH_MAX   256
+/* Changed entries are committed together (store_group_begin), up to this
+ * many or this long a group: the index and the objects are synced once a
+ * group, not once a file. */
+#define FOLDERSCAN_GROUP_WRITES	 256
+#define FOLDERSCAN_GROUP_SECONDS 0.5
 
 struct folderscan_env {
 	struct store *s; /* its index is the writer's connection */
@@ -49,6 +54,7 @@ struct folderscan_env {
 	const uint8_t *self; /* this node's id */
 	uint64_t now;	     /* Unix seconds: the vectors' clock */
 	int accept_deletes;  /* release the deletes held */
+	unsigned copies;     /* > 1: copies in all the files' chunks want (replicas) */
 	/* 1 when path (relative, '/'-separated) is to be left out; may be NULL. */
 	int (*ignored)(void *arg, const char *path, int is_dir);
 	void *ignored_arg;

@@ -19,6 +19,7 @@
 
 struct index {
 	sqlite3 *db;
+	unsigned depth; /* transactions open: the outermost, then savepoints */
 };
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
@@ -212,17 +213,41 @@ static int exec(struct index *ix, const char *sql)
 
 int index_begin(struct index *ix)
 {
-	return exec(ix, "BEGIN IMMEDIATE");
+	int err = exec(ix, ix->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE");
+	if (!err)
+		ix->depth++;
+	return err;
 }
 
 int index_commit(struct index *ix)
 {
-	return exec(ix, "COMMIT");
+	if (ix->depth > 1) {
+		int err = exec(ix, "RELEASE nested");
+		if (!err)
+			ix->depth--;
+		return err;
+	}
+	int err = exec(ix, "COMMIT");
+	/* A failed COMMIT may leave the transaction open (busy) or not. */
+	if (!err || sqlite3_get_autocommit(ix->db))
+		ix->depth = 0;
+	return err;
 }
 
 void index_rollback(struct index *ix)
 {
+	if (sqlite3_get_autocommit(ix->db)) {
+		/* Nothing open: SQLite rolled it all back after an error. */
+		ix->depth = 0;
+		return;
+	}
+	if (ix->depth > 1) {
+		sqlite3_exec(ix->db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
+		ix->depth--;
+		return;
+	}
 	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	ix->depth = 0;
 }
 
 static int prepare(struct index *ix, const char *sql, sqlite3_stmt **st)

@@ -32,7 +32,10 @@ int index_open_mode(struct index **out, const char *path, int exclusive);
 /* Closes (checkpointing the WAL). NULL is fine. */
 void index_close(struct index *ix);
 
-/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). 0 or SHOAL_EDB. */
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). 0 or SHOAL_EDB. One
+ * begun inside another is a savepoint: its commit keeps its changes in the
+ * outer one (durable only when that commits), its rollback undoes only
+ * them. */
 int index_begin(struct index *ix);
 int index_commit(struct index *ix);
 void index_rollback(struct index *ix);

@@ -14,6 +14,7 @@
 
 #include "crypto/hash.h"
 #include "store/restores.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -376,6 +377,13 @@ int store_commit_releasing(struct store *s)
 
 int store_commit_releasing_ix(struct store *s, struct index *ix)
 {
+	if (s->grouped && ix == s->index) {
+		/* Released at the group's commit. */
+		int err = index_commit(ix);
+		if (err)
+			index_rollback(ix);
+		return err;
+	}
 	struct dropped d = {0};
 	pthread_mutex_lock(&s->gc_lock);
 	int err = index_collect_garbage(ix, collect_dropped, &d);
@@ -407,7 +415,9 @@ int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 {
 	if (!n)
 		return 0;
-	int err = objects_sync(&s->objects);
+	/* In a group the objects are synced at its commit, before any of
+	 * these rows is. */
+	int err = s->grouped && ix == s->index ? 0 : objects_sync(&s->objects);
 	if (!err)
 		err = index_begin(ix);
 	if (err)
@@ -438,6 +448,63 @@ int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 out:
 	pthread_mutex_unlock(&s->gc_lock);
 	return err;
+}
+
+int store_group_begin(struct store *s)
+{
+	int err = index_begin(s->index);
+	if (!err)
+		s->grouped = 1;
+	return err;
+}
+
+int store_group_commit(struct store *s)
+{
+	s->grouped = 0;
+	int err = objects_sync(&s->objects);
+	if (err) {
+		index_rollback(s->index);
+		s->unclean = 1;
+		return err;
+	}
+	return store_commit_releasing(s);
+}
+
+void store_group_abort(struct store *s)
+{
+	s->grouped = 0;
+	index_rollback(s->index);
+	s->unclean = 1;
+}
+
+int store_group_enter(struct store *s, struct store_group *g, unsigned max, double seconds)
+{
+	if (g->open && (g->writes >= max || monotonic_seconds() - g->start >= seconds)) {
+		int err = store_group_leave(s, g, 1);
+		if (err)
+			return err;
+	}
+	if (!g->open) {
+		int err = store_group_begin(s);
+		if (err)
+			return err;
+		g->open = 1;
+		g->writes = 0;
+		g->start = monotonic_seconds();
+	}
+	g->writes++;
+	return 0;
+}
+
+int store_group_leave(struct store *s, struct store_group *g, int ok)
+{
+	if (!g->open)
+		return 0;
+	g->open = 0;
+	if (ok)
+		return store_group_commit(s);
+	store_group_abort(s);
+	return 0;
 }
 
 int store_index_open(struct store *s, struct index **out)

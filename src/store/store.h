@@ -35,6 +35,7 @@ struct store {
 	 * second, and never waits for the write lock while holding gc_lock
 	 * (the two would deadlock until SQLite's busy timeout failed one). */
 	pthread_mutex_t gc_lock;
+	int grouped; /* a group commit is open on s->index (store_group_begin) */
 };
 
 enum store_open_flags {
@@ -98,6 +99,37 @@ int store_commit_releasing_ix(struct store *s, struct index *ix);
 int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 			const uint8_t (*ids)[CHUNK_ID_LEN], const uint64_t *sizes, size_t n,
 			size_t *missing);
+
+/*
+ * Group commit, for many small puts on the writer's connection: between
+ * store_group_begin() and store_group_commit() every transaction on
+ * s->index is nested in one, the objects written are not synced one put at
+ * a time and nothing is released: the commit syncs the objects once, then
+ * releases and commits everything together (one syncfs and one index sync
+ * for the group instead of several per put). Until then none of it is
+ * durable, and other writers wait for the index. Abort rolls the group back
+ * (its objects are reconciled away at the next open). 0, SHOAL_EDB or
+ * -errno.
+ */
+int store_group_begin(struct store *s);
+int store_group_commit(struct store *s);
+void store_group_abort(struct store *s);
+
+/* Groups bounded in size and age, for a loop of writes. A file bigger
+ * than STORE_GROUP_FILE_MAX is better put or written outside a group:
+ * the group holds the index's write lock while it is read. */
+#define STORE_GROUP_FILE_MAX (1 << 20)
+struct store_group {
+	int open;
+	unsigned writes; /* writes in the open group */
+	double start;	 /* when it was opened (monotonic seconds) */
+};
+/* Before a write: opens a group, or commits the open one first when it
+ * already holds max writes or is older than seconds. */
+int store_group_enter(struct store *s, struct store_group *g, unsigned max, double seconds);
+/* After the loop: commits the open group (ok set) or aborts it. Returns
+ * the commit's result. */
+int store_group_leave(struct store *s, struct store_group *g, int ok);
 
 /* Opens another connection to the store's index, for a thread of its own. */
 int store_index_open(struct store *s, struct index **out);

@@ -649,6 +649,38 @@ static void test_get_into_missing_directory(void **state)
 
 /* ---- failing puts ---- */
 
+static void test_get_into_fd(void **state)
+{
+	struct fixture *fx = *state;
+	struct capability cap;
+	put_random(fx, "file", 3 * MIB + 17, 61, &cap);
+	char outdir[256], out[PATH_MAX], in[PATH_MAX];
+	make_out_dir(fx, "into", outdir);
+	snprintf(out, sizeof(out), "%s/file", outdir);
+	/* What the file held before goes, longer or not. */
+	write_random_file(out, 5 * MIB, 62, 0600, 1600000000);
+	int fd = open(out, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(files_get_into(fx->s, &cap, fd, NULL), 0);
+	close(fd);
+	work_path(fx, "file", in);
+	assert_same_content(in, out);
+
+	/* A damaged chunk is refused and named. */
+	struct manifest m = {0};
+	assert_int_equal(files_read_manifest(fx->s, &cap, &m), 0);
+	char path[PATH_MAX];
+	objects_path(&fx->s->objects, m.chunks[0].id, path, sizeof(path));
+	flip_byte(path, 10);
+	struct files_failure failed = {0};
+	fd = open(out, O_WRONLY);
+	assert_int_equal(files_get_into(fx->s, &cap, fd, &failed), SHOAL_ECORRUPT);
+	assert_true(failed.set);
+	assert_memory_equal(failed.id, m.chunks[0].id, CHUNK_ID_LEN);
+	close(fd);
+	manifest_release(&m);
+}
+
 static void test_put_directory(void **state)
 {
 	struct fixture *fx = *state;
@@ -933,6 +965,7 @@ int main(void)
 		T(test_wrong_key),
 		T(test_unknown_id),
 		T(test_get_into_missing_directory),
+		T(test_get_into_fd),
 		T(test_put_directory),
 		T(test_failed_put_binds_nothing),
 		T(test_sparse_round_trip),

@@ -3,7 +3,8 @@
  * foreach), names (set, get, versions, remove, ordered foreach, SHOAL_ENOTFOUND), refs and
  * garbage collection (a chunk lives exactly as long as some named manifest or pending put
  * refers to it, and the callback sees each dropped chunk once), moving refs from a put's token to
- * its manifest, chunks referenced but absent, rollback, and the integrity check. Ids are SHA-256 of
+ * its manifest, chunks referenced but absent, rollback, nested transactions and the store's
+ * group commit, and the integrity check. Ids are SHA-256 of
  * short labels, so failures can be read back. Each test gets a fresh node home under /tmp
  * (store_create + store_open) and uses its index; the home is removed afterwards.
  */
@@ -676,14 +677,96 @@ static void test_rollback_discards(void **state)
 	assert_stats(fx, 2, 5);
 }
 
-static void test_nested_begin_fails(void **state)
+static void reopen(struct fixture *fx)
+{
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(&fx->s, fx->home, 0), 0);
+	fx->ix = fx->s->index;
+}
+
+static void test_nested_savepoints(void **state)
 {
 	struct fixture *fx = *state;
 	assert_int_equal(index_begin(fx->ix), 0);
-	assert_int_equal(index_begin(fx->ix), SHOAL_EDB);
+	add_chunk(fx, "outer", 1);
+	/* An inner transaction rolled back undoes only its own changes. */
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "inner", 2);
 	index_rollback(fx->ix);
-	/* Committing with no transaction open is an error too. */
+	assert_int_equal(has_chunk(fx, "inner"), 0);
+	assert_int_equal(has_chunk(fx, "outer"), 1);
+	/* One committed stays in the outer one, durable when that commits. */
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "kept", 4);
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "deeper", 8);
+	assert_int_equal(index_commit(fx->ix), 0);
+	assert_int_equal(index_commit(fx->ix), 0);
+	assert_int_equal(index_commit(fx->ix), 0);
+	/* Committing with no transaction open is an error. */
 	assert_int_equal(index_commit(fx->ix), SHOAL_EDB);
+	reopen(fx);
+	assert_int_equal(has_chunk(fx, "outer"), 1);
+	assert_int_equal(has_chunk(fx, "kept"), 1);
+	assert_int_equal(has_chunk(fx, "deeper"), 1);
+	assert_int_equal(has_chunk(fx, "inner"), 0);
+
+	/* Rolling the outer one back undoes the committed inner ones too. */
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "lost", 16);
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "lost-inner", 32);
+	assert_int_equal(index_commit(fx->ix), 0);
+	index_rollback(fx->ix);
+	assert_int_equal(has_chunk(fx, "lost"), 0);
+	assert_int_equal(has_chunk(fx, "lost-inner"), 0);
+	assert_stats(fx, 3, 13);
+}
+
+static void test_store_group(void **state)
+{
+	struct fixture *fx = *state;
+	build_two_files(fx);
+	/* Aborted: nothing of the group stays. */
+	assert_int_equal(store_group_begin(fx->s), 0);
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "aborted", 1);
+	assert_int_equal(index_commit(fx->ix), 0);
+	store_group_abort(fx->s);
+	assert_int_equal(has_chunk(fx, "aborted"), 0);
+
+	/* Released inside a group: collected only at the group's commit. */
+	assert_int_equal(store_group_begin(fx->s), 0);
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, "grouped", 1000);
+	add_ref(fx, "M2", "grouped");
+	assert_int_equal(index_name_remove(fx->ix, "one"), 0);
+	assert_int_equal(store_commit_releasing(fx->s), 0);
+	assert_int_equal(has_chunk(fx, "c1"), 1);
+	assert_int_equal(store_group_commit(fx->s), 0);
+	assert_int_equal(has_chunk(fx, "c1"), 0);
+	assert_int_equal(has_chunk(fx, "M1"), 0);
+	assert_int_equal(has_chunk(fx, "c2"), 1);
+	assert_int_equal(has_chunk(fx, "grouped"), 1);
+
+	/* Groups bounded in writes: the third write commits the first two. */
+	struct store_group g = {0};
+	assert_int_equal(store_group_enter(fx->s, &g, 2, 60), 0);
+	add_chunk(fx, "w1", 1);
+	add_ref(fx, "M2", "w1");
+	assert_int_equal(store_group_enter(fx->s, &g, 2, 60), 0);
+	add_chunk(fx, "w2", 1);
+	add_ref(fx, "M2", "w2");
+	assert_int_equal(store_group_enter(fx->s, &g, 2, 60), 0);
+	add_chunk(fx, "w3", 1);
+	add_ref(fx, "M2", "w3");
+	assert_int_equal(store_group_leave(fx->s, &g, 0), 0);
+	assert_int_equal(g.open, 0);
+	assert_int_equal(has_chunk(fx, "w1"), 1);
+	assert_int_equal(has_chunk(fx, "w2"), 1);
+	assert_int_equal(has_chunk(fx, "w3"), 0);
+	assert_int_equal(store_group_leave(fx->s, &g, 1), 0);
 }
 
 static void test_integrity_check(void **state)
@@ -722,7 +805,8 @@ int main(void)
 		T(test_pending_tokens_pin_refs),
 		T(test_missing_foreach),
 		T(test_rollback_discards),
-		T(test_nested_begin_fails),
+		T(test_nested_savepoints),
+		T(test_store_group),
 		T(test_integrity_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
