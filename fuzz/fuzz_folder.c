@@ -15,7 +15,11 @@
  *   - a parsed invite formats to a text that parses back to it;
  *   - a decoded vector is valid, encodes to exactly the input, equals itself
  *     and its merge with itself, and stays valid when bumped, coming after
- *     the old one (unless the bumped counter is already UINT64_MAX).
+ *     the old one (unless the bumped counter is already UINT64_MAX);
+ *   - read as a journal (proto/folderjournal.h), every batch lies inside the
+ *     input and is at most FOLDER_BATCH_MAX bytes, and the walk ends; read
+ *     as a journal's pointer under a fixed folder's key, one that opens
+ *     seals again and opens to the same.
  * A broken property aborts.
  */
 #include <stddef.h>
@@ -32,7 +36,9 @@
 
 #include "folder_net.h"
 #include "proto/folder.h"
+#include "proto/folderjournal.h"
 #include "util/buf.h"
+#include "util/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -181,9 +187,42 @@ static void check_vv(const uint8_t *data, size_t size)
 		fail("a bumped vector is not after the old one");
 }
 
+static void check_journal(const uint8_t *data, size_t size)
+{
+	size_t off = 0, len = 0, steps = 0;
+	const uint8_t *batch;
+	int r;
+	while ((r = folderjournal_next(data, size, &off, &batch, &len)) == 1) {
+		if (batch < data || batch + len > data + size || len > FOLDER_BATCH_MAX || !len)
+			fail("a journal's batch outside the input");
+		if (++steps > size)
+			fail("a journal walk that does not end");
+	}
+	if (r != 0 && r != SHOAL_EPROTO)
+		fail("a journal walk ending otherwise than at its end or refused");
+	static struct folder_keys keys;
+	static int have_keys;
+	if (!have_keys) {
+		struct folder_invite inv = {.label = "fuzz"};
+		memset(inv.id, 7, sizeof(inv.id));
+		memset(inv.secret, 9, sizeof(inv.secret));
+		folder_keys_derive(&inv, &keys);
+		have_keys = 1;
+	}
+	struct folderjournal_pointer p, back;
+	if (folderjournal_pointer_open(&keys, data, size, &p))
+		return;
+	struct buf b = BUF_INIT;
+	if (folderjournal_pointer_seal(&keys, &p, &b) ||
+	    folderjournal_pointer_open(&keys, b.data, b.len, &back) || memcmp(&p, &back, sizeof(p)))
+		fail("an opened pointer does not seal and open again to the same");
+	buf_release(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	setup();
+	check_journal(data, size);
 	check_batch(data, size);
 	check_text(data, size);
 	check_vv(data, size);

@@ -33,6 +33,7 @@
 #include "proto/catlog.h"
 #include "proto/enroll.h"
 #include "proto/folder.h"
+#include "proto/folderjournal.h"
 #include "proto/manifest.h"
 #include "proto/name.h"
 #include "util/buf.h"
@@ -874,6 +875,27 @@ static void folder_seeds(void)
 			      rows + 3, 1, &b, hash2))
 		failures++;
 	emit_buf("valid-batch-chained-tombstone", &b);
+	/* A journal of the two, and a pointer under the fuzzer's fixed folder
+	 * key (fuzz_folder.c's check_journal()). */
+	struct buf journal = BUF_INIT;
+	folderjournal_add(&journal, good.data, good.len);
+	folderjournal_add(&journal, b.data, b.len);
+	emit_buf("valid-journal-two", &journal);
+	journal.len -= 3;
+	emit_buf("bad-journal-cut", &journal);
+	buf_release(&journal);
+	struct folder_invite jinv = {.label = "fuzz"};
+	memset(jinv.id, 7, sizeof(jinv.id));
+	memset(jinv.secret, 9, sizeof(jinv.secret));
+	struct folder_keys jkeys;
+	folder_keys_derive(&jinv, &jkeys);
+	struct folderjournal_pointer jp = {.size = 4096, .index_id = 3, .last_seq = 4};
+	memset(&jp.journal, 0x5a, sizeof(jp.journal));
+	struct buf pointer = BUF_INIT;
+	if (folderjournal_pointer_seal(&jkeys, &jp, &pointer))
+		failures++;
+	emit_buf("valid-journal-pointer", &pointer);
+	buf_release(&pointer);
 	/* Tampered with, cut, a byte more. */
 	buf_reset(&b);
 	buf_add(&b, good.data, good.len);

@@ -202,11 +202,13 @@ static const struct command subcommands[] = {
 	{"network revocations", cmd_network_revocations, "[--json]",
 	 "list the revoked members this node knows of: node id, date, reason",
 	 "  --json                print a JSON array\n"},
-	{"folder create", cmd_folder, "DIR [--name LABEL] [--json]",
+	{"folder create", cmd_folder, "DIR [--name LABEL] [--replicas R] [--json]",
 	 "make DIR (made if missing) a collaborative folder and print its invite, "
 	 "shoal-folder:...; whoever holds the invite reads and writes the folder",
 	 "  --name LABEL          a label shown by 'folder list' (64 characters at most)\n"
-	 "  --replicas R          copies kept on storage nodes as well (0 to 16; 0 for now)\n"
+	 "  --replicas R          copies kept on other nodes besides the members' (0 to 16,\n"
+	 "                        default 0): a member back while no other is up catches\n"
+	 "                        up from them; the invite carries R to every member\n"
 	 "  --json                print the answer as one JSON line\n"},
 	{"folder join", cmd_folder, "INVITE DIR [--json]",
 	 "become a member of the folder INVITE names, synced into DIR (made if missing; files "

@@ -22,6 +22,7 @@
 #include "node/fetch.h"
 #include "node/replicate.h"
 #include "proto/capability.h"
+#include "proto/folderjournal.h"
 #include "proto/name.h"
 #include "store/files.h"
 #include "store/versions.h"
@@ -1238,6 +1239,9 @@ static int collect_entry(const struct catalog_item *it, void *arg)
 {
 	/* The item is borrowed for this call only: names_add copies. */
 	struct names_acc *a = arg;
+	/* Folders' journal pointers are the daemons' business, not a file. */
+	if (!strncmp(it->name, FOLDERJOURNAL_NAME_PREFIX, strlen(FOLDERJOURNAL_NAME_PREFIX)))
+		return 0;
 	int err = names_add(a, it->name, it->cap, it->size, it->time_us / 1000000, it->owner);
 	if (!err && it->owner_nickname[0] &&
 	    !(a->items[a->n - 1].owner_nickname = strdup(it->owner_nickname)))

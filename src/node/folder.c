@@ -18,9 +18,12 @@
 #include <unistd.h>
 
 #include "crypto/hash.h"
+#include "node/catalog.h"
 #include "node/folderapply.h"
+#include "node/folderstore.h"
 #include "node/watch.h"
 #include "proto/folder.h"
+#include "proto/folderjournal.h"
 #include "store/files.h"
 #include "store/folderdb.h"
 #include "store/folderscan.h"
@@ -86,6 +89,16 @@ struct fold {
 	uint64_t deletes_recent;
 	uint64_t batches_in, refused, fetched;
 	char error[256];
+	/* storage nodes (replicas): the journal's publication, and what was
+	 * read of the other members' journals (their catalog entries' times) */
+	struct event *journal, *catchup;
+	int journal_busy, journal_due, catchup_busy;
+	uint64_t journal_seq, from_storage;
+	struct {
+		uint8_t owner[NODE_ID_LEN];
+		int64_t time_us;
+	} read[MEMBERS_MAX];
+	size_t nread;
 };
 
 struct folders {
@@ -102,6 +115,10 @@ struct folders {
 
 static void cycle_start(struct fold *fd);
 static void send_hello(struct fold *fd, struct link *l);
+static void on_journal(evutil_socket_t sock, short what, void *arg);
+static void on_catchup(evutil_socket_t sock, short what, void *arg);
+static void timer_arm(struct event *ev, double wait);
+static unsigned fold_copies(const struct fold *fd);
 
 static struct fold *fold_find(struct folders *fs, const uint8_t *id, size_t len)
 {
@@ -221,17 +238,21 @@ static struct fold *fold_add(struct folders *fs, const struct folderdb_folder *f
 	folder_keys_derive(&fd->f.invite, &fd->keys);
 	fd->debounce = evtimer_new(fs->env.base, on_debounce, fd);
 	fd->periodic = evtimer_new(fs->env.base, on_periodic, fd);
-	if (!fd->debounce || !fd->periodic) {
-		if (fd->debounce)
-			event_free(fd->debounce);
-		if (fd->periodic)
-			event_free(fd->periodic);
+	fd->journal = evtimer_new(fs->env.base, on_journal, fd);
+	fd->catchup = evtimer_new(fs->env.base, on_catchup, fd);
+	if (!fd->debounce || !fd->periodic || !fd->journal || !fd->catchup) {
+		struct event *evs[] = {fd->debounce, fd->periodic, fd->journal, fd->catchup};
+		for (size_t i = 0; i < 4; i++)
+			if (evs[i])
+				event_free(evs[i]);
 		free(fd);
 		return NULL;
 	}
 	LIST_INSERT_HEAD(&fs->list, fd, entry);
 	watch_begin(fd);
 	periodic_arm(fd);
+	if (fd->f.replicas)
+		timer_arm(fd->journal, FOLDER_JOURNAL_DELAY);
 	fd->scan_due = 1;
 	cycle_start(fd);
 	return fd;
@@ -242,6 +263,8 @@ static void fold_free(struct fold *fd)
 	watch_stop(fd);
 	event_free(fd->debounce);
 	event_free(fd->periodic);
+	event_free(fd->journal);
+	event_free(fd->catchup);
 	OPENSSL_cleanse(&fd->keys, sizeof(fd->keys));
 	OPENSSL_cleanse(fd->f.invite.secret, sizeof(fd->f.invite.secret));
 	for (size_t i = 0; i < fd->nmembers; i++)
@@ -257,6 +280,8 @@ static void fold_drop(struct fold *fd)
 	watch_stop(fd);
 	evtimer_del(fd->debounce);
 	evtimer_del(fd->periodic);
+	evtimer_del(fd->journal);
+	evtimer_del(fd->catchup);
 	if (!fd->jobs) {
 		LIST_REMOVE(fd, entry);
 		fold_free(fd);
@@ -314,6 +339,7 @@ struct cycle_job {
 	struct folderdb_folder f;
 	struct folder_keys keys;
 	int scan, accept_deletes;
+	unsigned copies;
 	uint8_t (*peers)[NODE_ID_LEN];
 	size_t npeers;
 	/* results */
@@ -380,6 +406,7 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					     .self = fs->env.self,
 					     .now = now,
 					     .accept_deletes = j->accept_deletes,
+					     .copies = j->copies,
 					     .ignored = is_ignored,
 					     .ignored_arg = &ig};
 		double t0 = monotonic_seconds();
@@ -403,6 +430,7 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					      .peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
 					      .npeers = j->npeers,
 					      .now = now,
+					      .copies = j->copies,
 					      .cancel = &fs->cancel_work,
 					      .ignored = is_ignored,
 					      .ignored_arg = &ig};
@@ -504,6 +532,8 @@ static void cycle_done(struct ops_job *oj)
 	free(j->authors);
 	if (j->sealed)
 		hello_all(fd);
+	if (j->sealed && fd->f.replicas)
+		timer_arm(fd->journal, FOLDER_JOURNAL_DELAY);
 	free(j);
 	if (fd->scan_due || fd->cycle_due)
 		cycle_start(fd);
@@ -527,6 +557,7 @@ static void cycle_start(struct fold *fd)
 	j->keys = fd->keys;
 	j->scan = fd->scan_due;
 	j->accept_deletes = fd->accept_deletes;
+	j->copies = fold_copies(fd);
 	j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
 	if (j->peers)
 		j->npeers = mesh_up_ids(fs->env.mesh, j->peers, NULL, MESH_MEMBERS_MAX);
@@ -628,8 +659,12 @@ void folder_on_link_up(struct folders *fs, struct link *l)
 	struct fold *fd;
 	LIST_FOREACH(fd, &fs->list, entry)
 	{
-		if (fold_active(fd))
-			send_hello(fd, l);
+		if (!fold_active(fd))
+			continue;
+		send_hello(fd, l);
+		/* Once the catalog came over the link. */
+		if (fd->f.replicas)
+			timer_arm(fd->catchup, FOLDER_CATCHUP_DELAY);
 	}
 }
 
@@ -646,9 +681,16 @@ static void hello_everyone(struct folders *fs)
 
 static void on_hello_timer(evutil_socket_t sock, short what, void *arg)
 {
+	struct folders *fs = arg;
 	(void)sock;
 	(void)what;
-	hello_everyone(arg);
+	hello_everyone(fs);
+	struct fold *fd;
+	LIST_FOREACH(fd, &fs->list, entry)
+	{
+		if (fold_active(fd) && fd->f.replicas)
+			timer_arm(fd->catchup, 0);
+	}
 }
 
 /* What a hello says of one author, against what this node holds. */
@@ -844,6 +886,13 @@ struct ingest_job {
 	uint64_t deletes_passed; /* ... and by this job */
 	struct folderdb_author *authors;
 	size_t nauthors;
+	/* a catch-up from storage nodes (no link): the journals to read */
+	struct catch_src *src;
+	size_t nsrc;
+	struct folder_keys keys;
+	uint8_t (*peers)[NODE_ID_LEN];
+	size_t npeers;
+	char fetch_why[256];
 };
 
 /* Tombstones accepted that would remove what this node holds. */
@@ -1108,6 +1157,286 @@ void folder_on_batches(struct folders *fs, struct link *l, const Shoal__FolderBa
 	ops_submit(fs->env.ops, OPS_BACKGROUND, &j->job, ingest_work, ingest_done);
 }
 
+/* ---- storage nodes (folder create --replicas) ---- */
+
+static void timer_arm(struct event *ev, double wait)
+{
+	if (evtimer_pending(ev, NULL))
+		return;
+	struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
+	evtimer_add(ev, &tv);
+}
+
+/* The copies a folder's chunks want in all: the members' and the
+ * replicas (0: nobody asks for more than this node's). */
+static unsigned fold_copies(const struct fold *fd)
+{
+	if (!fd->f.replicas)
+		return 0;
+	return fd->f.replicas + (unsigned)(fd->nauthors ? fd->nauthors : 1);
+}
+
+struct publish_job {
+	struct ops_job job;
+	struct fold *fd;
+	struct folderdb_folder f;
+	struct folder_keys keys;
+	unsigned copies;
+	int have_old;
+	struct capability old;
+	/* results */
+	int err;
+	struct capability pointer;
+	uint64_t size, seq;
+};
+
+static void publish_work(struct ops_job *oj, struct index *ix)
+{
+	struct publish_job *j = (struct publish_job *)oj;
+	struct folders *fs = j->fd->fs;
+	(void)ix;
+	struct folderstore_env env = {.s = fs->env.store,
+				      .remote = fs->env.remote,
+				      .f = &j->f,
+				      .keys = &j->keys,
+				      .self = fs->env.self};
+	j->err = folderstore_publish(&env, j->copies, j->have_old ? &j->old : NULL, &j->pointer,
+				     &j->size, &j->seq);
+}
+
+static void publish_done(struct ops_job *oj)
+{
+	struct publish_job *j = (struct publish_job *)oj;
+	struct fold *fd = j->fd;
+	fd->journal_busy = 0;
+	if (fold_job_done(fd))
+		goto out;
+	char name[FOLDER_ID_STR_LEN + 1], jname[FOLDERJOURNAL_NAME_MAX];
+	char cap[CAPABILITY_STR_LEN + 1];
+	int err = j->err;
+	if (!err) {
+		folderjournal_name(&fd->keys, jname);
+		capability_format(&j->pointer, cap);
+		err = catalog_publish(fd->fs->env.catalog, jname, j->size, cap);
+		if (!err)
+			log_info("folder %s: journal published for the storage nodes (up to %llu)",
+				 fold_name(fd, name), (unsigned long long)j->seq);
+	}
+	if (!err || err == SHOAL_EEXIST)
+		fd->journal_seq = j->seq;
+	else if (err != SHOAL_ENOTFOUND)
+		log_warnx("folder %s: cannot publish its journal: %s", fold_name(fd, name),
+			  shoal_strerror(err));
+	if (fd->journal_due) {
+		fd->journal_due = 0;
+		timer_arm(fd->journal, FOLDER_JOURNAL_DELAY);
+	}
+out:
+	OPENSSL_cleanse(j, sizeof(*j));
+	free(j);
+}
+
+static void on_journal(evutil_socket_t sock, short what, void *arg)
+{
+	struct fold *fd = arg;
+	struct folders *fs = fd->fs;
+	(void)sock;
+	(void)what;
+	if (!fold_active(fd) || !fd->f.replicas || !fs->env.catalog)
+		return;
+	if (fd->journal_busy) {
+		fd->journal_due = 1;
+		return;
+	}
+	struct publish_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->fd = fd;
+	j->f = fd->f;
+	j->keys = fd->keys;
+	j->copies = fold_copies(fd);
+	/* What our catalog entry names now goes once the new one is kept. */
+	char jname[FOLDERJOURNAL_NAME_MAX], self[NODE_ID_STR_LEN + 1];
+	char cap[CAPABILITY_STR_LEN + 1];
+	folderjournal_name(&fd->keys, jname);
+	node_id_format(fs->env.self, self);
+	if (!catalog_lookup(fs->env.catalog, jname, self, cap, NULL, NULL) &&
+	    !capability_parse(&j->old, cap))
+		j->have_old = 1;
+	fd->journal_busy = 1;
+	fd->jobs++;
+	ops_submit(fs->env.ops, OPS_BACKGROUND, &j->job, publish_work, publish_done);
+}
+
+/* A member's journal to read: its catalog entry. */
+struct catch_src {
+	uint8_t owner[NODE_ID_LEN];
+	struct capability pointer;
+	int64_t time_us;
+	int read; /* read (or nothing new in it): not again until it changes */
+};
+
+/* 1 when some member of fd is connected: it answers our hellos itself. */
+static int member_up(const struct fold *fd)
+{
+	for (size_t i = 0; i < fd->nmembers; i++) {
+		struct link *l = link_find(fd->fs->env.mesh, fd->members[i].link_serial);
+		if (l && link_usable(l))
+			return 1;
+	}
+	return 0;
+}
+
+struct catch_acc {
+	struct fold *fd;
+	char name[FOLDERJOURNAL_NAME_MAX];
+	struct catch_src *v;
+	size_t n;
+};
+
+static int take_journal(const struct catalog_item *it, void *arg)
+{
+	struct catch_acc *a = arg;
+	struct fold *fd = a->fd;
+	if (strcmp(it->name, a->name) || !memcmp(it->owner, fd->fs->env.self, NODE_ID_LEN) ||
+	    it->size != FOLDERJOURNAL_POINTER_LEN || a->n == MEMBERS_MAX)
+		return 0;
+	for (size_t i = 0; i < fd->nread; i++) {
+		if (!memcmp(fd->read[i].owner, it->owner, NODE_ID_LEN) &&
+		    fd->read[i].time_us >= it->time_us)
+			return 0;
+	}
+	struct catch_src *c = &a->v[a->n];
+	if (capability_parse(&c->pointer, it->cap))
+		return 0;
+	memcpy(c->owner, it->owner, NODE_ID_LEN);
+	c->time_us = it->time_us;
+	c->read = 0;
+	a->n++;
+	return 0;
+}
+
+/* Reads the journals of j->src and ingests their batches. */
+static void catchup_work(struct ops_job *oj, struct index *ix)
+{
+	struct ingest_job *j = (struct ingest_job *)oj;
+	struct folders *fs = j->fs;
+	struct folderstore_env env = {.s = fs->env.store,
+				      .remote = fs->env.remote,
+				      .f = &j->f,
+				      .keys = &j->keys,
+				      .self = fs->env.self,
+				      .peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
+				      .npeers = j->npeers};
+	struct buf data = BUF_INIT, journal = BUF_INIT, sizes = BUF_INIT;
+	for (size_t i = 0; i < j->nsrc; i++) {
+		struct catch_src *c = &j->src[i];
+		struct folderjournal_pointer p;
+		struct folderdb_author a;
+		char why[256];
+		int err = folderstore_pointer(&env, &c->pointer, &p, why, sizeof(why));
+		if (!err && !folderdb_author_get(ix, j->f.invite.id, c->owner, &a) &&
+		    a.index_id == p.index_id && a.seq >= p.last_seq) {
+			c->read = 1; /* nothing we lack */
+			continue;
+		}
+		if (!err)
+			err = folderstore_journal(&env, &p, &journal, why, sizeof(why));
+		size_t off = 0, len;
+		const uint8_t *batch;
+		int r = 0;
+		while (!err && (r = folderjournal_next(journal.data, journal.len, &off, &batch,
+						       &len)) == 1) {
+			buf_add(&data, batch, len);
+			uint32_t n32 = (uint32_t)len;
+			buf_add(&sizes, &n32, sizeof(n32));
+		}
+		if (!err && r < 0) {
+			err = r;
+			snprintf(why, sizeof(why), "%s", "a journal cut short");
+		}
+		if (err)
+			snprintf(j->fetch_why, sizeof(j->fetch_why), "%s", why);
+		/* A bad one (not a member's, or broken) is not read again
+		 * until its entry changes; one that could not be had is. */
+		c->read = !err || err == SHOAL_EPROTO;
+	}
+	buf_release(&journal);
+	j->n = sizes.len / sizeof(uint32_t);
+	j->data = buf_detach(&data, NULL);
+	j->sizes = (uint32_t *)(void *)buf_detach(&sizes, NULL);
+	ingest_work(oj, ix);
+}
+
+static void catchup_done(struct ops_job *oj)
+{
+	struct ingest_job *j = (struct ingest_job *)oj;
+	struct fold *fd = j->fd;
+	char name[FOLDER_ID_STR_LEN + 1];
+	fd->catchup_busy = 0;
+	if (!fd->gone) {
+		for (size_t i = 0; i < j->nsrc; i++) {
+			struct catch_src *c = &j->src[i];
+			size_t k = 0;
+			while (k < fd->nread && memcmp(fd->read[k].owner, c->owner, NODE_ID_LEN))
+				k++;
+			if (!c->read || (k == fd->nread && fd->nread == MEMBERS_MAX))
+				continue;
+			if (k == fd->nread)
+				memcpy(fd->read[fd->nread++].owner, c->owner, NODE_ID_LEN);
+			fd->read[k].time_us = c->time_us;
+		}
+		fd->from_storage += j->accepted;
+		if (j->accepted)
+			log_info("folder %s: %llu batches taken from the journals on storage nodes",
+				 fold_name(fd, name), (unsigned long long)j->accepted);
+		if (j->fetch_why[0])
+			log_warnx("folder %s: cannot read a journal from the storage nodes: %s",
+				  fold_name(fd, name), j->fetch_why);
+	}
+	free(j->src);
+	free(j->peers);
+	OPENSSL_cleanse(&j->keys, sizeof(j->keys));
+	ingest_done(oj);
+}
+
+/* No member connected: what the storage nodes hold of the others. */
+static void on_catchup(evutil_socket_t sock, short what, void *arg)
+{
+	struct fold *fd = arg;
+	struct folders *fs = fd->fs;
+	(void)sock;
+	(void)what;
+	if (!fold_active(fd) || !fd->f.replicas || !fs->env.catalog || fd->catchup_busy ||
+	    member_up(fd))
+		return;
+	struct catch_acc a = {.fd = fd, .v = calloc(MEMBERS_MAX, sizeof(*a.v))};
+	if (!a.v)
+		return;
+	folderjournal_name(&fd->keys, a.name);
+	catalog_foreach(fs->env.catalog, take_journal, &a);
+	struct ingest_job *j = a.n ? calloc(1, sizeof(*j)) : NULL;
+	if (j)
+		j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
+	if (!j || !j->peers) {
+		free(j);
+		free(a.v);
+		return;
+	}
+	j->npeers = mesh_up_ids(fs->env.mesh, j->peers, NULL, MESH_MEMBERS_MAX);
+	j->fs = fs;
+	j->fd = fd;
+	j->f = fd->f;
+	j->keys = fd->keys;
+	j->src = a.v;
+	j->nsrc = a.n;
+	if (monotonic_seconds() - fd->deletes_since <= FOLDER_DELETES_WINDOW)
+		j->deletes_before = fd->deletes_recent;
+	fd->catchup_busy = 1;
+	fd->jobs++;
+	ops_submit(fs->env.ops, OPS_BACKGROUND, &j->job, catchup_work, catchup_done);
+}
+
 /* ---- shoal folder ... ---- */
 
 /* What status shows of a folder that lives on the loop: the members whose
@@ -1116,6 +1445,7 @@ struct ups {
 	uint8_t ids[MEMBERS_MAX][NODE_ID_LEN];
 	size_t n;
 	uint64_t index_in, index_out, batches_in, refused, fetched;
+	uint64_t journal_seq, from_storage;
 	char error[256];
 };
 
@@ -1217,7 +1547,9 @@ static void setup_work(struct req_job *j, struct index *ix)
 	snprintf(f->root, sizeof(f->root), "%s", j->path);
 	f->dev = (uint64_t)st.st_dev;
 	f->created = (int64_t)time(NULL);
-	f->replicas = j->replicas;
+	if (j->op == SHOAL__CTL_FOLDER_REQUEST__OP__CREATE)
+		f->invite.replicas = j->replicas; /* the invite passes it on */
+	f->replicas = f->invite.replicas;
 	if ((err = random_bytes(&f->index_id, sizeof(f->index_id))))
 		goto fail;
 	f->index_id &= INT64_MAX; /* SQLite keeps it signed */
@@ -1550,6 +1882,12 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 			 (unsigned long long)up->batches_in, (unsigned long long)up->refused,
 			 (unsigned long long)up->fetched, up->error[0] ? "; last error: " : "",
 			 up->error);
+	if (up && f->replicas)
+		buf_addf(&j->text,
+			 "  storage nodes: %u copies wanted besides the members'; journal "
+			 "published up to %llu; %llu batches taken from storage\n",
+			 f->replicas, (unsigned long long)up->journal_seq,
+			 (unsigned long long)up->from_storage);
 	buf_addf(&j->text, "  not in sync:\n");
 	size_t before = j->text.len;
 	if (!err)
@@ -1579,13 +1917,14 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 			    a.conflicts);
 	a.conflicts = NULL;
 	if (up)
-		json_object_set_new(json_array_get(list, json_array_size(list) - 1), "counters",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "index_in",
-					      (json_int_t)up->index_in, "index_out",
-					      (json_int_t)up->index_out, "batches_in",
-					      (json_int_t)up->batches_in, "refused",
-					      (json_int_t)up->refused, "fetched",
-					      (json_int_t)up->fetched, "error", up->error));
+		json_object_set_new(
+			json_array_get(list, json_array_size(list) - 1), "counters",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "index_in",
+				  (json_int_t)up->index_in, "index_out", (json_int_t)up->index_out,
+				  "batches_in", (json_int_t)up->batches_in, "refused",
+				  (json_int_t)up->refused, "fetched", (json_int_t)up->fetched,
+				  "journal_seq", (json_int_t)up->journal_seq, "from_storage",
+				  (json_int_t)up->from_storage, "error", up->error));
 	a.items = NULL;
 out:
 	ignore_free(a.ig.ig);
@@ -2110,6 +2449,8 @@ void folder_request(struct folders *fs, const Shoal__CtlFolderRequest *req, fold
 			u->batches_in = x->batches_in;
 			u->refused = x->refused;
 			u->fetched = x->fetched;
+			u->journal_seq = x->journal_seq;
+			u->from_storage = x->from_storage;
 			snprintf(u->error, sizeof(u->error), "%s", x->error);
 			j->all[j->nall++] = x->f;
 		}
@@ -2238,6 +2579,8 @@ void folder_cancel(struct folders *fs)
 		watch_stop(fd);
 		evtimer_del(fd->debounce);
 		evtimer_del(fd->periodic);
+		evtimer_del(fd->journal);
+		evtimer_del(fd->catchup);
 	}
 }
 

@@ -32,6 +32,15 @@
  * A folder whose root lost its marker or changed device stops (the reason
  * is kept and shown) and does nothing until `folder resume` finds it whole.
  *
+ * A folder with replicas (node/folderstore.h) also lives on storage nodes:
+ * its chunks want replicas + members copies (repair places them), and
+ * FOLDER_JOURNAL_DELAY after a scan or an apply sealed batches of ours, our
+ * journal is stored and its pointer published in the catalog. When no
+ * member is connected, FOLDER_CATCHUP_DELAY after a link comes up and every
+ * FOLDER_HELLO_SECONDS, the catalog's entries of the other members'
+ * journals newer than those read are read, and their batches ingested as
+ * if a member had sent them.
+ *
  * Thread affinity: the loop thread; the work runs on the operations queue.
  */
 #ifndef SHOAL_NODE_FOLDER_H
@@ -53,6 +62,8 @@
 #define FOLDER_MAX		 64    /* folders one node is a member of */
 #define FOLDER_DELETES_WINDOW	 600.0 /* incoming deletes counted together by the breaker */
 #define FOLDER_CLOCK_SKEW_MAX	 (366 * 86400) /* a version counter past now + this is refused */
+#define FOLDER_JOURNAL_DELAY	 2.0	       /* a journal is published this long after a change */
+#define FOLDER_CATCHUP_DELAY	 2.0	       /* journals are looked for this long after a link */
 
 struct folder_env {
 	const char *home;
@@ -61,11 +72,13 @@ struct folder_env {
 	struct ops *ops;
 	struct mesh *mesh;
 	struct remote *remote;
+	struct catalog *catalog; /* journals' pointers (replicas); may be NULL */
 	const uint8_t *self;
 	double scan_interval; /* seconds between full scans (jittered); 0: none */
 };
 
 struct folders;
+struct catalog;
 
 /* Loads the node's key and certificates and the folders, starts watching
  * them. Returns 0 with *out set, or an error (logged). */

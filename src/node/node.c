@@ -342,6 +342,7 @@ static int start_modules(struct node *n)
 		.ops = n->ops,
 		.mesh = &n->mesh,
 		.remote = &n->remote,
+		.catalog = n->catalog,
 		.self = n->id,
 		.scan_interval = n->cfg.folder_scan_interval,
 	};

@@ -22,8 +22,9 @@
 
 #define CONVERGENCE_INFO "shoal folder convergence v1"
 #define INDEX_INFO	 "shoal folder index v1"
+#define JOURNAL_INFO	 "shoal folder journal v1"
 #define PROOF_DOMAIN	 "shoal folder proof v1"
-#define INVITE_BYTES_MAX (FOLDER_ID_LEN + FOLDER_SECRET_LEN + FOLDER_LABEL_MAX)
+#define INVITE_BYTES_MAX (FOLDER_ID_LEN + FOLDER_SECRET_LEN + FOLDER_LABEL_MAX + 2)
 #define CERT_MAX	 2048 /* an author certificate's DER bytes (the wire's WIRE_CERT_MAX) */
 #define CAP_LEN		 (CHUNK_ID_LEN + CHUNK_KEY_LEN)
 
@@ -79,6 +80,10 @@ void folder_invite_format(const struct folder_invite *inv, char out[FOLDER_INVIT
 	memcpy(bytes, inv->id, FOLDER_ID_LEN);
 	memcpy(bytes + FOLDER_ID_LEN, inv->secret, FOLDER_SECRET_LEN);
 	memcpy(bytes + FOLDER_ID_LEN + FOLDER_SECRET_LEN, inv->label, n);
+	if (inv->replicas) {
+		bytes[FOLDER_ID_LEN + FOLDER_SECRET_LEN + n++] = 0;
+		bytes[FOLDER_ID_LEN + FOLDER_SECRET_LEN + n++] = (uint8_t)inv->replicas;
+	}
 	size_t prefix = strlen(FOLDER_INVITE_PREFIX);
 	memcpy(out, FOLDER_INVITE_PREFIX, prefix);
 	base32_encode(out + prefix, bytes, FOLDER_ID_LEN + FOLDER_SECRET_LEN + n);
@@ -99,6 +104,16 @@ int folder_invite_parse(const char *s, struct folder_invite *out)
 	int err = base32_decode(bytes, n, s + prefix, chars);
 	const char *label = (const char *)bytes + FOLDER_ID_LEN + FOLDER_SECRET_LEN;
 	size_t label_len = n - FOLDER_ID_LEN - FOLDER_SECRET_LEN;
+	unsigned replicas = 0;
+	const char *nul = memchr(label, 0, label_len);
+	if (nul) {
+		/* The label ends with a NUL and the replicas byte. */
+		if ((size_t)(nul - label) + 2 != label_len || !nul[1] ||
+		    (uint8_t)nul[1] > FOLDER_REPLICAS_MAX)
+			err = SHOAL_EPROTO;
+		replicas = (uint8_t)nul[1];
+		label_len = (size_t)(nul - label);
+	}
 	if (!err && !label_valid(label, label_len))
 		err = SHOAL_EPROTO;
 	if (!err) {
@@ -106,6 +121,7 @@ int folder_invite_parse(const char *s, struct folder_invite *out)
 		memcpy(out->id, bytes, FOLDER_ID_LEN);
 		memcpy(out->secret, bytes + FOLDER_ID_LEN, FOLDER_SECRET_LEN);
 		memcpy(out->label, label, label_len);
+		out->replicas = replicas;
 	}
 	OPENSSL_cleanse(bytes, sizeof(bytes));
 	return err ? SHOAL_EPROTO : 0;
@@ -140,6 +156,7 @@ void folder_keys_derive(const struct folder_invite *inv, struct folder_keys *out
 {
 	derive(inv, CONVERGENCE_INFO, out->convergence, sizeof(out->convergence));
 	derive(inv, INDEX_INFO, out->index, sizeof(out->index));
+	derive(inv, JOURNAL_INFO, out->journal, sizeof(out->journal));
 }
 
 void folder_proof(const struct folder_keys *keys, const uint8_t id[FOLDER_ID_LEN],

@@ -48,6 +48,7 @@
 #define FOLDER_SECRET_LEN	 32
 #define FOLDER_KEY_LEN		 32
 #define FOLDER_LABEL_MAX	 64 /* bytes of a label: printable ASCII, no '/' */
+#define FOLDER_REPLICAS_MAX	 16
 #define FOLDER_INVITE_PREFIX	 "shoal-folder:"
 #define FOLDER_INVITE_MAX	 256 /* an invite's text, NUL included */
 #define FOLDER_ID_STR_LEN	 26  /* base32 of FOLDER_ID_LEN bytes, no padding */
@@ -66,6 +67,7 @@ struct folder_invite {
 	uint8_t id[FOLDER_ID_LEN];
 	uint8_t secret[FOLDER_SECRET_LEN];
 	char label[FOLDER_LABEL_MAX + 1]; /* may be "" */
+	unsigned replicas;		  /* copies on storage nodes (folderjournal.h); 0: none */
 };
 
 /* A new folder: random id and secret, the given label (NULL: ""). Returns 0,
@@ -87,9 +89,11 @@ int folder_id_parse(const char *s, uint8_t id[FOLDER_ID_LEN]);
 struct folder_keys {
 	uint8_t convergence[CONVERGENCE_SECRET_LEN]; /* chunk keys of the folder's content */
 	uint8_t index[FOLDER_KEY_LEN];		     /* the proofs */
+	uint8_t journal[FOLDER_KEY_LEN];	     /* journals' names and pointers */
 };
 /* HKDF-SHA256 of the secret, salted by nothing, info "shoal folder
- * convergence v1" / "shoal folder index v1" followed by a space and the id as
+ * convergence v1" / "shoal folder index v1" / "shoal folder journal v1"
+ * (proto/folderjournal.h) followed by a space and the id as
  * text (folder_id_format(): HKDF's info is a C string here). */
 void folder_keys_derive(const struct folder_invite *inv, struct folder_keys *out);
 /* HMAC-SHA256 under keys->index of "shoal folder proof v1" (no NUL) ||

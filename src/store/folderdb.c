@@ -93,6 +93,7 @@ static int folder_from_row(sqlite3_stmt *st, struct folderdb_folder *f)
 	f->seq = (uint64_t)sqlite3_column_int64(st, 8);
 	f->created = sqlite3_column_int64(st, 9);
 	f->replicas = (unsigned)sqlite3_column_int(st, 10);
+	f->invite.replicas = f->replicas;
 	return 0;
 }
 

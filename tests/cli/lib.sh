@@ -381,6 +381,25 @@ stop_nodes() {
 	done
 }
 
+# folder_tree DIR: a folder's tree, one line per entry (its .shoal/ left
+# out): path, kind, mode, and the start of the sha256 for files.
+folder_tree() {
+	(cd "$1" && find . -mindepth 1 \( -path ./.shoal -prune \) -o -printf '%P %y %m\n' |
+		sort | while read -r p y m; do
+		if [ "$y" == f ]; then
+			echo "$p $y $m $(sha256sum <"$p" | cut -c1-16)"
+		else
+			echo "$p $y $m"
+		fi
+	done)
+}
+
+# folder_in_sync N: every folder of node N says it is in sync.
+folder_in_sync() {
+	"$SHOAL" --home "n$1" folder status --json 2>/dev/null |
+		python3 -c 'import json,sys; f=json.load(sys.stdin)["folders"]; sys.exit(0 if f and all(x["in_sync"] for x in f) else 1)'
+}
+
 mesh_up() { # N...
 	local i j
 	for i in "$@"; do

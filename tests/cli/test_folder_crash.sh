@@ -17,16 +17,8 @@ NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set recovery_delay=0
 	--set scrub_rate=0)
 SYNC=180
 
-tree() {
-	(cd "$1" && find . -mindepth 1 \( -path ./.shoal -prune \) -o -printf '%P %y %m\n' |
-		sort | while read -r p y m; do
-		if [ "$y" == f ]; then echo "$p $y $m $(sha256sum <"$p" | cut -c1-16)"; else echo "$p $y $m"; fi
-	done)
-}
-in_sync() {
-	"$SHOAL" --home "n$1" folder status --json 2>/dev/null |
-		python3 -c 'import json,sys; f=json.load(sys.stdin)["folders"]; sys.exit(0 if f and all(x["in_sync"] for x in f) else 1)'
-}
+tree() { folder_tree "$1"; }
+in_sync() { folder_in_sync "$1"; }
 converged() { [ "$(tree A)" == "$(tree B)" ] && in_sync 1 && in_sync 2; }
 wait_slow() {
 	local deadline=$(($(now_ms) + $1 * 1000))

@@ -23,26 +23,13 @@ NODE_OPTS=(--set peer_timeout=2 --set ping_interval=0.5 --set grace_period=30
 	--set recovery_delay=0 --set scrub_rate=0)
 SYNC=120 # seconds any change gets to reach every member (the sanitizer build is slow)
 
-# tree DIR: one line per entry: path, kind, mode, and sha256 for files.
-tree() {
-	(cd "$1" && find . -mindepth 1 \( -path ./.shoal -prune \) -o -printf '%P %y %m\n' |
-		sort | while read -r p y m; do
-		if [ "$y" == f ]; then
-			echo "$p $y $m $(sha256sum <"$p" | cut -c1-16)"
-		else
-			echo "$p $y $m"
-		fi
-	done)
-}
+tree() { folder_tree "$1"; }
 same_trees() { # DIR...
 	local first d
 	first=$(tree "$1")
 	for d in "${@:2}"; do [ "$(tree "$d")" == "$first" ] || return 1; done
 }
-in_sync() { # N: node N's folder says it is in sync
-	"$SHOAL" --home "n$1" folder status --json 2>/dev/null |
-		python3 -c 'import json,sys; f=json.load(sys.stdin)["folders"]; sys.exit(0 if f and all(x["in_sync"] for x in f) else 1)'
-}
+in_sync() { folder_in_sync "$1"; }
 converged() { same_trees A B C && in_sync 1 && in_sync 2 && in_sync 3; }
 # wait_slow SECONDS CMD...: wait_for, polling every 0.3 s (a tree compare
 # and three status calls are not free).

@@ -1,6 +1,7 @@
 /*
- * Tests for src/proto/folder.c: invites go round trip and bad ones are
- * refused; keys and proofs are deterministic and bound to the folder, the
+ * Tests for src/proto/folder.c and folderjournal.c: invites go round trip
+ * (with their replicas) and bad ones are refused; journals' names, pointers
+ * and batches; keys and proofs are deterministic and bound to the folder, the
  * secret and both members; version vectors compare, merge, bump and encode
  * by their rules; each rule of a row is checked, and rows survive their
  * message; folder_decide() follows each numbered rule, tie-breaks included;
@@ -27,6 +28,7 @@
 #include "crypto/hash.h"
 #include "crypto/identity.h"
 #include "proto/folder.h"
+#include "proto/folderjournal.h"
 #include "proto/name.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -232,6 +234,121 @@ static void test_invite_refused(void **state)
 	huge[FOLDER_INVITE_MAX] = 0;
 	assert_int_equal(folder_invite_parse(huge, &back), SHOAL_EPROTO);
 	free(huge);
+}
+
+static void test_invite_replicas(void **state)
+{
+	(void)state;
+	struct folder_invite inv, back;
+	char text[FOLDER_INVITE_MAX], plain[FOLDER_INVITE_MAX];
+	assert_int_equal(folder_invite_new(&inv, "backed up"), 0);
+	folder_invite_format(&inv, plain);
+	inv.replicas = 3;
+	folder_invite_format(&inv, text);
+	assert_string_not_equal(text, plain);
+	assert_int_equal(folder_invite_parse(text, &back), 0);
+	assert_int_equal(back.replicas, 3);
+	assert_string_equal(back.label, "backed up");
+	assert_int_equal(folder_invite_parse(plain, &back), 0);
+	assert_int_equal(back.replicas, 0);
+	inv.replicas = FOLDER_REPLICAS_MAX;
+	folder_invite_format(&inv, text);
+	assert_int_equal(folder_invite_parse(text, &back), 0);
+	assert_int_equal(back.replicas, FOLDER_REPLICAS_MAX);
+	/* Past the limit, or a NUL not followed by exactly one byte. */
+	inv.replicas = FOLDER_REPLICAS_MAX + 1;
+	folder_invite_format(&inv, text);
+	assert_int_equal(folder_invite_parse(text, &back), SHOAL_EPROTO);
+	uint8_t bytes[FOLDER_ID_LEN + FOLDER_SECRET_LEN + 8] = {0};
+	size_t n = FOLDER_ID_LEN + FOLDER_SECRET_LEN;
+	memcpy(bytes + n, "ab\0\3\4", 5);
+	size_t plen = strlen(FOLDER_INVITE_PREFIX);
+	memcpy(text, FOLDER_INVITE_PREFIX, plen);
+	base32_encode(text + plen, bytes, n + 5);
+	assert_int_equal(folder_invite_parse(text, &back), SHOAL_EPROTO);
+	base32_encode(text + plen, bytes, n + 3);
+	assert_int_equal(folder_invite_parse(text, &back), SHOAL_EPROTO);
+	base32_encode(text + plen, bytes, n + 4);
+	assert_int_equal(folder_invite_parse(text, &back), 0);
+	assert_int_equal(back.replicas, 3);
+}
+
+static void test_journal(void **state)
+{
+	(void)state;
+	struct folder_invite inv, other;
+	struct folder_keys keys, okeys;
+	assert_int_equal(folder_invite_new(&inv, "j"), 0);
+	assert_int_equal(folder_invite_new(&other, "j"), 0);
+	folder_keys_derive(&inv, &keys);
+	folder_keys_derive(&other, &okeys);
+	assert_memory_not_equal(keys.journal, keys.index, FOLDER_KEY_LEN);
+	/* Names: fixed per folder, different between folders, valid names. */
+	char name[FOLDERJOURNAL_NAME_MAX], again[FOLDERJOURNAL_NAME_MAX],
+		oname[FOLDERJOURNAL_NAME_MAX];
+	folderjournal_name(&keys, name);
+	folderjournal_name(&keys, again);
+	folderjournal_name(&okeys, oname);
+	assert_string_equal(name, again);
+	assert_string_not_equal(name, oname);
+	assert_int_equal(
+		strncmp(name, FOLDERJOURNAL_NAME_PREFIX, strlen(FOLDERJOURNAL_NAME_PREFIX)), 0);
+	assert_int_equal(strlen(name), strlen(FOLDERJOURNAL_NAME_PREFIX) + 26);
+	assert_int_equal(name_validate(name, strlen(name)), 0);
+
+	/* Pointers: round trip, a fresh salt each time, only under the key. */
+	struct folderjournal_pointer p = {.size = 12345, .index_id = 77, .last_seq = 9}, got;
+	memset(p.journal.id, 0x11, CHUNK_ID_LEN);
+	memset(p.journal.key, 0x22, CHUNK_KEY_LEN);
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	assert_int_equal(folderjournal_pointer_seal(&keys, &p, &a), 0);
+	assert_int_equal(folderjournal_pointer_seal(&keys, &p, &b), 0);
+	assert_int_equal(a.len, FOLDERJOURNAL_POINTER_LEN);
+	assert_memory_not_equal(a.data, b.data, a.len);
+	assert_int_equal(folderjournal_pointer_open(&keys, a.data, a.len, &got), 0);
+	assert_memory_equal(&got, &p, sizeof(p));
+	assert_int_equal(folderjournal_pointer_open(&okeys, a.data, a.len, &got), SHOAL_EPROTO);
+	a.data[FOLDERJOURNAL_SALT_LEN + 3] ^= 1;
+	assert_int_equal(folderjournal_pointer_open(&keys, a.data, a.len, &got), SHOAL_EPROTO);
+	a.data[FOLDERJOURNAL_SALT_LEN + 3] ^= 1;
+	a.data[0] ^= 1; /* the salt picks the key */
+	assert_int_equal(folderjournal_pointer_open(&keys, a.data, a.len, &got), SHOAL_EPROTO);
+	assert_int_equal(folderjournal_pointer_open(&keys, b.data, b.len - 1, &got), SHOAL_EPROTO);
+	/* No plaintext of the capability in the sealed bytes. */
+	for (size_t i = 0; i + 8 <= b.len; i++)
+		assert_memory_not_equal(b.data + i, p.journal.key, 8);
+	/* A size past the limit is refused even when sealed right. */
+	p.size = FOLDERJOURNAL_MAX + 1;
+	buf_reset(&b);
+	assert_int_equal(folderjournal_pointer_seal(&keys, &p, &b), 0);
+	assert_int_equal(folderjournal_pointer_open(&keys, b.data, b.len, &got), SHOAL_EPROTO);
+
+	/* Journals: batches back in order; a truncated one is refused. */
+	buf_reset(&a);
+	folderjournal_add(&a, (const uint8_t *)"first", 5);
+	folderjournal_add(&a, (const uint8_t *)"second!", 7);
+	size_t off = 0, len = 0;
+	const uint8_t *batch;
+	assert_int_equal(folderjournal_next(a.data, a.len, &off, &batch, &len), 1);
+	assert_int_equal(len, 5);
+	assert_memory_equal(batch, "first", 5);
+	assert_int_equal(folderjournal_next(a.data, a.len, &off, &batch, &len), 1);
+	assert_int_equal(len, 7);
+	assert_memory_equal(batch, "second!", 7);
+	assert_int_equal(folderjournal_next(a.data, a.len, &off, &batch, &len), 0);
+	off = 0;
+	assert_int_equal(folderjournal_next(a.data, a.len - 1, &off, &batch, &len), 1);
+	assert_int_equal(folderjournal_next(a.data, a.len - 1, &off, &batch, &len), SHOAL_EPROTO);
+	off = 0;
+	assert_int_equal(folderjournal_next(a.data, 3, &off, &batch, &len), SHOAL_EPROTO);
+	/* A zero length, and one past FOLDER_BATCH_MAX. */
+	uint8_t zero[4] = {0}, big[8] = {0x7f, 0xff, 0xff, 0xff};
+	off = 0;
+	assert_int_equal(folderjournal_next(zero, 4, &off, &batch, &len), SHOAL_EPROTO);
+	off = 0;
+	assert_int_equal(folderjournal_next(big, 8, &off, &batch, &len), SHOAL_EPROTO);
+	buf_release(&a);
+	buf_release(&b);
 }
 
 static void test_folder_id_text(void **state)
@@ -1247,6 +1364,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_invite_round_trip),
 		T(test_invite_refused),
+		T(test_invite_replicas),
+		T(test_journal),
 		T(test_folder_id_text),
 		T(test_keys),
 		T(test_proof),
