@@ -88,6 +88,7 @@ struct fold {
 	double deletes_since;
 	uint64_t deletes_recent;
 	uint64_t batches_in, refused, fetched;
+	uint64_t rescans; /* the watcher said it missed changes */
 	char error[256];
 	/* storage nodes (replicas): the journal's publication, and what was
 	 * read of the other members' journals (their catalog entries' times) */
@@ -182,6 +183,13 @@ static void on_watch(void *arg, const char *relpath, int flags)
 		fd->scan_due = 1;
 		cycle_start(fd);
 		return;
+	}
+	if (flags & WATCH_RESCAN) {
+		char name[FOLDER_ID_STR_LEN + 1];
+		fd->rescans++;
+		log_info("folder %s: the watcher may have missed changes (its queue overflowed, or "
+			 "a directory could not be watched); the next scan looks at everything",
+			 fold_name(fd, name));
 	}
 	mark_dirty(fd);
 }
@@ -1445,7 +1453,7 @@ struct ups {
 	uint8_t ids[MEMBERS_MAX][NODE_ID_LEN];
 	size_t n;
 	uint64_t index_in, index_out, batches_in, refused, fetched;
-	uint64_t journal_seq, from_storage;
+	uint64_t journal_seq, from_storage, rescans;
 	char error[256];
 };
 
@@ -1919,12 +1927,13 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 	if (up)
 		json_object_set_new(
 			json_array_get(list, json_array_size(list) - 1), "counters",
-			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "index_in",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "index_in",
 				  (json_int_t)up->index_in, "index_out", (json_int_t)up->index_out,
 				  "batches_in", (json_int_t)up->batches_in, "refused",
 				  (json_int_t)up->refused, "fetched", (json_int_t)up->fetched,
 				  "journal_seq", (json_int_t)up->journal_seq, "from_storage",
-				  (json_int_t)up->from_storage, "error", up->error));
+				  (json_int_t)up->from_storage, "rescans", (json_int_t)up->rescans,
+				  "error", up->error));
 	a.items = NULL;
 out:
 	ignore_free(a.ig.ig);
@@ -2451,6 +2460,7 @@ void folder_request(struct folders *fs, const Shoal__CtlFolderRequest *req, fold
 			u->fetched = x->fetched;
 			u->journal_seq = x->journal_seq;
 			u->from_storage = x->from_storage;
+			u->rescans = x->rescans;
 			snprintf(u->error, sizeof(u->error), "%s", x->error);
 			j->all[j->nall++] = x->f;
 		}

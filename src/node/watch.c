@@ -555,8 +555,34 @@ static void flush_rescan(struct watch *w)
 	}
 }
 
+/* Trades the inotify instance for a new one under the same descriptor,
+ * dropping every node without removing its watch: removing watches one by
+ * one queues an IN_IGNORED each, and on a tree of more directories than the
+ * queue holds that would overflow it again, for ever. Closing the old
+ * instance removes them all at once, queueing nothing. */
+static void renew(struct watch *w)
+{
+	int nfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (nfd < 0)
+		return; /* rebuild() removes the watches one by one, then */
+	int fd = w->fd;
+	if (w->ev)
+		event_del(w->ev);
+	w->fd = -1;
+	if (w->top)
+		drop(w, w->top, 0);
+	w->npending = 0;
+	if (dup2(nfd, fd) < 0)
+		log_warn("watch: cannot renew the inotify instance of %s", w->root);
+	close(nfd);
+	w->fd = fd;
+	if (w->ev)
+		event_add(w->ev, NULL);
+}
+
 static void overflow(struct watch *w)
 {
+	renew(w);
 	rebuild(w);
 	w->rescan = 0;
 	if (!w->top) {
@@ -676,6 +702,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			at += (ssize_t)(sizeof(*ev) + ev->len);
 			on_event(w, ev);
 			flush_rescan(w);
+			/* What follows was the old instance's (the overflow is
+			 * the queue's last event anyway). */
+			if (ev->mask & IN_Q_OVERFLOW)
+				break;
 		}
 	}
 	/* Renamed out of the tree: the other half of the move never came. */

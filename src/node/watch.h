@@ -21,9 +21,9 @@
  *       directory the scanner did not know must be scanned whole. relpath is
  *       relative to root, '/'-separated, "" for root itself.
  *   WATCH_RESCAN, ""   the whole tree must be rescanned: the kernel's queue
- *       overflowed (events were lost; the watches are rebuilt from scratch
- *       before fn is told), a watch could not be added, or the watcher
- *       entered the degraded state (below).
+ *       overflowed (events were lost; the watches are rebuilt from scratch,
+ *       on a new inotify instance, before fn is told), a watch could not be
+ *       added, or the watcher entered the degraded state (below).
  *   WATCH_RESCAN | WATCH_ROOT_GONE, ""   root itself was deleted or moved
  *       away (or its file system unmounted). This is the last call fn gets;
  *       the caller should watch_free() the watcher.

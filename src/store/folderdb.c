@@ -359,7 +359,8 @@ int folderdb_rows_of_path(struct index *ix, const uint8_t id[FOLDER_ID_LEN], con
 {
 	sqlite3_stmt *st;
 	int err = prepare_folder(ix,
-				 "SELECT " ROW_COLUMNS " FROM folder_rows"
+				 "SELECT " ROW_COLUMNS
+				 " FROM folder_rows INDEXED BY folder_rows_by_path"
 				 " WHERE folder = ? AND path = ? ORDER BY device",
 				 id, &st);
 	if (err)
@@ -428,8 +429,10 @@ int folderdb_rows_by_content(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
 {
 	sqlite3_stmt *st;
 	int err = prepare_folder(ix,
-				 "SELECT " ROW_COLUMNS " FROM folder_rows WHERE folder = ?"
-				 " AND content_id = ? AND deleted = 0 ORDER BY device, path",
+				 "SELECT " ROW_COLUMNS
+				 " FROM folder_rows INDEXED BY folder_rows_by_content"
+				 " WHERE folder = ? AND content_id = ? AND deleted = 0"
+				 " ORDER BY device, path",
 				 id, &st);
 	if (err)
 		return err;
@@ -511,7 +514,8 @@ int folderdb_local_by_inode(struct index *ix, const uint8_t id[FOLDER_ID_LEN], u
 {
 	sqlite3_stmt *st;
 	int err = prepare_folder(ix,
-				 "SELECT " LOCAL_COLUMNS " FROM folder_local"
+				 "SELECT " LOCAL_COLUMNS
+				 " FROM folder_local INDEXED BY folder_local_by_inode"
 				 " WHERE folder = ? AND dev = ? AND ino = ? AND path != ? LIMIT 1",
 				 id, &st);
 	if (err)

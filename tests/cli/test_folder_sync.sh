@@ -169,7 +169,7 @@ echo "visible" >A/visible.txt
 check "a file made after them reaches B" wait_for $SYNC test -f B/visible.txt
 sleep 2
 check "... the ignored ones never leave A" test ! -e B/debug.log -a ! -e C/debug.log -a ! -e B/build
-check "... and never block in sync" wait_for $SYNC sh -c "$(declare -f in_sync); in_sync 1 && in_sync 2"
+check "... and never block in sync" wait_for $SYNC sh -c "$(declare -f folder_in_sync in_sync); in_sync 1 && in_sync 2"
 rm -r A/debug.log A/build
 
 # ---- offline catch-up ---------------------------------------------------------------------------

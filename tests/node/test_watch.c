@@ -381,6 +381,54 @@ static void test_overflow_rescans_and_goes_on(void **state)
 	assert_true(wait_for("a/f", WATCH_DIRTY));
 }
 
+/* A tree of more directories than the kernel's queue holds: an overflow
+ * is one rebuild and one RESCAN, not a rebuild whose own removals overflow
+ * the queue again. The queue is made small (max_queued_events, which an
+ * instance takes when it is made) for the test when this user may. */
+static void test_overflow_on_a_wide_tree_ends(void **state)
+{
+	(void)state;
+	const char *knob = "/proc/sys/fs/inotify/max_queued_events";
+	char old[32] = "";
+	FILE *f = fopen(knob, "r");
+	if (!f || !fgets(old, sizeof(old), f)) {
+		if (f)
+			fclose(f);
+		skip();
+	}
+	fclose(f);
+	f = fopen(knob, "w");
+	if (!f || fputs("16\n", f) < 0 || fclose(f)) {
+		if (f)
+			fclose(f);
+		skip();
+	}
+	char name[32];
+	for (int i = 0; i < 40; i++) {
+		FMT(name, "d%02d", i);
+		make_dir(name);
+	}
+	start();
+	/* Put back at once: the watcher's instance has its small queue. */
+	f = fopen(knob, "w");
+	if (f) {
+		fputs(old, f);
+		fclose(f);
+	}
+	forget();
+	watch_inject_overflow(w);
+	assert_true(wait_for("", WATCH_RESCAN));
+	settle();
+	int rescans = 0;
+	for (int i = 0; i < nseen && i < MAX_SEEN; i++)
+		rescans += (seen[i].flags & WATCH_RESCAN) != 0;
+	assert_int_equal(rescans, 1);
+	assert_int_equal(watch_count(w), 41);
+	forget();
+	write_file("d07/f", "x", 0);
+	assert_true(wait_for("d07/f", WATCH_DIRTY));
+}
+
 static void test_out_of_watches_degrades(void **state)
 {
 	(void)state;
@@ -575,6 +623,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_moved_freed_in_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_rescans_and_goes_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overflow_on_a_wide_tree_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_watches_degrades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_churn_stays_consistent, setup, teardown),
