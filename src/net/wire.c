@@ -205,7 +205,11 @@ static int folder_id_ok(const ProtobufCBinaryData *b)
 /* Shape only: the proof is checked by the folder module (src/node/folder.c). */
 static int folder_hello_ok(const Shoal__FolderHello *m)
 {
-	if (!folder_id_ok(&m->folder_id) || !id_ok(&m->proof) || m->n_have > WIRE_FOLDER_HAVE_MAX)
+	/* Without a folder id it is a probe, which says nothing more. */
+	if (!m->folder_id.len && m->n_have)
+		return 0;
+	if ((m->folder_id.len && !folder_id_ok(&m->folder_id)) || !id_ok(&m->proof) ||
+	    m->n_have > WIRE_FOLDER_HAVE_MAX)
 		return 0;
 	for (size_t i = 0; i < m->n_have; i++) {
 		if (!m->have[i] || !id_ok(&m->have[i]->author))

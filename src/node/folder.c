@@ -54,6 +54,7 @@ struct fmember {
 	uint8_t id[NODE_ID_LEN];
 	uint64_t link_serial;
 	double replied; /* when our hello last answered one of its */
+	double probed;	/* ... one of its probes */
 	/* its hellos that crossed the batches sent do not get them again */
 	struct fsent *sent;
 	size_t nsent, sent_cap;
@@ -627,23 +628,32 @@ static struct fsent *sent_of(struct fmember *m, const uint8_t *author, int add)
 	return s;
 }
 
+/* Our hello for fd on l: the whole hello to a member that proved itself on
+ * this link, else a probe (the proof alone: only a member can tell which
+ * folder, or that it is one, so a stranger learns no folder id and no
+ * author). */
 static void send_hello(struct fold *fd, struct link *l)
 {
 	struct folders *fs = fd->fs;
 	if (!l->member)
 		return;
+	const struct fmember *mb = member_of(fd, l->member->id);
+	int whole = mb && mb->link_serial == l->serial;
 	Shoal__FolderHello h = SHOAL__FOLDER_HELLO__INIT;
 	uint8_t proof[SHA256_LEN];
 	folder_proof(&fd->keys, fd->f.invite.id, fs->env.self, l->member->id, proof);
-	h.folder_id.data = fd->f.invite.id;
-	h.folder_id.len = FOLDER_ID_LEN;
+	if (whole) {
+		h.folder_id.data = fd->f.invite.id;
+		h.folder_id.len = FOLDER_ID_LEN;
+	}
 	h.proof.data = proof;
 	h.proof.len = sizeof(proof);
-	Shoal__FolderHave *have = calloc(fd->nauthors ? fd->nauthors : 1, sizeof(*have));
-	Shoal__FolderHave **ptrs = calloc(fd->nauthors ? fd->nauthors : 1, sizeof(*ptrs));
+	size_t n = whole ? fd->nauthors : 0;
+	Shoal__FolderHave *have = calloc(n ? n : 1, sizeof(*have));
+	Shoal__FolderHave **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	if (!have || !ptrs)
 		goto out;
-	for (size_t i = 0; i < fd->nauthors; i++) {
+	for (size_t i = 0; i < n; i++) {
 		shoal__folder_have__init(&have[i]);
 		have[i].author.data = fd->authors[i].author;
 		have[i].author.len = NODE_ID_LEN;
@@ -651,7 +661,7 @@ static void send_hello(struct fold *fd, struct link *l)
 		have[i].seq = fd->authors[i].seq;
 		ptrs[i] = &have[i];
 	}
-	h.n_have = fd->nauthors;
+	h.n_have = n;
 	h.have = ptrs;
 	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 	env.msg_case = SHOAL__ENVELOPE__MSG_FOLDER_HELLO;
@@ -806,10 +816,39 @@ static void serve_done(struct ops_job *oj)
 	free(j);
 }
 
+/* A probe (a hello without a folder id): the folder of ours whose proof it
+ * is, or NULL. */
+static struct fold *fold_of_probe(struct folders *fs, struct link *l, const Shoal__FolderHello *m)
+{
+	struct fold *fd;
+	LIST_FOREACH(fd, &fs->list, entry)
+	{
+		if (fold_active(fd) &&
+		    folder_proof_check(&fd->keys, fd->f.invite.id, l->member->id, fs->env.self,
+				       m->proof.data, m->proof.len))
+			return fd;
+	}
+	return NULL;
+}
+
 void folder_on_hello(struct folders *fs, struct link *l, const Shoal__FolderHello *m)
 {
+	if (!l->member)
+		return;
+	if (!m->folder_id.len) {
+		/* A probe: a member answers with its whole hello, once a
+		 * FOLDER_HELLO_REPLY_EVERY; anyone else hears nothing. */
+		struct fold *fd = fold_of_probe(fs, l, m);
+		struct fmember *mb = fd ? member_note(fd, l) : NULL;
+		double now = monotonic_seconds();
+		if (mb && now - mb->probed >= FOLDER_HELLO_REPLY_EVERY) {
+			mb->probed = now;
+			send_hello(fd, l);
+		}
+		return;
+	}
 	struct fold *fd = fold_find(fs, m->folder_id.data, m->folder_id.len);
-	if (!fd || !fold_active(fd) || !l->member)
+	if (!fd || !fold_active(fd))
 		return; /* not a folder of ours: nothing to say */
 	if (!folder_proof_check(&fd->keys, fd->f.invite.id, l->member->id, fs->env.self,
 				m->proof.data, m->proof.len)) {

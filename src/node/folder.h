@@ -13,6 +13,10 @@
  * every FOLDER_HELLO_SECONDS, each folder's FolderHello goes out, with the
  * proof that this node holds the folder's secret (bound to both node ids,
  * so it cannot be replayed to another) and what it holds of every author.
+ * To a node that has not proved itself a member on that link the hello is
+ * a probe, the proof alone: a member recognizes it (it finds the folder
+ * whose proof it is) and answers with its whole hello; anyone else learns
+ * no folder id and no author from it.
  * A member answers with the batches the other lacks (a delta from the
  * sequence numbers it announced, or everything of an author whose index id
  * changed), and with its own hello when it lacks something in turn. Batches

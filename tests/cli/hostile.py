@@ -63,8 +63,10 @@
                                                   secret: FolderHello for FOLDER_ID (base32) with a
                                                   wrong proof, then FolderBatches with a wrong proof
                                                   carrying the batch in HEXFILE (foldersign's first
-                                                  line), then Ping; exit 0 when Pong comes back and
-                                                  no FolderBatches arrives in the 2 s after it
+                                                  line), then Ping; exit 0 when Pong comes back,
+                                                  no FolderBatches arrives in the 2 s after it, and
+                                                  the daemon's FolderHellos were probes naming no
+                                                  folder and no author (at least one came)
     hostile.py folder-member ADDR CA KEY CERT INVITE HOW [HEXFILE]
                                                   holding the invite (so with the right proofs):
                                                   HOW is hello (a hello holding nothing: exit 0 when
@@ -955,7 +957,10 @@ def until_pong(s, nonce, deadline, seen):
 
 def folder_kind(env):
     if FOLDER_HELLO in env:
-        return "FolderHello"
+        h = decode(env[FOLDER_HELLO][0])
+        # A probe carries the proof alone; "named" when it says a folder id
+        # or what its sender holds.
+        return "FolderHello[named]" if first(h, 1, b"") or h.get(3) else "FolderHello[probe]"
     if FOLDER_BATCHES in env:
         return "FolderBatches"
     return kind(env)
@@ -1021,7 +1026,13 @@ def cmd_folder_stranger(addr, ca, key, cert, folder_id, hexfile):
         print("the daemon sent %d FolderBatches (%d bytes) to a node without the secret" %
               (len(got), sum(len(p) for _, p in got)))
         return 1
-    print("no FolderBatches in 2 s; still connected")
+    if "FolderHello[named]" in seen:
+        print("the daemon named a folder, or what it holds, to a node without the secret")
+        return 1
+    if "FolderHello[probe]" not in seen:
+        print("the daemon sent no probe at all")
+        return 1
+    print("no FolderBatches in 2 s, only probes naming nothing; still connected")
     return 0
 
 

@@ -98,7 +98,7 @@ deleter() { # KEY CERT OUT
 check "foldersign signs the stranger's deletes of all ${#ALL[@]} files" deleter stranger.key stranger.crt stranger.hex
 h_before=$(logged 1 "sent a hello without the folder's secret")
 b_before=$(logged 1 "sent batches without the folder's secret")
-check "a stranger's hello and batches with wrong proofs: link kept (Pong), no batches back in 2 s" \
+check "a stranger's hello and batches with wrong proofs: link kept (Pong), no batches back in 2 s, only probes naming nothing" \
 	"${HOSTILE[@]}" folder-stranger "$a1" "$CA" stranger.key stranger.crt "$FID" stranger.hex
 cp "$T/.check" stranger.out
 check "... node 1 logged the hello without the secret" _logged_more 1 "sent a hello without the folder's secret" "$h_before"
