@@ -547,6 +547,39 @@ static void test_chunk_id_rules(void **state)
 	envelope_rejected(&env);
 }
 
+/* FolderHello: a 16-byte folder id with a have list, or a probe (no folder
+ * id, no have); the proof is 32 bytes either way. */
+static void test_folder_hello_rules(void **state)
+{
+	(void)state;
+	Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
+	Shoal__FolderHello h = SHOAL__FOLDER_HELLO__INIT;
+	Shoal__FolderHave have = SHOAL__FOLDER_HAVE__INIT;
+	Shoal__FolderHave *haves[] = {&have};
+	static const uint8_t fid[WIRE_FOLDER_ID_LEN] = {7};
+	env.msg_case = SHOAL__ENVELOPE__MSG_FOLDER_HELLO;
+	env.folder_hello = &h;
+	have.author = bin(id_a, WIRE_ID_LEN);
+	h.proof = bin(id_a, WIRE_ID_LEN);
+	h.folder_id = bin(fid, WIRE_FOLDER_ID_LEN);
+	h.have = haves;
+	h.n_have = 1;
+	envelope_round_trip(&env, 0);
+	/* A probe. */
+	h.folder_id = bin(NULL, 0);
+	h.n_have = 0;
+	envelope_round_trip(&env, 0);
+	/* A probe saying what it holds, a short id, a short proof. */
+	h.n_have = 1;
+	envelope_rejected(&env);
+	h.folder_id = bin(fid, WIRE_FOLDER_ID_LEN - 1);
+	envelope_rejected(&env);
+	h.folder_id = bin(NULL, 0);
+	h.n_have = 0;
+	h.proof = bin(id_a, WIRE_ID_LEN - 1);
+	envelope_rejected(&env);
+}
+
 /* Fetch and FetchDone: ids of the right length, a name empty or valid. */
 static void test_fetch_rules(void **state)
 {
@@ -1313,6 +1346,7 @@ int main(void)
 		cmocka_unit_test(test_hello_rules),
 		cmocka_unit_test(test_peers_rules),
 		cmocka_unit_test(test_chunk_id_rules),
+		cmocka_unit_test(test_folder_hello_rules),
 		cmocka_unit_test(test_error_rules),
 		cmocka_unit_test(test_fetch_rules),
 		cmocka_unit_test(test_unknown_fields),
