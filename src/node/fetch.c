@@ -490,6 +490,81 @@ int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t toke
 	return err;
 }
 
+/* Adds ref to wants (growing it) unless its chunk is stored here. */
+static int want_missing(struct fetch *f, struct want **wants, size_t *n, size_t *cap,
+			const struct chunk_ref *ref)
+{
+	int present = objects_exists(&f->s->objects, ref->id);
+	if (present)
+		return present < 0 ? present : 0;
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		void *p = realloc(*wants, c * sizeof(**wants));
+		if (!p)
+			return -ENOMEM;
+		*wants = p;
+		*cap = c;
+	}
+	memset(&(*wants)[*n], 0, sizeof(**wants));
+	(*wants)[(*n)++].ref = *ref;
+	return 0;
+}
+
+static int want_cmp(const void *a, const void *b)
+{
+	return ref_cmp(&((const struct want *)a)->ref, &((const struct want *)b)->ref);
+}
+
+/* Fetches wants[0..n) (sorted, each once), ignoring what no node has. */
+static void fetch_wants(struct run *r, struct want *wants, size_t n)
+{
+	qsort(wants, n, sizeof(*wants), want_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!k || memcmp(wants[i].ref.id, wants[k - 1].ref.id, CHUNK_ID_LEN))
+			wants[k++] = wants[i];
+	}
+	if (k)
+		fetch_many(r, wants, k);
+}
+
+int fetch_prefetch(struct fetch *f, const struct capability *caps, size_t n,
+		   const uint8_t token[CHUNK_ID_LEN])
+{
+	struct run r;
+	f->chunks = f->fetched = 0;
+	f->failed_set = 0;
+	f->why[0] = 0;
+	int err = run_init(&r, f, token);
+	if (!err)
+		err = index_pending_set(f->ix, token, 1);
+	struct want *wants = NULL;
+	size_t nw = 0, cap = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		struct chunk_ref ref = {.size = 0};
+		memcpy(ref.id, caps[i].id, CHUNK_ID_LEN);
+		memcpy(ref.key, caps[i].key, CHUNK_KEY_LEN);
+		err = want_missing(f, &wants, &nw, &cap, &ref);
+	}
+	if (!err)
+		fetch_wants(&r, wants, nw);
+	/* The data chunks the manifests list (those without ChunkLists). */
+	nw = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		struct manifest m;
+		if (files_read_manifest(f->s, &caps[i], &m))
+			continue;
+		for (size_t k = 0; !err && !m.nlists && k < m.nchunks; k++)
+			err = want_missing(f, &wants, &nw, &cap, &m.chunks[k]);
+		manifest_release(&m);
+	}
+	if (!err)
+		fetch_wants(&r, wants, nw);
+	free(wants);
+	run_release(&r);
+	return err;
+}
+
 void fetch_get_token(const uint8_t id[CHUNK_ID_LEN], uint8_t token[CHUNK_ID_LEN])
 {
 	uint8_t in[16 + CHUNK_ID_LEN];

@@ -65,6 +65,14 @@ struct fetch {
  * (cancelled), or another error. */
 int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t token[CHUNK_ID_LEN]);
 
+/* Makes the chunks of many small files present here at once, recorded
+ * under token: their manifests fetched together, then the data chunks they
+ * list (files with ChunkLists are left to fetch_into()). Best effort: what
+ * no node up has is left out (the fetch_into() of that file says so).
+ * Returns 0, or an error of the store or the index. */
+int fetch_prefetch(struct fetch *f, const struct capability *caps, size_t n,
+		   const uint8_t token[CHUNK_ID_LEN]);
+
 /* The token a get of manifest id uses, so that a get run again resumes. */
 void fetch_get_token(const uint8_t id[CHUNK_ID_LEN], uint8_t token[CHUNK_ID_LEN]);
 

@@ -714,6 +714,40 @@ static int take_path(const char *path, const uint8_t *origin, const char *why, v
 	return 0;
 }
 
+/* The chunks of the small files this pass writes, fetched together (a file
+ * at a time costs a round trip for its manifest, then one for its data).
+ * 1 when some were, under token, to let go after the pass. */
+static int prefetch(struct pass *p, const struct paths *ps, uint8_t token[CHUNK_ID_LEN])
+{
+	const struct folderapply_env *env = p->env;
+	struct capability *caps = malloc((ps->n ? ps->n : 1) * sizeof(*caps));
+	size_t n = 0;
+	if (!caps)
+		return 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		if (weigh(p, ps->v[i]))
+			continue;
+		const struct folder_entry *e = &p->final;
+		if (class_of(p) == 2 && e->kind == FOLDER_FILE && e->has_content &&
+		    e->size <= STORE_GROUP_FILE_MAX && !(p->mine && live_same(p->mine, e)))
+			caps[n++] = e->cap;
+	}
+	int done = 0;
+	if (n > 1 && env->npeers && !random_bytes(token, CHUNK_ID_LEN)) {
+		struct fetch f = {.r = env->remote,
+				  .s = env->s,
+				  .ix = p->ix,
+				  .peers = env->peers,
+				  .npeers = env->npeers};
+		done = !fetch_prefetch(&f, caps, n, token);
+		p->res->fetched += f.fetched;
+		if (!done)
+			fetch_release(&f, token);
+	}
+	free(caps);
+	return done;
+}
+
 int folderapply_run(const struct folderapply_env *env, struct folderapply_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -734,6 +768,8 @@ int folderapply_run(const struct folderapply_env *env, struct folderapply_result
 	}
 	if (!err)
 		err = folderdb_pending_foreach(p->ix, p->fid, FOLDERAPPLY_PATHS, take_path, &ps);
+	uint8_t token[CHUNK_ID_LEN];
+	int prefetched = !err && prefetch(p, &ps, token);
 	/* Directories (shallowest first), files and links, then deletes
 	 * (deepest first). */
 	for (int want = 1; !err && want <= 3; want++) {
@@ -751,6 +787,11 @@ int folderapply_run(const struct folderapply_env *env, struct folderapply_result
 		int e = store_group_leave(env->s, &p->group, !err);
 		if (!err)
 			err = e;
+	}
+	if (prefetched) {
+		/* What the files took is theirs now; the rest goes. */
+		struct fetch f = {.s = env->s, .ix = p->ix};
+		fetch_release(&f, token);
 	}
 	uint64_t left = 0;
 	if (!err && !folderdb_pending_count(p->ix, p->fid, &left))
