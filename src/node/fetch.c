@@ -416,15 +416,20 @@ static void run_release(struct run *r)
 	free(r->row_sizes);
 }
 
-int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t token[CHUNK_ID_LEN])
+/* A run of f under token: f's results cleared, the token pending. */
+static int run_start(struct run *r, struct fetch *f, const uint8_t *token)
 {
-	struct run r;
 	f->chunks = f->fetched = 0;
 	f->failed_set = 0;
 	f->why[0] = 0;
-	int err = run_init(&r, f, token);
-	if (!err)
-		err = index_pending_set(f->ix, token, 1);
+	int err = run_init(r, f, token);
+	return err ? err : index_pending_set(f->ix, token, 1);
+}
+
+int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t token[CHUNK_ID_LEN])
+{
+	struct run r;
+	int err = run_start(&r, f, token);
 	struct chunk_ref mref = {.size = 0};
 	memcpy(mref.id, cap->id, CHUNK_ID_LEN);
 	memcpy(mref.key, cap->key, CHUNK_KEY_LEN);
@@ -532,12 +537,7 @@ int fetch_prefetch(struct fetch *f, const struct capability *caps, size_t n,
 		   const uint8_t token[CHUNK_ID_LEN])
 {
 	struct run r;
-	f->chunks = f->fetched = 0;
-	f->failed_set = 0;
-	f->why[0] = 0;
-	int err = run_init(&r, f, token);
-	if (!err)
-		err = index_pending_set(f->ix, token, 1);
+	int err = run_start(&r, f, token);
 	struct want *wants = NULL;
 	size_t nw = 0, cap = 0;
 	for (size_t i = 0; !err && i < n; i++) {
