@@ -416,6 +416,7 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 					     .now = now,
 					     .accept_deletes = j->accept_deletes,
 					     .copies = j->copies,
+					     .deadline = monotonic_seconds() + FOLDER_SCAN_SLICE,
 					     .ignored = is_ignored,
 					     .ignored_arg = &ig};
 		double t0 = monotonic_seconds();
@@ -489,8 +490,10 @@ static void cycle_done(struct ops_job *oj)
 	}
 	if (j->scanned) {
 		fd->scan = j->scan_res;
-		if (j->accept_deletes)
+		if (j->accept_deletes && !j->scan_res.more)
 			fd->accept_deletes = 0;
+		if (j->scan_res.more)
+			fd->scan_due = 1; /* the rest, once these rows are out */
 		if (j->scan_res.stopped[0]) {
 			snprintf(fd->f.stopped, sizeof(fd->f.stopped), "%s", j->scan_res.stopped);
 			log_warnx("folder %s stopped: %s", fold_name(fd, name), fd->f.stopped);
@@ -509,12 +512,13 @@ static void cycle_done(struct ops_job *oj)
 	}
 	if (j->scanned && (j->scan_res.changed || j->scan_res.deleted))
 		log_info("folder %s: scan of %llu entries: %llu changed (%llu read, %llu moved), "
-			 "%llu deleted, in %.2f s",
+			 "%llu deleted, in %.2f s%s",
 			 fold_name(fd, name), (unsigned long long)j->scan_res.entries,
 			 (unsigned long long)j->scan_res.changed,
 			 (unsigned long long)j->scan_res.stored,
 			 (unsigned long long)j->scan_res.moved,
-			 (unsigned long long)j->scan_res.deleted, j->scan_s);
+			 (unsigned long long)j->scan_res.deleted, j->scan_s,
+			 j->scan_res.more ? "; the rest next" : "");
 	if (j->applied && (j->apply_res.written || j->apply_res.removed || j->apply_res.deferred))
 		log_info("folder %s: applied %llu written (%llu moved here), %llu removed, %llu "
 			 "conflicts, %llu waiting (%llu chunks fetched) in %.2f s",

@@ -7,7 +7,9 @@
  * most FOLDER_DEBOUNCE_MAX after the first change), and fully every
  * scan_interval seconds with jitter, whatever the watcher says. A scan
  * (store/folderscan.h) turns changes into this node's rows and seals them
- * into signed batches, pushed at once to every member whose link is up.
+ * into signed batches, pushed at once to every member whose link is up; a
+ * scan reading many files stops after FOLDER_SCAN_SLICE seconds, so that
+ * what it read goes out while the next scan reads the rest.
  *
  * Members find each other on the mesh's links: when a link comes up, and
  * every FOLDER_HELLO_SECONDS, each folder's FolderHello goes out, with the
@@ -61,6 +63,7 @@
 
 #define FOLDER_DEBOUNCE		 1.0
 #define FOLDER_DEBOUNCE_MAX	 5.0
+#define FOLDER_SCAN_SLICE	 2.0 /* a scan reading files sends what it has after this long */
 #define FOLDER_HELLO_SECONDS	 30.0
 #define FOLDER_HELLO_REPLY_EVERY 1.0   /* a hello answered with ours once a second at most */
 #define FOLDER_MAX		 64    /* folders one node is a member of */

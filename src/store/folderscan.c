@@ -17,6 +17,7 @@
 #include "proto/name.h"
 #include "store/files.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -476,6 +477,11 @@ static int walk(struct scan *sc, int fd, size_t len, int depth)
 	while (!err && (errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		if (sc->env->deadline > 0 && sc->res->stored &&
+		    monotonic_seconds() > sc->env->deadline) {
+			sc->res->more = 1;
+			break;
+		}
 		err = entry(sc, dirfd(d), len, depth, de->d_name);
 		sc->path[len] = 0;
 	}
@@ -615,9 +621,9 @@ int folderscan_run(const struct folderscan_env *env, struct folderscan_result *r
 	int e = store_group_leave(env->s, &sc->group, !err);
 	if (!err)
 		err = e;
-	if (!err && env->accept_deletes)
+	if (!err && env->accept_deletes && !res->more)
 		err = folderdb_held_clear(sc->ix, f->invite.id);
-	if (!err)
+	if (!err && !res->more)
 		err = scan_deletes(sc);
 	if (sc->root_fd >= 0)
 		close(sc->root_fd);

@@ -18,7 +18,10 @@
  * another member's row for the path holds, that row's vector merged in (so
  * a file an apply wrote, or a copy of the same edit, adds no conflict).
  *
- * Entries recorded and now gone become tombstones keeping their last
+ * A scan past env->deadline stops once it read a file, leaving the rest to
+ * the next one (res->more), which walks again from the top and skips what
+ * is recorded. Only a scan that walked everything looks for deletes:
+ * entries recorded and now gone become tombstones keeping their last
  * content, unless there are more than max(FOLDERSCAN_HOLD_MIN, a quarter of
  * the entries recorded): then they are held (folder_held) and nothing is
  * deleted until `folder accept-deletes`. Names the folder never syncs:
@@ -55,6 +58,10 @@ struct folderscan_env {
 	uint64_t now;	     /* Unix seconds: the vectors' clock */
 	int accept_deletes;  /* release the deletes held */
 	unsigned copies;     /* > 1: copies in all the files' chunks want (replicas) */
+	/* > 0: once this monotonic time is past and a file was read, the walk
+	 * stops (res->more), and the deletes wait for a scan that ends: the
+	 * rows so far are sealed and sent while the next scan goes on. */
+	double deadline;
 	/* 1 when path (relative, '/'-separated) is to be left out; may be NULL. */
 	int (*ignored)(void *arg, const char *path, int is_dir);
 	void *ignored_arg;
@@ -69,6 +76,7 @@ struct folderscan_result {
 	uint64_t held;	  /* deletes held by the breaker */
 	uint64_t retry;	  /* files changing while read: left for the next scan */
 	uint64_t full;	  /* changes not recorded: their vector has no room for us */
+	int more;	  /* stopped at the deadline: scan again */
 	char stopped[FOLDER_STOPPED_MAX + 1]; /* set: the folder must stop, why */
 };
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A big folder between two real daemons: 10,000 small files (1 to 4 KiB) in
-# 100 directories moved into A converge on B, with both daemons' RSS staying
-# flat; then, with A's inotify queue made tiny (fs.inotify.max_queued_events
-# when A's watcher was made, put back at once) and A's daemon stopped
-# (SIGSTOP) while 1,000 files are rewritten and 1,000 added, the queue
-# overflows: A says so, scans everything, and B converges again. Trees are
-# compared by path, mode and sha256 (one digest of the whole tree).
+# 100 directories moved into A converge on B (A sending what it read every
+# 2 s while it reads the rest), with both daemons' RSS staying flat; then,
+# with A's inotify queue made tiny (fs.inotify.max_queued_events when A's
+# watcher was made, put back at once) and A's daemon stopped (SIGSTOP)
+# while 1,000 files are rewritten and 1,000 added, the queue overflows: A
+# says so, scans everything, and B converges again. Trees are compared by
+# path, mode and sha256 (one digest of the whole tree).
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +100,7 @@ t0=$(now_ms)
 mv S A/S
 check "$FILES files in 100 directories reach B" wait_for "$SYNC" same
 echo "# $FILES files converged in $(($(now_ms) - t0)) ms"
+check_match "A sent its rows in slices while it read the files" 'the rest next' "$(cat n1.log)"
 check "... both in sync" wait_for 60 folder_in_sync 1
 check "... B in sync" wait_for 60 folder_in_sync 2
 rss_flat "the daemons' RSS stays flat (each grew by less than $RSS_GROWTH_MAX KiB)"
