@@ -2015,9 +2015,10 @@ static void list_work(struct req_job *j, struct index *ix)
 		folder_id_format(f->invite.id, id);
 		buf_addf(&j->text, "%s  %-8s %s%s%s\n", id, state_of(f), f->root,
 			 f->invite.label[0] ? "  " : "", f->invite.label);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "id", id, "label",
-						      f->invite.label, "root", f->root, "state",
-						      state_of(f)));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s, s:s, s:i}", "id", id, "label",
+						f->invite.label, "root", f->root, "state",
+						state_of(f), "replicas", (int)f->replicas));
 	}
 	j->json = json_pack("{s:o}", "folders", list);
 }

@@ -51,6 +51,8 @@ check "node 2 joins with the invite" shoal --home n2 folder join "$invite" C
 check "C gets A's files" wait_for "$SYNC" same_trees A C
 check_match "the invite carried the replicas: C's status speaks of the storage nodes" \
 	'storage nodes: 2 copies wanted' "$(shoal --home n2 folder status C)"
+check_eq "... folder list --json says so on C" 2 \
+	"$(shoal --home n2 folder list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["folders"][0]["replicas"])')"
 
 # ---- A changes while C is away -----------------------------------------------------------
 stop_nodes 2
