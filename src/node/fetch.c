@@ -523,6 +523,8 @@ static int want_cmp(const void *a, const void *b)
 /* Fetches wants[0..n) (sorted, each once), ignoring what no node has. */
 static void fetch_wants(struct run *r, struct want *wants, size_t n)
 {
+	if (!n)
+		return;
 	qsort(wants, n, sizeof(*wants), want_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
