@@ -142,10 +142,15 @@ int folderstore_publish(const struct folderstore_env *env, unsigned copies,
 		err = files_put_kept(s, fd, env->self, NULL, NULL, pointer, pointer_size);
 	if (fd >= 0)
 		close(fd);
+	/* Short until repair placed them: status says so meanwhile. */
 	if (!err)
 		err = index_copies_want_refs(s->index, p.journal.id, copies);
 	if (!err)
+		err = index_short_refs(s->index, p.journal.id, 1);
+	if (!err)
 		err = index_copies_want_refs(s->index, pointer->id, copies);
+	if (!err)
+		err = index_short_refs(s->index, pointer->id, 1);
 	if (!err && old && memcmp(old->id, pointer->id, CHUNK_ID_LEN))
 		release_old(env, old, have_old ? &was : NULL, &p.journal);
 	if (!err)

@@ -297,8 +297,10 @@ static int stored_bind(void *arg, struct index *ix, const struct capability *cap
 	struct seen v = {.kind = FOLDER_FILE, .st = &after, .has_content = 1, .cap = *cap};
 	folderscan_content_id(&m, v.content_id);
 	manifest_release(&m);
+	/* More copies wanted: short until repair placed them. */
 	if (b->sc->env->copies > 1 &&
-	    (err = index_copies_want_refs(ix, cap->id, b->sc->env->copies)))
+	    ((err = index_copies_want_refs(ix, cap->id, b->sc->env->copies)) ||
+	     (err = index_short_refs(ix, cap->id, 1))))
 		return err;
 	return record(b->sc, &v);
 }
