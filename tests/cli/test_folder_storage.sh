@@ -54,6 +54,8 @@ check_match "the invite carried the replicas: C's status speaks of the storage n
 check_eq "... folder list --json says so on C" 2 \
 	"$(shoal --home n2 folder list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["folders"][0]["replicas"])')"
 
+check "A published its first journal" wait_for "$SYNC" above 1 journal_seq 0
+
 # ---- A changes while C is away -----------------------------------------------------------
 stop_nodes 2
 j0=$(counter 1 journal_seq)
