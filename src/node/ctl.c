@@ -700,7 +700,7 @@ static void op_locate(struct op *op, struct store *s)
 		}
 		for (size_t i = 0; i < cnt; i++)
 			held[(base + i) * width + op->npeers] =
-				objects_exists(&s->objects, ids[base + i]) == 1;
+				store_object_present(s, ids[base + i]) == 1;
 	}
 	free(bits);
 	size_t used = 0;

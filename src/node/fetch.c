@@ -325,11 +325,9 @@ static int have_one(struct run *r, const struct chunk_ref *ref)
 /* Reads and decrypts a small stored chunk (manifest or list) into plain. */
 static int read_small(struct fetch *f, const struct chunk_ref *ref, struct buf *plain)
 {
-	uint8_t *stored = malloc(OBJECT_SIZE_MAX);
-	if (!stored)
-		return -ENOMEM;
+	uint8_t *stored = NULL;
 	size_t len = 0;
-	int err = objects_read(&f->s->objects, ref->id, stored, OBJECT_SIZE_MAX, 0, &len);
+	int err = objects_read_alloc(&f->s->objects, ref->id, 0, &stored, &len);
 	if (!err && len < CHUNK_TAG_LEN)
 		err = SHOAL_ECORRUPT;
 	if (!err) {
@@ -470,7 +468,7 @@ int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t toke
 				progress_add(f->progress, refs[i].size);
 			continue;
 		}
-		int present = objects_exists(&f->s->objects, refs[i].id);
+		int present = store_object_present(f->s, refs[i].id);
 		if (present < 0) {
 			err = present;
 		} else if (present) {
@@ -499,7 +497,7 @@ int fetch_into(struct fetch *f, const struct capability *cap, const uint8_t toke
 static int want_missing(struct fetch *f, struct want **wants, size_t *n, size_t *cap,
 			const struct chunk_ref *ref)
 {
-	int present = objects_exists(&f->s->objects, ref->id);
+	int present = store_object_present(f->s, ref->id);
 	if (present)
 		return present < 0 ? present : 0;
 	if (*n == *cap) {

@@ -19,6 +19,7 @@
 
 #include "crypto/hash.h"
 #include "node/catalog.h"
+#include "node/fetch.h"
 #include "node/folderapply.h"
 #include "node/folderstore.h"
 #include "node/watch.h"
@@ -1514,7 +1515,9 @@ struct req_job {
 	struct folderdb_folder f;    /* fd's, or the new folder's */
 	struct folderdb_folder *all; /* STATUS/CONFLICTS of every folder */
 	size_t nall;
-	struct ups *up; /* per folder of all (STATUS) */
+	struct ups *up;		       /* per folder of all (STATUS) */
+	uint8_t (*peers)[NODE_ID_LEN]; /* RESTORE: members up, to fetch from */
+	size_t npeers;
 	folder_reply_fn fn;
 	void *arg;
 	/* results */
@@ -2295,9 +2298,31 @@ static void restore_work(struct req_job *j, struct index *ix)
 		return;
 	}
 	struct files_restore how = {.mode_keep = 0777, .replace = 1};
-	err = files_get(j->fs->env.store, &pick->cap, j->path, &how, NULL, NULL);
+	struct store *s = j->fs->env.store;
+	/* What the file holds now stays restorable in turn. */
+	err = store_keep_located(s, ix, j->path, NULL);
+	if (!err)
+		err = files_get(s, &pick->cap, j->path, &how, NULL, NULL);
+	if (err == SHOAL_EMISSING && j->npeers) {
+		/* Not kept here (a version overwritten here, whose content
+		 * lived only in the file): the members that applied the
+		 * change kept it. */
+		uint8_t token[CHUNK_ID_LEN];
+		struct fetch f = {.r = j->fs->env.remote,
+				  .s = s,
+				  .ix = ix,
+				  .peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
+				  .npeers = j->npeers};
+		err = random_bytes(token, sizeof(token));
+		if (!err && (err = fetch_into(&f, &pick->cap, token)) == SHOAL_EUNREACHABLE)
+			err = SHOAL_EMISSING;
+		if (!err)
+			err = files_get(s, &pick->cap, j->path, &how, NULL, NULL);
+		fetch_release(&f, token);
+	}
 	if (err == SHOAL_EMISSING)
-		req_fail(j, err, "%s", "that version's data is no longer kept here");
+		req_fail(j, err, "%s",
+			 "that version's data is kept neither here nor by a member up");
 	else if (err)
 		req_fail(j, err, "cannot restore it: %s", shoal_strerror(err));
 	else
@@ -2305,7 +2330,6 @@ static void restore_work(struct req_job *j, struct index *ix)
 			 j->path, (unsigned long long)pick->size);
 	free(h.v);
 	j->rescan = 1;
-	(void)ix;
 }
 
 /* ---- requests ---- */
@@ -2363,6 +2387,7 @@ static void req_reply(struct req_job *j)
 	OPENSSL_cleanse(&j->f, sizeof(j->f));
 	free(j->all);
 	free(j->up);
+	free(j->peers);
 	free(j);
 }
 
@@ -2543,6 +2568,12 @@ void folder_request(struct folders *fs, const Shoal__CtlFolderRequest *req, fold
 			j->json = json_pack("{s:s}", "scanning", fd->f.root);
 			j->fd = NULL;
 			goto reply;
+		}
+		if (j->op == SHOAL__CTL_FOLDER_REQUEST__OP__RESTORE) {
+			j->peers = calloc(MESH_MEMBERS_MAX, sizeof(*j->peers));
+			if (j->peers)
+				j->npeers =
+					mesh_up_ids(fs->env.mesh, j->peers, NULL, MESH_MEMBERS_MAX);
 		}
 		fd->jobs++;
 		break;

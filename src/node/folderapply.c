@@ -15,6 +15,7 @@
 #include "node/fetch.h"
 #include "store/files.h"
 #include "store/folderscan.h"
+#include "store/located.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -60,6 +61,10 @@ struct pass {
 	size_t ntokens;
 	int wanting;		  /* in apply_wanting() or after it: no second time */
 	struct store_group group; /* small files are committed in groups */
+	/* Chunks located in the files written: their objects go once the
+	 * pass is committed (store_drop_objects()). */
+	uint8_t (*located)[CHUNK_ID_LEN];
+	size_t nlocated, located_cap;
 };
 
 static void defer(struct pass *p, const char *path, const char *fmt, const char *detail)
@@ -205,6 +210,62 @@ static int record_local(struct pass *p, int dir, const char *name, const char *p
 	snprintf(l.path, sizeof(l.path), "%s", path);
 	memcpy(l.content_id, e->content_id, SHA256_LEN);
 	return folderdb_local_put(p->ix, p->fid, &l);
+}
+
+/* ---- the working tree keeps the chunks (store/located.h) ---- */
+
+struct locating {
+	struct pass *p;
+	struct located loc;
+};
+
+static int locate_ref(const struct chunk_ref *ref, uint64_t offset, void *arg)
+{
+	struct locating *c = arg;
+	struct pass *p = c->p;
+	c->loc.offset = offset;
+	c->loc.size = ref->size;
+	memcpy(c->loc.key, ref->key, CHUNK_KEY_LEN);
+	int err = located_set(p->ix, ref->id, &c->loc);
+	if (err)
+		return err;
+	if (p->nlocated == p->located_cap) {
+		size_t cap = p->located_cap ? 2 * p->located_cap : 64;
+		void *v = realloc(p->located, cap * sizeof(*p->located));
+		if (!v)
+			return -ENOMEM;
+		p->located = v;
+		p->located_cap = cap;
+	}
+	memcpy(p->located[p->nlocated++], ref->id, CHUNK_ID_LEN);
+	return 0;
+}
+
+/* The file e just written at path holds its chunks: they are served from
+ * it, and their objects go once this is committed. */
+static int locate_file(struct pass *p, const char *path, const struct folder_entry *e)
+{
+	if (e->kind != FOLDER_FILE || !e->has_content)
+		return 0;
+	struct locating *c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->p = p;
+	int err = folderdb_abs_path(p->env->f, path, c->loc.path, sizeof(c->loc.path));
+	if (!err)
+		err = files_data_refs(p->env->s, &e->cap, locate_ref, c);
+	free(c);
+	return err == -ENAMETOOLONG ? 0 : err;
+}
+
+/* Before the file at path is replaced or removed: the content it holds
+ * for the store goes to objects/, so it stays restorable. */
+static int keep_old(struct pass *p, const char *path)
+{
+	char where[PATH_MAX];
+	if (folderdb_abs_path(p->env->f, path, where, sizeof(where)))
+		return 0;
+	return store_keep_located(p->env->s, p->ix, where, NULL);
 }
 
 /* Fetches e's chunks and restores the file into (dir, tmp). */
@@ -435,12 +496,16 @@ static int write_entry(struct pass *p, const struct folder_entry *e, const char 
 				close(fd);
 		}
 		if (!err)
+			err = keep_old(p, path);
+		if (!err)
 			err = swap_in(p, dir, tmp, name, path);
 	}
 	if (!err && fsync(dir))
 		err = -errno;
 	if (!err)
 		err = record_local(p, dir, name, path, e);
+	if (!err)
+		err = locate_file(p, path, e);
 	close(dir);
 	return err;
 }
@@ -461,6 +526,10 @@ static int remove_entry(struct pass *p, const char *path)
 		defer(p, path, "%s", "changed here since the last scan; scanning first");
 		err = 1;
 	} else if (!fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		if (S_ISREG(st.st_mode) && (err = keep_old(p, path))) {
+			close(dir);
+			return err;
+		}
 		if (unlinkat(dir, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0)) {
 			if (errno == ENOTEMPTY || errno == EEXIST) {
 				defer(p, path, "%s", "the directory still holds files");
@@ -564,6 +633,11 @@ static int keep_loser(struct pass *p, const char *path, const struct folder_entr
 				err = folderdb_local_remove(p->ix, p->fid, path);
 				if (!err)
 					err = record_local(p, cdir, cname, copy, row);
+				char from[PATH_MAX], to[PATH_MAX];
+				if (!err &&
+				    !folderdb_abs_path(p->env->f, path, from, sizeof(from)) &&
+				    !folderdb_abs_path(p->env->f, copy, to, sizeof(to)))
+					err = located_move(p->ix, from, to);
 			}
 			if (dir >= 0)
 				close(dir);
@@ -793,13 +867,18 @@ int folderapply_run(const struct folderapply_env *env, struct folderapply_result
 		struct fetch f = {.s = env->s, .ix = p->ix};
 		fetch_release(&f, token);
 	}
+	if (!err && p->nlocated)
+		err = store_drop_objects(env->s, (const uint8_t(*)[CHUNK_ID_LEN])p->located,
+					 p->nlocated);
 	uint64_t left = 0;
 	if (!err && !folderdb_pending_count(p->ix, p->fid, &left))
 		res->more = left > res->deferred;
 	if (p && p->root_fd > 0)
 		close(p->root_fd);
-	if (p)
+	if (p) {
 		free(p->rows);
+		free(p->located);
+	}
 	free(p);
 	free(ps.v);
 	return err;

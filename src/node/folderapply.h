@@ -33,6 +33,11 @@
  * Order in one pass: directories, then files and links, then deletes
  * (deepest first); a directory with something left in it is not removed.
  * A delete held by the breaker (folder_held) is not applied.
+ * The tree keeps the chunks: a file written is recorded as holding its
+ * chunks (store/located.h), whose objects are deleted once the pass is
+ * committed; before a file is replaced or deleted, the content it holds
+ * is written to objects/ (store_keep_located()), so a tombstone's last
+ * content and an overwritten version stay restorable.
  *
  * Thread affinity: the store's writer.
  */

@@ -294,8 +294,8 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 		return 0;
 	buf = p;
 	size_t len = 0;
-	int err = objects_read(&s->objects, id, buf, objects_align_up(OBJECT_SIZE_MAX),
-			       OBJECTS_DIRECT, &len);
+	int err = store_read_object(s, id, buf, objects_align_up(OBJECT_SIZE_MAX), OBJECTS_DIRECT,
+				    &len);
 	if (err == SHOAL_EMISSING && released_meanwhile(s, ix, id)) {
 		free(buf);
 		return 0; /* no longer held here: nothing to copy */
@@ -311,8 +311,8 @@ static unsigned push_copies(struct repair_job *j, struct index *ix, const uint8_
 		j->corrupt++;
 		if (!e) {
 			j->fixed++;
-			err = objects_read(&s->objects, id, buf, objects_align_up(OBJECT_SIZE_MAX),
-					   OBJECTS_DIRECT, &len);
+			err = store_read_object(s, id, buf, objects_align_up(OBJECT_SIZE_MAX),
+						OBJECTS_DIRECT, &len);
 		} else {
 			j->unrecoverable++;
 		}
@@ -683,7 +683,7 @@ static void scrub_work(struct ops_job *oj, struct index *ix)
 			const uint8_t *id = x->ids[i];
 			memcpy(j->after, id, CHUNK_ID_LEN);
 			uint64_t size = 0;
-			int err = objects_verify(&s->objects, id, &size);
+			int err = store_verify_object(s, id, &size);
 			j->scrubbed++;
 			bytes += size;
 			if (err != SHOAL_ECORRUPT && err != SHOAL_EMISSING)

@@ -569,14 +569,8 @@ void serve_on_put_chunk(struct serve *sv, struct link *l, uint64_t request_id,
 static void read_work(struct pool_job *pj)
 {
 	struct read_job *j = (struct read_job *)lw_job_of(pj);
-	void *p = NULL;
-	if (posix_memalign(&p, OBJECTS_ALIGN, objects_align_up(OBJECT_SIZE_MAX))) {
-		j->err = -ENOMEM;
-		return;
-	}
-	j->data = p;
-	j->err = objects_read(&j->sv->s->objects, j->id, j->data, objects_align_up(OBJECT_SIZE_MAX),
-			      OBJECTS_DIRECT, &j->len);
+	j->data = NULL;
+	j->err = store_read_object_alloc(j->sv->s, j->id, OBJECTS_DIRECT, &j->data, &j->len);
 }
 
 static void read_done(struct lw_msg *msg)

@@ -19,6 +19,7 @@
 
 #include "proto/manifest.h"
 #include "store/chunker.h"
+#include "store/located.h"
 #include "store/restores.h"
 #include "store/reuse.h"
 #include "store/tree.h"
@@ -48,7 +49,9 @@ struct slot {
 	int direct_fd; /* get: the same, opened for direct I/O, or -1 */
 	int busy;
 	int err;
+	size_t cap;  /* bytes at buf (the ring's cap) */
 	int created; /* put: the object was new */
+	int located; /* put: the chunk stays in the file put, not in objects/ */
 	int zero;    /* the plaintext is all zeros */
 	int reused;  /* no job: ref is a zero chunk already stored or read */
 	int prior;   /* no job either: ref is a chunk of the name's previous
@@ -59,10 +62,17 @@ struct slot {
 struct ring {
 	struct slot *slots;
 	size_t n;
+	size_t plain_cap; /* plaintext a slot holds: SLOT_PLAIN_CAP, or less */
+	size_t cap;	  /* the slot's buffer, the tag and alignment included */
 };
 
-static int ring_init(struct ring *r, struct store *s, pool_job_fn fn)
+/* The ring's slots hold plain_cap bytes of plaintext (at most
+ * SLOT_PLAIN_CAP). A small file's operation asks for less: its buffers
+ * then come from the heap, not one mapping each made and unmapped. */
+static int ring_init(struct ring *r, struct store *s, pool_job_fn fn, size_t plain_cap)
 {
+	r->plain_cap = plain_cap < SLOT_PLAIN_CAP ? plain_cap : SLOT_PLAIN_CAP;
+	r->cap = objects_align_up(r->plain_cap + CHUNK_TAG_LEN);
 	r->n = 2 * (size_t)pool_size(s->pool) + 1;
 	r->slots = calloc(r->n, sizeof(*r->slots));
 	if (!r->slots)
@@ -72,9 +82,10 @@ static int ring_init(struct ring *r, struct store *s, pool_job_fn fn)
 		r->slots[i].secret = s->secret;
 		r->slots[i].job.fn = fn;
 		void *p = NULL;
-		if (posix_memalign(&p, OBJECTS_ALIGN, SLOT_CAP))
+		if (posix_memalign(&p, OBJECTS_ALIGN, r->cap))
 			return -ENOMEM;
 		r->slots[i].buf = p;
+		r->slots[i].cap = r->cap;
 	}
 	return 0;
 }
@@ -176,6 +187,15 @@ struct put {
 	uint8_t rows[PUT_BATCH][CHUNK_ID_LEN];
 	uint64_t row_sizes[PUT_BATCH];
 	size_t nrows;
+	/* With binder->located_path: data chunks left in that file, whose
+	 * rows wait for the next batch commit too. */
+	struct located_row {
+		uint8_t id[CHUNK_ID_LEN];
+		uint64_t offset;
+		uint32_t size;
+		uint8_t key[CHUNK_KEY_LEN];
+	} lrows[PUT_BATCH];
+	size_t nlrows;
 	size_t inline_max; /* refs kept inline before they move to ChunkLists */
 	struct zero_refs zeros;
 	/* A tree's listing: records not yet in a chunk, the chunks so far, and
@@ -314,7 +334,8 @@ static void put_work(struct pool_job *job)
 	seal_key(sl->secret, sl->buf, sl->len, sl->ref.key);
 	sl->ref.size = (uint32_t)sl->len;
 	sl->err = seal_encrypt(sl->ref.key, sl->buf, sl->len, sl->buf, sl->ref.id);
-	if (!sl->err)
+	sl->created = 0;
+	if (!sl->err && !sl->located)
 		sl->err = objects_write(&s->objects, sl->ref.id, sl->buf, sl->len + CHUNK_TAG_LEN,
 					OBJECTS_DIRECT | OBJECTS_DEFER, &sl->created);
 }
@@ -323,13 +344,60 @@ static void put_work(struct pool_job *job)
  * store_record_chunks(): durable objects first, present under the gc lock; a
  * put that found a chunk already stored may race with garbage collection of
  * it, and then fails rather than the index naming a missing chunk). */
+static int put_commit_located(struct put *p);
+
 static int put_commit_batch(struct put *p)
 {
 	int err = store_record_chunks(p->s, p->s->index, p->token,
 				      (const uint8_t(*)[CHUNK_ID_LEN])p->rows, p->row_sizes,
 				      p->nrows, NULL);
 	p->nrows = 0;
+	return err ? err : put_commit_located(p);
+}
+
+/* Commits the waiting located chunks' rows (store/located.h) under the
+ * put's token: nothing on disk to wait for, the file is there. */
+static int put_commit_located(struct put *p)
+{
+	if (!p->nlrows)
+		return 0;
+	struct index *ix = p->s->index;
+	struct located loc;
+	snprintf(loc.path, sizeof(loc.path), "%s", p->binder->located_path);
+	int err = index_begin(ix);
+	for (size_t i = 0; !err && i < p->nlrows; i++) {
+		const struct located_row *r = &p->lrows[i];
+		loc.offset = r->offset;
+		loc.size = r->size;
+		memcpy(loc.key, r->key, CHUNK_KEY_LEN);
+		err = located_set(ix, r->id, &loc);
+		if (!err)
+			err = index_chunk_add(ix, r->id, (uint64_t)r->size + CHUNK_TAG_LEN);
+		if (!err)
+			err = index_ref_add(ix, p->token, r->id);
+	}
+	p->nlrows = 0;
+	if (err) {
+		index_rollback(ix);
+		return err;
+	}
+	err = index_commit(ix);
+	if (err)
+		index_rollback(ix);
 	return err;
+}
+
+/* Notes a data chunk left in the file put, at the stream's offset. */
+static int put_locate(struct put *p, const struct slot *sl)
+{
+	struct located_row *r = &p->lrows[p->nlrows];
+	memcpy(r->id, sl->ref.id, CHUNK_ID_LEN);
+	r->offset = p->size;
+	r->size = (uint32_t)sl->len;
+	memcpy(r->key, sl->ref.key, CHUNK_KEY_LEN);
+	if (++p->nlrows == PUT_BATCH)
+		return put_commit_located(p);
+	return 0;
 }
 
 /* Records a stored chunk under the put's token, committed in batches. */
@@ -414,6 +482,12 @@ static int put_retire(struct put *p, struct slot *sl)
 		err = put_record(p, sl->ref.id, (uint64_t)sl->ref.size + CHUNK_TAG_LEN);
 		if (err)
 			return err;
+	} else if (!reused && sl->located) {
+		err = put_locate(p, sl);
+		if (err)
+			return err;
+		if (sl->zero)
+			zero_note(&p->zeros, &sl->ref);
 	} else if (!reused) {
 		err = put_record(p, sl->ref.id, sl->len + CHUNK_TAG_LEN);
 		if (!err && p->rep)
@@ -484,7 +558,7 @@ static int put_chunks(struct put *p, const struct put_source *src)
 		while (!(cut = chunker_find(&ch, sl->buf, sl->len,
 					    (stop = eof || (span && pos == span->off)))) &&
 		       !stop) {
-			size_t room = SLOT_PLAIN_CAP - sl->len;
+			size_t room = r->plain_cap - sl->len;
 			size_t want = room < READ_BLOCK ? room : READ_BLOCK;
 			if (span && span->off - pos < want)
 				want = (size_t)(span->off - pos);
@@ -673,6 +747,7 @@ static void put_abandon(struct put *p)
 {
 	struct store *s = p->s;
 	p->nrows = 0;
+	p->nlrows = 0;
 	s->unclean = 1;
 	if (index_begin(s->index))
 		return;
@@ -728,11 +803,20 @@ static int put_run(struct store *s, const struct put_source *src, const struct s
 		err = -ENOMEM;
 		goto out;
 	}
-	err = ring_init(&p.ring, s, put_work);
+	/* A regular file smaller than a chunk needs no more room than itself
+	 * and a read's worth. Should it grow meanwhile, its put ends where the
+	 * room does, and the caller's check of the file after reading (size,
+	 * mtime, ctime) finds it changed. */
+	size_t plain_cap = SLOT_PLAIN_CAP;
+	if (!tree && st && S_ISREG(st->st_mode) && (uint64_t)st->st_size < CHUNK_SIZE_MAX)
+		plain_cap = (size_t)st->st_size + READ_BLOCK;
+	err = ring_init(&p.ring, s, put_work, plain_cap);
 	if (err)
 		goto out;
-	for (size_t i = 0; i < p.ring.n; i++)
+	for (size_t i = 0; i < p.ring.n; i++) {
 		p.ring.slots[i].secret = p.secret;
+		p.ring.slots[i].located = binder && binder->located_path;
+	}
 	/* The token pins what this put stores until its name does. */
 	err = index_pending_set(s->index, p.token, 1);
 	if (err)
@@ -1095,11 +1179,9 @@ static int get_small(struct store *s, const uint8_t id[CHUNK_ID_LEN],
 		     const uint8_t key[CHUNK_KEY_LEN], struct buf *plain,
 		     struct files_failure *failed)
 {
-	uint8_t *stored = malloc(OBJECT_SIZE_MAX);
-	if (!stored)
-		return -ENOMEM;
+	uint8_t *stored = NULL;
 	size_t len = 0;
-	int err = objects_read(&s->objects, id, stored, OBJECT_SIZE_MAX, 0, &len);
+	int err = objects_read_alloc(&s->objects, id, 0, &stored, &len);
 	if (!err && len < CHUNK_TAG_LEN)
 		err = SHOAL_ECORRUPT;
 	if (!err) {
@@ -1208,8 +1290,7 @@ static void get_work(struct pool_job *job)
 {
 	struct slot *sl = (struct slot *)job;
 	size_t len = 0;
-	sl->err =
-		objects_read(&sl->s->objects, sl->ref.id, sl->buf, SLOT_CAP, OBJECTS_DIRECT, &len);
+	sl->err = store_read_object(sl->s, sl->ref.id, sl->buf, sl->cap, OBJECTS_DIRECT, &len);
 	if (sl->err)
 		return;
 	/* The bytes are the ones the id names; a size the manifest disagrees with
@@ -1432,7 +1513,7 @@ static int get_tree(struct store *s, const struct manifest *m, const char *out_p
 			      out_path, how->mode_keep, s->home, how->replace);
 	if (err)
 		goto out;
-	err = ring_init(&g.ring, s, get_work);
+	err = ring_init(&g.ring, s, get_work, SLOT_PLAIN_CAP);
 	if (!err)
 		err = get_chunks(&g, m);
 	ring_release(&g.ring, s);
@@ -1458,8 +1539,10 @@ static int get_file(struct store *s, const struct manifest *m, int fd, int direc
 	if (progress)
 		progress->total = m->size;
 	int err = ftruncate(fd, (off_t)m->size) ? -errno : 0;
+	/* No chunk is bigger than the file (get_chunk() checks). */
 	if (!err)
-		err = ring_init(&g.ring, s, get_work);
+		err = ring_init(&g.ring, s, get_work,
+				m->size < SLOT_PLAIN_CAP ? (size_t)m->size : SLOT_PLAIN_CAP);
 	if (!err)
 		err = get_chunks(&g, m);
 	ring_release(&g.ring, s);
@@ -1481,6 +1564,35 @@ int files_get_into(struct store *s, const struct capability *cap, int fd,
 		err = -EISDIR;
 	else if (!(err = ftruncate(fd, 0) ? -errno : 0))
 		err = get_file(s, &m, fd, -1, NULL, failed);
+	manifest_release(&m);
+	return err;
+}
+
+int files_data_refs(struct store *s, const struct capability *cap, files_ref_fn fn, void *arg)
+{
+	struct manifest m;
+	int err = read_manifest(s, cap, &m, NULL);
+	if (err)
+		return err;
+	if (m.kind == MANIFEST_DIRECTORY) {
+		manifest_release(&m);
+		return -EISDIR;
+	}
+	uint64_t off = 0;
+	for (size_t i = 0; !err && i < m.nchunks; off += m.chunks[i].size, i++)
+		err = fn(&m.chunks[i], off, arg);
+	for (size_t l = 0; !err && l < m.nlists; l++) {
+		struct buf plain = BUF_INIT;
+		struct chunk_ref *refs = NULL;
+		size_t count = 0;
+		err = get_small(s, m.lists[l].id, m.lists[l].key, &plain, NULL);
+		if (!err)
+			err = chunklist_decode(plain.data, plain.len, &refs, &count);
+		buf_release(&plain);
+		for (size_t i = 0; !err && i < count; off += refs[i].size, i++)
+			err = fn(&refs[i], off, arg);
+		free(refs);
+	}
 	manifest_release(&m);
 	return err;
 }

@@ -75,6 +75,11 @@ struct files_binder {
 	 * fails the put (and is returned). */
 	int (*bind)(void *arg, struct index *ix, const struct capability *cap, uint64_t size);
 	void *arg;
+	/* NULL, or the absolute path of the file being put: its data chunks
+	 * are then not written to objects/ but recorded as located in that
+	 * file (store/located.h), served from it while it holds them. The
+	 * manifest and its lists are stored as usual. */
+	const char *located_path;
 };
 
 /* Stores the regular file fd (read from its start) as files_put_kept() does,
@@ -186,6 +191,13 @@ struct files_restore {
  * returns. */
 int files_get_into(struct store *s, const struct capability *cap, int fd,
 		   struct files_failure *failed);
+
+/* Calls fn for each data chunk of the regular file cap names, in order,
+ * with the offset of its plaintext in the file, until fn returns non-zero
+ * (returned). The manifest and lists are read from the store: -EISDIR for
+ * a directory, else what files_read_manifest() returns. */
+typedef int (*files_ref_fn)(const struct chunk_ref *ref, uint64_t offset, void *arg);
+int files_data_refs(struct store *s, const struct capability *cap, files_ref_fn fn, void *arg);
 
 /* What get --preserve-mode asked (the values of CtlGetRequest.Preserve). */
 enum files_preserve {

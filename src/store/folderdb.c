@@ -294,9 +294,9 @@ int folderdb_row_put(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
 {
 	sqlite3_stmt *st;
 	int err = prepare_folder(ix,
-				 "INSERT OR REPLACE INTO folder_rows(folder, " ROW_COLUMNS
-				 ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				 id, &st);
+			     "INSERT OR REPLACE INTO folder_rows(folder, " ROW_COLUMNS
+			     ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			     id, &st);
 	if (err)
 		return err;
 	uint8_t vv[16 * FOLDER_VV_MAX];
@@ -861,4 +861,10 @@ int folderdb_held_count(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint6
 int folderdb_held_clear(struct index *ix, const uint8_t id[FOLDER_ID_LEN])
 {
 	return run_folder(ix, "DELETE FROM folder_held WHERE folder = ?", id, NULL, 0, NULL, 0);
+}
+
+int folderdb_abs_path(const struct folderdb_folder *f, const char *path, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "%s/%s", f->root, path);
+	return n < size ? 0 : -ENAMETOOLONG;
 }

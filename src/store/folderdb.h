@@ -228,4 +228,8 @@ int folderdb_held_count(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint6
 /* Drops every hold of the folder. */
 int folderdb_held_clear(struct index *ix, const uint8_t id[FOLDER_ID_LEN]);
 
+/* Writes f's root joined with path (relative) into out: 0 or
+ * -ENAMETOOLONG. */
+int folderdb_abs_path(const struct folderdb_folder *f, const char *path, char *out, size_t size);
+
 #endif

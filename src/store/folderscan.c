@@ -16,6 +16,7 @@
 #include "crypto/hash.h"
 #include "proto/name.h"
 #include "store/files.h"
+#include "store/located.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -343,6 +344,11 @@ static int try_move(struct scan *sc, const struct stat *st)
 		err = record_alone(sc, &v);
 		if (!err)
 			sc->res->moved++;
+		/* Its chunks are served from where it is now. */
+		char from[PATH_MAX], to[PATH_MAX];
+		if (!err && !folderdb_abs_path(sc->env->f, old.path, from, sizeof(from)) &&
+		    !folderdb_abs_path(sc->env->f, sc->path, to, sizeof(to)))
+			err = located_move(sc->ix, from, to);
 	}
 	free(e);
 	return err == SHOAL_ENOTFOUND ? 0 : err ? err : 1;
@@ -361,8 +367,15 @@ static int scan_file(struct scan *sc, int dir_fd, const char *name, const struct
 		close(fd);
 		return 0;
 	}
+	/* The data stays in the file (store/located.h), not in objects/. */
+	char where[PATH_MAX];
 	struct files_binder binder = {
-		.secret = sc->env->keys->convergence, .bind = stored_bind, .arg = &b};
+		.secret = sc->env->keys->convergence,
+		.bind = stored_bind,
+		.arg = &b,
+		.located_path = folderdb_abs_path(sc->env->f, sc->path, where, sizeof(where))
+					? NULL
+					: where};
 	struct capability cap;
 	uint64_t size;
 	err = files_put_bound(sc->env->s, fd, &binder, &cap, &size);

@@ -9,14 +9,15 @@
  * deleted". Then it walks the tree, never following a link: an entry whose
  * kind, size, mode, mtime, ctime and inode match what folder_local recorded
  * is not read. A regular file that changed is stored (chunked and encrypted
- * under the folder's convergence secret, store/files.h) and the file is
+ * under the folder's convergence secret, store/files.h; its data chunks
+ * stay in the file, located there, store/located.h) and the file is
  * stat'ed again before its row is written: a file written to while it was
  * read is left for the next scan. A new path whose (device, inode) is a
  * vanished path's, with the same size and mtime, is a move: its content is
- * taken from the old row without reading. A changed entry gets a row whose
- * vector is this node's previous one bumped, or, when its content is what
- * another member's row for the path holds, that row's vector merged in (so
- * a file an apply wrote, or a copy of the same edit, adds no conflict).
+ * taken from the old row without reading (its located chunks move with it). A changed entry gets a
+ * row whose vector is this node's previous one bumped, or, when its content is what another
+ * member's row for the path holds, that row's vector merged in (so a file an apply wrote, or a copy
+ * of the same edit, adds no conflict).
  *
  * A scan past env->deadline stops once it read a file, leaving the rest to
  * the next one (res->more), which walks again from the top and skips what

@@ -14,6 +14,7 @@
 #include "crypto/identity.h"
 #include "proto/name.h"
 #include "store/folderdb.h"
+#include "store/located.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -62,8 +63,8 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     "CREATE TABLE IF NOT EXISTS members("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
-			     " WITHOUT ROWID;" FOLDERDB_SCHEMA;
-#define SCHEMA_VERSION 8
+			     " WITHOUT ROWID;" FOLDERDB_SCHEMA LOCATED_SCHEMA;
+#define SCHEMA_VERSION 9
 /* What each older version lacks, run in order after the schema above (whose
  * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
 static const char *const upgrades[] = {
@@ -76,6 +77,8 @@ static const char *const upgrades[] = {
 	[5] = "ALTER TABLE versions ADD COLUMN sender BLOB;",
 	/* Folders' tables come whole from the schema. */
 	[6] = "",
+	/* Located chunks' table comes whole from the schema. */
+	[8] = "",
 };
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
@@ -336,6 +339,7 @@ int index_chunk_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
 	static const char *const sql[] = {
 		"DELETE FROM chunks WHERE id = ?",
 		"DELETE FROM short WHERE chunk = ?",
+		"DELETE FROM located WHERE chunk = ?",
 	};
 	return run_each(ix, sql, sizeof(sql) / sizeof(sql[0]), id);
 }
@@ -841,6 +845,8 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 		       " AND id NOT IN (SELECT chunk FROM pins)");
 	if (!err)
 		err = exec(ix, "DELETE FROM copies WHERE chunk NOT IN (SELECT id FROM chunks)");
+	if (!err)
+		err = exec(ix, "DELETE FROM located WHERE chunk NOT IN (SELECT id FROM chunks)");
 	return err;
 }
 
@@ -1076,6 +1082,11 @@ int index_repaired_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const u
 int index_repaired_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])
 {
 	return row_exists(ix, "SELECT 1 FROM repaired WHERE chunk = ? AND node = ?", id, node);
+}
+
+int index_chunk_pinned_any(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+{
+	return row_exists(ix, "SELECT 1 FROM pins WHERE chunk = ?1", id, NULL);
 }
 
 int index_pin_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32])

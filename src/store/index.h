@@ -157,6 +157,8 @@ int index_pin_add(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_
 /* 1 when node pins chunk id here, 0 when not, or an error. */
 int index_pin_has(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
 int index_pin_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const uint8_t node[32]);
+/* 1 when any node pins chunk id here, 0 when none does, or an error. */
+int index_chunk_pinned_any(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
 /* Calls fn(node, bytes, arg) for every node pinning chunks here, with the
  * stored bytes of the chunks it pins; a non-zero return stops the walk and is
  * returned. */

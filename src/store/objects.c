@@ -183,13 +183,11 @@ static int open_object(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], 
 	return fd;
 }
 
-int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
-		 int flags, size_t *len)
+/* Reads the object open at fd (size bytes) into out and checks it is id;
+ * closes fd. */
+static int read_open(int fd, uint64_t size, const uint8_t id[CHUNK_ID_LEN], uint8_t *out,
+		     size_t cap, int flags, size_t *len)
 {
-	uint64_t size;
-	int fd = open_object(o, id, &size);
-	if (fd < 0)
-		return fd;
 	int err = 0;
 	if (size > cap || ((flags & OBJECTS_DIRECT) && objects_align_up((size_t)size) > cap)) {
 		err = SHOAL_ECORRUPT;
@@ -213,6 +211,35 @@ int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_
 	*len = (size_t)size;
 out:
 	close(fd);
+	return err;
+}
+
+int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
+		 int flags, size_t *len)
+{
+	uint64_t size;
+	int fd = open_object(o, id, &size);
+	return fd < 0 ? fd : read_open(fd, size, id, out, cap, flags, len);
+}
+
+int objects_read_alloc(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], int flags,
+		       uint8_t **out, size_t *len)
+{
+	uint64_t size;
+	int fd = open_object(o, id, &size);
+	if (fd < 0)
+		return fd;
+	size_t cap = objects_align_up((size_t)size ? (size_t)size : 1);
+	void *p = NULL;
+	if (posix_memalign(&p, OBJECTS_ALIGN, cap)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	int err = read_open(fd, size, id, p, cap, flags, len);
+	if (err)
+		free(p);
+	else
+		*out = p;
 	return err;
 }
 

@@ -73,6 +73,11 @@ int objects_sync(struct objects *o);
 int objects_read(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
 		 int flags, size_t *len);
 
+/* objects_read() into a buffer of the object's own size (aligned for
+ * OBJECTS_DIRECT), which *out receives and the caller frees. */
+int objects_read_alloc(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], int flags,
+		       uint8_t **out, size_t *len);
+
 /* Re-hashes object id without keeping its bytes. Same returns as objects_read;
  * *size (may be NULL) receives its length. */
 int objects_verify(const struct objects *o, const uint8_t id[CHUNK_ID_LEN], uint64_t *size);

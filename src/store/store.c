@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto/hash.h"
+#include "store/located.h"
 #include "store/restores.h"
 #include "util/clock.h"
 #include "util/encoding.h"
@@ -116,6 +117,9 @@ static int drop_absent(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
 	int exists = objects_exists(&s->objects, id);
 	if (exists < 0)
 		return exists;
+	struct located loc;
+	if (!exists && located_get(s->index, id, &loc) == 0)
+		return 0; /* kept in a working tree */
 	if (!exists) {
 		char hex[2 * CHUNK_ID_LEN + 1];
 		hex_encode(hex, id, CHUNK_ID_LEN);
@@ -177,10 +181,10 @@ static int release_reserve(struct store *s)
 int store_open(struct store **out, const char *home, int flags)
 {
 	struct store *s = calloc(1, sizeof(*s));
-	if (s)
-		pthread_mutex_init(&s->gc_lock, NULL);
 	if (!s)
 		return -ENOMEM;
+	pthread_mutex_init(&s->gc_lock, NULL);
+	pthread_mutex_init(&s->readers_lock, NULL);
 	s->lock_fd = -1;
 	int err = 0;
 	char path[PATH_MAX];
@@ -198,7 +202,8 @@ int store_open(struct store **out, const char *home, int flags)
 	if (err)
 		goto out;
 	home_path(home, INDEX_FILE, path, sizeof(path));
-	err = index_open_mode(&s->index, path, !!(flags & STORE_EXCLUSIVE));
+	s->exclusive = !!(flags & STORE_EXCLUSIVE);
+	err = index_open_mode(&s->index, path, s->exclusive);
 	if (err)
 		goto out;
 	home_path(home, OPEN_MARKER, path, sizeof(path));
@@ -250,6 +255,8 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	pool_free(s->pool);
+	for (unsigned i = 0; i < s->nreaders; i++)
+		index_close(s->readers[i]);
 	int clean = s->opened && !s->unclean;
 	index_close(s->index);
 	if (clean && objects_sync(&s->objects) == 0) {
@@ -261,6 +268,7 @@ void store_close(struct store *s)
 		close(s->lock_fd);
 	memset(s->secret, 0, sizeof(s->secret));
 	pthread_mutex_destroy(&s->gc_lock);
+	pthread_mutex_destroy(&s->readers_lock);
 	free(s);
 }
 
@@ -299,7 +307,7 @@ static int check_present(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *ar
 {
 	(void)size;
 	struct verify_ctx *v = arg;
-	int exists = objects_exists(&v->s->objects, id);
+	int exists = store_object_present(v->s, id);
 	if (exists < 0)
 		return exists;
 	if (!exists) {
@@ -427,6 +435,9 @@ int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 	for (size_t i = 0; !err && i < n; i++) {
 		/* Under the lock, a file seen present stays until its row is in. */
 		int present = objects_exists(&s->objects, ids[i]);
+		struct located loc;
+		if (present == 0 && located_get(ix, ids[i], &loc) == 0)
+			present = 1; /* kept in a working tree */
 		if (present <= 0) {
 			err = present < 0 ? present : SHOAL_EMISSING;
 			if (missing)
@@ -514,6 +525,103 @@ int store_index_open(struct store *s, struct index **out)
 	return err ? err : index_open(out, path);
 }
 
+/* ---- located chunks ---- */
+
+/* A connection for a short read from any thread: one kept, or a new one. */
+static int reader_take(struct store *s, struct index **out)
+{
+	pthread_mutex_lock(&s->readers_lock);
+	struct index *ix = s->nreaders ? s->readers[--s->nreaders] : NULL;
+	pthread_mutex_unlock(&s->readers_lock);
+	if (ix) {
+		*out = ix;
+		return 0;
+	}
+	return store_index_open(s, out);
+}
+
+static void reader_give(struct store *s, struct index *ix)
+{
+	pthread_mutex_lock(&s->readers_lock);
+	if (s->nreaders < STORE_READERS) {
+		s->readers[s->nreaders++] = ix;
+		ix = NULL;
+	}
+	pthread_mutex_unlock(&s->readers_lock);
+	index_close(ix);
+}
+
+int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct located *out)
+{
+	if (s->exclusive) {
+		/* The only connection there is, one reader at a time (SQLite
+		 * serializes a connection's calls across threads). */
+		pthread_mutex_lock(&s->readers_lock);
+		int err = located_get(s->index, id, out);
+		pthread_mutex_unlock(&s->readers_lock);
+		return err;
+	}
+	struct index *ix;
+	int err = reader_take(s, &ix);
+	if (err)
+		return err;
+	err = located_get(ix, id, out);
+	reader_give(s, ix);
+	return err;
+}
+
+int store_read_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
+		      int flags, size_t *len)
+{
+	int err = objects_read(&s->objects, id, out, cap, flags, len);
+	if (err != SHOAL_EMISSING)
+		return err;
+	struct located loc;
+	if (store_located(s, id, &loc))
+		return SHOAL_EMISSING;
+	return located_read(&loc, id, out, cap, len);
+}
+
+int store_verify_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint64_t *size)
+{
+	int err = objects_verify(&s->objects, id, size);
+	struct located loc;
+	if (err != SHOAL_EMISSING || store_located(s, id, &loc))
+		return err;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	err = located_read_alloc(&loc, id, &buf, &len);
+	free(buf);
+	if (!err && size)
+		*size = len;
+	return err;
+}
+
+int store_read_object_alloc(struct store *s, const uint8_t id[CHUNK_ID_LEN], int flags,
+			    uint8_t **out, size_t *len)
+{
+	int err = objects_read_alloc(&s->objects, id, flags, out, len);
+	struct located loc;
+	if (err != SHOAL_EMISSING || store_located(s, id, &loc))
+		return err;
+	return located_read_alloc(&loc, id, out, len);
+}
+
+int store_object_present(struct store *s, const uint8_t id[CHUNK_ID_LEN])
+{
+	int exists = objects_exists(&s->objects, id);
+	if (exists)
+		return exists;
+	struct located loc;
+	if (store_located(s, id, &loc))
+		return 0;
+	uint8_t *buf = NULL;
+	size_t len;
+	int err = located_read_alloc(&loc, id, &buf, &len);
+	free(buf);
+	return err == -ENOMEM ? err : err == 0;
+}
+
 static int remove_name(struct store *s, const char *name, uint32_t version)
 {
 	int err = index_begin(s->index);
@@ -544,4 +652,91 @@ int store_remove_version(struct store *s, const char *name, uint32_t version)
 int store_remove_name(struct store *s, const char *name)
 {
 	return store_remove_version(s, name, 0);
+}
+
+struct kept {
+	uint8_t (*ids)[CHUNK_ID_LEN];
+	struct located *locs;
+	size_t n, cap;
+};
+
+static int kept_add(const uint8_t id[CHUNK_ID_LEN], const struct located *loc, void *arg)
+{
+	struct kept *k = arg;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		void *a = realloc(k->ids, cap * sizeof(*k->ids));
+		if (a)
+			k->ids = a;
+		void *b = a ? realloc(k->locs, cap * sizeof(*k->locs)) : NULL;
+		if (!b)
+			return -ENOMEM;
+		k->locs = b;
+		k->cap = cap;
+	}
+	memcpy(k->ids[k->n], id, CHUNK_ID_LEN);
+	k->locs[k->n++] = *loc;
+	return 0;
+}
+
+int store_keep_located(struct store *s, struct index *ix, const char *path, unsigned *kept)
+{
+	struct kept k = {0};
+	int err = located_in(ix, path, kept_add, &k);
+	int flags = s->grouped && ix == s->index ? OBJECTS_DEFER : 0;
+	for (size_t i = 0; !err && i < k.n; i++) {
+		uint8_t *buf = NULL;
+		size_t len;
+		int has = objects_exists(&s->objects, k.ids[i]);
+		if (has < 0) {
+			err = has;
+			break;
+		}
+		if (!has && !located_read_alloc(&k.locs[i], k.ids[i], &buf, &len)) {
+			err = objects_write(&s->objects, k.ids[i], buf, len, flags, NULL);
+			free(buf);
+			if (!err && kept)
+				(*kept)++;
+		}
+		/* Not there any more: other holders may have it; the row would
+		 * only mislead. */
+		if (!err)
+			err = located_remove(ix, k.ids[i]);
+	}
+	if (!err && k.n && !flags)
+		err = objects_sync(&s->objects);
+	free(k.ids);
+	free(k.locs);
+	return err;
+}
+
+int store_drop_objects(struct store *s, const uint8_t (*ids)[CHUNK_ID_LEN], size_t n)
+{
+	struct index *ix;
+	int err = n ? reader_take(s, &ix) : 0;
+	if (err || !n)
+		return err;
+	unsigned dropped = 0;
+	for (size_t i = 0; !err && i < n; i++) {
+		struct located loc;
+		uint8_t *buf = NULL;
+		size_t len;
+		if (located_get(ix, ids[i], &loc) || objects_exists(&s->objects, ids[i]) != 1 ||
+		    index_chunk_pinned_any(ix, ids[i]) != 0)
+			continue;
+		int bad = located_read_alloc(&loc, ids[i], &buf, &len);
+		free(buf);
+		if (bad)
+			continue;
+		/* Under gc_lock: a put that found the object present records
+		 * its row meanwhile, and it stays present (located). */
+		pthread_mutex_lock(&s->gc_lock);
+		err = objects_delete(&s->objects, ids[i]);
+		pthread_mutex_unlock(&s->gc_lock);
+		dropped += !err;
+	}
+	if (dropped)
+		objects_sync(&s->objects);
+	reader_give(s, ix);
+	return err;
 }

@@ -18,6 +18,10 @@
 #include "util/pool.h"
 #include "util/progress.h"
 
+#define STORE_READERS 4
+
+struct located;
+
 struct store {
 	char home[3000];
 	int lock_fd;
@@ -35,7 +39,12 @@ struct store {
 	 * second, and never waits for the write lock while holding gc_lock
 	 * (the two would deadlock until SQLite's busy timeout failed one). */
 	pthread_mutex_t gc_lock;
-	int grouped; /* a group commit is open on s->index (store_group_begin) */
+	int grouped;   /* a group commit is open on s->index (store_group_begin) */
+	int exclusive; /* opened STORE_EXCLUSIVE: s->index is the only connection */
+	/* Connections kept for short reads from any thread (store_located()). */
+	pthread_mutex_t readers_lock;
+	struct index *readers[STORE_READERS];
+	unsigned nreaders;
 };
 
 enum store_open_flags {
@@ -139,5 +148,45 @@ int store_index_open(struct store *s, struct index **out);
 int store_remove_name(struct store *s, const char *name);
 /* Removes one version of name (0: all of them), the same way. */
 int store_remove_version(struct store *s, const char *name, uint32_t version);
+
+/*
+ * Chunks kept in a working tree (store/located.h). store_located() looks
+ * id's location up on a connection of its own (any thread): 0,
+ * SHOAL_ENOTFOUND or an error. store_read_object() is objects_read() that
+ * falls back on a located chunk's plaintext, sealed again and checked
+ * (SHOAL_EMISSING when neither is there, or the file changed since).
+ * store_object_present() is 1 when id's object file exists or its located
+ * plaintext still seals to id (read and checked), else 0 or -errno.
+ */
+int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct located *out);
+int store_read_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
+		      int flags, size_t *len);
+int store_object_present(struct store *s, const uint8_t id[CHUNK_ID_LEN]);
+/* store_read_object() into a buffer of the chunk's own size, which *out
+ * receives and the caller frees. */
+int store_read_object_alloc(struct store *s, const uint8_t id[CHUNK_ID_LEN], int flags,
+			    uint8_t **out, size_t *len);
+/* objects_verify() that checks a located chunk by reading it (see
+ * store_read_object()). */
+int store_verify_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint64_t *size);
+
+/*
+ * Before the file at path (absolute) is replaced or removed: each chunk
+ * located in it (store/located.h) whose object file is absent is read,
+ * checked and written to objects/, so the content the file held stays
+ * (a tombstone's last content, an overwritten version); a chunk the file
+ * no longer holds is left to other holders. The file's located rows go,
+ * on ix, in the caller's transaction. *kept (may be NULL) is increased by
+ * the objects written. 0 or an error.
+ */
+int store_keep_located(struct store *s, struct index *ix, const char *path, unsigned *kept);
+
+/*
+ * Once rows locating ids[0..n) in a working tree are committed: each
+ * one's object file is deleted when its located copy checks out and no
+ * node pins it (a copy kept for another node stays whole). 0 or an
+ * error.
+ */
+int store_drop_objects(struct store *s, const uint8_t (*ids)[CHUNK_ID_LEN], size_t n);
 
 #endif

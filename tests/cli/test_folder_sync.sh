@@ -79,6 +79,13 @@ check_eq "folder list on B names the folder" "team" "$(shoal --home n2 folder li
 check_eq "status on A: three members at 100%" "3 True" \
 	"$(status_field 1 '(len(f["members"]), all(m["completion"] == 100.0 for m in f["members"]))' | tr -d '(),')"
 
+# The folder is kept once: its chunks are served from the working trees
+# (3 MiB of big.bin), not stored again in objects/.
+objects_kib() { du -sk "n$1/objects" | cut -f1; }
+check "A keeps the folder's data in its tree, not in objects/" test "$(objects_kib 1)" -lt 1024
+check "... and so do B and C once they applied it" wait_for 10 sh -c \
+	"[ \$(du -sk n2/objects | cut -f1) -lt 1024 ] && [ \$(du -sk n3/objects | cut -f1) -lt 1024 ]"
+
 # ---- propagation of every kind of change ------------------------------------------------
 echo "more" >>A/hello.txt
 echo "new" >A/new.txt
@@ -89,6 +96,7 @@ rm A/docs/big.bin
 check "an edit, a create, a rename, a chmod, a mkdir and a delete on A reach B and C" \
 	wait_slow $SYNC converged
 check "... the deleted file is gone on C" test ! -e C/docs/big.bin
+check "... C kept its last content in objects/ (restorable)" test "$(objects_kib 3)" -ge 3072
 check_eq "... the chmod too" 600 "$(stat -c %a B/hello.txt)"
 
 # ---- renames fetch nothing ------------------------------------------------------------------

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store_fixture.h"
 #include "crypto/hash.h"
@@ -38,6 +39,7 @@
 #include "store/chunker.h"
 #include "store/files.h"
 #include "store/index.h"
+#include "store/located.h"
 #include "store/objects.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -934,6 +936,124 @@ static void test_sparse_round_trip(void **state)
 		assert_true(allocated(out) <= 64 * 1024);
 }
 
+/* ---- chunks kept in the file put (store/located.h) ---- */
+
+static const uint8_t keeper[32] = {7};
+
+static int keep_pinned(void *arg, struct index *ix, const struct capability *cap, uint64_t size)
+{
+	(void)arg;
+	(void)size;
+	return index_pin_add(ix, cap->id, keeper);
+}
+
+struct located_seen {
+	struct fixture *fx;
+	const char *path;
+	size_t n;
+	uint8_t ids[16][CHUNK_ID_LEN];
+};
+
+/* Locates each data chunk of a file (again) in the file at seen->path. */
+static int relocate(const struct chunk_ref *ref, uint64_t offset, void *arg)
+{
+	struct located_seen *seen = arg;
+	struct located loc = {.offset = offset, .size = ref->size};
+	snprintf(loc.path, sizeof(loc.path), "%s", seen->path);
+	memcpy(loc.key, ref->key, CHUNK_KEY_LEN);
+	assert_true(seen->n < 16);
+	memcpy(seen->ids[seen->n++], ref->id, CHUNK_ID_LEN);
+	return located_set(seen->fx->s->index, ref->id, &loc);
+}
+
+static uint64_t located_rows(const struct fixture *fx)
+{
+	struct sqlite3_stmt *st;
+	assert_int_equal(index_sql_prepare(fx->s->index, "SELECT count(*) FROM located", &st), 0);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	uint64_t n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void test_located_chunks(void **state)
+{
+	struct fixture *fx = *state;
+	char in[PATH_MAX], out[PATH_MAX];
+	work_path(fx, "tree.bin", in);
+	work_path(fx, "tree.out", out);
+	write_random_file(in, 5 * MIB, 71, 0644, 1600000000);
+	int fd = open(in, O_RDONLY);
+	assert_true(fd >= 0);
+	struct files_binder binder = {.bind = keep_pinned, .located_path = in};
+	struct capability cap;
+	uint64_t size = 0;
+	assert_int_equal(files_put_bound(fx->s, fd, &binder, &cap, &size), 0);
+	close(fd);
+	assert_int_equal(size, 5 * MIB);
+
+	/* Only the manifest went to objects/; every data chunk is located. */
+	struct located_seen seen = {.fx = fx, .path = in};
+	assert_int_equal(files_data_refs(fx->s, &cap, relocate, &seen), 0);
+	assert_true(seen.n >= 2);
+	assert_int_equal(count_objects(fx), 1);
+	assert_int_equal(indexed_chunks(fx), seen.n + 1);
+	assert_int_equal(located_rows(fx), seen.n);
+	assert_int_equal(store_object_present(fx->s, seen.ids[0]), 1);
+
+	/* Read back from the file, sealed again and checked. */
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_same_content(in, out);
+	unlink(out);
+
+	/* A byte changed in the file: that chunk is not served. */
+	flip_byte(in, 10);
+	assert_int_equal(store_object_present(fx->s, seen.ids[0]), 0);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_EMISSING);
+	/* ... and objects are not dropped for a copy that does not check. */
+	flip_byte(in, 10);
+	unsigned kept = 0;
+	assert_int_equal(store_keep_located(fx->s, fx->s->index, in, &kept), 0);
+	assert_int_equal(kept, seen.n);
+	assert_int_equal(located_rows(fx), 0);
+	assert_int_equal(count_objects(fx), (int)seen.n + 1);
+	seen.n = 0;
+	assert_int_equal(files_data_refs(fx->s, &cap, relocate, &seen), 0);
+	flip_byte(in, 10);
+	assert_int_equal(
+		store_drop_objects(fx->s, (const uint8_t(*)[CHUNK_ID_LEN])seen.ids, seen.n), 0);
+	/* The manifest, and the first chunk, whose located copy no longer checks. */
+	assert_int_equal(count_objects(fx), 2);
+
+	/* Kept in objects/, the content outlives the file. */
+	unlink(in);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), SHOAL_EMISSING);
+	write_random_file(in, 5 * MIB, 71, 0644, 1600000000);
+	assert_int_equal(
+		store_drop_objects(fx->s, (const uint8_t(*)[CHUNK_ID_LEN])seen.ids, seen.n), 0);
+	assert_int_equal(count_objects(fx), 1);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_same_content(in, out);
+
+	/* The file renamed, its chunks follow it. */
+	char moved[PATH_MAX];
+	work_path(fx, "moved.bin", moved);
+	assert_int_equal(rename(in, moved), 0);
+	assert_int_equal(store_object_present(fx->s, seen.ids[1]), 0);
+	assert_int_equal(located_move(fx->s->index, in, moved), 0);
+	assert_int_equal(store_object_present(fx->s, seen.ids[1]), 1);
+	unlink(out);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_same_content(moved, out);
+
+	/* Released, the chunks' rows go with their locations. */
+	assert_int_equal(index_begin(fx->s->index), 0);
+	assert_int_equal(index_pin_remove(fx->s->index, cap.id, keeper), 0);
+	assert_int_equal(store_commit_releasing(fx->s), 0);
+	assert_int_equal(located_rows(fx), 0);
+	assert_int_equal(indexed_chunks(fx), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define P(f, label, param)                                       \
 	{                                                        \
@@ -972,6 +1092,7 @@ int main(void)
 		T(test_interrupted_put_releases_chunks),
 		T(test_old_version_kept_until_removed),
 		T(test_progress_counts_bytes),
+		T(test_located_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
