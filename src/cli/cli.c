@@ -245,7 +245,8 @@ static const struct command subcommands[] = {
 	 "  --keep both           keep both: each copy is renamed NAME.kept-....EXT\n"},
 	{"folder restore", cmd_folder, "PATH [--version N]",
 	 "bring back a file deleted or overwritten in a folder: its last content, or version N "
-	 "(1 the newest) of those 'folder log' lists",
+	 "(1 the newest) of those 'folder log' lists; contents are kept 30 days after they "
+	 "were replaced, here or by the members that applied the change",
 	 "  --version N           the Nth content written, newest first\n"},
 	{"folder log", cmd_folder, "PATH [--json]",
 	 "who changed the file PATH, when and how, from every member's signed history",

@@ -409,6 +409,10 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 	uint64_t now = (uint64_t)time(NULL);
 	struct ignore_set ig;
 	ignore_load(&ig, j->f.root);
+	/* Contents past their keeping go with the next release. */
+	if (j->scan && (err = folderdb_kept_expire(ix, (int64_t)now)))
+		log_warnx("folder: cannot forget old versions: %s", shoal_strerror(err));
+	err = 0;
 	if (j->scan) {
 		struct folderscan_env env = {.s = s,
 					     .f = &j->f,

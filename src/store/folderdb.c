@@ -289,11 +289,64 @@ int folderdb_row_get(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
 	return err;
 }
 
+/* The content the row of (device, path) names stops being live when e
+ * replaces it with another one, or is a tombstone: it stays for
+ * FOLDERDB_KEEP_SECONDS (folder_kept). */
+static int keep_replaced(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
+			 const uint8_t device[NODE_ID_LEN], const struct folder_entry *e)
+{
+	sqlite3_stmt *st;
+	int err = prepare_folder(
+		ix,
+		"INSERT INTO folder_kept(folder, manifest, until)"
+		" SELECT folder, manifest, CAST(strftime('%s', 'now') AS INTEGER) + ?4"
+		" FROM folder_rows WHERE folder = ?1 AND device = ?2 AND path = ?3"
+		" AND manifest IS NOT NULL AND (?5 OR ?6 IS NULL OR manifest != ?6)"
+		" ON CONFLICT(folder, manifest) DO UPDATE SET until = max(until, excluded.until)",
+		id, &st);
+	if (err)
+		return err;
+	bind_blob(st, 2, device, NODE_ID_LEN);
+	bind_text(st, 3, e->path);
+	sqlite3_bind_int64(st, 4, FOLDERDB_KEEP_SECONDS);
+	sqlite3_bind_int(st, 5, e->deleted ? 1 : 0);
+	if (e->has_content && !e->deleted)
+		bind_blob(st, 6, e->cap.id, CHUNK_ID_LEN);
+	err = index_sql_run(ix, st);
+	if (err || !e->deleted || !e->has_content)
+		return err;
+	/* A tombstone's last content, from the day it is written. */
+	err = prepare_folder(ix,
+			     "INSERT INTO folder_kept(folder, manifest, until)"
+			     " VALUES(?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) + ?3)"
+			     " ON CONFLICT(folder, manifest) DO UPDATE SET until ="
+			     " max(until, excluded.until)",
+			     id, &st);
+	if (err)
+		return err;
+	bind_blob(st, 2, e->cap.id, CHUNK_ID_LEN);
+	sqlite3_bind_int64(st, 3, FOLDERDB_KEEP_SECONDS);
+	return index_sql_run(ix, st);
+}
+
+int folderdb_kept_expire(struct index *ix, int64_t now)
+{
+	sqlite3_stmt *st;
+	int err = index_sql_prepare(ix, "DELETE FROM folder_kept WHERE until < ?", &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, now);
+	return index_sql_run(ix, st);
+}
+
 int folderdb_row_put(struct index *ix, const uint8_t id[FOLDER_ID_LEN],
 		     const uint8_t device[NODE_ID_LEN], const struct folder_entry *e)
 {
 	sqlite3_stmt *st;
-	int err = prepare_folder(ix,
+	int err = keep_replaced(ix, id, device, e);
+	if (err)
+		return err;
+	err = prepare_folder(ix,
 			     "INSERT OR REPLACE INTO folder_rows(folder, " ROW_COLUMNS
 			     ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			     id, &st);

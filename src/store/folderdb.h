@@ -8,9 +8,8 @@
  *                   sequence number it gave a row of its own
  *   folder_rows     (folder, device, path) -> a row (proto/folder.h); the
  *                   device is the member the row is of, this node's own rows
- *                   being what its disk holds. A row's manifest keeps its
- *                   chunks from garbage collection (a tombstone's too: its
- *                   last content stays restorable)
+ *                   being what its disk holds. A live row's manifest keeps
+ *                   its chunks from garbage collection
  *   folder_local    (folder, path) -> what the scanner last saw there, and
  *                   what an apply last wrote: kind, device, inode, size,
  *                   mode, mtime, ctime, content
@@ -23,6 +22,10 @@
  *   folder_held     (folder, path, origin): a delete held by the breaker
  *                   (origin: this node's id for a local delete, else the
  *                   author of the incoming tombstone)
+ *   folder_kept     (folder, manifest) -> until when (Unix seconds) a
+ *                   content no live row names any more is kept: a
+ *                   tombstone's last content, or a version overwritten,
+ *                   for FOLDERDB_KEEP_SECONDS after it stopped being live
  */
 #ifndef SHOAL_STORE_FOLDERDB_H
 #define SHOAL_STORE_FOLDERDB_H
@@ -71,7 +74,14 @@
 	" PRIMARY KEY(folder, path)) WITHOUT ROWID;"                                               \
 	"CREATE TABLE IF NOT EXISTS folder_held("                                                  \
 	" folder BLOB NOT NULL, path TEXT NOT NULL, origin BLOB NOT NULL,"                         \
-	" PRIMARY KEY(folder, path, origin)) WITHOUT ROWID;"
+	" PRIMARY KEY(folder, path, origin)) WITHOUT ROWID;"                                       \
+	"CREATE TABLE IF NOT EXISTS folder_kept("                                                  \
+	" folder BLOB NOT NULL, manifest BLOB NOT NULL, until INTEGER NOT NULL,"                   \
+	" PRIMARY KEY(folder, manifest)) WITHOUT ROWID;"
+
+/* How long a content stays restorable once no live row names it (a file
+ * deleted or overwritten): 30 days. */
+#define FOLDERDB_KEEP_SECONDS (30 * 24 * 3600)
 
 #define FOLDER_STOPPED_MAX 255
 
@@ -231,5 +241,9 @@ int folderdb_held_clear(struct index *ix, const uint8_t id[FOLDER_ID_LEN]);
 /* Writes f's root joined with path (relative) into out: 0 or
  * -ENAMETOOLONG. */
 int folderdb_abs_path(const struct folderdb_folder *f, const char *path, char *out, size_t size);
+
+/* Forgets the contents kept (folder_kept) until before now (Unix
+ * seconds), in every folder: the next release lets their chunks go. */
+int folderdb_kept_expire(struct index *ix, int64_t now);
 
 #endif

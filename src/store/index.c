@@ -64,7 +64,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS chunks("
 			     " id BLOB PRIMARY KEY, addr TEXT NOT NULL, last_seen INTEGER NOT NULL,"
 			     " nickname TEXT NOT NULL DEFAULT '')"
 			     " WITHOUT ROWID;" FOLDERDB_SCHEMA LOCATED_SCHEMA;
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 /* What each older version lacks, run in order after the schema above (whose
  * CREATE ... IF NOT EXISTS leaves existing tables as they were). */
 static const char *const upgrades[] = {
@@ -79,6 +79,10 @@ static const char *const upgrades[] = {
 	[6] = "",
 	/* Located chunks' table comes whole from the schema. */
 	[8] = "",
+	/* Tombstones kept their last content for ever; now for a while. */
+	[9] = "INSERT OR IGNORE INTO folder_kept(folder, manifest, until)"
+	      " SELECT folder, manifest, CAST(strftime('%s', 'now') AS INTEGER) + 2592000"
+	      " FROM folder_rows WHERE deleted = 1 AND manifest IS NOT NULL;",
 };
 
 /* Logs the error and maps it: a full disk and an I/O error say so; anything
@@ -815,7 +819,8 @@ int index_collect_garbage(struct index *ix, index_chunk_fn fn, void *arg)
 			   " AND manifest NOT IN (SELECT token FROM pending)"
 			   " AND manifest NOT IN (SELECT chunk FROM pins)"
 			   " AND manifest NOT IN (SELECT manifest FROM folder_rows"
-			   " WHERE manifest IS NOT NULL)");
+			   " WHERE manifest IS NOT NULL AND deleted = 0)"
+			   " AND manifest NOT IN (SELECT manifest FROM folder_kept)");
 	/* Copies this node no longer needs anywhere: tell their holders. */
 	if (!err)
 		err = exec(ix, "INSERT OR IGNORE INTO unpins(chunk, node)"

@@ -99,6 +99,19 @@ check "... the deleted file is gone on C" test ! -e C/docs/big.bin
 check "... C kept its last content in objects/ (restorable)" test "$(objects_kib 3)" -ge 3072
 check_eq "... the chmod too" 600 "$(stat -c %a B/hello.txt)"
 
+# ---- an overwritten version comes back ------------------------------------------------------
+# A's first version lived only in A's file; B and C kept it when they
+# applied the second one, and A's restore fetches it from them.
+echo "first words" >A/versions.txt
+check "a new file reaches B and C" wait_slow $SYNC converged
+echo "second words" >A/versions.txt
+check "... and its second version" wait_slow $SYNC converged
+check "restore --version 2 on A, the first version's bytes not held by A" \
+	shoal --home n1 folder restore A/versions.txt --version 2
+check_eq "... A has the first version back" "first words" "$(cat A/versions.txt)"
+check "... and so do B and C" wait_for $SYNC sh -c \
+	"[ \"\$(cat B/versions.txt)\" = 'first words' ] && [ \"\$(cat C/versions.txt)\" = 'first words' ]"
+
 # ---- renames fetch nothing ------------------------------------------------------------------
 mkdir A/many
 for i in $(seq 1 40); do gen_data "A/many/f$i" $((20 * KiB)) "m$i"; done

@@ -69,7 +69,7 @@ check_eq "an index of schema 5 (no sender): ls shows the name, 5 columns" \
 shoal --home h ls --json >old.json
 check "... ls --json: not received, no sender" json_ok old.json \
 	'j[0]["received"] is False and j[0]["sender"] is None and j[0]["sender_nickname"] == ""'
-check_eq "... the index is at schema 9 with a sender column" "9 1" \
+check_eq "... the index is at schema 10 with a sender column" "10 1" \
 	"$(python3 -c 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); print(d.execute("PRAGMA user_version").fetchone()[0], sum(1 for r in d.execute("PRAGMA table_info(versions)") if r[1] == "sender"))' h/index.sqlite)"
 check "... and the file reads back" sh -c "$SHOAL --home h get old -o gold && cmp old gold"
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +28,7 @@
 #include "crypto/hash.h"
 #include "crypto/identity.h"
 #include "proto/name.h"
+#include "store/folderdb.h"
 #include "store/index.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -789,6 +791,62 @@ static void test_integrity_check(void **state)
 	index_close(NULL);
 }
 
+/* A folder's content stays while a live row names it, and for
+ * FOLDERDB_KEEP_SECONDS once it was overwritten or deleted. */
+static void folder_row(struct fixture *fx, int v, int deleted, uint64_t seq)
+{
+	static const uint8_t fid[FOLDER_ID_LEN] = {1}, dev[NODE_ID_LEN] = {2};
+	char m[8], c[8];
+	snprintf(m, sizeof(m), "M%d", v);
+	snprintf(c, sizeof(c), "c%d", v);
+	struct folder_entry *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	snprintf(e->path, sizeof(e->path), "%s", "a.txt");
+	e->kind = FOLDER_FILE;
+	e->has_content = 1;
+	id_of(m, e->cap.id);
+	e->deleted = deleted;
+	e->seq = seq;
+	assert_int_equal(index_begin(fx->ix), 0);
+	add_chunk(fx, m, 100);
+	add_chunk(fx, c, 1000);
+	add_ref(fx, m, m);
+	add_ref(fx, m, c);
+	assert_int_equal(folderdb_row_put(fx->ix, fid, dev, e), 0);
+	assert_int_equal(store_commit_releasing(fx->s), 0);
+	free(e);
+}
+
+static void expire_kept(struct fixture *fx, int64_t at)
+{
+	assert_int_equal(index_begin(fx->ix), 0);
+	assert_int_equal(folderdb_kept_expire(fx->ix, at), 0);
+	assert_int_equal(store_commit_releasing(fx->s), 0);
+}
+
+static void test_folder_contents_kept(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t now = (int64_t)time(NULL);
+	folder_row(fx, 1, 0, 1);
+	folder_row(fx, 2, 0, 2);
+	/* Overwritten: kept, until the keeping is past. */
+	assert_int_equal(has_chunk(fx, "c1"), 1);
+	expire_kept(fx, now + 60);
+	assert_int_equal(has_chunk(fx, "c1"), 1);
+	expire_kept(fx, now + FOLDERDB_KEEP_SECONDS + 60);
+	assert_int_equal(has_chunk(fx, "c1"), 0);
+	assert_int_equal(has_chunk(fx, "M1"), 0);
+	/* Live: kept whatever the clock says. */
+	assert_int_equal(has_chunk(fx, "c2"), 1);
+	/* A tombstone keeps its last content for a while, then lets it go. */
+	folder_row(fx, 2, 1, 3);
+	expire_kept(fx, now + 60);
+	assert_int_equal(has_chunk(fx, "c2"), 1);
+	expire_kept(fx, now + FOLDERDB_KEEP_SECONDS + 60);
+	assert_int_equal(has_chunk(fx, "c2"), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -808,6 +866,7 @@ int main(void)
 		T(test_nested_savepoints),
 		T(test_store_group),
 		T(test_integrity_check),
+		T(test_folder_contents_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
