@@ -341,6 +341,7 @@ struct donor {
 	struct pass *p;
 	int dir; /* where the temp goes */
 	const char *tmp;
+	const char *path; /* the path it is for */
 	int moved;
 };
 
@@ -363,6 +364,11 @@ static int try_donor(const struct folderdb_local *l, void *arg)
 		 * commit leaves a stray temp (removed by the next scan) and a
 		 * file missing where it was to be deleted anyway. */
 		err = fsync(dir) ? -errno : folderdb_local_remove(p->ix, p->fid, l->path);
+		/* Its chunks are where it goes. */
+		char from[PATH_MAX], to[PATH_MAX];
+		if (!err && !folderdb_abs_path(p->env->f, l->path, from, sizeof(from)) &&
+		    !folderdb_abs_path(p->env->f, d->path, to, sizeof(to)))
+			err = located_move(p->ix, from, to);
 		d->moved = !err;
 	}
 	close(dir);
@@ -378,7 +384,7 @@ static int take_donor(struct pass *p, const struct folder_entry *e, const char *
 {
 	if (!e->has_content)
 		return 0;
-	struct donor d = {.p = p, .dir = dir, .tmp = tmp};
+	struct donor d = {.p = p, .dir = dir, .tmp = tmp, .path = path};
 	int err = folderdb_local_pending_with(p->ix, p->fid, e->content_id, path, try_donor, &d);
 	if (err < 0 || !d.moved)
 		return err < 0 ? err : 0;

@@ -13,6 +13,7 @@
 #include "node/placement.h"
 #include "node/plan.h"
 #include "proto/manifest.h"
+#include "store/located.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -690,10 +691,20 @@ static void scrub_work(struct ops_job *oj, struct index *ix)
 				continue;
 			if (err == SHOAL_EMISSING && released_meanwhile(s, ix, id))
 				continue; /* its owner let it go since the batch was read */
-			j->corrupt++;
-			log_warnx("scrub: chunk %s is %s; replacing it from another node",
-				  short_hex(id, sid),
-				  err == SHOAL_ECORRUPT ? "corrupt" : "missing");
+			struct located loc;
+			size_t nloc;
+			if (err == SHOAL_EMISSING && store_located(s, id, &loc, 1, &nloc) == 0) {
+				/* A folder's file changed or went since it was
+				 * scanned: an older content, which members keep. */
+				log_info("scrub: chunk %s is no longer in its file; copying it "
+					 "from another node",
+					 short_hex(id, sid));
+			} else {
+				j->corrupt++;
+				log_warnx("scrub: chunk %s is %s; replacing it from another node",
+					  short_hex(id, sid),
+					  err == SHOAL_ECORRUPT ? "corrupt" : "missing");
+			}
 			err = repair_replace_chunk(rp->remote, s, ix,
 						   (const uint8_t(*)[NODE_ID_LEN])j->peers,
 						   j->npeers, id);

@@ -54,34 +54,47 @@ static int read_row(sqlite3_stmt *st, uint8_t id[CHUNK_ID_LEN], struct located *
 	return 0;
 }
 
-int located_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], struct located *out)
+int located_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], struct located *out, size_t max,
+		size_t *n)
 {
 	sqlite3_stmt *st;
-	int err = prepare_chunk(
-		ix, "SELECT chunk, path, offset, size, key FROM located WHERE chunk = ?", id, &st);
+	int err = prepare_chunk(ix,
+				"SELECT chunk, path, offset, size, key FROM located WHERE chunk = ?"
+				" LIMIT ?",
+				id, &st);
 	if (err)
 		return err;
-	int rc = sqlite3_step(st);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	*n = 0;
+	int rc;
 	uint8_t got[CHUNK_ID_LEN];
-	if (rc == SQLITE_ROW)
-		err = read_row(st, got, out) ? SHOAL_EDB : 0;
-	else
-		err = rc == SQLITE_DONE ? SHOAL_ENOTFOUND : index_sql_error(ix, sqlite3_sql(st));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		if (!read_row(st, got, &out[*n]))
+			(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = index_sql_error(ix, sqlite3_sql(st));
+	else if (!*n)
+		err = SHOAL_ENOTFOUND;
 	sqlite3_finalize(st);
 	return err;
 }
 
-int located_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN])
+int located_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const char *path)
 {
 	sqlite3_stmt *st;
-	int err = prepare_chunk(ix, "DELETE FROM located WHERE chunk = ?", id, &st);
-	return err ? err : index_sql_run(ix, st);
+	int err = prepare_chunk(ix, "DELETE FROM located WHERE chunk = ? AND path = ?", id, &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+	return index_sql_run(ix, st);
 }
 
 int located_move(struct index *ix, const char *from, const char *to)
 {
 	sqlite3_stmt *st;
-	int err = index_sql_prepare(ix, "UPDATE located SET path = ?2 WHERE path = ?1", &st);
+	int err = index_sql_prepare(ix, "UPDATE OR REPLACE located SET path = ?2 WHERE path = ?1",
+				    &st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);

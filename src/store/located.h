@@ -10,11 +10,11 @@
  * result against the chunk's id, so a file changed since it was scanned is
  * never served as the chunk: the read fails as if the chunk were missing.
  *
- *   located   chunk -> path, offset, size (plaintext bytes), key
+ *   located   (chunk, path) -> offset, size (plaintext bytes), key
  *
- * A chunk has at most one location (the last one recorded). Rows are
- * dropped with their chunk's row (index_chunk_remove(), garbage
- * collection).
+ * A chunk may be in several files (copies of one content); a read tries
+ * each until one still holds it. Rows are dropped with their chunk's row
+ * (index_chunk_remove(), garbage collection).
  */
 #ifndef SHOAL_STORE_LOCATED_H
 #define SHOAL_STORE_LOCATED_H
@@ -27,10 +27,10 @@
 #include "store/index.h"
 
 /* The table, made by the index's schema (index.c). */
-#define LOCATED_SCHEMA                                                          \
-	"CREATE TABLE IF NOT EXISTS located("                                   \
-	" chunk BLOB PRIMARY KEY, path TEXT NOT NULL, offset INTEGER NOT NULL," \
-	" size INTEGER NOT NULL, key BLOB NOT NULL) WITHOUT ROWID;"             \
+#define LOCATED_SCHEMA                                                                        \
+	"CREATE TABLE IF NOT EXISTS located("                                                 \
+	" chunk BLOB NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL,"                  \
+	" size INTEGER NOT NULL, key BLOB NOT NULL, PRIMARY KEY(chunk, path)) WITHOUT ROWID;" \
 	"CREATE INDEX IF NOT EXISTS located_by_path ON located(path);"
 
 struct located {
@@ -40,12 +40,15 @@ struct located {
 	uint8_t key[CHUNK_KEY_LEN];
 };
 
-/* Records (or moves) chunk id's location. 0 or the index's error. */
+/* Records chunk id at loc (replacing what said it is in that file). 0 or
+ * the index's error. */
 int located_set(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const struct located *loc);
-/* Fills *out: 0, SHOAL_ENOTFOUND, or the index's error. */
-int located_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], struct located *out);
-/* Forgets chunk id's location (no-op when it has none). */
-int located_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN]);
+/* Fills out[0..*n) with up to max of chunk id's locations: 0 (*n > 0),
+ * SHOAL_ENOTFOUND, or the index's error. */
+int located_get(struct index *ix, const uint8_t id[CHUNK_ID_LEN], struct located *out, size_t max,
+		size_t *n);
+/* Forgets that chunk id is in the file at path (no-op when not). */
+int located_remove(struct index *ix, const uint8_t id[CHUNK_ID_LEN], const char *path);
 /* The chunks located in the file at from are now in the file at to (a
  * rename). 0 or the index's error. */
 int located_move(struct index *ix, const char *from, const char *to);

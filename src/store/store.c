@@ -118,7 +118,8 @@ static int drop_absent(const uint8_t id[CHUNK_ID_LEN], uint64_t size, void *arg)
 	if (exists < 0)
 		return exists;
 	struct located loc;
-	if (!exists && located_get(s->index, id, &loc) == 0)
+	size_t n;
+	if (!exists && located_get(s->index, id, &loc, 1, &n) == 0)
 		return 0; /* kept in a working tree */
 	if (!exists) {
 		char hex[2 * CHUNK_ID_LEN + 1];
@@ -436,7 +437,8 @@ int store_record_chunks(struct store *s, struct index *ix, const uint8_t *token,
 		/* Under the lock, a file seen present stays until its row is in. */
 		int present = objects_exists(&s->objects, ids[i]);
 		struct located loc;
-		if (present == 0 && located_get(ix, ids[i], &loc) == 0)
+		size_t nloc;
+		if (present == 0 && located_get(ix, ids[i], &loc, 1, &nloc) == 0)
 			present = 1; /* kept in a working tree */
 		if (present <= 0) {
 			err = present < 0 ? present : SHOAL_EMISSING;
@@ -551,13 +553,14 @@ static void reader_give(struct store *s, struct index *ix)
 	index_close(ix);
 }
 
-int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct located *out)
+int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct located *out, size_t max,
+		  size_t *n)
 {
 	if (s->exclusive) {
 		/* The only connection there is, one reader at a time (SQLite
 		 * serializes a connection's calls across threads). */
 		pthread_mutex_lock(&s->readers_lock);
-		int err = located_get(s->index, id, out);
+		int err = located_get(s->index, id, out, max, n);
 		pthread_mutex_unlock(&s->readers_lock);
 		return err;
 	}
@@ -565,8 +568,31 @@ int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct locate
 	int err = reader_take(s, &ix);
 	if (err)
 		return err;
-	err = located_get(ix, id, out);
+	err = located_get(ix, id, out, max, n);
 	reader_give(s, ix);
+	return err;
+}
+
+/* Locations of one chunk a read tries, at most. */
+#define LOCATIONS_TRIED 4
+
+/* Reads located chunk id from the first of its files that still holds
+ * it: into out (cap bytes) or, out NULL, into a buffer of its own
+ * (*alloc). SHOAL_EMISSING when none does. */
+static int read_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
+			uint8_t **alloc, size_t *len)
+{
+	struct located *locs = malloc(LOCATIONS_TRIED * sizeof(*locs));
+	if (!locs)
+		return -ENOMEM;
+	size_t n = 0;
+	if (store_located(s, id, locs, LOCATIONS_TRIED, &n))
+		n = 0; /* none (or none to be had): missing */
+	int err = SHOAL_EMISSING;
+	for (size_t i = 0; err == SHOAL_EMISSING && i < n; i++)
+		err = out ? located_read(&locs[i], id, out, cap, len)
+			  : located_read_alloc(&locs[i], id, alloc, len);
+	free(locs);
 	return err;
 }
 
@@ -574,37 +600,28 @@ int store_read_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t *
 		      int flags, size_t *len)
 {
 	int err = objects_read(&s->objects, id, out, cap, flags, len);
-	if (err != SHOAL_EMISSING)
-		return err;
-	struct located loc;
-	if (store_located(s, id, &loc))
-		return SHOAL_EMISSING;
-	return located_read(&loc, id, out, cap, len);
-}
-
-int store_verify_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint64_t *size)
-{
-	int err = objects_verify(&s->objects, id, size);
-	struct located loc;
-	if (err != SHOAL_EMISSING || store_located(s, id, &loc))
-		return err;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	err = located_read_alloc(&loc, id, &buf, &len);
-	free(buf);
-	if (!err && size)
-		*size = len;
-	return err;
+	return err == SHOAL_EMISSING ? read_located(s, id, out, cap, NULL, len) : err;
 }
 
 int store_read_object_alloc(struct store *s, const uint8_t id[CHUNK_ID_LEN], int flags,
 			    uint8_t **out, size_t *len)
 {
 	int err = objects_read_alloc(&s->objects, id, flags, out, len);
-	struct located loc;
-	if (err != SHOAL_EMISSING || store_located(s, id, &loc))
+	return err == SHOAL_EMISSING ? read_located(s, id, NULL, 0, out, len) : err;
+}
+
+int store_verify_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint64_t *size)
+{
+	int err = objects_verify(&s->objects, id, size);
+	if (err != SHOAL_EMISSING)
 		return err;
-	return located_read_alloc(&loc, id, out, len);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	err = read_located(s, id, NULL, 0, &buf, &len);
+	free(buf);
+	if (!err && size)
+		*size = len;
+	return err;
 }
 
 int store_object_present(struct store *s, const uint8_t id[CHUNK_ID_LEN])
@@ -612,12 +629,9 @@ int store_object_present(struct store *s, const uint8_t id[CHUNK_ID_LEN])
 	int exists = objects_exists(&s->objects, id);
 	if (exists)
 		return exists;
-	struct located loc;
-	if (store_located(s, id, &loc))
-		return 0;
 	uint8_t *buf = NULL;
 	size_t len;
-	int err = located_read_alloc(&loc, id, &buf, &len);
+	int err = read_located(s, id, NULL, 0, &buf, &len);
 	free(buf);
 	return err == -ENOMEM ? err : err == 0;
 }
@@ -701,7 +715,7 @@ int store_keep_located(struct store *s, struct index *ix, const char *path, unsi
 		/* Not there any more: other holders may have it; the row would
 		 * only mislead. */
 		if (!err)
-			err = located_remove(ix, k.ids[i]);
+			err = located_remove(ix, k.ids[i], path);
 	}
 	if (!err && k.n && !flags)
 		err = objects_sync(&s->objects);
@@ -720,8 +734,9 @@ int store_drop_objects(struct store *s, const uint8_t (*ids)[CHUNK_ID_LEN], size
 	for (size_t i = 0; !err && i < n; i++) {
 		struct located loc;
 		uint8_t *buf = NULL;
-		size_t len;
-		if (located_get(ix, ids[i], &loc) || objects_exists(&s->objects, ids[i]) != 1 ||
+		size_t len, nloc;
+		if (located_get(ix, ids[i], &loc, 1, &nloc) ||
+		    objects_exists(&s->objects, ids[i]) != 1 ||
 		    index_chunk_pinned_any(ix, ids[i]) != 0)
 			continue;
 		int bad = located_read_alloc(&loc, ids[i], &buf, &len);

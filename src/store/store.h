@@ -151,14 +151,15 @@ int store_remove_version(struct store *s, const char *name, uint32_t version);
 
 /*
  * Chunks kept in a working tree (store/located.h). store_located() looks
- * id's location up on a connection of its own (any thread): 0,
- * SHOAL_ENOTFOUND or an error. store_read_object() is objects_read() that
+ * up to max of id's locations up on a connection of its own (any thread):
+ * 0, SHOAL_ENOTFOUND or an error. store_read_object() is objects_read() that
  * falls back on a located chunk's plaintext, sealed again and checked
  * (SHOAL_EMISSING when neither is there, or the file changed since).
  * store_object_present() is 1 when id's object file exists or its located
  * plaintext still seals to id (read and checked), else 0 or -errno.
  */
-int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct located *out);
+int store_located(struct store *s, const uint8_t id[CHUNK_ID_LEN], struct located *out, size_t max,
+		  size_t *n);
 int store_read_object(struct store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t *out, size_t cap,
 		      int flags, size_t *len);
 int store_object_present(struct store *s, const uint8_t id[CHUNK_ID_LEN]);

@@ -1046,6 +1046,23 @@ static void test_located_chunks(void **state)
 	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
 	assert_same_content(moved, out);
 
+	/* A copy of the content is a second place to read it from. */
+	char copy[PATH_MAX];
+	work_path(fx, "copy.bin", copy);
+	write_random_file(copy, 5 * MIB, 71, 0644, 1600000000);
+	fd = open(copy, O_RDONLY);
+	assert_true(fd >= 0);
+	struct capability cap2;
+	binder.located_path = copy;
+	assert_int_equal(files_put_bound(fx->s, fd, &binder, &cap2, &size), 0);
+	close(fd);
+	assert_memory_equal(cap2.id, cap.id, CHUNK_ID_LEN);
+	assert_int_equal(located_rows(fx), 2 * seen.n);
+	unlink(moved);
+	unlink(out);
+	assert_int_equal(files_get(fx->s, &cap, out, NULL, NULL, NULL), 0);
+	assert_same_content(copy, out);
+
 	/* Released, the chunks' rows go with their locations. */
 	assert_int_equal(index_begin(fx->s->index), 0);
 	assert_int_equal(index_pin_remove(fx->s->index, cap.id, keeper), 0);
