@@ -149,6 +149,24 @@ static int weigh(struct pass *p, const char *path)
 
 /* Opens the directory holding path's last component (made when create is
  * set), never following a link; *base points at that component. */
+static int take_dir_mode(const uint8_t device[NODE_ID_LEN], const struct folder_entry *e, void *arg)
+{
+	(void)device;
+	if (e->kind != FOLDER_DIR || e->deleted)
+		return 0;
+	*(uint32_t *)arg = e->mode & 0777;
+	return 1;
+}
+
+/* The mode a directory made for path gets: a member's row's for it, else
+ * 0755 (whatever the daemon's umask). */
+static uint32_t dir_mode(struct pass *p, const char *path)
+{
+	uint32_t mode = 0755;
+	folderdb_rows_of_path(p->ix, p->fid, path, take_dir_mode, &mode);
+	return mode;
+}
+
 static int open_parent(struct pass *p, const char *path, int create, const char **base)
 {
 	char buf[FOLDER_PATH_MAX + 1];
@@ -160,8 +178,15 @@ static int open_parent(struct pass *p, const char *path, int create, const char 
 	while ((slash = strchr(s, '/'))) {
 		*slash = 0;
 		int next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 && errno == ENOENT && create && !mkdirat(fd, s, 0755))
+		if (next < 0 && errno == ENOENT && create && !mkdirat(fd, s, 0700)) {
+			/* Before its own row is applied (a file moved into it
+			 * came first): made as that row will want it, so
+			 * that a scan meanwhile sees no change of mode. */
+			char dir[FOLDER_PATH_MAX + 1];
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - buf), path);
+			fchmodat(fd, s, dir_mode(p, dir), 0);
 			next = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
 		int e = errno;
 		close(fd);
 		if (next < 0)

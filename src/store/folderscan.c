@@ -160,6 +160,9 @@ static int find_adoptable(const uint8_t device[NODE_ID_LEN], const struct folder
 	struct adopt *a = arg;
 	if (!memcmp(device, a->self, NODE_ID_LEN) || !same_content(e, a->seen))
 		return 0;
+	/* The same mode too: a mode changed here is a change of ours. */
+	if (a->seen->kind != FOLDER_SYMLINK && e->mode != (uint32_t)(a->seen->st->st_mode & 0777))
+		return 0;
 	if (a->mine) {
 		enum folder_order o = folder_vv_compare(&e->vv, a->mine);
 		if (o == FOLDER_BEFORE || o == FOLDER_EQUAL)

@@ -5,7 +5,9 @@
 # with A's inotify queue made tiny (fs.inotify.max_queued_events when A's
 # watcher was made, put back at once) and A's daemon stopped (SIGSTOP)
 # while 1,000 files are rewritten and 1,000 added, the queue overflows: A
-# says so, scans everything, and B converges again. Trees are compared by
+# says so, scans everything, and B converges again. Then 1,000 files are
+# renamed and their whole directory moved: B renames its own files and
+# fetches no chunk. Trees are compared by
 # path, mode and sha256 (one digest of the whole tree).
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
@@ -133,6 +135,23 @@ fi
 check "the 2,000 changes reach B" wait_for "$SYNC" same
 check "... both in sync" wait_for 60 folder_in_sync 1
 rss_flat "... the RSS still flat"
+
+# ---- renames fetch nothing -------------------------------------------------------------
+f0=$(counter 2 fetched)
+python3 - A/S <<'PY'
+import os, sys
+root = sys.argv[1]
+for i in range(1, 2000, 2):
+    d = os.path.join(root, "d%02d" % (i % 100))
+    os.rename(os.path.join(d, "f%05d" % i), os.path.join(d, "m%05d" % i))
+PY
+mv A/S A/T
+check "1,000 files renamed, then their directory of $((FILES + 1000)) files, reach B" \
+	wait_for "$SYNC" same
+moved=$(($(counter 2 fetched) - f0))
+echo "# chunks B fetched for the renames: $moved"
+check_eq "... with no chunk fetched" 0 "$moved"
+check "... both in sync" wait_for 60 folder_in_sync 1
 
 stop_nodes 1 2
 check_no_sanitizer "no sanitizer report" n1.log n2.log
