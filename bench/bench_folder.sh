@@ -9,7 +9,8 @@
 # are printed beside `cp` and `sync` of the same file into a plain directory.
 # Scale: FILES small files (1 to 4 KiB) in 100 directories are moved into A
 # at once; the time until B holds them all (beside `cp -r` and `sync` of the
-# same tree), both daemons' RSS before and after, and the chunks B fetched.
+# same tree), both daemons' RSS before and after, the chunks B fetched and
+# what each one's objects/ then holds beside the files.
 # Renames: the 100 directories renamed on A; the time until B has the new
 # names, and the chunks B fetched for it (0: it renamed, it did not fetch).
 #   bench/bench_folder.sh [SHOAL_BINARY | BUILD_DIR]   (else $SHOAL, else build/shoal)
@@ -101,6 +102,9 @@ printf '  %s s (cp -r + sync of the same tree: %s s, ratio %s)\n' "$secs" "$cps"
 	"$(awk -v a="$cps" -v b="$secs" 'BEGIN { printf "%.0f", b / a }')"
 printf '  daemon RSS: A %d -> %d KiB, B %d -> %d KiB; B fetched %d chunks\n' "$rss_a0" "$rss_a1" \
 	"$rss_b0" "$rss_b1" $(($(fetched b) - f0))
+sleep 2 # B lets the fetched objects go once its last pass is committed
+printf '  objects/: A %d KiB, B %d KiB, for %d KiB of files (kept in the trees)\n' \
+	"$(du -sk a/objects | cut -f1)" "$(du -sk b/objects | cut -f1)" "$(du -sk A/S | cut -f1)"
 
 # ---- renames ----
 f0=$(fetched b)

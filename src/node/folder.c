@@ -711,13 +711,8 @@ static void on_hello_timer(evutil_socket_t sock, short what, void *arg)
 	struct folders *fs = arg;
 	(void)sock;
 	(void)what;
+	/* Each link up also arms the catch-up of a folder with replicas. */
 	hello_everyone(fs);
-	struct fold *fd;
-	LIST_FOREACH(fd, &fs->list, entry)
-	{
-		if (fold_active(fd) && fd->f.replicas)
-			timer_arm(fd->catchup, 0);
-	}
 }
 
 /* What a hello says of one author, against what this node holds. */

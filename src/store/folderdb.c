@@ -206,6 +206,7 @@ int folderdb_remove(struct index *ix, const uint8_t id[FOLDER_ID_LEN])
 		"DELETE FROM folder_batches WHERE folder = ?",
 		"DELETE FROM folder_pending WHERE folder = ?",
 		"DELETE FROM folder_held WHERE folder = ?",
+		"DELETE FROM folder_kept WHERE folder = ?",
 		"DELETE FROM folders WHERE id = ?",
 	};
 	int err = 0;

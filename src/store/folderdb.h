@@ -108,7 +108,8 @@ int folderdb_foreach(struct index *ix, folderdb_folder_fn fn, void *arg);
 /* Sets paused and stopped (NULL: leaves it). 0 or SHOAL_ENOTFOUND. */
 int folderdb_set_state(struct index *ix, const uint8_t id[FOLDER_ID_LEN], int paused,
 		       const char *stopped);
-/* Removes the folder and every row, state, batch and hold of it. */
+/* Removes the folder and every row, state, batch, hold and kept content
+ * of it. */
 int folderdb_remove(struct index *ix, const uint8_t id[FOLDER_ID_LEN]);
 /* Gives out the folder's next sequence number (stored at once). */
 int folderdb_next_seq(struct index *ix, const uint8_t id[FOLDER_ID_LEN], uint64_t *seq);

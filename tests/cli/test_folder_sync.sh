@@ -179,6 +179,9 @@ check "... the deletes reach B and C" wait_for $SYNC sh -c \
 check "... and they converge" wait_slow $SYNC converged
 check "restore a deleted file on B" shoal --home n2 folder restore B/bulk/b7
 check "... it is back everywhere" wait_for $SYNC sh -c "[ \"\$(cat A/bulk/b7 2>/dev/null)\" = 7 ] && [ \"\$(cat C/bulk/b7 2>/dev/null)\" = 7 ]"
+check "restore on A a file A deleted itself (its bytes kept by B and C)" \
+	shoal --home n1 folder restore A/bulk/b8
+check "... it is back everywhere" wait_for $SYNC sh -c "[ \"\$(cat B/bulk/b8 2>/dev/null)\" = 8 ] && [ \"\$(cat C/bulk/b8 2>/dev/null)\" = 8 ]"
 check_match "folder log on C shows who deleted it" "deleted" "$(shoal --home n3 folder log C/bulk/b7)"
 
 # ---- ignores -----------------------------------------------------------------------------------
