@@ -437,14 +437,17 @@ shoal --home "n${others[0]}" get "$cap6" -o got6 2>/dev/null
 check "... node ${others[0]} gets f6, identical" cmp -s f6 got6
 
 # ---- 3b. every copy of a chunk corrupt ----------------------------------------------------
-# A data chunk of f5 with 3 holders, one of them not node 9, and a live node without it.
+# A data chunk of f5 with 3 holders, none of them node 9, and a live node without
+# it. Node 9 scrubs: its scrub would find its own flipped copy, ask the other
+# holders for a good one, and they, finding theirs corrupt too, would set theirs
+# aside before the verify below looks.
 manifest5=$(python3 -c 'import base64, sys; b = sys.argv[1].split(":")[1].upper(); print(base64.b32decode(b + "=" * (-len(b) % 8)).hex())' "$cap5")
 cb='' getter='' verifier=''
 while read -r h; do
 	[ "$h" == "$manifest5" ] && continue
 	read -ra hs <<<"$(holders "$h" "${live[@]}")"
-	[ "${#hs[@]}" -eq 3 ] || continue
-	for i in "${hs[@]}"; do [ "$i" != 9 ] && verifier=$i; done
+	[ "${#hs[@]}" -eq 3 ] && [[ " ${hs[*]} " != *" 9 "* ]] || continue
+	verifier=${hs[0]}
 	for i in "${live[@]}"; do [ -e "$(obj "n$i" "$h")" ] || getter=$i; done
 	[ -n "$getter" ] && { cb=$h; break; }
 done <loc5.ids
