@@ -1360,23 +1360,40 @@ static int get_chunk(struct get *g, const struct chunk_ref *ref)
 	return 0;
 }
 
-static int get_chunks(struct get *g, const struct manifest *m)
+/* Calls fn for each data chunk of file manifest m, in order, with the
+ * offset of its plaintext, until fn returns non-zero (returned): the inline
+ * refs, then each ChunkList, read one at a time. */
+static int walk_data_refs(struct store *s, const struct manifest *m, files_ref_fn fn, void *arg,
+			  struct files_failure *failed)
 {
 	int err = 0;
-	for (size_t i = 0; !err && i < m->nchunks; i++)
-		err = get_chunk(g, &m->chunks[i]);
+	uint64_t off = 0;
+	for (size_t i = 0; !err && i < m->nchunks; off += m->chunks[i].size, i++)
+		err = fn(&m->chunks[i], off, arg);
 	for (size_t l = 0; !err && l < m->nlists; l++) {
 		struct buf plain = BUF_INIT;
 		struct chunk_ref *refs = NULL;
 		size_t count = 0;
-		err = get_small(g->s, m->lists[l].id, m->lists[l].key, &plain, g->failed);
+		err = get_small(s, m->lists[l].id, m->lists[l].key, &plain, failed);
 		if (!err)
 			err = chunklist_decode(plain.data, plain.len, &refs, &count);
 		buf_release(&plain);
-		for (size_t i = 0; !err && i < count; i++)
-			err = get_chunk(g, &refs[i]);
+		for (size_t i = 0; !err && i < count; off += refs[i].size, i++)
+			err = fn(&refs[i], off, arg);
 		free(refs);
 	}
+	return err;
+}
+
+static int get_chunk_ref(const struct chunk_ref *ref, uint64_t offset, void *arg)
+{
+	(void)offset; /* get_chunk() keeps its own */
+	return get_chunk(arg, ref);
+}
+
+static int get_chunks(struct get *g, const struct manifest *m)
+{
+	int err = walk_data_refs(g->s, m, get_chunk_ref, g, g->failed);
 	for (size_t i = 0; i < g->ring.n; i++) {
 		struct slot *sl = &g->ring.slots[(g->next + i) % g->ring.n];
 		int e = sl->busy ? get_retire(g, sl) : 0;
@@ -1574,25 +1591,7 @@ int files_data_refs(struct store *s, const struct capability *cap, files_ref_fn 
 	int err = read_manifest(s, cap, &m, NULL);
 	if (err)
 		return err;
-	if (m.kind == MANIFEST_DIRECTORY) {
-		manifest_release(&m);
-		return -EISDIR;
-	}
-	uint64_t off = 0;
-	for (size_t i = 0; !err && i < m.nchunks; off += m.chunks[i].size, i++)
-		err = fn(&m.chunks[i], off, arg);
-	for (size_t l = 0; !err && l < m.nlists; l++) {
-		struct buf plain = BUF_INIT;
-		struct chunk_ref *refs = NULL;
-		size_t count = 0;
-		err = get_small(s, m.lists[l].id, m.lists[l].key, &plain, NULL);
-		if (!err)
-			err = chunklist_decode(plain.data, plain.len, &refs, &count);
-		buf_release(&plain);
-		for (size_t i = 0; !err && i < count; off += refs[i].size, i++)
-			err = fn(&refs[i], off, arg);
-		free(refs);
-	}
+	err = m.kind == MANIFEST_DIRECTORY ? -EISDIR : walk_data_refs(s, &m, fn, arg, NULL);
 	manifest_release(&m);
 	return err;
 }
