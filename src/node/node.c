@@ -533,6 +533,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int node_run(const char *home, const struct config *cfg)
 {
 	signal(SIGPIPE, SIG_IGN);
+	log_crash_reports();
 	/* Whatever the daemon creates is its own; a restore sets the asking
 	 * CLI's modes explicitly, so this umask never reaches the user's files. */
 	umask(077);

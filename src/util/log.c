@@ -5,6 +5,8 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,4 +106,53 @@ _Noreturn void fatalx(const char *fmt, ...)
 	vlog(LOG_LEVEL_ERROR, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+/* ---- crash reports ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SHOAL__SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHOAL__SANITIZED 1
+#endif
+#endif
+
+#ifndef SHOAL__SANITIZED
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+/* Async-signal-safe: write(2) and backtrace_symbols_fd() only (backtrace()
+ * was called once before, so that it loads what it needs outside). */
+static void on_crash(int sig)
+{
+	static const char head[] = "shoal: fatal: signal ";
+	char num[4] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\n', 0};
+	void *frames[48];
+	ssize_t w = write(STDERR_FILENO, head, sizeof(head) - 1);
+	w = write(STDERR_FILENO, sig >= 10 ? num : num + 1, sig >= 10 ? 3 : 2);
+	(void)w;
+	int n = backtrace(frames, 48);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	/* SA_RESETHAND put the default back: die of it, core and all. */
+	raise(sig);
+}
+#endif
+
+void log_crash_reports(void)
+{
+#ifndef SHOAL__SANITIZED
+	void *frame;
+	backtrace(&frame, 1);
+	/* A stack overflow needs a stack of its own to be reported from. */
+	static char alt[64 * 1024];
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt)};
+	sigaltstack(&ss, NULL);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_crash;
+	sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		sigaction(crash_signals[i], &sa, NULL);
+#endif
 }

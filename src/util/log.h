@@ -26,4 +26,10 @@ void log_debug(const char *fmt, ...) SHOAL__PRINTF(1, 2);
 _Noreturn void fatal(const char *fmt, ...) SHOAL__PRINTF(1, 2);
 _Noreturn void fatalx(const char *fmt, ...) SHOAL__PRINTF(1, 2);
 
+/* Makes a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) leave a line
+ * naming the signal and a backtrace on stderr before the process dies of
+ * it as it would have. Not in a sanitizer build, whose own report says
+ * more. For the daemon, whose stderr is its log. */
+void log_crash_reports(void);
+
 #endif
