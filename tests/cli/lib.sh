@@ -87,6 +87,21 @@ fail() { # DESC [DIAGNOSTIC LINES...]
 	for l in "$@"; do
 		printf '%s\n' "$l" | head -c 2000 | sed 's/^/#   /'
 	done
+	_daemons_gone
+}
+# _daemons_gone: names each daemon that died without being stopped (once),
+# with the end of its log: the first failure after it says why.
+declare -A _gone_told=()
+_daemons_gone() {
+	local home pid
+	for home in "${!daemon_pid[@]}"; do
+		pid=${daemon_pid[$home]}
+		[ -n "${_gone_told[$pid]:-}" ] && continue
+		_alive "$pid" && continue
+		_gone_told[$pid]=1
+		echo "#   the daemon of $home (pid $pid) is gone; the end of its log:"
+		tail -n 12 "${daemon_log[$home]:-/dev/null}" 2>/dev/null | sed 's/^/#     /'
+	done
 }
 _last_out() { head -c 2000 "$T/.check" 2>/dev/null; }
 
@@ -199,6 +214,8 @@ HOSTILE=(timeout -s KILL 60 python3 "$_lib_dir/hostile.py")
 #   status (SIGKILL and 124 when it is still running at the deadline, default 15 s).
 # kill_daemon HOME: SIGKILL and reap.
 # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or the deadline (1).
+# wait_slow SECONDS CMD...: the same every 0.3 s, for a CMD that costs (tree compares).
+# wait_every SECONDS PERIOD CMD...: the same every PERIOD seconds.
 # daemon_addr HOME: the address the daemon listens on (from status --json).
 # peer_state HOME NODE_ID: up, down, or none (not in `shoal peers`).
 # peers_up HOME: how many members `shoal peers` shows up.
@@ -239,14 +256,15 @@ _secs_ms() {
 	echo $((10#${i:-0} * 1000 + 10#${f:0:3}))
 }
 
-wait_for() {
-	local secs=$1
-	shift
-	local deadline=$(($(now_ms) + $(_secs_ms "$secs")))
+wait_for() { wait_every "$1" 0.05 "${@:2}"; }
+wait_slow() { wait_every "$1" 0.3 "${@:2}"; }
+wait_every() {
+	local deadline=$(($(now_ms) + $(_secs_ms "$1"))) period=$2
+	shift 2
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		[ "$(now_ms)" -ge "$deadline" ] && return 1
-		sleep 0.05
+		sleep "$period"
 	done
 }
 
@@ -382,16 +400,29 @@ stop_nodes() {
 }
 
 # folder_tree DIR: a folder's tree, one line per entry (its .shoal/ left
-# out): path, kind, mode, and the start of the sha256 for files.
+# out): path, kind, mode, and the start of the sha256 for files. One
+# process, however many files.
 folder_tree() {
-	(cd "$1" && find . -mindepth 1 \( -path ./.shoal -prune \) -o -printf '%P %y %m\n' |
-		sort | while read -r p y m; do
-		if [ "$y" == f ]; then
-			echo "$p $y $m $(sha256sum <"$p" | cut -c1-16)"
-		else
-			echo "$p $y $m"
-		fi
-	done)
+	python3 - "$1" <<'PY'
+import hashlib, os, stat, sys
+root = sys.argv[1]
+out = []
+for d, dirs, files in os.walk(root):
+    if d == root:
+        dirs[:] = [x for x in dirs if x != ".shoal"]
+        files = [x for x in files if x != ".shoal"]
+    for name in dirs + files:
+        p = os.path.join(d, name)
+        rel = os.path.relpath(p, root)
+        st = os.lstat(p)
+        kind = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l"}.get(stat.S_IFMT(st.st_mode), "?")
+        line = "%s %s %o" % (rel, kind, stat.S_IMODE(st.st_mode))
+        if kind == "f":
+            with open(p, "rb") as f:
+                line += " " + hashlib.sha256(f.read()).hexdigest()[:16]
+        out.append(line)
+print("\n".join(sorted(out)))
+PY
 }
 
 # folder_in_sync N: every folder of node N says it is in sync.

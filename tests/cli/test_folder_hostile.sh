@@ -39,7 +39,11 @@ tree_sum() {
 nfiles() { tree_sum "$1" | wc -l; }
 same_tree() { [ "$(tree_sum "$1")" == "$(tree_sum "$2")" ]; }
 # fstatus N: node N's `folder status --json`.
-fstatus() { "$SHOAL" --home "n$1" folder status --json 2>/dev/null; }
+# (What goes wrong is told on stderr, which a failed check shows.)
+fstatus() {
+	"$SHOAL" --home "n$1" folder status --json 2>"$T/fstatus.$1.err" ||
+		sed "s/^/node $1 folder status: /" "$T/fstatus.$1.err" >&2
+}
 # fjson N PYTHON_EXPR: the expression holds for f, node N's (only) folder in
 # `folder status --json`.
 fjson() {

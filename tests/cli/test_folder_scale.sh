@@ -103,7 +103,7 @@ rss_a0=$(rss_kb "${daemon_pid[n1]}")
 rss_b0=$(rss_kb "${daemon_pid[n2]}")
 t0=$(now_ms)
 mv S A/S
-check "$FILES files in 100 directories reach B" wait_for "$SYNC" same
+check "$FILES files in 100 directories reach B" wait_every "$SYNC" 1 same
 echo "# $FILES files converged in $(($(now_ms) - t0)) ms"
 check_match "A sent its rows in slices while it read the files" 'the rest next' "$(cat n1.log)"
 check "... both in sync" wait_for 60 folder_in_sync 1
@@ -132,7 +132,7 @@ else
 	skip "A's watcher overflowed" "cannot set $queue here"
 	shoal --home n1 folder rescan A >/dev/null 2>&1
 fi
-check "the 2,000 changes reach B" wait_for "$SYNC" same
+check "the 2,000 changes reach B" wait_every "$SYNC" 1 same
 check "... both in sync" wait_for 60 folder_in_sync 1
 rss_flat "... the RSS still flat"
 
@@ -147,7 +147,7 @@ for i in range(1, 2000, 2):
 PY
 mv A/S A/T
 check "1,000 files renamed, then their directory of $((FILES + 1000)) files, reach B" \
-	wait_for "$SYNC" same
+	wait_every "$SYNC" 1 same
 moved=$(($(counter 2 fetched) - f0))
 echo "# chunks B fetched for the renames: $moved"
 check_eq "... with no chunk fetched" 0 "$moved"

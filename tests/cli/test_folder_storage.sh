@@ -48,7 +48,7 @@ shoal --home n1 folder create A --replicas 2 >create.out 2>create.err
 invite=$(grep -o 'shoal-folder:[a-z2-7]*' create.out | head -n 1)
 check "node 1 creates a folder with --replicas 2" test -n "$invite"
 check "node 2 joins with the invite" shoal --home n2 folder join "$invite" C
-check "C gets A's files" wait_for "$SYNC" same_trees A C
+check "C gets A's files" wait_slow "$SYNC" same_trees A C
 check_match "the invite carried the replicas: C's status speaks of the storage nodes" \
 	'storage nodes: 2 copies wanted' "$(shoal --home n2 folder status C)"
 check_eq "... folder list --json says so on C" 2 \
@@ -88,7 +88,7 @@ head -c 136 /dev/urandom >decoy.bin
 check "a storage node publishes a decoy under that name" \
 	shoal --home n3 put decoy.bin --name "$jname" --publish
 start_node 2 3
-check "C catches up from the storage nodes alone" wait_for "$SYNC" same_trees A C
+check "C catches up from the storage nodes alone" wait_slow "$SYNC" same_trees A C
 check "... taking A's batches from its journal" above 2 from_storage 0
 check_match "... and says so in its log" 'batches taken from the journals on storage nodes' \
 	"$(cat n2.log)"
@@ -100,7 +100,7 @@ check_match "... the decoy refused: it does not open under the folder's key" \
 
 # ---- A back: both agree, nothing in conflict ---------------------------------------------
 start_node 1 3
-check "A and C agree once A is back" wait_for "$SYNC" same_trees A C
+check "A and C agree once A is back" wait_slow "$SYNC" same_trees A C
 check "... both in sync" wait_for "$SYNC" in_sync 1
 check_eq "... no conflict copy" "" "$(find A C -name '*.conflict-*')"
 

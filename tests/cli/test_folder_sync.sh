@@ -31,17 +31,6 @@ same_trees() { # DIR...
 }
 in_sync() { folder_in_sync "$1"; }
 converged() { same_trees A B C && in_sync 1 && in_sync 2 && in_sync 3; }
-# wait_slow SECONDS CMD...: wait_for, polling every 0.3 s (a tree compare
-# and three status calls are not free).
-wait_slow() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	while :; do
-		"$@" >/dev/null 2>&1 && return 0
-		[ "$(now_ms)" -ge "$deadline" ] && return 1
-		sleep 0.3
-	done
-}
 # counter N NAME: one of node N's folder counters.
 counter() {
 	"$SHOAL" --home "n$1" folder status --json |
@@ -229,7 +218,7 @@ check "... A's change still reaches B" wait_for $SYNC test -f B/after.txt
 check_eq "... an empty directory in its place gets nothing" "" "$(ls -A C)"
 check_fails "... and resume refuses" shoal --home n3 folder resume C
 check_match "... saying why" "missing" "$(cat "$T/.check")"
-check "B and A still agree" wait_for $SYNC same_trees A B
+check "B and A still agree" wait_slow $SYNC same_trees A B
 
 stop_nodes 1 2 3
 done_testing
