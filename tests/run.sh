@@ -6,9 +6,10 @@
 # "ok" and "not ok" lines, counts a program that dies without reporting as a
 # failure, and ends with the line "N passed, N failed".
 #
-# The scripts run SHOAL_TEST_JOBS at a time (default 2: they mostly wait on
-# daemons and timers, and each uses its own temp tree and kernel-chosen
-# ports), the longest first; each one's result is printed when it ends.
+# The scripts and unit tests run SHOAL_TEST_JOBS at a time (default 2: the
+# scripts mostly wait on daemons and timers; each test uses its own temp tree
+# and kernel-chosen ports), the longest scripts first and the unit tests
+# last; each one's result is printed when it ends.
 #   tests/run.sh BUILD_DIR [FILTER]   (FILTER: substring of test paths to run)
 set -u
 build=${1:-build}
@@ -65,29 +66,27 @@ if [[ -z "$filter" || "scripts/check-layers" == *"$filter"* ]]; then
 	run_one "scripts/check-layers" "$root/scripts/check-layers"
 fi
 
+# The scripts, the slowest first so that the lanes end together; then the
+# unit tests, which fill the lanes at the end.
+slow=(test_folder_scale test_net_repair test_folder_sync test_net_defaults test_net_chaos
+	test_folder_crash test_net_budget test_fault_crash test_net_hostile test_cli_output
+	test_fault_disk)
+jobs=()
+for s in "${slow[@]}"; do
+	[ -f "$root/tests/cli/$s.sh" ] && jobs+=("$root/tests/cli/$s.sh")
+done
+for t in "$root"/tests/cli/test_*.sh; do
+	[[ " ${jobs[*]} " == *" $t "* ]] || jobs+=("$t")
+done
 for t in "$root/$build"/tests/*/test_*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.o | *.d) continue ;; esac
-	name=${t#"$root/$build/"}
-	[[ -n "$filter" && "$name" != *"$filter"* ]] && continue
-	run_one "$name" "$t"
-done
-
-# The scripts, the slowest first so that the lanes end together.
-slow=(test_net_recover test_folder_sync test_net_chaos test_cli_bigtree test_net_copies
-	test_net_repair test_net_drain test_net_send test_folder_crash test_folder_hostile
-	test_net_dist)
-scripts=()
-for s in "${slow[@]}"; do
-	[ -f "$root/tests/cli/$s.sh" ] && scripts+=("$root/tests/cli/$s.sh")
-done
-for t in "$root"/tests/cli/test_*.sh; do
-	[[ " ${scripts[*]} " == *" $t "* ]] || scripts+=("$t")
+	jobs+=("$t")
 done
 declare -A job_name=() job_start=() job_out=()
 running=0
 seq=0
-# reap: waits for one script to end and reports it.
+# reap: waits for one job to end and reports it.
 reap() {
 	local pid rc
 	wait -n -p pid
@@ -95,12 +94,18 @@ reap() {
 	report "${job_name[$pid]}" "$rc" "${job_out[$pid]}" $((SECONDS - ${job_start[$pid]}))
 	running=$((running - 1))
 }
-for t in "${scripts[@]}"; do
-	name=${t#"$root/"}
+for t in "${jobs[@]}"; do
+	case "$t" in
+	"$root/$build/"*) name=${t#"$root/$build/"} ;;
+	*) name=${t#"$root/"} ;;
+	esac
 	[[ -n "$filter" && "$name" != *"$filter"* ]] && continue
 	[ "$running" -ge "$jobs_max" ] && reap
 	seq=$((seq + 1))
-	bash "$t" >"$outdir/$seq" 2>&1 &
+	case "$t" in
+	*.sh) bash "$t" >"$outdir/$seq" 2>&1 & ;;
+	*) "$t" >"$outdir/$seq" 2>&1 & ;;
+	esac
 	pid=$!
 	job_name[$pid]=$name
 	job_start[$pid]=$SECONDS
