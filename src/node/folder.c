@@ -1906,18 +1906,22 @@ static int status_one(struct req_job *j, struct index *ix, const struct folderdb
 	if (f->stopped[0])
 		buf_addf(&j->text, " (%s)", f->stopped);
 	size_t mark = j->text.len;
-	buf_addf(&j->text, "\n  %llu entries here, %llu waiting, %llu deletes held\n",
-		 (unsigned long long)local, (unsigned long long)pending, (unsigned long long)held);
+	buf_addf(&j->text, "\n  %llu %s here, %llu waiting, %llu %s held\n",
+		 (unsigned long long)local, local == 1 ? "entry" : "entries",
+		 (unsigned long long)pending, (unsigned long long)held,
+		 held == 1 ? "delete" : "deletes");
 	json_t *members = json_array();
 	buf_addf(&j->text, "  members:\n");
+	if (!a.nauthors)
+		buf_addf(&j->text, "    none has written to it yet\n");
 	for (size_t k = 0; k < a.nauthors; k++) {
 		char who[17];
 		short_node_id(a.authors[k].author, who);
 		int self = !memcmp(a.authors[k].author, j->fs->env.self, NODE_ID_LEN);
 		double pct = a.paths ? 100.0 * (double)a.synced[k] / (double)a.paths : 100.0;
-		buf_addf(&j->text, "    %s%s  %.1f%% (%llu of %llu items)%s\n", who,
+		buf_addf(&j->text, "    %s%s  %.1f%% (%llu of %llu %s)%s\n", who,
 			 self ? " (this node)" : "", pct, (unsigned long long)a.synced[k],
-			 (unsigned long long)a.paths,
+			 (unsigned long long)a.paths, a.paths == 1 ? "item" : "items",
 			 self				  ? ""
 			 : is_up(up, a.authors[k].author) ? ", up"
 							  : ", not connected");
@@ -2287,7 +2291,11 @@ static void restore_work(struct req_job *j, struct index *ix)
 			pick = e;
 	}
 	if (!err && !pick) {
-		req_fail(j, SHOAL_ENOTFOUND, "%s has no such version", j->rel);
+		req_fail(j, SHOAL_ENOTFOUND,
+			 !h.n	      ? "no member ever announced %s"
+			 : j->version ? "%s has no such version"
+				      : "%s has no content to restore",
+			 j->rel);
 		free(h.v);
 		return;
 	}
