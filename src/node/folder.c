@@ -74,6 +74,10 @@ struct fold {
 	struct folder_keys keys;
 	struct watch *watch;
 	struct event *debounce, *periodic;
+	/* items left waiting are tried again after retry_wait seconds,
+	 * doubled each time nothing came of it */
+	struct event *retry;
+	double retry_wait;
 	double dirty_since; /* monotonic seconds of the first change not scanned, 0: none */
 	int scan_due, cycle_due, cycling, accept_deletes, gone;
 	unsigned jobs; /* jobs of its own queued or running: it is freed after the last */
@@ -120,6 +124,7 @@ static void cycle_start(struct fold *fd);
 static void send_hello(struct fold *fd, struct link *l);
 static void on_journal(evutil_socket_t sock, short what, void *arg);
 static void on_catchup(evutil_socket_t sock, short what, void *arg);
+static void on_retry(evutil_socket_t sock, short what, void *arg);
 static void timer_arm(struct event *ev, double wait);
 static unsigned fold_copies(const struct fold *fd);
 
@@ -156,6 +161,13 @@ static void on_debounce(evutil_socket_t sock, short what, void *arg)
 	(void)what;
 	fd->scan_due = 1;
 	cycle_start(fd);
+}
+
+static void on_retry(evutil_socket_t sock, short what, void *arg)
+{
+	(void)sock;
+	(void)what;
+	cycle_start(arg);
 }
 
 /* A change seen: the scan runs FOLDER_DEBOUNCE after the last one, at most
@@ -250,9 +262,11 @@ static struct fold *fold_add(struct folders *fs, const struct folderdb_folder *f
 	fd->periodic = evtimer_new(fs->env.base, on_periodic, fd);
 	fd->journal = evtimer_new(fs->env.base, on_journal, fd);
 	fd->catchup = evtimer_new(fs->env.base, on_catchup, fd);
-	if (!fd->debounce || !fd->periodic || !fd->journal || !fd->catchup) {
-		struct event *evs[] = {fd->debounce, fd->periodic, fd->journal, fd->catchup};
-		for (size_t i = 0; i < 4; i++)
+	fd->retry = evtimer_new(fs->env.base, on_retry, fd);
+	if (!fd->debounce || !fd->periodic || !fd->journal || !fd->catchup || !fd->retry) {
+		struct event *evs[] = {fd->debounce, fd->periodic, fd->journal, fd->catchup,
+				       fd->retry};
+		for (size_t i = 0; i < 5; i++)
 			if (evs[i])
 				event_free(evs[i]);
 		free(fd);
@@ -275,6 +289,7 @@ static void fold_free(struct fold *fd)
 	event_free(fd->periodic);
 	event_free(fd->journal);
 	event_free(fd->catchup);
+	event_free(fd->retry);
 	OPENSSL_cleanse(&fd->keys, sizeof(fd->keys));
 	OPENSSL_cleanse(fd->f.invite.secret, sizeof(fd->f.invite.secret));
 	for (size_t i = 0; i < fd->nmembers; i++)
@@ -292,6 +307,7 @@ static void fold_drop(struct fold *fd)
 	evtimer_del(fd->periodic);
 	evtimer_del(fd->journal);
 	evtimer_del(fd->catchup);
+	evtimer_del(fd->retry);
 	if (!fd->jobs) {
 		LIST_REMOVE(fd, entry);
 		fold_free(fd);
@@ -475,6 +491,24 @@ static void hello_all(struct fold *fd)
 	}
 }
 
+/* Items left waiting (a member not up yet, a chunk nobody up holds) are
+ * tried again without waiting for news: soon after a pass that did
+ * something, then less and less often. */
+static void retry_arm(struct fold *fd, int progress)
+{
+	if (progress || !fd->apply.deferred)
+		fd->retry_wait = FOLDER_RETRY_FIRST;
+	if (!fd->apply.deferred) {
+		evtimer_del(fd->retry);
+		return;
+	}
+	double wait = fd->retry_wait ? fd->retry_wait : FOLDER_RETRY_FIRST;
+	fd->retry_wait = wait * 2 < FOLDER_RETRY_MAX ? wait * 2 : FOLDER_RETRY_MAX;
+	evtimer_del(fd->retry);
+	struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
+	evtimer_add(fd->retry, &tv);
+}
+
 static void cycle_done(struct ops_job *oj)
 {
 	struct cycle_job *j = (struct cycle_job *)oj;
@@ -524,7 +558,8 @@ static void cycle_done(struct ops_job *oj)
 			 (unsigned long long)j->scan_res.moved,
 			 (unsigned long long)j->scan_res.deleted, j->scan_s,
 			 j->scan_res.more ? "; the rest next" : "");
-	if (j->applied && (j->apply_res.written || j->apply_res.removed || j->apply_res.deferred))
+	int progress = j->apply_res.written || j->apply_res.removed;
+	if (j->applied && (progress || j->apply_res.deferred != fd->apply.deferred))
 		log_info("folder %s: applied %llu written (%llu moved here), %llu removed, %llu "
 			 "conflicts, %llu waiting (%llu chunks fetched) in %.2f s",
 			 fold_name(fd, name), (unsigned long long)j->apply_res.written,
@@ -540,6 +575,7 @@ static void cycle_done(struct ops_job *oj)
 			fd->scan_due = 1;
 		if (j->apply_res.more)
 			fd->cycle_due = 1;
+		retry_arm(fd, progress);
 	}
 	if (!j->err) {
 		free(fd->authors);
@@ -689,6 +725,9 @@ void folder_on_link_up(struct folders *fs, struct link *l)
 		if (!fold_active(fd))
 			continue;
 		send_hello(fd, l);
+		/* What waited for a member may come from this one. */
+		if (fd->apply.deferred)
+			cycle_start(fd);
 		/* Once the catalog came over the link. */
 		if (fd->f.replicas)
 			timer_arm(fd->catchup, FOLDER_CATCHUP_DELAY);

@@ -71,6 +71,8 @@
 #define FOLDER_CLOCK_SKEW_MAX	 (366 * 86400) /* a version counter past now + this is refused */
 #define FOLDER_JOURNAL_DELAY	 2.0	       /* a journal is published this long after a change */
 #define FOLDER_CATCHUP_DELAY	 2.0	       /* journals are looked for this long after a link */
+#define FOLDER_RETRY_FIRST	 2.0	       /* waiting items tried again after this, */
+#define FOLDER_RETRY_MAX	 120.0	       /* doubling up to this */
 
 struct folder_env {
 	const char *home;
