@@ -9,7 +9,9 @@
 # changes still reach B, and A's index matches A's disk. Last, B's copy of
 # a file is edited while B writes A's new 160 MiB version beside it (40 MiB
 # under the sanitizer): the edit is not lost (it becomes the winner or a
-# conflict copy on both).
+# conflict copy on both). Then B, killed while it wrote a new file, comes
+# back while A is down, and writes the file when A is back though A has no
+# new row to send.
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -118,6 +120,29 @@ check "... B's edit is kept on B" has B "$mine"
 check "... and reaches A" has A "$mine"
 check "... A's version is on both" sh -c "$(declare -f has); has A $remote && has B $remote"
 check "... as one file and one conflict copy" test "$(find B -name 'big*' | wc -l)" -eq 2
+
+# ---- waiting for the only member that has it ----------------------------------------------
+# B holds A's row of a new file but not its content (killed while it
+# fetched it) and comes back while A is down: the file waits. A comes back
+# with no new row to send; B still applies the file.
+gen_data A/late.bin $((BIG_MIB * MiB / 2)) late
+hit=0
+deadline=$(($(now_ms) + SYNC * 1000))
+while [ "$(now_ms)" -lt "$deadline" ]; do
+	if compgen -G "B/.shoal-get-*" >/dev/null || [ -e B/.shoal.late.bin.tmp ]; then
+		kill_daemon n2
+		hit=1
+		break
+	fi
+	sleep 0.005
+done
+check_eq "B was killed while it wrote late.bin" 1 "$hit"
+stop_nodes 1
+start_node 2
+waiting() { [ "$("$SHOAL" --home n2 folder status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["folders"][0]["waiting"])')" -gt 0 ]; }
+check "... back while A is down, B has late.bin waiting" wait_for 30 waiting
+start_node 1
+check "... and writes it once A is back" wait_slow 60 converged
 stop_nodes 2
 check "B's index still matches B's disk" index_matches 2 B
 stop_nodes 1
