@@ -117,7 +117,7 @@ struct folders {
 	LIST_HEAD(, fold) list;
 	struct event *hello_timer;
 	int cancelled;
-	volatile int cancel_work;
+	atomic_int cancel_work;
 };
 
 static void cycle_start(struct fold *fd);
@@ -453,7 +453,7 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 		err = folderscan_seal(ix, &j->f, fs->env.self, fs->key, fs->cert, fs->cert_len,
 				      j->accept_deletes ? FOLDER_BATCH_DELETES_ACCEPTED : 0,
 				      &j->sealed);
-	if (!err && !fs->cancel_work) {
+	if (!err && !atomic_load(&fs->cancel_work)) {
 		struct folderapply_env env = {.s = s,
 					      .remote = fs->env.remote,
 					      .f = &j->f,
@@ -2703,7 +2703,7 @@ void folder_cancel(struct folders *fs)
 	if (!fs)
 		return;
 	fs->cancelled = 1;
-	fs->cancel_work = 1;
+	atomic_store(&fs->cancel_work, 1);
 	struct fold *fd;
 	LIST_FOREACH(fd, &fs->list, entry)
 	{

@@ -879,7 +879,7 @@ int folderapply_run(const struct folderapply_env *env, struct folderapply_result
 	 * (deepest first). */
 	for (int want = 1; !err && want <= 3; want++) {
 		for (size_t k = 0; !err && k < ps.n; k++) {
-			if (env->cancel && *env->cancel)
+			if (env->cancel && atomic_load(env->cancel))
 				break;
 			size_t i = want == 3 ? ps.n - 1 - k : k;
 			err = store_group_enter(env->s, &p->group, FOLDERAPPLY_GROUP_WRITES,

@@ -44,6 +44,7 @@
 #ifndef SHOAL_NODE_FOLDERAPPLY_H
 #define SHOAL_NODE_FOLDERAPPLY_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "crypto/identity.h"
@@ -69,9 +70,9 @@ struct folderapply_env {
 	const uint8_t *self;
 	const uint8_t (*peers)[NODE_ID_LEN]; /* members up, to fetch from */
 	size_t npeers;
-	uint64_t now;		    /* Unix seconds */
-	unsigned copies;	    /* > 1: copies in all the chunks fetched want */
-	const volatile int *cancel; /* set: stop between paths (may be NULL) */
+	uint64_t now;		  /* Unix seconds */
+	unsigned copies;	  /* > 1: copies in all the chunks fetched want */
+	const atomic_int *cancel; /* set: stop between paths (may be NULL) */
 	/* 1 when path is one this node leaves out (its ignore rules): never
 	 * written here; may be NULL. */
 	int (*ignored)(void *arg, const char *path, int is_dir);
