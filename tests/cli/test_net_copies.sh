@@ -64,7 +64,7 @@ start_node 3 1
 check "two peers start and meet node 1" wait_for 20 mesh_up 1 2 3
 check "every chunk reaches 3 good copies" wait_for 30 each_chunk_has -eq 3 loc.ids n1 n2 n3
 echo "# copies caught up $(($(now_ms) - t0)) ms after the peers started"
-check "status then counts nothing short" wait_for 10 none_short 1
+check "status then counts nothing short" wait_for 30 none_short 1
 check_eq "ls marks it full, 3 of 3" "full 3/3" "$(ls_health 1 big)"
 check_match "explain says it is safe" 'safe: every chunk has the 3 copies wanted' \
 	"$("$SHOAL" --home n1 explain big 2>&1)"
@@ -79,7 +79,7 @@ start_node 4 1
 check "a new member joins" wait_for 20 mesh_up 1 2 4
 check "past the grace period, every chunk is back to 3 good copies on the live nodes" \
 	wait_for 40 each_chunk_has -eq 3 loc.ids n1 n2 n4
-check "status counts nothing short" wait_for 10 none_short 1
+check "status counts nothing short" wait_for 30 none_short 1
 check_eq "ls marks it full, 3 of 3" "full 3/3" "$(ls_health 1 big)"
 
 # ---- a put made offline keeps its wanted copies --------------------------------------------
@@ -93,7 +93,7 @@ check "its daemon starts and meets the others" wait_for 20 mesh_up 1 5
 locate_chunks n5 small sloc
 check "every chunk of it reaches 2 good copies" \
 	wait_for 30 each_chunk_has -eq 2 sloc.ids n1 n2 n4 n5
-check "status on node 5 counts nothing short" wait_for 10 none_short 5
+check "status on node 5 counts nothing short" wait_for 30 none_short 5
 check_eq "ls marks it full, 2 of 2" "full 2/2" "$(ls_health 5 small)"
 
 # ---- usage --------------------------------------------------------------------------------
