@@ -263,6 +263,7 @@ static struct fold *fold_add(struct folders *fs, const struct folderdb_folder *f
 	fd->journal = evtimer_new(fs->env.base, on_journal, fd);
 	fd->catchup = evtimer_new(fs->env.base, on_catchup, fd);
 	fd->retry = evtimer_new(fs->env.base, on_retry, fd);
+	fd->retry_wait = FOLDER_RETRY_FIRST;
 	if (!fd->debounce || !fd->periodic || !fd->journal || !fd->catchup || !fd->retry) {
 		struct event *evs[] = {fd->debounce, fd->periodic, fd->journal, fd->catchup,
 				       fd->retry};
@@ -502,11 +503,10 @@ static void retry_arm(struct fold *fd, int progress)
 		evtimer_del(fd->retry);
 		return;
 	}
-	double wait = fd->retry_wait ? fd->retry_wait : FOLDER_RETRY_FIRST;
+	double wait = fd->retry_wait;
 	fd->retry_wait = wait * 2 < FOLDER_RETRY_MAX ? wait * 2 : FOLDER_RETRY_MAX;
 	evtimer_del(fd->retry);
-	struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
-	evtimer_add(fd->retry, &tv);
+	timer_arm(fd->retry, wait);
 }
 
 static void cycle_done(struct ops_job *oj)
