@@ -339,6 +339,7 @@ static void op_put(struct op *op, struct store *s)
 		.peers = (const uint8_t(*)[NODE_ID_LEN])op->peers,
 		.npeers = op->npeers,
 		.copies = want - 1,
+		.wanted = wanted,
 	};
 	struct files_replica_ops ops;
 	replicate_init(&rp, &ops);

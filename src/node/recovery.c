@@ -363,6 +363,7 @@ static void upload_work(struct ops_job *oj, struct index *ix)
 		.peers = (const uint8_t(*)[NODE_ID_LEN])j->peers,
 		.npeers = j->npeers,
 		.copies = want - 1,
+		.wanted = wanted,
 	};
 	struct files_replica_ops ops;
 	replicate_init(&rp, &ops);

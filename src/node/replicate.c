@@ -33,6 +33,12 @@ struct pchunk {
 	struct pchunk *next_chunk;
 };
 
+/* The copies a chunk of the put wants in all (replicate.h). */
+static unsigned wanted_of(const struct replicate *r)
+{
+	return r->wanted > r->copies + 1 ? r->wanted : r->copies + 1;
+}
+
 static void start(struct replicate *r, struct pchunk *pc, size_t peer, enum rcall_kind kind)
 {
 	struct rcall *c = calloc(1, sizeof(*c));
@@ -46,7 +52,7 @@ static void start(struct replicate *r, struct pchunk *pc, size_t peer, enum rcal
 	if (kind == RCALL_PUT)
 		c->buf = pc->buf;
 	c->timeout = PUT_TIMEOUT;
-	c->replicas = r->copies + 1;
+	c->replicas = wanted_of(r);
 	c->user = pc;
 	pc->outstanding++;
 	if (pc->nasked < HOLDERS_MAX && (!pc->nasked || pc->asked[pc->nasked - 1] != peer))
@@ -183,7 +189,7 @@ static int on_finish(void *arg)
 			err = index_placed_add(ix, pc->id, r->peers[pc->asked[i]]);
 		/* How many copies to keep when holders are lost (repair). */
 		if (!err)
-			err = index_copies_want(ix, pc->id, r->copies + 1);
+			err = index_copies_want(ix, pc->id, wanted_of(r));
 	}
 	if (r->chunks) {
 		if (!err)

@@ -32,7 +32,12 @@ struct replicate {
 	struct store *s;
 	const uint8_t (*peers)[NODE_ID_LEN];
 	size_t npeers;
-	unsigned copies; /* other nodes per chunk; at most npeers */
+	unsigned copies; /* other nodes per chunk now; at most npeers */
+	/* The copies each chunk wants in all, more than copies + 1 when too few
+	 * members are up: every holder records it (PutChunk's replicas), so
+	 * whichever holder leads the chunk's repair makes the rest as members
+	 * come up (plan.h). 0: copies + 1. */
+	unsigned wanted;
 	/* state and results */
 	struct rqueue q;
 	struct pchunk *chunks, *last;

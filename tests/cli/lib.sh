@@ -213,7 +213,8 @@ HOSTILE=(timeout -s KILL 60 python3 "$_lib_dir/hostile.py")
 # stop_daemon HOME [SECONDS]: SIGTERM, then waits; returns the daemon's exit
 #   status (SIGKILL and 124 when it is still running at the deadline, default 15 s).
 # kill_daemon HOME: SIGKILL and reap.
-# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or the deadline (1).
+# wait_for SECONDS CMD...: polls CMD every 50 ms, quietly, until it succeeds (0); at the
+#   deadline it runs CMD once more with its output shown and returns its status.
 # wait_slow SECONDS CMD...: the same every 0.3 s, for a CMD that costs (tree compares).
 # wait_every SECONDS PERIOD CMD...: the same every PERIOD seconds.
 # daemon_addr HOME: the address the daemon listens on (from status --json).
@@ -263,7 +264,11 @@ wait_every() {
 	shift 2
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
-		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			# One last try, its output shown: what a failed check prints.
+			"$@"
+			return
+		fi
 		sleep "$period"
 	done
 }
