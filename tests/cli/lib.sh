@@ -1,6 +1,7 @@
 # Helpers for the CLI test scripts (sourced, bash). Each script gets:
 #   $T                a fresh temp dir, removed on exit (with any process we started,
 #                     also when the script is killed by SIGTERM, SIGINT or SIGHUP)
+#   _track PID...     a process of the script's the exit kills too (daemons are tracked)
 #   shoal ARGS...     runs $SHOAL (killed after $SHOAL_TIMEOUT s, so a hang shows as a crash)
 #   check DESC CMD...        ok when CMD exits 0
 #   check_fails DESC CMD...  ok when CMD exits non-zero without crashing (1..127)
@@ -57,10 +58,28 @@ export HOME="$T/user"
 mkdir "$HOME"
 unset SHOAL_HOME
 
+# _track PID...: the EXIT trap kills each PID, as long as it is the same
+# process: its start time is kept with it, so a PID the kernel has given to
+# another process since (pid_max wraps) is left alone.
 _pids=()
-_cleanup() {
+_started() { # PID: the process's start time (field 22 of /proc/PID/stat)
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	read -ra s <<<"$s"
+	echo "${s[19]}"
+}
+_track() {
 	local p
-	for p in "${_pids[@]}" $(jobs -p); do
+	for p; do _pids+=("$p:$(_started "$p")"); done
+}
+_cleanup() {
+	local e p
+	for e in "${_pids[@]}"; do
+		p=${e%%:*}
+		[ -n "${e#*:}" ] && [ "$(_started "$p")" == "${e#*:}" ] && kill -9 "$p" 2>/dev/null
+	done
+	for p in $(jobs -p); do
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -232,7 +251,7 @@ start_daemon() {
 	DAEMON_PID=$!
 	daemon_pid[$home]=$DAEMON_PID
 	daemon_log[$home]=$log
-	_pids+=("$DAEMON_PID")
+	_track "$DAEMON_PID"
 }
 
 # _alive PID: the process exists and is not a zombie.

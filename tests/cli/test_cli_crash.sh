@@ -50,7 +50,7 @@ for pct in 5 20 40 65 90; do
 	at=$((ms * pct / 100))
 	"$SHOAL" --home h put big.bin --name victim >out/cap 2>/dev/null &
 	pid=$!
-	_pids+=("$pid")
+	_track "$pid"
 	sleep "$(printf '%d.%03d' $((at / 1000)) $((at % 1000)))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null

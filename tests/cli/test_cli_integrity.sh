@@ -28,7 +28,7 @@ check "the home has its index" test -f h/index.sqlite
 gen_data slow.bin $((64 * MiB)) slow
 { cat marked.bin slow.bin; } >marked2.bin
 "$SHOAL" --home h put marked2.bin --name big2 >/dev/null 2>&1 &
-_pids+=($!)
+_track "$!"
 sleep 0.05
 cp -a h h-copy 2>/dev/null
 wait

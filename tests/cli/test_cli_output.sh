@@ -249,7 +249,7 @@ if ! command -v tmux >/dev/null; then
 	skip "the progress bar on a terminal" "tmux is not installed"
 else
 	tmux -S "$TMUX_SOCK" new-session -d -s keep -x 200 -y 20 "sleep 3600"
-	_pids+=("$(tmux -S "$TMUX_SOCK" display-message -p '#{pid}')")
+	_track "$(tmux -S "$TMUX_SOCK" display-message -p '#{pid}')"
 	gen_data bar.bin $((300 * MiB)) bar
 	frame=$(bar_frame put "$SHOAL" --home n1 put bar.bin --name bar --replicas 1)
 	check_eq "tmux: put through the daemon exits 0" 0 "$(cat pane.rc)"

@@ -97,7 +97,7 @@ check_restores offline
 # ---- the same through a daemon whose umask is 000 ---------------------------------------
 (umask 000 && exec "$SHOAL" --home home daemon --listen 127.0.0.1:0 2>>daemon.log) &
 daemon_pid[home]=$!
-_pids+=("${daemon_pid[home]}")
+_track "${daemon_pid[home]}"
 if daemon_ready "the daemon starts (umask 000)" home; then
 	check_restores daemon
 fi

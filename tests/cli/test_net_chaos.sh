@@ -103,7 +103,7 @@ faults() {
 	nfqueue)
 		python3 "$here/netdelay.py" 0 "$delay" "$jitter" 0 300 >"delay.$loss.out" 2>&1 &
 		delay_pid=$!
-		_pids+=("$delay_pid")
+		_track "$delay_pid"
 		wait_for 10 grep -q '^ready' "delay.$loss.out" || return 1
 		iptables -A OUTPUT -o lo -p tcp -m statistic --mode random \
 			--probability "$(awk -v l="$loss" 'BEGIN {printf "%.4f", l / 100}')" -j DROP &&

@@ -162,7 +162,7 @@ check_eq "... still 3 members" 3 "$(members n7)"
 idle_d=$!
 "${HOSTILE[@]}" idle "${node_addr[7]}" "$CA" e.key e.crt 6 >idle_e.out 2>&1 &
 idle_e=$!
-_pids+=("$idle_d" "$idle_e")
+_track "$idle_d" "$idle_e"
 check "two more members connect: node 7's 3 slots are all members up" wait_for 5 up_is 3 n7
 "${HOSTILE[@]}" idle "${node_addr[7]}" "$CA" f.key f.crt 2 >idle_f.out 2>&1
 check_failed "then a newcomer is refused (hung up on after Hello)" $?

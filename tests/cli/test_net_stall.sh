@@ -25,7 +25,7 @@ check "node 3 joins" wait_for 15 mesh_up 1 2 3
 "$TESTCERT" valid network s.key s.crt || fail "testcert s"
 "${HOSTILE[@]}" staller "${node_addr[3]}" n3/ca.crt s.key s.crt 55 >stall.out 2>&1 &
 staller=$!
-_pids+=("$staller")
+_track "$staller"
 _in() { grep -q '^id ' stall.out; }
 check "a member that claims every chunk connects to node 3" wait_for 10 _in
 sid=$(sed -n 's/^id //p' stall.out)
