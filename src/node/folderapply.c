@@ -488,6 +488,15 @@ static int swap_in(struct pass *p, int dir, const char *tmp, const char *name, c
 	return 0;
 }
 
+/* Path went while being written (removed here): it waits, and the scan
+ * that follows tells what happened; 1 (deferred). */
+static int vanished(struct pass *p, const char *path)
+{
+	p->res->rescan = 1;
+	defer(p, path, "%s", "removed here while being written; scanning first");
+	return 1;
+}
+
 /* Writes e (live) at path; 0 (written), 1 (deferred) or an error. */
 static int write_entry(struct pass *p, const struct folder_entry *e, const char *path)
 {
@@ -535,6 +544,8 @@ static int write_entry(struct pass *p, const struct folder_entry *e, const char 
 		err = -errno;
 	if (!err)
 		err = record_local(p, dir, name, path, e);
+	if (err == -ENOENT)
+		err = vanished(p, path);
 	if (!err)
 		err = locate_file(p, path, e);
 	close(dir);
@@ -772,9 +783,11 @@ static int apply_path(struct pass *p, const char *path, int want)
 				err = fchmodat(dir, name, p->final.mode & 0777, 0) ? -errno : 0;
 				if (!err)
 					err = record_local(p, dir, name, path, &p->final);
+				if (err == -ENOENT)
+					err = vanished(p, path);
 				close(dir);
 			} else {
-				err = dir;
+				err = dir == -ENOENT ? vanished(p, path) : dir;
 			}
 		} else {
 			err = write_entry(p, &p->final, path);

@@ -200,7 +200,10 @@ check "... and still applies what comes after it (a file made on node 2)" wait_f
 check "foldersign signs a directory row with 64 counters" test -s fulldir.hex
 check "a member's directory with a full version vector is taken (Pong)" \
 	"${HOSTILE[@]}" folder-member "$a1" "$CA" m7.key m7.crt "$INVITE" send fulldir.hex
-check "... node 1 makes the directory" wait_for 90 test -d a/evil
+# (Removed only once node 1 has recorded it: removed before, it never was
+# there as far as node 1's index knows, and the apply makes it again.)
+evil_recorded() { test -d a/evil && fjson 1 "not any(i['path'] == 'evil' for i in f['items'])"; }
+check "... node 1 makes the directory and records it" wait_for 90 evil_recorded
 rmdir a/evil
 rm a/later-b.txt
 echo "made on node 1 after removing evil" >a/later-a.txt
