@@ -93,8 +93,9 @@ struct fold {
 	 * them together, so a mass delete split into many batches is held too */
 	double deletes_since;
 	uint64_t deletes_recent;
-	uint64_t batches_in, refused, fetched;
-	uint64_t rescans; /* the watcher said it missed changes */
+	uint64_t batches_in, refused;
+	atomic_uint_least64_t fetched; /* chunks, counted by passes as they come */
+	uint64_t rescans;	       /* the watcher said it missed changes */
 	char error[256];
 	/* storage nodes (replicas): the journal's publication, and what was
 	 * read of the other members' journals (their catalog entries' times) */
@@ -456,6 +457,7 @@ static void cycle_work(struct ops_job *oj, struct index *ix)
 				      &j->sealed);
 	if (!err && !atomic_load(&fs->cancel_work)) {
 		struct folderapply_env env = {.s = s,
+					      .fetched = &j->fd->fetched,
 					      .remote = fs->env.remote,
 					      .f = &j->f,
 					      .self = fs->env.self,
@@ -570,7 +572,6 @@ static void cycle_done(struct ops_job *oj)
 			 (unsigned long long)j->apply_res.fetched, j->apply_s);
 	if (j->applied) {
 		fd->apply = j->apply_res;
-		fd->fetched += j->apply_res.fetched;
 		if (j->apply_res.rescan)
 			fd->scan_due = 1;
 		if (j->apply_res.more)
@@ -2572,7 +2573,7 @@ void folder_request(struct folders *fs, const Shoal__CtlFolderRequest *req, fold
 			u->index_out = x->index_out;
 			u->batches_in = x->batches_in;
 			u->refused = x->refused;
-			u->fetched = x->fetched;
+			u->fetched = atomic_load(&x->fetched);
 			u->journal_seq = x->journal_seq;
 			u->from_storage = x->from_storage;
 			u->rescans = x->rescans;

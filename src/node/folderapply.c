@@ -67,6 +67,13 @@ struct pass {
 	size_t nlocated, located_cap;
 };
 
+static void count_fetched(struct pass *p, uint64_t n)
+{
+	p->res->fetched += n;
+	if (p->env->fetched)
+		atomic_fetch_add(p->env->fetched, n);
+}
+
 static void defer(struct pass *p, const char *path, const char *fmt, const char *detail)
 {
 	char why[256];
@@ -313,7 +320,7 @@ static int fetch_file(struct pass *p, const struct folder_entry *e, const char *
 			  .peers = env->peers,
 			  .npeers = env->npeers};
 	err = fetch_into(&f, &e->cap, token);
-	p->res->fetched += f.fetched;
+	count_fetched(p, f.fetched);
 	p->res->chunks += f.chunks;
 	if (err) {
 		fetch_release(&f, token);
@@ -858,7 +865,7 @@ static int prefetch(struct pass *p, const struct paths *ps, uint8_t token[CHUNK_
 				  .peers = env->peers,
 				  .npeers = env->npeers};
 		done = !fetch_prefetch(&f, caps, n, token);
-		p->res->fetched += f.fetched;
+		count_fetched(p, f.fetched);
 		if (!done)
 			fetch_release(&f, token);
 	}

@@ -73,6 +73,9 @@ struct folderapply_env {
 	uint64_t now;		  /* Unix seconds */
 	unsigned copies;	  /* > 1: copies in all the chunks fetched want */
 	const atomic_int *cancel; /* set: stop between paths (may be NULL) */
+	/* the chunks fetched, added to as they come (status reads it while
+	 * the pass runs); may be NULL */
+	atomic_uint_least64_t *fetched;
 	/* 1 when path is one this node leaves out (its ignore rules): never
 	 * written here; may be NULL. */
 	int (*ignored)(void *arg, const char *path, int is_dir);
