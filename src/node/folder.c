@@ -56,6 +56,7 @@ struct fmember {
 	uint64_t link_serial;
 	double replied; /* when our hello last answered one of its */
 	double probed;	/* ... one of its probes */
+	int more;	/* its last batches said more follow (settle()) */
 	/* its hellos that crossed the batches sent do not get them again */
 	struct fsent *sent;
 	size_t nsent, sent_cap;
@@ -78,6 +79,11 @@ struct fold {
 	 * doubled each time nothing came of it */
 	struct event *retry;
 	double retry_wait;
+	/* a member's batches still coming (FolderBatches.more): passes wait
+	 * for the last, so that both halves of a rename are in when the
+	 * pass looks (settle_since: when the first waited, 0: none) */
+	struct event *settle;
+	double settle_since;
 	double dirty_since; /* monotonic seconds of the first change not scanned, 0: none */
 	int scan_due, cycle_due, cycling, accept_deletes, gone;
 	unsigned jobs; /* jobs of its own queued or running: it is freed after the last */
@@ -169,6 +175,18 @@ static void on_retry(evutil_socket_t sock, short what, void *arg)
 	(void)sock;
 	(void)what;
 	cycle_start(arg);
+}
+
+static void on_settle(evutil_socket_t sock, short what, void *arg)
+{
+	struct fold *fd = arg;
+	(void)sock;
+	(void)what;
+	/* Waited long enough: what came is applied, the rest when it comes. */
+	for (size_t i = 0; i < fd->nmembers; i++)
+		fd->members[i].more = 0;
+	fd->settle_since = 0;
+	cycle_start(fd);
 }
 
 /* A change seen: the scan runs FOLDER_DEBOUNCE after the last one, at most
@@ -264,11 +282,13 @@ static struct fold *fold_add(struct folders *fs, const struct folderdb_folder *f
 	fd->journal = evtimer_new(fs->env.base, on_journal, fd);
 	fd->catchup = evtimer_new(fs->env.base, on_catchup, fd);
 	fd->retry = evtimer_new(fs->env.base, on_retry, fd);
+	fd->settle = evtimer_new(fs->env.base, on_settle, fd);
 	fd->retry_wait = FOLDER_RETRY_FIRST;
-	if (!fd->debounce || !fd->periodic || !fd->journal || !fd->catchup || !fd->retry) {
-		struct event *evs[] = {fd->debounce, fd->periodic, fd->journal, fd->catchup,
-				       fd->retry};
-		for (size_t i = 0; i < 5; i++)
+	if (!fd->debounce || !fd->periodic || !fd->journal || !fd->catchup || !fd->retry ||
+	    !fd->settle) {
+		struct event *evs[] = {fd->debounce, fd->periodic, fd->journal,
+				       fd->catchup,  fd->retry,	   fd->settle};
+		for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 			if (evs[i])
 				event_free(evs[i]);
 		free(fd);
@@ -292,6 +312,7 @@ static void fold_free(struct fold *fd)
 	event_free(fd->journal);
 	event_free(fd->catchup);
 	event_free(fd->retry);
+	event_free(fd->settle);
 	OPENSSL_cleanse(&fd->keys, sizeof(fd->keys));
 	OPENSSL_cleanse(fd->f.invite.secret, sizeof(fd->f.invite.secret));
 	for (size_t i = 0; i < fd->nmembers; i++)
@@ -600,7 +621,7 @@ static void cycle_start(struct fold *fd)
 	struct folders *fs = fd->fs;
 	if (!fold_active(fd))
 		return;
-	if (fd->cycling) {
+	if (fd->cycling || fd->settle_since) {
 		fd->cycle_due = 1;
 		return;
 	}
@@ -648,6 +669,7 @@ static struct fmember *member_note(struct fold *fd, struct link *l)
 	if (m && m->link_serial != l->serial) {
 		m->link_serial = l->serial;
 		m->nsent = 0; /* a new link: nothing is on its way */
+		m->more = 0;
 	}
 	return m;
 }
@@ -785,6 +807,7 @@ struct serve_job {
 		size_t n;
 	} frames[SERVE_FRAMES_MAX];
 	size_t nframes;
+	int truncated; /* more than the frames hold: the rest at its next hello */
 };
 
 static int serve_batch(uint64_t first_seq, uint64_t last_seq, int64_t time_us, const uint8_t *data,
@@ -795,8 +818,10 @@ static int serve_batch(uint64_t first_seq, uint64_t last_seq, int64_t time_us, c
 	(void)time_us;
 	struct serve_frame *fr = j->nframes ? &j->frames[j->nframes - 1] : NULL;
 	if (!fr || fr->n == FOLDER_BATCHES_MAX || fr->payload.len + len > WIRE_FOLDER_PAYLOAD_MAX) {
-		if (j->nframes == SERVE_FRAMES_MAX)
-			return 1; /* the rest at its next hello */
+		if (j->nframes == SERVE_FRAMES_MAX) {
+			j->truncated = 1;
+			return 1;
+		}
 		fr = &j->frames[j->nframes++];
 		buf_init(&fr->payload);
 		fr->n = 0;
@@ -845,6 +870,7 @@ static void serve_done(struct ops_job *oj)
 			m.proof.len = sizeof(proof);
 			m.sizes = fr->sizes;
 			m.n_sizes = fr->n;
+			m.more = i + 1 < j->nframes || j->truncated;
 			Shoal__Envelope env = SHOAL__ENVELOPE__INIT;
 			env.msg_case = SHOAL__ENVELOPE__MSG_FOLDER_BATCHES;
 			env.folder_batches = &m;
@@ -959,6 +985,29 @@ void folder_on_hello(struct folders *fs, struct link *l, const Shoal__FolderHell
 
 /* ---- batches in ---- */
 
+/* While a member up said more batches follow (FOLDER_SETTLE_MAX at most,
+ * so a member cannot hold this node's passes), cycle_start() only notes
+ * that a pass is due; its last frame lets it run. Else a pass between two
+ * frames could apply a rename's new path before its old one's delete came,
+ * and fetch what is here already. */
+static void settle(struct fold *fd)
+{
+	int more = 0;
+	for (size_t i = 0; i < fd->nmembers && !more; i++) {
+		struct link *l = fd->members[i].more
+					 ? link_find(fd->fs->env.mesh, fd->members[i].link_serial)
+					 : NULL;
+		more = l && link_usable(l);
+	}
+	if (!more) {
+		fd->settle_since = 0;
+		evtimer_del(fd->settle);
+	} else if (!fd->settle_since) {
+		fd->settle_since = monotonic_seconds();
+		timer_arm(fd->settle, FOLDER_SETTLE_MAX);
+	}
+}
+
 struct ingest_job {
 	struct ops_job job;
 	struct folders *fs;
@@ -968,6 +1017,7 @@ struct ingest_job {
 	uint8_t *data;
 	uint32_t *sizes;
 	size_t n;
+	int more; /* the sender said more batches follow */
 	/* results */
 	int err;
 	int forged;
@@ -1201,6 +1251,10 @@ static void ingest_done(struct ops_job *oj)
 		if (l && link_usable(l) && !j->forged)
 			send_hello(fd, l);
 	}
+	struct fmember *mb = l && l->member ? member_of(fd, l->member->id) : NULL;
+	if (mb && mb->link_serial == j->link_serial)
+		mb->more = j->more && !j->forged && !j->err;
+	settle(fd);
 	cycle_start(fd);
 out:
 	free(j->authors);
@@ -1236,6 +1290,7 @@ void folder_on_batches(struct folders *fs, struct link *l, const Shoal__FolderBa
 	memcpy(j->data, payload, len);
 	memcpy(j->sizes, m->sizes, m->n_sizes * sizeof(*j->sizes));
 	j->n = m->n_sizes;
+	j->more = m->more;
 	j->fs = fs;
 	j->fd = fd;
 	j->f = fd->f;

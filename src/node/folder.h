@@ -73,6 +73,7 @@
 #define FOLDER_CATCHUP_DELAY	 2.0	       /* journals are looked for this long after a link */
 #define FOLDER_RETRY_FIRST	 2.0	       /* waiting items tried again after this, */
 #define FOLDER_RETRY_MAX	 120.0	       /* doubling up to this */
+#define FOLDER_SETTLE_MAX	 5.0 /* batches still coming hold a pass this long at most */
 
 struct folder_env {
 	const char *home;

@@ -318,8 +318,13 @@ static int own_content(struct scan *sc, const char *path, struct folder_entry *o
 	return out->has_content && out->kind == FOLDER_FILE ? 0 : SHOAL_ENOTFOUND;
 }
 
+static int tombstone(struct scan *sc, const char *path);
+
 /* A file at sc->path that moved from a vanished path: 1 (recorded), 0 (not
- * a move), or an error. */
+ * a move), or an error. Where nothing is at the old path any more, its
+ * delete is recorded with the move, so that the two go out together even
+ * when the scan sends what it has before its end (a member applying the
+ * new path then takes its file over rather than fetching it). */
 static int try_move(struct scan *sc, const struct stat *st)
 {
 	struct folderdb_local old;
@@ -332,8 +337,9 @@ static int try_move(struct scan *sc, const struct stat *st)
 	    !old.has_content)
 		return 0;
 	struct stat there;
-	if (!fstatat(sc->root_fd, old.path, &there, AT_SYMLINK_NOFOLLOW) &&
-	    there.st_ino == st->st_ino && there.st_dev == st->st_dev)
+	int gone = fstatat(sc->root_fd, old.path, &there, AT_SYMLINK_NOFOLLOW) ? errno : 0;
+	int vacated = gone == ENOENT || gone == ENOTDIR;
+	if (!gone && there.st_ino == st->st_ino && there.st_dev == st->st_dev)
 		return 0; /* a hard link, not a move */
 	struct folder_entry *e = malloc(sizeof(*e));
 	if (!e)
@@ -344,7 +350,15 @@ static int try_move(struct scan *sc, const struct stat *st)
 	if (!err) {
 		struct seen v = {.kind = FOLDER_FILE, .st = st, .has_content = 1, .cap = e->cap};
 		memcpy(v.content_id, e->content_id, SHA256_LEN);
-		err = record_alone(sc, &v);
+		if (!(err = index_begin(sc->ix))) {
+			err = record(sc, &v);
+			if (!err && vacated)
+				err = tombstone(sc, old.path);
+			if (err)
+				index_rollback(sc->ix);
+			else
+				err = index_commit(sc->ix);
+		}
 		if (!err)
 			sc->res->moved++;
 		/* Its chunks are served from where it is now. */

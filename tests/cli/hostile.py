@@ -74,6 +74,8 @@
                                                   haves-N (a hello naming N random authors, then
                                                   Ping: exit 0 on Pong), send (FolderBatches of the
                                                   batch in HEXFILE, then Ping: exit 0 on Pong),
+                                                  stall (as send, saying more batches follow; then
+                                                  nothing but Pongs for 12 s: exit 0 if connected),
                                                   or, each wanting the daemon to hang up (exit 0),
                                                   forged (FolderBatches of HEXFILE, made with
                                                   foldersign --bad-sig), badsizes (the batch in
@@ -919,8 +921,10 @@ def folder_hello(fid, proof, haves=()):
     return field_bytes(FOLDER_HELLO, body)
 
 
-def folder_batches(fid, proof, sizes, payload_len):
+def folder_batches(fid, proof, sizes, payload_len, more=False):
     body = field_bytes(1, fid) + field_bytes(2, proof) + b"".join(field_int(3, n) for n in sizes)
+    if more:
+        body += field_int(4, 1)
     return field_int(PAYLOAD_LEN, payload_len) + field_bytes(FOLDER_BATCHES, body)
 
 
@@ -1068,6 +1072,14 @@ def cmd_folder_member(addr, ca, key, cert, invite, how, hexfile=None):
                       frame(ping(nonce)))
             until_pong(s, nonce, start + WAIT, seen)
             print("batch of %d bytes sent: still connected, Pong" % len(batch))
+            return 0
+        if how == "stall":
+            batch = read_hex(hexfile)
+            s.sendall(frame(folder_batches(fid, proof, [len(batch)], len(batch), more=True), batch) +
+                      frame(ping(nonce)))
+            until_pong(s, nonce, start + WAIT, seen)
+            folder_batches_within(s, 12.0, seen)
+            print("batch of %d bytes sent, more promised, none sent for 12 s: still connected" % len(batch))
             return 0
     except (EOFError, OSError, ssl.SSLError) as e:
         print("%s: the daemon hung up: %s (frames: %s)" % (how, e or type(e).__name__, " ".join(seen)))

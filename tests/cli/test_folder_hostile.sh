@@ -21,7 +21,9 @@
 #    merge") while everything else still applies, and when node 1 removes a
 #    directory so made (its tombstone has no room for node 1's counter) that
 #    change alone goes unrecorded: node 1's other changes, deletes included,
-#    still reach node 2.
+#    still reach node 2;
+#  - the same member sends a batch saying more follow, then nothing: node 1
+#    applies it all the same once it stops waiting (5 s), not before.
 # shellcheck disable=SC2317 # helpers are called through check and wait_for
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -68,7 +70,7 @@ pid1=${daemon_pid[n1]}
 start_node 2 1
 check "the two are up" wait_for 90 mesh_up 1 2
 CA=n1/ca.crt
-for c in stranger m1 m2 m3 m4 m5 m6 m7; do
+for c in stranger m1 m2 m3 m4 m5 m6 m7 m8; do
 	"$TESTCERT" valid network "$c.key" "$c.crt" || fail "testcert valid $c"
 done
 
@@ -216,6 +218,22 @@ check "... and node 1 still applies what comes in (a file made on node 2)" wait_
 check "... and its other deletes (a file removed there goes on node 2)" \
 	wait_for 90 test ! -e b/later-b.txt
 check "... node 1 logs the change it could not record" grep -q "changes not recorded" n1.log
+
+# (g) a member's batch saying more follow, then nothing: node 1's passes wait
+# for the rest (a rename's two halves are applied together), but 5 s at most
+# (FOLDER_SETTLE_MAX): a member cannot hold them.
+"$FOLDERSIGN" m8.key m8.crt "$FID" --dir stalled >stall.hex
+check "foldersign signs a directory row" test -s stall.hex
+t0=$(now_ms)
+"${HOSTILE[@]}" folder-member "$a1" "$CA" m8.key m8.crt "$INVITE" stall stall.hex >stall.out 2>&1 &
+stall_pid=$!
+_track "$stall_pid"
+check "a member's batch saying more follow, then none: node 1 makes the directory within 15 s" \
+	wait_for 15 test -d a/stalled
+took=$(($(now_ms) - t0))
+check "... not before it stopped waiting for the rest ($took ms >= 4000)" test "$took" -ge 4000
+wait "$stall_pid"
+check_eq "... the member stayed connected meanwhile ($(cat stall.out))" 0 $?
 
 # ---- the end ----------------------------------------------------------------------------
 check "node 1 never crashed" _alive "$pid1"
