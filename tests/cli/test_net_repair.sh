@@ -437,21 +437,27 @@ shoal --home "n${others[0]}" get "$cap6" -o got6 2>/dev/null
 check "... node ${others[0]} gets f6, identical" cmp -s f6 got6
 
 # ---- 3b. every copy of a chunk corrupt ----------------------------------------------------
-# A data chunk of f5 with 3 holders, none of them node 9, and a live node without
+# A data chunk with 3 holders, none of them node 9, and a live node without
 # it. Node 9 scrubs: its scrub would find its own flipped copy, ask the other
 # holders for a good one, and they, finding theirs corrupt too, would set theirs
-# aside before the verify below looks.
-manifest5=$(python3 -c 'import base64, sys; b = sys.argv[1].split(":")[1].upper(); print(base64.b32decode(b + "=" * (-len(b) % 8)).hex())' "$cap5")
-cb='' getter='' verifier=''
-while read -r h; do
-	[ "$h" == "$manifest5" ] && continue
-	read -ra hs <<<"$(holders "$h" "${live[@]}")"
-	[ "${#hs[@]}" -eq 3 ] && [[ " ${hs[*]} " != *" 9 "* ]] || continue
-	verifier=${hs[0]}
-	for i in "${live[@]}"; do [ -e "$(obj "n$i" "$h")" ] || getter=$i; done
-	[ -n "$getter" ] && { cb=$h; break; }
-done <loc5.ids
-check "a chunk of f5 is on 3 live homes and not on another (${cb:0:16}, getter ${getter:-none})" test -n "$cb"
+# aside before the verify below looks. Looked for in f5, then in the other
+# files: with about ten chunks a file and node 9 holding a chunk three times
+# in five, one file may have none.
+cb='' getter='' verifier='' fb=''
+for n in 5 6 3 1 2; do
+	capn=cap$n
+	manifest=$(python3 -c 'import base64, sys; b = sys.argv[1].split(":")[1].upper(); print(base64.b32decode(b + "=" * (-len(b) % 8)).hex())' "${!capn}")
+	while read -r h; do
+		[ "$h" == "$manifest" ] && continue
+		read -ra hs <<<"$(holders "$h" "${live[@]}")"
+		[ "${#hs[@]}" -eq 3 ] && [[ " ${hs[*]} " != *" 9 "* ]] || continue
+		verifier=${hs[0]}
+		for i in "${live[@]}"; do [ -e "$(obj "n$i" "$h")" ] || getter=$i; done
+		[ -n "$getter" ] && { cb=$h fb=$n; break; }
+	done <"loc$n.ids"
+	[ -n "$cb" ] && break
+done
+check "a chunk on 3 live homes, not node 9's, and not on another (${cb:0:16} of f${fb:-?}, getter ${getter:-none})" test -n "$cb"
 for i in $(holders "$cb" "${live[@]}"); do
 	spoil "n$i" "$cb"
 done
@@ -462,7 +468,8 @@ check_match "... and reports it unrecoverable" \
 	'^verified [0-9]+ chunks \([^)]*\): 1 corrupt, 0 missing; 0 repaired, 1 unrecoverable$' "$(cat vr.out)"
 check "... naming it" grep -q "shoal: chunk sha256:$cb is corrupt" vr.err
 check "... status counts it unrecoverable" test "$(health "$verifier" unrecoverable)" -ge 1
-shoal --home "n$getter" get "$cap5" -o got5 >get5.out 2>get5.err
+capb=cap${fb:-5}
+shoal --home "n$getter" get "${!capb}" -o got5 >get5.out 2>get5.err
 check_failed "get of the file on node $getter fails" $?
 check_err1 "... with one 'shoal: ' line naming the chunk" get5.err "${cb:0:16}"
 check "... and writes no output" test ! -e got5
