@@ -79,11 +79,10 @@ struct fold {
 	 * doubled each time nothing came of it */
 	struct event *retry;
 	double retry_wait;
-	/* a member's batches still coming (FolderBatches.more): passes wait
-	 * for the last, so that both halves of a rename are in when the
-	 * pass looks (settle_since: when the first waited, 0: none) */
+	/* pending while a member's batches are still coming
+	 * (FolderBatches.more): passes wait for the last, so that both
+	 * halves of a rename are in when the pass looks (settle()) */
 	struct event *settle;
-	double settle_since;
 	double dirty_since; /* monotonic seconds of the first change not scanned, 0: none */
 	int scan_due, cycle_due, cycling, accept_deletes, gone;
 	unsigned jobs; /* jobs of its own queued or running: it is freed after the last */
@@ -185,7 +184,6 @@ static void on_settle(evutil_socket_t sock, short what, void *arg)
 	/* Waited long enough: what came is applied, the rest when it comes. */
 	for (size_t i = 0; i < fd->nmembers; i++)
 		fd->members[i].more = 0;
-	fd->settle_since = 0;
 	cycle_start(fd);
 }
 
@@ -621,7 +619,7 @@ static void cycle_start(struct fold *fd)
 	struct folders *fs = fd->fs;
 	if (!fold_active(fd))
 		return;
-	if (fd->cycling || fd->settle_since) {
+	if (fd->cycling || evtimer_pending(fd->settle, NULL)) {
 		fd->cycle_due = 1;
 		return;
 	}
@@ -999,13 +997,10 @@ static void settle(struct fold *fd)
 					 : NULL;
 		more = l && link_usable(l);
 	}
-	if (!more) {
-		fd->settle_since = 0;
+	if (more)
+		timer_arm(fd->settle, FOLDER_SETTLE_MAX); /* from the first: kept, not re-armed */
+	else
 		evtimer_del(fd->settle);
-	} else if (!fd->settle_since) {
-		fd->settle_since = monotonic_seconds();
-		timer_arm(fd->settle, FOLDER_SETTLE_MAX);
-	}
 }
 
 struct ingest_job {

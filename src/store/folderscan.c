@@ -265,12 +265,18 @@ out:
 }
 
 /* record() in a transaction of its own. */
-static int record_alone(struct scan *sc, const struct seen *v)
+static int tombstone(struct scan *sc, const char *path);
+
+/* record() in a transaction of its own, with the delete of gone (a moved
+ * file's old path; NULL: none). */
+static int record_alone(struct scan *sc, const struct seen *v, const char *gone)
 {
 	int err = index_begin(sc->ix);
 	if (err)
 		return err;
 	err = record(sc, v);
+	if (!err && gone)
+		err = tombstone(sc, gone);
 	if (err) {
 		index_rollback(sc->ix);
 		return err;
@@ -318,8 +324,6 @@ static int own_content(struct scan *sc, const char *path, struct folder_entry *o
 	return out->has_content && out->kind == FOLDER_FILE ? 0 : SHOAL_ENOTFOUND;
 }
 
-static int tombstone(struct scan *sc, const char *path);
-
 /* A file at sc->path that moved from a vanished path: 1 (recorded), 0 (not
  * a move), or an error. Where nothing is at the old path any more, its
  * delete is recorded with the move, so that the two go out together even
@@ -350,15 +354,7 @@ static int try_move(struct scan *sc, const struct stat *st)
 	if (!err) {
 		struct seen v = {.kind = FOLDER_FILE, .st = st, .has_content = 1, .cap = e->cap};
 		memcpy(v.content_id, e->content_id, SHA256_LEN);
-		if (!(err = index_begin(sc->ix))) {
-			err = record(sc, &v);
-			if (!err && vacated)
-				err = tombstone(sc, old.path);
-			if (err)
-				index_rollback(sc->ix);
-			else
-				err = index_commit(sc->ix);
-		}
+		err = record_alone(sc, &v, vacated ? old.path : NULL);
 		if (!err)
 			sc->res->moved++;
 		/* Its chunks are served from where it is now. */
@@ -477,10 +473,10 @@ static int entry(struct scan *sc, int dir_fd, size_t len, int depth, const char 
 				return t < 0 && errno != ENOENT ? -errno : 0;
 			target[t] = 0;
 			struct seen v = {.kind = FOLDER_SYMLINK, .st = &st, .target = target};
-			err = record_alone(sc, &v);
+			err = record_alone(sc, &v, NULL);
 		} else {
 			struct seen v = {.kind = FOLDER_DIR, .st = &st};
-			err = record_alone(sc, &v);
+			err = record_alone(sc, &v, NULL);
 		}
 		if (err)
 			return err;

@@ -1066,20 +1066,16 @@ def cmd_folder_member(addr, ca, key, cert, invite, how, hexfile=None):
             until_pong(s, nonce, start + WAIT, seen)
             print("a hello of %d haves: still connected, Pong" % len(haves))
             return 0
-        if how == "send":
+        if how in ("send", "stall"):
             batch = read_hex(hexfile)
-            s.sendall(frame(folder_batches(fid, proof, [len(batch)], len(batch)), batch) +
+            more = how == "stall"
+            s.sendall(frame(folder_batches(fid, proof, [len(batch)], len(batch), more), batch) +
                       frame(ping(nonce)))
             until_pong(s, nonce, start + WAIT, seen)
-            print("batch of %d bytes sent: still connected, Pong" % len(batch))
-            return 0
-        if how == "stall":
-            batch = read_hex(hexfile)
-            s.sendall(frame(folder_batches(fid, proof, [len(batch)], len(batch), more=True), batch) +
-                      frame(ping(nonce)))
-            until_pong(s, nonce, start + WAIT, seen)
-            folder_batches_within(s, 12.0, seen)
-            print("batch of %d bytes sent, more promised, none sent for 12 s: still connected" % len(batch))
+            if more:
+                folder_batches_within(s, 12.0, seen)
+            print("batch of %d bytes sent%s: still connected, Pong" %
+                  (len(batch), ", more promised, none sent for 12 s" if more else ""))
             return 0
     except (EOFError, OSError, ssl.SSLError) as e:
         print("%s: the daemon hung up: %s (frames: %s)" % (how, e or type(e).__name__, " ".join(seen)))
